@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// One entry point for the README's commands, so that a fresh machine with only Node 20 and npm
+// needs nothing else: `npm start` / `npm test` (or the same through pnpm) install the workspace
+// with the pinned pnpm when needed, build it incrementally (tsc -b, then the bundled model), and
+// run what was asked.
+//
+//   node scripts/dev.mjs start [--port N ...]   build, then run the example node
+//   node scripts/dev.mjs test [files...]        build, then run every test (node --test)
+//   node scripts/dev.mjs build                  install if needed, build
+//   node scripts/dev.mjs bench [dispatch|inference]
+import { spawnSync, execFileSync } from "node:child_process";
+import { existsSync, readdirSync, statSync, readFileSync } from "node:fs";
+import { join, dirname, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PNPM_VERSION = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).packageManager.split("@")[1];
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+  if (r.error) throw r.error;
+  return r.status ?? 1;
+}
+function must(cmd, args, opts) {
+  const code = run(cmd, args, opts);
+  if (code !== 0) process.exit(code);
+}
+
+function pnpmCommand() {
+  // Under `pnpm <script>` pnpm tells us where it is; otherwise use a matching global pnpm, or
+  // fetch the pinned one through npx (corepack is broken on Node 20 here; see TOOLCHAIN.md).
+  const execpath = process.env.npm_execpath ?? "";
+  if (/pnpm/.test(execpath)) return [process.execPath, [execpath]];
+  try {
+    const v = execFileSync("pnpm", ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    if (v.split(".")[0] === PNPM_VERSION.split(".")[0]) return ["pnpm", []];
+  } catch {}
+  return ["npx", ["--yes", `pnpm@${PNPM_VERSION}`]];
+}
+
+function ensureInstalled() {
+  const marker = join(root, "node_modules", ".pnpm", "lock.yaml");
+  const lock = join(root, "pnpm-lock.yaml");
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  const [cmd, pre] = pnpmCommand();
+  console.error(`[modelnode] installing dependencies (pnpm ${PNPM_VERSION}) ...`);
+  must(cmd, [...pre, "install", "--frozen-lockfile"], {
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" },
+  });
+}
+
+function build() {
+  must(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b"]);
+  // The bundled tiny model is generated (seeded, deterministic) rather than committed.
+  const builder = join(root, "packages", "onnx", "dist", "scripts", "build-tiny-model.js");
+  if (existsSync(builder)) {
+    must(process.execPath, [builder, "--out", join(root, "models", "tiny-gpt2"), "--if-missing"]);
+  }
+}
+
+function findTests(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== "node_modules") findTests(p, out);
+    } else if (entry.name.endsWith(".test.js")) out.push(p);
+  }
+  return out;
+}
+
+function allTests() {
+  const dirs = [];
+  for (const group of ["packages", "examples"]) {
+    for (const name of readdirSync(join(root, group))) dirs.push(join(root, group, name, "dist", "test"));
+  }
+  dirs.push(join(root, "test", "dist"));
+  return dirs.flatMap((d) => findTests(d)).map((f) => relative(root, f)).sort();
+}
+
+const [command = "test", ...rest] = process.argv.slice(2);
+switch (command) {
+  case "build":
+    ensureInstalled();
+    build();
+    break;
+  case "start": {
+    ensureInstalled();
+    build();
+    process.exit(run(process.execPath, [join(root, "examples", "model-node", "dist", "src", "cli.js"), ...rest]));
+  }
+  case "test": {
+    ensureInstalled();
+    build();
+    const files = rest.length > 0 ? rest : allTests();
+    process.exit(
+      run(process.execPath, ["--test", "--test-concurrency=2", "--test-timeout=180000", ...files], {
+        env: { ...process.env, MODELNODE_LOG_LEVEL: process.env.MODELNODE_LOG_LEVEL ?? "silent" },
+      }),
+    );
+  }
+  case "bench": {
+    ensureInstalled();
+    build();
+    const which = rest[0] ?? "all";
+    const benches = {
+      dispatch: join(root, "packages", "core", "dist", "bench", "dispatch.js"),
+      inference: join(root, "packages", "onnx", "dist", "bench", "inference.js"),
+    };
+    const chosen = which === "all" ? Object.keys(benches) : [which];
+    for (const name of chosen) {
+      if (!benches[name]) {
+        console.error(`unknown bench "${name}"; choose one of: ${Object.keys(benches).join(", ")}`);
+        process.exit(2);
+      }
+      must(process.execPath, ["--expose-gc", benches[name], ...rest.slice(1)]);
+    }
+    break;
+  }
+  default:
+    console.error(`unknown command "${command}"; use start, test, build or bench`);
+    process.exit(2);
+}
