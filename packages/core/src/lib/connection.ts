@@ -1,0 +1,64 @@
+/**
+ * One client connection as core sees it: the socket plus the state, logger, abort signal and
+ * counters that handlers reach through their context. Only core code holds a Connection.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import WebSocket from "ws";
+import { TokenBucket } from "./rate-limit.js";
+
+export class Connection {
+  readonly id = randomUUID();
+  readonly state = new Map<string | symbol, unknown>();
+  readonly logger: Logger;
+  /** Requests being processed (validated or not) on this connection. */
+  inFlight = 0;
+  /** A policy close asked for by a handler, carried out once that request's reply is sent. */
+  pendingClose: { code: number; reason: string } | undefined;
+  private readonly abort = new AbortController();
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly remoteAddress: string | undefined,
+    parentLogger: Logger,
+    readonly bucket: TokenBucket | undefined,
+  ) {
+    this.logger = parentLogger.child({ conn: this.id });
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(text: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+  }
+
+  /**
+   * Backpressure: resolves true once the socket's buffer is below `lowWaterMark`, false if it
+   * is still above it after `timeoutMs` (a peer that stopped reading) or the socket closed.
+   */
+  async drain(lowWaterMark: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.isOpen && this.ws.bufferedAmount > lowWaterMark) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.isOpen;
+  }
+
+  /** Called once when the socket has closed: cancels everything the connection started. */
+  markClosed(reason: string): void {
+    if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close(code, reason.slice(0, 120));
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * createNode(): composition at startup. Builds a child DI container, registers core services,
+ * lets each plugin register in order, builds the handler registry, and returns a ModelNode.
+ */
+import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import type { Server as HttpServer } from "node:http";
+import type { Logger } from "pino";
+import { WebSocketServer, type WebSocket } from "ws";
+import type { MessageHandlerClass } from "./decorators.js";
+import { Dispatcher } from "./dispatcher.js";
+import { createLogger } from "./logger.js";
+import { resolveOptions, type NodeOptions, type ResolvedNodeOptions } from "./options.js";
+import type { Guard, PluginHost } from "./plugin.js";
+import { HandlerRegistry } from "./registry.js";
+import { LOGGER, NODE_INFO, NODE_OPTIONS, type NodeInfo, type NodeStatus } from "./services.js";
+import { StatsCollector, type NodeStats } from "./stats.js";
+import { WsTransport } from "./transport.js";
+
+export type StatsSource = () => unknown;
+
+export class ModelNode implements NodeInfo {
+  readonly startedAt = new Date();
+  private readonly transport: WsTransport;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly container: DependencyContainer,
+    readonly options: ResolvedNodeOptions,
+    readonly logger: Logger,
+    readonly registry: HandlerRegistry,
+    private readonly collector: StatsCollector,
+    dispatcher: Dispatcher,
+    private readonly statsSources: Map<string, StatsSource>,
+    private readonly closeHooks: (() => void | Promise<void>)[],
+  ) {
+    this.transport = new WsTransport(options, logger, collector, dispatcher);
+  }
+
+  get nodeId(): string {
+    return this.options.nodeId;
+  }
+
+  status(): NodeStatus {
+    return this.closing ? "draining" : "healthy";
+  }
+
+  /** Starts the HTTP + WebSocket server. Resolves with the bound address (port 0 → a free one). */
+  listen(port = this.options.port, host = this.options.host): Promise<{ port: number; host: string }> {
+    return this.transport.listen(port, host, () => this.getStats());
+  }
+
+  /** Serves this node's protocol on someone else's server (the guide's option 1 on an existing server). */
+  attach(target: WebSocketServer | HttpServer): void {
+    this.transport.attach(target);
+  }
+
+  /**
+   * Gradual adoption (the guide's option 2): process one raw message from an existing ws
+   * connection. Resolves true when the node answered it; false when it is not standard
+   * protocol and no legacy handler is registered, so the caller's old logic should run.
+   */
+  processMessage(ws: WebSocket, message: unknown, isBinary = typeof message !== "string"): Promise<boolean> {
+    return this.transport.processMessage(ws, message, isBinary);
+  }
+
+  /** The guide's get_stats() names, plus per-type, per-error-code and plugin figures. */
+  getStats(): NodeStats & Record<string, unknown> {
+    const stats = this.collector.snapshot() as NodeStats & Record<string, unknown>;
+    for (const [key, source] of this.statsSources) stats[key] = source();
+    return stats;
+  }
+
+  stats(): NodeStats {
+    return this.getStats();
+  }
+
+  /** The bound port once listening. */
+  get port(): number | undefined {
+    return this.transport.port;
+  }
+
+  /**
+   * Graceful: stop accepting, let in-flight requests finish up to `timeoutMs`, then cancel the
+   * rest (their handlers send a cancelled reply), close every socket with 1001, run close hooks.
+   */
+  close(timeoutMs = this.options.shutdownTimeoutMs): Promise<void> {
+    this.closing ??= (async () => {
+      this.logger.info({ inFlight: this.collector.inFlight }, "node draining");
+      await this.transport.shutdown(timeoutMs);
+      for (const hook of [...this.closeHooks].reverse()) {
+        try {
+          await hook();
+        } catch (err) {
+          this.logger.error({ err }, "close hook failed");
+        }
+      }
+      this.logger.info("node closed");
+    })();
+    return this.closing;
+  }
+}
+
+export async function createNode(options: NodeOptions = {}): Promise<ModelNode> {
+  const resolved = resolveOptions(options);
+  const logger = options.logger ?? createLogger(options.logLevel);
+  const container = rootContainer.createChildContainer();
+  const guards: Guard[] = [];
+  const closeHooks: (() => void | Promise<void>)[] = [];
+  const statsSources = new Map<string, StatsSource>();
+  const handlers: MessageHandlerClass[] = [];
+  const collector = new StatsCollector();
+
+  container.register(NODE_OPTIONS, { useValue: resolved });
+  container.register(LOGGER, { useValue: logger });
+  // NODE_INFO resolves lazily: the node object exists only after plugins registered.
+  let node: ModelNode | undefined;
+  container.register(NODE_INFO, {
+    useFactory: () => {
+      if (!node) throw new Error("NODE_INFO is available once createNode() has finished");
+      return node;
+    },
+  });
+
+  for (const plugin of options.plugins ?? []) {
+    const host: PluginHost = {
+      logger: logger.child({ plugin: plugin.name }),
+      addGuard: (guard) => guards.push(guard),
+      onClose: (hook) => closeHooks.push(hook),
+      addStatsSource: (key, source) => statsSources.set(key, source),
+    };
+    await plugin.register?.(container, host);
+    handlers.push(...(plugin.handlers ?? []));
+  }
+
+  const registry = HandlerRegistry.build(handlers, container);
+  const dispatcher = new Dispatcher(registry, guards, collector, resolved.limits, logger);
+  node = new ModelNode(container, resolved, logger, registry, collector, dispatcher, statsSources, closeHooks);
+  logger.debug({ types: registry.types(), plugins: (options.plugins ?? []).map((p) => p.name) }, "node composed");
+  return node;
+}

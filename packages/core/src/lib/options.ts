@@ -1,0 +1,106 @@
+/** Node options and their defaults. Every limit is configurable; docs/operations.md lists them. */
+import type { Logger } from "pino";
+import type { Plugin } from "./plugin.js";
+
+export interface NodeLimits {
+  /**
+   * Largest frame the WebSocket layer accepts; a bigger one closes the connection with 1009.
+   * The field's node had no cap; 1 MiB holds a prompt of ~250k tokens. Default 1 MiB.
+   */
+  maxPayloadBytes: number;
+  /**
+   * Frames above this (but within maxPayloadBytes) get a PAYLOAD_TOO_LARGE error reply and the
+   * connection lives on. Default 512 KiB.
+   */
+  maxMessageBytes: number;
+  /** Open connections per node; more are refused at the HTTP upgrade with 503. Default 1024. */
+  maxConnections: number;
+  /** Open connections per remote address; more are refused with 429. Default 256. */
+  maxConnectionsPerAddress: number;
+  /** Token bucket per connection: sustained messages/second (0 = unlimited). Default 1000. */
+  messagesPerSecond: number;
+  /** Token bucket burst size. Default 2000. */
+  messageBurst: number;
+  /** Requests being processed at once per connection; more get TOO_MANY_REQUESTS_IN_FLIGHT. Default 64. */
+  maxInFlightPerConnection: number;
+  /** Streaming pauses while the socket holds more than this many unsent bytes. Default 1 MiB. */
+  sendHighWaterMark: number;
+  /** A peer whose buffer stays above the mark this long is disconnected and its work cancelled. Default 30 s. */
+  stuckPeerTimeoutMs: number;
+}
+
+export interface TlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+export interface NodeOptions {
+  plugins?: Plugin[];
+  /** Default 8702, the field's port. 0 picks a free port. */
+  port?: number;
+  /** Default: all interfaces (IPv4 and IPv6). */
+  host?: string;
+  /** Identity reported in heartbeat_ack and logs. Default `node-<pid>-<random>`. */
+  nodeId?: string;
+  /** Server ping period. Default 25 000 ms (the field's node). */
+  pingIntervalMs?: number;
+  /** A peer that has not answered a ping within this is terminated. Default 30 000 ms. */
+  pingTimeoutMs?: number;
+  /** How long close() lets in-flight work finish before cancelling it. Default 10 000 ms. */
+  shutdownTimeoutMs?: number;
+  limits?: Partial<NodeLimits>;
+  /** Serve wss:// when set. */
+  tls?: TlsOptions;
+  /** When set, upgrades whose Origin header is not listed are refused with 403. */
+  allowedOrigins?: string[];
+  /** A pino logger to use; otherwise one is made at `logLevel`. */
+  logger?: Logger;
+  /** Default: $MODELNODE_LOG_LEVEL or "info". */
+  logLevel?: string;
+}
+
+export const DEFAULT_PORT = 8702;
+
+export const DEFAULT_LIMITS: NodeLimits = {
+  maxPayloadBytes: 1024 * 1024,
+  maxMessageBytes: 512 * 1024,
+  maxConnections: 1024,
+  maxConnectionsPerAddress: 256,
+  messagesPerSecond: 1000,
+  messageBurst: 2000,
+  maxInFlightPerConnection: 64,
+  sendHighWaterMark: 1024 * 1024,
+  stuckPeerTimeoutMs: 30_000,
+};
+
+export interface ResolvedNodeOptions {
+  port: number;
+  host: string | undefined;
+  nodeId: string;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  limits: NodeLimits;
+  tls: TlsOptions | undefined;
+  allowedOrigins: string[] | undefined;
+}
+
+export function resolveOptions(options: NodeOptions): ResolvedNodeOptions {
+  const limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
+  if (limits.maxMessageBytes > limits.maxPayloadBytes) limits.maxMessageBytes = limits.maxPayloadBytes;
+  return {
+    port: options.port ?? DEFAULT_PORT,
+    host: options.host,
+    nodeId: options.nodeId ?? `node-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    pingIntervalMs: options.pingIntervalMs ?? 25_000,
+    pingTimeoutMs: options.pingTimeoutMs ?? 30_000,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
+    limits,
+    tls: options.tls,
+    allowedOrigins: options.allowedOrigins,
+  };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

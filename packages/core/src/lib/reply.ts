@@ -1,0 +1,23 @@
+/**
+ * A reply whose message_type differs from the handler's default (e.g. `inference_chunk`
+ * frames in a stream). A plain object returned or yielded by a handler uses the default.
+ */
+export class Reply<P extends object = Record<string, unknown>> {
+  constructor(
+    readonly type: string,
+    readonly payload: P,
+  ) {}
+}
+
+export function reply<P extends object>(type: string, payload: P): Reply<P> {
+  return new Reply(type, payload);
+}
+
+/** What `handle()` may return: nothing, one reply, or (streaming) an async iterable of replies. */
+export type HandlerResult =
+  | void
+  | undefined
+  | object
+  | Reply
+  | AsyncIterable<object | Reply>
+  | Promise<void | undefined | object | Reply | AsyncIterable<object | Reply>>;

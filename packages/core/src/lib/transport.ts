@@ -1,0 +1,214 @@
+/**
+ * The WebSocket transport: an http(s) server on one port, upgrade-time policy (draining,
+ * origins, connection caps), per-connection lifecycle and pings, and graceful shutdown.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import { WebSocketServer, type WebSocket } from "ws";
+import { Connection } from "./connection.js";
+import type { Dispatcher } from "./dispatcher.js";
+import type { ResolvedNodeOptions } from "./options.js";
+import { TokenBucket } from "./rate-limit.js";
+import type { StatsCollector } from "./stats.js";
+
+const CLOSE_GOING_AWAY = 1001;
+
+interface PingState {
+  lastPingAt: number;
+  awaitingPongSince: number | undefined;
+}
+
+export class WsTransport {
+  private server: HttpServer | undefined;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<Connection, PingState>();
+  private readonly adopted = new WeakMap<WebSocket, Connection>();
+  private readonly perAddress = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  constructor(
+    private readonly options: ResolvedNodeOptions,
+    private readonly logger: Logger,
+    private readonly stats: StatsCollector,
+    private readonly dispatcher: Dispatcher,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.limits.maxPayloadBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  get port(): number | undefined {
+    const address = this.server?.address();
+    return address && typeof address === "object" ? address.port : undefined;
+  }
+
+  listen(port: number, host: string | undefined, stats: () => unknown): Promise<{ port: number; host: string }> {
+    const { tls } = this.options;
+    const onRequest = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
+      // Plain HTTP on the same port: health and stats for operators; everything else is WebSocket.
+      if (req.method === "GET" && (req.url === "/health" || req.url === "/stats")) {
+        const body = req.url === "/health" ? { status: this.draining ? "draining" : "healthy" } : stats();
+        res.writeHead(req.url === "/health" && this.draining ? 503 : 200, { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+        return;
+      }
+      res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
+      res.end("This port speaks WebSocket (modelnode). GET /health and /stats are plain HTTP.\n");
+    };
+    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(onRequest);
+    this.server = server;
+    this.attachHttp(server);
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        const address = server.address();
+        const bound = typeof address === "object" && address ? address : { port, address: host ?? "::" };
+        this.logger.info({ port: bound.port, host: bound.address, tls: Boolean(tls) }, "listening");
+        resolve({ port: bound.port, host: bound.address });
+      });
+    });
+  }
+
+  attach(target: WebSocketServer | HttpServer): void {
+    if (target instanceof WebSocketServer) {
+      target.on("connection", (ws, req) => this.accept(ws, req));
+      this.startSweep();
+    } else {
+      this.attachHttp(target);
+    }
+  }
+
+  processMessage(ws: WebSocket, message: unknown, isBinary: boolean): Promise<boolean> {
+    let conn = this.adopted.get(ws);
+    if (!conn) {
+      conn = new Connection(ws, undefined, this.logger, this.bucket());
+      const adoptedConn = conn;
+      this.adopted.set(ws, conn);
+      ws.once("close", () => adoptedConn.markClosed("connection closed"));
+    }
+    return this.dispatcher.dispatch(conn, message, isBinary, true);
+  }
+
+  private attachHttp(server: HttpServer): void {
+    server.on("upgrade", (req, socket, head) => this.upgrade(req, socket, head));
+    this.startSweep();
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = this.refusal(req);
+    if (refusal) {
+      socket.end(`HTTP/1.1 ${refusal}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      this.logger.info({ remote: req.socket.remoteAddress, refusal }, "upgrade refused");
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+  }
+
+  private refusal(req: IncomingMessage): string | undefined {
+    const { limits, allowedOrigins } = this.options;
+    if (this.draining) return "503 Service Unavailable";
+    if (allowedOrigins && !allowedOrigins.includes(req.headers.origin ?? "")) return "403 Forbidden";
+    if (this.connections.size >= limits.maxConnections) return "503 Service Unavailable";
+    const address = req.socket.remoteAddress ?? "";
+    if ((this.perAddress.get(address) ?? 0) >= limits.maxConnectionsPerAddress) return "429 Too Many Requests";
+    return undefined;
+  }
+
+  private bucket(): TokenBucket | undefined {
+    const { messagesPerSecond, messageBurst } = this.options.limits;
+    return messagesPerSecond > 0 ? new TokenBucket(messagesPerSecond, messageBurst) : undefined;
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const address = req.socket.remoteAddress;
+    const conn = new Connection(ws, address, this.logger, this.bucket());
+    this.connections.set(conn, { lastPingAt: Date.now(), awaitingPongSince: undefined });
+    this.perAddress.set(address ?? "", (this.perAddress.get(address ?? "") ?? 0) + 1);
+    this.stats.connectionOpened();
+    conn.logger.info({ remote: address }, "connection open");
+
+    ws.on("message", (data, isBinary) => void this.dispatcher.dispatch(conn, data, isBinary));
+    ws.on("pong", () => {
+      const ping = this.connections.get(conn);
+      if (ping) ping.awaitingPongSince = undefined;
+    });
+    // ws reports protocol violations (oversize frame → 1009, bad UTF-8 → 1007) here, then closes.
+    ws.on("error", (err) => conn.logger.info({ err: err.message }, "socket error"));
+    ws.once("close", (code, reason) => {
+      this.connections.delete(conn);
+      const left = (this.perAddress.get(address ?? "") ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address ?? "", left);
+      else this.perAddress.delete(address ?? "");
+      this.stats.connectionClosed();
+      conn.markClosed("connection closed");
+      conn.logger.info({ code, reason: reason.toString().slice(0, 120) }, "connection closed");
+    });
+  }
+
+  /** One timer for all connections: ping every interval, terminate peers silent past the timeout. */
+  private startSweep(): void {
+    if (this.sweepTimer) return;
+    const { pingIntervalMs, pingTimeoutMs } = this.options;
+    const period = Math.max(10, Math.min(pingIntervalMs, pingTimeoutMs) / 5);
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [conn, ping] of this.connections) {
+        if (ping.awaitingPongSince !== undefined) {
+          if (now - ping.awaitingPongSince > pingTimeoutMs) {
+            conn.logger.info("peer did not answer ping; terminating");
+            conn.ws.terminate();
+          }
+        } else if (now - ping.lastPingAt >= pingIntervalMs && conn.isOpen) {
+          ping.lastPingAt = now;
+          ping.awaitingPongSince = now;
+          conn.ws.ping();
+        }
+      }
+    }, period);
+    this.sweepTimer.unref();
+  }
+
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const serverClosed = this.server
+      ? new Promise<void>((resolve) => this.server!.close(() => resolve()))
+      : Promise.resolve();
+    const deadline = Date.now() + timeoutMs;
+    while (this.stats.inFlight > 0 && Date.now() < deadline) await sleep(10);
+    if (this.stats.inFlight > 0) {
+      this.logger.warn({ inFlight: this.stats.inFlight }, "shutdown deadline passed; cancelling in-flight work");
+      for (const conn of this.connections.keys()) conn.markClosed("node shutting down");
+      // Give cancelled handlers a moment to send their final (cancelled) replies.
+      const grace = Date.now() + 2000;
+      while (this.stats.inFlight > 0 && Date.now() < grace) await sleep(10);
+    }
+    const closed = [...this.connections.keys()].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          if (!conn.isOpen) return resolve();
+          const force = setTimeout(() => conn.ws.terminate(), 2000);
+          conn.ws.once("close", () => {
+            clearTimeout(force);
+            resolve();
+          });
+          conn.close(CLOSE_GOING_AWAY, "server shutting down");
+        }),
+    );
+    await Promise.all(closed);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.server?.closeAllConnections?.();
+    await serverClosed;
+    this.wss.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
