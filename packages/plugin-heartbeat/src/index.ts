@@ -1,1 +1,12 @@
-export {};
+// @modelnode/plugin-heartbeat: `heartbeat` → `heartbeat_ack` (node id, status, uptime, load, models).
+export { heartbeatPlugin } from "./plugin.js";
+export { HeartbeatHandler, heartbeatSchema, type HeartbeatAck, type HeartbeatRequest } from "./heartbeat-handler.js";
+export { HeartbeatMonitor, type HeartbeatLoad, type HeartbeatReport } from "./monitor.js";
+export {
+  DEFAULT_MAX_TRACKED_WORKERS,
+  MAX_WORKER_ID_LENGTH,
+  type HeartbeatOptions,
+  type ResolvedHeartbeatOptions,
+} from "./options.js";
+export { HEARTBEAT_MONITOR } from "./tokens.js";
+export { WorkerRegistry, type WorkerRecord } from "./worker-registry.js";

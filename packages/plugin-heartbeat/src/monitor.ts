@@ -1,0 +1,108 @@
+/**
+ * Everything a heartbeat_ack reports: the node's status, its load and the models it serves.
+ * The node and the (optional) pipeline are looked up lazily: NODE_INFO exists only once
+ * createNode() has finished, and the pipeline may be registered by a plugin listed later.
+ */
+import type { Logger, ModelPipeline, NodeInfo, NodeStatus } from "@modelnode/core";
+import type { ResolvedHeartbeatOptions } from "./options.js";
+import { WorkerRegistry } from "./worker-registry.js";
+
+export interface HeartbeatLoad {
+  /** Open WebSocket connections. */
+  connections: number;
+  /** Requests being processed by the node, this heartbeat included. */
+  in_flight: number;
+  /** Legacy step sessions the pipeline holds (0 without a pipeline). */
+  active_sessions: number;
+  /** Generations the pipeline is running (0 without a pipeline). */
+  generations_in_flight: number;
+}
+
+export interface HeartbeatReport {
+  node_id: string;
+  status: NodeStatus;
+  uptime_seconds: number;
+  load: HeartbeatLoad;
+  /** Ids of the models the node serves, from the pipeline's listModels(); [] without a pipeline. */
+  models: string[];
+}
+
+export interface MonitorDeps {
+  nodeInfo: () => NodeInfo;
+  pipeline: () => ModelPipeline | undefined;
+  logger: Logger;
+}
+
+export class HeartbeatMonitor {
+  readonly workers: WorkerRegistry;
+
+  constructor(
+    private readonly options: ResolvedHeartbeatOptions,
+    private readonly deps: MonitorDeps,
+  ) {
+    this.workers = new WorkerRegistry(options.maxTrackedWorkers);
+  }
+
+  report(): HeartbeatReport {
+    const node = this.deps.nodeInfo();
+    const stats = node.stats();
+    const pipeline = this.pipelineFigures();
+    const load: HeartbeatLoad = {
+      connections: stats.active_connections,
+      in_flight: stats.in_flight,
+      active_sessions: pipeline.activeSessions,
+      generations_in_flight: pipeline.generationsInFlight,
+    };
+    return {
+      node_id: node.nodeId,
+      status: this.status(node.status(), pipeline.saturated, load),
+      uptime_seconds: Math.floor((Date.now() - node.startedAt.getTime()) / 1000),
+      load,
+      models: pipeline.models,
+    };
+  }
+
+  /** draining (node closing) wins; then degraded if the pipeline is saturated or the check says so. */
+  private status(base: NodeStatus, saturated: boolean, load: HeartbeatLoad): NodeStatus {
+    if (base === "draining") return base;
+    if (saturated || this.customDegraded(load)) return "degraded";
+    return base;
+  }
+
+  private customDegraded(load: HeartbeatLoad): boolean {
+    if (!this.options.degraded) return false;
+    try {
+      return this.options.degraded({ ...load }) === true;
+    } catch (err) {
+      this.deps.logger.warn({ err }, "heartbeat degraded() check threw; reporting degraded");
+      return true;
+    }
+  }
+
+  /** A pipeline that cannot report its stats is treated as saturated, so clients steer away. */
+  private pipelineFigures() {
+    const pipeline = this.deps.pipeline();
+    const figures = { activeSessions: 0, generationsInFlight: 0, saturated: false, models: [] as string[] };
+    if (!pipeline) return figures;
+    try {
+      const stats = pipeline.stats();
+      figures.activeSessions = count(stats.activeSessions);
+      figures.generationsInFlight = count(stats.generationsInFlight);
+      // Generations waiting for a free slot mean the pipeline cannot keep up.
+      figures.saturated = count(stats.queuedGenerations) > 0;
+    } catch (err) {
+      this.deps.logger.warn({ err }, "pipeline could not report its stats; reporting degraded");
+      figures.saturated = true;
+    }
+    try {
+      figures.models = pipeline.listModels().map((m) => m.id);
+    } catch (err) {
+      this.deps.logger.warn({ err }, "pipeline could not list its models");
+    }
+    return figures;
+  }
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+}

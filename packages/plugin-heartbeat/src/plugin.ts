@@ -1,0 +1,36 @@
+/** heartbeatPlugin(options): the heartbeat handler, its monitor in DI, and a "heartbeat" stats source. */
+import { definePlugin, NODE_INFO, PIPELINE, type ModelPipeline, type Plugin } from "@modelnode/core";
+import { HeartbeatHandler } from "./heartbeat-handler.js";
+import { HeartbeatMonitor } from "./monitor.js";
+import { resolveHeartbeatOptions, type HeartbeatOptions } from "./options.js";
+import { HEARTBEAT_MONITOR } from "./tokens.js";
+
+export function heartbeatPlugin(options: HeartbeatOptions = {}): Plugin {
+  const resolved = resolveHeartbeatOptions(options);
+  return definePlugin({
+    name: "heartbeat",
+    handlers: [HeartbeatHandler],
+    register(container, host) {
+      let pipeline: ModelPipeline | undefined;
+      const monitor = new HeartbeatMonitor(resolved, {
+        // Resolved on first use: NODE_INFO exists only after createNode() returns, and PIPELINE
+        // may be bound by a plugin listed after this one (or never).
+        nodeInfo: () => container.resolve(NODE_INFO),
+        pipeline: () => {
+          if (!pipeline && container.isRegistered(PIPELINE, true)) pipeline = container.resolve(PIPELINE);
+          return pipeline;
+        },
+        logger: host.logger,
+      });
+      container.register(HEARTBEAT_MONITOR, { useValue: monitor });
+      host.addStatsSource("heartbeat", () => {
+        const { workers } = monitor;
+        const stats = { tracked_workers: workers.size, evicted_workers: workers.evicted } as Record<string, unknown>;
+        // The per-worker map is built only when read (JSON, /stats, a test): every heartbeat reads
+        // node stats for its load figures, and must not pay for copying 10 000 workers each time.
+        Object.defineProperty(stats, "workers", { enumerable: true, get: () => workers.toJSON() });
+        return stats;
+      });
+    },
+  });
+}

@@ -1,0 +1,78 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { Logger, NodeInfo, NodeStats, NodeStatus } from "@modelnode/core";
+import { heartbeatPlugin, HeartbeatMonitor, type HeartbeatOptions } from "../src/index.js";
+import { FakePipeline } from "./helpers.js";
+
+const silent = { warn() {} } as unknown as Logger;
+
+function fakeNode(status: NodeStatus = "healthy"): NodeInfo {
+  const stats = { active_connections: 3, in_flight: 2 } as NodeStats;
+  return { nodeId: "node-a", startedAt: new Date(Date.now() - 61_000), status: () => status, stats: () => stats };
+}
+
+function monitor(options: HeartbeatOptions, node = fakeNode(), pipeline?: FakePipeline) {
+  return new HeartbeatMonitor(
+    { maxTrackedWorkers: 10, degraded: options.degraded },
+    { nodeInfo: () => node, pipeline: () => pipeline, logger: silent },
+  );
+}
+
+test("without a pipeline: node figures, zeros for the pipeline, no models", () => {
+  assert.deepEqual(monitor({}).report(), {
+    node_id: "node-a",
+    status: "healthy",
+    uptime_seconds: 61,
+    load: { connections: 3, in_flight: 2, active_sessions: 0, generations_in_flight: 0 },
+    models: [],
+  });
+});
+
+test("with a pipeline: its sessions, generations and model ids", () => {
+  const pipeline = new FakePipeline(["tiny-gpt2", "other"]);
+  pipeline.figures = { activeSessions: 4, generationsInFlight: 1, cacheBytes: 10 };
+  const report = monitor({}, fakeNode(), pipeline).report();
+  assert.deepEqual(report.load, { connections: 3, in_flight: 2, active_sessions: 4, generations_in_flight: 1 });
+  assert.deepEqual(report.models, ["tiny-gpt2", "other"]);
+  assert.equal(report.status, "healthy");
+});
+
+test("degraded when generations are queued in the pipeline", () => {
+  const pipeline = new FakePipeline(["m"]);
+  pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queuedGenerations: 3 };
+  assert.equal(monitor({}, fakeNode(), pipeline).report().status, "degraded");
+});
+
+test("degraded when the pipeline cannot report, models still listed", () => {
+  const pipeline = new FakePipeline(["m"]);
+  pipeline.failStats = true;
+  const report = monitor({}, fakeNode(), pipeline).report();
+  assert.equal(report.status, "degraded");
+  assert.deepEqual(report.models, ["m"]);
+});
+
+test("the degraded() check sees the load and decides; a throwing check means degraded", () => {
+  let seen: unknown;
+  const check = (load: unknown) => {
+    seen = load;
+    return true;
+  };
+  assert.equal(monitor({ degraded: check }).report().status, "degraded");
+  assert.deepEqual(seen, { connections: 3, in_flight: 2, active_sessions: 0, generations_in_flight: 0 });
+  assert.equal(monitor({ degraded: () => false }).report().status, "healthy");
+  const throwing = () => {
+    throw new Error("boom");
+  };
+  assert.equal(monitor({ degraded: throwing }).report().status, "degraded");
+});
+
+test("draining wins over degraded", () => {
+  assert.equal(monitor({ degraded: () => true }, fakeNode("draining")).report().status, "draining");
+});
+
+test("options are checked when the plugin is made", () => {
+  assert.throws(() => heartbeatPlugin({ maxTrackedWorkers: -1 }), /maxTrackedWorkers/);
+  assert.throws(() => heartbeatPlugin({ maxTrackedWorkers: 1.5 }), /maxTrackedWorkers/);
+  assert.throws(() => heartbeatPlugin({ degraded: "yes" as never }), /degraded/);
+  assert.equal(heartbeatPlugin().name, "heartbeat");
+});
