@@ -1,0 +1,129 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { legacyPlugin } from "../src/index.js";
+import { FakePipeline, fakePipelinePlugin } from "./fake-pipeline.js";
+import { connection, msg, nodeWith, send } from "./harness.js";
+
+async function setup(options: Parameters<typeof legacyPlugin>[0] = {}, pipeline = new FakePipeline()) {
+  const node = await nodeWith([fakePipelinePlugin(pipeline), legacyPlugin(options)]);
+  return { node, pipeline };
+}
+
+test("step 0 with text, then step 1 with the returned token, continues the session", async () => {
+  const { node, pipeline } = await setup();
+  const conn = connection();
+  const first = await send(node, msg("s1", 0, "Hi"), conn);
+  assert.deepEqual(first, {
+    session_id: "s1",
+    step: 0,
+    output_tensors: { next_token_id: 106, next_token: "<106>", sequence_length: 2, input_ids: [72, 105], is_eos: false },
+  });
+  const second = await send(node, msg("s1", 1, [first.output_tensors.next_token_id]), conn);
+  assert.equal(second.step, 1);
+  assert.equal(second.output_tensors.sequence_length, 3);
+  assert.deepEqual(second.output_tensors.input_ids, [106]);
+  // Steps ran on the pipeline's first model, keyed by session_id (global scope).
+  assert.deepEqual(
+    pipeline.steps.map((s) => [s.sessionId, s.modelId, s.step]),
+    [["s1", "fake", 0], ["s1", "fake", 1]],
+  );
+  await node.close();
+});
+
+test("token ids and attention_mask are passed to the pipeline as given", async () => {
+  const { node, pipeline } = await setup();
+  const reply = await send(node, { session_id: "m", step: 0, input_tensors: { input_ids: [1, 2, 3], attention_mask: [1, 1, 0] } }, connection());
+  assert.equal(reply.output_tensors.next_token_id, 4);
+  assert.deepEqual(pipeline.steps[0].attentionMask, [1, 1, 0]);
+  assert.deepEqual(pipeline.steps[0].inputIds, [1, 2, 3]);
+  await node.close();
+});
+
+test("types are strict and bounded: each bad field is VALIDATION_FAILED naming it", async () => {
+  const { node } = await setup({ maxInputTokens: 4, maxInputChars: 5, maxSessionIdLength: 8 });
+  const conn = connection();
+  const cases: [unknown, string][] = [
+    [msg("s", "0" as never, [1]), "step"],
+    [msg("s", -1, [1]), "step"],
+    [msg("s", 1.5, [1]), "step"],
+    [msg("", 0, [1]), "session_id"],
+    [msg("123456789", 0, [1]), "session_id"],
+    [msg(7 as never, 0, [1]), "session_id"],
+    [msg("s", 0, []), "input_tensors.input_ids"],
+    [msg("s", 0, [1, -2]), "input_tensors.input_ids"],
+    [msg("s", 0, [1, 2.5]), "input_tensors.input_ids"],
+    [msg("s", 0, ["1"]), "input_tensors.input_ids"],
+    [msg("s", 0, [1, 2, 3, 4, 5]), "input_tensors.input_ids"],
+    [msg("s", 0, ""), "input_tensors.input_ids"],
+    [msg("s", 0, "too long"), "input_tensors.input_ids"],
+    [{ session_id: "s", step: 0 }, "input_tensors"],
+    [{ session_id: "s", step: 0, input_tensors: { input_ids: [1, 2], attention_mask: [1] } }, "input_tensors.attention_mask"],
+    [{ session_id: "s", step: 0, input_tensors: { input_ids: [1], attention_mask: [2] } }, "input_tensors.attention_mask.0"],
+    [{ session_id: "s", step: 0, input_tensors: { input_ids: "Hi", attention_mask: [1, 1] } }, "input_tensors.attention_mask"],
+  ];
+  for (const [message, path] of cases) {
+    await assert.rejects(send(node, message, conn), (err: any) => {
+      assert.equal(err.code, "VALIDATION_FAILED", JSON.stringify(message));
+      assert.ok(
+        err.details.issues.some((i: { path: string }) => i.path.startsWith(path)),
+        `${JSON.stringify(message)} → ${JSON.stringify(err.details.issues)}`,
+      );
+      return true;
+    });
+  }
+  await node.close();
+});
+
+test("step n > 0 of an unknown session is SESSION_NOT_FOUND; a skipped or repeated step is STEP_OUT_OF_ORDER", async () => {
+  const { node, pipeline } = await setup();
+  const conn = connection();
+  await assert.rejects(send(node, msg("nope", 1, [1]), conn), { code: "SESSION_NOT_FOUND" });
+  await send(node, msg("s", 0, [1]), conn);
+  await assert.rejects(send(node, msg("s", 2, [1]), conn), (err: any) => {
+    assert.equal(err.code, "STEP_OUT_OF_ORDER");
+    assert.deepEqual(err.details, { expected_step: 1 });
+    return true;
+  });
+  await send(node, msg("s", 1, [2]), conn);
+  await assert.rejects(send(node, msg("s", 1, [2]), conn), { code: "STEP_OUT_OF_ORDER" });
+  assert.equal(pipeline.steps.length, 2, "refused steps never reach the pipeline");
+  await node.close();
+});
+
+test("step 0 restarts a session from scratch", async () => {
+  const { node } = await setup();
+  const conn = connection();
+  await send(node, msg("s", 0, [1, 2]), conn);
+  await send(node, msg("s", 1, [3]), conn);
+  const restarted = await send(node, msg("s", 0, [5]), conn);
+  assert.equal(restarted.output_tensors.sequence_length, 1);
+  const next = await send(node, msg("s", 1, [6]), conn);
+  assert.equal(next.output_tensors.sequence_length, 2);
+  await node.close();
+});
+
+test("a step 0 the pipeline refuses leaves no session behind", async () => {
+  const { node, pipeline } = await setup();
+  const tooLong = Array.from({ length: 33 }, (_, i) => i);
+  await assert.rejects(send(node, msg("s", 0, tooLong), connection()), { code: "CONTEXT_LENGTH_EXCEEDED" });
+  await assert.rejects(send(node, msg("s", 1, [1]), connection()), { code: "SESSION_NOT_FOUND" });
+  assert.equal(node.getStats().legacy && (node.getStats().legacy as any).sessions, 0);
+  assert.equal(pipeline.sessions.size, 0);
+  await node.close();
+});
+
+test("a second step while one is running on the same session is BUSY", async () => {
+  const { node, pipeline } = await setup();
+  const conn = connection();
+  await send(node, msg("s", 0, [1]), conn);
+  let open!: () => void;
+  pipeline.gate = new Promise((resolve) => (open = resolve));
+  const running = send(node, msg("s", 1, [2]), conn);
+  await assert.rejects(send(node, msg("s", 2, [3]), conn), { code: "BUSY" });
+  await assert.rejects(send(node, msg("s", 0, [3]), conn), { code: "BUSY" });
+  open();
+  assert.equal((await running).step, 1);
+  pipeline.gate = undefined;
+  assert.equal((await send(node, msg("s", 2, [3]), conn)).step, 2);
+  await node.close();
+});
