@@ -1,0 +1,61 @@
+/**
+ * Turns generated token ids into text piece by piece, correctly across tokens that split a
+ * UTF-8 character (byte-level BPE emits a multibyte character as several tokens, each of which
+ * decodes alone to U+FFFD). The method is the one Hugging Face's text-generation-inference uses:
+ * decode a short window of recent tokens with and without the newest ones and emit the
+ * difference, holding it back while it ends in U+FFFD (an incomplete character). Decoding with a
+ * little preceding context also keeps tokenizers that drop a leading space on the first token
+ * (SentencePiece) from losing it.
+ */
+import type { TextTokenizer } from "./tokenizer.js";
+
+const REPLACEMENT = "\uFFFD";
+/** A UTF-8 character has at most 4 bytes, so byte-level tokens can hold back at most 3 tokens. */
+const MAX_HELD_TOKENS = 4;
+
+export class IncrementalDecoder {
+  private readonly ids: number[];
+  private prefixOffset = 0;
+  private readOffset: number;
+
+  /** `context`: the last few prompt tokens, decoded only as context, never emitted. */
+  constructor(
+    private readonly tokenizer: TextTokenizer,
+    context: readonly number[] = [],
+  ) {
+    this.ids = context.slice(-5);
+    this.readOffset = this.ids.length;
+  }
+
+  /** Adds a token; returns the text it completes (possibly ""). */
+  push(id: number): string {
+    this.ids.push(id);
+    const prefixText = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset));
+    const fullText = this.tokenizer.decode(this.ids.slice(this.prefixOffset));
+    const held = this.ids.length - this.readOffset;
+    if (fullText.length > prefixText.length && (!fullText.endsWith(REPLACEMENT) || held >= MAX_HELD_TOKENS)) {
+      return this.advance(fullText.slice(prefixText.length));
+    }
+    return "";
+  }
+
+  /** Text still held back (an incomplete character at the end); call once when generation ends. */
+  flush(): string {
+    if (this.readOffset === this.ids.length) return "";
+    const prefixText = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset));
+    const fullText = this.tokenizer.decode(this.ids.slice(this.prefixOffset));
+    return this.advance(fullText.length > prefixText.length ? fullText.slice(prefixText.length) : "");
+  }
+
+  private advance(text: string): string {
+    this.prefixOffset = this.readOffset;
+    this.readOffset = this.ids.length;
+    // Keep the window short: drop ids that are no longer part of any decode.
+    if (this.prefixOffset > 64) {
+      this.ids.splice(0, this.prefixOffset);
+      this.readOffset -= this.prefixOffset;
+      this.prefixOffset = 0;
+    }
+    return text;
+  }
+}

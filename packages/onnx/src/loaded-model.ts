@@ -1,0 +1,127 @@
+/**
+ * One model ready to run: its ONNX Runtime session, tokenizer and the facts the pipeline needs
+ * (cache layout, context length, end-of-sequence ids), each failure tied to the file at fault.
+ */
+import { join } from "node:path";
+import { InferenceSession, Tensor } from "onnxruntime-node";
+import type { ModelInfo } from "@modelnode/core";
+import { ModelLoadError, readModelFiles } from "./model-files.js";
+import { readSignature, type ModelSignature } from "./model-signature.js";
+import { TextTokenizer } from "./tokenizer.js";
+import type { PipelineLogger } from "./logger.js";
+
+export interface LoadedModel {
+  id: string;
+  dir: string;
+  session: InferenceSession;
+  tokenizer: TextTokenizer;
+  signature: ModelSignature;
+  contextLength: number;
+  eosTokenIds: ReadonlySet<number>;
+  /** Fed when a prompt encodes to no tokens at all (GPT-2 adds no BOS of its own). */
+  bosTokenId: number | undefined;
+  /** Cache bytes one token adds (all layers, keys and values), for accounting and limits. */
+  cacheBytesPerToken: number;
+  /** Empty past tensors for the first run; shared, never written. */
+  emptyCache: Record<string, Tensor>;
+  info: ModelInfo;
+}
+
+export interface LoadModelSettings {
+  threads: number;
+  sessionOptions: InferenceSession.SessionOptions;
+  logger: PipelineLogger;
+}
+
+export async function loadModel(id: string, dir: string, settings: LoadModelSettings): Promise<LoadedModel> {
+  const started = performance.now();
+  const files = readModelFiles(id, dir);
+  const fail = (file: string, reason: string) => new ModelLoadError(id, file, reason);
+
+  let tokenizer: TextTokenizer;
+  try {
+    tokenizer = new TextTokenizer(files.tokenizerJson, files.tokenizerConfig);
+  } catch (error) {
+    throw fail(join(dir, "tokenizer.json"), `cannot build a tokenizer from it (${(error as Error).message})`);
+  }
+
+  let session: InferenceSession;
+  try {
+    session = await InferenceSession.create(files.onnxPath, {
+      intraOpNumThreads: settings.threads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+      ...settings.sessionOptions,
+    });
+  } catch (error) {
+    throw fail(files.onnxPath, `ONNX Runtime cannot load it (${firstLine(error)})`);
+  }
+
+  let signature: ModelSignature;
+  const emptyCache: Record<string, Tensor> = {};
+  let cacheBytesPerToken = 0;
+  try {
+    signature = readSignature(session, files.config);
+    for (const pair of signature.cache) {
+      emptyCache[pair.pastInput] = new Tensor(pair.type, emptyData(pair.type), pair.emptyDims);
+      cacheBytesPerToken += pair.emptyDims[1] * pair.emptyDims[3] * (pair.type === "float16" ? 2 : 4);
+    }
+  } catch (error) {
+    await session.release();
+    throw fail(files.onnxPath, (error as Error).message);
+  }
+
+  const contextLength = contextLengthOf(files.config, files.tokenizerConfig);
+  if (contextLength === undefined) {
+    await session.release();
+    throw fail(join(dir, "config.json"), "no context length (n_positions / max_position_embeddings)");
+  }
+  const eosTokenIds = new Set(idList(files.generationConfig.eos_token_id ?? files.config.eos_token_id));
+  const bosTokenId = idList(files.generationConfig.bos_token_id ?? files.config.bos_token_id)[0];
+  const architecture = files.config.model_type ?? "unknown";
+  const info: ModelInfo = {
+    id,
+    contextLength,
+    vocabSize: signature.vocabSize,
+    description: `${architecture}, ${signature.layers} layers, ${signature.cache.length > 0 ? "KV cache" : "no KV cache"}`,
+  };
+  settings.logger.info(
+    {
+      model: id,
+      dir,
+      onnx: files.onnxPath,
+      loadMs: Math.round(performance.now() - started),
+      architecture,
+      layers: signature.layers,
+      contextLength,
+      vocabSize: signature.vocabSize,
+      kvCache: signature.cache.length > 0,
+      positionIds: signature.hasPositionIds,
+      threads: settings.threads,
+    },
+    "model loaded",
+  );
+  return { id, dir, session, tokenizer, signature, contextLength, eosTokenIds, bosTokenId, cacheBytesPerToken, emptyCache, info };
+}
+
+function contextLengthOf(config: Record<string, any>, tokenizerConfig: Record<string, any>): number | undefined {
+  const candidates = [config.n_positions, config.max_position_embeddings, config.n_ctx, tokenizerConfig.model_max_length];
+  // tokenizer_config's model_max_length is a huge sentinel (1e30) when unset; ignore such values.
+  return candidates.find((v) => Number.isInteger(v) && v > 0 && v < 10_000_000);
+}
+
+function idList(value: unknown): number[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.filter((v): v is number => Number.isInteger(v) && v >= 0);
+}
+
+function emptyData(type: Tensor.Type): Tensor.DataType {
+  if (type === "float16") return new Uint16Array(0);
+  if (type === "float32") return new Float32Array(0);
+  throw new Error(`unsupported cache element type ${type}`);
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split("\n")[0];
+}

@@ -1,0 +1,127 @@
+/**
+ * Sessions of the legacy step protocol: each holds a sequence (and its KV cache) between steps.
+ *
+ * Limits: a session unused for `idleMs` is freed by a sweep timer (unref'ed, so it never keeps the
+ * process alive; stopped when no session is left and on close). At `maxSessions`, creating one
+ * more evicts the least recently used idle session — an abandoned session should not lock new
+ * clients out — and only when every session is mid-step does it fail with TOO_MANY_SESSIONS.
+ * The same eviction makes room when the cache bytes of all sequences would pass `maxCacheBytes`.
+ */
+import { PipelineError } from "@modelnode/core";
+import type { PipelineLogger } from "./logger.js";
+import type { Sequence } from "./sequence.js";
+
+export interface StepSession {
+  readonly id: string;
+  sequence: Sequence;
+  lastStep: number;
+  lastUsed: number;
+  busy: boolean;
+}
+
+export interface StepSessionLimits {
+  maxSessions: number;
+  idleMs: number;
+  logger: PipelineLogger;
+  /** Called when a session's sequence is dropped, so its cache leaves the accounting. */
+  onRelease: (sequence: Sequence) => void;
+}
+
+export class StepSessionStore {
+  // A Map iterates in insertion order; touching a session re-inserts it, so the first entries
+  // are the least recently used.
+  private readonly sessions = new Map<string, StepSession>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  expired = 0;
+  evicted = 0;
+
+  constructor(private readonly limits: StepSessionLimits) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get(id: string): StepSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** Adds a new session, evicting the least recently used idle one when at the cap. */
+  create(id: string, sequence: Sequence): StepSession {
+    if (this.sessions.size >= this.limits.maxSessions && !this.evictOldestIdle()) {
+      throw new PipelineError("TOO_MANY_SESSIONS", `all ${this.limits.maxSessions} sessions are busy; retry later`, {
+        maxSessions: this.limits.maxSessions,
+      });
+    }
+    const session: StepSession = { id, sequence, lastStep: 0, lastUsed: Date.now(), busy: false };
+    this.sessions.set(id, session);
+    this.startSweeping();
+    return session;
+  }
+
+  /** Marks a session as just used (moves it to the most-recent end). */
+  touch(session: StepSession): void {
+    session.lastUsed = Date.now();
+    if (this.sessions.get(session.id) === session) {
+      this.sessions.delete(session.id);
+      this.sessions.set(session.id, session);
+    }
+  }
+
+  delete(id: string): boolean {
+    const session = this.sessions.get(id);
+    if (!session) return false;
+    this.sessions.delete(id);
+    this.limits.onRelease(session.sequence);
+    if (this.sessions.size === 0) this.stopSweeping();
+    return true;
+  }
+
+  /** Evicts idle sessions, oldest first, until `fits()` holds; false if it never does. */
+  evictUntil(fits: () => boolean, keep?: StepSession): boolean {
+    while (!fits()) {
+      if (!this.evictOldestIdle(keep)) return false;
+    }
+    return true;
+  }
+
+  /** Frees every session and stops the timer. */
+  clear(): void {
+    for (const id of [...this.sessions.keys()]) this.delete(id);
+    this.stopSweeping();
+  }
+
+  private evictOldestIdle(keep?: StepSession): boolean {
+    for (const session of this.sessions.values()) {
+      if (session.busy || session === keep) continue;
+      this.delete(session.id);
+      this.evicted++;
+      this.limits.logger.debug({ session: session.id }, "step session evicted (least recently used)");
+      return true;
+    }
+    return false;
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.limits.idleMs;
+    for (const session of [...this.sessions.values()]) {
+      if (session.lastUsed > cutoff) break; // the rest were used more recently
+      if (session.busy) continue;
+      this.delete(session.id);
+      this.expired++;
+      this.limits.logger.debug({ session: session.id }, "step session expired");
+    }
+  }
+
+  private startSweeping(): void {
+    if (this.sweepTimer) return;
+    // A quarter of the idle time: a session lives at most 1.25 × idleMs without use.
+    const interval = Math.max(5, Math.min(Math.floor(this.limits.idleMs / 4), 30_000));
+    this.sweepTimer = setInterval(() => this.sweep(), interval);
+    this.sweepTimer.unref();
+  }
+
+  private stopSweeping(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+}
