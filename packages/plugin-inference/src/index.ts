@@ -1,1 +1,20 @@
-export {};
+// @modelnode/plugin-inference: inference_request → inference_response (optionally streamed as
+// inference_chunk frames) and list_models → list_models_response. See docs/plugin-inference.md.
+export { inferencePlugin } from "./plugin.js";
+export {
+  INFERENCE_DEFAULTS,
+  INFERENCE_LIMITS,
+  resolveInferenceOptions,
+  type InferenceDefaults,
+  type InferencePluginOptions,
+  type ResolvedInferenceOptions,
+} from "./options.js";
+export {
+  inferenceRequestSchema,
+  listModelsSchema,
+  type InferenceChunk,
+  type InferenceRequest,
+  type InferenceResponse,
+  type ListModelsResponse,
+} from "./schema.js";
+export { ListModelsHandler } from "./list-models-handler.js";

@@ -1,0 +1,19 @@
+/** list_models → list_models_response: the models this node serves, for clients to pick from. */
+import { inject, MessageHandler, PIPELINE, type ModelPipeline } from "@modelnode/core";
+import { listModelsSchema, type ListModelsResponse } from "./schema.js";
+
+@MessageHandler("list_models", { schema: listModelsSchema, replyType: "list_models_response" })
+export class ListModelsHandler {
+  constructor(@inject(PIPELINE) private readonly pipeline: ModelPipeline) {}
+
+  handle(): ListModelsResponse {
+    return {
+      models: this.pipeline.listModels().map((m) => ({
+        id: m.id,
+        context_length: m.contextLength,
+        vocab_size: m.vocabSize,
+        ...(m.description !== undefined ? { description: m.description } : {}),
+      })),
+    };
+  }
+}
