@@ -1,9 +1,8 @@
 /** Options of the legacy plugin, their defaults, and the DI tokens it registers. */
 import type { InjectionToken } from "@modelnode/core";
-import type { SessionTable } from "./sessions.js";
 
 /**
- * Who may continue a session.
+ * Whose session a `session_id` names.
  * - "global": sessions are keyed by `session_id` alone, like the field's node: a client that
  *   reconnects continues where it left off, but any client that knows (or guesses) a
  *   session_id can continue or restart that session, and two clients that pick the same id
@@ -18,10 +17,11 @@ export interface LegacyPluginOptions {
   modelId?: string;
   /** Default "global" (what clients in the field expect). */
   sessionScope?: SessionScope;
-  /** Sessions held at once; step 0 of a new session beyond this gets TOO_MANY_SESSIONS. Default 128. */
-  maxSessions?: number;
-  /** A session unused this long is freed (its KV cache too). Default 600 000 ms (10 min). */
-  sessionIdleTimeoutMs?: number;
+  /**
+   * Connection scope only: sessions one connection may hold; starting one more frees that
+   * connection's least recently started session. Default 16.
+   */
+  maxSessionsPerConnection?: number;
   /** Most token ids in one step's `input_ids`. Default 4096. */
   maxInputTokens?: number;
   /** Longest `input_ids` string (text the node tokenises). Default 16 384 characters. */
@@ -34,8 +34,7 @@ export type ResolvedLegacyOptions = Required<Omit<LegacyPluginOptions, "modelId"
 
 export const LEGACY_DEFAULTS = {
   sessionScope: "global",
-  maxSessions: 128,
-  sessionIdleTimeoutMs: 600_000,
+  maxSessionsPerConnection: 16,
   maxInputTokens: 4096,
   maxInputChars: 16_384,
   maxSessionIdLength: 256,
@@ -46,7 +45,7 @@ export function resolveLegacyOptions(options: LegacyPluginOptions): ResolvedLega
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined) (resolved as Record<string, unknown>)[key] = value;
   }
-  for (const key of ["maxSessions", "sessionIdleTimeoutMs", "maxInputTokens", "maxInputChars", "maxSessionIdLength"] as const) {
+  for (const key of ["maxSessionsPerConnection", "maxInputTokens", "maxInputChars", "maxSessionIdLength"] as const) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new TypeError(`legacyPlugin: ${key} must be a positive integer (got ${String(value)})`);
@@ -58,5 +57,11 @@ export function resolveLegacyOptions(options: LegacyPluginOptions): ResolvedLega
   return resolved;
 }
 
+/** What the plugin adds to getStats() under "legacy" (with the pipeline's session count). */
+export interface LegacyCounters {
+  steps: number;
+  sessionsStarted: number;
+}
+
 export const LEGACY_OPTIONS: InjectionToken<ResolvedLegacyOptions> = Symbol("modelnode.legacy-options");
-export const LEGACY_SESSIONS: InjectionToken<SessionTable> = Symbol("modelnode.legacy-sessions");
+export const LEGACY_COUNTERS: InjectionToken<LegacyCounters> = Symbol("modelnode.legacy-counters");

@@ -1,9 +1,8 @@
 /** `legacyPlugin(options)`: serves the field's legacy format as pipeline steps. */
 import { definePlugin, PIPELINE, type Plugin } from "@modelnode/core";
 import { createLegacyHandler } from "./handler.js";
-import { LEGACY_OPTIONS, LEGACY_SESSIONS, resolveLegacyOptions, type LegacyPluginOptions } from "./options.js";
+import { LEGACY_COUNTERS, LEGACY_OPTIONS, resolveLegacyOptions, type LegacyCounters, type LegacyPluginOptions } from "./options.js";
 import { legacyMessageSchema } from "./schema.js";
-import { SessionTable } from "./sessions.js";
 
 export function legacyPlugin(options: LegacyPluginOptions = {}): Plugin {
   const resolved = resolveLegacyOptions(options);
@@ -12,23 +11,15 @@ export function legacyPlugin(options: LegacyPluginOptions = {}): Plugin {
     name: "legacy",
     handlers: [handler],
     register(container, host) {
-      const sessions = new SessionTable({
-        maxSessions: resolved.maxSessions,
-        idleTimeoutMs: resolved.sessionIdleTimeoutMs,
-        // Resolved when needed: the plugin that binds PIPELINE may come after this one.
-        release: (key) => {
-          try {
-            container.resolve(PIPELINE).closeSession(key);
-          } catch (err) {
-            host.logger.warn({ err }, "could not free a legacy session in the pipeline");
-          }
-        },
-      });
+      const counters: LegacyCounters = { steps: 0, sessionsStarted: 0 };
       container.register(LEGACY_OPTIONS, { useValue: resolved });
-      container.register(LEGACY_SESSIONS, { useValue: sessions });
-      sessions.startSweeper();
-      host.onClose(() => sessions.close());
-      host.addStatsSource("legacy", () => sessions.stats());
+      container.register(LEGACY_COUNTERS, { useValue: counters });
+      host.addStatsSource("legacy", () => ({
+        steps: counters.steps,
+        sessions_started: counters.sessionsStarted,
+        // Resolved when read: the plugin that binds PIPELINE may come after this one.
+        active_sessions: container.isRegistered(PIPELINE, true) ? container.resolve(PIPELINE).stats().activeSessions : 0,
+      }));
     },
   });
 }

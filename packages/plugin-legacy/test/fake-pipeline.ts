@@ -27,8 +27,6 @@ export class FakePipeline implements ModelPipeline {
   readonly sessions = new Map<string, FakeSession>();
   readonly closed: string[] = [];
   readonly steps: StepRequest[] = [];
-  /** When set, each step waits for it (to hold a step in flight). */
-  gate: Promise<void> | undefined;
 
   constructor(readonly models: ModelInfo[] = [{ id: "fake", contextLength: 32, vocabSize: 128 }]) {}
 
@@ -49,7 +47,6 @@ export class FakePipeline implements ModelPipeline {
 
   async step(request: StepRequest): Promise<StepResult> {
     this.steps.push(request);
-    if (this.gate) await this.gate;
     const model = this.models.find((m) => m.id === request.modelId);
     if (!model) throw new PipelineError("MODEL_NOT_FOUND", `no model ${request.modelId}`);
     const ids = typeof request.inputIds === "string" ? [...request.inputIds].map((c) => c.charCodeAt(0) % model.vocabSize) : request.inputIds;
