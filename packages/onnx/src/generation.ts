@@ -20,7 +20,10 @@ export interface GenerationSettings {
   onToken?: () => void;
 }
 
-export async function* runGeneration(sequence: Sequence, settings: GenerationSettings): AsyncGenerator<GenerationEvent> {
+/** What the loop needs of a sequence (a `Sequence`; tests substitute a scripted one). */
+export type GenerationTarget = Pick<Sequence, "model" | "length" | "forward">;
+
+export async function* runGeneration(sequence: GenerationTarget, settings: GenerationSettings): AsyncGenerator<GenerationEvent> {
   const { model } = sequence;
   const { promptIds, maxTokens, signal } = settings;
   const sampler = new Sampler(settings.sampling);
@@ -72,7 +75,7 @@ export async function* runGeneration(sequence: Sequence, settings: GenerationSet
 }
 
 /** Logits after `ids`, or undefined when the request was aborted before or while waiting. */
-async function forwardOrCancel(sequence: Sequence, ids: number[], signal?: AbortSignal): Promise<Float32Array | undefined> {
+async function forwardOrCancel(sequence: GenerationTarget, ids: number[], signal?: AbortSignal): Promise<Float32Array | undefined> {
   if (signal?.aborted) return undefined;
   try {
     return await sequence.forward(ids, { signal });

@@ -1,0 +1,148 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { GenerationEvent } from "@modelnode/core";
+import { runGeneration } from "../src/generation.js";
+import { IncrementalDecoder } from "../src/incremental-decoder.js";
+import type { LoadedModel } from "../src/loaded-model.js";
+import { StopSequenceMatcher } from "../src/stop-sequences.js";
+import { TextTokenizer } from "../src/tokenizer.js";
+import type { OnnxPipeline } from "../src/index.js";
+import { collect, ensureTinyModel, tinyPipeline } from "./helpers.js";
+
+const REPLACEMENT = "\uFFFD";
+
+describe("incremental decoding across split UTF-8 characters", () => {
+  let tokenizer: TextTokenizer;
+  before(() => {
+    const dir = ensureTinyModel();
+    const json = (file: string) => JSON.parse(readFileSync(join(dir, file), "utf8"));
+    tokenizer = new TextTokenizer(json("tokenizer.json"), json("tokenizer_config.json"));
+  });
+
+  test("characters whose bytes span several tokens come out whole, never as U+FFFD", () => {
+    const text = "日本語 naïve 🙂 ok";
+    const ids = tokenizer.encode(text, false);
+    // The premise: some tokens hold only part of a character's bytes.
+    const partial = ids.filter((id) => tokenizer.decode([id]).includes(REPLACEMENT));
+    assert.ok(partial.length >= 4, `expected split characters, tokens: ${ids}`);
+
+    const decoder = new IncrementalDecoder(tokenizer, tokenizer.encode("Prompt:", false));
+    const pieces = ids.map((id) => decoder.push(id));
+    pieces.push(decoder.flush());
+    assert.equal(pieces.join(""), text);
+    for (const piece of pieces) assert.ok(!piece.includes(REPLACEMENT), `piece ${JSON.stringify(piece)} has U+FFFD`);
+    assert.ok(pieces.includes("日"), `pieces: ${JSON.stringify(pieces)}`);
+  });
+
+  test("bytes that never complete a character are released (as U+FFFD) rather than held forever", () => {
+    const [firstByteOfRi] = tokenizer.encode("日", false); // a token with the first two of three bytes
+    const decoder = new IncrementalDecoder(tokenizer);
+    assert.equal(decoder.push(firstByteOfRi), "");
+    const pieces = [decoder.push(tokenizer.encode(" a", false)[0]), decoder.flush()];
+    assert.equal(pieces.join(""), `${REPLACEMENT} a`);
+  });
+
+  /** Runs the generation loop over a scripted "model" whose logits force the given tokens. */
+  async function scriptedGeneration(script: number[], stop: string[] = []) {
+    const model = { tokenizer, eosTokenIds: new Set([50256]), contextLength: 1024 } as unknown as LoadedModel;
+    let position = 0;
+    const target = {
+      model,
+      length: 0,
+      async forward(ids: readonly number[]) {
+        target.length += ids.length;
+        const logits = new Float32Array(50257);
+        logits[script[position++] ?? 50256] = 1;
+        return logits;
+      },
+    };
+    const sampling = { temperature: 0, topK: 0, topP: 1, seed: 1 };
+    return collect(runGeneration(target, { promptIds: [15496], maxTokens: 50, stop, sampling }));
+  }
+
+  test("the generation loop streams whole characters when tokens split them, and ends on EOS", async () => {
+    const text = "日本語 🙂!";
+    const events = await scriptedGeneration(tokenizer.encode(text, false));
+    const done = events.at(-1) as Extract<GenerationEvent, { kind: "done" }>;
+    const pieces = events.flatMap((e) => (e.kind === "text" ? [e.text] : []));
+    assert.equal(done.result.text, text);
+    assert.equal(pieces.join(""), text);
+    for (const piece of pieces) assert.ok(!piece.includes(REPLACEMENT), `piece ${JSON.stringify(piece)} has U+FFFD`);
+    assert.equal(done.result.finishReason, "stop");
+    assert.equal(done.result.usage.completionTokens, tokenizer.encode(text, false).length);
+  });
+
+  test("a stop string made of a split character is found and not streamed", async () => {
+    const events = await scriptedGeneration(tokenizer.encode("日本語 and more", false), ["語"]);
+    const done = events.at(-1) as Extract<GenerationEvent, { kind: "done" }>;
+    assert.equal(done.result.text, "日本");
+    assert.equal(done.result.finishReason, "stop");
+    assert.equal(events.flatMap((e) => (e.kind === "text" ? [e.text] : [])).join(""), "日本");
+  });
+});
+
+describe("stop sequences while streaming", () => {
+  const run = (stops: string[], parts: string[]) => {
+    const matcher = new StopSequenceMatcher(stops);
+    const emitted: string[] = [];
+    let stopped = false;
+    for (const part of parts) {
+      const result = matcher.push(part);
+      emitted.push(result.emit);
+      if (result.stopped) {
+        stopped = true;
+        break;
+      }
+    }
+    if (!stopped) emitted.push(matcher.finish());
+    return { emitted, stopped, text: matcher.fullText };
+  };
+
+  test("text that may start a stop string is held until decided", () => {
+    const { emitted, stopped, text } = run(["END"], ["abc E", "N", "D tail"]);
+    assert.equal(stopped, true);
+    assert.equal(text, "abc ");
+    assert.deepEqual(emitted, ["abc ", "", ""]);
+  });
+
+  test("a false start is released once it cannot be a stop string", () => {
+    const { emitted, stopped, text } = run(["END"], ["abc E", "N", "x"]);
+    assert.equal(stopped, false);
+    assert.equal(text, "abc ENx");
+    assert.deepEqual(emitted, ["abc ", "", "ENx", ""]);
+  });
+
+  test("the earliest of several stop strings wins, also inside one piece", () => {
+    const { stopped, text } = run(["\n\n", "###"], ["one ### two\n\nthree"]);
+    assert.equal(stopped, true);
+    assert.equal(text, "one ");
+  });
+
+  test("held-back text is released at the end when no stop string completes", () => {
+    const { emitted, text } = run(["STOP"], ["ab", "ST"]);
+    assert.equal(text, "abST");
+    assert.equal(emitted.join(""), "abST");
+    assert.deepEqual(emitted, ["ab", "", "ST"]);
+  });
+});
+
+describe("streaming into a slow consumer", () => {
+  let pipeline: OnnxPipeline;
+  before(async () => {
+    pipeline = await tinyPipeline();
+  });
+  after(() => pipeline.close());
+
+  test("breaking out of the stream early frees the generation and its cache", async () => {
+    let pieces = 0;
+    for await (const event of pipeline.stream({ modelId: "tiny", prompt: "Hello", maxTokens: 50 })) {
+      if (event.kind === "text" && ++pieces === 3) break;
+    }
+    assert.equal(pieces, 3);
+    const stats = pipeline.stats();
+    assert.equal(stats.generationsInFlight, 0);
+    assert.equal(stats.cacheBytes, 0);
+  });
+});
