@@ -1,1 +1,20 @@
-export {};
+// @modelnode/plugin-auth: `authentication` → `authentication_response`, and a guard that
+// refuses unauthenticated messages (UNAUTHENTICATED) when auth is required.
+export { authPlugin } from "./plugin.js";
+export { hashLicenseKey, isKeyHash, KEY_HASH_PREFIX } from "./key-hash.js";
+export { LICENSE_HASH_PREFIX } from "./license-hash.js";
+export { AUTH_STATE, authStateOf, isAuthenticated, type ConnectionAuth } from "./state.js";
+export {
+  AUTH_DEFAULTS,
+  MIN_SECRET_BYTES,
+  type AuthOptions,
+  type ResolvedAuthOptions,
+} from "./options.js";
+export {
+  AuthenticationHandler,
+  authenticationSchema,
+  MAX_LICENSE_KEY_LENGTH,
+  type AuthenticationRequest,
+} from "./auth-handler.js";
+export { Authenticator, POLICY_VIOLATION, type AuthCounters, type AuthenticationResponse } from "./authenticator.js";
+export { AUTHENTICATOR } from "./tokens.js";
