@@ -1,0 +1,48 @@
+/**
+ * A custom server composed from chosen plugins only: heartbeat and the example's echo type.
+ * `node dist/src/server.js` listens on $PORT (default 8703; 0 picks a free port).
+ */
+import { pathToFileURL } from "node:url";
+import { createNode, type ModelNode, type NodeOptions } from "@modelnode/core";
+import { heartbeatPlugin, type HeartbeatOptions } from "@modelnode/plugin-heartbeat";
+import { echoPlugin } from "./echo-plugin.js";
+
+export const DEFAULT_CUSTOM_PORT = 8703;
+
+export interface CustomServerOptions extends Omit<NodeOptions, "plugins"> {
+  heartbeat?: HeartbeatOptions;
+}
+
+/** The node, composed but not listening: call `listen(port)` on it (tests use port 0). */
+export function createCustomServer(options: CustomServerOptions = {}): Promise<ModelNode> {
+  const { heartbeat, ...nodeOptions } = options;
+  return createNode({
+    ...nodeOptions,
+    port: nodeOptions.port ?? DEFAULT_CUSTOM_PORT,
+    plugins: [heartbeatPlugin(heartbeat), echoPlugin()],
+  });
+}
+
+export function portFromEnv(value: string | undefined): number {
+  if (value === undefined || value === "") return DEFAULT_CUSTOM_PORT;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new RangeError(`PORT must be a whole number from 0 to 65535 (got "${value.slice(0, 20)}")`);
+  }
+  return port;
+}
+
+export async function main(): Promise<void> {
+  const node = await createCustomServer({ nodeId: process.env.NODE_ID || undefined });
+  await node.listen(portFromEnv(process.env.PORT), process.env.HOST || undefined);
+  const stop = () => void node.close().then(() => process.exit(0));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
