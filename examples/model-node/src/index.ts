@@ -1,1 +1,12 @@
-export {};
+// The example model node: heartbeat + auth + legacy + inference plugins on the ONNX pipeline.
+export { createModelNode } from "./model-node.js";
+export { pipelinePlugin, type PipelineSource } from "./pipeline-plugin.js";
+export {
+  BUNDLED_MODEL_DIR,
+  DEFAULT_MODEL_ID,
+  modelNodeConfigSchema,
+  type ModelNodeConfig,
+  type ModelNodeConfigInput,
+} from "./config.js";
+export { ConfigError } from "./config-error.js";
+export { loadConfig, USAGE, type ConfigSources, type LoadedConfig } from "./load-config.js";

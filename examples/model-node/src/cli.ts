@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * `model-node`: runs the example node (see README.md). Configuration problems are reported as
+ * "config error: <field>: <what was expected>" before anything listens, with exit code 2.
+ * SIGTERM/SIGINT close the node gracefully and exit 0.
+ */
+import { ConfigError } from "./config-error.js";
+import { loadConfig, USAGE } from "./load-config.js";
+import { createModelNode } from "./model-node.js";
+
+async function main(): Promise<number | undefined> {
+  let loaded;
+  try {
+    loaded = loadConfig({ argv: process.argv.slice(2) });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  if (loaded === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const { config } = loaded;
+  let node;
+  try {
+    node = await createModelNode(config);
+  } catch (error) {
+    console.error(`startup error: ${(error as Error).message}`);
+    return error instanceof ConfigError ? 2 : 1;
+  }
+  let address;
+  try {
+    address = await node.listen(config.port, config.host);
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    const where = `${config.host ?? "all interfaces"} port ${config.port}`;
+    console.error(err.code === "EADDRINUSE" ? `startup error: ${where} is already in use` : `startup error: ${err.message}`);
+    await node.close();
+    return 1;
+  }
+  const shownHost = address.host === "::" || address.host === "0.0.0.0" ? "localhost" : address.host;
+  // One line for people (and scripts) waiting for the node; logs go to stdout as JSON.
+  console.error(
+    `model node ${node.nodeId} listening on ws://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}` +
+      ` (models: ${Object.keys(config.models).join(", ")}; auth ${config.auth.required ? "required" : "off"})`,
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      console.error(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    console.error(`${signal}: closing (in-flight requests get up to ${config.shutdownTimeoutMs} ms)`);
+    node.close().then(
+      () => process.exit(0),
+      (error) => {
+        console.error(`error while closing: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  return undefined;
+}
+
+main().then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (error) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

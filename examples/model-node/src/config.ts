@@ -1,0 +1,116 @@
+/**
+ * The example node's configuration: one zod schema for the JSON file, environment variables and
+ * command-line flags alike, with the defaults below. Objects are strict, so a misspelt key is an
+ * error naming it rather than a setting silently ignored.
+ */
+import { fileURLToPath } from "node:url";
+import { DEFAULT_PORT, z } from "@modelnode/core";
+
+/** `<repo>/models/tiny-gpt2`, the bundled model (this file is at examples/model-node/{src,dist/src}). */
+export const BUNDLED_MODEL_DIR = fileURLToPath(new URL("../../../../models/tiny-gpt2", import.meta.url));
+export const DEFAULT_MODEL_ID = "tiny-gpt2";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const KEY_HASH = /^sha256:[0-9a-f]{64}$/;
+
+const intBetween = (min: number, max: number) => {
+  const message = `expected integer between ${min} and ${max}`;
+  return z.int({ error: message }).min(min, { error: message }).max(max, { error: message });
+};
+const atLeast = (min: number) => {
+  const message = `expected integer ≥ ${min}`;
+  return z.int({ error: message }).min(min, { error: message });
+};
+const nonEmpty = (what = "non-empty string") => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+
+export const authConfigSchema = z.strictObject({
+  /** Refuse messages other than heartbeat/authentication (and legacy, see exemptLegacy) until authenticated. */
+  required: z.boolean({ error: "expected true or false" }).default(false),
+  /** Accepted license keys as "sha256:<64 hex>" hashes (never plain keys). */
+  keyHashes: z
+    .array(z.string().regex(KEY_HASH, { error: 'expected "sha256:" followed by 64 lowercase hex digits' }))
+    .default([]),
+  /** HMAC secret for license_hash (≥ 32 bytes). Default: random per start. */
+  secret: z.string().min(32, { error: "expected at least 32 characters" }).optional(),
+  /** Serve legacy messages without authentication (the field's clients cannot authenticate). */
+  exemptLegacy: z.boolean({ error: "expected true or false" }).default(true),
+  /** Message types served without authentication besides authentication itself. */
+  exemptTypes: z.array(nonEmpty()).optional(),
+  /** Failed attempts before the connection is closed with 1008. */
+  maxFailedAttempts: atLeast(1).optional(),
+});
+
+export const limitsConfigSchema = z.strictObject({
+  // WebSocket layer and dispatch (core NodeLimits)
+  maxPayloadBytes: atLeast(1).optional(),
+  maxMessageBytes: atLeast(1).optional(),
+  maxConnections: atLeast(1).optional(),
+  maxConnectionsPerAddress: atLeast(1).optional(),
+  messagesPerSecond: atLeast(0).optional(),
+  messageBurst: atLeast(1).optional(),
+  maxInFlightPerConnection: atLeast(1).optional(),
+  // model pipeline
+  maxSessions: atLeast(1).optional(),
+  sessionIdleMs: atLeast(1).optional(),
+  maxCacheBytes: atLeast(1).optional(),
+  maxConcurrentGenerations: atLeast(1).optional(),
+  maxQueuedGenerations: atLeast(0).optional(),
+  /** Ceiling on generated tokens per request (inference max_tokens above it is VALIDATION_FAILED). */
+  maxTokens: atLeast(1).optional(),
+  // messages
+  maxPromptChars: atLeast(1).optional(),
+  maxInputTokens: atLeast(1).optional(),
+});
+
+export const legacyConfigSchema = z.strictObject({
+  /** Model legacy steps run on. Default: the first model. */
+  modelId: nonEmpty().optional(),
+  sessionScope: z.enum(["global", "connection"], { error: 'expected "global" or "connection"' }).default("global"),
+  maxSessionsPerConnection: atLeast(1).optional(),
+});
+
+export const inferenceConfigSchema = z.strictObject({
+  defaults: z
+    .strictObject({
+      maxTokens: atLeast(1).optional(),
+      temperature: z.number().min(0).max(2).optional(),
+      topP: z.number().gt(0).max(1).optional(),
+      topK: atLeast(0).optional(),
+    })
+    .default({}),
+});
+
+export const modelNodeConfigSchema = z
+  .strictObject({
+    port: intBetween(0, 65535).default(DEFAULT_PORT),
+    /** Default: all interfaces. */
+    host: nonEmpty("host name or address").optional(),
+    nodeId: nonEmpty().max(128).optional(),
+    logLevel: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+    /** ONNX Runtime threads per model. */
+    threads: intBetween(1, 256).default(1),
+    /** How long SIGTERM/SIGINT lets in-flight requests finish before cancelling them. */
+    shutdownTimeoutMs: atLeast(0).default(10_000),
+    /** Model id (what clients send as model_id) → model directory (Hugging Face ONNX layout). */
+    models: z
+      .record(nonEmpty("model id").max(256), nonEmpty("model directory"))
+      .refine((models) => Object.keys(models).length > 0, { error: "expected at least one model" })
+      .default({ [DEFAULT_MODEL_ID]: BUNDLED_MODEL_DIR }),
+    auth: authConfigSchema.default({ required: false, keyHashes: [], exemptLegacy: true }),
+    limits: limitsConfigSchema.default({}),
+    legacy: legacyConfigSchema.default({ sessionScope: "global" }),
+    inference: inferenceConfigSchema.default({ defaults: {} }),
+  })
+  .superRefine((config, ctx) => {
+    if (config.auth.required && config.auth.keyHashes.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["auth", "keyHashes"], message: "expected at least one key hash when auth.required is true" });
+    }
+    if (config.legacy.modelId !== undefined && !(config.legacy.modelId in config.models)) {
+      ctx.addIssue({ code: "custom", path: ["legacy", "modelId"], message: `expected one of the configured models (${Object.keys(config.models).join(", ")})` });
+    }
+  });
+
+/** A validated configuration, defaults filled in. */
+export type ModelNodeConfig = z.output<typeof modelNodeConfigSchema>;
+/** What a config file (or createModelNode's caller) may give: every field optional. */
+export type ModelNodeConfigInput = z.input<typeof modelNodeConfigSchema>;

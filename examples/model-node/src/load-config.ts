@@ -1,0 +1,206 @@
+/**
+ * Where the configuration comes from, lowest precedence first: defaults, the JSON file
+ * (`--config <file>` or MODELNODE_CONFIG), environment variables, command-line flags. All of it
+ * is validated together; relative model directories in a file are relative to that file.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { modelNodeConfigSchema, type ModelNodeConfig } from "./config.js";
+import { ConfigError } from "./config-error.js";
+
+export const USAGE = `Usage: model-node [options]
+
+  --port <n>            port to listen on (default 8702; 0 = any free port)        env PORT
+  --host <addr>         address to bind (default: all interfaces)                 env HOST
+  --config <file.json>  configuration file (see model-node.config.json)           env MODELNODE_CONFIG
+  --model <id=dir>      serve the model in <dir> as <id>; repeatable              env MODELNODE_MODELS (id=dir,id=dir)
+  --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
+  --threads <n>         ONNX Runtime threads per model (default 1)                env MODELNODE_THREADS
+  --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED
+  -h, --help            show this help
+
+Also from the environment: MODELNODE_NODE_ID, MODELNODE_AUTH_SECRET,
+MODELNODE_AUTH_KEY_HASHES (comma-separated "sha256:<hex>" hashes).
+Precedence: flags > environment > config file > defaults.`;
+
+type Layer = Record<string, unknown>;
+
+export interface LoadedConfig {
+  config: ModelNodeConfig;
+  /** The config file read, if any. */
+  file?: string;
+}
+
+export interface ConfigSources {
+  argv?: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Returns "help" when --help was asked for; throws ConfigError for anything wrong. */
+export function loadConfig({ argv = [], env = process.env, cwd = process.cwd() }: ConfigSources = {}): LoadedConfig | "help" {
+  const flags = parseFlags(argv);
+  if (flags.help) return "help";
+  const origins = new Map<string, string>();
+
+  const fileName = flags.values.config ?? nonBlank(env.MODELNODE_CONFIG);
+  const fileLayer = fileName === undefined ? {} : readConfigFile(resolve(cwd, fileName));
+  for (const key of Object.keys(fileLayer)) origins.set(key, fileName!);
+
+  const envLayer: Layer = {};
+  const fromEnv = (name: string, key: string, value: unknown) => {
+    if (value === undefined) return;
+    envLayer[key] = value;
+    origins.set(key, name);
+  };
+  fromEnv("PORT", "port", numberish(env.PORT));
+  fromEnv("HOST", "host", nonBlank(env.HOST));
+  fromEnv("MODELNODE_LOG_LEVEL", "logLevel", nonBlank(env.MODELNODE_LOG_LEVEL));
+  fromEnv("MODELNODE_THREADS", "threads", numberish(env.MODELNODE_THREADS));
+  fromEnv("MODELNODE_NODE_ID", "nodeId", nonBlank(env.MODELNODE_NODE_ID));
+  fromEnv("MODELNODE_MODELS", "models", modelList(env.MODELNODE_MODELS, "MODELNODE_MODELS", cwd));
+  const auth: Layer = {};
+  const fromAuthEnv = (name: string, key: string, value: unknown) => {
+    if (value === undefined) return;
+    auth[key] = value;
+    origins.set(`auth.${key}`, name);
+  };
+  const required = nonBlank(env.MODELNODE_AUTH_REQUIRED);
+  fromAuthEnv("MODELNODE_AUTH_REQUIRED", "required", required === undefined ? undefined : booleanish(required));
+  fromAuthEnv("MODELNODE_AUTH_SECRET", "secret", nonBlank(env.MODELNODE_AUTH_SECRET));
+  fromAuthEnv("MODELNODE_AUTH_KEY_HASHES", "keyHashes", nonBlank(env.MODELNODE_AUTH_KEY_HASHES)?.split(",").map((s) => s.trim()).filter(Boolean));
+  if (Object.keys(auth).length > 0) envLayer.auth = auth;
+
+  const flagLayer: Layer = {};
+  const fromFlag = (flag: string, key: string, value: unknown) => {
+    if (value === undefined) return;
+    flagLayer[key] = value;
+    origins.set(key, flag);
+  };
+  fromFlag("--port", "port", numberish(flags.values.port));
+  fromFlag("--host", "host", flags.values.host);
+  fromFlag("--log-level", "logLevel", flags.values["log-level"]);
+  fromFlag("--threads", "threads", numberish(flags.values.threads));
+  if (flags.values.model) fromFlag("--model", "models", modelList(flags.values.model.join(","), "--model", cwd));
+  if (flags.values.auth) {
+    flagLayer.auth = { required: true };
+    origins.set("auth.required", "--auth");
+  }
+
+  const merged = merge(merge(fileLayer, envLayer), flagLayer);
+  const parsed = modelNodeConfigSchema.safeParse(merged);
+  if (!parsed.success) throw ConfigError.fromZod(parsed.error, (path) => originOf(origins, path));
+  checkModelDirs(parsed.data, origins.get("models"));
+  return { config: parsed.data, file: fileName };
+}
+
+/** Where the longest known prefix of `path` came from ("auth.secret" → MODELNODE_AUTH_SECRET, or the file). */
+function originOf(origins: Map<string, string>, path: string[]): string | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const origin = origins.get(path.slice(0, n).join("."));
+    if (origin) return origin;
+  }
+  return undefined;
+}
+
+function parseFlags(argv: string[]) {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        config: { type: "string" },
+        model: { type: "string", multiple: true },
+        "log-level": { type: "string" },
+        threads: { type: "string" },
+        auth: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    return { values, help: values.help === true };
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message} (see --help)`);
+  }
+}
+
+function readConfigFile(path: string): Layer {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  const layer = { ...(data as Layer) };
+  // Model directories in a file are relative to the file, so a config can travel with its models.
+  if (layer.models && typeof layer.models === "object" && !Array.isArray(layer.models)) {
+    layer.models = Object.fromEntries(
+      Object.entries(layer.models as Layer).map(([id, dir]) => [id, typeof dir === "string" && dir ? resolve(dirname(path), dir) : dir]),
+    );
+  }
+  return layer;
+}
+
+/** "id=dir,id=dir" → { id: absolute dir }. */
+function modelList(text: string | undefined, origin: string, cwd: string): Layer | undefined {
+  if (nonBlank(text) === undefined) return undefined;
+  const models: Layer = {};
+  for (const item of text!.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const eq = item.indexOf("=");
+    if (eq <= 0 || eq === item.length - 1) throw new ConfigError(`models: expected id=dir, got "${item}" (from ${origin})`);
+    models[item.slice(0, eq)] = resolve(cwd, item.slice(eq + 1));
+  }
+  return models;
+}
+
+function checkModelDirs(config: ModelNodeConfig, origin: string | undefined): void {
+  for (const [id, dir] of Object.entries(config.models)) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new ConfigError(`models.${id}: directory not found: ${dir}${origin ? ` (from ${origin})` : ""}`);
+    }
+  }
+}
+
+/** Objects merge key by key (auth from the file plus a secret from the environment); anything else is replaced. */
+function merge(base: Layer, over: Layer): Layer {
+  const out: Layer = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] = isPlainObject(prev) && isPlainObject(value) && key !== "models" ? merge(prev, value) : value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Layer {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function nonBlank(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+/** Numbers from text; anything else stays text, so validation names the field and what it expected. */
+function numberish(value: string | undefined): unknown {
+  const text = nonBlank(value);
+  if (text === undefined) return undefined;
+  return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+}
+
+function booleanish(value: string): unknown {
+  const text = value.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(text)) return true;
+  if (["0", "false", "no", "off"].includes(text)) return false;
+  return value;
+}

@@ -1,0 +1,94 @@
+/**
+ * createModelNode(config): the example node. The ONNX pipeline is created first (inside
+ * pipelinePlugin, with the node's logger) and bound to PIPELINE; heartbeat, auth, legacy and
+ * inference plugins use it through DI.
+ */
+import { createNode, type ModelNode, type ModelPipeline, type NodeLimits } from "@modelnode/core";
+import { createOnnxPipeline } from "@modelnode/onnx";
+import { authPlugin } from "@modelnode/plugin-auth";
+import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
+import { INFERENCE_DEFAULTS, inferencePlugin } from "@modelnode/plugin-inference";
+import { legacyPlugin } from "@modelnode/plugin-legacy";
+import { modelNodeConfigSchema, type ModelNodeConfig, type ModelNodeConfigInput } from "./config.js";
+import { ConfigError } from "./config-error.js";
+import { pipelinePlugin } from "./pipeline-plugin.js";
+
+/** Validates `input` (defaults filled in; ConfigError when invalid) and composes the node. Call `listen()` on it. */
+export async function createModelNode(input: ModelNodeConfigInput = {}): Promise<ModelNode> {
+  const parsed = modelNodeConfigSchema.safeParse(input);
+  if (!parsed.success) throw ConfigError.fromZod(parsed.error);
+  const config = parsed.data;
+  const { limits } = config;
+  let pipeline: ModelPipeline | undefined;
+  try {
+    return await createNode({
+      port: config.port,
+      host: config.host,
+      nodeId: config.nodeId,
+      logLevel: config.logLevel,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      limits: coreLimits(config),
+      plugins: [
+        pipelinePlugin(async (logger) => {
+          pipeline = await createOnnxPipeline({
+            models: config.models,
+            threads: config.threads,
+            maxSessions: limits.maxSessions,
+            sessionIdleMs: limits.sessionIdleMs,
+            maxCacheBytes: limits.maxCacheBytes,
+            maxConcurrentGenerations: limits.maxConcurrentGenerations,
+            maxQueuedGenerations: limits.maxQueuedGenerations,
+            maxTokensCeiling: limits.maxTokens,
+            logger: logger.child({ component: "onnx" }),
+          });
+          return pipeline;
+        }),
+        heartbeatPlugin(),
+        authPlugin({
+          required: config.auth.required,
+          keyHashes: config.auth.keyHashes,
+          secret: config.auth.secret,
+          exemptLegacy: config.auth.exemptLegacy,
+          exemptTypes: config.auth.exemptTypes,
+          maxFailedAttempts: config.auth.maxFailedAttempts,
+        }),
+        legacyPlugin({
+          modelId: config.legacy.modelId,
+          sessionScope: config.legacy.sessionScope,
+          maxSessionsPerConnection: config.legacy.maxSessionsPerConnection,
+          maxInputTokens: limits.maxInputTokens,
+        }),
+        inferencePlugin({
+          maxPromptChars: limits.maxPromptChars,
+          maxTokensLimit: limits.maxTokens,
+          defaults: clampDefaults(config),
+        }),
+      ],
+    });
+  } catch (error) {
+    // A plugin after the pipeline failed: the node never existed, so nothing else frees the models.
+    await (pipeline as ModelPipeline | undefined)?.close();
+    throw error;
+  }
+}
+
+function coreLimits({ limits }: ModelNodeConfig): Partial<NodeLimits> {
+  return {
+    maxPayloadBytes: limits.maxPayloadBytes,
+    maxMessageBytes: limits.maxMessageBytes,
+    maxConnections: limits.maxConnections,
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+    messagesPerSecond: limits.messagesPerSecond,
+    messageBurst: limits.messageBurst,
+    maxInFlightPerConnection: limits.maxInFlightPerConnection,
+  };
+}
+
+/** A lowered token ceiling also lowers the default max_tokens, so the two never conflict. */
+function clampDefaults({ inference, limits }: ModelNodeConfig) {
+  const defaults = { ...inference.defaults };
+  if (limits.maxTokens !== undefined && defaults.maxTokens === undefined) {
+    defaults.maxTokens = Math.min(limits.maxTokens, INFERENCE_DEFAULTS.maxTokens);
+  }
+  return defaults;
+}

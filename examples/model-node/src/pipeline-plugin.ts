@@ -1,0 +1,21 @@
+/**
+ * Binds a model pipeline to core's PIPELINE token, closes it when the node closes (close hooks
+ * run in reverse order, so after every other plugin's), and reports its figures in getStats()
+ * under "pipeline". Give it a pipeline, or a factory that is called during createNode with the
+ * node's logger (so model-loading logs go where the node's logs go).
+ */
+import { definePlugin, PIPELINE, type Logger, type ModelPipeline, type Plugin } from "@modelnode/core";
+
+export type PipelineSource = ModelPipeline | ((logger: Logger) => Promise<ModelPipeline>);
+
+export function pipelinePlugin(source: PipelineSource): Plugin {
+  return definePlugin({
+    name: "pipeline",
+    async register(container, host) {
+      const pipeline = typeof source === "function" ? await source(host.logger) : source;
+      container.register(PIPELINE, { useValue: pipeline });
+      host.onClose(() => pipeline.close());
+      host.addStatsSource("pipeline", () => pipeline.stats());
+    },
+  });
+}
