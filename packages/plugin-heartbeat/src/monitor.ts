@@ -88,8 +88,9 @@ export class HeartbeatMonitor {
       const stats = pipeline.stats();
       figures.activeSessions = count(stats.activeSessions);
       figures.generationsInFlight = count(stats.generationsInFlight);
-      // Generations waiting for a free slot mean the pipeline cannot keep up.
-      figures.saturated = count(stats.queuedGenerations) > 0;
+      // Generations waiting for a free slot mean the pipeline cannot keep up. @modelnode/onnx
+      // reports them as `queued`; `queuedGenerations` is the explicit name and wins.
+      figures.saturated = count(stats.queuedGenerations ?? stats.queued) > 0;
     } catch (err) {
       this.deps.logger.warn({ err }, "pipeline could not report its stats; reporting degraded");
       figures.saturated = true;

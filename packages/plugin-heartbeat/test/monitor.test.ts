@@ -41,6 +41,11 @@ test("degraded when generations are queued in the pipeline", () => {
   const pipeline = new FakePipeline(["m"]);
   pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queuedGenerations: 3 };
   assert.equal(monitor({}, fakeNode(), pipeline).report().status, "degraded");
+  // @modelnode/onnx names the same figure `queued`.
+  pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queued: 1 };
+  assert.equal(monitor({}, fakeNode(), pipeline).report().status, "degraded");
+  pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queued: 0 };
+  assert.equal(monitor({}, fakeNode(), pipeline).report().status, "healthy");
 });
 
 test("degraded when the pipeline cannot report, models still listed", () => {
