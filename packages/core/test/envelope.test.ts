@@ -1,0 +1,60 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { headerSchema, legacyError, protocolPercentage, standardError, standardReply, validationError, z } from "../src/index.js";
+
+test("a standard reply has a fresh header with correlation_id = the request's message_id", () => {
+  const a = JSON.parse(standardReply("heartbeat_ack", "req-1", { worker_id: "w" }));
+  const b = JSON.parse(standardReply("heartbeat_ack", "req-1", { worker_id: "w" }));
+  assert.equal(a.header.message_type, "heartbeat_ack");
+  assert.equal(a.header.protocol_version, "2.0");
+  assert.equal(a.header.correlation_id, "req-1");
+  assert.notEqual(a.header.message_id, b.header.message_id);
+  assert.ok(!Number.isNaN(Date.parse(a.header.timestamp)));
+  assert.equal(a.worker_id, "w");
+});
+
+test("a payload cannot overwrite the reply header", () => {
+  const r = JSON.parse(standardReply("x_response", "id", { header: { message_type: "forged" } }));
+  assert.equal(r.header.message_type, "x_response");
+});
+
+test("error frames: code and message beside the header; legacy shape echoes ids", () => {
+  const e = JSON.parse(standardError(null, { code: "INVALID_JSON", message: "bad" }));
+  assert.equal(e.header.message_type, "error");
+  assert.equal(e.header.correlation_id, null);
+  assert.equal(e.code, "INVALID_JSON");
+  const l = JSON.parse(legacyError({ session_id: "s1", step: 3 }, { code: "SESSION_NOT_FOUND", message: "m" }));
+  assert.deepEqual(l, { session_id: "s1", step: 3, error: { code: "SESSION_NOT_FOUND", message: "m" } });
+  const huge = JSON.parse(legacyError({ session_id: "x".repeat(10_000), step: { a: 1 } }, { code: "C", message: "m" }));
+  assert.equal(huge.session_id, null);
+  assert.equal(huge.step, null);
+});
+
+test("validation errors name the failing fields and never echo the input", () => {
+  const schema = z.object({ max_tokens: z.number().int(), prompt: z.string() });
+  const secret = "s".repeat(5000);
+  const result = schema.safeParse({ max_tokens: "10", prompt: 5, extra: secret });
+  assert.ok(!result.success);
+  const err = validationError(result.error);
+  assert.equal(err.code, "VALIDATION_FAILED");
+  const paths = (err.details as { issues: { path: string }[] }).issues.map((i) => i.path);
+  assert.deepEqual(paths.sort(), ["max_tokens", "prompt"]);
+  assert.ok(!JSON.stringify(err.toBody()).includes("sss"));
+});
+
+test("header schema: timestamps with or without a zone are accepted; garbage is not", () => {
+  const base = { message_id: "1", message_type: "t", protocol_version: "2.0" };
+  for (const ts of ["2024-01-01T12:00:00Z", "2024-01-01T12:00:00", "2024-01-01T12:00:00.123456", "2024-01-01T12:00:00+03:30", "2024-01-01 12:00:00"]) {
+    assert.ok(headerSchema.safeParse({ ...base, timestamp: ts }).success, ts);
+  }
+  for (const ts of ["yesterday", "", "12:00", 1704110400]) {
+    assert.ok(!headerSchema.safeParse({ ...base, timestamp: ts }).success, String(ts));
+  }
+});
+
+test("protocol_percentage arithmetic", () => {
+  assert.equal(protocolPercentage(0, 0), 0);
+  assert.equal(protocolPercentage(1, 3), 33.33);
+  assert.equal(protocolPercentage(2, 3), 66.67);
+  assert.equal(protocolPercentage(5, 5), 100);
+});

@@ -1,0 +1,94 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+// Core first: it loads reflect-metadata, which tsyringe needs before it is evaluated.
+import { HandlerRegistry, MessageHandler, RegistryError, z, createNode } from "../src/index.js";
+import { container } from "tsyringe";
+
+@MessageHandler("ping", { schema: z.object({}), replyType: "pong" })
+class PingHandler {
+  handle() {
+    return {};
+  }
+}
+
+@MessageHandler("ping", { schema: z.object({}) })
+class OtherPingHandler {
+  handle() {
+    return {};
+  }
+}
+
+// A handler decorated without a schema: the registry must refuse it at startup.
+@MessageHandler("noschema", {} as never)
+class NoSchemaHandler {
+  handle() {
+    return {};
+  }
+}
+
+class Undecorated {
+  handle() {
+    return {};
+  }
+}
+
+test("registry maps each type to its handler with its reply type", () => {
+  const registry = HandlerRegistry.build([PingHandler], container.createChildContainer());
+  const entry = registry.get("ping");
+  assert.ok(entry);
+  assert.equal(entry.replyType, "pong");
+  assert.equal(entry.className, "PingHandler");
+  assert.ok(entry.instance instanceof PingHandler);
+  assert.deepEqual(registry.types(), ["ping"]);
+});
+
+test("two handlers for one type fail startup naming both classes", async () => {
+  await assert.rejects(
+    createNode({ logLevel: "silent", plugins: [{ name: "a", handlers: [PingHandler] }, { name: "b", handlers: [OtherPingHandler] }] }),
+    (err: Error) =>
+      err instanceof RegistryError && /PingHandler/.test(err.message) && /OtherPingHandler/.test(err.message) && /"ping"/.test(err.message),
+  );
+});
+
+test("a handler without a schema fails startup with a clear error", () => {
+  assert.throws(
+    () => HandlerRegistry.build([NoSchemaHandler], container.createChildContainer()),
+    /NoSchemaHandler.*schema/,
+  );
+});
+
+test("a class without @MessageHandler fails startup", () => {
+  assert.throws(() => HandlerRegistry.build([Undecorated as never], container.createChildContainer()), /Undecorated/);
+});
+
+test("default reply type is <type>_response", () => {
+  @MessageHandler("thing", { schema: z.object({}) })
+  class ThingHandler {
+    handle() {
+      return {};
+    }
+  }
+  const registry = HandlerRegistry.build([ThingHandler], container.createChildContainer());
+  assert.equal(registry.get("thing")?.replyType, "thing_response");
+});
+
+test("handlers get their constructor dependencies from the node's container", async () => {
+  class Clock {
+    now() {
+      return 42;
+    }
+  }
+  @MessageHandler("time", { schema: z.object({}) })
+  class TimeHandler {
+    constructor(readonly clock: Clock) {}
+    handle() {
+      return { now: this.clock.now() };
+    }
+  }
+  const node = await createNode({
+    logLevel: "silent",
+    plugins: [{ name: "time", handlers: [TimeHandler], register: (c) => void c.registerSingleton(Clock) }],
+  });
+  const entry = node.registry.get("time");
+  assert.deepEqual((entry?.instance as TimeHandler).handle(), { now: 42 });
+});
