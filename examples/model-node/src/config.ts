@@ -11,7 +11,7 @@ export const BUNDLED_MODEL_DIR = fileURLToPath(new URL("../../../../models/tiny-
 export const DEFAULT_MODEL_ID = "tiny-gpt2";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-const KEY_HASH = /^sha256:[0-9a-f]{64}$/;
+const KEY_HASH = /^sha256:[0-9a-f]{64}$/i;
 
 const intBetween = (min: number, max: number) => {
   const message = `expected integer between ${min} and ${max}`;
@@ -28,7 +28,7 @@ export const authConfigSchema = z.strictObject({
   required: z.boolean({ error: "expected true or false" }).default(false),
   /** Accepted license keys as "sha256:<64 hex>" hashes (never plain keys). */
   keyHashes: z
-    .array(z.string().regex(KEY_HASH, { error: 'expected "sha256:" followed by 64 lowercase hex digits' }))
+    .array(z.string().regex(KEY_HASH, { error: 'expected "sha256:" followed by 64 hex digits (make one with modelnode-hash-key)' }))
     .default([]),
   /** HMAC secret for license_hash (≥ 32 bytes). Default: random per start. */
   secret: z.string().min(32, { error: "expected at least 32 characters" }).optional(),

@@ -6,7 +6,7 @@ import type { InferenceCounters } from "./counters.js";
 export interface InferenceDefaults {
   /** Default 64. */
   maxTokens: number;
-  /** Default 1.0 (0 = greedy). */
+  /** Default 0: greedy, so the same request gives the same text unless it asks for sampling. */
   temperature: number;
   /** Default 1.0 (no nucleus filtering). */
   topP: number;
@@ -34,7 +34,7 @@ export interface ResolvedInferenceOptions {
   defaults: InferenceDefaults;
 }
 
-export const INFERENCE_DEFAULTS: InferenceDefaults = { maxTokens: 64, temperature: 1, topP: 1, topK: 0 };
+export const INFERENCE_DEFAULTS: InferenceDefaults = { maxTokens: 64, temperature: 0, topP: 1, topK: 0 };
 
 export const INFERENCE_LIMITS = {
   maxPromptChars: 32_768,

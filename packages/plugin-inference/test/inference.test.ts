@@ -19,15 +19,15 @@ test("inference_request → inference_response echoing model_id, with documented
   await send(node, "inference_request", { model_id: "fake", prompt: "Hi" });
   const { signal, ...request } = pipeline.requests[1];
   assert.ok(signal instanceof AbortSignal);
-  assert.deepEqual(request, { modelId: "fake", prompt: "Hi", maxTokens: 64, temperature: 1, topP: 1, topK: 0 });
+  assert.deepEqual(request, { modelId: "fake", prompt: "Hi", maxTokens: 64, temperature: 0, topP: 1, topK: 0 });
   await node.close();
 });
 
 test("sampling fields reach the pipeline; a single stop string becomes a list", async () => {
-  const { node, pipeline } = await setup({ defaults: { maxTokens: 8, temperature: 0 } });
+  const { node, pipeline } = await setup({ defaults: { maxTokens: 8, temperature: 0.25 } });
   await send(node, "inference_request", { model_id: "other", prompt: "p", top_p: 0.9, top_k: 5, seed: 42, stop: "w3" });
   const { signal: _1, ...first } = pipeline.requests[0];
-  assert.deepEqual(first, { modelId: "other", prompt: "p", maxTokens: 8, temperature: 0, topP: 0.9, topK: 5, seed: 42, stop: ["w3"] });
+  assert.deepEqual(first, { modelId: "other", prompt: "p", maxTokens: 8, temperature: 0.25, topP: 0.9, topK: 5, seed: 42, stop: ["w3"] });
   const [frame] = await send(node, "inference_request", { model_id: "fake", prompt: "p", max_tokens: 10, temperature: 0.5, stop: ["w9", "w2"] });
   assert.equal(pipeline.requests[1].temperature, 0.5);
   assert.deepEqual(pipeline.requests[1].stop, ["w9", "w2"]);
