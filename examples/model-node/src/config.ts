@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { DEFAULT_PORT, z } from "@modelnode/core";
+import { DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 
 /** `<repo>/models/tiny-gpt2`, the bundled model (this file is at examples/model-node/{src,dist/src}). */
 export const BUNDLED_MODEL_DIR = fileURLToPath(new URL("../../../../models/tiny-gpt2", import.meta.url));
@@ -104,6 +105,10 @@ export const modelNodeConfigSchema = z
   .superRefine((config, ctx) => {
     if (config.auth.required && config.auth.keyHashes.length === 0) {
       ctx.addIssue({ code: "custom", path: ["auth", "keyHashes"], message: "expected at least one key hash when auth.required is true" });
+    }
+    const maxTokens = config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling;
+    if ((config.inference.defaults.maxTokens ?? 0) > maxTokens) {
+      ctx.addIssue({ code: "custom", path: ["inference", "defaults", "maxTokens"], message: `expected at most limits.maxTokens (${maxTokens})` });
     }
     if (config.legacy.modelId !== undefined && !(config.legacy.modelId in config.models)) {
       ctx.addIssue({ code: "custom", path: ["legacy", "modelId"], message: `expected one of the configured models (${Object.keys(config.models).join(", ")})` });

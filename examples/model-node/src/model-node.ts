@@ -4,7 +4,7 @@
  * inference plugins use it through DI.
  */
 import { createNode, type ModelNode, type ModelPipeline, type NodeLimits } from "@modelnode/core";
-import { createOnnxPipeline } from "@modelnode/onnx";
+import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin } from "@modelnode/plugin-inference";
@@ -19,6 +19,8 @@ export async function createModelNode(input: ModelNodeConfigInput = {}): Promise
   if (!parsed.success) throw ConfigError.fromZod(parsed.error);
   const config = parsed.data;
   const { limits } = config;
+  // One ceiling for both: a max_tokens the pipeline would clamp is refused up front instead.
+  const maxTokens = limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling;
   let pipeline: ModelPipeline | undefined;
   try {
     return await createNode({
@@ -38,7 +40,7 @@ export async function createModelNode(input: ModelNodeConfigInput = {}): Promise
             maxCacheBytes: limits.maxCacheBytes,
             maxConcurrentGenerations: limits.maxConcurrentGenerations,
             maxQueuedGenerations: limits.maxQueuedGenerations,
-            maxTokensCeiling: limits.maxTokens,
+            maxTokensCeiling: maxTokens,
             logger: logger.child({ component: "onnx" }),
           });
           return pipeline;
@@ -60,8 +62,8 @@ export async function createModelNode(input: ModelNodeConfigInput = {}): Promise
         }),
         inferencePlugin({
           maxPromptChars: limits.maxPromptChars,
-          maxTokensLimit: limits.maxTokens,
-          defaults: clampDefaults(config),
+          maxTokensLimit: maxTokens,
+          defaults: clampDefaults(config, maxTokens),
         }),
       ],
     });
@@ -85,10 +87,6 @@ function coreLimits({ limits }: ModelNodeConfig): Partial<NodeLimits> {
 }
 
 /** A lowered token ceiling also lowers the default max_tokens, so the two never conflict. */
-function clampDefaults({ inference, limits }: ModelNodeConfig) {
-  const defaults = { ...inference.defaults };
-  if (limits.maxTokens !== undefined && defaults.maxTokens === undefined) {
-    defaults.maxTokens = Math.min(limits.maxTokens, INFERENCE_DEFAULTS.maxTokens);
-  }
-  return defaults;
+function clampDefaults({ inference }: ModelNodeConfig, maxTokens: number) {
+  return { ...inference.defaults, maxTokens: inference.defaults.maxTokens ?? Math.min(maxTokens, INFERENCE_DEFAULTS.maxTokens) };
 }

@@ -84,6 +84,10 @@ test("bad values are errors naming the field, what was expected, and where it ca
   assert.match(configError(["--auth"]), /config error: auth\.keyHashes: expected at least one key hash when auth\.required is true/);
   assert.match(configError([], { MODELNODE_AUTH_KEY_HASHES: "plain-key" }), /auth\.keyHashes\.0: expected "sha256:" followed by 64/);
   assert.match(configError([], { MODELNODE_AUTH_REQUIRED: "maybe" }), /auth\.required: expected true or false \(from MODELNODE_AUTH_REQUIRED\)/);
+  assert.match(
+    configError(["--config", tempFile({ limits: { maxTokens: 32 }, inference: { defaults: { maxTokens: 64 } } })]),
+    /config error: inference\.defaults\.maxTokens: expected at most limits\.maxTokens \(32\)/,
+  );
   assert.match(configError(["--config", tempFile({ legacy: { modelId: "nope" } })]), /legacy\.modelId: expected one of the configured models \(tiny-gpt2\)/);
 });
 

@@ -10,6 +10,7 @@ import {
   LEGACY_MESSAGE_TYPE,
   MessageHandler,
   PIPELINE,
+  PipelineError,
   ProtocolError,
   type HandlerContext,
   type MessageHandlerClass,
@@ -42,14 +43,19 @@ export function createLegacyHandler(schema: ZodType): MessageHandlerClass {
       const key = this.sessionKey(msg.session_id, msg.step, ctx);
       this.counters.steps++;
       const { input_ids, attention_mask } = msg.input_tensors;
-      const result = await this.pipeline.step({
-        sessionId: key,
-        modelId,
-        step: msg.step,
-        inputIds: input_ids,
-        attentionMask: attention_mask,
-        signal: ctx.signal,
-      });
+      let result;
+      try {
+        result = await this.pipeline.step({
+          sessionId: key,
+          modelId,
+          step: msg.step,
+          inputIds: input_ids,
+          attentionMask: attention_mask,
+          signal: ctx.signal,
+        });
+      } catch (error) {
+        throw key === msg.session_id ? error : inClientTerms(error, key, msg.session_id);
+      }
       if (msg.step === 0) this.counters.sessionsStarted++;
       return {
         session_id: msg.session_id,
@@ -102,6 +108,12 @@ export function createLegacyHandler(schema: ZodType): MessageHandlerClass {
     }
   }
   return LegacyStepHandler;
+}
+
+/** Connection scope: the pipeline's messages name the internal key; the client knows its session_id. */
+function inClientTerms(error: unknown, key: string, sessionId: string): unknown {
+  if (!(error instanceof PipelineError) || !error.message.includes(key)) return error;
+  return new PipelineError(error.code, error.message.split(key).join(sessionId), error.details);
 }
 
 function defaultModel(pipeline: ModelPipeline, configured: string | undefined): string {

@@ -56,7 +56,9 @@ export class FakePipeline implements ModelPipeline {
       this.sessions.set(request.sessionId, session);
     } else {
       if (!session) throw new PipelineError("SESSION_NOT_FOUND", "no such session");
-      if (request.step !== session.step + 1) throw new PipelineError("STEP_OUT_OF_ORDER", "out of order");
+      if (request.step !== session.step + 1) {
+        throw new PipelineError("STEP_OUT_OF_ORDER", `session "${request.sessionId}" expects step ${session.step + 1}`);
+      }
       session.step = request.step;
     }
     if (session.tokens.length + ids.length > model.contextLength) {
