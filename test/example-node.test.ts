@@ -130,7 +130,7 @@ test("legacy: step 0 with token ids and attention_mask; the KV-cached step equal
   await client.close();
 });
 
-test("legacy errors come back legacy-shaped: SESSION_NOT_FOUND, STEP_OUT_OF_ORDER, VALIDATION_FAILED", async () => {
+test("legacy errors come back legacy-shaped: SESSION_NOT_FOUND, STEP_OUT_OF_ORDER, VALIDATION_FAILED, INVALID_TOKENS, MODEL_NOT_FOUND", async () => {
   const client = await Client.connect(url);
   const unknown = await client.request({ session_id: "never-started", step: 3, input_tensors: { input_ids: [1] } });
   assert.deepEqual(Object.keys(unknown).sort(), ["error", "session_id", "step"]);
@@ -147,6 +147,8 @@ test("legacy errors come back legacy-shaped: SESSION_NOT_FOUND, STEP_OUT_OF_ORDE
   assert.equal(negative.error.code, "VALIDATION_FAILED");
   const tooBig = await client.request({ session_id: "order", step: 1, input_tensors: { input_ids: [50257] } });
   assert.equal(tooBig.error.code, "INVALID_TOKENS");
+  const model = await client.request({ session_id: "other", step: 0, model_id: "gpt-9", input_tensors: { input_ids: [1] } });
+  assert.equal(model.error.code, "MODEL_NOT_FOUND");
   // After all that, the session continues at step 1.
   assert.equal((await client.request({ session_id: "order", step: 1, input_tensors: { input_ids: [3] } })).step, 1);
   await client.close();
