@@ -146,6 +146,18 @@ describe("policy, limits and faults", () => {
     await node.close();
   });
 
+  test("requestClose closes after the reply of the request that asked, not after another one", async () => {
+    const { node, url } = await startNode({ plugins: [testPlugin()] });
+    const c = await TestClient.connect(url);
+    c.send({ header: header("goodbye", "bye"), delay_ms: 200 });
+    c.send({ header: header("heartbeat", "hb"), worker_id: "w" });
+    // The heartbeat finishes first; it must not carry out the goodbye's close.
+    assert.equal((await c.next()).header.correlation_id, "hb");
+    assert.equal((await c.next()).header.correlation_id, "bye");
+    assert.equal((await c.closed).code, 1008);
+    await node.close();
+  });
+
   test("a guard refuses a message before its handler; other types pass", async () => {
     const seen: string[] = [];
     const { node, url } = await startNode({

@@ -92,3 +92,17 @@ test("handlers get their constructor dependencies from the node's container", as
   const entry = node.registry.get("time");
   assert.deepEqual((entry?.instance as TimeHandler).handle(), { now: 42 });
 });
+
+test("a handler may inject NODE_INFO in its constructor", async () => {
+  const { NODE_INFO, inject } = await import("../src/index.js");
+  @MessageHandler("whoami", { schema: z.object({}) })
+  class WhoAmI {
+    constructor(@inject(NODE_INFO) readonly info: { nodeId: string; status(): string }) {}
+    handle() {
+      return { node: this.info.nodeId, status: this.info.status() };
+    }
+  }
+  const node = await createNode({ logLevel: "silent", nodeId: "n-1", plugins: [{ name: "w", handlers: [WhoAmI] }] });
+  assert.deepEqual((node.registry.get("whoami")?.instance as WhoAmI).handle(), { node: "n-1", status: "healthy" });
+  await node.close();
+});

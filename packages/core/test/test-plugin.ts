@@ -77,10 +77,14 @@ export class TestSlow {
   }
 }
 
-@MessageHandler("goodbye", { schema: z.object({}) })
+const goodbyeSchema = z.object({ delay_ms: z.number().int().min(0).max(5000).optional() });
+
+/** Asks for a policy close first, then (optionally later) replies: the close must follow the reply. */
+@MessageHandler("goodbye", { schema: goodbyeSchema })
 export class TestGoodbye {
-  handle(_msg: unknown, ctx: HandlerContext) {
+  async handle(msg: z.infer<typeof goodbyeSchema>, ctx: HandlerContext) {
     ctx.requestClose(1008, "policy says goodbye");
+    if (msg.delay_ms) await new Promise((r) => setTimeout(r, msg.delay_ms));
     return { bye: true };
   }
 }

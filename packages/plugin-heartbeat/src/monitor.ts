@@ -1,7 +1,6 @@
 /**
  * Everything a heartbeat_ack reports: the node's status, its load and the models it serves.
- * The node and the (optional) pipeline are looked up lazily: NODE_INFO exists only once
- * createNode() has finished, and the pipeline may be registered by a plugin listed later.
+ * The (optional) pipeline is looked up lazily: it may be registered by a plugin listed later.
  */
 import type { Logger, ModelPipeline, NodeInfo, NodeStatus } from "@modelnode/core";
 import type { ResolvedHeartbeatOptions } from "./options.js";
@@ -45,11 +44,12 @@ export class HeartbeatMonitor {
 
   report(): HeartbeatReport {
     const node = this.deps.nodeInfo();
-    const stats = node.stats();
+    // load() is the cheap accessor: full stats() would run every plugin's stats source.
+    const nodeLoad = node.load();
     const pipeline = this.pipelineFigures();
     const load: HeartbeatLoad = {
-      connections: stats.active_connections,
-      in_flight: stats.in_flight,
+      connections: nodeLoad.connections,
+      in_flight: nodeLoad.inFlight,
       active_sessions: pipeline.activeSessions,
       generations_in_flight: pipeline.generationsInFlight,
     };

@@ -13,8 +13,7 @@ export function heartbeatPlugin(options: HeartbeatOptions = {}): Plugin {
     register(container, host) {
       let pipeline: ModelPipeline | undefined;
       const monitor = new HeartbeatMonitor(resolved, {
-        // Resolved on first use: NODE_INFO exists only after createNode() returns, and PIPELINE
-        // may be bound by a plugin listed after this one (or never).
+        // PIPELINE is resolved on first use: it may be bound by a plugin listed after this one (or never).
         nodeInfo: () => container.resolve(NODE_INFO),
         pipeline: () => {
           if (!pipeline && container.isRegistered(PIPELINE, true)) pipeline = container.resolve(PIPELINE);
@@ -26,8 +25,7 @@ export function heartbeatPlugin(options: HeartbeatOptions = {}): Plugin {
       host.addStatsSource("heartbeat", () => {
         const { workers } = monitor;
         const stats = { tracked_workers: workers.size, evicted_workers: workers.evicted } as Record<string, unknown>;
-        // The per-worker map is built only when read (JSON, /stats, a test): every heartbeat reads
-        // node stats for its load figures, and must not pay for copying 10 000 workers each time.
+        // The per-worker map is built only when read (JSON, /stats, a test), not on every stats() call.
         Object.defineProperty(stats, "workers", { enumerable: true, get: () => workers.toJSON() });
         return stats;
       });

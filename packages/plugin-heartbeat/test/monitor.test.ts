@@ -8,7 +8,13 @@ const silent = { warn() {} } as unknown as Logger;
 
 function fakeNode(status: NodeStatus = "healthy"): NodeInfo {
   const stats = { active_connections: 3, in_flight: 2 } as NodeStats;
-  return { nodeId: "node-a", startedAt: new Date(Date.now() - 61_000), status: () => status, stats: () => stats };
+  return {
+    nodeId: "node-a",
+    startedAt: new Date(Date.now() - 61_000),
+    status: () => status,
+    load: () => ({ connections: stats.active_connections, inFlight: stats.in_flight }),
+    stats: () => stats,
+  };
 }
 
 function monitor(options: HeartbeatOptions, node = fakeNode(), pipeline?: FakePipeline) {

@@ -13,8 +13,6 @@ export class Connection {
   readonly logger: Logger;
   /** Requests being processed (validated or not) on this connection. */
   inFlight = 0;
-  /** A policy close asked for by a handler, carried out once that request's reply is sent. */
-  pendingClose: { code: number; reason: string } | undefined;
   private readonly abort = new AbortController();
 
   constructor(

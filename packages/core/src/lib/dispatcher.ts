@@ -41,7 +41,7 @@ export class Dispatcher {
    * not standard protocol while no legacy handler is registered: the caller's own logic
    * handles it (gradual adoption). Never rejects.
    */
-  async dispatch(conn: Connection, data: unknown, isBinary: boolean, fallbackUnhandled = false): Promise<boolean> {
+  dispatch(conn: Connection, data: unknown, isBinary: boolean, fallbackUnhandled = false): boolean | Promise<boolean> {
     if (byteLength(data) > this.limits.maxMessageBytes) {
       this.fail(conn, UNCORRELATED, payloadTooLarge(this.limits.maxMessageBytes));
       return true;
@@ -69,8 +69,7 @@ export class Dispatcher {
         this.fail(conn, target, unknownType(header.message_type, this.registry.types()));
         return true;
       }
-      await this.run(conn, handler, target, detection.message, header);
-      return true;
+      return settle(this.run(conn, handler, target, detection.message, header));
     }
 
     const legacyHandler = this.registry.get(LEGACY_MESSAGE_TYPE);
@@ -91,17 +90,17 @@ export class Dispatcher {
       return true;
     }
     this.stats.recordRequest("legacy", LEGACY_MESSAGE_TYPE);
-    await this.run(conn, legacyHandler, target, detection.message, undefined);
-    return true;
+    return settle(this.run(conn, legacyHandler, target, detection.message, undefined));
   }
 
-  private async run(
+  /** Sync as long as the guards and handler are: most messages never touch the microtask queue. */
+  private run(
     conn: Connection,
     handler: RegisteredHandler,
     target: ReplyTarget,
     raw: Record<string, unknown>,
     header: MessageHeader | undefined,
-  ): Promise<void> {
+  ): void | Promise<void> {
     if (conn.bucket && !conn.bucket.take()) {
       this.fail(conn, target, new ProtocolError(ErrorCode.RATE_LIMITED, "Too many messages; slow down."));
       return;
@@ -119,30 +118,81 @@ export class Dispatcher {
     }
     conn.inFlight++;
     this.stats.inFlight++;
-    const ctx = contextFor(conn, target.protocol, header);
+    const ctx = new RequestContext(conn, target.protocol, header);
+    let pending: void | Promise<void> = undefined;
     try {
-      if (this.guards.length > 0) {
-        const incoming: IncomingMessage = { protocol: target.protocol, type: handler.type, header, raw };
-        for (const guard of this.guards) {
-          const pending = guard(incoming, ctx);
-          if (pending) await pending;
-        }
-      }
-      const parsed = handler.schema.safeParse(raw);
-      if (!parsed.success) throw validationError(parsed.error);
-      let result: unknown = handler.instance.handle(parsed.data, ctx);
-      if (isPromise(result)) result = await result;
-      if (result !== undefined && result !== null) {
-        if (isAsyncIterable(result)) await this.stream(conn, handler, target, result);
-        else this.send(conn, handler, target, result as object);
-      }
+      pending = this.guardThenHandle(conn, handler, target, raw, ctx);
     } catch (error) {
       this.fail(conn, target, error, handler.type);
-    } finally {
-      conn.inFlight--;
-      this.stats.inFlight--;
-      if (conn.pendingClose) conn.close(conn.pendingClose.code, conn.pendingClose.reason);
     }
+    if (!pending) return this.finish(conn, ctx);
+    return pending.then(
+      () => this.finish(conn, ctx),
+      (error) => {
+        this.fail(conn, target, error, handler.type);
+        this.finish(conn, ctx);
+      },
+    );
+  }
+
+  private guardThenHandle(
+    conn: Connection,
+    handler: RegisteredHandler,
+    target: ReplyTarget,
+    raw: Record<string, unknown>,
+    ctx: RequestContext,
+  ): void | Promise<void> {
+    const guards = this.guards;
+    if (guards.length > 0) {
+      const incoming: IncomingMessage = { protocol: target.protocol, type: handler.type, header: ctx.header, raw };
+      for (let i = 0; i < guards.length; i++) {
+        const pending = guards[i](incoming, ctx);
+        if (pending) return this.guardAsync(pending, i + 1, incoming, conn, handler, target, raw, ctx);
+      }
+    }
+    return this.handle(conn, handler, target, raw, ctx);
+  }
+
+  private async guardAsync(
+    first: Promise<void>,
+    next: number,
+    incoming: IncomingMessage,
+    conn: Connection,
+    handler: RegisteredHandler,
+    target: ReplyTarget,
+    raw: Record<string, unknown>,
+    ctx: RequestContext,
+  ): Promise<void> {
+    await first;
+    for (let i = next; i < this.guards.length; i++) await this.guards[i](incoming, ctx);
+    await this.handle(conn, handler, target, raw, ctx);
+  }
+
+  private handle(
+    conn: Connection,
+    handler: RegisteredHandler,
+    target: ReplyTarget,
+    raw: Record<string, unknown>,
+    ctx: RequestContext,
+  ): void | Promise<void> {
+    const parsed = handler.schema.safeParse(raw);
+    if (!parsed.success) throw validationError(parsed.error);
+    const result: unknown = handler.instance.handle(parsed.data, ctx);
+    if (isPromise(result)) return result.then((value) => this.deliver(conn, handler, target, value));
+    return this.deliver(conn, handler, target, result);
+  }
+
+  private deliver(conn: Connection, handler: RegisteredHandler, target: ReplyTarget, result: unknown): void | Promise<void> {
+    if (result === undefined || result === null) return;
+    if (isAsyncIterable(result)) return this.stream(conn, handler, target, result);
+    this.send(conn, handler, target, result as object);
+  }
+
+  private finish(conn: Connection, ctx: RequestContext): void {
+    conn.inFlight--;
+    this.stats.inFlight--;
+    // Only the request that asked for a policy close triggers it, right after its own reply.
+    if (ctx.closeRequest) conn.close(ctx.closeRequest.code, ctx.closeRequest.reason);
   }
 
   private async stream(
@@ -195,19 +245,34 @@ export class Dispatcher {
   }
 }
 
-function contextFor(conn: Connection, protocol: Protocol, header: MessageHeader | undefined): HandlerContext {
-  return {
-    connectionId: conn.id,
-    remoteAddress: conn.remoteAddress,
-    state: conn.state,
-    logger: conn.logger,
-    signal: conn.signal,
-    protocol,
-    header,
-    requestClose(code: number, reason: string) {
-      conn.pendingClose ??= { code, reason };
-    },
-  };
+/** The per-request HandlerContext: a class rather than a closure, to stay cheap on the hot path. */
+class RequestContext implements HandlerContext {
+  readonly connectionId: string;
+  readonly remoteAddress: string | undefined;
+  readonly state: Map<string | symbol, unknown>;
+  readonly logger: Connection["logger"];
+  readonly signal: AbortSignal;
+  closeRequest: { code: number; reason: string } | undefined;
+
+  constructor(
+    conn: Connection,
+    readonly protocol: Protocol,
+    readonly header: MessageHeader | undefined,
+  ) {
+    this.connectionId = conn.id;
+    this.remoteAddress = conn.remoteAddress;
+    this.state = conn.state;
+    this.logger = conn.logger;
+    this.signal = conn.signal;
+  }
+
+  requestClose(code: number, reason: string): void {
+    this.closeRequest ??= { code, reason };
+  }
+}
+
+function settle(pending: void | Promise<void>): boolean | Promise<boolean> {
+  return pending ? pending.then(() => true) : true;
 }
 
 function payloadTooLarge(limit: number): ProtocolError {

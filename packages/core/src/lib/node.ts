@@ -18,12 +18,36 @@ import { WsTransport } from "./transport.js";
 
 export type StatsSource = () => unknown;
 
-export class ModelNode implements NodeInfo {
+/** What plugins see of the node; exists before handlers are constructed, so they may inject it. */
+class NodeInfoService implements NodeInfo {
   readonly startedAt = new Date();
+  draining = false;
+  fullStats: () => NodeStats = () => this.collector.snapshot();
+
+  constructor(
+    readonly nodeId: string,
+    private readonly collector: StatsCollector,
+  ) {}
+
+  status(): NodeStatus {
+    return this.draining ? "draining" : "healthy";
+  }
+
+  load(): { connections: number; inFlight: number } {
+    return { connections: this.collector.activeConnections, inFlight: this.collector.inFlight };
+  }
+
+  stats(): NodeStats {
+    return this.fullStats();
+  }
+}
+
+export class ModelNode implements NodeInfo {
   private readonly transport: WsTransport;
   private closing: Promise<void> | undefined;
 
   constructor(
+    private readonly info: NodeInfoService,
     readonly container: DependencyContainer,
     readonly options: ResolvedNodeOptions,
     readonly logger: Logger,
@@ -34,14 +58,23 @@ export class ModelNode implements NodeInfo {
     private readonly closeHooks: (() => void | Promise<void>)[],
   ) {
     this.transport = new WsTransport(options, logger, collector, dispatcher);
+    info.fullStats = () => this.getStats();
   }
 
   get nodeId(): string {
-    return this.options.nodeId;
+    return this.info.nodeId;
+  }
+
+  get startedAt(): Date {
+    return this.info.startedAt;
   }
 
   status(): NodeStatus {
-    return this.closing ? "draining" : "healthy";
+    return this.info.status();
+  }
+
+  load(): { connections: number; inFlight: number } {
+    return this.info.load();
   }
 
   /** Starts the HTTP + WebSocket server. Resolves with the bound address (port 0 → a free one). */
@@ -84,6 +117,7 @@ export class ModelNode implements NodeInfo {
    * rest (their handlers send a cancelled reply), close every socket with 1001, run close hooks.
    */
   close(timeoutMs = this.options.shutdownTimeoutMs): Promise<void> {
+    this.info.draining = true;
     this.closing ??= (async () => {
       this.logger.info({ inFlight: this.collector.inFlight }, "node draining");
       await this.transport.shutdown(timeoutMs);
@@ -112,14 +146,8 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
 
   container.register(NODE_OPTIONS, { useValue: resolved });
   container.register(LOGGER, { useValue: logger });
-  // NODE_INFO resolves lazily: the node object exists only after plugins registered.
-  let node: ModelNode | undefined;
-  container.register(NODE_INFO, {
-    useFactory: () => {
-      if (!node) throw new Error("NODE_INFO is available once createNode() has finished");
-      return node;
-    },
-  });
+  const info = new NodeInfoService(resolved.nodeId, collector);
+  container.register(NODE_INFO, { useValue: info });
 
   for (const plugin of options.plugins ?? []) {
     const host: PluginHost = {
@@ -134,7 +162,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
 
   const registry = HandlerRegistry.build(handlers, container);
   const dispatcher = new Dispatcher(registry, guards, collector, resolved.limits, logger);
-  node = new ModelNode(container, resolved, logger, registry, collector, dispatcher, statsSources, closeHooks);
+  const node = new ModelNode(info, container, resolved, logger, registry, collector, dispatcher, statsSources, closeHooks);
   logger.debug({ types: registry.types(), plugins: (options.plugins ?? []).map((p) => p.name) }, "node composed");
   return node;
 }

@@ -86,6 +86,7 @@ export interface PipelineStats {
   generationsInFlight: number;
   /** Bytes held by cached key/value state across sessions. */
   cacheBytes: number;
+  /** More figures; by convention `queued` counts generations waiting for a free slot. */
   [key: string]: number;
 }
 

@@ -12,6 +12,9 @@ export interface NodeInfo {
   readonly startedAt: Date;
   /** "draining" from the moment close() starts; plugins may report "degraded" themselves. */
   status(): NodeStatus;
+  /** Cheap figures for hot paths such as heartbeats. */
+  load(): { connections: number; inFlight: number };
+  /** Full stats, plugins' sources included (costs more than load()). */
   stats(): NodeStats;
 }
 

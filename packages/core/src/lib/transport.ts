@@ -93,7 +93,7 @@ export class WsTransport {
       this.adopted.set(ws, conn);
       ws.once("close", () => adoptedConn.markClosed("connection closed"));
     }
-    return this.dispatcher.dispatch(conn, message, isBinary, true);
+    return Promise.resolve(this.dispatcher.dispatch(conn, message, isBinary, true));
   }
 
   private attachHttp(server: HttpServer): void {
@@ -134,7 +134,7 @@ export class WsTransport {
     this.stats.connectionOpened();
     conn.logger.info({ remote: address }, "connection open");
 
-    ws.on("message", (data, isBinary) => void this.dispatcher.dispatch(conn, data, isBinary));
+    ws.on("message", (data, isBinary) => this.onMessage(conn, data, isBinary));
     ws.on("pong", () => {
       const ping = this.connections.get(conn);
       if (ping) ping.awaitingPongSince = undefined;
@@ -150,6 +150,16 @@ export class WsTransport {
       conn.markClosed("connection closed");
       conn.logger.info({ code, reason: reason.toString().slice(0, 120) }, "connection closed");
     });
+  }
+
+  /** The dispatcher answers every failure itself; this only catches what escapes it (a bug). */
+  private onMessage(conn: Connection, data: unknown, isBinary: boolean): void {
+    try {
+      const pending = this.dispatcher.dispatch(conn, data, isBinary);
+      if (pending !== true && pending !== false) pending.catch((err) => conn.logger.error({ err }, "dispatch failed"));
+    } catch (err) {
+      conn.logger.error({ err }, "dispatch failed");
+    }
   }
 
   /** One timer for all connections: ping every interval, terminate peers silent past the timeout. */
