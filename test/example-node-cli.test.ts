@@ -68,12 +68,16 @@ test("--help prints the usage and exits 0", async () => {
 });
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  test(`serves the bundled model as tiny-gpt2; ${signal} closes connections (1001) and exits 0`, async () => {
+  test(`serves the bundled model as tiny-gpt2 and the guide's test_model; ${signal} closes connections (1001) and exits 0`, async () => {
     const cli = startCli([]);
     const url = await cli.url;
     const client = await Client.connect(url);
     const ack = await client.call("heartbeat", { worker_id: "cli-test" });
-    assert.deepEqual(ack.models, ["tiny-gpt2"]);
+    assert.deepEqual(ack.models, ["tiny-gpt2", "test_model"]);
+    // The guide's standard client asks for "test_model": the default start must serve it.
+    const guide = await client.call("inference_request", { model_id: "test_model", prompt: "Hello, world!" });
+    assert.equal(guide.header.message_type, "inference_response");
+    assert.equal(guide.model_id, "test_model");
     const legacy = await client.request({ session_id: "cli", step: 0, input_tensors: { input_ids: "Hello" } });
     assert.equal(typeof legacy.output_tensors.next_token_id, "number");
     cli.child.kill(signal);

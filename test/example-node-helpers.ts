@@ -12,8 +12,9 @@ import { createModelNode, type ModelNodeConfigInput } from "@modelnode/example-m
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const TINY_MODEL_DIR = join(REPO_ROOT, "models", "tiny-gpt2");
 
+/** The example node serving the bundled model as "tiny-gpt2" only (unless `config.models` says otherwise). */
 export async function startModelNode(config: ModelNodeConfigInput = {}): Promise<{ node: ModelNode; url: string }> {
-  const node = await createModelNode({ logLevel: "silent", ...config });
+  const node = await createModelNode({ logLevel: "silent", models: { "tiny-gpt2": TINY_MODEL_DIR }, ...config });
   const { port } = await node.listen(0, "127.0.0.1");
   return { node, url: `ws://127.0.0.1:${port}` };
 }

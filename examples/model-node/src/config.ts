@@ -10,6 +10,11 @@ import { DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 /** `<repo>/models/tiny-gpt2`, the bundled model (this file is at examples/model-node/{src,dist/src}). */
 export const BUNDLED_MODEL_DIR = fileURLToPath(new URL("../../../../models/tiny-gpt2", import.meta.url));
 export const DEFAULT_MODEL_ID = "tiny-gpt2";
+/**
+ * The model id the integration guide's own example client asks for. The default config serves
+ * the bundled model under it too, so that client works unchanged against `npm start`.
+ */
+export const GUIDE_MODEL_ID = "test_model";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const KEY_HASH = /^sha256:[0-9a-f]{64}$/i;
@@ -96,7 +101,7 @@ export const modelNodeConfigSchema = z
     models: z
       .record(nonEmpty("model id").max(256), nonEmpty("model directory"))
       .refine((models) => Object.keys(models).length > 0, { error: "expected at least one model" })
-      .default({ [DEFAULT_MODEL_ID]: BUNDLED_MODEL_DIR }),
+      .default({ [DEFAULT_MODEL_ID]: BUNDLED_MODEL_DIR, [GUIDE_MODEL_ID]: BUNDLED_MODEL_DIR }),
     auth: authConfigSchema.default({ required: false, keyHashes: [], exemptLegacy: true }),
     limits: limitsConfigSchema.default({}),
     legacy: legacyConfigSchema.default({ sessionScope: "global" }),

@@ -31,11 +31,11 @@ function tempFile(content: unknown): string {
   return file;
 }
 
-test("defaults: port 8702, the bundled model as tiny-gpt2, auth off", () => {
+test("defaults: port 8702, the bundled model as tiny-gpt2 and test_model (the guide's id), auth off", () => {
   const { config } = load();
   assert.equal(config.port, 8702);
   assert.equal(config.host, undefined);
-  assert.deepEqual(config.models, { "tiny-gpt2": BUNDLED_MODEL_DIR });
+  assert.deepEqual(config.models, { "tiny-gpt2": BUNDLED_MODEL_DIR, test_model: BUNDLED_MODEL_DIR });
   assert.equal(config.auth.required, false);
   assert.equal(config.legacy.sessionScope, "global");
   assert.equal(config.logLevel, "info");
@@ -88,7 +88,7 @@ test("bad values are errors naming the field, what was expected, and where it ca
     configError(["--config", tempFile({ limits: { maxTokens: 32 }, inference: { defaults: { maxTokens: 64 } } })]),
     /config error: inference\.defaults\.maxTokens: expected at most limits\.maxTokens \(32\)/,
   );
-  assert.match(configError(["--config", tempFile({ legacy: { modelId: "nope" } })]), /legacy\.modelId: expected one of the configured models \(tiny-gpt2\)/);
+  assert.match(configError(["--config", tempFile({ legacy: { modelId: "nope" } })]), /legacy\.modelId: expected one of the configured models \(tiny-gpt2, test_model\)/);
 });
 
 test("unreadable or malformed config files, unknown flags and missing model directories are config errors", () => {
