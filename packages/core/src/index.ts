@@ -30,7 +30,7 @@ export { Reply, reply, type HandlerResult } from "./lib/reply.js";
 export { HandlerRegistry, RegistryError, type RegisteredHandler } from "./lib/registry.js";
 export { ErrorCode, ProtocolError, toErrorBody, type ErrorBody, type KnownErrorCode } from "./lib/errors.js";
 export { detect, frameToText, type Detection } from "./lib/detect.js";
-export { PROTOCOL_VERSION, headerSchema, isSupportedVersion } from "./lib/header.js";
+export { PROTOCOL_VERSION, headerSchema, isSupportedVersion, isWellFormedHeader } from "./lib/header.js";
 export { replyHeader, standardReply, standardError, legacyError, type ReplyHeader } from "./lib/envelope.js";
 export { validationError, type FieldIssue } from "./lib/validation.js";
 export { protocolPercentage, type NodeStats } from "./lib/stats.js";

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { headerSchema, legacyError, protocolPercentage, standardError, standardReply, validationError, z } from "../src/index.js";
+import { headerSchema, isWellFormedHeader, legacyError, protocolPercentage, standardError, standardReply, validationError, z } from "../src/index.js";
 
 test("a standard reply has a fresh header with correlation_id = the request's message_id", () => {
   const a = JSON.parse(standardReply("heartbeat_ack", "req-1", { worker_id: "w" }));
@@ -57,4 +57,22 @@ test("protocol_percentage arithmetic", () => {
   assert.equal(protocolPercentage(1, 3), 33.33);
   assert.equal(protocolPercentage(2, 3), 66.67);
   assert.equal(protocolPercentage(5, 5), 100);
+});
+
+test("the hand-written header check and the zod header schema agree on every variant", () => {
+  const good = { message_id: "1", message_type: "t", protocol_version: "2.0", timestamp: "2024-01-01T12:00:00Z" };
+  const values: unknown[] = [undefined, null, "", "x", "2024-01-01", "2024-01-01T12:00:00", "y".repeat(40), "z".repeat(300), "w".repeat(600), 0, 7, true, [], {}, ["a"]];
+  const fields = ["message_id", "message_type", "protocol_version", "timestamp", "license_hash", "correlation_id"];
+  let checked = 0;
+  for (const field of fields) {
+    for (const value of values) {
+      const header: Record<string, unknown> = { ...good };
+      if (value === undefined) delete header[field];
+      else header[field] = value;
+      assert.equal(isWellFormedHeader(header), headerSchema.safeParse(header).success, `${field} = ${JSON.stringify(value)?.slice(0, 20)}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, fields.length * values.length);
+  assert.ok(isWellFormedHeader({ ...good, extra: { nested: true } }));
 });

@@ -118,6 +118,9 @@ export class Dispatcher {
     }
     conn.inFlight++;
     this.stats.inFlight++;
+    if (conn.logger.isLevelEnabled("debug")) {
+      conn.logger.debug({ type: handler.type, correlationId: target.correlationId }, "request");
+    }
     const ctx = new RequestContext(conn, target.protocol, header);
     let pending: void | Promise<void> = undefined;
     try {

@@ -27,18 +27,46 @@ export function correlationIdOf(header: Record<string, unknown> | undefined): st
 
 /** Any 2.x is served; another major is refused. */
 export function isSupportedVersion(version: string): boolean {
-  return version === "2" || version === PROTOCOL_VERSION || /^2\.\d{1,6}$/.test(version);
+  return version === PROTOCOL_VERSION || version === "2" || /^2\.\d{1,6}$/.test(version);
+}
+
+/**
+ * The same rules as `headerSchema`, checked by hand: a well-formed header (nearly every one)
+ * skips zod, which then runs only to describe what is wrong. A unit test holds the two to
+ * the same verdicts.
+ */
+export function isWellFormedHeader(h: Record<string, unknown>): boolean {
+  const { message_id: id, message_type: type, protocol_version: version, timestamp: ts } = h;
+  const lh = h.license_hash;
+  const corr = h.correlation_id;
+  return (
+    typeof id === "string" && id.length >= 1 && id.length <= 256 &&
+    typeof type === "string" && type.length >= 1 && type.length <= 128 &&
+    typeof version === "string" && version.length >= 1 && version.length <= 32 &&
+    typeof ts === "string" && ts.length <= 64 && ISO_8601.test(ts) &&
+    (lh === undefined || (typeof lh === "string" && lh.length <= 512)) &&
+    (corr === undefined || corr === null || (typeof corr === "string" && corr.length <= 256))
+  );
 }
 
 export function parseHeader(header: Record<string, unknown>): MessageHeader | ProtocolError {
+  if (isWellFormedHeader(header)) {
+    const version = header.protocol_version as string;
+    return isSupportedVersion(version) ? (header as MessageHeader) : unsupportedVersion(version);
+  }
   const result = headerSchema.safeParse(header);
   if (!result.success) return validationError(result.error, ["header"]);
-  if (!isSupportedVersion(result.data.protocol_version)) {
-    return new ProtocolError(
-      ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
-      `Protocol version "${result.data.protocol_version}" is not supported; this node speaks ${PROTOCOL_VERSION} (any 2.x).`,
-      { supported: [PROTOCOL_VERSION] },
-    );
-  }
-  return result.data as MessageHeader;
+  // Only reached when the hand check and zod disagree, which the unit test rules out.
+  return isSupportedVersion(result.data.protocol_version)
+    ? (result.data as MessageHeader)
+    : unsupportedVersion(result.data.protocol_version);
+}
+
+function unsupportedVersion(version: string): ProtocolError {
+  const shown = version.length > 32 ? `${version.slice(0, 32)}…` : version;
+  return new ProtocolError(
+    ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
+    `Protocol version "${shown}" is not supported; this node speaks ${PROTOCOL_VERSION} (any 2.x).`,
+    { supported: [PROTOCOL_VERSION] },
+  );
 }
