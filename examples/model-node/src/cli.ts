@@ -2,11 +2,14 @@
 /**
  * `model-node`: runs the example node (see README.md). Configuration problems are reported as
  * "config error: <field>: <what was expected>" before anything listens, with exit code 2.
- * SIGTERM/SIGINT close the node gracefully and exit 0.
+ * SIGTERM/SIGINT close the node gracefully and exit 0. Errors that escape everything else:
+ * see process-handlers.ts (an unhandled rejection is logged and the node keeps serving; an
+ * uncaught exception is logged, the node closes gracefully, exit code 1).
  */
 import { ConfigError } from "./config-error.js";
 import { loadConfig, USAGE } from "./load-config.js";
 import { createModelNode } from "./model-node.js";
+import { installProcessHandlers } from "./process-handlers.js";
 
 async function main(): Promise<number | undefined> {
   let loaded;
@@ -31,6 +34,7 @@ async function main(): Promise<number | undefined> {
     console.error(`startup error: ${(error as Error).message}`);
     return error instanceof ConfigError ? 2 : 1;
   }
+  installProcessHandlers(node);
   let address;
   try {
     address = await node.listen(config.port, config.host);
@@ -44,7 +48,7 @@ async function main(): Promise<number | undefined> {
   const shownHost = address.host === "::" || address.host === "0.0.0.0" ? "localhost" : address.host;
   // One line for people (and scripts) waiting for the node; logs go to stdout as JSON.
   console.error(
-    `model node ${node.nodeId} listening on ws://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}` +
+    `model node ${node.nodeId} listening on ${config.tls ? "wss" : "ws"}://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}` +
       ` (models: ${Object.keys(config.models).join(", ")}; auth ${config.auth.required ? "required" : "off"})`,
   );
 

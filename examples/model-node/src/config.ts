@@ -55,6 +55,10 @@ export const limitsConfigSchema = z.strictObject({
   messagesPerSecond: atLeast(0).optional(),
   messageBurst: atLeast(1).optional(),
   maxInFlightPerConnection: atLeast(1).optional(),
+  /** Streaming pauses (and the node stops reading the socket) while more than this many bytes wait to be sent. */
+  sendHighWaterMark: atLeast(1).optional(),
+  /** A peer whose unsent bytes stay above sendHighWaterMark this long is disconnected and its work cancelled. */
+  stuckPeerTimeoutMs: atLeast(1).optional(),
   // model pipeline
   maxSessions: atLeast(1).optional(),
   sessionIdleMs: atLeast(1).optional(),
@@ -66,6 +70,12 @@ export const limitsConfigSchema = z.strictObject({
   // messages
   maxPromptChars: atLeast(1).optional(),
   maxInputTokens: atLeast(1).optional(),
+});
+
+/** wss://: PEM certificate (chain) and private key files. Relative paths in a config file are relative to it. */
+export const tlsConfigSchema = z.strictObject({
+  certFile: nonEmpty("file path"),
+  keyFile: nonEmpty("file path"),
 });
 
 export const legacyConfigSchema = z.strictObject({
@@ -97,6 +107,14 @@ export const modelNodeConfigSchema = z
     threads: intBetween(1, 256).default(1),
     /** How long SIGTERM/SIGINT lets in-flight requests finish before cancelling them. */
     shutdownTimeoutMs: atLeast(0).default(10_000),
+    /** Server ping period (core default 25 000, the field's node). */
+    pingIntervalMs: atLeast(1).optional(),
+    /** A peer that has not answered a ping within this is disconnected (core default 30 000). */
+    pingTimeoutMs: atLeast(1).optional(),
+    /** Serve wss:// with this certificate and key. Default: plain ws://. */
+    tls: tlsConfigSchema.optional(),
+    /** When set, WebSocket upgrades whose Origin header is not listed are refused with 403 ("" admits clients that send none). */
+    allowedOrigins: z.array(z.string({ error: "expected a string" }).max(2048)).optional(),
     /** Model id (what clients send as model_id) → model directory (Hugging Face ONNX layout). */
     models: z
       .record(nonEmpty("model id").max(256), nonEmpty("model directory"))

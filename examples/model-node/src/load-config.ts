@@ -18,10 +18,13 @@ export const USAGE = `Usage: model-node [options]
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
   --threads <n>         ONNX Runtime threads per model (default 1)                env MODELNODE_THREADS
   --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED
+  --tls-cert <file>     serve wss:// with this PEM certificate (needs --tls-key)  env MODELNODE_TLS_CERT
+  --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY
   -h, --help            show this help
 
 Also from the environment: MODELNODE_NODE_ID, MODELNODE_AUTH_SECRET,
-MODELNODE_AUTH_KEY_HASHES (comma-separated "sha256:<hex>" hashes).
+MODELNODE_AUTH_KEY_HASHES (comma-separated "sha256:<hex>" hashes),
+MODELNODE_ALLOWED_ORIGINS (comma-separated; WebSocket upgrades from other origins get 403).
 Precedence: flags > environment > config file > defaults.`;
 
 type Layer = Record<string, unknown>;
@@ -71,6 +74,15 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd() }
   fromAuthEnv("MODELNODE_AUTH_SECRET", "secret", nonBlank(env.MODELNODE_AUTH_SECRET));
   fromAuthEnv("MODELNODE_AUTH_KEY_HASHES", "keyHashes", nonBlank(env.MODELNODE_AUTH_KEY_HASHES)?.split(",").map((s) => s.trim()).filter(Boolean));
   if (Object.keys(auth).length > 0) envLayer.auth = auth;
+  fromEnv("MODELNODE_ALLOWED_ORIGINS", "allowedOrigins", nonBlank(env.MODELNODE_ALLOWED_ORIGINS)?.split(",").map((s) => s.trim()));
+  const tls: Layer = {};
+  for (const [name, key] of [["MODELNODE_TLS_CERT", "certFile"], ["MODELNODE_TLS_KEY", "keyFile"]] as const) {
+    const file = nonBlank(env[name]);
+    if (file === undefined) continue;
+    tls[key] = resolve(cwd, file);
+    origins.set(`tls.${key}`, name);
+  }
+  if (Object.keys(tls).length > 0) envLayer.tls = tls;
 
   const flagLayer: Layer = {};
   const fromFlag = (flag: string, key: string, value: unknown) => {
@@ -83,6 +95,14 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd() }
   fromFlag("--log-level", "logLevel", flags.values["log-level"]);
   fromFlag("--threads", "threads", numberish(flags.values.threads));
   if (flags.values.model) fromFlag("--model", "models", modelList(flags.values.model.join(","), "--model", cwd));
+  const tlsFlags: Layer = {};
+  for (const [flag, key] of [["tls-cert", "certFile"], ["tls-key", "keyFile"]] as const) {
+    const file = flags.values[flag];
+    if (file === undefined) continue;
+    tlsFlags[key] = resolve(cwd, file);
+    origins.set(`tls.${key}`, `--${flag}`);
+  }
+  if (Object.keys(tlsFlags).length > 0) flagLayer.tls = tlsFlags;
   if (flags.values.auth) {
     flagLayer.auth = { required: true };
     origins.set("auth.required", "--auth");
@@ -118,6 +138,8 @@ function parseFlags(argv: string[]) {
         "log-level": { type: "string" },
         threads: { type: "string" },
         auth: { type: "boolean" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -149,6 +171,14 @@ function readConfigFile(path: string): Layer {
     layer.models = Object.fromEntries(
       Object.entries(layer.models as Layer).map(([id, dir]) => [id, typeof dir === "string" && dir ? resolve(dirname(path), dir) : dir]),
     );
+  }
+  // So are TLS files.
+  if (isPlainObject(layer.tls)) {
+    const tls = { ...layer.tls };
+    for (const key of ["certFile", "keyFile"]) {
+      if (typeof tls[key] === "string" && tls[key]) tls[key] = resolve(dirname(path), tls[key] as string);
+    }
+    layer.tls = tls;
   }
   return layer;
 }

@@ -3,7 +3,8 @@
  * pipelinePlugin, with the node's logger) and bound to PIPELINE; heartbeat, auth, legacy and
  * inference plugins use it through DI.
  */
-import { createNode, type ModelNode, type ModelPipeline, type NodeLimits } from "@modelnode/core";
+import { readFileSync } from "node:fs";
+import { createNode, type Logger, type ModelNode, type ModelPipeline, type NodeLimits, type TlsOptions } from "@modelnode/core";
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
@@ -13,11 +14,18 @@ import { modelNodeConfigSchema, type ModelNodeConfig, type ModelNodeConfigInput 
 import { ConfigError } from "./config-error.js";
 import { pipelinePlugin } from "./pipeline-plugin.js";
 
+/** What an embedder may give besides the config (things that are not data). */
+export interface ModelNodeRuntime {
+  /** A pino logger to log to instead of stdout at `config.logLevel` (e.g. to capture logs). */
+  logger?: Logger;
+}
+
 /** Validates `input` (defaults filled in; ConfigError when invalid) and composes the node. Call `listen()` on it. */
-export async function createModelNode(input: ModelNodeConfigInput = {}): Promise<ModelNode> {
+export async function createModelNode(input: ModelNodeConfigInput = {}, runtime: ModelNodeRuntime = {}): Promise<ModelNode> {
   const parsed = modelNodeConfigSchema.safeParse(input);
   if (!parsed.success) throw ConfigError.fromZod(parsed.error);
   const config = parsed.data;
+  const tls = readTls(config);
   const { limits } = config;
   // One ceiling for both: a max_tokens the pipeline would clamp is refused up front instead.
   const maxTokens = limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling;
@@ -28,7 +36,12 @@ export async function createModelNode(input: ModelNodeConfigInput = {}): Promise
       host: config.host,
       nodeId: config.nodeId,
       logLevel: config.logLevel,
+      logger: runtime.logger,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
+      pingIntervalMs: config.pingIntervalMs,
+      pingTimeoutMs: config.pingTimeoutMs,
+      tls,
+      allowedOrigins: config.allowedOrigins,
       limits: coreLimits(config),
       plugins: [
         pipelinePlugin(async (logger) => {
@@ -83,7 +96,22 @@ function coreLimits({ limits }: ModelNodeConfig): Partial<NodeLimits> {
     messagesPerSecond: limits.messagesPerSecond,
     messageBurst: limits.messageBurst,
     maxInFlightPerConnection: limits.maxInFlightPerConnection,
+    sendHighWaterMark: limits.sendHighWaterMark,
+    stuckPeerTimeoutMs: limits.stuckPeerTimeoutMs,
   };
+}
+
+/** The PEM files named by `tls`, read before anything starts; an unreadable one is a config error. */
+function readTls({ tls }: ModelNodeConfig): TlsOptions | undefined {
+  if (!tls) return undefined;
+  const read = (field: "certFile" | "keyFile") => {
+    try {
+      return readFileSync(tls[field]);
+    } catch (error) {
+      throw new ConfigError(`tls.${field}: cannot read ${tls[field]}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  };
+  return { cert: read("certFile"), key: read("keyFile") };
 }
 
 /** A lowered token ceiling also lowers the default max_tokens, so the two never conflict. */
