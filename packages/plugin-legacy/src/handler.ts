@@ -50,7 +50,7 @@ export function createLegacyHandler(schema: ZodType): MessageHandlerClass {
           modelId,
           step: msg.step,
           inputIds: input_ids,
-          attentionMask: attention_mask,
+          attentionMask: typeof input_ids === "string" ? undefined : attention_mask,
           signal: ctx.signal,
         });
       } catch (error) {

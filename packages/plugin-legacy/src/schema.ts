@@ -21,14 +21,11 @@ export function legacyMessageSchema(limits: Pick<ResolvedLegacyOptions, "maxInpu
     })
     .superRefine((msg, ctx) => {
       const { input_ids: ids, attention_mask: mask } = msg.input_tensors;
-      if (mask === undefined) return;
-      if (typeof ids === "string") {
-        ctx.addIssue({
-          code: "custom",
-          path: ["input_tensors", "attention_mask"],
-          message: "attention_mask needs input_ids as an array of token ids (text is masked by the node)",
-        });
-      } else if (mask.length !== ids.length) {
+      // With text, the node tokenizes and masks it itself; a mask sent beside text (its length
+      // cannot match tokens the client never saw) is ignored rather than refused, so field
+      // clients that always send one keep working.
+      if (mask === undefined || typeof ids === "string") return;
+      if (mask.length !== ids.length) {
         ctx.addIssue({
           code: "custom",
           path: ["input_tensors", "attention_mask"],

@@ -39,6 +39,15 @@ test("token ids and attention_mask are passed to the pipeline as given", async (
   await node.close();
 });
 
+test("a mask sent beside text input is ignored: the node tokenizes and masks text itself", async () => {
+  const { node, pipeline } = await setup();
+  const reply = await send(node, { session_id: "t", step: 0, input_tensors: { input_ids: "Hello", attention_mask: [1, 1, 1] } }, connection());
+  assert.equal(typeof reply.output_tensors.next_token_id, "number");
+  assert.equal(pipeline.steps[0].inputIds, "Hello");
+  assert.equal(pipeline.steps[0].attentionMask, undefined);
+  await node.close();
+});
+
 test("types are strict and bounded: each bad field is VALIDATION_FAILED naming it", async () => {
   const { node } = await setup({ maxInputTokens: 4, maxInputChars: 5, maxSessionIdLength: 8 });
   const conn = connection();
@@ -59,7 +68,6 @@ test("types are strict and bounded: each bad field is VALIDATION_FAILED naming i
     [{ session_id: "s", step: 0 }, "input_tensors"],
     [{ session_id: "s", step: 0, input_tensors: { input_ids: [1, 2], attention_mask: [1] } }, "input_tensors.attention_mask"],
     [{ session_id: "s", step: 0, input_tensors: { input_ids: [1], attention_mask: [2] } }, "input_tensors.attention_mask.0"],
-    [{ session_id: "s", step: 0, input_tensors: { input_ids: "Hi", attention_mask: [1, 1] } }, "input_tensors.attention_mask"],
   ];
   for (const [message, path] of cases) {
     await assert.rejects(send(node, message, conn), (err: any) => {
