@@ -6,8 +6,8 @@
 import {
   inject,
   MessageHandler,
+  modelNotFound,
   PIPELINE,
-  ProtocolError,
   reply,
   type GenerateRequest,
   type GenerationResult,
@@ -95,15 +95,4 @@ export function createInferenceHandler(schema: ZodType): MessageHandlerClass {
     }
   }
   return InferenceRequestHandler;
-}
-
-export function modelNotFound(modelId: string, pipeline: ModelPipeline): ProtocolError {
-  const shown = modelId.length > 64 ? `${modelId.slice(0, 64)}…` : modelId;
-  return new ProtocolError("MODEL_NOT_FOUND", `Model "${shown}" is not served by this node.`, {
-    model_id: shown,
-    available: pipeline
-      .listModels()
-      .map((m) => m.id)
-      .slice(0, 100),
-  });
 }

@@ -9,9 +9,9 @@ import {
   inject,
   LEGACY_MESSAGE_TYPE,
   MessageHandler,
+  modelNotFound,
   PIPELINE,
   PipelineError,
-  ProtocolError,
   type HandlerContext,
   type MessageHandlerClass,
   type ModelPipeline,
@@ -126,15 +126,4 @@ function defaultModel(pipeline: ModelPipeline, configured: string | undefined): 
   }
   if (available.length === 0) throw new Error("legacyPlugin: the pipeline serves no model");
   return available[0];
-}
-
-function modelNotFound(modelId: string, pipeline: ModelPipeline): ProtocolError {
-  const shown = modelId.length > 64 ? `${modelId.slice(0, 64)}…` : modelId;
-  return new ProtocolError("MODEL_NOT_FOUND", `Model "${shown}" is not served by this node.`, {
-    model_id: shown,
-    available: pipeline
-      .listModels()
-      .map((m) => m.id)
-      .slice(0, 100),
-  });
 }

@@ -123,3 +123,15 @@ export class PipelineError extends Error {
 
 /** DI token an application binds its pipeline to. */
 export const PIPELINE: InjectionToken<ModelPipeline> = Symbol.for("modelnode.pipeline");
+
+/** MODEL_NOT_FOUND for a model id a client asked for, naming (a bounded list of) what is served. */
+export function modelNotFound(modelId: string, pipeline: Pick<ModelPipeline, "listModels">): PipelineError {
+  const shown = modelId.length > 64 ? `${modelId.slice(0, 64)}…` : modelId;
+  return new PipelineError("MODEL_NOT_FOUND", `Model "${shown}" is not served by this node.`, {
+    model_id: shown,
+    available: pipeline
+      .listModels()
+      .map((m) => m.id)
+      .slice(0, 100),
+  });
+}
