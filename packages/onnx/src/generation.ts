@@ -4,11 +4,11 @@
  * full context ("length"), or on abort ("cancelled", checked between steps).
  */
 import type { FinishReason, GenerationEvent } from "@modelnode/core";
-import { IncrementalDecoder } from "./incremental-decoder.js";
 import { Sampler, type SamplerSettings } from "./sampler.js";
 import { AbortedError } from "./scheduler.js";
 import type { Sequence } from "./sequence.js";
 import { StopSequenceMatcher } from "./stop-sequences.js";
+import { createTextStream } from "./text-stream.js";
 
 export interface GenerationSettings {
   promptIds: number[];
@@ -16,8 +16,9 @@ export interface GenerationSettings {
   stop: string[];
   sampling: SamplerSettings;
   signal?: AbortSignal;
-  /** Called once per generated token (for stats). */
+  /** Called once per generated token, and once when the result is ready (for stats). */
   onToken?: () => void;
+  onDone?: () => void;
 }
 
 /** What the loop needs of a sequence (a `Sequence`; tests substitute a scripted one). */
@@ -27,7 +28,7 @@ export async function* runGeneration(sequence: GenerationTarget, settings: Gener
   const { model } = sequence;
   const { promptIds, maxTokens, signal } = settings;
   const sampler = new Sampler(settings.sampling);
-  const decoder = new IncrementalDecoder(model.tokenizer, promptIds);
+  const decoder = createTextStream(model.tokenizer, promptIds);
   const matcher = new StopSequenceMatcher(settings.stop);
   let completionTokens = 0;
   let finishReason: FinishReason | undefined;
@@ -68,6 +69,7 @@ export async function* runGeneration(sequence: GenerationTarget, settings: Gener
     else rest += matcher.finish();
     if (rest) yield { kind: "text", text: rest };
   }
+  settings.onDone?.();
   yield {
     kind: "done",
     result: { text: matcher.fullText, finishReason, usage: { promptTokens: promptIds.length, completionTokens } },

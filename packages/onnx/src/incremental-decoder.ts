@@ -1,19 +1,18 @@
 /**
- * Turns generated token ids into text piece by piece, correctly across tokens that split a
- * UTF-8 character (byte-level BPE emits a multibyte character as several tokens, each of which
- * decodes alone to U+FFFD). The method is the one Hugging Face's text-generation-inference uses:
+ * Turns generated token ids into text piece by piece, for any tokenizer, correctly across
+ * tokens that split a UTF-8 character (byte-level BPE emits a multibyte character as several
+ * tokens, each of which decodes alone to U+FFFD). The method is the one Hugging Face's text-generation-inference uses:
  * decode a short window of recent tokens with and without the newest ones and emit the
  * difference, holding it back while it ends in U+FFFD (an incomplete character). Decoding with a
  * little preceding context also keeps tokenizers that drop a leading space on the first token
  * (SentencePiece) from losing it.
  */
+import type { TokenTextStream } from "./text-stream.js";
 import type { TextTokenizer } from "./tokenizer.js";
 
 const REPLACEMENT = "\uFFFD";
-/** A UTF-8 character has at most 4 bytes, so byte-level tokens can hold back at most 3 tokens. */
-const MAX_HELD_TOKENS = 4;
 
-export class IncrementalDecoder {
+export class IncrementalDecoder implements TokenTextStream {
   private readonly ids: number[];
   private prefixOffset = 0;
   private readOffset: number;
@@ -32,8 +31,9 @@ export class IncrementalDecoder {
     this.ids.push(id);
     const prefixText = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset));
     const fullText = this.tokenizer.decode(this.ids.slice(this.prefixOffset));
-    const held = this.ids.length - this.readOffset;
-    if (fullText.length > prefixText.length && (!fullText.endsWith(REPLACEMENT) || held >= MAX_HELD_TOKENS)) {
+    // Text ending in U+FFFD waits for the rest of its character; bytes that never complete one
+    // come out with the next complete character, or at flush.
+    if (fullText.length > prefixText.length && !fullText.endsWith(REPLACEMENT)) {
       return this.advance(fullText.slice(prefixText.length));
     }
     return "";

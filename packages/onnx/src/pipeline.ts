@@ -132,17 +132,19 @@ export class OnnxPipeline implements ModelPipeline {
     const sequence = new Sequence(model, this.runQueue, this.options.prefillChunkTokens);
     this.liveSequences.add(sequence);
     try {
-      const needed = (ids.length + settings.maxTokens) * model.cacheBytesPerToken;
+      const needed = sequence.cacheBytesAfter(ids.length + settings.maxTokens);
       if (!this.makeRoom(needed)) {
         throw new PipelineError("BUSY", "not enough cache memory for this generation now; retry later", {
           maxCacheBytes: this.options.maxCacheBytes,
         });
       }
-      const events = runGeneration(sequence, { promptIds: ids, ...settings, signal, onToken: () => this.tokensGenerated++ });
-      for await (const event of events) {
-        if (event.kind === "done") this.generationsCompleted++;
-        yield event;
-      }
+      yield* runGeneration(sequence, {
+        promptIds: ids,
+        ...settings,
+        signal,
+        onToken: () => this.tokensGenerated++,
+        onDone: () => this.generationsCompleted++,
+      });
     } finally {
       // Runs on completion, error, and when the consumer stops iterating early.
       this.liveSequences.delete(sequence);

@@ -45,6 +45,13 @@ class FifoSemaphore {
     return this.holders;
   }
 
+  /** Takes a slot now if one is free and nobody waits; no promise, no microtask. */
+  tryAcquire(): boolean {
+    if (this.full) return false;
+    this.holders++;
+    return true;
+  }
+
   acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(new AbortedError());
     if (this.holders < this.capacity && this.waiters.length === 0) {
@@ -97,7 +104,8 @@ export class RunQueue {
   /** Runs `fn` when it is this caller's turn; an abort while waiting rejects with AbortedError. */
   async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.closedWith) throw this.closedWith;
-    await this.semaphore.acquire(signal);
+    if (signal?.aborted) throw new AbortedError();
+    if (!this.semaphore.tryAcquire()) await this.semaphore.acquire(signal);
     try {
       if (this.closedWith) throw this.closedWith;
       const running = fn();

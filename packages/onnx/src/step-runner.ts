@@ -61,19 +61,22 @@ export async function runStep(ctx: StepContext, request: StepRequest, signal: Ab
   }
   const mask = checkAttentionMask(request.attentionMask, ids.length);
   const sequence = session.sequence;
-  if (!ctx.makeRoom(ids.length * model.cacheBytesPerToken, session)) {
+  if (!ctx.makeRoom(sequence.cacheBytesAfter(ids.length) - sequence.cacheBytes, session)) {
     throw new PipelineError("TOO_MANY_SESSIONS", "the key/value cache memory limit is reached and no idle session can be evicted", {
       maxCacheBytes: ctx.options.maxCacheBytes,
     });
   }
 
   session.busy = true;
+  const lengthBefore = sequence.length;
   let logits: Float32Array;
   try {
     logits = await sequence.forward(ids, { mask, signal });
   } catch (error) {
-    // A failed step 0 built nothing usable; a failed later step left the session as it was.
-    if (request.step === 0 && ctx.sessions.get(session.id) === session) ctx.sessions.delete(session.id);
+    // A failed step 0 built nothing usable, nor did a step that consumed only part of its input
+    // (a long input runs in chunks); a step that failed before any run left the session as it was.
+    const unusable = request.step === 0 || sequence.length !== lengthBefore;
+    if (unusable && ctx.sessions.get(session.id) === session) ctx.sessions.delete(session.id);
     if (error instanceof AbortedError) throw cancelled(request);
     throw error;
   } finally {

@@ -6,10 +6,16 @@ import { Tokenizer } from "@huggingface/tokenizers";
 
 export class TextTokenizer {
   private readonly tokenizer: Tokenizer;
+  private readonly added: ReadonlyMap<number, { content: string; special: boolean }>;
+  private readonly bytesCache = new Map<number, Uint8Array>();
+  /** A byte-level BPE tokenizer (GPT-2 style), whose tokens each stand for fixed bytes. */
+  readonly byteLevel: boolean;
 
   /** Throws when tokenizer.json cannot be turned into a tokenizer. */
-  constructor(tokenizerJson: object, tokenizerConfig: object) {
+  constructor(tokenizerJson: { model?: { type?: string; byte_fallback?: boolean }; decoder?: { type?: string } | null }, tokenizerConfig: object) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    this.added = new Map([...this.tokenizer.get_added_tokens_decoder()].map(([id, token]) => [id, { content: token.content, special: token.special }]));
+    this.byteLevel = tokenizerJson.decoder?.type === "ByteLevel" && tokenizerJson.model?.type === "BPE" && !tokenizerJson.model.byte_fallback;
     // Construction is lazy in places; encoding once surfaces a broken vocabulary or regex now.
     this.tokenizer.encode("modelnode");
   }
@@ -30,5 +36,20 @@ export class TextTokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.tokenizer.token_to_id(token);
+  }
+
+  addedToken(id: number): { content: string; special: boolean } | undefined {
+    return this.added.get(id);
+  }
+
+  /** The bytes a byte-level token stands for (cached; empty for ids outside the vocabulary). */
+  tokenBytes(id: number, charToByte: ReadonlyMap<string, number>): Uint8Array {
+    let bytes = this.bytesCache.get(id);
+    if (!bytes) {
+      const token = this.tokenizer.id_to_token(id) ?? "";
+      bytes = Uint8Array.from(token, (char: string) => charToByte.get(char) ?? 0);
+      this.bytesCache.set(id, bytes);
+    }
+    return bytes;
   }
 }

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import type { GenerationEvent } from "@modelnode/core";
 import { runGeneration } from "../src/generation.js";
 import { IncrementalDecoder } from "../src/incremental-decoder.js";
+import { createRandom } from "../src/random.js";
+import { ByteLevelTextStream, createTextStream } from "../src/text-stream.js";
 import type { LoadedModel } from "../src/loaded-model.js";
 import { StopSequenceMatcher } from "../src/stop-sequences.js";
 import { TextTokenizer } from "../src/tokenizer.js";
@@ -21,27 +23,51 @@ describe("incremental decoding across split UTF-8 characters", () => {
     tokenizer = new TextTokenizer(json("tokenizer.json"), json("tokenizer_config.json"));
   });
 
-  test("characters whose bytes span several tokens come out whole, never as U+FFFD", () => {
-    const text = "日本語 naïve 🙂 ok";
-    const ids = tokenizer.encode(text, false);
-    // The premise: some tokens hold only part of a character's bytes.
-    const partial = ids.filter((id) => tokenizer.decode([id]).includes(REPLACEMENT));
-    assert.ok(partial.length >= 4, `expected split characters, tokens: ${ids}`);
+  const decoders = {
+    "byte-level stream": () => new ByteLevelTextStream(tokenizer),
+    "generic incremental decoder": () => new IncrementalDecoder(tokenizer, tokenizer.encode("Prompt:", false)),
+  };
 
-    const decoder = new IncrementalDecoder(tokenizer, tokenizer.encode("Prompt:", false));
-    const pieces = ids.map((id) => decoder.push(id));
-    pieces.push(decoder.flush());
-    assert.equal(pieces.join(""), text);
-    for (const piece of pieces) assert.ok(!piece.includes(REPLACEMENT), `piece ${JSON.stringify(piece)} has U+FFFD`);
-    assert.ok(pieces.includes("日"), `pieces: ${JSON.stringify(pieces)}`);
-  });
+  for (const [name, create] of Object.entries(decoders)) {
+    test(`${name}: characters whose bytes span several tokens come out whole, never as U+FFFD`, () => {
+      const text = "日本語 naïve 🙂 ok";
+      const ids = tokenizer.encode(text, false);
+      // The premise: some tokens hold only part of a character's bytes.
+      const partial = ids.filter((id) => tokenizer.decode([id]).includes(REPLACEMENT));
+      assert.ok(partial.length >= 4, `expected split characters, tokens: ${ids}`);
 
-  test("bytes that never complete a character are released (as U+FFFD) rather than held forever", () => {
-    const [firstByteOfRi] = tokenizer.encode("日", false); // a token with the first two of three bytes
-    const decoder = new IncrementalDecoder(tokenizer);
-    assert.equal(decoder.push(firstByteOfRi), "");
-    const pieces = [decoder.push(tokenizer.encode(" a", false)[0]), decoder.flush()];
-    assert.equal(pieces.join(""), `${REPLACEMENT} a`);
+      const decoder = create();
+      const pieces = ids.map((id) => decoder.push(id));
+      pieces.push(decoder.flush());
+      assert.equal(pieces.join(""), text);
+      for (const piece of pieces) assert.ok(!piece.includes(REPLACEMENT), `piece ${JSON.stringify(piece)} has U+FFFD`);
+      assert.ok(pieces.includes("日"), `pieces: ${JSON.stringify(pieces)}`);
+    });
+
+    test(`${name}: bytes that never complete a character come out as U+FFFD, not held forever`, () => {
+      const [firstBytesOfRi] = tokenizer.encode("日", false); // a token with the first two of three bytes
+      const decoder = create();
+      assert.equal(decoder.push(firstBytesOfRi), "");
+      const pieces = [decoder.push(tokenizer.encode(" a", false)[0]), decoder.flush()];
+      assert.equal(pieces.join(""), `${REPLACEMENT} a`);
+    });
+
+    test(`${name}: streamed pieces always join to the tokenizer's own decoding`, () => {
+      // Random sequences drawn from tokens that split characters, ordinary ones and EOS.
+      const pool = [...tokenizer.encode("日本語 ü 🙂 Ελληνικά ok, fine.", false), 50256, 13, 0, 255];
+      const random = createRandom(42);
+      for (let trial = 0; trial < 200; trial++) {
+        const ids = Array.from({ length: 1 + Math.floor(random() * 12) }, () => pool[Math.floor(random() * pool.length)]);
+        const decoder = create();
+        const streamed = ids.map((id) => decoder.push(id)).join("") + decoder.flush();
+        assert.equal(streamed, tokenizer.decode(ids), `ids ${ids}`);
+      }
+    });
+  }
+
+  test("the tiny model's GPT-2 tokenizer takes the byte-level fast path", () => {
+    assert.equal(tokenizer.byteLevel, true);
+    assert.ok(createTextStream(tokenizer, []) instanceof ByteLevelTextStream);
   });
 
   /** Runs the generation loop over a scripted "model" whose logits force the given tokens. */

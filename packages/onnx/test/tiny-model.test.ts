@@ -86,14 +86,16 @@ describe("KV cache", () => {
   const tokens = [15496, 995, 11, 428, 318, 257, 1332, 286, 262, 12696, 2746, 13, 383, 2068, 7586, 21831];
 
   test("incremental decoding with the cache gives the logits of a full uncached run", async () => {
+    const long = Array.from({ length: 80 }, (_, i) => tokens[i % tokens.length] + i);
     const uncached = new Sequence(model, queue, 1024);
-    const full = Float32Array.from(await uncached.forward(tokens));
+    const full = Float32Array.from(await uncached.forward(long));
 
     const cached = new Sequence(model, queue, 1024);
-    await cached.forward(tokens.slice(0, 5));
+    await cached.forward(long.slice(0, 50));
     let logits: Float32Array | undefined;
-    for (const id of tokens.slice(5)) logits = await cached.forward([id]);
-    assert.equal(cached.length, tokens.length);
+    for (const id of long.slice(50)) logits = await cached.forward([id]);
+    assert.equal(cached.length, long.length);
+    assert.equal(cached.cacheBytes, 80 * 512);
     assert.ok(maxAbsDiff(full, logits!) < 1e-4, `max diff ${maxAbsDiff(full, logits!)}`);
     assert.equal(argmax(full), argmax(logits!));
   });
