@@ -20,7 +20,7 @@ import type { ResolvedOptions } from "./options.js";
 import { checkContext, promptIds, resolveSampling } from "./request-settings.js";
 import { AbortedError, AdmissionGate, RunQueue } from "./scheduler.js";
 import { Sequence } from "./sequence.js";
-import { StepSessionStore } from "./step-sessions.js";
+import { StepSessionStore, type StepSession } from "./step-sessions.js";
 import { runStep, type StepContext } from "./step-runner.js";
 
 export class OnnxPipeline implements ModelPipeline {
@@ -30,6 +30,8 @@ export class OnnxPipeline implements ModelPipeline {
   /** Every sequence holding a cache (generations and step sessions), for byte accounting. */
   private readonly liveSequences = new Set<Sequence>();
   private readonly closing = new AbortController();
+  /** What a step needs of the pipeline. */
+  private readonly stepContext: StepContext;
   private closed = false;
   private tokensGenerated = 0;
   private generationsCompleted = 0;
@@ -45,6 +47,15 @@ export class OnnxPipeline implements ModelPipeline {
       logger: options.logger,
       onRelease: (sequence) => this.liveSequences.delete(sequence),
     });
+    this.stepContext = {
+      options,
+      runQueue: this.runQueue,
+      sessions: this.sessions,
+      model: (id) => this.model(id),
+      openSequence: (model) => this.openSequence(model),
+      releaseSequence: (sequence) => this.liveSequences.delete(sequence),
+      makeRoom: (bytes, keep) => this.makeRoom(bytes, keep),
+    };
   }
 
   listModels(): ModelInfo[] {
@@ -129,11 +140,9 @@ export class OnnxPipeline implements ModelPipeline {
       if (error instanceof AbortedError) return yield cancelled();
       throw error;
     }
-    const sequence = new Sequence(model, this.runQueue, this.options.prefillChunkTokens);
-    this.liveSequences.add(sequence);
+    const sequence = this.openSequence(model);
     try {
-      const needed = sequence.cacheBytesAfter(ids.length + settings.maxTokens);
-      if (!this.makeRoom(needed)) {
+      if (!this.makeRoom(sequence.cacheBytesAfter(ids.length + settings.maxTokens))) {
         throw new PipelineError("BUSY", "not enough cache memory for this generation now; retry later", {
           maxCacheBytes: this.options.maxCacheBytes,
         });
@@ -152,25 +161,15 @@ export class OnnxPipeline implements ModelPipeline {
     }
   }
 
-  private get stepContext(): StepContext {
-    return {
-      options: this.options,
-      runQueue: this.runQueue,
-      sessions: this.sessions,
-      model: (id) => this.model(id),
-      openSequence: (model) => {
-        const sequence = new Sequence(model, this.runQueue, this.options.prefillChunkTokens);
-        this.liveSequences.add(sequence);
-        return sequence;
-      },
-      releaseSequence: (sequence) => this.liveSequences.delete(sequence),
-      makeRoom: (bytes, keep) => this.sessions.evictUntil(() => this.cacheBytes() + bytes <= this.options.maxCacheBytes, keep),
-    };
+  private openSequence(model: LoadedModel): Sequence {
+    const sequence = new Sequence(model, this.runQueue, this.options.prefillChunkTokens);
+    this.liveSequences.add(sequence);
+    return sequence;
   }
 
-  /** Evicts idle step sessions until `bytes` more cache fit under maxCacheBytes. */
-  private makeRoom(bytes: number): boolean {
-    return this.sessions.evictUntil(() => this.cacheBytes() + bytes <= this.options.maxCacheBytes);
+  /** Evicts idle step sessions (never `keep`) until `bytes` more cache fit under maxCacheBytes. */
+  private makeRoom(bytes: number, keep?: StepSession): boolean {
+    return this.sessions.evictUntil(() => this.cacheBytes() + bytes <= this.options.maxCacheBytes, keep);
   }
 
   private cacheBytes(): number {
