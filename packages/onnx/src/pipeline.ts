@@ -95,6 +95,7 @@ export class OnnxPipeline implements ModelPipeline {
       generationsInFlight: this.gate.running,
       cacheBytes: this.cacheBytes(),
       queued: this.gate.waiting,
+      queuedGenerations: this.gate.waiting, // the same figure, under an explicit name
       runsWaiting: this.runQueue.waiting,
       models: this.models.size,
       generationsCompleted: this.generationsCompleted,
