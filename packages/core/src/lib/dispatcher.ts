@@ -43,6 +43,7 @@ export class Dispatcher {
    */
   dispatch(conn: Connection, data: unknown, isBinary: boolean, fallbackUnhandled = false): boolean | Promise<boolean> {
     if (byteLength(data) > this.limits.maxMessageBytes) {
+      this.spend(conn);
       this.fail(conn, UNCORRELATED, payloadTooLarge(this.limits.maxMessageBytes));
       return true;
     }
@@ -50,33 +51,35 @@ export class Dispatcher {
     if (text instanceof ProtocolError) {
       if (fallbackUnhandled && !this.registry.get(LEGACY_MESSAGE_TYPE)) return false;
       this.stats.recordInvalid();
-      this.fail(conn, UNCORRELATED, text);
+      this.fail(conn, UNCORRELATED, this.spend(conn) ? text : rateLimited());
       return true;
     }
     const detection = detect(text);
 
     if (detection.kind === "standard") {
+      const allowed = this.spend(conn);
       const target: ReplyTarget = { protocol: "standard", correlationId: correlationIdOf(detection.header) };
       const header = parseHeader(detection.header);
       if (header instanceof ProtocolError) {
         this.stats.recordRequest("standard", "invalid");
-        this.fail(conn, target, header);
+        this.fail(conn, target, allowed ? header : rateLimited());
         return true;
       }
       const handler = this.registry.get(header.message_type);
       this.stats.recordRequest("standard", handler ? handler.type : "unknown");
       if (!handler) {
-        this.fail(conn, target, unknownType(header.message_type, this.registry.types()));
+        this.fail(conn, target, allowed ? unknownType(header.message_type, this.registry.types()) : rateLimited());
         return true;
       }
-      return settle(this.run(conn, handler, target, detection.message, header));
+      return settle(this.run(conn, handler, target, detection.message, header, allowed));
     }
 
     const legacyHandler = this.registry.get(LEGACY_MESSAGE_TYPE);
     if (fallbackUnhandled && !legacyHandler) return false;
+    const allowed = this.spend(conn);
     if (detection.kind === "error") {
       this.stats.recordInvalid();
-      this.fail(conn, UNCORRELATED, detection.error);
+      this.fail(conn, UNCORRELATED, allowed ? detection.error : rateLimited());
       return true;
     }
     const target: ReplyTarget = { protocol: "legacy", correlationId: null, legacyMessage: detection.message };
@@ -85,12 +88,22 @@ export class Dispatcher {
       this.fail(
         conn,
         target,
-        new ProtocolError(ErrorCode.UNRECOGNIZED_MESSAGE, "This node does not serve the legacy message format."),
+        allowed
+          ? new ProtocolError(ErrorCode.UNRECOGNIZED_MESSAGE, "This node does not serve the legacy message format.")
+          : rateLimited(),
       );
       return true;
     }
     this.stats.recordRequest("legacy", LEGACY_MESSAGE_TYPE);
-    return settle(this.run(conn, legacyHandler, target, detection.message, undefined));
+    return settle(this.run(conn, legacyHandler, target, detection.message, undefined, allowed));
+  }
+
+  /**
+   * Takes a token from the connection's bucket. Every frame this node answers spends one,
+   * garbage included: a flood of invalid frames is a flood too.
+   */
+  private spend(conn: Connection): boolean {
+    return conn.bucket === undefined || conn.bucket.take();
   }
 
   /** Sync as long as the guards and handler are: most messages never touch the microtask queue. */
@@ -100,9 +113,10 @@ export class Dispatcher {
     target: ReplyTarget,
     raw: Record<string, unknown>,
     header: MessageHeader | undefined,
+    allowed: boolean,
   ): void | Promise<void> {
-    if (conn.bucket && !conn.bucket.take()) {
-      this.fail(conn, target, new ProtocolError(ErrorCode.RATE_LIMITED, "Too many messages; slow down."));
+    if (!allowed) {
+      this.fail(conn, target, rateLimited());
       return;
     }
     if (conn.inFlight >= this.limits.maxInFlightPerConnection) {
@@ -276,6 +290,10 @@ class RequestContext implements HandlerContext {
 
 function settle(pending: void | Promise<void>): boolean | Promise<boolean> {
   return pending ? pending.then(() => true) : true;
+}
+
+function rateLimited(): ProtocolError {
+  return new ProtocolError(ErrorCode.RATE_LIMITED, "Too many messages; slow down.");
 }
 
 function payloadTooLarge(limit: number): ProtocolError {
