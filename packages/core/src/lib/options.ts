@@ -17,13 +17,17 @@ export interface NodeLimits {
   maxConnections: number;
   /** Open connections per remote address; more are refused with 429. Default 256. */
   maxConnectionsPerAddress: number;
-  /** Token bucket per connection: sustained messages/second (0 = unlimited). Default 1000. */
+  /** Token bucket per connection: sustained messages/second, every frame counted, garbage included (0 = unlimited). Default 1000. */
   messagesPerSecond: number;
   /** Token bucket burst size. Default 2000. */
   messageBurst: number;
   /** Requests being processed at once per connection; more get TOO_MANY_REQUESTS_IN_FLIGHT. Default 64. */
   maxInFlightPerConnection: number;
-  /** Streaming pauses while the socket holds more than this many unsent bytes. Default 1 MiB. */
+  /**
+   * While the socket holds more than this many unsent bytes, streaming pauses and the node stops
+   * reading that connection's requests (so a peer that does not read cannot make replies pile
+   * up here). Default 1 MiB.
+   */
   sendHighWaterMark: number;
   /** A peer whose buffer stays above the mark this long is disconnected and its work cancelled. Default 30 s. */
   stuckPeerTimeoutMs: number;

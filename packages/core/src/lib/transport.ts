@@ -26,6 +26,8 @@ export class WsTransport {
   private readonly connections = new Map<Connection, PingState>();
   private readonly adopted = new WeakMap<WebSocket, Connection>();
   private readonly perAddress = new Map<string, number>();
+  /** Connections whose reads are paused until their peer takes its replies (backpressure). */
+  private readonly readsHeld = new WeakSet<Connection>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private draining = false;
 
@@ -160,6 +162,28 @@ export class WsTransport {
     } catch (err) {
       conn.logger.error({ err }, "dispatch failed");
     }
+    if (conn.ws.bufferedAmount > this.options.limits.sendHighWaterMark) this.holdReads(conn);
+  }
+
+  /**
+   * Backpressure for every reply, not only streams: while a peer leaves more than
+   * sendHighWaterMark bytes unread, its further requests stay unread too (so its replies cannot
+   * pile up in this process); a peer stuck past stuckPeerTimeoutMs is disconnected.
+   */
+  private holdReads(conn: Connection): void {
+    if (this.readsHeld.has(conn)) return;
+    this.readsHeld.add(conn);
+    conn.ws.pause();
+    const { sendHighWaterMark, stuckPeerTimeoutMs } = this.options.limits;
+    void conn.drain(sendHighWaterMark / 2, stuckPeerTimeoutMs).then((drained) => {
+      this.readsHeld.delete(conn);
+      if (drained) {
+        conn.ws.resume();
+      } else if (conn.isOpen) {
+        conn.logger.warn({ bufferedAmount: conn.ws.bufferedAmount }, "peer stopped reading; disconnecting");
+        conn.ws.terminate();
+      }
+    });
   }
 
   /** One timer for all connections: ping every interval, terminate peers silent past the timeout. */
