@@ -1,0 +1,54 @@
+/** The example node (real ONNX pipeline) on a free loopback port, and ways to wait for it to be idle. */
+import type { ModelNode } from "@modelnode/core";
+import { createModelNode, type ModelNodeConfigInput, type ModelNodeRuntime } from "@modelnode/example-model-node";
+import { TINY_MODEL_DIR } from "./paths.js";
+
+export interface RunningNode {
+  node: ModelNode;
+  url: string;
+  port: number;
+}
+
+/** Serves the bundled model as "tiny-gpt2" unless `config.models` says otherwise; logs silent unless a logger is given. */
+export async function startNode(config: ModelNodeConfigInput = {}, runtime: ModelNodeRuntime = {}): Promise<RunningNode> {
+  const node = await createModelNode({ logLevel: "silent", models: { "tiny-gpt2": TINY_MODEL_DIR }, ...config }, runtime);
+  const { port } = await node.listen(0, "127.0.0.1");
+  return { node, url: `${config.tls ? "wss" : "ws"}://127.0.0.1:${port}`, port };
+}
+
+export function pipelineStats(node: ModelNode): Record<string, number> {
+  return node.getStats().pipeline as Record<string, number>;
+}
+
+/** The figures that must come back to zero once every client has gone and every request ended. */
+export function busyFigures(node: ModelNode) {
+  const stats = node.getStats();
+  const pipeline = stats.pipeline as Record<string, number>;
+  return {
+    active_connections: stats.active_connections,
+    in_flight: stats.in_flight,
+    generations: pipeline.generationsInFlight,
+    queued: pipeline.queued,
+    runs_waiting: pipeline.runsWaiting,
+    inference_in_flight: (stats.inference as { in_flight: number }).in_flight,
+  };
+}
+
+export function isIdle(node: ModelNode): boolean {
+  return Object.values(busyFigures(node)).every((n) => n === 0);
+}
+
+/** Waits until `check()` holds (polling), failing with `what` after `timeoutMs`. */
+export async function eventually(check: () => boolean, what: string | (() => string), timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${typeof what === "string" ? what : what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export async function eventuallyIdle(node: ModelNode, timeoutMs = 10_000): Promise<void> {
+  await eventually(() => isIdle(node), () => `the node to be idle: ${JSON.stringify(busyFigures(node))}`, timeoutMs);
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
