@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { ModelNode } from "@modelnode/core";
 import { createCustomServer } from "../src/index.js";
-import { header, TestClient } from "./client.js";
+import { header, TestClient } from "@modelnode/testing";
 
 let node: ModelNode;
 let client: TestClient;

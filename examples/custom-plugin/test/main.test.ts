@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { createCustomServer, portFromEnv } from "../src/index.js";
-import { header, TestClient } from "./client.js";
+import { header, TestClient } from "@modelnode/testing";
 
 test("PORT: default 8703, 0 allowed, nonsense refused", async () => {
   assert.equal(portFromEnv(undefined), 8703);

@@ -1,6 +1,5 @@
 // The example model node: heartbeat + auth + legacy + inference plugins on the ONNX pipeline.
 export { createModelNode, type ModelNodeRuntime } from "./model-node.js";
-export { pipelinePlugin, type PipelineSource } from "./pipeline-plugin.js";
 export {
   BUNDLED_MODEL_DIR,
   DEFAULT_MODEL_ID,

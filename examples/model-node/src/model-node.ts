@@ -4,7 +4,7 @@
  * inference plugins use it through DI.
  */
 import { readFileSync } from "node:fs";
-import { createNode, type Logger, type ModelNode, type ModelPipeline, type NodeLimits, type TlsOptions } from "@modelnode/core";
+import { createNode, pipelinePlugin, type Logger, type ModelNode, type ModelPipeline, type NodeLimits, type TlsOptions } from "@modelnode/core";
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
@@ -12,7 +12,6 @@ import { INFERENCE_DEFAULTS, inferencePlugin } from "@modelnode/plugin-inference
 import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { modelNodeConfigSchema, type ModelNodeConfig, type ModelNodeConfigInput } from "./config.js";
 import { ConfigError } from "./config-error.js";
-import { pipelinePlugin } from "./pipeline-plugin.js";
 
 /** What an embedder may give besides the config (things that are not data). */
 export interface ModelNodeRuntime {

@@ -36,3 +36,4 @@ export { validationError, type FieldIssue } from "./lib/validation.js";
 export { protocolPercentage, type NodeStats } from "./lib/stats.js";
 export { LOGGER, NODE_INFO, NODE_OPTIONS, type NodeInfo, type NodeStatus } from "./lib/services.js";
 export * from "./lib/pipeline.js";
+export { pipelinePlugin, type PipelineSource } from "./lib/pipeline-plugin.js";

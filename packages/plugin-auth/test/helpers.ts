@@ -1,81 +1,17 @@
 /** Test helpers: a real node on a free loopback port, a real ws client, small test handlers. */
-import WebSocket from "ws";
+import { header as testHeader } from "@modelnode/testing";
 import {
-  createNode,
   definePlugin,
   LEGACY_MESSAGE_TYPE,
   MessageHandler,
   z,
-  type ModelNode,
-  type NodeOptions,
 } from "@modelnode/core";
 
-export async function startNode(options: NodeOptions): Promise<{ node: ModelNode; url: string }> {
-  const node = await createNode({ logLevel: "silent", ...options });
-  const { port } = await node.listen(0, "127.0.0.1");
-  return { node, url: `ws://127.0.0.1:${port}` };
-}
+export { startTestNode as startNode, TestClient } from "@modelnode/testing";
 
+/** A v2.0 header with extra header fields (e.g. license_hash). */
 export function header(type: string, extra: Record<string, unknown> = {}) {
-  return {
-    message_id: `m-${Math.random().toString(36).slice(2)}`,
-    message_type: type,
-    protocol_version: "2.0",
-    timestamp: "2024-01-01T12:00:00Z",
-    ...extra,
-  };
-}
-
-/** A ws client that queues incoming frames so a test can await them in order. */
-export class TestClient {
-  private readonly queue: unknown[] = [];
-  private readonly waiters: ((m: unknown) => void)[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on("message", (data) => {
-      const msg = JSON.parse(String(data));
-      const waiter = this.waiters.shift();
-      if (waiter) waiter(msg);
-      else this.queue.push(msg);
-    });
-    this.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
-  }
-
-  static async connect(url: string): Promise<TestClient> {
-    const ws = new WebSocket(url);
-    const client = new TestClient(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", reject);
-    });
-    return client;
-  }
-
-  next<T = any>(timeoutMs = 5000): Promise<T> {
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift() as T);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no frame within timeout")), timeoutMs);
-      this.waiters.push((m) => {
-        clearTimeout(timer);
-        resolve(m as T);
-      });
-    });
-  }
-
-  /** Frames received and not yet read. */
-  received<T = any>(): T[] {
-    return this.queue.splice(0) as T[];
-  }
-
-  request<T = any>(message: unknown): Promise<T> {
-    this.ws.send(JSON.stringify(message));
-    return this.next<T>();
-  }
-
-  close(): void {
-    this.ws.close();
-  }
+  return testHeader(type, undefined, extra);
 }
 
 const inferenceSchema = z.object({ model_id: z.string(), prompt: z.string() });

@@ -3,7 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { definePlugin, MessageHandler, z } from "@modelnode/core";
 import { heartbeatPlugin } from "../src/index.js";
-import { FakePipeline, header, pipelinePlugin, startNode, TestClient } from "./helpers.js";
+import { pipelinePlugin } from "@modelnode/core";
+import { FakePipeline, header, startNode, TestClient } from "./helpers.js";
 
 test("heartbeat_ack echoes worker_id and correlates, with node id, status, uptime, load and models", async () => {
   const pipeline = new FakePipeline(["tiny-gpt2"]);

@@ -3,8 +3,6 @@
  * one per token, honours maxTokens, stop and the abort signal, and counts what is in flight.
  */
 import {
-  definePlugin,
-  PIPELINE,
   PipelineError,
   type GenerateRequest,
   type GenerationEvent,
@@ -12,7 +10,6 @@ import {
   type ModelInfo,
   type ModelPipeline,
   type PipelineStats,
-  type Plugin,
   type StepResult,
 } from "@modelnode/core";
 
@@ -89,13 +86,4 @@ export class FakePipeline implements ModelPipeline {
     return { activeSessions: 0, generationsInFlight: this.generationsInFlight, cacheBytes: 0 };
   }
   async close(): Promise<void> {}
-}
-
-export function fakePipelinePlugin(pipeline: ModelPipeline): Plugin {
-  return definePlugin({
-    name: "fake-pipeline",
-    register(container) {
-      container.register(PIPELINE, { useValue: pipeline });
-    },
-  });
 }

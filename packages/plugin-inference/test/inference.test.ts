@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inferencePlugin } from "../src/index.js";
-import { FakePipeline, fakePipelinePlugin } from "./fake-pipeline.js";
+import { pipelinePlugin } from "@modelnode/core";
+import { FakePipeline } from "./fake-pipeline.js";
 import { connection, nodeWith, send } from "./harness.js";
 
 async function setup(options: Parameters<typeof inferencePlugin>[0] = {}, pipeline = new FakePipeline()) {
-  const node = await nodeWith([inferencePlugin(options), fakePipelinePlugin(pipeline)]);
+  const node = await nodeWith([inferencePlugin(options), pipelinePlugin(pipeline)]);
   return { node, pipeline };
 }
 

@@ -3,8 +3,6 @@
  * predicts (last id + 1) % vocab, keeps step sessions and counts what it is asked to do.
  */
 import {
-  definePlugin,
-  PIPELINE,
   PipelineError,
   type GenerateRequest,
   type GenerationEvent,
@@ -12,7 +10,6 @@ import {
   type ModelInfo,
   type ModelPipeline,
   type PipelineStats,
-  type Plugin,
   type StepRequest,
   type StepResult,
 } from "@modelnode/core";
@@ -87,13 +84,4 @@ export class FakePipeline implements ModelPipeline {
   async close(): Promise<void> {
     this.sessions.clear();
   }
-}
-
-export function fakePipelinePlugin(pipeline: ModelPipeline): Plugin {
-  return definePlugin({
-    name: "fake-pipeline",
-    register(container) {
-      container.register(PIPELINE, { useValue: pipeline });
-    },
-  });
 }

@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { legacyPlugin } from "../src/index.js";
-import { FakePipeline, fakePipelinePlugin } from "./fake-pipeline.js";
+import { pipelinePlugin } from "@modelnode/core";
+import { FakePipeline } from "./fake-pipeline.js";
 import { connection, msg, nodeWith, send } from "./harness.js";
 
 async function setup(options: Parameters<typeof legacyPlugin>[0] = {}, pipeline = new FakePipeline()) {
-  const node = await nodeWith([legacyPlugin(options), fakePipelinePlugin(pipeline)]);
+  const node = await nodeWith([legacyPlugin(options), pipelinePlugin(pipeline)]);
   return { node, pipeline };
 }
 

@@ -4,7 +4,9 @@
  * under "pipeline". Give it a pipeline, or a factory that is called during createNode with the
  * node's logger (so model-loading logs go where the node's logs go).
  */
-import { definePlugin, PIPELINE, type Logger, type ModelPipeline, type Plugin } from "@modelnode/core";
+import type { Logger } from "pino";
+import { PIPELINE, type ModelPipeline } from "./pipeline.js";
+import { definePlugin, type Plugin } from "./plugin.js";
 
 export type PipelineSource = ModelPipeline | ((logger: Logger) => Promise<ModelPipeline>);
 

@@ -1,0 +1,4 @@
+// @modelnode/testing: what a plugin's tests need to talk to a real node over a real socket.
+export { header, type TestHeader } from "./header.js";
+export { TestClient, upgradeOutcome, type CloseEvent } from "./client.js";
+export { eventually, listenOnFreePort, sleep, startTestNode, type RunningNode } from "./node.js";
