@@ -60,24 +60,38 @@ export class Client {
   }
 
   next<T = any>(timeoutMs = 10_000): Promise<T> {
-    if (this.pending.length > 0) return Promise.resolve(this.pending.shift());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error("no frame within timeout"));
-      }, timeoutMs);
-      const waiter = (m: any) => {
-        clearTimeout(timer);
-        resolve(m);
-      };
-      this.waiters.push(waiter);
+    return this.nextOrClose(timeoutMs).then(({ frame, close }) => {
+      if (close) throw new Error(`connection closed (${close.code}) before a frame came`);
+      return frame;
     });
   }
 
-  /** The next frame, or the close if the connection ends first. */
-  async nextOrClose(timeoutMs = 10_000): Promise<{ frame?: any; close?: { code: number; reason: string } }> {
-    if (this.pending.length > 0) return { frame: this.pending.shift() };
-    return Promise.race([this.next(timeoutMs).then((frame) => ({ frame })), this.closed.then((close) => ({ close }))]);
+  /** The next frame, or the close if the connection ends first; fails after `timeoutMs`. */
+  nextOrClose(timeoutMs = 10_000): Promise<{ frame?: any; close?: { code: number; reason: string } }> {
+    if (this.pending.length > 0) return Promise.resolve({ frame: this.pending.shift() });
+    return new Promise((resolve, reject) => {
+      const settle = () => {
+        clearTimeout(timer);
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+      };
+      const timer = setTimeout(() => {
+        settle();
+        reject(new Error("no frame within timeout"));
+      }, timeoutMs);
+      const waiter = (frame: any) => {
+        settle();
+        resolve({ frame });
+      };
+      this.waiters.push(waiter);
+      void this.closed.then((close) => {
+        // Frames that arrived before the close are delivered first.
+        if (this.waiters.includes(waiter)) {
+          settle();
+          resolve({ close });
+        }
+      });
+    });
   }
 
   request<T = any>(message: unknown): Promise<T> {
