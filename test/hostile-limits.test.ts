@@ -163,6 +163,17 @@ const BAD_REQUEST = JSON.stringify({
 });
 const socketOf = (client: Client) => (client.ws as unknown as { _socket: import("node:net").Socket })._socket;
 
+/** Sends bad requests in bursts until the node drops the connection (or 100 000 were sent); returns how many. */
+async function floodUntilDropped(client: Client, node: { getStats(): { active_connections: number } }): Promise<number> {
+  let sent = 0;
+  while (node.getStats().active_connections > 0 && sent < 100_000) {
+    for (let i = 0; i < 4000; i++) client.send(BAD_REQUEST);
+    sent += 4000;
+    await sleep(100);
+  }
+  return sent;
+}
+
 test("slow reader mid-stream: past sendHighWaterMark for stuckPeerTimeoutMs → disconnected, the generation cancelled, nothing left", async (t) => {
   const { node, url } = await startNode({
     limits: { maxTokens: 1000, messagesPerSecond: 0, sendHighWaterMark: 16 * 1024, stuckPeerTimeoutMs: 300 },
@@ -172,7 +183,7 @@ test("slow reader mid-stream: past sendHighWaterMark for stuckPeerTimeoutMs → 
   client.send(longStream("slow"));
   assert.equal((await client.next()).header.message_type, "inference_chunk");
   socketOf(client).pause();
-  for (let i = 0; i < 8000; i++) client.send(BAD_REQUEST);
+  await floodUntilDropped(client, node);
 
   await eventually(() => node.getStats().active_connections === 0, "the node to disconnect the stuck peer");
   await eventuallyIdle(node);
@@ -189,10 +200,9 @@ test("slow reader of plain replies: the node stops reading a peer that does not 
   t.after(() => node.close());
   const client = await Client.connect(url);
   socketOf(client).pause();
-  const sent = 20_000;
-  for (let i = 0; i < sent; i++) client.send(BAD_REQUEST);
-  // Without backpressure on reads the node would go on answering (≈ 25 MB of replies held for
-  // this one peer) until the ping timeout, 55 s later by default.
+  // Without backpressure on reads the node would go on answering (≈ 1 KB of reply held per
+  // request for this one peer) until the ping timeout, 55 s later by default.
+  const sent = await floodUntilDropped(client, node);
   await eventually(() => node.getStats().active_connections === 0, "the node to disconnect the peer that stopped reading");
   assert.ok(node.getStats().total_requests < sent, `the node stopped reading: it took ${node.getStats().total_requests} of ${sent}`);
   socketOf(client).resume();
