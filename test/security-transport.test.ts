@@ -4,6 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { get as httpsGet } from "node:https";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, type LoadedConfig } from "@modelnode/example-model-node";
 import { hashLicenseKey } from "@modelnode/plugin-auth";
 import { selfSignedCert } from "./support/cert.js";
 import { Client, header, upgradeOutcome } from "./support/client.js";
@@ -97,4 +101,21 @@ test("secrets stay out of logs and replies: license keys, key hashes, license_ha
   for (const [name, value] of Object.entries({ key, wrong, secret, keyHashHex: secrets.keyHashHex })) {
     assert.ok(!shown.includes(value), `${name} appears in a reply`);
   }
+});
+
+test("config: TLS files and allowed origins from the environment (relative to the working directory) or a file (relative to it)", () => {
+  const fromEnv = loadConfig({
+    env: { MODELNODE_TLS_CERT: "tls/cert.pem", MODELNODE_TLS_KEY: "/etc/key.pem", MODELNODE_ALLOWED_ORIGINS: "https://a.example, https://b.example" },
+    cwd: "/srv/node",
+  }) as LoadedConfig;
+  assert.deepEqual(fromEnv.config.tls, { certFile: "/srv/node/tls/cert.pem", keyFile: "/etc/key.pem" });
+  assert.deepEqual(fromEnv.config.allowedOrigins, ["https://a.example", "https://b.example"]);
+  const dir = mkdtempSync(join(tmpdir(), "modelnode-tls-config-"));
+  const file = join(dir, "config.json");
+  writeFileSync(file, JSON.stringify({ tls: { certFile: "cert.pem", keyFile: "key.pem" }, pingIntervalMs: 1000, limits: { sendHighWaterMark: 4096 } }));
+  const fromFile = loadConfig({ argv: ["--config", file], env: {} }) as LoadedConfig;
+  assert.deepEqual(fromFile.config.tls, { certFile: join(dir, "cert.pem"), keyFile: join(dir, "key.pem") });
+  assert.equal(fromFile.config.pingIntervalMs, 1000);
+  assert.equal(fromFile.config.limits.sendHighWaterMark, 4096);
+  assert.throws(() => loadConfig({ argv: ["--tls-cert", "c.pem"], env: {} }), /tls\.keyFile/, "a certificate needs its key");
 });
