@@ -3,13 +3,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { hashLicenseKey } from "@modelnode/plugin-auth";
-import { Client, header, startModelNode } from "./example-node-helpers.js";
+import { TestClient, header } from "@modelnode/testing";
+import { startNode } from "./support/node.js";
 
 const LICENSE_KEY = "e2e-license-key-0001";
 
 test("auth off (default): inference is served without authenticating", async () => {
-  const { node, url } = await startModelNode();
-  const client = await Client.connect(url);
+  const { node, url } = await startNode();
+  const client = await TestClient.connect(url);
   const reply = await client.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 2 });
   assert.equal(reply.header.message_type, "inference_response");
   await client.close();
@@ -17,8 +18,8 @@ test("auth off (default): inference is served without authenticating", async () 
 });
 
 test("auth required: UNAUTHENTICATED until authenticated; heartbeat and legacy stay open; license_hash works on a new connection", async () => {
-  const { node, url } = await startModelNode({ auth: { required: true, keyHashes: [hashLicenseKey(LICENSE_KEY)], secret: "s".repeat(32) } });
-  const client = await Client.connect(url);
+  const { node, url } = await startNode({ auth: { required: true, keyHashes: [hashLicenseKey(LICENSE_KEY)], secret: "s".repeat(32) } });
+  const client = await TestClient.connect(url);
   const refused = await client.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 2 }, "r-1");
   assert.equal(refused.code, "UNAUTHENTICATED");
   assert.equal(refused.header.correlation_id, "r-1");
@@ -35,7 +36,7 @@ test("auth required: UNAUTHENTICATED until authenticated; heartbeat and legacy s
   assert.equal(served.header.message_type, "inference_response");
   await client.close();
 
-  const other = await Client.connect(url);
+  const other = await TestClient.connect(url);
   const withHash = await other.request({
     header: header("inference_request", "h-1", { license_hash: auth.license_hash }),
     model_id: "tiny-gpt2",
@@ -48,17 +49,17 @@ test("auth required: UNAUTHENTICATED until authenticated; heartbeat and legacy s
 });
 
 test("auth required: repeated wrong license keys close the connection with 1008", async () => {
-  const { node, url } = await startModelNode({
+  const { node, url } = await startNode({
     auth: { required: true, keyHashes: [hashLicenseKey(LICENSE_KEY)], maxFailedAttempts: 2 },
   });
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   const first = await client.call("authentication", { license_key: "wrong" });
   assert.equal(first.authenticated, false);
   client.send({ header: header("authentication"), license_key: "wrong again" });
   const { code } = await client.closed;
   assert.equal(code, 1008);
   // The node keeps serving others.
-  const next = await Client.connect(url);
+  const next = await TestClient.connect(url);
   assert.equal((await next.call("heartbeat", { worker_id: "w" })).header.message_type, "heartbeat_ack");
   await next.close();
   await node.close();

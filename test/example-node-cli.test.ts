@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { Client, REPO_ROOT } from "./example-node-helpers.js";
+import { TestClient } from "@modelnode/testing";
+import { REPO_ROOT } from "./support/paths.js";
 
 const CLI = join(REPO_ROOT, "examples", "model-node", "dist", "src", "cli.js");
 
@@ -71,7 +72,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test(`serves the bundled model as tiny-gpt2 and the guide's test_model; ${signal} closes connections (1001) and exits 0`, async () => {
     const cli = startCli([]);
     const url = await cli.url;
-    const client = await Client.connect(url);
+    const client = await TestClient.connect(url);
     const ack = await client.call("heartbeat", { worker_id: "cli-test" });
     assert.deepEqual(ack.models, ["tiny-gpt2", "test_model"]);
     // The guide's standard client asks for "test_model": the default start must serve it.

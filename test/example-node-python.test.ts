@@ -7,7 +7,8 @@ import { execFile, execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { ModelNode } from "@modelnode/core";
-import { REPO_ROOT, startModelNode, TINY_MODEL_DIR } from "./example-node-helpers.js";
+import { startNode } from "./support/node.js";
+import { REPO_ROOT, TINY_MODEL_DIR } from "./support/paths.js";
 
 const run = promisify(execFile);
 
@@ -33,7 +34,7 @@ let url: string;
 
 before(async () => {
   if (!python) return;
-  ({ node, url } = await startModelNode({ models: { test_model: TINY_MODEL_DIR } }));
+  ({ node, url } = await startNode({ models: { test_model: TINY_MODEL_DIR } }));
 });
 after(() => node?.close());
 

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Client } from "./support/client.js";
+import { TestClient } from "@modelnode/testing";
 import { startCli } from "./support/cli.js";
 import { eventually } from "./support/node.js";
 
@@ -19,7 +19,7 @@ function logLines(stdout: string): { level: number; msg: string }[] {
 test("CLI: an unhandled rejection is logged once and the node keeps serving; SIGTERM still exits 0", async (t) => {
   const cli = startCli(["--log-level", "error"], { MODELNODE_TEST_FAULT: "rejection" }, ["--import", INDUCE]);
   t.after(() => cli.child.kill("SIGKILL"));
-  const client = await Client.connect(await cli.url);
+  const client = await TestClient.connect(await cli.url);
   cli.child.kill("SIGUSR2");
   await eventually(() => cli.stdout().includes("unhandled promise rejection"), "the rejection to be logged");
   assert.equal((await client.call("heartbeat", { worker_id: "w" })).header.message_type, "heartbeat_ack");
@@ -35,7 +35,7 @@ test("CLI: an unhandled rejection is logged once and the node keeps serving; SIG
 test("CLI: an uncaught exception is logged once, the node closes gracefully (1001) and exits 1", async (t) => {
   const cli = startCli(["--log-level", "error"], { MODELNODE_TEST_FAULT: "exception" }, ["--import", INDUCE]);
   t.after(() => cli.child.kill("SIGKILL"));
-  const client = await Client.connect(await cli.url);
+  const client = await TestClient.connect(await cli.url);
   cli.child.kill("SIGUSR2");
   assert.equal(await cli.exited, 1);
   assert.equal((await client.closed).code, 1001, "clients are told the node is going away");

@@ -5,8 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PIPELINE, type GenerateRequest, type ModelPipeline } from "@modelnode/core";
-import { Client, header } from "./support/client.js";
-import { LogCapture } from "./support/logs.js";
+import { TestClient, header } from "@modelnode/testing";
+import { LogCapture } from "@modelnode/testing";
 import { busyFigures, eventually, eventuallyIdle, pipelineStats, startNode } from "./support/node.js";
 import { resourceCounts, settleResources } from "./support/resources.js";
 
@@ -29,7 +29,7 @@ test("a handler or the pipeline throwing or rejecting: INTERNAL_ERROR without in
   const { node, url } = await startNode({}, { logger: logs.logger });
   t.after(() => node.close());
   const pipeline = node.container.resolve(PIPELINE);
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   const boom = () => new Error(SECRET_DETAIL);
 
   const faults: [string, () => Promise<any>][] = [
@@ -81,7 +81,7 @@ test("the pipeline failing mid-stream: chunks, then a correlated INTERNAL_ERROR;
       released = true;
     }
   });
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   client.send({ header: header("inference_request", "mid"), model_id: "tiny-gpt2", prompt: "Once", max_tokens: 50, stream: true });
   const { chunks, final } = await client.untilFinal();
   assert.ok(chunks.length >= 1);
@@ -104,7 +104,7 @@ test("clients vanishing mid-stream, mid-generation, mid-step and while queued le
   const { node, url } = await startNode({ limits: { maxTokens: 1000, maxConcurrentGenerations: 2 } }, { logger: logs.logger });
   t.after(() => node.close());
   // A first round warms up whatever is created once (model runs, timers of the pipeline).
-  const warm = await Client.connect(url);
+  const warm = await TestClient.connect(url);
   await warm.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 2 });
   await warm.request({ session_id: "warm", step: 0, input_tensors: { input_ids: "Hi" } });
   await warm.close();
@@ -113,7 +113,7 @@ test("clients vanishing mid-stream, mid-generation, mid-step and while queued le
   assert.equal(before.TCPServerWrap, 1, `the counts see the listening socket: ${JSON.stringify(before)}`);
 
   for (let round = 0; round < 3; round++) {
-    const clients = await Promise.all(Array.from({ length: 6 }, () => Client.connect(url)));
+    const clients = await Promise.all(Array.from({ length: 6 }, () => TestClient.connect(url)));
     clients.forEach((c, i) => {
       for (let k = 0; k < 3; k++) {
         c.send({ header: header("inference_request"), model_id: "tiny-gpt2", prompt: "Once", max_tokens: 1000, stream: i % 2 === 0 });
@@ -137,8 +137,8 @@ test("a peer that stops answering pings is disconnected after pingTimeoutMs and 
   const logs = new LogCapture("info");
   const { node, url } = await startNode({ pingIntervalMs: 50, pingTimeoutMs: 150, limits: { maxTokens: 1000 } }, { logger: logs.logger });
   t.after(() => node.close());
-  const healthy = await Client.connect(url);
-  const silent = await Client.connect(url, { autoPong: false });
+  const healthy = await TestClient.connect(url);
+  const silent = await TestClient.connect(url, { autoPong: false });
   silent.send({ header: header("inference_request", "long"), model_id: "tiny-gpt2", prompt: "Once", max_tokens: 1000, stream: true });
   assert.equal((await silent.next()).header.message_type, "inference_chunk");
 
@@ -163,7 +163,7 @@ test("a close hook failing (the pipeline's close rejects) is logged once and clo
     await realClose();
     throw new Error(SECRET_DETAIL);
   });
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   await node.close();
   assert.equal((await client.closed).code, 1001);
   assert.equal(logs.matching(/close hook failed/).length, 1);

@@ -6,9 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Client, header } from "./support/client.js";
+import { TestClient, header } from "@modelnode/testing";
 import { byteSize, frameCase, type FrameCase } from "./support/fuzz-cases.js";
-import { LogCapture } from "./support/logs.js";
+import { LogCapture } from "@modelnode/testing";
 import { eventuallyIdle, startNode } from "./support/node.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 600);
@@ -82,10 +82,10 @@ test(`fuzz: ${RUNS} random and mutated frames; each answered or closed by policy
   const before = prototypeKeys();
   const outcomes = new Map<string, number>();
   const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-  let client = await Client.connect(url);
+  let client = await TestClient.connect(url);
 
   const property = fc.asyncProperty(frameCase(LIMITS), async (c) => {
-    if (!client.isOpen) client = await Client.connect(url);
+    if (!client.isOpen) client = await TestClient.connect(url);
     client.send(c.data, { binary: c.binary });
     const size = byteSize(c.data);
     let outcome = await client.nextOrClose(15_000);
@@ -104,7 +104,7 @@ test(`fuzz: ${RUNS} random and mutated frames; each answered or closed by policy
         (code === POLICY_CLOSES.failedAuthentication && isAuthentication(c));
       assert.ok(allowed, `closed with ${code} after ${c.label} (${size} bytes)`);
       count(`close ${code}`);
-      client = await Client.connect(url);
+      client = await TestClient.connect(url);
     } else {
       const f = outcome.frame;
       count(f.header ? (f.header.message_type === "error" ? f.code : f.header.message_type) : f.error ? `legacy ${f.error.code}` : "legacy step");
@@ -112,7 +112,7 @@ test(`fuzz: ${RUNS} random and mutated frames; each answered or closed by policy
       if (f.header?.message_type === "authentication_response" && f.authenticated === false) {
         // auth.maxFailedAttempts is 1 here: the refusal is followed by a policy close.
         assert.equal((await client.closed).code, POLICY_CLOSES.failedAuthentication);
-        client = await Client.connect(url);
+        client = await TestClient.connect(url);
       }
     }
     assert.equal(({} as any).polluted, undefined, "Object.prototype polluted");

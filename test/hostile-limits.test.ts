@@ -2,7 +2,7 @@
 // node (and the offending connection, where the limit says so) carries on. See docs/operations.md.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Client, header, upgradeOutcome } from "./support/client.js";
+import { TestClient, header, upgradeOutcome } from "@modelnode/testing";
 import { eventually, eventuallyIdle, pipelineStats, sleep, startNode } from "./support/node.js";
 
 const heartbeat = (id?: string) => ({ header: header("heartbeat", id), worker_id: "w" });
@@ -10,7 +10,7 @@ const longStream = (id: string) => ({ header: header("inference_request", id), m
 const longWhole = (id: string) => ({ header: header("inference_request", id), model_id: "tiny-gpt2", prompt: "Once", max_tokens: 1000 });
 
 /** Frames until one answers `id` with something other than a chunk. */
-async function answerTo(client: Client, id: string): Promise<any> {
+async function answerTo(client: TestClient, id: string): Promise<any> {
   for (;;) {
     const frame = await client.next(20_000);
     if (frame.header?.correlation_id === id && frame.header.message_type !== "inference_chunk") return frame;
@@ -20,7 +20,7 @@ async function answerTo(client: Client, id: string): Promise<any> {
 test("payload: over maxMessageBytes → PAYLOAD_TOO_LARGE and the connection lives; over maxPayloadBytes → close 1009, the node lives", async (t) => {
   const { node, url } = await startNode({ limits: { maxMessageBytes: 2000, maxPayloadBytes: 4000 } });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   const tooLarge = await client.call("heartbeat", { worker_id: "x".repeat(2500) });
   assert.equal(tooLarge.code, "PAYLOAD_TOO_LARGE");
   assert.deepEqual(tooLarge.details, { limit_bytes: 2000 });
@@ -29,7 +29,7 @@ test("payload: over maxMessageBytes → PAYLOAD_TOO_LARGE and the connection liv
 
   client.send(JSON.stringify({ header: header("heartbeat"), worker_id: "x".repeat(5000) }));
   assert.equal((await client.closed).code, 1009);
-  const other = await Client.connect(url);
+  const other = await TestClient.connect(url);
   assert.equal((await other.request(heartbeat())).header.message_type, "heartbeat_ack");
   await other.close();
 });
@@ -37,7 +37,7 @@ test("payload: over maxMessageBytes → PAYLOAD_TOO_LARGE and the connection liv
 test("connections: maxConnections → 503 at the upgrade, maxConnectionsPerAddress → 429; a freed slot is reusable", async (t) => {
   const { node, url } = await startNode({ limits: { maxConnections: 3, maxConnectionsPerAddress: 2 } });
   t.after(() => node.close());
-  const from = (localAddress: string) => Client.connect(url, { localAddress });
+  const from = (localAddress: string) => TestClient.connect(url, { localAddress });
   const a1 = await from("127.0.0.1");
   const a2 = await from("127.0.0.1");
   assert.equal(await upgradeOutcome(url, { localAddress: "127.0.0.1" }), 429, "a third from the same address");
@@ -56,7 +56,7 @@ test("connections: maxConnections → 503 at the upgrade, maxConnectionsPerAddre
 test("rate: past the token bucket every frame (garbage too) gets RATE_LIMITED, and the connection lives on", async (t) => {
   const { node, url } = await startNode({ limits: { messagesPerSecond: 20, messageBurst: 5 } });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   for (let i = 0; i < 8; i++) client.send(heartbeat(`hb-${i}`));
   const replies = await Promise.all(Array.from({ length: 8 }, () => client.next()));
   assert.deepEqual(replies.slice(0, 5).map((r) => r.header.message_type), Array(5).fill("heartbeat_ack"));
@@ -84,7 +84,7 @@ test("rate: past the token bucket every frame (garbage too) gets RATE_LIMITED, a
 test("in flight: past maxInFlightPerConnection → TOO_MANY_REQUESTS_IN_FLIGHT at once; the others run on", async (t) => {
   const { node, url } = await startNode({ limits: { maxInFlightPerConnection: 2, maxTokens: 1000 } });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   client.send(longStream("s1"));
   client.send(longStream("s2"));
   client.send(longStream("s3"));
@@ -98,9 +98,9 @@ test("in flight: past maxInFlightPerConnection → TOO_MANY_REQUESTS_IN_FLIGHT a
 test("generations: past maxConcurrentGenerations and a full queue (maxQueuedGenerations) → BUSY at once, never an unbounded wait", async (t) => {
   const { node, url } = await startNode({ limits: { maxConcurrentGenerations: 1, maxQueuedGenerations: 1, maxTokens: 1000 } });
   t.after(() => node.close());
-  const a = await Client.connect(url);
-  const b = await Client.connect(url);
-  const c = await Client.connect(url);
+  const a = await TestClient.connect(url);
+  const b = await TestClient.connect(url);
+  const c = await TestClient.connect(url);
   a.send(longWhole("running"));
   await eventually(() => pipelineStats(node).generationsInFlight === 1, "the first generation to run");
   b.send(longWhole("queued"));
@@ -117,7 +117,7 @@ test("legacy sessions: at maxSessions the least recently used idle one is evicte
   // The tiny model holds 512 bytes of cache per token: room for 24 tokens.
   const { node, url } = await startNode({ limits: { maxSessions: 2, maxCacheBytes: 24 * 512 } });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   const ids = (n: number) => Array.from({ length: n }, (_, i) => 100 + i);
   const step0 = (session: string, n: number) => client.request({ session_id: session, step: 0, input_tensors: { input_ids: ids(n) } });
   assert.ok((await step0("one", 2)).output_tensors);
@@ -142,7 +142,7 @@ test("legacy sessions: at maxSessions the least recently used idle one is evicte
 test("message limits: max_tokens over limits.maxTokens, a prompt over maxPromptChars, input over maxInputTokens → VALIDATION_FAILED without echoing", async (t) => {
   const { node, url } = await startNode({ limits: { maxTokens: 8, maxPromptChars: 100, maxInputTokens: 16 } });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   const tokens = await client.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 9 });
   assert.equal(tokens.code, "VALIDATION_FAILED");
   assert.deepEqual(tokens.details.issues.map((i: any) => i.path), ["max_tokens"]);
@@ -161,10 +161,10 @@ const BAD_REQUEST = JSON.stringify({
   header: header("inference_request"),
   ...{ model_id: 5, prompt: 5, max_tokens: "a", temperature: "b", top_p: "c", top_k: "d", seed: "e", stop: 5, stream: 7 },
 });
-const socketOf = (client: Client) => (client.ws as unknown as { _socket: import("node:net").Socket })._socket;
+const socketOf = (client: TestClient) => (client.ws as unknown as { _socket: import("node:net").Socket })._socket;
 
 /** Sends bad requests in bursts until the node drops the connection (or 100 000 were sent); returns how many. */
-async function floodUntilDropped(client: Client, node: { getStats(): { active_connections: number } }): Promise<number> {
+async function floodUntilDropped(client: TestClient, node: { getStats(): { active_connections: number } }): Promise<number> {
   let sent = 0;
   while (node.getStats().active_connections > 0 && sent < 100_000) {
     for (let i = 0; i < 4000; i++) client.send(BAD_REQUEST);
@@ -179,7 +179,7 @@ test("slow reader mid-stream: past sendHighWaterMark for stuckPeerTimeoutMs → 
     limits: { maxTokens: 1000, messagesPerSecond: 0, sendHighWaterMark: 16 * 1024, stuckPeerTimeoutMs: 300 },
   });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   client.send(longStream("slow"));
   assert.equal((await client.next()).header.message_type, "inference_chunk");
   socketOf(client).pause();
@@ -198,7 +198,7 @@ test("slow reader mid-stream: past sendHighWaterMark for stuckPeerTimeoutMs → 
 test("slow reader of plain replies: the node stops reading a peer that does not read, then disconnects it; its replies do not pile up", async (t) => {
   const { node, url } = await startNode({ limits: { messagesPerSecond: 0, sendHighWaterMark: 16 * 1024, stuckPeerTimeoutMs: 300 } });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   socketOf(client).pause();
   // Without backpressure on reads the node would go on answering (≈ 1 KB of reply held per
   // request for this one peer) until the ping timeout, 55 s later by default.

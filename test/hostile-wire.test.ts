@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { Client, header } from "./support/client.js";
+import { TestClient, header } from "@modelnode/testing";
 import { eventuallyIdle, startNode } from "./support/node.js";
 
 /** Writes `bytes` on a fresh TCP connection and resolves with what came back before it closed. */
@@ -38,7 +38,7 @@ test("garbage instead of HTTP, and broken upgrades, get a 4xx answer; the node s
   assert.match(await rawExchange(port, badKey), /^HTTP\/1\.1 400/);
   const badVersion = badKey.replace("Version: 13", "Version: 99").replace("Key: short", "Key: dGhlIHNhbXBsZSBub25jZQ==");
   assert.match(await rawExchange(port, badVersion), /^HTTP\/1\.1 400/);
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   assert.equal((await client.call("heartbeat", { worker_id: "w" })).header.message_type, "heartbeat_ack");
   await client.close();
   await eventuallyIdle(node);
@@ -47,9 +47,9 @@ test("garbage instead of HTTP, and broken upgrades, get a 4xx answer; the node s
 test("frames that break the WebSocket protocol close only their own connection (1002, or 1009 for absurd lengths)", async (t) => {
   const { node, url } = await startNode({ limits: { maxPayloadBytes: 2048, maxMessageBytes: 1024 } });
   t.after(() => node.close());
-  const bystander = await Client.connect(url);
+  const bystander = await TestClient.connect(url);
   for (const [what, bytes, code] of FRAMES) {
-    const victim = await Client.connect(url);
+    const victim = await TestClient.connect(url);
     (victim.ws as unknown as { _socket: import("node:net").Socket })._socket.write(bytes);
     assert.equal((await victim.closed).code, code, what);
     const ack = await bystander.request({ header: header("heartbeat", what), worker_id: "w" });

@@ -7,7 +7,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from "@huggingface/transformers";
 import type { ModelNode } from "@modelnode/core";
-import { Client, startModelNode, TINY_MODEL_DIR } from "./example-node-helpers.js";
+import { TestClient } from "@modelnode/testing";
+import { startNode } from "./support/node.js";
+import { TINY_MODEL_DIR } from "./support/paths.js";
 import { dirname, basename } from "node:path";
 
 const PROMPTS = ["Hello, world!", "Once upon a time", "a", "The quick brown fox jumps over the lazy dog. ".repeat(8)];
@@ -23,7 +25,7 @@ before(async () => {
   env.localModelPath = `${dirname(TINY_MODEL_DIR)}/`;
   tokenizer = await AutoTokenizer.from_pretrained(basename(TINY_MODEL_DIR));
   peerModel = await AutoModelForCausalLM.from_pretrained(basename(TINY_MODEL_DIR), { dtype: "fp32" });
-  ({ node, url } = await startModelNode());
+  ({ node, url } = await startNode());
 });
 after(() => node.close());
 
@@ -36,7 +38,7 @@ async function peerGreedy(prompt: string): Promise<number[]> {
 }
 
 test("inference_request (temperature 0) gives the peer runtime's greedy text, token for token", async () => {
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   for (const prompt of PROMPTS) {
     const expected = await peerGreedy(prompt);
     const reply = await client.call("inference_request", { model_id: "tiny-gpt2", prompt, max_tokens: NEW_TOKENS, temperature: 0 });
@@ -49,7 +51,7 @@ test("inference_request (temperature 0) gives the peer runtime's greedy text, to
 });
 
 test("legacy steps, fed back their own next token, walk the peer runtime's greedy path", async () => {
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   const prompt = "Hello, world!";
   const expected = await peerGreedy(prompt);
   const walked: number[] = [];

@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { WebSocketServer } from "ws";
 import { LEGACY_MESSAGE_TYPE, type ModelNode } from "@modelnode/core";
 import { hashLicenseKey } from "@modelnode/plugin-auth";
-import { Client, header } from "./support/client.js";
+import { TestClient, header } from "@modelnode/testing";
 import { startNode } from "./support/node.js";
 
 const KEY = "right-license-key-7f3a";
@@ -58,7 +58,7 @@ test("auth required: every registered type but the exempt ones is UNAUTHENTICATE
 
   const paths: [string, string, boolean][] = [["text frames", url, false], ["binary frames", url, true], ["processMessage", foreignUrl, false]];
   for (const [path, target, binary] of paths) {
-    const client = await Client.connect(target);
+    const client = await TestClient.connect(target);
     for (const type of types.filter((x) => !exempt.has(x))) {
       client.send(JSON.stringify(VALID[type]()), { binary });
       const reply = await client.next();
@@ -80,13 +80,13 @@ test("auth required: every registered type but the exempt ones is UNAUTHENTICATE
   for (const type of types.filter((x) => !exempt.has(x))) assert.equal(calls.get(type), 0, `${type} handler ran unauthenticated`);
 
   // Exempt types are served; after authenticating, everything is.
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   assert.equal((await client.request(VALID.heartbeat())).header.message_type, "heartbeat_ack");
   const auth = await client.call("authentication", { license_key: KEY });
   assert.equal(auth.authenticated, true);
   for (const type of types.filter((x) => !exempt.has(x))) assert.notEqual(codeOf(await client.request(VALID[type]())), "UNAUTHENTICATED", type);
   // The license_hash authenticates single messages on another connection, without authenticating it.
-  const other = await Client.connect(url);
+  const other = await TestClient.connect(url);
   const withHash = VALID.list_models() as { header: Record<string, unknown> };
   withHash.header.license_hash = auth.license_hash;
   assert.equal((await other.request(withHash)).header.message_type, "list_models_response");
@@ -97,7 +97,7 @@ test("auth required: every registered type but the exempt ones is UNAUTHENTICATE
 test("auth required with legacy exempt (the default): legacy steps are served, standard types are not", async (t) => {
   const { node, url } = await startNode({ auth: AUTH });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   assert.ok((await client.request(VALID[LEGACY_MESSAGE_TYPE]())).output_tensors);
   assert.equal(codeOf(await client.request(VALID.inference_request())), "UNAUTHENTICATED");
   await client.close();
@@ -106,9 +106,9 @@ test("auth required with legacy exempt (the default): legacy steps are served, s
 test("brute force: failures are answered ever later, a connection is closed (1008) after maxFailedAttempts, an address is RATE_LIMITED after 20", async (t) => {
   const { node, url } = await startNode({ auth: { ...AUTH, maxFailedAttempts: 3 } });
   t.after(() => node.close());
-  const guess = (client: Client, key = "guess") => client.call("authentication", { license_key: key });
+  const guess = (client: TestClient, key = "guess") => client.call("authentication", { license_key: key });
 
-  const first = await Client.connect(url);
+  const first = await TestClient.connect(url);
   const delays: number[] = [];
   for (let i = 0; i < 3; i++) {
     const started = performance.now();
@@ -122,13 +122,13 @@ test("brute force: failures are answered ever later, a connection is closed (100
   assert.equal((await first.closed).code, 1008);
 
   // 3 + 6 × 3 failures from one address pass the 20 allowed per minute: the address is refused outright.
-  const more = await Promise.all(Array.from({ length: 6 }, () => Client.connect(url)));
+  const more = await Promise.all(Array.from({ length: 6 }, () => TestClient.connect(url)));
   await Promise.all(more.map(async (c) => { for (let i = 0; i < 3; i++) await guess(c); }));
-  const late = await Client.connect(url);
+  const late = await TestClient.connect(url);
   const limited = await guess(late, KEY);
   assert.equal(limited.code, "RATE_LIMITED", "even the right key, from a throttled address");
   assert.ok(limited.details.retry_after_ms > 0);
-  const elsewhere = await Client.connect(url, { localAddress: "127.0.0.2" });
+  const elsewhere = await TestClient.connect(url, { localAddress: "127.0.0.2" });
   assert.equal((await guess(elsewhere, KEY)).authenticated, true, "other addresses are unaffected");
   await Promise.all([late.close(), elsewhere.close()]);
   assert.ok((node.getStats().auth as any).rate_limited_attempts >= 1);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { loadConfig, type LoadedConfig } from "@modelnode/example-model-node";
 import { hashLicenseKey } from "@modelnode/plugin-auth";
 import { selfSignedCert } from "./support/cert.js";
-import { Client, header, upgradeOutcome } from "./support/client.js";
+import { TestClient, header, upgradeOutcome } from "@modelnode/testing";
 import { startCli } from "./support/cli.js";
 import { startNode } from "./support/node.js";
 
@@ -21,11 +21,11 @@ test("wss: with tls.certFile/keyFile the node speaks TLS only (WebSocket and /he
   const { node, url, port } = await startNode({ tls: { certFile: cert!.certFile, keyFile: cert!.keyFile } });
   t.after(() => node.close());
   assert.match(url, /^wss:/);
-  const client = await Client.connect(url, { ca: cert!.cert });
+  const client = await TestClient.connect(url, { ca: cert!.cert });
   assert.equal((await client.call("heartbeat", { worker_id: "tls" })).header.message_type, "heartbeat_ack");
   await client.close();
-  await assert.rejects(Client.connect(`ws://127.0.0.1:${port}`), "plain ws:// is not served on a TLS port");
-  await assert.rejects(Client.connect(url), /self[- ]signed/, "the client checks the certificate");
+  await assert.rejects(TestClient.connect(`ws://127.0.0.1:${port}`), "plain ws:// is not served on a TLS port");
+  await assert.rejects(TestClient.connect(url), /self[- ]signed/, "the client checks the certificate");
   const health = await new Promise<string>((resolve, reject) =>
     httpsGet(`https://127.0.0.1:${port}/health`, { ca: cert!.cert }, (res) => {
       let body = "";
@@ -40,7 +40,7 @@ test("wss from the CLI: --tls-cert/--tls-key, and it prints a wss:// URL; an unr
   t.after(() => cli.child.kill("SIGKILL"));
   const url = await cli.url;
   assert.match(url, /^wss:\/\/127\.0\.0\.1:\d+$/);
-  const client = await Client.connect(url, { ca: cert!.cert });
+  const client = await TestClient.connect(url, { ca: cert!.cert });
   assert.equal((await client.call("heartbeat", { worker_id: "tls" })).header.message_type, "heartbeat_ack");
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
@@ -70,7 +70,7 @@ test("secrets stay out of logs and replies: license keys, key hashes, license_ha
   const keyHash = hashLicenseKey(key);
   const cli = startCli(["--auth", "--log-level", "trace"], { MODELNODE_AUTH_KEY_HASHES: keyHash, MODELNODE_AUTH_SECRET: secret });
   t.after(() => cli.child.kill("SIGKILL"));
-  const client = await Client.connect(await cli.url);
+  const client = await TestClient.connect(await cli.url);
   const replies: unknown[] = [];
   const call = async (message: unknown) => {
     const reply = await client.request(message);
@@ -80,7 +80,7 @@ test("secrets stay out of logs and replies: license keys, key hashes, license_ha
   assert.equal((await call({ header: header("authentication"), license_key: wrong })).authenticated, false);
   const ok = await call({ header: header("authentication"), license_key: key });
   assert.equal(ok.authenticated, true);
-  const other = await Client.connect(await cli.url);
+  const other = await TestClient.connect(await cli.url);
   for (const hash of [ok.license_hash, `${ok.license_hash}x`, keyHash]) {
     const reply = await other.request({ header: header("list_models", undefined, { license_hash: hash }) });
     replies.push(reply);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client, header, upgradeOutcome } from "./support/client.js";
+import { TestClient, header, upgradeOutcome } from "@modelnode/testing";
 import { startCli } from "./support/cli.js";
 import { eventually, pipelineStats, startNode } from "./support/node.js";
 import { TINY_MODEL_DIR } from "./support/paths.js";
@@ -27,7 +27,7 @@ const inference = (id: string, maxTokens: number, stream: boolean) => ({
 });
 
 /** The final (non-chunk) reply to `id` among the frames a client received. */
-const finalFor = (client: Client, id: string) =>
+const finalFor = (client: TestClient, id: string) =>
   client.received.find((f) => f.header?.correlation_id === id && f.header.message_type !== "inference_chunk");
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -35,7 +35,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     const cli = startCli(["--config", configFile()]);
     t.after(() => cli.child.kill("SIGKILL"));
     const url = await cli.url;
-    const [a, b, c] = await Promise.all([Client.connect(url), Client.connect(url), Client.connect(url)]);
+    const [a, b, c] = await Promise.all([TestClient.connect(url), TestClient.connect(url), TestClient.connect(url)]);
     // Long work that cannot end within the deadline, streamed and plain, on two slots of three.
     a.send(inference("long-stream", 1000, true));
     assert.equal((await a.next()).header.message_type, "inference_chunk");
@@ -78,7 +78,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 test("close(): a generation still waiting for a slot is cancelled with a final reply too", async (t) => {
   const { node, url } = await startNode({ limits: { maxConcurrentGenerations: 1, maxTokens: 1000 }, shutdownTimeoutMs: 100 });
   t.after(() => node.close());
-  const client = await Client.connect(url);
+  const client = await TestClient.connect(url);
   client.send(inference("running", 1000, true));
   client.send(inference("waiting", 1000, false));
   await eventually(() => pipelineStats(node).queued === 1, "the second generation to wait");

@@ -1,5 +1,8 @@
 /** The example node (real ONNX pipeline) on a free loopback port, and ways to wait for it to be idle. */
 import type { ModelNode } from "@modelnode/core";
+import { eventually } from "@modelnode/testing";
+
+export { eventually, sleep } from "@modelnode/testing";
 import { createModelNode, type ModelNodeConfigInput, type ModelNodeRuntime } from "@modelnode/example-model-node";
 import { TINY_MODEL_DIR } from "./paths.js";
 
@@ -38,17 +41,7 @@ export function isIdle(node: ModelNode): boolean {
   return Object.values(busyFigures(node)).every((n) => n === 0);
 }
 
-/** Waits until `check()` holds (polling), failing with `what` after `timeoutMs`. */
-export async function eventually(check: () => boolean, what: string | (() => string), timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${typeof what === "string" ? what : what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 export async function eventuallyIdle(node: ModelNode, timeoutMs = 10_000): Promise<void> {
   await eventually(() => isIdle(node), () => `the node to be idle: ${JSON.stringify(busyFigures(node))}`, timeoutMs);
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

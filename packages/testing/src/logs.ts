@@ -1,14 +1,7 @@
-/**
- * A pino logger whose lines land in memory, for tests that look at what the node logs. pino is
- * core's dependency (not the test package's), so it is loaded from where core resolves it.
- */
-import { createRequire } from "node:module";
+/** A pino logger whose lines land in memory, for tests that look at what the node logs. */
 import { Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
+import { pino } from "pino";
 import type { Logger } from "@modelnode/core";
-
-const requireFromCore = createRequire(fileURLToPath(import.meta.resolve("@modelnode/core")));
-const pino = requireFromCore("pino") as (options: object, stream: Writable) => Logger;
 
 export interface LogLine {
   level: number;
