@@ -18,7 +18,10 @@ export interface OnnxPipelineOptions {
   maxTokensCeiling?: number;
   /** Generations running at once; beyond it requests wait in a queue (default 4). */
   maxConcurrentGenerations?: number;
-  /** Generations allowed to wait; one more gets PipelineError BUSY (default 32). */
+  /**
+   * Generations allowed to wait; one more gets PipelineError BUSY (default 1024: a burst from
+   * many clients is served in turn rather than refused; the wait is bounded by the queue length).
+   */
   maxQueuedGenerations?: number;
   /** Step sessions held at once; at the cap the least recently used idle one is evicted, or TOO_MANY_SESSIONS when all are busy (default 64). */
   maxSessions?: number;
@@ -41,7 +44,7 @@ export const DEFAULT_OPTIONS = {
   defaultMaxTokens: 16,
   maxTokensCeiling: 512,
   maxConcurrentGenerations: 4,
-  maxQueuedGenerations: 32,
+  maxQueuedGenerations: 1024,
   maxSessions: 64,
   sessionIdleMs: 300_000,
   maxCacheBytes: 256 * 1024 * 1024,

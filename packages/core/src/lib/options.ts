@@ -13,9 +13,12 @@ export interface NodeLimits {
    * connection lives on. Default 512 KiB.
    */
   maxMessageBytes: number;
-  /** Open connections per node; more are refused at the HTTP upgrade with 503. Default 1024. */
+  /** Open connections per node; more are refused at the HTTP upgrade with 503. Default 4096. */
   maxConnections: number;
-  /** Open connections per remote address; more are refused with 429. Default 256. */
+  /**
+   * Open connections per remote address; more are refused with 429. Default 1024 (many clients
+   * may share one address behind a NAT or a proxy, and a load test runs from one).
+   */
   maxConnectionsPerAddress: number;
   /** Token bucket per connection: sustained messages/second, every frame counted, garbage included (0 = unlimited). Default 1000. */
   messagesPerSecond: number;
@@ -68,8 +71,8 @@ export const DEFAULT_PORT = 8702;
 export const DEFAULT_LIMITS: NodeLimits = {
   maxPayloadBytes: 1024 * 1024,
   maxMessageBytes: 512 * 1024,
-  maxConnections: 1024,
-  maxConnectionsPerAddress: 256,
+  maxConnections: 4096,
+  maxConnectionsPerAddress: 1024,
   messagesPerSecond: 1000,
   messageBurst: 2000,
   maxInFlightPerConnection: 64,
