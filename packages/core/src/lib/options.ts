@@ -20,9 +20,13 @@ export interface NodeLimits {
    * may share one address behind a NAT or a proxy, and a load test runs from one).
    */
   maxConnectionsPerAddress: number;
-  /** Token bucket per connection: sustained messages/second, every frame counted, garbage included (0 = unlimited). Default 1000. */
+  /**
+   * Token bucket per connection: sustained messages/second, every frame counted, garbage included
+   * (0 = unlimited). Default 10 000: above what one client doing request/reply on loopback
+   * reaches (so load tests pass), low enough to cap a flood at a small share of a core.
+   */
   messagesPerSecond: number;
-  /** Token bucket burst size. Default 2000. */
+  /** Token bucket burst size. Default 20 000. */
   messageBurst: number;
   /** Requests being processed at once per connection; more get TOO_MANY_REQUESTS_IN_FLIGHT. Default 64. */
   maxInFlightPerConnection: number;
@@ -73,8 +77,8 @@ export const DEFAULT_LIMITS: NodeLimits = {
   maxMessageBytes: 512 * 1024,
   maxConnections: 4096,
   maxConnectionsPerAddress: 1024,
-  messagesPerSecond: 1000,
-  messageBurst: 2000,
+  messagesPerSecond: 10_000,
+  messageBurst: 20_000,
   maxInFlightPerConnection: 64,
   sendHighWaterMark: 1024 * 1024,
   stuckPeerTimeoutMs: 30_000,
