@@ -15,9 +15,15 @@ export class StopSequenceMatcher {
 
   /** Appends generated text; returns what can be emitted now and whether a stop string was hit. */
   push(piece: string): { emit: string; stopped: boolean } {
+    if (this.stops.length === 0) {
+      // Nothing to hold back: the piece goes out as is (no slicing, which would flatten the
+      // growing text every token).
+      this.text += piece;
+      this.emitted = this.text.length;
+      return { emit: piece, stopped: false };
+    }
     const searchFrom = Math.max(0, this.text.length - this.longest + 1);
     this.text += piece;
-    if (this.stops.length === 0) return { emit: this.take(this.text.length), stopped: false };
     let cut = -1;
     for (const stop of this.stops) {
       const at = this.text.indexOf(stop, searchFrom);

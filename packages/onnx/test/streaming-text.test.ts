@@ -65,6 +65,18 @@ describe("incremental decoding across split UTF-8 characters", () => {
     });
   }
 
+  test("byte-level stream: long random token runs (whole characters, split ones, stray bytes) decode as the tokenizer does", () => {
+    // Draws from the whole vocabulary and from the 256 single-byte tokens (many of them lone
+    // UTF-8 lead or continuation bytes), so whole tokens keep meeting unfinished characters.
+    const random = createRandom(7);
+    for (let trial = 0; trial < 20; trial++) {
+      const ids = Array.from({ length: 300 }, () => (random() < 0.5 ? Math.floor(random() * 256) : Math.floor(random() * 50257)));
+      const decoder = new ByteLevelTextStream(tokenizer);
+      const streamed = ids.map((id) => decoder.push(id)).join("") + decoder.flush();
+      assert.equal(streamed, tokenizer.decode(ids), `trial ${trial}`);
+    }
+  });
+
   test("the tiny model's GPT-2 tokenizer takes the byte-level fast path", () => {
     assert.equal(tokenizer.byteLevel, true);
     assert.ok(createTextStream(tokenizer, []) instanceof ByteLevelTextStream);
@@ -144,6 +156,13 @@ describe("stop sequences while streaming", () => {
     const { stopped, text } = run(["\n\n", "###"], ["one ### two\n\nthree"]);
     assert.equal(stopped, true);
     assert.equal(text, "one ");
+  });
+
+  test("without stop strings every piece goes out as it comes", () => {
+    const { emitted, stopped, text } = run([], ["ab", "", "c d", "é"]);
+    assert.equal(stopped, false);
+    assert.deepEqual(emitted, ["ab", "", "c d", "é", ""]);
+    assert.equal(text, "abc dé");
   });
 
   test("held-back text is released at the end when no stop string completes", () => {
