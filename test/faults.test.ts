@@ -101,7 +101,7 @@ test("clients vanishing mid-stream, mid-generation, mid-step and while queued le
   process.on("warning", onWarning);
   t.after(() => process.off("warning", onWarning));
   const logs = new LogCapture("info");
-  const { node, url } = await startNode({ limits: { maxTokens: 1000, maxConcurrentGenerations: 2 } }, { logger: logs.logger });
+  const { node, url } = await startNode({ limits: { maxTokens: 1000, maxBatchSize: 2 } }, { logger: logs.logger });
   t.after(() => node.close());
   // A first round warms up whatever is created once (model runs, timers of the pipeline).
   const warm = await TestClient.connect(url);
@@ -127,7 +127,7 @@ test("clients vanishing mid-stream, mid-generation, mid-step and while queued le
     await Promise.all(clients.map((c) => c.closed));
   }
   await eventuallyIdle(node);
-  assert.deepEqual(busyFigures(node), { active_connections: 0, in_flight: 0, generations: 0, queued: 0, runs_waiting: 0, inference_in_flight: 0 });
+  assert.deepEqual(busyFigures(node), { active_connections: 0, in_flight: 0, generations: 0, queued: 0, batch_rows: 0, inference_in_flight: 0 });
   assert.deepEqual(await settleResources(before), [], "no socket or timer outlives its connection");
   assert.deepEqual(warnings.map((w) => w.message), [], "no listener-leak or other process warnings");
   assert.equal(errorLines(logs).length, 0, "a client leaving is not an error");

@@ -95,8 +95,8 @@ test("in flight: past maxInFlightPerConnection → TOO_MANY_REQUESTS_IN_FLIGHT a
   await eventuallyIdle(node);
 });
 
-test("generations: past maxConcurrentGenerations and a full queue (maxQueuedGenerations) → BUSY at once, never an unbounded wait", async (t) => {
-  const { node, url } = await startNode({ limits: { maxConcurrentGenerations: 1, maxQueuedGenerations: 1, maxTokens: 1000 } });
+test("generations: past the batch cap (maxBatchSize) and a full queue (maxQueuedGenerations) → BUSY at once, never an unbounded wait", async (t) => {
+  const { node, url } = await startNode({ limits: { maxBatchSize: 1, maxQueuedGenerations: 1, maxTokens: 1000 } });
   t.after(() => node.close());
   const a = await TestClient.connect(url);
   const b = await TestClient.connect(url);

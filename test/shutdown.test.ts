@@ -16,7 +16,7 @@ const SHUTDOWN_MS = 500;
 
 function configFile(): string {
   const file = join(mkdtempSync(join(tmpdir(), "modelnode-shutdown-")), "config.json");
-  const config = { shutdownTimeoutMs: SHUTDOWN_MS, models: { "tiny-gpt2": TINY_MODEL_DIR }, limits: { maxTokens: 1000, maxConcurrentGenerations: 3 } };
+  const config = { shutdownTimeoutMs: SHUTDOWN_MS, models: { "tiny-gpt2": TINY_MODEL_DIR }, limits: { maxTokens: 1000, maxBatchSize: 3 } };
   writeFileSync(file, JSON.stringify(config));
   return file;
 }
@@ -76,7 +76,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 test("close(): a generation still waiting for a slot is cancelled with a final reply too", async (t) => {
-  const { node, url } = await startNode({ limits: { maxConcurrentGenerations: 1, maxTokens: 1000 }, shutdownTimeoutMs: 100 });
+  const { node, url } = await startNode({ limits: { maxBatchSize: 1, maxTokens: 1000 }, shutdownTimeoutMs: 100 });
   t.after(() => node.close());
   const client = await TestClient.connect(url);
   client.send(inference("running", 1000, true));

@@ -32,7 +32,7 @@ export function busyFigures(node: ModelNode) {
     in_flight: stats.in_flight,
     generations: pipeline.generationsInFlight,
     queued: pipeline.queued,
-    runs_waiting: pipeline.runsWaiting,
+    batch_rows: pipeline.batchSize,
     inference_in_flight: (stats.inference as { in_flight: number }).in_flight,
   };
 }

@@ -62,8 +62,14 @@ export const limitsConfigSchema = z.strictObject({
   // model pipeline
   maxSessions: atLeast(1).optional(),
   sessionIdleMs: atLeast(1).optional(),
+  /** Key/value cache budget: running generations reserve (prompt + max_tokens) tokens' worth; what does not fit waits. */
   maxCacheBytes: atLeast(1).optional(),
+  /** Sequences one batched decode run serves per model; more generations wait in the queue. */
+  maxBatchSize: atLeast(1).optional(),
+  /** @deprecated former name of maxBatchSize (maxBatchSize wins when both are set). */
   maxConcurrentGenerations: atLeast(1).optional(),
+  /** Prompt tokens fed per scheduler iteration (long prompts in chunks of this size). */
+  prefillChunkTokens: atLeast(1).optional(),
   maxQueuedGenerations: atLeast(0).optional(),
   /** Ceiling on generated tokens per request (inference max_tokens above it is VALIDATION_FAILED). */
   maxTokens: atLeast(1).optional(),
@@ -103,8 +109,10 @@ export const modelNodeConfigSchema = z
     host: nonEmpty("host name or address").optional(),
     nodeId: nonEmpty().max(128).optional(),
     logLevel: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info"),
-    /** ONNX Runtime threads per model. */
-    threads: intBetween(1, 256).default(1),
+    /** ONNX Runtime intra-op threads per model (default: the CPUs, at most 4). */
+    threads: intBetween(1, 256).optional(),
+    /** Let ONNX Runtime's threads spin while waiting for work (default false). */
+    spinning: z.boolean({ error: "expected true or false" }).optional(),
     /** How long SIGTERM/SIGINT lets in-flight requests finish before cancelling them. */
     shutdownTimeoutMs: atLeast(0).default(10_000),
     /** Server ping period (core default 25 000, the field's node). */

@@ -16,7 +16,7 @@ export const USAGE = `Usage: model-node [options]
   --config <file.json>  configuration file (see model-node.config.json)           env MODELNODE_CONFIG
   --model <id=dir>      serve the model in <dir> as <id>; repeatable              env MODELNODE_MODELS (id=dir,id=dir)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
-  --threads <n>         ONNX Runtime threads per model (default 1)                env MODELNODE_THREADS
+  --threads <n>         ONNX Runtime threads per model (default: CPUs, at most 4) env MODELNODE_THREADS
   --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED
   --tls-cert <file>     serve wss:// with this PEM certificate (needs --tls-key)  env MODELNODE_TLS_CERT
   --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY

@@ -47,10 +47,12 @@ export async function createModelNode(input: ModelNodeConfigInput = {}, runtime:
           pipeline = await createOnnxPipeline({
             models: config.models,
             threads: config.threads,
+            spinning: config.spinning,
             maxSessions: limits.maxSessions,
             sessionIdleMs: limits.sessionIdleMs,
             maxCacheBytes: limits.maxCacheBytes,
-            maxConcurrentGenerations: limits.maxConcurrentGenerations,
+            maxBatchSize: limits.maxBatchSize ?? limits.maxConcurrentGenerations,
+            prefillChunkTokens: limits.prefillChunkTokens,
             maxQueuedGenerations: limits.maxQueuedGenerations,
             maxTokensCeiling: maxTokens,
             logger: logger.child({ component: "onnx" }),

@@ -1,26 +1,33 @@
 /**
- * CLI for the bundled tiny model (run by the repo build):
- *   node packages/onnx/dist/scripts/build-tiny-model.js --out <dir> [--if-missing]
- * The builder itself lives in src/tiny-model so tests and other packages can call it.
+ * CLI for the models this repository generates (the repo build runs it for the bundled model):
+ *   node packages/onnx/dist/scripts/build-tiny-model.js --out <dir> [--model <preset>] [--if-missing]
+ * Presets: tiny-gpt2 (the default, the bundled model), tiny-llama, slow-tiny-gpt2, gpt2-small.
+ * The builder itself lives in src/model-builder so tests, benches and other packages can call it.
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { buildTinyModel } from "../src/tiny-model/build.js";
+import { buildModel } from "../src/model-builder/build.js";
+import { MODEL_PRESETS, type ModelPreset } from "../src/model-builder/specs.js";
 
-export { buildTinyModel, isTinyModelCurrent, TINY_MODEL_BUILDER_VERSION } from "../src/tiny-model/build.js";
+export { buildModel, buildTinyModel, isModelCurrent, isTinyModelCurrent, TINY_MODEL_BUILDER_VERSION } from "../src/model-builder/build.js";
+
+const USAGE = `usage: build-tiny-model --out <dir> [--model ${Object.keys(MODEL_PRESETS).join("|")}] [--if-missing]`;
 
 function main(argv: string[]): void {
   let out: string | undefined;
+  let model: ModelPreset = "tiny-gpt2";
   let ifMissing = false;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--out") out = argv[++i];
+    else if (argv[i] === "--model") model = argv[++i] as ModelPreset;
     else if (argv[i] === "--if-missing") ifMissing = true;
-    else throw new Error(`unknown argument "${argv[i]}"; usage: build-tiny-model --out <dir> [--if-missing]`);
+    else throw new Error(`unknown argument "${argv[i]}"; ${USAGE}`);
   }
-  if (!out) throw new Error("usage: build-tiny-model --out <dir> [--if-missing]");
+  if (!out) throw new Error(USAGE);
+  if (!(model in MODEL_PRESETS)) throw new Error(`unknown model "${model}"; ${USAGE}`);
   const started = performance.now();
-  const { built, dir } = buildTinyModel({ out: resolve(out), ifMissing });
-  if (built) console.error(`[modelnode] built tiny model in ${dir} (${Math.round(performance.now() - started)} ms)`);
+  const { built, dir } = buildModel({ out: resolve(out), model, ifMissing });
+  if (built) console.error(`[modelnode] built model ${model} in ${dir} (${Math.round(performance.now() - started)} ms)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

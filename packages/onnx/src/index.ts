@@ -1,6 +1,7 @@
 /**
  * @modelnode/onnx — the model pipeline on ONNX Runtime (CPU): Hugging Face ONNX model
- * directories in, core's `ModelPipeline` out. See README.md.
+ * directories in, core's `ModelPipeline` out, served by a continuously batching engine on a
+ * thread of its own. See README.md and docs/engine.md.
  */
 export { createOnnxPipeline } from "./create-pipeline.js";
 export { OnnxPipeline } from "./pipeline.js";
@@ -8,4 +9,13 @@ export { DEFAULT_OPTIONS, type OnnxPipelineOptions } from "./options.js";
 export { DEFAULT_TEMPERATURE } from "./request-settings.js";
 export { ModelLoadError } from "./model-files.js";
 export type { PipelineLogger } from "./logger.js";
-export { buildTinyModel, isTinyModelCurrent, TINY_MODEL_BUILDER_VERSION, type BuildTinyModelOptions } from "./tiny-model/build.js";
+export {
+  buildModel,
+  buildTinyModel,
+  isModelCurrent,
+  isTinyModelCurrent,
+  TINY_MODEL_BUILDER_VERSION,
+  type BuildModelOptions,
+  type BuildTinyModelOptions,
+} from "./model-builder/build.js";
+export { MODEL_PRESETS, type ModelPreset, type ModelSpec, type Gpt2Spec, type LlamaSpec } from "./model-builder/specs.js";

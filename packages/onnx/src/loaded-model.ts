@@ -29,17 +29,24 @@ export interface LoadedModel {
 
 export interface LoadModelSettings {
   threads: number;
+  spinning: boolean;
   sessionOptions: InferenceSession.SessionOptions;
   logger: PipelineLogger;
 }
 
 /**
- * The session options every model gets (the bench's bare loop uses the same). The CPU memory
+ * The session options every model gets (the load bench's bare loop uses the same). The CPU memory
  * arena is off: measured on onnxruntime-node 1.30, after one long prefill the arena made every
  * later decode step about 2x slower (0.55 vs 0.30 ms/token on the tiny model at 513 tokens of
- * context), while plain malloc costs nothing measurable. `overrides` win.
+ * context), while plain malloc costs nothing measurable. Spinning intra-op threads burn a core
+ * while they wait for work, which on a small machine is a core the sockets do not get; measured
+ * on 2 cores (GPT-2 small, batch 8), spinning off was no slower. `overrides` win.
  */
-export function sessionOptionsFor(threads: number, overrides: InferenceSession.SessionOptions = {}): InferenceSession.SessionOptions {
+export function sessionOptionsFor(
+  threads: number,
+  spinning: boolean,
+  overrides: InferenceSession.SessionOptions = {},
+): InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -47,6 +54,17 @@ export function sessionOptionsFor(threads: number, overrides: InferenceSession.S
     graphOptimizationLevel: "all",
     enableCpuMemArena: false,
     ...overrides,
+    extra: withSpinning(overrides.extra, spinning),
+  };
+}
+
+type ExtraOptions = Record<string, unknown> & { session?: Record<string, unknown> & { intra_op?: Record<string, unknown> } };
+
+/** ONNX Runtime's session config entry session.intra_op.allow_spinning, unless the caller set it. */
+function withSpinning(extra: ExtraOptions | undefined, spinning: boolean): ExtraOptions {
+  return {
+    ...extra,
+    session: { ...extra?.session, intra_op: { allow_spinning: spinning ? "1" : "0", ...extra?.session?.intra_op } },
   };
 }
 
@@ -64,7 +82,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
 
   let session: InferenceSession;
   try {
-    session = await InferenceSession.create(files.onnxPath, sessionOptionsFor(settings.threads, settings.sessionOptions));
+    session = await InferenceSession.create(files.onnxPath, sessionOptionsFor(settings.threads, settings.spinning, settings.sessionOptions));
   } catch (error) {
     throw fail(files.onnxPath, `ONNX Runtime cannot load it (${firstLine(error)})`);
   }
@@ -109,6 +127,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
       vocabSize: signature.vocabSize,
       kvCache: signature.cache.length > 0,
       positionIds: signature.hasPositionIds,
+      batching: signature.hasAttentionMask && signature.hasPositionIds && signature.cache.length > 0,
       threads: settings.threads,
     },
     "model loaded",

@@ -1,79 +1,96 @@
 /**
  * Options of `createOnnxPipeline`, a plain typed object. Every limit has a default chosen for a
- * small CPU node; `resolveOptions` fills them in and rejects values that cannot work.
+ * small CPU node (measured on 2 cores; see docs/engine.md); `resolveOptions` fills them in and
+ * rejects values that cannot work, before anything starts.
  */
+import { availableParallelism } from "node:os";
 import type { InferenceSession } from "onnxruntime-node";
 import { silentLogger, type PipelineLogger } from "./logger.js";
 
 export interface OnnxPipelineOptions {
   /** Model id (what clients send as `model_id`) → local directory in the Hugging Face ONNX layout. */
   models: Record<string, string>;
-  /** ONNX Runtime intra-op threads per model (default 1: on a small CPU model, extra threads cost more in hand-off than they win; raise it for larger models). */
+  /**
+   * ONNX Runtime intra-op threads per model (default: the CPUs Node reports, at most 4). The
+   * engine runs on a thread of its own; the main thread only moves messages and bytes.
+   */
   threads?: number;
+  /** Let ONNX Runtime's threads spin while waiting for work (default false: a spinning thread takes a core from the sockets). */
+  spinning?: boolean;
   /** Extra ONNX Runtime session options, applied over the pipeline's own (default none). */
   sessionOptions?: InferenceSession.SessionOptions;
   /** `maxTokens` when a request gives none (default 16). */
   defaultMaxTokens?: number;
   /** Upper bound that every request's `maxTokens` is clamped to (default 512). */
   maxTokensCeiling?: number;
-  /** Generations running at once; beyond it requests wait in a queue (default 4). */
+  /** Sequences one batched decode run serves, per model (default 16); more generations wait in the queue. */
+  maxBatchSize?: number;
+  /** @deprecated The batch cap's former name; `maxBatchSize` wins when both are given. */
   maxConcurrentGenerations?: number;
   /**
-   * Generations allowed to wait; one more gets PipelineError BUSY (default 1024: a burst from
-   * many clients is served in turn rather than refused; the wait is bounded by the queue length).
+   * Generations allowed to wait for batch room or cache memory; one more gets PipelineError BUSY
+   * (default 1024: a burst from many clients is served in turn rather than refused).
    */
   maxQueuedGenerations?: number;
   /** Step sessions held at once; at the cap the least recently used idle one is evicted, or TOO_MANY_SESSIONS when all are busy (default 64). */
   maxSessions?: number;
   /** A step session unused for this long is freed (default 300000 = 5 min). */
   sessionIdleMs?: number;
-  /** Bytes of key/value cache that step sessions and generations may hold together (default 256 MiB). */
+  /**
+   * Key/value cache budget in bytes (default 1 GiB): running generations reserve their worst case
+   * ((prompt + max tokens) × bytes per token) and step sessions count what they hold; a
+   * generation that does not fit waits, idle sessions are evicted to make room.
+   */
   maxCacheBytes?: number;
-  /** Long prompts are fed in chunks of this many tokens, so one long prefill cannot stall other requests' decode steps for long (default 128). */
+  /** Prompt tokens fed per scheduler iteration: long prompts go in chunks, short ones are batched up to this many padded tokens (default 128). */
   prefillChunkTokens?: number;
   /** Where load times, model facts and evictions are logged (default: silent). */
   logger?: PipelineLogger;
 }
 
-export type ResolvedOptions = Required<Omit<OnnxPipelineOptions, "sessionOptions">> & {
+export type ResolvedOptions = Required<Omit<OnnxPipelineOptions, "sessionOptions" | "maxConcurrentGenerations">> & {
   sessionOptions: InferenceSession.SessionOptions;
 };
 
 export const DEFAULT_OPTIONS = {
-  threads: 1,
+  threads: Math.max(1, Math.min(availableParallelism(), 4)),
+  spinning: false,
   defaultMaxTokens: 16,
   maxTokensCeiling: 512,
-  maxConcurrentGenerations: 4,
+  maxBatchSize: 16,
   maxQueuedGenerations: 1024,
   maxSessions: 64,
   sessionIdleMs: 300_000,
-  maxCacheBytes: 256 * 1024 * 1024,
+  maxCacheBytes: 1024 * 1024 * 1024,
   prefillChunkTokens: 128,
 } as const;
+
+const POSITIVE_INTEGERS = [
+  "threads",
+  "defaultMaxTokens",
+  "maxTokensCeiling",
+  "maxBatchSize",
+  "maxSessions",
+  "sessionIdleMs",
+  "maxCacheBytes",
+  "prefillChunkTokens",
+] as const;
 
 export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
   if (!options || typeof options.models !== "object" || options.models === null) {
     throw new TypeError("createOnnxPipeline: `models` must map model ids to directories");
   }
   if (Object.keys(options.models).length === 0) throw new TypeError("createOnnxPipeline: `models` is empty");
+  const { maxConcurrentGenerations, ...rest } = definedOnly(options);
   const resolved: ResolvedOptions = {
     ...DEFAULT_OPTIONS,
-    ...definedOnly(options),
+    ...(maxConcurrentGenerations !== undefined ? { maxBatchSize: maxConcurrentGenerations } : {}),
+    ...rest,
     models: options.models,
     sessionOptions: options.sessionOptions ?? {},
     logger: options.logger ?? silentLogger,
   };
-  const positive = [
-    "threads",
-    "defaultMaxTokens",
-    "maxTokensCeiling",
-    "maxConcurrentGenerations",
-    "maxSessions",
-    "sessionIdleMs",
-    "maxCacheBytes",
-    "prefillChunkTokens",
-  ] as const;
-  for (const key of positive) {
+  for (const key of POSITIVE_INTEGERS) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {
       throw new TypeError(`createOnnxPipeline: \`${key}\` must be a positive integer (got ${resolved[key]})`);
     }
@@ -81,6 +98,7 @@ export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
   if (!Number.isInteger(resolved.maxQueuedGenerations) || resolved.maxQueuedGenerations < 0) {
     throw new TypeError("createOnnxPipeline: `maxQueuedGenerations` must be an integer ≥ 0");
   }
+  if (typeof resolved.spinning !== "boolean") throw new TypeError("createOnnxPipeline: `spinning` must be true or false");
   return resolved;
 }
 

@@ -1,8 +1,14 @@
 /**
- * `OnnxPipeline`: the `ModelPipeline` contract of @modelnode/core on ONNX Runtime. It owns the
- * loaded models, the run queue shared by every request, the admission gate for generations and
- * the step sessions; generation and step logic live in their own modules.
+ * `OnnxPipeline`: core's `ModelPipeline` contract, served by the engine thread (engine/). This
+ * side, on the caller's thread, only checks requests, passes them on, and turns the engine's
+ * batched events back into promises and async iterables; tokenizing, scheduling, the model runs
+ * and sampling all happen on the engine thread, so the caller's event loop stays free.
+ *
+ * `stats()` returns the engine's figures as of its last message (each reply carries them, so they
+ * are current whenever a reply arrives). If the engine thread dies, every request in flight fails
+ * with an internal error and a new engine is started; requests meanwhile get BUSY.
  */
+import type { Worker } from "node:worker_threads";
 import {
   PipelineError,
   type GenerateRequest,
@@ -14,56 +20,49 @@ import {
   type StepRequest,
   type StepResult,
 } from "@modelnode/core";
-import { runGeneration } from "./generation.js";
-import type { LoadedModel } from "./loaded-model.js";
+import { EventQueue } from "./event-queue.js";
+import { deserializeError, type EngineThread } from "./engine-thread.js";
+import type { FromEngine, ToEngine } from "./engine/protocol.js";
 import type { ResolvedOptions } from "./options.js";
-import { checkContext, promptIds, resolveSampling } from "./request-settings.js";
-import { AbortedError, AdmissionGate, RunQueue } from "./scheduler.js";
-import { Sequence } from "./sequence.js";
-import { StepSessionStore, type StepSession } from "./step-sessions.js";
-import { runStep, type StepContext } from "./step-runner.js";
+import { stopRuns } from "./engine/run-guard.js";
+
+/** How long process exit waits for a model run in progress (one run; a long prefill chunk can take a while). */
+const EXIT_WAIT_MS = 10_000;
+import { resolveSampling } from "./request-settings.js";
+
+type Pending =
+  | { kind: "stream"; queue: EventQueue<GenerationEvent>; cleanup: () => void }
+  | { kind: "step"; resolve: (result: StepResult) => void; reject: (error: Error) => void; cleanup: () => void };
 
 export class OnnxPipeline implements ModelPipeline {
-  private readonly runQueue = new RunQueue();
-  private readonly gate: AdmissionGate;
-  private readonly sessions: StepSessionStore;
-  /** Every sequence holding a cache (generations and step sessions), for byte accounting. */
-  private readonly liveSequences = new Set<Sequence>();
-  private readonly closing = new AbortController();
-  /** What a step needs of the pipeline. */
-  private readonly stepContext: StepContext;
-  private closed = false;
-  private tokensGenerated = 0;
-  private generationsCompleted = 0;
+  private readonly pending = new Map<number, Pending>();
+  private readonly sessionIds = new Set<string>();
+  private nextId = 1;
+  private latestStats: PipelineStats;
+  private worker: Worker | undefined;
+  private runFlags: Int32Array | undefined;
+  private closing: Promise<void> | undefined;
+  /** On process exit: let the engine's current run finish first (see engine/run-guard.ts). */
+  private readonly onProcessExit = () => {
+    if (this.runFlags) stopRuns(this.runFlags, EXIT_WAIT_MS);
+  };
 
   constructor(
     private readonly options: ResolvedOptions,
-    private readonly models: ReadonlyMap<string, LoadedModel>,
+    private readonly models: readonly ModelInfo[],
+    private readonly engine: EngineThread,
   ) {
-    this.gate = new AdmissionGate(options.maxConcurrentGenerations, options.maxQueuedGenerations);
-    this.sessions = new StepSessionStore({
-      maxSessions: options.maxSessions,
-      idleMs: options.sessionIdleMs,
-      logger: options.logger,
-      onRelease: (sequence) => this.liveSequences.delete(sequence),
-    });
-    this.stepContext = {
-      options,
-      runQueue: this.runQueue,
-      sessions: this.sessions,
-      model: (id) => this.model(id),
-      openSequence: (model) => this.openSequence(model),
-      releaseSequence: (sequence) => this.liveSequences.delete(sequence),
-      makeRoom: (bytes, keep) => this.makeRoom(bytes, keep),
-    };
+    this.latestStats = emptyStats(models.length);
+    this.attach(engine);
+    process.on("exit", this.onProcessExit);
   }
 
   listModels(): ModelInfo[] {
-    return [...this.models.values()].map((model) => ({ ...model.info }));
+    return this.models.map((model) => ({ ...model }));
   }
 
   hasModel(modelId: string): boolean {
-    return this.models.has(modelId);
+    return this.models.some((model) => model.id === modelId);
   }
 
   async generate(request: GenerateRequest): Promise<GenerationResult> {
@@ -74,125 +73,178 @@ export class OnnxPipeline implements ModelPipeline {
   }
 
   stream(request: GenerateRequest): AsyncIterable<GenerationEvent> {
-    return { [Symbol.asyncIterator]: () => this.streamEvents(request) };
+    return { [Symbol.asyncIterator]: () => this.startStream(request) };
   }
 
   step(request: StepRequest): Promise<StepResult> {
-    this.assertOpen();
-    return runStep(this.stepContext, request, this.requestSignal(request.signal));
+    const { signal, ...rest } = request;
+    return new Promise<StepResult>((resolve, reject) => {
+      const id = this.nextId++;
+      const cleanup = this.onAbort(id, signal);
+      this.pending.set(id, { kind: "step", resolve, reject, cleanup });
+      this.post({ type: "step", id, request: rest }, id);
+    });
   }
 
   closeSession(sessionId: string): boolean {
-    const session = this.sessions.get(sessionId);
-    if (!session) return false;
-    // A session mid-step is dropped from the store now; its step finishes on a detached sequence.
-    return this.sessions.delete(sessionId);
+    this.worker?.postMessage({ type: "closeSession", sessionId } satisfies ToEngine);
+    return this.sessionIds.delete(sessionId);
   }
 
   stats(): PipelineStats {
-    return {
-      activeSessions: this.sessions.size,
-      generationsInFlight: this.gate.running,
-      cacheBytes: this.cacheBytes(),
-      queued: this.gate.waiting,
-      queuedGenerations: this.gate.waiting, // the same figure, under an explicit name
-      runsWaiting: this.runQueue.waiting,
-      models: this.models.size,
-      generationsCompleted: this.generationsCompleted,
-      tokensGenerated: this.tokensGenerated,
-      sessionsExpired: this.sessions.expired,
-      sessionsEvicted: this.sessions.evicted,
-    };
+    return { ...this.latestStats };
   }
 
   /**
    * Cancels running generations and steps (they end "cancelled" / CANCELLED), fails queued
    * generations with SHUTTING_DOWN, waits for the run in progress, then frees sessions and models.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.closing.abort();
-    const shuttingDown = new PipelineError("SHUTTING_DOWN", "the model pipeline is closing");
-    this.gate.rejectWaiting(shuttingDown);
-    await this.runQueue.close(shuttingDown);
-    this.sessions.clear();
-    this.liveSequences.clear();
-    for (const model of this.models.values()) await model.session.release();
-    this.options.logger.info({ models: [...this.models.keys()] }, "model pipeline closed");
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
   }
 
-  private async *streamEvents(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
-    this.assertOpen();
-    const model = this.model(request.modelId);
-    const settings = resolveSampling(request, this.options);
-    const ids = promptIds(model, request.prompt);
-    checkContext(model, ids.length, 1); // room for at least one generated token
-    const signal = this.requestSignal(request.signal);
-    const cancelled = (): GenerationEvent => ({
-      kind: "done",
-      result: { text: "", finishReason: "cancelled", usage: { promptTokens: ids.length, completionTokens: 0 } },
-    });
-
-    let leave: () => void;
-    try {
-      leave = await this.gate.enter(signal);
-    } catch (error) {
-      if (error instanceof AbortedError) return yield cancelled();
-      throw error;
-    }
-    const sequence = this.openSequence(model);
-    try {
-      if (!this.makeRoom(sequence.cacheBytesAfter(ids.length + settings.maxTokens))) {
-        throw new PipelineError("BUSY", "not enough cache memory for this generation now; retry later", {
-          maxCacheBytes: this.options.maxCacheBytes,
-        });
-      }
-      yield* runGeneration(sequence, {
-        promptIds: ids,
-        ...settings,
-        signal,
-        onToken: () => this.tokensGenerated++,
-        onDone: () => this.generationsCompleted++,
+  private async shutDown(): Promise<void> {
+    const worker = this.worker;
+    if (worker) {
+      worker.ref();
+      const closed = new Promise<void>((resolve) => {
+        worker.on("message", (message: FromEngine) => message.type === "closed" && resolve());
+        worker.once("exit", () => resolve());
       });
-    } finally {
-      // Runs on completion, error, and when the consumer stops iterating early.
-      this.liveSequences.delete(sequence);
-      leave();
+      worker.postMessage({ type: "close" } satisfies ToEngine);
+      await closed;
+      this.worker = undefined;
+      await worker.terminate();
     }
+    process.off("exit", this.onProcessExit);
+    this.failAll(new PipelineError("SHUTTING_DOWN", "the model pipeline is closed"));
+    this.sessionIds.clear();
   }
 
-  private openSequence(model: LoadedModel): Sequence {
-    const sequence = new Sequence(model, this.runQueue, this.options.prefillChunkTokens);
-    this.liveSequences.add(sequence);
-    return sequence;
-  }
-
-  /** Evicts idle step sessions (never `keep`) until `bytes` more cache fit under maxCacheBytes. */
-  private makeRoom(bytes: number, keep?: StepSession): boolean {
-    return this.sessions.evictUntil(() => this.cacheBytes() + bytes <= this.options.maxCacheBytes, keep);
-  }
-
-  private cacheBytes(): number {
-    let total = 0;
-    for (const sequence of this.liveSequences) total += sequence.cacheBytes;
-    return total;
-  }
-
-  private model(modelId: string): LoadedModel {
-    const model = this.models.get(modelId);
-    if (!model) {
-      throw new PipelineError("MODEL_NOT_FOUND", `no model "${modelId}" is loaded`, { available: [...this.models.keys()] });
+  private startStream(request: GenerateRequest): AsyncIterator<GenerationEvent> {
+    const id = this.nextId++;
+    const queue = new EventQueue<GenerationEvent>(() => this.cancel(id));
+    try {
+      const settings = resolveSampling(request, this.options);
+      if (typeof request.prompt !== "string") throw new PipelineError("INVALID_REQUEST", "prompt must be a string", { field: "prompt" });
+      const cleanup = this.onAbort(id, request.signal);
+      this.pending.set(id, { kind: "stream", queue, cleanup });
+      this.post({ type: "generate", id, modelId: request.modelId, prompt: request.prompt, settings }, id);
+    } catch (error) {
+      queue.fail(error as Error);
     }
-    return model;
+    return queue;
   }
 
-  /** The request's signal combined with the pipeline's own, which aborts on close. */
-  private requestSignal(signal: AbortSignal | undefined): AbortSignal {
-    return signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+  /** Sends a request, or fails it at once when there is no engine to take it. */
+  private post(message: ToEngine & { id: number }, id: number): void {
+    if (this.closing) return this.settle(id, new PipelineError("SHUTTING_DOWN", "the model pipeline is closed"));
+    if (!this.worker) return this.settle(id, new PipelineError("BUSY", "the model engine is restarting; retry shortly"));
+    this.worker.ref();
+    this.worker.postMessage(message);
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new PipelineError("SHUTTING_DOWN", "the model pipeline is closed");
+  /** Abort → cancel message; returns what removes the listener. */
+  private onAbort(id: number, signal: AbortSignal | undefined): () => void {
+    if (!signal) return () => {};
+    const abort = () => this.cancel(id);
+    if (signal.aborted) queueMicrotask(abort);
+    else signal.addEventListener("abort", abort, { once: true });
+    return () => signal.removeEventListener("abort", abort);
   }
+
+  private cancel(id: number): void {
+    if (this.pending.has(id)) this.worker?.postMessage({ type: "cancel", id } satisfies ToEngine);
+  }
+
+  private attach({ worker, runFlags }: Pick<EngineThread, "worker" | "runFlags">): void {
+    this.worker = worker;
+    this.runFlags = runFlags;
+    worker.unref(); // referenced only while requests are in flight
+    worker.on("message", (message: FromEngine) => this.receive(message));
+    worker.on("error", (error) => this.engineDied(worker, error));
+    worker.on("exit", (code) => this.engineDied(worker, new Error(`the model engine thread exited (code ${code})`)));
+  }
+
+  private receive(message: FromEngine): void {
+    if (message.type === "log") {
+      this.options.logger[message.level](message.obj, message.msg);
+      return;
+    }
+    if (message.type !== "events") return;
+    this.latestStats = message.stats;
+    for (const event of message.events) {
+      const [kind] = event;
+      if (kind === "sessionGone") {
+        this.sessionIds.delete(event[1]);
+        continue;
+      }
+      const id = event[1];
+      const pending = this.pending.get(id);
+      if (!pending) continue;
+      if (kind === "text" && pending.kind === "stream") pending.queue.push({ kind: "text", text: event[2] });
+      else if (kind === "done" && pending.kind === "stream") {
+        pending.queue.push({ kind: "done", result: event[2] });
+        this.settle(id);
+      } else if (kind === "step" && pending.kind === "step") {
+        this.sessionIds.add(event[2].sessionId);
+        pending.resolve(event[2]);
+        this.settle(id);
+      } else if (kind === "error") this.settle(id, deserializeError(event[2]));
+    }
+    if (this.pending.size === 0 && !this.closing) this.worker?.unref();
+  }
+
+  /** Ends request `id`: successfully, or failing with `error`. */
+  private settle(id: number, error?: Error): void {
+    const pending = this.pending.get(id);
+    this.pending.delete(id);
+    if (pending) pending.cleanup();
+    if (error && pending?.kind === "step") pending.reject(error);
+    else if (error && pending?.kind === "stream") pending.queue.fail(error);
+    else if (pending?.kind === "stream") pending.queue.end();
+  }
+
+  private failAll(error: Error): void {
+    for (const id of [...this.pending.keys()]) this.settle(id, error);
+  }
+
+  private engineDied(worker: Worker, error: Error): void {
+    if (this.worker !== worker || this.closing) return;
+    this.worker = undefined;
+    this.options.logger.error({ err: error }, "model engine thread died; failing its requests and starting a new one");
+    this.failAll(new Error(`model engine failed: ${error.message}`));
+    this.sessionIds.clear();
+    this.latestStats = emptyStats(this.models.length);
+    void this.engine.restart().then(
+      (engine) => {
+        if (this.closing) return void engine.worker.terminate();
+        this.attach(engine);
+        this.options.logger.info({}, "model engine restarted");
+      },
+      (restartError) => this.options.logger.error({ err: restartError }, "model engine could not be restarted"),
+    );
+  }
+}
+
+function emptyStats(models: number): PipelineStats {
+  return {
+    activeSessions: 0,
+    generationsInFlight: 0,
+    cacheBytes: 0,
+    cacheBytesCommitted: 0,
+    queued: 0,
+    queuedGenerations: 0,
+    batchSize: 0,
+    models,
+    generationsCompleted: 0,
+    tokensGenerated: 0,
+    sessionsExpired: 0,
+    sessionsEvicted: 0,
+    prefillRuns: 0,
+    prefillRows: 0,
+    decodeRuns: 0,
+    decodeRows: 0,
+  };
 }

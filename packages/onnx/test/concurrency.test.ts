@@ -1,7 +1,18 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { GenerationEvent } from "@modelnode/core";
-import { collect, pipelineError, tinyPipeline } from "./helpers.js";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { GenerateRequest, GenerationEvent } from "@modelnode/core";
+import { collect, ensureModel, eventually, pipelineError, streamed, tinyPipeline } from "./helpers.js";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EventEmitter } from "node:events";
+import type { Worker } from "node:worker_threads";
+import { createOnnxPipeline, OnnxPipeline } from "../src/index.js";
+import type { ToEngine } from "../src/engine/protocol.js";
+import { silentLogger } from "../src/logger.js";
+import { resolveOptions } from "../src/options.js";
 
 const request = { modelId: "tiny", prompt: "The quick brown fox" };
 
@@ -25,8 +36,8 @@ describe("cancellation", () => {
     assert.equal(done.kind, "done");
     if (done.kind !== "done") return;
     assert.equal(done.result.finishReason, "cancelled");
-    // The abort came right after the 3rd piece; at most the piece of one more step may follow.
-    assert.ok(done.result.usage.completionTokens <= 4, `ran ${done.result.usage.completionTokens} tokens after abort`);
+    // The engine runs ahead of the consumer; cancellation stops it at its next step.
+    assert.ok(done.result.usage.completionTokens < 200, `ran ${done.result.usage.completionTokens} tokens after abort`);
     assert.equal(events.flatMap((e) => (e.kind === "text" ? [e.text] : [])).join(""), done.result.text);
     const stats = pipeline.stats();
     assert.equal(stats.generationsInFlight, 0);
@@ -55,35 +66,134 @@ describe("cancellation", () => {
   });
 });
 
-describe("sharing the CPU", () => {
-  test("concurrent generations advance step by step (round-robin), not one after the other", async (t) => {
-    const pipeline = await tinyPipeline({ maxConcurrentGenerations: 3 });
+describe("continuous batching", () => {
+  test("concurrent streams run in one batch, and each gets the greedy text it gets alone", async (t) => {
+    const pipeline = await tinyPipeline();
     t.after(() => pipeline.close());
+    const prompts = Array.from({ length: 8 }, (_, i) => `prompt number ${i}: ${"and so on ".repeat(i * 3)}`);
+    const alone = [];
+    for (const prompt of prompts) alone.push(await pipeline.generate({ ...request, prompt, maxTokens: 12 + (prompts.indexOf(prompt) % 3) * 5 }));
+    let widest = 0;
     const order: number[] = [];
-    const consume = async (index: number) => {
-      for await (const event of pipeline.stream({ ...request, prompt: `prompt number ${index}`, maxTokens: 12 })) {
-        if (event.kind === "text") order.push(index);
-      }
-    };
-    await Promise.all([0, 1, 2].map(consume));
-    // Round-robin: every generation has produced text before any of them is half done.
-    const firstHalf = order.slice(0, Math.floor(order.length / 2));
-    assert.deepEqual(new Set(firstHalf), new Set([0, 1, 2]), `order ${order}`);
-    // Concurrency does not change greedy results.
-    const alone = await pipeline.generate({ ...request, prompt: "prompt number 1", maxTokens: 12 });
-    const together = await Promise.all([0, 1, 2].map((i) => pipeline.generate({ ...request, prompt: `prompt number ${i}`, maxTokens: 12 })));
-    assert.equal(together[1].text, alone.text);
+    const before = pipeline.stats();
+    const together = await Promise.all(
+      prompts.map(async (prompt, i) => {
+        const out = [];
+        for await (const event of pipeline.stream({ ...request, prompt, maxTokens: 12 + (i % 3) * 5 })) {
+          widest = Math.max(widest, pipeline.stats().batchSize);
+          if (event.kind === "text") order.push(i);
+          out.push(event);
+        }
+        return (out.at(-1) as Extract<GenerationEvent, { kind: "done" }>).result;
+      }),
+    );
+    assert.deepEqual(together, alone);
+    assert.ok(widest >= 4, `the decode batch held at most ${widest} rows`);
+    const after = pipeline.stats();
+    const [rows, runs] = [after.decodeRows - before.decodeRows, after.decodeRuns - before.decodeRuns];
+    assert.ok(rows / runs > 4, `${rows} rows in ${runs} decode runs`);
+    // Batched, not one after the other: every stream has produced text before any is half done.
+    assert.deepEqual(new Set(order.slice(0, 30)), new Set(prompts.map((_, i) => i)), `order ${order}`);
   });
 
-  test("past the running and queued limits, a request gets BUSY; the queue drains in order", async (t) => {
-    const pipeline = await tinyPipeline({ maxConcurrentGenerations: 1, maxQueuedGenerations: 1 });
+  test("each row keeps its own sampling settings, stop strings and max_tokens inside a batch", async (t) => {
+    const pipeline = await tinyPipeline();
+    t.after(() => pipeline.close());
+    const requests: GenerateRequest[] = [
+      { ...request, maxTokens: 20 },
+      { ...request, prompt: "Sampled", temperature: 0.9, topK: 40, seed: 5, maxTokens: 20 },
+      { ...request, prompt: "Nucleus", temperature: 1.3, topP: 0.8, seed: 9, maxTokens: 20 },
+      { ...request, prompt: "Short", maxTokens: 3 },
+      { ...request, prompt: "Hot", temperature: 2, seed: 11, maxTokens: 20 },
+    ];
+    const alone = [];
+    for (const r of requests) alone.push(await pipeline.generate(r));
+    // The stop string: a piece of the greedy text, which must then end early.
+    const stop = alone[0].text.slice(8, 12);
+    requests.push({ ...request, stop: [stop], maxTokens: 20 });
+    const stopped = await pipeline.generate(requests[5]);
+    assert.equal(stopped.finishReason, "stop");
+    assert.equal(stopped.text, alone[0].text.slice(0, alone[0].text.indexOf(stop)));
+    const together = await Promise.all(requests.map((r) => pipeline.generate(r)));
+    assert.deepEqual(together, [...alone, stopped]);
+    assert.equal(together[3].usage.completionTokens, 3);
+    assert.notEqual(together[1].text, together[0].text);
+  });
+
+  test("cancelling one stream in a batch ends it; the others are unaffected", async (t) => {
+    const pipeline = await tinyPipeline();
+    t.after(() => pipeline.close());
+    const others = ["first other", "second other", "third other"];
+    const alone = [];
+    for (const prompt of others) alone.push(await pipeline.generate({ ...request, prompt, maxTokens: 40 }));
+    const controller = new AbortController();
+    const cancelled = (async () => {
+      let pieces = 0;
+      for await (const event of pipeline.stream({ ...request, maxTokens: 400, signal: controller.signal })) {
+        if (event.kind === "text" && ++pieces === 5) controller.abort();
+        if (event.kind === "done") return event.result;
+      }
+    })();
+    const together = await Promise.all(others.map((prompt) => pipeline.generate({ ...request, prompt, maxTokens: 40 })));
+    assert.equal((await cancelled)!.finishReason, "cancelled");
+    assert.deepEqual(together, alone);
+    await eventually(() => pipeline.stats().generationsInFlight === 0 && pipeline.stats().cacheBytes === 0, "everything to be freed");
+  });
+
+  test("legacy steps are batched with generations and answer what they answer alone", async (t) => {
+    const pipeline = await tinyPipeline();
+    t.after(() => pipeline.close());
+    const walk = async (sessionId: string, prompt: string, steps: number) => {
+      let result = await pipeline.step({ sessionId, modelId: "tiny", step: 0, inputIds: prompt });
+      const ids = [result.nextTokenId];
+      for (let step = 1; step < steps; step++) {
+        result = await pipeline.step({ sessionId, modelId: "tiny", step, inputIds: [result.nextTokenId] });
+        ids.push(result.nextTokenId);
+      }
+      return ids;
+    };
+    const prompts = ["Hello, world!", "Once upon a time", "a"];
+    const alone = [];
+    for (const [i, prompt] of prompts.entries()) alone.push(await walk(`alone-${i}`, prompt, 10));
+    const background = pipeline.generate({ ...request, maxTokens: 60 });
+    const before = pipeline.stats();
+    const together = await Promise.all(prompts.map((prompt, i) => walk(`together-${i}`, prompt, 10)));
+    assert.deepEqual(together, alone);
+    const after = pipeline.stats();
+    const rowsPerRun = (after.prefillRows - before.prefillRows) / (after.prefillRuns - before.prefillRuns);
+    assert.ok(rowsPerRun > 1.5, `steps ran ${rowsPerRun.toFixed(2)} rows per run: not batched`);
+    assert.equal((await background).usage.completionTokens, 60);
+  });
+
+  test("a long prompt is fed in chunks between the running streams' steps, not before or after them", async (t) => {
+    const pipeline = await tinyPipeline({ prefillChunkTokens: 32 });
+    t.after(() => pipeline.close());
+    const order: string[] = [];
+    const running = (async () => {
+      for await (const event of pipeline.stream({ ...request, maxTokens: 300 })) if (event.kind === "text") order.push("running");
+    })();
+    await eventually(() => order.length >= 3, "the first stream to run");
+    const long = "The quick brown fox jumps over the lazy dog. ".repeat(30); // ~300 tokens: 10 chunks
+    let first = -1;
+    for await (const event of pipeline.stream({ ...request, prompt: long, maxTokens: 5 })) {
+      if (event.kind === "text" && first < 0) first = order.length;
+      if (event.kind === "text") order.push("long");
+    }
+    const before = order.slice(0, first).filter((kind) => kind === "running").length;
+    assert.ok(before >= 3 + 8, `the running stream made ${before - 3} steps while the long prompt was prefilled`);
+    await running;
+  });
+});
+
+describe("admission", () => {
+  test("past the batch cap and a full queue, a request gets BUSY; the queue drains in order", async (t) => {
+    const pipeline = await tinyPipeline({ maxBatchSize: 1, maxQueuedGenerations: 1 });
     t.after(() => pipeline.close());
     const first = pipeline.generate({ ...request, maxTokens: 30 });
     const second = pipeline.generate({ ...request, maxTokens: 5 });
-    await new Promise((resolve) => setImmediate(resolve));
+    await assert.rejects(pipeline.generate(request), pipelineError("BUSY"));
     assert.equal(pipeline.stats().generationsInFlight, 1);
     assert.equal(pipeline.stats().queued, 1);
-    await assert.rejects(pipeline.generate(request), pipelineError("BUSY"));
     const [a, b] = await Promise.all([first, second]);
     assert.equal(a.usage.completionTokens, 30);
     assert.equal(b.usage.completionTokens, 5);
@@ -91,18 +201,134 @@ describe("sharing the CPU", () => {
   });
 
   test("a queued request that is aborted leaves the queue as cancelled", async (t) => {
-    const pipeline = await tinyPipeline({ maxConcurrentGenerations: 1 });
+    const pipeline = await tinyPipeline({ maxBatchSize: 1 });
     t.after(() => pipeline.close());
-    const first = pipeline.generate({ ...request, maxTokens: 20 });
+    const first = pipeline.generate({ ...request, maxTokens: 200 });
     const controller = new AbortController();
     const queued = collect(pipeline.stream({ ...request, signal: controller.signal }));
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(pipeline.stats().queued, 1);
+    await eventually(() => pipeline.stats().queued === 1, "the second request to wait");
     controller.abort();
     const events = await queued;
     assert.deepEqual(events.map((e) => e.kind), ["done"]);
     assert.equal((events[0] as Extract<GenerationEvent, { kind: "done" }>).result.finishReason, "cancelled");
     assert.equal(pipeline.stats().queued, 0);
     assert.equal((await first).finishReason, "length");
+  });
+
+  test("cache memory decides who runs: what does not fit waits, and starts when a generation ends", async (t) => {
+    const perToken = 512; // the tiny model's cache bytes per token
+    // Each request reserves (4 prompt + 60) tokens; the budget holds two.
+    const pipeline = await tinyPipeline({ maxCacheBytes: 2 * 64 * perToken + 100 });
+    t.after(() => pipeline.close());
+    let mostRunning = 0;
+    let sawWaiting = false;
+    const all = Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const { result } = await streamed(
+          (async function* () {
+            for await (const event of pipeline.stream({ ...request, maxTokens: 60 - i })) {
+              const stats = pipeline.stats();
+              mostRunning = Math.max(mostRunning, stats.generationsInFlight);
+              sawWaiting ||= stats.queued > 0;
+              assert.ok(stats.cacheBytes <= 2 * 64 * perToken + 100, `cache ${stats.cacheBytes} over the budget`);
+              yield event;
+            }
+          })(),
+        );
+        return result;
+      }),
+    );
+    const results = await all;
+    assert.equal(mostRunning, 2);
+    assert.ok(sawWaiting, "the third request waited for memory");
+    assert.deepEqual(results.map((r) => r.usage.completionTokens), [60, 59, 58]);
+  });
+});
+
+describe("the engine thread", () => {
+  test("the caller's event loop stays free while the engine is saturated (a deliberately slow model)", async (t) => {
+    const pipeline = await createOnnxPipeline({ models: { slow: ensureModel("slow-tiny-gpt2") } });
+    t.after(() => pipeline.close());
+    const gaps: number[] = [];
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    let last = performance.now();
+    const generations = [0, 1, 2].map((i) => pipeline.generate({ modelId: "slow", prompt: `slow ${i}`, maxTokens: 6 }));
+    delay.enable();
+    for await (const event of pipeline.stream({ modelId: "slow", prompt: "measured", maxTokens: 6 })) {
+      const now = performance.now();
+      if (event.kind === "text") gaps.push(now - last);
+      last = now;
+    }
+    delay.disable();
+    await Promise.all(generations);
+    const gap = gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)];
+    const worst = delay.max / 1e6;
+    // Every run of this model takes ~gap ms; on the caller's thread, none of it shows.
+    assert.ok(gap >= 20, `the slow model is not slow here (median gap ${gap.toFixed(1)} ms)`);
+    assert.ok(worst < gap / 2, `event loop delay ${worst.toFixed(1)} ms against runs of ${gap.toFixed(1)} ms`);
+  });
+
+  test("process.exit in the middle of a model run exits with the process's own code (no abort)", (t) => {
+    // Without the run guard, onnxruntime-node aborts the process (134) when the engine thread is
+    // terminated inside a run.
+    const script = `
+      const { createOnnxPipeline } = await import(${JSON.stringify(new URL("../src/index.js", import.meta.url).href)});
+      const pipeline = await createOnnxPipeline({ models: { slow: ${JSON.stringify(ensureModel("slow-tiny-gpt2"))} } });
+      for (let i = 0; i < 4; i++) pipeline.generate({ modelId: "slow", prompt: "exit " + i, maxTokens: 500 });
+      setTimeout(() => process.exit(3), 400);`;
+    const dir = mkdtempSync(join(tmpdir(), "modelnode-exit-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "exit.mjs"), script);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const child = spawnSync(process.execPath, [join(dir, "exit.mjs")], { encoding: "utf8", timeout: 60_000 });
+      assert.equal(child.status, 3, `attempt ${attempt}: exit ${child.status} (${child.signal ?? "no signal"}) ${child.stderr}`);
+    }
+  });
+
+  test("if the engine thread dies, requests in flight fail, and a new engine serves the next ones", async () => {
+    // A stand-in for the worker (terminating a real one in the middle of an ONNX Runtime run
+    // aborts the whole process, so the death is simulated): it answers what it is sent.
+    class FakeWorker extends EventEmitter {
+      received: ToEngine[] = [];
+      postMessage(message: ToEngine) {
+        this.received.push(message);
+        if (message.type === "close") setImmediate(() => this.emit("message", { type: "closed" }));
+      }
+      ref() {}
+      unref() {}
+      async terminate() {
+        return 0;
+      }
+    }
+    const first = new FakeWorker();
+    const second = new FakeWorker();
+    const logged: string[] = [];
+    const options = resolveOptions({ models: { tiny: "unused" }, logger: { ...silentLogger, error: (_, msg) => logged.push(msg ?? ""), info: (_, msg) => logged.push(msg ?? "") } });
+    const models = [{ id: "tiny", contextLength: 1024, vocabSize: 50257 }];
+    let started!: () => void;
+    const restarted = new Promise<void>((resolve) => (started = resolve));
+    const engine = {
+      worker: first as unknown as Worker,
+      runFlags: new Int32Array(2),
+      models,
+      restart: async () => {
+        await restarted;
+        return { worker: second as unknown as Worker, runFlags: new Int32Array(2), models, restart: async () => engine };
+      },
+    };
+    const pipeline = new OnnxPipeline(options, models, engine);
+    const running = pipeline.generate({ ...request, maxTokens: 500 });
+    assert.equal(first.received[0].type, "generate");
+    first.emit("error", new Error("boom"));
+    await assert.rejects(running, /model engine failed: boom/);
+    await assert.rejects(pipeline.generate(request), pipelineError("BUSY")); // while the new engine starts
+    started();
+    await eventually(() => logged.includes("model engine restarted"), "the restart");
+    const next = pipeline.generate({ ...request, maxTokens: 2 });
+    const sent = second.received.at(-1) as Extract<ToEngine, { type: "generate" }>;
+    second.emit("message", { type: "events", events: [["done", sent.id, { text: "ok", finishReason: "length", usage: { promptTokens: 4, completionTokens: 2 } }]], stats: pipeline.stats() });
+    assert.equal((await next).text, "ok");
+    assert.ok(logged.some((msg) => msg.includes("died")));
+    await pipeline.close();
   });
 });

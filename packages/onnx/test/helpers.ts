@@ -3,16 +3,38 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PipelineError } from "@modelnode/core";
-import { buildTinyModel } from "../scripts/build-tiny-model.js";
-import { createOnnxPipeline, type OnnxPipeline, type OnnxPipelineOptions } from "../src/index.js";
+import { PipelineError, type GenerationEvent, type GenerationResult } from "@modelnode/core";
+import { buildModel, buildTinyModel } from "../scripts/build-tiny-model.js";
+import { createOnnxPipeline, type ModelPreset, type OnnxPipeline, type OnnxPipelineOptions } from "../src/index.js";
+import { loadModel, type LoadedModel } from "../src/loaded-model.js";
+import { silentLogger } from "../src/logger.js";
 
-/** <repo>/models/tiny-gpt2 (this file runs from packages/onnx/dist/test). */
-export const TINY_MODEL_DIR = fileURLToPath(new URL("../../../../models/tiny-gpt2", import.meta.url));
+/** <repo>/models (this file runs from packages/onnx/dist/test). */
+export const MODELS_DIR = fileURLToPath(new URL("../../../../models", import.meta.url));
+export const TINY_MODEL_DIR = join(MODELS_DIR, "tiny-gpt2");
 
 export function ensureTinyModel(): string {
   buildTinyModel({ out: TINY_MODEL_DIR, ifMissing: true });
   return TINY_MODEL_DIR;
+}
+
+/** <repo>/models/<preset>, built when missing or stale. */
+export function ensureModel(preset: ModelPreset): string {
+  const dir = join(MODELS_DIR, preset);
+  buildModel({ out: dir, model: preset, ifMissing: true });
+  return dir;
+}
+
+/** A model loaded on this thread (for tests of the engine's parts), one intra-op thread. */
+export function loadTestModel(preset: ModelPreset): Promise<LoadedModel> {
+  return loadModel(preset, ensureModel(preset), { threads: 1, spinning: false, sessionOptions: {}, logger: silentLogger });
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
 }
 
 export async function tinyPipeline(options: Partial<OnnxPipelineOptions> = {}): Promise<OnnxPipeline> {
@@ -42,4 +64,23 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
   for await (const item of iterable) items.push(item);
   return items;
+}
+
+/** Waits until `condition()` holds (polling every 5 ms), failing after `timeoutMs`. */
+export async function eventually(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A stream's text pieces and its final result. */
+export async function streamed(events: AsyncIterable<GenerationEvent>): Promise<{ pieces: string[]; result: GenerationResult }> {
+  const pieces: string[] = [];
+  for await (const event of events) {
+    if (event.kind === "text") pieces.push(event.text);
+    else return { pieces, result: event.result };
+  }
+  throw new Error("the stream ended without a result");
 }

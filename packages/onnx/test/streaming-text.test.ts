@@ -2,8 +2,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { GenerationEvent } from "@modelnode/core";
-import { runGeneration } from "../src/generation.js";
+import type { GenerationEvent, GenerationResult } from "@modelnode/core";
+import { GenerationRow } from "../src/engine/generation-row.js";
 import { IncrementalDecoder } from "../src/incremental-decoder.js";
 import { createRandom } from "../src/random.js";
 import { ByteLevelTextStream, createTextStream } from "../src/text-stream.js";
@@ -11,7 +11,7 @@ import type { LoadedModel } from "../src/loaded-model.js";
 import { StopSequenceMatcher } from "../src/stop-sequences.js";
 import { TextTokenizer } from "../src/tokenizer.js";
 import type { OnnxPipeline } from "../src/index.js";
-import { collect, ensureTinyModel, tinyPipeline } from "./helpers.js";
+import { ensureTinyModel, eventually, tinyPipeline } from "./helpers.js";
 
 const REPLACEMENT = "\uFFFD";
 
@@ -82,25 +82,22 @@ describe("incremental decoding across split UTF-8 characters", () => {
     assert.ok(createTextStream(tokenizer, []) instanceof ByteLevelTextStream);
   });
 
-  /** Runs the generation loop over a scripted "model" whose logits force the given tokens. */
+  /** Drives a generation row with scripted logits that force the given tokens (then EOS). */
   async function scriptedGeneration(script: number[], stop: string[] = []) {
     const model = { tokenizer, eosTokenIds: new Set([50256]), contextLength: 1024 } as unknown as LoadedModel;
-    let position = 0;
-    const target = {
-      model,
-      length: 0,
-      async forward(ids: readonly number[]) {
-        target.length += ids.length;
-        const logits = new Float32Array(50257);
-        logits[script[position++] ?? 50256] = 1;
-        return logits;
-      },
-    };
+    const events: GenerationEvent[] = [];
+    const sink = { text: (text: string) => events.push({ kind: "text", text }), token: () => {}, done: (result: GenerationResult) => events.push({ kind: "done", result }) };
     const sampling = { temperature: 0, topK: 0, topP: 1, seed: 1 };
-    return collect(runGeneration(target, { promptIds: [15496], maxTokens: 50, stop, sampling }));
+    const row = new GenerationRow(1, model, { promptIds: [15496], maxTokens: 50, stop, sampling }, sink);
+    for (let position = 0; !row.done; position++) {
+      const logits = new Float32Array(50257);
+      logits[script[position] ?? 50256] = 1;
+      row.accept(logits);
+    }
+    return events;
   }
 
-  test("the generation loop streams whole characters when tokens split them, and ends on EOS", async () => {
+  test("a generation row streams whole characters when tokens split them, and ends on EOS", async () => {
     const text = "日本語 🙂!";
     const events = await scriptedGeneration(tokenizer.encode(text, false));
     const done = events.at(-1) as Extract<GenerationEvent, { kind: "done" }>;
@@ -186,8 +183,8 @@ describe("streaming into a slow consumer", () => {
       if (event.kind === "text" && ++pieces === 3) break;
     }
     assert.equal(pieces, 3);
-    const stats = pipeline.stats();
-    assert.equal(stats.generationsInFlight, 0);
-    assert.equal(stats.cacheBytes, 0);
+    // Leaving the loop cancels the generation; the engine frees it within a step.
+    await eventually(() => pipeline.stats().generationsInFlight === 0 && pipeline.stats().cacheBytes === 0, "the generation to be freed");
+    assert.ok(pipeline.stats().tokensGenerated < 50);
   });
 });

@@ -1,23 +1,11 @@
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InferenceSession } from "onnxruntime-node";
 import { buildTinyModel, isTinyModelCurrent, TINY_MODEL_BUILDER_VERSION } from "../scripts/build-tiny-model.js";
-import { loadModel, type LoadedModel } from "../src/loaded-model.js";
-import { silentLogger } from "../src/logger.js";
-import { RunQueue } from "../src/scheduler.js";
-import { Sequence } from "../src/sequence.js";
-import { argmax } from "../src/sampler.js";
 import { ensureTinyModel } from "./helpers.js";
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 describe("tiny model builder", () => {
   const scratch = mkdtempSync(join(tmpdir(), "modelnode-tiny-"));
@@ -75,59 +63,3 @@ describe("tiny model builder", () => {
   });
 });
 
-describe("KV cache", () => {
-  let model: LoadedModel;
-  const queue = new RunQueue();
-  before(async () => {
-    model = await loadModel("tiny", ensureTinyModel(), { threads: 1, sessionOptions: {}, logger: silentLogger });
-  });
-  after(() => model.session.release());
-
-  const tokens = [15496, 995, 11, 428, 318, 257, 1332, 286, 262, 12696, 2746, 13, 383, 2068, 7586, 21831];
-
-  test("incremental decoding with the cache gives the logits of a full uncached run", async () => {
-    const long = Array.from({ length: 80 }, (_, i) => tokens[i % tokens.length] + i);
-    const uncached = new Sequence(model, queue, 1024);
-    const full = Float32Array.from(await uncached.forward(long));
-
-    const cached = new Sequence(model, queue, 1024);
-    await cached.forward(long.slice(0, 50));
-    let logits: Float32Array | undefined;
-    for (const id of long.slice(50)) logits = await cached.forward([id]);
-    assert.equal(cached.length, long.length);
-    assert.equal(cached.cacheBytes, 80 * 512);
-    assert.ok(maxAbsDiff(full, logits!) < 1e-4, `max diff ${maxAbsDiff(full, logits!)}`);
-    assert.equal(argmax(full), argmax(logits!));
-  });
-
-  test("a prompt fed in chunks gives the same logits as one prefill", async () => {
-    const whole = Float32Array.from(await new Sequence(model, queue, 1024).forward(tokens));
-    const chunked = await new Sequence(model, queue, 3).forward(tokens);
-    assert.ok(maxAbsDiff(whole, chunked) < 1e-4);
-  });
-
-  test("left padding hidden by the attention mask does not change the logits", async () => {
-    const plain = Float32Array.from(await new Sequence(model, queue, 1024).forward(tokens));
-    const padded = await new Sequence(model, queue, 1024).forward([50256, 50256, 50256, ...tokens], {
-      mask: [0, 0, 0, ...tokens.map(() => 1)],
-    });
-    assert.ok(maxAbsDiff(plain, padded) < 1e-4, `max diff ${maxAbsDiff(plain, padded)}`);
-  });
-
-  test("greedy continuations depend on the prompt (the model does not emit one token forever)", async () => {
-    const continuation = async (prompt: number[]) => {
-      const sequence = new Sequence(model, queue, 1024);
-      let logits = await sequence.forward(prompt);
-      const out: number[] = [];
-      for (let i = 0; i < 12; i++) {
-        out.push(argmax(logits));
-        logits = await sequence.forward([out[i]]);
-      }
-      return out;
-    };
-    const a = await continuation([15496, 995]);
-    const b = await continuation([464, 2068, 7586, 21831]);
-    assert.notDeepEqual(a, b);
-    assert.ok(new Set(a).size > 4, `greedy output ${a} barely varies`);
-  });
-});

@@ -8,12 +8,19 @@
  * The same eviction makes room when the cache bytes of all sequences would pass `maxCacheBytes`.
  */
 import { PipelineError } from "@modelnode/core";
-import type { PipelineLogger } from "./logger.js";
-import type { Sequence } from "./sequence.js";
+import type { LoadedModel } from "../loaded-model.js";
+import type { PipelineLogger } from "../logger.js";
+import { KvBatch } from "./kv-batch.js";
 
 export interface StepSession {
   readonly id: string;
-  sequence: Sequence;
+  readonly model: LoadedModel;
+  /** The session's key/value cache between steps: a batch of one row. */
+  cache: KvBatch<null>;
+  /** Tokens the session holds (prompt and every step's input). */
+  length: number;
+  /** Cache bytes the session will hold once its running step is done (its budget share). */
+  plannedBytes: number;
   lastStep: number;
   lastUsed: number;
   busy: boolean;
@@ -23,8 +30,8 @@ export interface StepSessionLimits {
   maxSessions: number;
   idleMs: number;
   logger: PipelineLogger;
-  /** Called when a session's sequence is dropped, so its cache leaves the accounting. */
-  onRelease: (sequence: Sequence) => void;
+  /** Called when a session is dropped (closed, expired or evicted). */
+  onRelease: (session: StepSession) => void;
 }
 
 export class StepSessionStore {
@@ -45,14 +52,18 @@ export class StepSessionStore {
     return this.sessions.get(id);
   }
 
-  /** Adds a new session, evicting the least recently used idle one when at the cap. */
-  create(id: string, sequence: Sequence): StepSession {
+  values(): IterableIterator<StepSession> {
+    return this.sessions.values();
+  }
+
+  /** Adds a new, empty session, evicting the least recently used idle one when at the cap. */
+  create(id: string, model: LoadedModel): StepSession {
     if (this.sessions.size >= this.limits.maxSessions && !this.evictOldestIdle()) {
       throw new PipelineError("TOO_MANY_SESSIONS", `all ${this.limits.maxSessions} sessions are busy; retry later`, {
         maxSessions: this.limits.maxSessions,
       });
     }
-    const session: StepSession = { id, sequence, lastStep: 0, lastUsed: Date.now(), busy: false };
+    const session: StepSession = { id, model, cache: KvBatch.single(model), length: 0, plannedBytes: 0, lastStep: -1, lastUsed: Date.now(), busy: false };
     this.sessions.set(id, session);
     this.startSweeping();
     return session;
@@ -71,7 +82,7 @@ export class StepSessionStore {
     const session = this.sessions.get(id);
     if (!session) return false;
     this.sessions.delete(id);
-    this.limits.onRelease(session.sequence);
+    this.limits.onRelease(session);
     if (this.sessions.size === 0) this.stopSweeping();
     return true;
   }

@@ -1,0 +1,391 @@
+/**
+ * The engine: everything that touches the models, on the worker thread. It takes requests from
+ * the pipeline, admits generations by batch room and cache memory, keeps legacy step sessions,
+ * drives one `ModelRunner` per model in a loop, and sends back events in one message per loop
+ * iteration.
+ *
+ * Admission: a generation runs when its model's batch has room (`maxBatchSize`) and its worst
+ * case cache — (prompt + max_tokens) tokens — fits the byte budget (`maxCacheBytes`) beside what
+ * running generations reserved and sessions hold (idle sessions are evicted, least recently used
+ * first, to make room). Otherwise it waits in a FIFO queue of at most `maxQueuedGenerations`;
+ * past that, BUSY. A generation that could not fit even in an empty engine is BUSY at once.
+ */
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { PipelineError, type GenerationResult, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core";
+import type { LoadedModel } from "../loaded-model.js";
+import type { PipelineLogger } from "../logger.js";
+import { checkAttentionMask, checkContext, checkTokenIds, promptIds, type ResolvedSampling } from "../request-settings.js";
+import { GenerationRow } from "./generation-row.js";
+import { KvBatch } from "./kv-batch.js";
+import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
+import { serializeError, type EngineEvent, type FromEngine, type ToEngine } from "./protocol.js";
+import { StepSessionStore, type StepSession } from "./step-sessions.js";
+
+export interface EngineLimits {
+  maxBatchSize: number;
+  maxQueuedGenerations: number;
+  maxCacheBytes: number;
+  prefillChunkTokens: number;
+  maxSessions: number;
+  sessionIdleMs: number;
+}
+
+interface Queued {
+  row: GenerationRow;
+  runner: ModelRunner;
+  reservedBytes: number;
+}
+
+export class Engine {
+  private readonly runners = new Map<string, ModelRunner>();
+  private readonly sessions: StepSessionStore;
+  private readonly queue: Queued[] = [];
+  /** Admitted generations → their reserved cache bytes. */
+  private readonly reservations = new Map<GenerationRow, number>();
+  private readonly generations = new Map<number, GenerationRow>();
+  private readonly steps = new Map<number, StepJob>();
+  private events: EngineEvent[] = [];
+  private flushScheduled = false;
+  private looping: Promise<void> | undefined;
+  private closed = false;
+  private generationsCompleted = 0;
+  private tokensGenerated = 0;
+
+  constructor(
+    private readonly models: ReadonlyMap<string, LoadedModel>,
+    private readonly limits: EngineLimits,
+    private readonly logger: PipelineLogger,
+    private readonly send: (message: FromEngine) => void,
+  ) {
+    const hooks = {
+      stepDone: (job: StepJob, result: StepResult) => this.stepDone(job, result),
+      stepFailed: (job: StepJob, error: Error) => this.stepFailed(job, error),
+      generationFailed: (row: GenerationRow, error: Error) => this.generationFailed(row, error),
+    };
+    for (const [id, model] of models) this.runners.set(id, new ModelRunner(model, limits, hooks));
+    this.sessions = new StepSessionStore({
+      maxSessions: limits.maxSessions,
+      idleMs: limits.sessionIdleMs,
+      logger,
+      onRelease: (session) => {
+        this.emit(["sessionGone", session.id]);
+        this.scheduleFlush();
+      },
+    });
+  }
+
+  handle(message: ToEngine): void {
+    try {
+      switch (message.type) {
+        case "generate":
+          return this.generate(message.id, message.modelId, message.prompt, message.settings);
+        case "step":
+          return this.step(message.id, message.request);
+        case "cancel":
+          return this.cancel(message.id);
+        case "closeSession":
+          this.sessions.delete(message.sessionId);
+          return;
+        case "close":
+          void this.close();
+          return;
+      }
+    } catch (error) {
+      if ("id" in message) this.emit(["error", message.id, serializeError(error)]);
+    } finally {
+      this.scheduleFlush();
+    }
+  }
+
+  private generate(id: number, modelId: string, prompt: string, settings: ResolvedSampling): void {
+    this.assertOpen();
+    const model = this.model(modelId);
+    const ids = promptIds(model, prompt);
+    checkContext(model, ids.length, 1); // room for at least one generated token
+    const reservedBytes = Math.min(ids.length + settings.maxTokens, model.contextLength) * model.cacheBytesPerToken;
+    if (reservedBytes > this.limits.maxCacheBytes) {
+      throw new PipelineError("BUSY", "not enough key/value cache memory for this generation (prompt + max_tokens); lower max_tokens", {
+        maxCacheBytes: this.limits.maxCacheBytes,
+        neededBytes: reservedBytes,
+      });
+    }
+    if (this.queue.length >= this.limits.maxQueuedGenerations && !this.canAdmitNow(modelId, reservedBytes)) {
+      throw new PipelineError("BUSY", "The model is busy: too many generations are running or waiting; retry later.", {
+        running: this.reservations.size,
+        waiting: this.queue.length,
+      });
+    }
+    const row = new GenerationRow(id, model, { promptIds: ids, ...settings }, {
+      text: (text) => this.emit(["text", id, text]),
+      token: () => this.tokensGenerated++,
+      done: (result) => this.generationDone(row, result),
+    });
+    this.generations.set(id, row);
+    this.queue.push({ row, runner: this.runners.get(modelId)!, reservedBytes });
+    this.admit();
+    this.wake();
+  }
+
+  private step(id: number, request: Omit<StepRequest, "signal">): void {
+    this.assertOpen();
+    const model = this.model(request.modelId);
+    if (!Number.isInteger(request.step) || request.step < 0) {
+      throw new PipelineError("INVALID_REQUEST", "step must be an integer ≥ 0", { field: "step" });
+    }
+    const existing = this.sessions.get(request.sessionId);
+    if (existing?.busy) {
+      throw new PipelineError("SESSION_BUSY", `session "${request.sessionId}" is still running step ${existing.lastStep + 1}`);
+    }
+    let session: StepSession;
+    let ids: number[];
+    if (request.step === 0) {
+      ids = stepInputIds(model, request.inputIds, true);
+      checkContext(model, 0, ids.length);
+      if (existing && existing.model !== model) this.sessions.delete(existing.id);
+      session = existing && existing.model === model ? existing : this.sessions.create(request.sessionId, model);
+    } else {
+      if (!existing) {
+        throw new PipelineError("SESSION_NOT_FOUND", `no session "${request.sessionId}" (expired, closed or never started with step 0)`);
+      }
+      session = existing;
+      if (session.model !== model) {
+        throw new PipelineError("INVALID_REQUEST", `session "${session.id}" runs model "${session.model.id}", not "${model.id}"`);
+      }
+      if (request.step !== session.lastStep + 1) {
+        throw new PipelineError("STEP_OUT_OF_ORDER", `session "${session.id}" expects step ${session.lastStep + 1}, got ${request.step}`, {
+          expected: session.lastStep + 1,
+          received: request.step,
+        });
+      }
+      ids = stepInputIds(model, request.inputIds, false);
+      checkContext(model, session.length, ids.length);
+    }
+    const mask = checkAttentionMask(request.attentionMask, ids.length);
+    const heldBefore = request.step === 0 ? 0 : session.length;
+    const plannedBytes = (heldBefore + ids.length) * model.cacheBytesPerToken;
+    if (!this.makeRoom(plannedBytes - this.sessionBytes(session), session)) {
+      if (request.step === 0 && session.length === 0) this.sessions.delete(session.id);
+      throw new PipelineError("TOO_MANY_SESSIONS", "the key/value cache memory limit is reached and no idle session can be evicted", {
+        maxCacheBytes: this.limits.maxCacheBytes,
+      });
+    }
+    if (request.step === 0) {
+      session.cache = KvBatch.single(model);
+      session.length = 0;
+      session.lastStep = -1; // until this step succeeds, no step n > 0 may follow
+    }
+    session.busy = true;
+    session.plannedBytes = plannedBytes;
+    const job: StepJob = { requestId: id, session, step: request.step, inputIds: ids, cancelled: false };
+    this.steps.set(id, job);
+    this.runners.get(model.id)!.startStep(job, mask);
+    this.wake();
+  }
+
+  private cancel(id: number): void {
+    const row = this.generations.get(id);
+    if (row) {
+      const waiting = this.queue.findIndex((queued) => queued.row === row);
+      if (waiting >= 0) {
+        this.queue.splice(waiting, 1);
+        row.finish("cancelled");
+      } else row.cancelled = true; // the runner ends it before its next run
+      return;
+    }
+    const job = this.steps.get(id);
+    if (job) job.cancelled = true;
+  }
+
+  /** Admits queued generations in order while their model has batch room and memory allows. */
+  private admit(): void {
+    for (let i = 0; i < this.queue.length; ) {
+      const { row, runner, reservedBytes } = this.queue[i];
+      if (runner.activeGenerations >= this.limits.maxBatchSize) {
+        i++; // another model may have room
+        continue;
+      }
+      if (!this.makeRoom(reservedBytes)) break; // memory is shared: keep first come, first served
+      this.queue.splice(i, 1);
+      this.reservations.set(row, reservedBytes);
+      runner.startGeneration(row);
+    }
+  }
+
+  private canAdmitNow(modelId: string, bytes: number): boolean {
+    const runner = this.runners.get(modelId)!;
+    return this.queue.length === 0 && runner.activeGenerations < this.limits.maxBatchSize && this.committedBytes() + bytes <= this.limits.maxCacheBytes;
+  }
+
+  /** Evicts idle sessions (never `keep`) until `bytes` more fit the budget; false when they cannot. */
+  private makeRoom(bytes: number, keep?: StepSession): boolean {
+    return this.sessions.evictUntil(() => this.committedBytes() + bytes <= this.limits.maxCacheBytes, keep);
+  }
+
+  /** Cache bytes promised: admitted generations' worst cases and every session's (planned) cache. */
+  private committedBytes(): number {
+    let total = 0;
+    for (const bytes of this.reservations.values()) total += bytes;
+    for (const session of this.sessions.values()) total += this.sessionBytes(session);
+    return total;
+  }
+
+  private sessionBytes(session: StepSession): number {
+    return session.busy ? Math.max(session.plannedBytes, session.cache.cacheBytes) : session.cache.cacheBytes;
+  }
+
+  // --- the loop -------------------------------------------------------------------------------
+
+  private wake(): void {
+    this.looping ??= this.loop().finally(() => {
+      this.looping = undefined;
+      if (this.hasWork() && !this.closed) this.wake();
+    });
+  }
+
+  private hasWork(): boolean {
+    for (const runner of this.runners.values()) if (runner.hasWork) return true;
+    return false;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.hasWork()) {
+      for (const runner of this.runners.values()) {
+        if (runner.hasWork) await runner.iterate();
+      }
+      this.admit();
+      this.flush();
+      // Let queued messages (new requests, cancellations) in between iterations.
+      await nextTurn();
+    }
+  }
+
+  // --- outcomes -------------------------------------------------------------------------------
+
+  private generationDone(row: GenerationRow, result: GenerationResult): void {
+    this.generations.delete(row.requestId);
+    this.reservations.delete(row);
+    this.generationsCompleted++;
+    this.emit(["done", row.requestId, result]);
+  }
+
+  private generationFailed(row: GenerationRow, error: Error): void {
+    this.logger.error({ err: error, model: row.model.id }, "generation failed");
+    row.cancelled = true;
+    this.generations.delete(row.requestId);
+    this.reservations.delete(row);
+    this.emit(["error", row.requestId, serializeError(error)]);
+  }
+
+  private stepDone(job: StepJob, result: StepResult): void {
+    this.steps.delete(job.requestId);
+    job.session.busy = false;
+    this.sessions.touch(job.session);
+    this.emit(["step", job.requestId, result]);
+  }
+
+  private stepFailed(job: StepJob, error: Error): void {
+    this.steps.delete(job.requestId);
+    const { session } = job;
+    session.busy = false;
+    // A failed step 0 built nothing usable (the session was emptied when it started).
+    // A failed step n > 0 leaves the session as it was: its cache is replaced only on success.
+    const unusable = job.step === 0;
+    if (unusable && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    else this.sessions.touch(session);
+    if (!(error instanceof PipelineError)) this.logger.error({ err: error, model: session.model.id }, "step failed");
+    this.emit(["error", job.requestId, serializeError(error)]);
+  }
+
+  private emit(event: EngineEvent): void {
+    this.events.push(event);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.events.length === 0) return;
+    const events = this.events;
+    this.events = [];
+    this.send({ type: "events", events, stats: this.stats() });
+  }
+
+  stats(): PipelineStats {
+    const batches = new Set<KvBatch<unknown>>();
+    let batchSize = 0;
+    const runs = { prefillRuns: 0, prefillRows: 0, decodeRuns: 0, decodeRows: 0 };
+    for (const runner of this.runners.values()) {
+      for (const batch of runner.batches()) batches.add(batch);
+      batchSize += runner.batchSize;
+      for (const key of Object.keys(runs) as (keyof typeof runs)[]) runs[key] += runner.counts[key];
+    }
+    for (const session of this.sessions.values()) batches.add(session.cache);
+    let cacheBytes = 0;
+    for (const batch of batches) cacheBytes += batch.cacheBytes;
+    return {
+      activeSessions: this.sessions.size,
+      generationsInFlight: this.reservations.size,
+      cacheBytes,
+      cacheBytesCommitted: this.committedBytes(),
+      queued: this.queue.length,
+      queuedGenerations: this.queue.length,
+      batchSize,
+      models: this.models.size,
+      generationsCompleted: this.generationsCompleted,
+      tokensGenerated: this.tokensGenerated,
+      sessionsExpired: this.sessions.expired,
+      sessionsEvicted: this.sessions.evicted,
+      ...runs,
+    };
+  }
+
+  /**
+   * Fails queued generations with SHUTTING_DOWN, cancels running ones and steps, waits for the run
+   * in progress, frees sessions and models, and says "closed".
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const shuttingDown = new PipelineError("SHUTTING_DOWN", "the model pipeline is closing");
+    for (const { row } of this.queue.splice(0)) {
+      this.generations.delete(row.requestId);
+      this.emit(["error", row.requestId, serializeError(shuttingDown)]);
+    }
+    for (const runner of this.runners.values()) {
+      for (const work of runner.work()) work.cancelled = true;
+    }
+    this.flush();
+    await this.looping;
+    // Steps cancelled between runs are answered by the loop; anything left is answered here.
+    for (const job of [...this.steps.values()]) this.stepFailed(job, cancelledStep(job));
+    this.sessions.clear();
+    this.flush();
+    for (const model of this.models.values()) await model.session.release();
+    this.logger.info({ models: [...this.models.keys()] }, "model pipeline closed");
+    this.send({ type: "closed" });
+  }
+
+  private model(modelId: string): LoadedModel {
+    const model = this.models.get(modelId);
+    if (!model) throw new PipelineError("MODEL_NOT_FOUND", `no model "${modelId}" is loaded`, { available: [...this.models.keys()] });
+    return model;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PipelineError("SHUTTING_DOWN", "the model pipeline is closed");
+  }
+}
+
+function stepInputIds(model: LoadedModel, input: number[] | string, addSpecialTokens: boolean): number[] {
+  if (typeof input === "string") {
+    const ids = model.tokenizer.encode(input, addSpecialTokens);
+    if (ids.length === 0) throw new PipelineError("INVALID_TOKENS", "the input text encodes to no tokens");
+    return ids;
+  }
+  if (!Array.isArray(input)) throw new PipelineError("INVALID_TOKENS", "inputIds must be an array of token ids or a string");
+  return checkTokenIds(model, input);
+}

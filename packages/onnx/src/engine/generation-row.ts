@@ -1,0 +1,95 @@
+/**
+ * One generation's own state inside a batch: its sampler (temperature, top-k, top-p, seed), its
+ * stop strings, its text stream and its counts. The scheduler hands it the logits of its row after
+ * every run; the row picks the next token, emits the text that became final and says whether it
+ * is done. Ends on EOS or a stop string ("stop"), on max tokens or a full context ("length"), or
+ * when cancelled.
+ */
+import type { FinishReason, GenerationResult } from "@modelnode/core";
+import type { LoadedModel } from "../loaded-model.js";
+import { Sampler, type SamplerSettings } from "../sampler.js";
+import { StopSequenceMatcher } from "../stop-sequences.js";
+import { createTextStream, type TokenTextStream } from "../text-stream.js";
+
+export interface GenerationSettings {
+  promptIds: number[];
+  maxTokens: number;
+  stop: string[];
+  sampling: SamplerSettings;
+}
+
+export interface RowSink {
+  text(text: string): void;
+  /** Once per generated token (EOS excluded), for stats. */
+  token(): void;
+  done(result: GenerationResult): void;
+}
+
+export class GenerationRow {
+  /** The token to feed next (the last one sampled). */
+  nextInput = -1;
+  completionTokens = 0;
+  cancelled = false;
+  private finished = false;
+  private readonly sampler: Sampler;
+  private readonly decoder: TokenTextStream;
+  private readonly matcher: StopSequenceMatcher;
+
+  constructor(
+    readonly requestId: number,
+    readonly model: LoadedModel,
+    readonly settings: GenerationSettings,
+    private readonly sink: RowSink,
+  ) {
+    this.sampler = new Sampler(settings.sampling);
+    this.decoder = createTextStream(model.tokenizer, settings.promptIds);
+    this.matcher = new StopSequenceMatcher(settings.stop);
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Tokens the row's cache will hold once `nextInput` is fed. */
+  get length(): number {
+    return this.settings.promptIds.length + this.completionTokens;
+  }
+
+  /** Samples from the logits after the row's last token; true when the generation is over. */
+  accept(logits: Float32Array): boolean {
+    const id = this.sampler.next(logits);
+    if (this.model.eosTokenIds.has(id)) return this.finish("stop");
+    this.completionTokens++;
+    this.sink.token();
+    const { emit, stopped } = this.matcher.push(this.decoder.push(id));
+    if (emit) this.sink.text(emit);
+    if (stopped) return this.finish("stop", true);
+    // prompt + completion may fill the context; the last sampled token is never fed back.
+    if (this.completionTokens >= this.settings.maxTokens || this.length >= this.model.contextLength) return this.finish("length");
+    this.nextInput = id;
+    return false;
+  }
+
+  /** Ends the generation (once): releases held-back text and reports the result. */
+  finish(reason: FinishReason, hitStopString = false): true {
+    if (this.finished) return true;
+    this.finished = true;
+    let finishReason = reason;
+    if (!hitStopString) {
+      // Characters still held back by the decoder (an incomplete UTF-8 sequence) come out now, and
+      // text held back as a possible stop-string start is released; the former may still
+      // complete a stop string.
+      const tail = this.matcher.push(this.decoder.flush());
+      let rest = tail.emit;
+      if (tail.stopped) finishReason = "stop";
+      else rest += this.matcher.finish();
+      if (rest) this.sink.text(rest);
+    }
+    this.sink.done({
+      text: this.matcher.fullText,
+      finishReason,
+      usage: { promptTokens: this.settings.promptIds.length, completionTokens: this.completionTokens },
+    });
+    return true;
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The scheduler of one model: continuous batching.
+ *
+ * Every iteration does, in order:
+ * 1. **Prefill**: a group of waiting inputs (new prompts, legacy steps, later chunks of long
+ *    prompts) fed together in one batched run, each at most `prefillChunkTokens` tokens, the group
+ *    at most `prefillChunkTokens` padded tokens (so a long prompt goes alone, chunk by chunk, one
+ *    chunk per iteration). Inputs that are now fully fed produce their first token (generations)
+ *    or their answer (steps) from this run's logits.
+ * 2. **Settle the decode batch**: finished and cancelled rows leave (their slot is freed), new
+ *    generations join: into a free slot in place when one is wide enough, otherwise by rebuilding
+ *    the batch (one copy, which also drops padding columns nobody needs). Free slots nobody
+ *    takes within `FREE_SLOT_ITERATIONS` are removed (cheap: the last row moves into the hole).
+ * 3. **Decode**: one batched run feeding every running generation its last token.
+ *
+ * So a request is prefilled in the first iteration after it is admitted, joins the running batch
+ * at once, and leaves as soon as it ends; a long prompt never holds the others up for more than one
+ * chunk per iteration. Graphs that cannot batch (no attention_mask or position_ids input, or no
+ * KV cache) run each sequence as a batch of its own, one after another.
+ */
+import { PipelineError, type StepResult } from "@modelnode/core";
+import type { LoadedModel } from "../loaded-model.js";
+import { argmax } from "../sampler.js";
+import type { GenerationRow } from "./generation-row.js";
+import { KvBatch, type RowInput, type RowRef } from "./kv-batch.js";
+import type { StepSession } from "./step-sessions.js";
+
+/** How many iterations a freed decode slot waits for a newcomer before it is removed. */
+const FREE_SLOT_ITERATIONS = 2;
+/** Iterations a waiting input may be passed over by shorter ones before it goes first. */
+const PREFILL_PATIENCE = 2;
+
+export interface StepJob {
+  requestId: number;
+  session: StepSession;
+  step: number;
+  inputIds: number[];
+  cancelled: boolean;
+}
+
+/** Input still to be fed through prefill, and the cache built so far. */
+export interface PrefillItem {
+  source: RowRef;
+  pending: number[];
+  pendingMask?: number[];
+  generation?: GenerationRow;
+  step?: StepJob;
+  /** Iterations in a row this input was left out of the prefill run. */
+  waited: number;
+}
+
+export interface RunnerHooks {
+  stepDone(job: StepJob, result: StepResult): void;
+  stepFailed(job: StepJob, error: Error): void;
+  generationFailed(row: GenerationRow, error: Error): void;
+}
+
+export interface RunnerLimits {
+  maxBatchSize: number;
+  prefillChunkTokens: number;
+}
+
+export class ModelRunner {
+  readonly prefilling: PrefillItem[] = [];
+  /** One batch when the graph batches; otherwise one per running generation. */
+  private decode: KvBatch<GenerationRow>[] = [];
+  /** Generations that were prefilled and wait to join the decode batch. */
+  private joining: { source: RowRef; row: GenerationRow }[] = [];
+  /** Decode slot → iteration it was freed in (batchable models only). */
+  private freedAt = new Map<number, number>();
+  private iteration = 0;
+  readonly batchable: boolean;
+  /** Runs made and rows they served, per kind (prefill, decode): the batching actually achieved. */
+  readonly counts = { prefillRuns: 0, prefillRows: 0, decodeRuns: 0, decodeRows: 0 };
+
+  constructor(
+    readonly model: LoadedModel,
+    private readonly limits: RunnerLimits,
+    private readonly hooks: RunnerHooks,
+  ) {
+    const { signature } = model;
+    this.batchable = signature.hasAttentionMask && signature.hasPositionIds && signature.cache.length > 0;
+  }
+
+  /** Generations admitted and not finished: prefilling, joining or decoding. */
+  get activeGenerations(): number {
+    return this.prefilling.filter((item) => item.generation).length + this.joining.length + this.decodingRows();
+  }
+
+  get hasWork(): boolean {
+    return this.prefilling.length > 0 || this.joining.length > 0 || this.decode.length > 0;
+  }
+
+  /** Rows in the decode batch(es), free slots included: what one decode run computes. */
+  get batchSize(): number {
+    return this.decode.reduce((sum, batch) => sum + batch.size, 0);
+  }
+
+  /** Every batch holding cache memory now (for byte accounting). */
+  batches(): KvBatch<unknown>[] {
+    return [...this.decode, ...this.prefilling.map((item) => item.source.batch), ...this.joining.map((j) => j.source.batch)];
+  }
+
+  startGeneration(row: GenerationRow): void {
+    this.prefilling.push({ source: { batch: KvBatch.single(this.model), row: 0 }, pending: [...row.settings.promptIds], generation: row, waited: 0 });
+  }
+
+  startStep(job: StepJob, mask: number[] | undefined): void {
+    this.prefilling.push({ source: { batch: job.session.cache, row: 0 }, pending: [...job.inputIds], pendingMask: mask && [...mask], step: job, waited: 0 });
+  }
+
+  /** Every generation and step of this runner, for cancellation on close. */
+  *work(): Iterable<GenerationRow | StepJob> {
+    for (const item of this.prefilling) yield (item.generation ?? item.step)!;
+    for (const { row } of this.joining) yield row;
+    for (const batch of this.decode) for (const owner of batch.owners) if (owner) yield owner;
+  }
+
+  async iterate(): Promise<void> {
+    this.iteration++;
+    this.dropCancelledPrefills();
+    const group = this.prefillGroup();
+    if (group.length > 0) await this.prefill(group);
+    this.leave();
+    this.join();
+    for (const batch of [...this.decode]) await this.decodeStep(batch);
+    this.leave();
+  }
+
+  private dropCancelledPrefills(): void {
+    for (let i = this.prefilling.length - 1; i >= 0; i--) {
+      const item = this.prefilling[i];
+      if (item.generation?.cancelled) item.generation.finish("cancelled");
+      else if (item.step?.cancelled) this.hooks.stepFailed(item.step, cancelledStep(item.step));
+      else continue;
+      this.prefilling.splice(i, 1);
+    }
+  }
+
+  /**
+   * Inputs to feed in this iteration's prefill run: shortest first (a short prompt's first token
+   * should not wait behind a long prompt's chunks), as many as fit one chunk's padded token
+   * budget, at least one. An input passed over for PREFILL_PATIENCE iterations goes first.
+   */
+  private prefillGroup(): PrefillItem[] {
+    const budget = this.limits.prefillChunkTokens;
+    const chunkOf = (item: PrefillItem) => Math.min(item.pending.length, budget);
+    const candidates = [...this.prefilling].sort((a, b) => Number(b.waited >= PREFILL_PATIENCE) - Number(a.waited >= PREFILL_PATIENCE) || chunkOf(a) - chunkOf(b));
+    const group: PrefillItem[] = [];
+    let width = 0;
+    for (const item of candidates) {
+      const wider = Math.max(width, chunkOf(item));
+      if (group.length > 0 && (!this.batchable || wider * (group.length + 1) > budget)) continue;
+      group.push(item);
+      width = wider;
+    }
+    for (const item of this.prefilling) item.waited = group.includes(item) ? 0 : item.waited + 1;
+    return group;
+  }
+
+  private async prefill(group: PrefillItem[]): Promise<void> {
+    const chunk = this.limits.prefillChunkTokens;
+    const inputs: RowInput[] = group.map((item) => ({ ids: item.pending.splice(0, chunk), mask: item.pendingMask?.splice(0, chunk) }));
+    const fed = group.map((item) => item.pending.length === 0);
+    const batch = KvBatch.merge<null>(this.model, group.map((item) => ({ ...item.source, owner: null })));
+    let logits: Float32Array[] | undefined;
+    this.counts.prefillRuns++;
+    this.counts.prefillRows += group.length;
+    try {
+      logits = await batch.run(this.model.session, inputs, fed.some(Boolean));
+    } catch (error) {
+      for (const item of group) this.fail(item, error as Error);
+      return;
+    }
+    group.forEach((item, row) => {
+      item.source = { batch, row };
+      if (!fed[row]) return;
+      this.prefilling.splice(this.prefilling.indexOf(item), 1);
+      if (item.step) this.finishStep(item.step, item.source, logits![row]);
+      else if (item.generation!.cancelled) item.generation!.finish("cancelled");
+      else if (!item.generation!.accept(logits![row])) this.joining.push({ source: item.source, row: item.generation! });
+    });
+  }
+
+  private finishStep(job: StepJob, source: RowRef, logits: Float32Array): void {
+    const { session } = job;
+    session.cache = source.batch.extract(source.row);
+    session.length += job.inputIds.length;
+    session.lastStep = job.step;
+    const nextTokenId = argmax(logits);
+    this.hooks.stepDone(job, {
+      sessionId: session.id,
+      step: job.step,
+      nextTokenId,
+      nextTokenText: this.model.tokenizer.decode([nextTokenId], false),
+      sequenceLength: session.length,
+      inputIds: job.inputIds,
+      isEos: this.model.eosTokenIds.has(nextTokenId),
+    });
+  }
+
+  /** Finished and cancelled rows free their slots; free slots nobody waits for are removed. */
+  private leave(): void {
+    for (const batch of this.decode) {
+      batch.owners.forEach((row, slot) => {
+        if (!row || !(row.done || row.cancelled)) return;
+        row.finish("cancelled"); // no-op when it already finished
+        batch.owners[slot] = null;
+        this.freedAt.set(slot, this.iteration);
+      });
+    }
+    if (!this.batchable) {
+      this.decode = this.decode.filter((batch) => batch.owners[0] !== null);
+      return;
+    }
+    const batch = this.decode[0];
+    if (!batch) return;
+    this.removeStaleSlots(batch);
+    if (batch.size === 0) this.decode = [];
+  }
+
+  /** Prefilled generations join the decode batch; a wasteful batch is rebuilt narrower. */
+  private join(): void {
+    const joining = this.joining.splice(0).filter(({ row }) => !row.cancelled || !row.finish("cancelled"));
+    if (!this.batchable) {
+      for (const { source, row } of joining) this.decode.push(KvBatch.merge(this.model, [{ ...source, owner: row }]));
+      return;
+    }
+    let batch: KvBatch<GenerationRow> | undefined = this.decode[0];
+    const rebuild: { source: RowRef; row: GenerationRow }[] = [];
+    for (const joiner of joining) {
+      const slot = batch ? this.freeSlotFor(batch, joiner.source) : -1;
+      if (slot >= 0) {
+        batch!.placeRow(slot, joiner.source, joiner.row);
+        this.freedAt.delete(slot);
+      } else rebuild.push(joiner);
+    }
+    const wasteful = batch !== undefined && (batch.leadingPadding() >= Math.max(16, batch.columns / 4) || batch.columns + 1 > this.model.contextLength);
+    if (rebuild.length === 0 && !wasteful) return;
+    const rows: (RowRef & { owner: GenerationRow })[] = [];
+    batch?.owners.forEach((owner, row) => owner && rows.push({ batch: batch!, row, owner }));
+    for (const { source, row } of rebuild) rows.push({ ...source, owner: row });
+    this.freedAt.clear();
+    this.decode = rows.length > 0 ? [KvBatch.merge(this.model, rows)] : [];
+  }
+
+  private freeSlotFor(batch: KvBatch<GenerationRow>, source: RowRef): number {
+    const length = source.batch.keptColumns(source.row);
+    if (length > batch.columns) return -1;
+    for (const slot of this.freedAt.keys()) if (batch.owners[slot] === null) return slot;
+    return -1;
+  }
+
+  private removeStaleSlots(batch: KvBatch<GenerationRow>): void {
+    const waiting = this.prefilling.some((item) => item.generation);
+    for (const [slot, freed] of [...this.freedAt].sort((a, b) => b[0] - a[0])) {
+      if (waiting && this.iteration - freed < FREE_SLOT_ITERATIONS) continue;
+      const last = batch.size - 1;
+      batch.removeRow(slot);
+      this.freedAt.delete(slot);
+      // The last row moved into `slot`; a free last row keeps its age under its new index.
+      if (last !== slot && this.freedAt.has(last)) {
+        this.freedAt.set(slot, this.freedAt.get(last)!);
+        this.freedAt.delete(last);
+      }
+    }
+  }
+
+  private async decodeStep(batch: KvBatch<GenerationRow>): Promise<void> {
+    const inputs = batch.owners.map((row): RowInput => ({ ids: [row && !row.done ? row.nextInput : 0] }));
+    let logits: Float32Array[];
+    this.counts.decodeRuns++;
+    this.counts.decodeRows += batch.owners.filter((row) => row && !row.done).length;
+    try {
+      logits = (await batch.run(this.model.session, inputs, true))!;
+    } catch (error) {
+      for (const row of batch.owners) if (row) this.hooks.generationFailed(row, error as Error);
+      this.decode = this.decode.filter((other) => other !== batch);
+      this.freedAt.clear();
+      return;
+    }
+    batch.owners.forEach((row, slot) => {
+      if (!row || row.done) return;
+      if (row.cancelled) row.finish("cancelled");
+      else row.accept(logits[slot]);
+    });
+  }
+
+  private decodingRows(): number {
+    return this.decode.reduce((sum, batch) => sum + batch.owners.filter((owner) => owner && !owner.done).length, 0);
+  }
+
+  private fail(item: PrefillItem, error: Error): void {
+    this.prefilling.splice(this.prefilling.indexOf(item), 1);
+    if (item.step) this.hooks.stepFailed(item.step, error);
+    else this.hooks.generationFailed(item.generation!, error);
+  }
+}
+
+export function cancelledStep(job: StepJob): PipelineError {
+  return new PipelineError("CANCELLED", `step ${job.step} of session "${job.session.id}" was cancelled`);
+}

@@ -1,0 +1,49 @@
+/**
+ * Messages between the pipeline (main thread) and the engine (worker thread). Requests carry a
+ * numeric id chosen by the pipeline; the engine answers with events in batched messages, each
+ * with a fresh stats snapshot, so that a reply and the figures it changed arrive together.
+ */
+import type { GenerationResult, ModelInfo, PipelineStats, StepRequest, StepResult } from "@modelnode/core";
+import type { ResolvedSampling } from "../request-settings.js";
+
+export type ToEngine =
+  | { type: "generate"; id: number; modelId: string; prompt: string; settings: ResolvedSampling }
+  | { type: "step"; id: number; request: Omit<StepRequest, "signal"> }
+  | { type: "cancel"; id: number }
+  | { type: "closeSession"; sessionId: string }
+  | { type: "close" };
+
+export type EngineEvent =
+  | [kind: "text", id: number, text: string]
+  | [kind: "done", id: number, result: GenerationResult]
+  | [kind: "step", id: number, result: StepResult]
+  | [kind: "error", id: number, error: SerializedError]
+  /** A step session was dropped (closed, expired, evicted or replaced). */
+  | [kind: "sessionGone", sessionId: string];
+
+export type FromEngine =
+  | { type: "ready"; models: ModelInfo[] }
+  | { type: "failed"; error: SerializedError }
+  | { type: "events"; events: EngineEvent[]; stats: PipelineStats }
+  | { type: "log"; level: "debug" | "info" | "warn" | "error"; obj: object; msg?: string }
+  | { type: "closed" };
+
+/** An Error as plain data (structured clone drops custom classes and fields). */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** PipelineError */
+  code?: string;
+  details?: Record<string, unknown>;
+  /** ModelLoadError */
+  modelId?: string;
+  file?: string;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+  const { name, message, stack } = error;
+  const fields = error as Error & Partial<Pick<SerializedError, "code" | "details" | "modelId" | "file">>;
+  return { name, message, stack, code: fields.code, details: fields.details, modelId: fields.modelId, file: fields.file };
+}
