@@ -7,7 +7,7 @@
 //   node scripts/dev.mjs start [--port N ...]   build, then run the example node
 //   node scripts/dev.mjs test [files...]        build, then run every test (node --test)
 //   node scripts/dev.mjs build                  install if needed, build
-//   node scripts/dev.mjs bench [dispatch|inference]
+//   node scripts/dev.mjs bench [dispatch|load] [bench options]
 import { spawnSync, execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync, readFileSync } from "node:fs";
 import { join, dirname, relative } from "node:path";
@@ -105,7 +105,7 @@ switch (command) {
     const which = rest[0] ?? "all";
     const benches = {
       dispatch: join(root, "packages", "core", "dist", "bench", "dispatch.js"),
-      inference: join(root, "packages", "onnx", "dist", "bench", "inference.js"),
+      load: join(root, "test", "dist", "bench", "load.js"),
     };
     const chosen = which === "all" ? Object.keys(benches) : [which];
     for (const name of chosen) {

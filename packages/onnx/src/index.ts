@@ -8,6 +8,7 @@ export { OnnxPipeline } from "./pipeline.js";
 export { DEFAULT_OPTIONS, type OnnxPipelineOptions } from "./options.js";
 export { DEFAULT_TEMPERATURE } from "./request-settings.js";
 export { ModelLoadError } from "./model-files.js";
+export { sessionOptionsFor } from "./loaded-model.js";
 export type { PipelineLogger } from "./logger.js";
 export {
   buildModel,

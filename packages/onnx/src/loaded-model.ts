@@ -2,6 +2,7 @@
  * One model ready to run: its ONNX Runtime session, tokenizer and the facts the pipeline needs
  * (cache layout, context length, end-of-sequence ids), each failure tied to the file at fault.
  */
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ModelInfo } from "@modelnode/core";
@@ -22,6 +23,13 @@ export interface LoadedModel {
   bosTokenId: number | undefined;
   /** Cache bytes one token adds (all layers, keys and values), for accounting and limits. */
   cacheBytesPerToken: number;
+  /** Bytes of the graph file and its external data: roughly what one run reads of weights. */
+  weightBytes: number;
+  /**
+   * Whether a run feeding `rows` × `columns` new tokens should compute logits for the last
+   * column alone, in a run of its own (see logitsSplit below).
+   */
+  splitLastColumn(rows: number, columns: number): boolean;
   /** Empty past tensors for the first run; shared, never written. */
   emptyCache: Record<string, Tensor>;
   info: ModelInfo;
@@ -132,7 +140,24 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
     },
     "model loaded",
   );
-  return { id, dir, session, tokenizer, signature, contextLength, eosTokenIds, bosTokenId, cacheBytesPerToken, emptyCache, info };
+  const weightBytes = [files.onnxPath, `${files.onnxPath}_data`, `${files.onnxPath}.data`].reduce((sum, file) => sum + (existsSync(file) ? statSync(file).size : 0), 0);
+  const splitLastColumn = logitsSplit(weightBytes, signature.vocabSize, Number(files.config.n_embd ?? files.config.hidden_size));
+  return { id, dir, session, tokenizer, signature, contextLength, eosTokenIds, bosTokenId, cacheBytesPerToken, weightBytes, splitLastColumn, emptyCache, info };
+}
+
+/**
+ * A graph computes logits for every position it is fed, and onnxruntime-node copies them all out
+ * (a 500-token prompt of GPT-2's vocabulary: 100 MB). Splitting off the last column costs one
+ * more run instead, i.e. one more pass over the weights. Split when the logits of the other
+ * positions cost more than that pass: (positions × vocab × hidden × 2 FLOPs) against the weight
+ * bytes at ~8 FLOPs per byte (a CPU's compute-to-bandwidth balance); never below 16 positions
+ * (below that, the copy is small either way). GPT-2 small: from ~52 positions; the tiny model:
+ * from ~22.
+ */
+function logitsSplit(weightBytes: number, vocabSize: number, hidden: number): (rows: number, columns: number) => boolean {
+  const flopsPerPosition = 2 * vocabSize * (Number.isFinite(hidden) && hidden > 0 ? hidden : 1);
+  const positions = Math.max(16, Math.ceil((8 * weightBytes) / flopsPerPosition));
+  return (rows, columns) => columns >= 2 && rows * (columns - 1) >= positions;
 }
 
 function contextLengthOf(config: Record<string, any>, tokenizerConfig: Record<string, any>): number | undefined {

@@ -46,6 +46,10 @@ export class OnnxPipeline implements ModelPipeline {
   private readonly onProcessExit = () => {
     if (this.runFlags) stopRuns(this.runFlags, EXIT_WAIT_MS);
   };
+  /** An uncaught exception nobody handles ends the process without an 'exit' event: the same wait. */
+  private readonly onFatalException = () => {
+    if (process.listenerCount("uncaughtException") === 0) this.onProcessExit();
+  };
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -55,6 +59,7 @@ export class OnnxPipeline implements ModelPipeline {
     this.latestStats = emptyStats(models.length);
     this.attach(engine);
     process.on("exit", this.onProcessExit);
+    process.on("uncaughtExceptionMonitor", this.onFatalException);
   }
 
   listModels(): ModelInfo[] {
@@ -118,6 +123,7 @@ export class OnnxPipeline implements ModelPipeline {
       await worker.terminate();
     }
     process.off("exit", this.onProcessExit);
+    process.off("uncaughtExceptionMonitor", this.onFatalException);
     this.failAll(new PipelineError("SHUTTING_DOWN", "the model pipeline is closed"));
     this.sessionIds.clear();
   }

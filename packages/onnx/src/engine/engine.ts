@@ -56,11 +56,14 @@ export class Engine {
     private readonly limits: EngineLimits,
     private readonly logger: PipelineLogger,
     private readonly send: (message: FromEngine) => void,
+    /** Takes the messages waiting on the thread's port, without waiting for an event-loop turn. */
+    private readonly pendingMessages: () => ToEngine[] = () => [],
   ) {
     const hooks = {
       stepDone: (job: StepJob, result: StepResult) => this.stepDone(job, result),
       stepFailed: (job: StepJob, error: Error) => this.stepFailed(job, error),
       generationFailed: (row: GenerationRow, error: Error) => this.generationFailed(row, error),
+      prefilled: () => this.flush(),
     };
     for (const [id, model] of models) this.runners.set(id, new ModelRunner(model, limits, hooks));
     this.sessions = new StepSessionStore({
@@ -236,10 +239,14 @@ export class Engine {
   // --- the loop -------------------------------------------------------------------------------
 
   private wake(): void {
-    this.looping ??= this.loop().finally(() => {
-      this.looping = undefined;
-      if (this.hasWork() && !this.closed) this.wake();
-    });
+    // Started from a microtask, so that the loop is recorded before it runs (a message it reads
+    // from the port calls wake() again).
+    this.looping ??= Promise.resolve()
+      .then(() => this.loop())
+      .finally(() => {
+        this.looping = undefined;
+        if (this.hasWork() && !this.closed) this.wake();
+      });
   }
 
   private hasWork(): boolean {
@@ -249,14 +256,33 @@ export class Engine {
 
   private async loop(): Promise<void> {
     while (this.hasWork()) {
+      // A request that arrived during the last run is prefilled in this iteration, not the next:
+      // the port is read here, before the iteration decides what to run.
+      for (const message of this.pendingMessages()) this.handle(message);
+      const runsBefore = this.runsMade();
       for (const runner of this.runners.values()) {
-        if (runner.hasWork) await runner.iterate();
+        if (!runner.hasWork) continue;
+        try {
+          await runner.iterate();
+        } catch (error) {
+          // A bug, not a request's fault: whatever that model was doing fails, the engine lives on.
+          this.logger.error({ err: error, model: runner.model.id }, "model runner failed; failing its requests");
+          runner.abandon(error as Error);
+        }
       }
       this.admit();
       this.flush();
-      // Let queued messages (new requests, cancellations) in between iterations.
-      await nextTurn();
+      // New requests and cancellations arrive between iterations: onnxruntime-node starts every
+      // run from a setImmediate, so the event loop (and this thread's message port) gets a turn
+      // before each run. An iteration without a run yields explicitly.
+      if (this.runsMade() === runsBefore) await nextTurn();
     }
+  }
+
+  private runsMade(): number {
+    let runs = 0;
+    for (const runner of this.runners.values()) runs += runner.counts.prefillRuns + runner.counts.decodeRuns;
+    return runs;
   }
 
   // --- outcomes -------------------------------------------------------------------------------

@@ -37,8 +37,6 @@ export interface RowRef {
   row: number;
 }
 
-/** Runs of at least this many new columns compute logits for the last column only, in a run of its own. */
-const SPLIT_LAST_COLUMN_FROM = 16;
 const PADDING_ID = 0;
 
 export class KvBatch<Owner> {
@@ -138,7 +136,7 @@ export class KvBatch<Owner> {
 
   /**
    * Feeds each row its input (one per row, at least one token each) in one batched pass — two when
-   * logits are wanted after a long input, see SPLIT_LAST_COLUMN_FROM — and returns every row's
+   * logits are wanted after a long input (`model.splitLastColumn`) — and returns every row's
    * logits after its last token (views of the run's output, valid until the next run), or nothing
    * when `wantLogits` is false.
    */
@@ -157,7 +155,7 @@ export class KvBatch<Owner> {
         bits[offset + i] = input.mask?.[i] === 0 ? 0 : 1;
       });
     });
-    const split = wantLogits && width >= SPLIT_LAST_COLUMN_FROM ? width - 1 : 0;
+    const split = wantLogits && this.model.splitLastColumn(this.size, width) ? width - 1 : 0;
     if (split > 0) await this.feed(session, ids, bits, width, 0, split, false);
     return this.feed(session, ids, bits, width, split, width, wantLogits);
   }

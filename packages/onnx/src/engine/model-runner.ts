@@ -7,11 +7,12 @@
  *    at most `prefillChunkTokens` padded tokens (so a long prompt goes alone, chunk by chunk, one
  *    chunk per iteration). Inputs that are now fully fed produce their first token (generations)
  *    or their answer (steps) from this run's logits.
- * 2. **Settle the decode batch**: finished and cancelled rows leave (their slot is freed), new
- *    generations join: into a free slot in place when one is wide enough, otherwise by rebuilding
- *    the batch (one copy, which also drops padding columns nobody needs). Free slots nobody
- *    takes within `FREE_SLOT_ITERATIONS` are removed (cheap: the last row moves into the hole).
- * 3. **Decode**: one batched run feeding every running generation its last token.
+ *    The first tokens are sent to their clients right away, before the decode run.
+ * 2. **Join**: newly prefilled generations join the running batch (decode-batches.ts: in a free
+ *    slot in place, or by rebuilding the batch once; rows of very different lengths in a batch
+ *    of their own).
+ * 3. **Decode**: one batched run per decode batch, feeding every running generation its last
+ *    token; then finished and cancelled rows leave.
  *
  * So a request is prefilled in the first iteration after it is admitted, joins the running batch
  * at once, and leaves as soon as it ends; a long prompt never holds the others up for more than one
@@ -22,11 +23,11 @@ import { PipelineError, type StepResult } from "@modelnode/core";
 import type { LoadedModel } from "../loaded-model.js";
 import { argmax } from "../sampler.js";
 import type { GenerationRow } from "./generation-row.js";
+import { DecodeBatches, type Joiner } from "./decode-batches.js";
 import { KvBatch, type RowInput, type RowRef } from "./kv-batch.js";
 import type { StepSession } from "./step-sessions.js";
 
-/** How many iterations a freed decode slot waits for a newcomer before it is removed. */
-const FREE_SLOT_ITERATIONS = 2;
+const TRACE = process.env.MODELNODE_ENGINE_TRACE === "1";
 /** Iterations a waiting input may be passed over by shorter ones before it goes first. */
 const PREFILL_PATIENCE = 2;
 
@@ -53,6 +54,8 @@ export interface RunnerHooks {
   stepDone(job: StepJob, result: StepResult): void;
   stepFailed(job: StepJob, error: Error): void;
   generationFailed(row: GenerationRow, error: Error): void;
+  /** After a prefill run: first tokens are ready to go out. */
+  prefilled(): void;
 }
 
 export interface RunnerLimits {
@@ -62,12 +65,9 @@ export interface RunnerLimits {
 
 export class ModelRunner {
   readonly prefilling: PrefillItem[] = [];
-  /** One batch when the graph batches; otherwise one per running generation. */
-  private decode: KvBatch<GenerationRow>[] = [];
+  private decode: DecodeBatches;
   /** Generations that were prefilled and wait to join the decode batch. */
-  private joining: { source: RowRef; row: GenerationRow }[] = [];
-  /** Decode slot → iteration it was freed in (batchable models only). */
-  private freedAt = new Map<number, number>();
+  private joining: Joiner[] = [];
   private iteration = 0;
   readonly batchable: boolean;
   /** Runs made and rows they served, per kind (prefill, decode): the batching actually achieved. */
@@ -80,25 +80,26 @@ export class ModelRunner {
   ) {
     const { signature } = model;
     this.batchable = signature.hasAttentionMask && signature.hasPositionIds && signature.cache.length > 0;
+    this.decode = new DecodeBatches(model, this.batchable);
   }
 
   /** Generations admitted and not finished: prefilling, joining or decoding. */
   get activeGenerations(): number {
-    return this.prefilling.filter((item) => item.generation).length + this.joining.length + this.decodingRows();
+    return this.prefilling.filter((item) => item.generation).length + this.joining.length + this.decode.running;
   }
 
   get hasWork(): boolean {
-    return this.prefilling.length > 0 || this.joining.length > 0 || this.decode.length > 0;
+    return this.prefilling.length > 0 || this.joining.length > 0 || !this.decode.isEmpty;
   }
 
   /** Rows in the decode batch(es), free slots included: what one decode run computes. */
   get batchSize(): number {
-    return this.decode.reduce((sum, batch) => sum + batch.size, 0);
+    return this.decode.slots;
   }
 
   /** Every batch holding cache memory now (for byte accounting). */
   batches(): KvBatch<unknown>[] {
-    return [...this.decode, ...this.prefilling.map((item) => item.source.batch), ...this.joining.map((j) => j.source.batch)];
+    return [...this.decode.batches, ...this.prefilling.map((item) => item.source.batch), ...this.joining.map((j) => j.source.batch)];
   }
 
   startGeneration(row: GenerationRow): void {
@@ -113,18 +114,40 @@ export class ModelRunner {
   *work(): Iterable<GenerationRow | StepJob> {
     for (const item of this.prefilling) yield (item.generation ?? item.step)!;
     for (const { row } of this.joining) yield row;
-    for (const batch of this.decode) for (const owner of batch.owners) if (owner) yield owner;
+    yield* this.decode.rows();
+  }
+
+  /** Fails every generation and step of this runner and forgets them (after an unexpected error). */
+  abandon(error: Error): void {
+    for (const item of this.prefilling.splice(0)) {
+      if (item.step) this.hooks.stepFailed(item.step, error);
+      else this.hooks.generationFailed(item.generation!, error);
+    }
+    for (const { row } of this.joining.splice(0)) this.hooks.generationFailed(row, error);
+    for (const row of this.decode.rows()) if (!row.done) this.hooks.generationFailed(row, error);
+    this.decode = new DecodeBatches(this.model, this.batchable);
   }
 
   async iterate(): Promise<void> {
     this.iteration++;
     this.dropCancelledPrefills();
     const group = this.prefillGroup();
-    if (group.length > 0) await this.prefill(group);
-    this.leave();
-    this.join();
-    for (const batch of [...this.decode]) await this.decodeStep(batch);
-    this.leave();
+    const t0 = performance.now();
+    if (group.length > 0) {
+      await this.prefill(group);
+      this.hooks.prefilled();
+    }
+    const t1 = performance.now();
+    this.decode.leave(this.iteration);
+    this.decode.join(this.joining.splice(0).filter(({ row }) => !row.cancelled || !row.finish("cancelled")));
+    const t2 = performance.now();
+    for (const batch of this.decode.batches) await this.decodeStep(batch);
+    const t3 = performance.now();
+    this.decode.leave(this.iteration);
+    if (TRACE) {
+      const shapes = this.decode.batches.map((b) => `${b.size}x${b.columns}`).join(",");
+      console.error(`t ${performance.now().toFixed(1)} it ${this.iteration} prefill ${group.length} ${(t1 - t0).toFixed(1)}ms join ${(t2 - t1).toFixed(1)}ms decode [${shapes}] ${(t3 - t2).toFixed(1)}ms waiting ${this.prefilling.length}`);
+    }
   }
 
   private dropCancelledPrefills(): void {
@@ -199,73 +222,6 @@ export class ModelRunner {
     });
   }
 
-  /** Finished and cancelled rows free their slots; free slots nobody waits for are removed. */
-  private leave(): void {
-    for (const batch of this.decode) {
-      batch.owners.forEach((row, slot) => {
-        if (!row || !(row.done || row.cancelled)) return;
-        row.finish("cancelled"); // no-op when it already finished
-        batch.owners[slot] = null;
-        this.freedAt.set(slot, this.iteration);
-      });
-    }
-    if (!this.batchable) {
-      this.decode = this.decode.filter((batch) => batch.owners[0] !== null);
-      return;
-    }
-    const batch = this.decode[0];
-    if (!batch) return;
-    this.removeStaleSlots(batch);
-    if (batch.size === 0) this.decode = [];
-  }
-
-  /** Prefilled generations join the decode batch; a wasteful batch is rebuilt narrower. */
-  private join(): void {
-    const joining = this.joining.splice(0).filter(({ row }) => !row.cancelled || !row.finish("cancelled"));
-    if (!this.batchable) {
-      for (const { source, row } of joining) this.decode.push(KvBatch.merge(this.model, [{ ...source, owner: row }]));
-      return;
-    }
-    let batch: KvBatch<GenerationRow> | undefined = this.decode[0];
-    const rebuild: { source: RowRef; row: GenerationRow }[] = [];
-    for (const joiner of joining) {
-      const slot = batch ? this.freeSlotFor(batch, joiner.source) : -1;
-      if (slot >= 0) {
-        batch!.placeRow(slot, joiner.source, joiner.row);
-        this.freedAt.delete(slot);
-      } else rebuild.push(joiner);
-    }
-    const wasteful = batch !== undefined && (batch.leadingPadding() >= Math.max(16, batch.columns / 4) || batch.columns + 1 > this.model.contextLength);
-    if (rebuild.length === 0 && !wasteful) return;
-    const rows: (RowRef & { owner: GenerationRow })[] = [];
-    batch?.owners.forEach((owner, row) => owner && rows.push({ batch: batch!, row, owner }));
-    for (const { source, row } of rebuild) rows.push({ ...source, owner: row });
-    this.freedAt.clear();
-    this.decode = rows.length > 0 ? [KvBatch.merge(this.model, rows)] : [];
-  }
-
-  private freeSlotFor(batch: KvBatch<GenerationRow>, source: RowRef): number {
-    const length = source.batch.keptColumns(source.row);
-    if (length > batch.columns) return -1;
-    for (const slot of this.freedAt.keys()) if (batch.owners[slot] === null) return slot;
-    return -1;
-  }
-
-  private removeStaleSlots(batch: KvBatch<GenerationRow>): void {
-    const waiting = this.prefilling.some((item) => item.generation);
-    for (const [slot, freed] of [...this.freedAt].sort((a, b) => b[0] - a[0])) {
-      if (waiting && this.iteration - freed < FREE_SLOT_ITERATIONS) continue;
-      const last = batch.size - 1;
-      batch.removeRow(slot);
-      this.freedAt.delete(slot);
-      // The last row moved into `slot`; a free last row keeps its age under its new index.
-      if (last !== slot && this.freedAt.has(last)) {
-        this.freedAt.set(slot, this.freedAt.get(last)!);
-        this.freedAt.delete(last);
-      }
-    }
-  }
-
   private async decodeStep(batch: KvBatch<GenerationRow>): Promise<void> {
     const inputs = batch.owners.map((row): RowInput => ({ ids: [row && !row.done ? row.nextInput : 0] }));
     let logits: Float32Array[];
@@ -275,8 +231,7 @@ export class ModelRunner {
       logits = (await batch.run(this.model.session, inputs, true))!;
     } catch (error) {
       for (const row of batch.owners) if (row) this.hooks.generationFailed(row, error as Error);
-      this.decode = this.decode.filter((other) => other !== batch);
-      this.freedAt.clear();
+      this.decode.drop(batch);
       return;
     }
     batch.owners.forEach((row, slot) => {
@@ -284,10 +239,6 @@ export class ModelRunner {
       if (row.cancelled) row.finish("cancelled");
       else row.accept(logits[slot]);
     });
-  }
-
-  private decodingRows(): number {
-    return this.decode.reduce((sum, batch) => sum + batch.owners.filter((owner) => owner && !owner.done).length, 0);
   }
 
   private fail(item: PrefillItem, error: Error): void {

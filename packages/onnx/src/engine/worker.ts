@@ -3,7 +3,7 @@
  * loads the models, says "ready" (or "failed", with the error), then hands every message to the
  * engine. onnxruntime-node's `run()` blocks the thread it runs on; here, that is this thread.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { resolve } from "node:path";
 import { loadModel, type LoadedModel } from "../loaded-model.js";
 import type { PipelineLogger } from "../logger.js";
@@ -42,7 +42,11 @@ async function start(options: EngineOptions): Promise<void> {
     send({ type: "failed", error: serializeError(error) });
     return;
   }
-  const engine = new Engine(models, options, logger, send);
+  const engine = new Engine(models, options, logger, send, () => {
+    const messages: ToEngine[] = [];
+    for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) messages.push(next.message as ToEngine);
+    return messages;
+  });
   port.on("message", (message: ToEngine) => engine.handle(message));
   send({ type: "ready", models: [...models.values()].map((model) => model.info) });
 }
