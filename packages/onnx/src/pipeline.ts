@@ -26,6 +26,12 @@ import type { FromEngine, ToEngine } from "./engine/protocol.js";
 import type { ResolvedOptions } from "./options.js";
 import { stopRuns } from "./engine/run-guard.js";
 
+/**
+ * Text pieces a stream may hold unread before the engine holds its generation (it resumes when
+ * the reader is down to a quarter): a client that stops reading stops costing model runs.
+ */
+const STREAM_BACKLOG = 64;
+
 /** How long process exit waits for a model run in progress (one run; a long prefill chunk can take a while). */
 const EXIT_WAIT_MS = 10_000;
 import { resolveSampling } from "./request-settings.js";
@@ -130,7 +136,11 @@ export class OnnxPipeline implements ModelPipeline {
 
   private startStream(request: GenerateRequest): AsyncIterator<GenerationEvent> {
     const id = this.nextId++;
-    const queue = new EventQueue<GenerationEvent>(() => this.cancel(id));
+    const queue = new EventQueue<GenerationEvent>(
+      () => this.cancel(id),
+      (backlogged) => this.worker?.postMessage({ type: backlogged ? "pause" : "resume", id } satisfies ToEngine),
+      STREAM_BACKLOG,
+    );
     try {
       const settings = resolveSampling(request, this.options);
       if (typeof request.prompt !== "string") throw new PipelineError("INVALID_REQUEST", "prompt must be a string", { field: "prompt" });

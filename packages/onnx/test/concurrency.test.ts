@@ -185,6 +185,38 @@ describe("continuous batching", () => {
   });
 });
 
+describe("a reader slower than the engine", () => {
+  test("a stream nobody reads is held after a backlog of pieces, others go on, and it resumes with the text it gets alone", async (t) => {
+    const pipeline = await tinyPipeline();
+    t.after(() => pipeline.close());
+    const alone = await pipeline.generate({ ...request, maxTokens: 300 });
+    const stalled = pipeline.stream({ ...request, maxTokens: 300 })[Symbol.asyncIterator]();
+    const first = await stalled.next();
+    assert.equal(first.done, false);
+    // While nobody reads `stalled`, another stream runs to its end beside it.
+    const other = await pipeline.generate({ ...request, prompt: "another one", maxTokens: 100 });
+    assert.equal(other.usage.completionTokens, 100);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const heldAt = pipeline.stats().tokensGenerated;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(pipeline.stats().tokensGenerated, heldAt, "the unread stream stopped advancing");
+    assert.ok(heldAt - alone.usage.completionTokens - 100 < 80, `ran ${heldAt - alone.usage.completionTokens - 100} tokens ahead of its reader`);
+    // Reading again resumes it; the masked columns of its pause change nothing.
+    const pieces = [(first.value as Extract<GenerationEvent, { kind: "text" }>).text];
+    for (let next = await stalled.next(); !next.done; next = await stalled.next()) {
+      if (next.value.kind === "text") pieces.push(next.value.text);
+      else assert.deepEqual(next.value.result, alone);
+    }
+    assert.equal(pieces.join(""), alone.text);
+    // A held stream that is given up on is cancelled and freed like any other.
+    const abandoned = pipeline.stream({ ...request, maxTokens: 300 })[Symbol.asyncIterator]();
+    await abandoned.next();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await abandoned.return!();
+    await eventually(() => pipeline.stats().generationsInFlight === 0 && pipeline.stats().cacheBytes === 0, "the held stream to be freed");
+  });
+});
+
 describe("admission", () => {
   test("past the batch cap and a full queue, a request gets BUSY; the queue drains in order", async (t) => {
     const pipeline = await tinyPipeline({ maxBatchSize: 1, maxQueuedGenerations: 1 });

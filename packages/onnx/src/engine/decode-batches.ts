@@ -49,8 +49,10 @@ export class DecodeBatches {
     return this.entries.map((entry) => entry.batch);
   }
 
-  get isEmpty(): boolean {
-    return this.entries.length === 0;
+  /** Rows that a decode step would advance, or that must leave (finished, cancelled). */
+  get hasRunnableRows(): boolean {
+    for (const row of this.rows()) if (!row.paused || row.done || row.cancelled) return true;
+    return false;
   }
 
   /** Rows the decode runs compute, free slots included. */

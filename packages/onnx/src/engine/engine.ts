@@ -86,6 +86,11 @@ export class Engine {
           return this.step(message.id, message.request);
         case "cancel":
           return this.cancel(message.id);
+        case "pause":
+        case "resume":
+          this.generations.get(message.id)?.hold(message.type === "pause");
+          this.wake();
+          return;
         case "closeSession":
           this.sessions.delete(message.sessionId);
           return;
@@ -192,7 +197,10 @@ export class Engine {
       if (waiting >= 0) {
         this.queue.splice(waiting, 1);
         row.finish("cancelled");
-      } else row.cancelled = true; // the runner ends it before its next run
+      } else {
+        row.cancelled = true; // the runner ends it before its next run
+        this.wake(); // a paused row leaves the loop idle
+      }
       return;
     }
     const job = this.steps.get(id);
@@ -385,6 +393,7 @@ export class Engine {
       for (const work of runner.work()) work.cancelled = true;
     }
     this.flush();
+    this.wake(); // paused rows alone leave the loop idle; the cancellations need it
     await this.looping;
     // Steps cancelled between runs are answered by the loop; anything left is answered here.
     for (const job of [...this.steps.values()]) this.stepFailed(job, cancelledStep(job));

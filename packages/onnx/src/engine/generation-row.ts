@@ -30,6 +30,8 @@ export class GenerationRow {
   nextInput = -1;
   completionTokens = 0;
   cancelled = false;
+  /** Held while its reader is behind: it keeps its place (and cache) in the batch but does not advance. */
+  paused = false;
   private finished = false;
   private readonly sampler: Sampler;
   private readonly decoder: TokenTextStream;
@@ -48,6 +50,10 @@ export class GenerationRow {
 
   get done(): boolean {
     return this.finished;
+  }
+
+  hold(paused: boolean): void {
+    this.paused = paused;
   }
 
   /** Tokens the row's cache will hold once `nextInput` is fed. */

@@ -88,8 +88,9 @@ export class ModelRunner {
     return this.prefilling.filter((item) => item.generation).length + this.joining.length + this.decode.running;
   }
 
+  /** Whether an iteration would run something or end something (paused rows alone wait for a message). */
   get hasWork(): boolean {
-    return this.prefilling.length > 0 || this.joining.length > 0 || !this.decode.isEmpty;
+    return this.prefilling.length > 0 || this.joining.length > 0 || this.decode.hasRunnableRows;
   }
 
   /** Rows in the decode batch(es), free slots included: what one decode run computes. */
@@ -223,10 +224,13 @@ export class ModelRunner {
   }
 
   private async decodeStep(batch: KvBatch<GenerationRow>): Promise<void> {
-    const inputs = batch.owners.map((row): RowInput => ({ ids: [row && !row.done ? row.nextInput : 0] }));
+    // A free slot, a finished row or a paused one is fed a masked token: its real sequence does
+    // not change (the column stays hidden), and its logits are not used.
+    const inputs = batch.owners.map((row): RowInput => (row && !row.done && !row.paused ? { ids: [row.nextInput] } : { ids: [0], mask: [0] }));
+    if (inputs.every((input) => input.mask)) return; // nobody advances: no run
     let logits: Float32Array[];
     this.counts.decodeRuns++;
-    this.counts.decodeRows += batch.owners.filter((row) => row && !row.done).length;
+    this.counts.decodeRows += inputs.filter((input) => !input.mask).length;
     try {
       logits = (await batch.run(this.model.session, inputs, true))!;
     } catch (error) {
@@ -237,7 +241,7 @@ export class ModelRunner {
     batch.owners.forEach((row, slot) => {
       if (!row || row.done) return;
       if (row.cancelled) row.finish("cancelled");
-      else row.accept(logits[slot]);
+      else if (!inputs[slot].mask) row.accept(logits[slot]);
     });
   }
 

@@ -10,6 +10,9 @@ export type ToEngine =
   | { type: "generate"; id: number; modelId: string; prompt: string; settings: ResolvedSampling }
   | { type: "step"; id: number; request: Omit<StepRequest, "signal"> }
   | { type: "cancel"; id: number }
+  /** The caller reads a stream more slowly than it is produced: hold it (`resume` undoes it). */
+  | { type: "pause"; id: number }
+  | { type: "resume"; id: number }
   | { type: "closeSession"; sessionId: string }
   | { type: "close" };
 
