@@ -14,11 +14,12 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { PipelineError, type GenerationResult, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core";
 import type { LoadedModel } from "../loaded-model.js";
 import type { PipelineLogger } from "../logger.js";
-import { checkAttentionMask, checkContext, checkTokenIds, promptIds, type ResolvedSampling } from "../request-settings.js";
+import { checkContext, promptIds, type ResolvedSampling } from "../request-settings.js";
 import { GenerationRow } from "./generation-row.js";
 import { KvBatch } from "./kv-batch.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
 import { serializeError, type EngineEvent, type FromEngine, type ToEngine } from "./protocol.js";
+import { checkStep } from "./step-requests.js";
 import { StepSessionStore, type StepSession } from "./step-sessions.js";
 
 export interface EngineLimits {
@@ -137,38 +138,7 @@ export class Engine {
   private step(id: number, request: Omit<StepRequest, "signal">): void {
     this.assertOpen();
     const model = this.model(request.modelId);
-    if (!Number.isInteger(request.step) || request.step < 0) {
-      throw new PipelineError("INVALID_REQUEST", "step must be an integer ≥ 0", { field: "step" });
-    }
-    const existing = this.sessions.get(request.sessionId);
-    if (existing?.busy) {
-      throw new PipelineError("SESSION_BUSY", `session "${request.sessionId}" is still running step ${existing.lastStep + 1}`);
-    }
-    let session: StepSession;
-    let ids: number[];
-    if (request.step === 0) {
-      ids = stepInputIds(model, request.inputIds, true);
-      checkContext(model, 0, ids.length);
-      if (existing && existing.model !== model) this.sessions.delete(existing.id);
-      session = existing && existing.model === model ? existing : this.sessions.create(request.sessionId, model);
-    } else {
-      if (!existing) {
-        throw new PipelineError("SESSION_NOT_FOUND", `no session "${request.sessionId}" (expired, closed or never started with step 0)`);
-      }
-      session = existing;
-      if (session.model !== model) {
-        throw new PipelineError("INVALID_REQUEST", `session "${session.id}" runs model "${session.model.id}", not "${model.id}"`);
-      }
-      if (request.step !== session.lastStep + 1) {
-        throw new PipelineError("STEP_OUT_OF_ORDER", `session "${session.id}" expects step ${session.lastStep + 1}, got ${request.step}`, {
-          expected: session.lastStep + 1,
-          received: request.step,
-        });
-      }
-      ids = stepInputIds(model, request.inputIds, false);
-      checkContext(model, session.length, ids.length);
-    }
-    const mask = checkAttentionMask(request.attentionMask, ids.length);
+    const { session, ids, mask } = checkStep(request, model, this.sessions);
     const heldBefore = request.step === 0 ? 0 : session.length;
     const plannedBytes = (heldBefore + ids.length) * model.cacheBytesPerToken;
     if (!this.makeRoom(plannedBytes - this.sessionBytes(session), session)) {
@@ -413,14 +383,4 @@ export class Engine {
   private assertOpen(): void {
     if (this.closed) throw new PipelineError("SHUTTING_DOWN", "the model pipeline is closed");
   }
-}
-
-function stepInputIds(model: LoadedModel, input: number[] | string, addSpecialTokens: boolean): number[] {
-  if (typeof input === "string") {
-    const ids = model.tokenizer.encode(input, addSpecialTokens);
-    if (ids.length === 0) throw new PipelineError("INVALID_TOKENS", "the input text encodes to no tokens");
-    return ids;
-  }
-  if (!Array.isArray(input)) throw new PipelineError("INVALID_TOKENS", "inputIds must be an array of token ids or a string");
-  return checkTokenIds(model, input);
 }

@@ -5,7 +5,7 @@
  */
 import { OnnxGraph } from "./onnx-graph.js";
 import { createNormal, createRandom } from "../random.js";
-import { addBusyWork, attend, attentionBias, filled, weightFactory } from "./graph-parts.js";
+import { addBusyWork, attend, attentionBias, causalLmInputs, causalLmOutputs, filled, weightFactory } from "./graph-parts.js";
 import type { Gpt2Spec } from "./specs.js";
 
 /** Builds the graph and returns the serialised ONNX model. */
@@ -18,17 +18,7 @@ export function buildGpt2Onnx(spec: Gpt2Spec, metadata: Record<string, string>):
   // that the greedy continuation depends on the prompt instead of echoing the last token.
   const weights = weightFactory(g, createNormal(createRandom(spec.seed)));
 
-  const inputIds = g.input("input_ids", "int64", ["batch_size", "sequence_length"]);
-  const attentionMask = g.input("attention_mask", "int64", ["batch_size", "total_sequence_length"]);
-  const positionIds = g.input("position_ids", "int64", ["batch_size", "sequence_length"]);
-  const pastNames: [string, string][] = [];
-  for (let layer = 0; layer < layers; layer++) {
-    const dims = ["batch_size", heads, "past_sequence_length", headDim];
-    pastNames.push([
-      g.input(`past_key_values.${layer}.key`, "float32", dims),
-      g.input(`past_key_values.${layer}.value`, "float32", dims),
-    ]);
-  }
+  const { inputIds, attentionMask, positionIds, past: pastNames } = causalLmInputs(g, layers, heads, headDim);
 
   const wte = weights("transformer.wte.weight", [vocabSize, hidden], 0.5);
   const wpe = weights("transformer.wpe.weight", [spec.positions, hidden], 0.5);
@@ -86,11 +76,6 @@ export function buildGpt2Onnx(spec: Gpt2Spec, metadata: Record<string, string>):
   if (spec.busyWorkMatMuls) logits = addBusyWork(g, inputIds, logits, spec.busyWorkMatMuls, weights);
   g.rename(logits, "logits");
 
-  g.output("logits", "float32", ["batch_size", "sequence_length", vocabSize]);
-  for (let layer = 0; layer < layers; layer++) {
-    const dims = ["batch_size", heads, "total_sequence_length", headDim];
-    g.output(`present.${layer}.key`, "float32", dims);
-    g.output(`present.${layer}.value`, "float32", dims);
-  }
+  causalLmOutputs(g, layers, heads, headDim, vocabSize);
   return g.toBytes("gpt2", metadata);
 }

@@ -4,6 +4,40 @@
  */
 import type { OnnxGraph } from "./onnx-graph.js";
 
+export interface CausalLmInputs {
+  inputIds: string;
+  attentionMask: string;
+  positionIds: string;
+  /** [key, value] input per layer. */
+  past: [string, string][];
+}
+
+/**
+ * The Hugging Face causal-LM inputs (input_ids, attention_mask, position_ids, past_key_values.N.*
+ * of [batch, kvHeads, past_sequence_length, headDim]), with the dynamic dims named as exports name them.
+ */
+export function causalLmInputs(g: OnnxGraph, layers: number, kvHeads: number, headDim: number): CausalLmInputs {
+  const past: [string, string][] = [];
+  const inputIds = g.input("input_ids", "int64", ["batch_size", "sequence_length"]);
+  const attentionMask = g.input("attention_mask", "int64", ["batch_size", "total_sequence_length"]);
+  const positionIds = g.input("position_ids", "int64", ["batch_size", "sequence_length"]);
+  for (let layer = 0; layer < layers; layer++) {
+    const dims = ["batch_size", kvHeads, "past_sequence_length", headDim];
+    past.push([g.input(`past_key_values.${layer}.key`, "float32", dims), g.input(`past_key_values.${layer}.value`, "float32", dims)]);
+  }
+  return { inputIds, attentionMask, positionIds, past };
+}
+
+/** The outputs: logits [batch, sequence_length, vocab] and present.N.* (the past grown by the new tokens). */
+export function causalLmOutputs(g: OnnxGraph, layers: number, kvHeads: number, headDim: number, vocabSize: number): void {
+  g.output("logits", "float32", ["batch_size", "sequence_length", vocabSize]);
+  for (let layer = 0; layer < layers; layer++) {
+    const dims = ["batch_size", kvHeads, "total_sequence_length", headDim];
+    g.output(`present.${layer}.key`, "float32", dims);
+    g.output(`present.${layer}.value`, "float32", dims);
+  }
+}
+
 /** Float initializers filled with seeded normal samples times `std`. */
 export function weightFactory(g: OnnxGraph, normal: () => number) {
   return (name: string, dims: number[], std: number): string => {

@@ -5,7 +5,7 @@
  */
 import { OnnxGraph } from "./onnx-graph.js";
 import { createNormal, createRandom } from "../random.js";
-import { attend, attentionBias, filled, weightFactory } from "./graph-parts.js";
+import { attend, attentionBias, causalLmInputs, causalLmOutputs, filled, weightFactory } from "./graph-parts.js";
 import type { LlamaSpec } from "./specs.js";
 
 export function buildLlamaOnnx(spec: LlamaSpec, metadata: Record<string, string>): Uint8Array {
@@ -15,14 +15,7 @@ export function buildLlamaOnnx(spec: LlamaSpec, metadata: Record<string, string>
   const headDim = hidden / heads;
   const weights = weightFactory(g, createNormal(createRandom(spec.seed)));
 
-  const inputIds = g.input("input_ids", "int64", ["batch_size", "sequence_length"]);
-  const attentionMask = g.input("attention_mask", "int64", ["batch_size", "total_sequence_length"]);
-  const positionIds = g.input("position_ids", "int64", ["batch_size", "sequence_length"]);
-  const past: [string, string][] = [];
-  for (let layer = 0; layer < layers; layer++) {
-    const dims = ["batch_size", kvHeads, "past_sequence_length", headDim];
-    past.push([g.input(`past_key_values.${layer}.key`, "float32", dims), g.input(`past_key_values.${layer}.value`, "float32", dims)]);
-  }
+  const { inputIds, attentionMask, positionIds, past } = causalLmInputs(g, layers, kvHeads, headDim);
 
   const rmsNorm = (x: string, name: string) => {
     const meanSquare = g.op("ReduceMean", [g.op("Mul", [x, x])], { axes: [-1], keepdims: 1 });
@@ -69,12 +62,7 @@ export function buildLlamaOnnx(spec: LlamaSpec, metadata: Record<string, string>
   const logits = linear(rmsNorm(stream, "model.norm"), "lm_head", hidden, vocabSize);
   g.rename(logits, "logits");
 
-  g.output("logits", "float32", ["batch_size", "sequence_length", vocabSize]);
-  for (let layer = 0; layer < layers; layer++) {
-    const dims = ["batch_size", kvHeads, "total_sequence_length", headDim];
-    g.output(`present.${layer}.key`, "float32", dims);
-    g.output(`present.${layer}.value`, "float32", dims);
-  }
+  causalLmOutputs(g, layers, kvHeads, headDim, vocabSize);
   return g.toBytes("llama", metadata);
 }
 

@@ -41,18 +41,20 @@ export type ModelSpec = Gpt2Spec | LlamaSpec;
 
 const GPT2_VOCAB = 50257;
 
+/** The bundled model (models/tiny-gpt2): 2 layers, d = 32, ~9 MB. */
+const TINY_GPT2: Gpt2Spec = {
+  architecture: "gpt2",
+  layers: 2,
+  heads: 4,
+  hidden: 32,
+  positions: 1024,
+  vocabSize: GPT2_VOCAB,
+  layerNormEpsilon: 1e-5,
+  seed: 20261124,
+};
+
 export const MODEL_PRESETS = {
-  /** The bundled model (models/tiny-gpt2): 2 layers, d = 32, ~9 MB. */
-  "tiny-gpt2": {
-    architecture: "gpt2",
-    layers: 2,
-    heads: 4,
-    hidden: 32,
-    positions: 1024,
-    vocabSize: GPT2_VOCAB,
-    layerNormEpsilon: 1e-5,
-    seed: 20261124,
-  },
+  "tiny-gpt2": TINY_GPT2,
   /** Llama-shaped: 8 query heads sharing 2 key/value heads (grouped-query attention). */
   "tiny-llama": {
     architecture: "llama",
@@ -68,17 +70,7 @@ export const MODEL_PRESETS = {
     seed: 20261202,
   },
   /** The tiny model made slow (~0.1 s a run on 2 cores, whatever the batch): for tests that need a saturated engine. */
-  "slow-tiny-gpt2": {
-    architecture: "gpt2",
-    layers: 2,
-    heads: 4,
-    hidden: 32,
-    positions: 1024,
-    vocabSize: GPT2_VOCAB,
-    layerNormEpsilon: 1e-5,
-    seed: 20261124,
-    busyWorkMatMuls: 96,
-  },
+  "slow-tiny-gpt2": { ...TINY_GPT2, busyWorkMatMuls: 96 },
   /** GPT-2 small's shape (12 layers, d = 768, 124M parameters, fp32): what benchmarks measure. */
   "gpt2-small": {
     architecture: "gpt2",

@@ -1,0 +1,62 @@
+/**
+ * A legacy step request checked against its session: step 0 starts (or restarts) a session with
+ * the whole prompt; step n > 0 must follow step n - 1 of an existing session of the same model
+ * and feeds only the new tokens. Every refusal is a `PipelineError` with the protocol's code.
+ */
+import { PipelineError, type StepRequest } from "@modelnode/core";
+import type { LoadedModel } from "../loaded-model.js";
+import { checkAttentionMask, checkContext, checkTokenIds } from "../request-settings.js";
+import type { StepSession, StepSessionStore } from "./step-sessions.js";
+
+export interface CheckedStep {
+  /** The session the step runs on (created for a new step 0). */
+  session: StepSession;
+  ids: number[];
+  mask: number[] | undefined;
+}
+
+export function checkStep(request: Omit<StepRequest, "signal">, model: LoadedModel, sessions: StepSessionStore): CheckedStep {
+  if (!Number.isInteger(request.step) || request.step < 0) {
+    throw new PipelineError("INVALID_REQUEST", "step must be an integer ≥ 0", { field: "step" });
+  }
+  const existing = sessions.get(request.sessionId);
+  if (existing?.busy) {
+    throw new PipelineError("SESSION_BUSY", `session "${request.sessionId}" is still running step ${existing.lastStep + 1}`);
+  }
+  let session: StepSession;
+  let ids: number[];
+  if (request.step === 0) {
+    ids = stepInputIds(model, request.inputIds, true);
+    checkContext(model, 0, ids.length);
+    checkAttentionMask(request.attentionMask, ids.length); // before a session is made for it
+    if (existing && existing.model !== model) sessions.delete(existing.id);
+    session = existing && existing.model === model ? existing : sessions.create(request.sessionId, model);
+  } else {
+    if (!existing) {
+      throw new PipelineError("SESSION_NOT_FOUND", `no session "${request.sessionId}" (expired, closed or never started with step 0)`);
+    }
+    session = existing;
+    if (session.model !== model) {
+      throw new PipelineError("INVALID_REQUEST", `session "${session.id}" runs model "${session.model.id}", not "${model.id}"`);
+    }
+    if (request.step !== session.lastStep + 1) {
+      throw new PipelineError("STEP_OUT_OF_ORDER", `session "${session.id}" expects step ${session.lastStep + 1}, got ${request.step}`, {
+        expected: session.lastStep + 1,
+        received: request.step,
+      });
+    }
+    ids = stepInputIds(model, request.inputIds, false);
+    checkContext(model, session.length, ids.length);
+  }
+  return { session, ids, mask: checkAttentionMask(request.attentionMask, ids.length) };
+}
+
+function stepInputIds(model: LoadedModel, input: number[] | string, addSpecialTokens: boolean): number[] {
+  if (typeof input === "string") {
+    const ids = model.tokenizer.encode(input, addSpecialTokens);
+    if (ids.length === 0) throw new PipelineError("INVALID_TOKENS", "the input text encodes to no tokens");
+    return ids;
+  }
+  if (!Array.isArray(input)) throw new PipelineError("INVALID_TOKENS", "inputIds must be an array of token ids or a string");
+  return checkTokenIds(model, input);
+}
