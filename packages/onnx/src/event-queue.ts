@@ -17,10 +17,6 @@ export class EventQueue<T> implements AsyncIterator<T> {
     private readonly high = Infinity,
   ) {}
 
-  get finished(): boolean {
-    return this.ended;
-  }
-
   push(item: T): void {
     if (this.ended) return;
     if (this.waiter) {

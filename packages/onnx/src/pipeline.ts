@@ -143,7 +143,6 @@ export class OnnxPipeline implements ModelPipeline {
     );
     try {
       const settings = resolveSampling(request, this.options);
-      if (typeof request.prompt !== "string") throw new PipelineError("INVALID_REQUEST", "prompt must be a string", { field: "prompt" });
       const cleanup = this.onAbort(id, request.signal);
       this.pending.set(id, { kind: "stream", queue, cleanup });
       this.post({ type: "generate", id, modelId: request.modelId, prompt: request.prompt, settings }, id);

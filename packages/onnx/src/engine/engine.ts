@@ -88,10 +88,12 @@ export class Engine {
         case "cancel":
           return this.cancel(message.id);
         case "pause":
-        case "resume":
-          this.generations.get(message.id)?.hold(message.type === "pause");
+        case "resume": {
+          const row = this.generations.get(message.id);
+          if (row) row.paused = message.type === "pause";
           this.wake();
           return;
+        }
         case "closeSession":
           this.sessions.delete(message.sessionId);
           return;

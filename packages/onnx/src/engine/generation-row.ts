@@ -52,10 +52,6 @@ export class GenerationRow {
     return this.finished;
   }
 
-  hold(paused: boolean): void {
-    this.paused = paused;
-  }
-
   /** Tokens the row's cache will hold once `nextInput` is fed. */
   get length(): number {
     return this.settings.promptIds.length + this.completionTokens;

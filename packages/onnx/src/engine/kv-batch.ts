@@ -113,14 +113,6 @@ export class KvBatch<Owner> {
     return this.history ? 0 : this.size * this.columns * this.model.cacheBytesPerToken;
   }
 
-  /** Columns of `row` that are masked (padding, or tokens sent with mask 0). */
-  paddedColumns(row: number): number {
-    const mask = this.masks[row];
-    let padded = 0;
-    for (let c = 0; c < this.columns; c++) padded += mask[c] === 0 ? 1 : 0;
-    return padded;
-  }
-
   /** Columns at the left that are padding in every owned row (what a `merge` would drop). */
   leadingPadding(): number {
     let lead = this.columns;
@@ -222,7 +214,10 @@ export class KvBatch<Owner> {
 
   /** Real tokens each row holds (compacted length), for accounting. */
   keptColumns(row: number): number {
-    return this.columns - this.paddedColumns(row);
+    const mask = this.masks[row];
+    let kept = 0;
+    for (let c = 0; c < this.columns; c++) kept += mask[c] === 1 ? 1 : 0;
+    return kept;
   }
 
   private async feed(
