@@ -7,7 +7,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { WebSocketServer } from "ws";
-import { createNode, MessageHandler, z } from "../src/index.js";
+import { MessageHandler, z } from "../src/index.js";
+import { createNode } from "../src/server.js";
 
 const heartbeatSchema = z.object({ worker_id: z.string().min(1).max(256) });
 

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { detect, frameToText, ProtocolError, isSupportedVersion } from "../src/index.js";
+import { ProtocolError } from "../src/index.js";
+import { detect, frameToText, isSupportedVersion } from "../src/protocol.js";
 
 test("an object with a header object is standard protocol", () => {
   const d = detect(JSON.stringify({ header: { message_type: "x" }, session_id: "s" }));

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { headerSchema, isWellFormedHeader, legacyError, protocolPercentage, standardError, standardReply, validationError, z } from "../src/index.js";
+import { z } from "../src/index.js";
+import { protocolPercentage } from "../src/server.js";
+import { headerSchema, isWellFormedHeader, legacyError, standardError, standardReply, validationError } from "../src/protocol.js";
 
 test("a standard reply has a fresh header with correlation_id = the request's message_id", () => {
   const a = JSON.parse(standardReply("heartbeat_ack", "req-1", { worker_id: "w" }));

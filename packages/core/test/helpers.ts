@@ -1,6 +1,6 @@
 /** Test helpers: a real node on a free loopback port and a real ws client that queues frames. */
 import WebSocket from "ws";
-import { createNode, type ModelNode, type NodeOptions } from "../src/index.js";
+import { createNode, type ModelNode, type NodeOptions } from "../src/server.js";
 
 export async function startNode(options: NodeOptions): Promise<{ node: ModelNode; url: string }> {
   const node = await createNode({ logLevel: "silent", ...options });

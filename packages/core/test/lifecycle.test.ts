@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import WebSocket, { WebSocketServer } from "ws";
-import { createNode } from "../src/index.js";
+import { createNode } from "../src/server.js";
 import { header, startNode, TestClient } from "./helpers.js";
 import { TestCount, testPlugin } from "./test-plugin.js";
 

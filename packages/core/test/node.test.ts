@@ -2,7 +2,8 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import { ProtocolError, type ModelNode } from "../src/index.js";
+import { ProtocolError } from "../src/index.js";
+import { type ModelNode } from "../src/server.js";
 import { header, startNode, TestClient } from "./helpers.js";
 import { testPlugin } from "./test-plugin.js";
 

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 // Core first: it loads reflect-metadata, which tsyringe needs before it is evaluated.
-import { HandlerRegistry, MessageHandler, RegistryError, z, createNode } from "../src/index.js";
+import { MessageHandler, z, type HandlerEntry } from "../src/index.js";
+import { HandlerRegistry, RegistryError, createNode } from "../src/server.js";
 import { container } from "tsyringe";
 
 @MessageHandler("ping", { schema: z.object({}), replyType: "pong" })
@@ -26,6 +27,8 @@ class NoSchemaHandler {
   }
 }
 
+const inPlugin = (entries: HandlerEntry[]) => entries.map((entry) => ({ plugin: "p", entry }));
+
 class Undecorated {
   handle() {
     return {};
@@ -33,7 +36,7 @@ class Undecorated {
 }
 
 test("registry maps each type to its handler with its reply type", () => {
-  const registry = HandlerRegistry.build([PingHandler], container.createChildContainer());
+  const registry = HandlerRegistry.build(inPlugin([PingHandler]), container.createChildContainer());
   const entry = registry.get("ping");
   assert.ok(entry);
   assert.equal(entry.replyType, "pong");
@@ -52,13 +55,13 @@ test("two handlers for one type fail startup naming both classes", async () => {
 
 test("a handler without a schema fails startup with a clear error", () => {
   assert.throws(
-    () => HandlerRegistry.build([NoSchemaHandler], container.createChildContainer()),
+    () => HandlerRegistry.build(inPlugin([NoSchemaHandler]), container.createChildContainer()),
     /NoSchemaHandler.*schema/,
   );
 });
 
 test("a class without @MessageHandler fails startup", () => {
-  assert.throws(() => HandlerRegistry.build([Undecorated as never], container.createChildContainer()), /Undecorated/);
+  assert.throws(() => HandlerRegistry.build(inPlugin([Undecorated as never]), container.createChildContainer()), /Undecorated/);
 });
 
 test("default reply type is <type>_response", () => {
@@ -68,7 +71,7 @@ test("default reply type is <type>_response", () => {
       return {};
     }
   }
-  const registry = HandlerRegistry.build([ThingHandler], container.createChildContainer());
+  const registry = HandlerRegistry.build(inPlugin([ThingHandler]), container.createChildContainer());
   assert.equal(registry.get("thing")?.replyType, "thing_response");
 });
 

@@ -1,13 +1,5 @@
 /** A plugin exercising every shape of handler core must support, for end-to-end tests. */
-import {
-  definePlugin,
-  LEGACY_MESSAGE_TYPE,
-  MessageHandler,
-  ProtocolError,
-  reply,
-  z,
-  type HandlerContext,
-} from "../src/index.js";
+import { definePlugin, LEGACY_FORMAT, MessageHandler, ProtocolError, reply, z, type HandlerContext } from "../src/index.js";
 
 const heartbeatSchema = z.object({ worker_id: z.string() });
 
@@ -91,7 +83,7 @@ export class TestGoodbye {
 
 const legacySchema = z.object({ session_id: z.string(), step: z.number().int().min(0) });
 
-@MessageHandler(LEGACY_MESSAGE_TYPE, { schema: legacySchema })
+@MessageHandler(LEGACY_FORMAT, { schema: legacySchema })
 export class TestLegacy {
   handle(msg: z.infer<typeof legacySchema>) {
     return { session_id: msg.session_id, step: msg.step, output_tensors: { next_token_id: 7 } };

@@ -6,15 +6,14 @@
 import type { Logger } from "pino";
 import type { Connection } from "./connection.js";
 import type { HandlerContext, IncomingMessage, MessageHeader, Protocol } from "./context.js";
-import { LEGACY_MESSAGE_TYPE } from "./decorators.js";
 import { detect, frameToText } from "./detect.js";
 import { legacyError, standardError, standardReply } from "./envelope.js";
-import { ErrorCode, ProtocolError, toErrorBody } from "./errors.js";
+import { errors, ProtocolError, toErrorBody } from "./errors.js";
 import { correlationIdOf, parseHeader } from "./header.js";
 import type { NodeLimits } from "./options.js";
 import type { Guard } from "./plugin.js";
 import type { HandlerRegistry, RegisteredHandler } from "./registry.js";
-import { Reply } from "./reply.js";
+import { isReply } from "./reply.js";
 import type { StatsCollector } from "./stats.js";
 import { validationError } from "./validation.js";
 
@@ -43,15 +42,14 @@ export class Dispatcher {
    */
   dispatch(conn: Connection, data: unknown, isBinary: boolean, fallbackUnhandled = false): boolean | Promise<boolean> {
     if (byteLength(data) > this.limits.maxMessageBytes) {
-      this.spend(conn);
-      this.fail(conn, UNCORRELATED, payloadTooLarge(this.limits.maxMessageBytes));
+      this.fail(conn, UNCORRELATED, this.spend(conn) ? errors.payloadTooLarge(this.limits.maxMessageBytes) : errors.rateLimited());
       return true;
     }
     const text = frameToText(data, isBinary);
     if (text instanceof ProtocolError) {
-      if (fallbackUnhandled && !this.registry.get(LEGACY_MESSAGE_TYPE)) return false;
+      if (fallbackUnhandled && !this.registry.legacy) return false;
       this.stats.recordInvalid();
-      this.fail(conn, UNCORRELATED, this.spend(conn) ? text : rateLimited());
+      this.fail(conn, UNCORRELATED, this.spend(conn) ? text : errors.rateLimited());
       return true;
     }
     const detection = detect(text);
@@ -62,24 +60,24 @@ export class Dispatcher {
       const header = parseHeader(detection.header);
       if (header instanceof ProtocolError) {
         this.stats.recordRequest("standard", "invalid");
-        this.fail(conn, target, allowed ? header : rateLimited());
+        this.fail(conn, target, allowed ? header : errors.rateLimited());
         return true;
       }
       const handler = this.registry.get(header.message_type);
       this.stats.recordRequest("standard", handler ? handler.type : "unknown");
       if (!handler) {
-        this.fail(conn, target, allowed ? unknownType(header.message_type, this.registry.types()) : rateLimited());
+        this.fail(conn, target, allowed ? errors.unknownMessageType(header.message_type, this.registry.types()) : errors.rateLimited());
         return true;
       }
       return settle(this.run(conn, handler, target, detection.message, header, allowed));
     }
 
-    const legacyHandler = this.registry.get(LEGACY_MESSAGE_TYPE);
+    const legacyHandler = this.registry.legacy;
     if (fallbackUnhandled && !legacyHandler) return false;
     const allowed = this.spend(conn);
     if (detection.kind === "error") {
       this.stats.recordInvalid();
-      this.fail(conn, UNCORRELATED, allowed ? detection.error : rateLimited());
+      this.fail(conn, UNCORRELATED, allowed ? detection.error : errors.rateLimited());
       return true;
     }
     const target: ReplyTarget = { protocol: "legacy", correlationId: null, legacyMessage: detection.message };
@@ -89,12 +87,12 @@ export class Dispatcher {
         conn,
         target,
         allowed
-          ? new ProtocolError(ErrorCode.UNRECOGNIZED_MESSAGE, "This node does not serve the legacy message format.")
-          : rateLimited(),
+          ? errors.legacyNotServed()
+          : errors.rateLimited(),
       );
       return true;
     }
-    this.stats.recordRequest("legacy", LEGACY_MESSAGE_TYPE);
+    this.stats.recordRequest("legacy", legacyHandler.type);
     return settle(this.run(conn, legacyHandler, target, detection.message, undefined, allowed));
   }
 
@@ -116,17 +114,14 @@ export class Dispatcher {
     allowed: boolean,
   ): void | Promise<void> {
     if (!allowed) {
-      this.fail(conn, target, rateLimited());
+      this.fail(conn, target, errors.rateLimited());
       return;
     }
     if (conn.inFlight >= this.limits.maxInFlightPerConnection) {
       this.fail(
         conn,
         target,
-        new ProtocolError(
-          ErrorCode.TOO_MANY_REQUESTS_IN_FLIGHT,
-          `At most ${this.limits.maxInFlightPerConnection} requests may be in flight per connection.`,
-        ),
+        errors.tooManyInFlight(this.limits.maxInFlightPerConnection),
       );
       return;
     }
@@ -237,12 +232,12 @@ export class Dispatcher {
   }
 
   private send(conn: Connection, handler: RegisteredHandler, target: ReplyTarget, item: object): void {
-    const isReply = item instanceof Reply;
-    const payload = isReply ? item.payload : item;
+    const typed = isReply(item);
+    const payload = typed ? item.payload : item;
     if (target.protocol === "legacy") {
       conn.send(JSON.stringify(payload));
     } else {
-      conn.send(standardReply(isReply ? item.type : handler.replyType, target.correlationId, payload));
+      conn.send(standardReply(typed ? item.type : handler.replyType, target.correlationId, payload));
     }
   }
 
@@ -290,23 +285,6 @@ class RequestContext implements HandlerContext {
 
 function settle(pending: void | Promise<void>): boolean | Promise<boolean> {
   return pending ? pending.then(() => true) : true;
-}
-
-function rateLimited(): ProtocolError {
-  return new ProtocolError(ErrorCode.RATE_LIMITED, "Too many messages; slow down.");
-}
-
-function payloadTooLarge(limit: number): ProtocolError {
-  return new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, `The message is larger than ${limit} bytes.`, {
-    limit_bytes: limit,
-  });
-}
-
-function unknownType(type: string, known: string[]): ProtocolError {
-  const shown = type.length > 64 ? `${type.slice(0, 64)}…` : type;
-  return new ProtocolError(ErrorCode.UNKNOWN_MESSAGE_TYPE, `Unknown message_type "${shown}".`, {
-    supported: known.filter((t) => t !== LEGACY_MESSAGE_TYPE),
-  });
 }
 
 function byteLength(data: unknown): number {

@@ -1,24 +1,40 @@
 /**
- * The one catalogue of coded errors that go on the wire. Handlers, guards and pipelines throw
- * `ProtocolError`; core turns it into a standard or legacy error frame. Anything else thrown
- * becomes INTERNAL_ERROR (logged in full, never shown to the client).
+ * The one catalogue of coded errors that go on the wire (as fastify's lib/errors.js is for
+ * fastify). Handlers, guards and pipelines throw a `ProtocolError` (usually made by one of the
+ * `errors.*` factories below); core turns it into a standard or legacy error frame. Anything
+ * else thrown becomes INTERNAL_ERROR (logged in full, never shown to the client).
+ *
+ * Message style: one or two sentences, first letter capital, ending with a full stop, naming
+ * what the client sent in the client's own terms (never an internal key).
  */
-import { PipelineError } from "./pipeline.js";
 
 export const ErrorCode = {
+  // framing and envelope (core)
   INVALID_JSON: "INVALID_JSON",
   INVALID_MESSAGE: "INVALID_MESSAGE",
   UNRECOGNIZED_MESSAGE: "UNRECOGNIZED_MESSAGE",
   VALIDATION_FAILED: "VALIDATION_FAILED",
   UNKNOWN_MESSAGE_TYPE: "UNKNOWN_MESSAGE_TYPE",
   UNSUPPORTED_PROTOCOL_VERSION: "UNSUPPORTED_PROTOCOL_VERSION",
-  UNAUTHENTICATED: "UNAUTHENTICATED",
-  MODEL_NOT_FOUND: "MODEL_NOT_FOUND",
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   RATE_LIMITED: "RATE_LIMITED",
   TOO_MANY_REQUESTS_IN_FLIGHT: "TOO_MANY_REQUESTS_IN_FLIGHT",
   SHUTTING_DOWN: "SHUTTING_DOWN",
   INTERNAL_ERROR: "INTERNAL_ERROR",
+  // authentication (plugin-auth)
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  // the model pipeline
+  MODEL_NOT_FOUND: "MODEL_NOT_FOUND",
+  INVALID_REQUEST: "INVALID_REQUEST",
+  INVALID_TOKENS: "INVALID_TOKENS",
+  CONTEXT_LENGTH_EXCEEDED: "CONTEXT_LENGTH_EXCEEDED",
+  BUSY: "BUSY",
+  CANCELLED: "CANCELLED",
+  // legacy step sessions
+  SESSION_NOT_FOUND: "SESSION_NOT_FOUND",
+  SESSION_BUSY: "SESSION_BUSY",
+  STEP_OUT_OF_ORDER: "STEP_OUT_OF_ORDER",
+  TOO_MANY_SESSIONS: "TOO_MANY_SESSIONS",
 } as const;
 export type KnownErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -28,7 +44,17 @@ export interface ErrorBody {
   details?: unknown;
 }
 
+/**
+ * Marks coded errors across module copies and worker threads (a structured-clone drops the
+ * prototype; a second copy of core has its own class), so that `isCodedError` still knows them.
+ */
+const CODED = Symbol.for("modelnode.coded-error");
+const UPPER_SNAKE = /^[A-Z][A-Z0-9_]*$/;
+
+/** An error a client caused or may act on: its code and message go on the wire. */
 export class ProtocolError extends Error {
+  readonly [CODED] = true;
+
   constructor(
     readonly code: string,
     message: string,
@@ -45,21 +71,94 @@ export class ProtocolError extends Error {
   }
 }
 
-const UPPER_SNAKE = /^[A-Z][A-Z0-9_]*$/;
+/**
+ * The name pipelines have used for their coded errors. It is a ProtocolError: one base, one
+ * path to the wire.
+ */
+export class PipelineError extends ProtocolError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, details);
+    this.name = "PipelineError";
+  }
+}
+
+/** True for a ProtocolError from this or any other copy of core. */
+export function isCodedError(error: unknown): error is ProtocolError {
+  if (error instanceof ProtocolError) return true;
+  const e = error as { [CODED]?: unknown; code?: unknown; message?: unknown } | null;
+  return (
+    typeof e === "object" && e !== null && e[CODED] === true && typeof e.code === "string" &&
+    UPPER_SNAKE.test(e.code) && typeof e.message === "string"
+  );
+}
 
 /**
- * What the client is told about a thrown value. Known errors keep their code and message;
+ * What the client is told about a thrown value. Coded errors keep their code and message;
  * anything else is INTERNAL_ERROR with a fixed message, so no stack or internal detail leaks.
  */
 export function toErrorBody(error: unknown): { body: ErrorBody; internal: boolean } {
   if (error instanceof ProtocolError) return { body: error.toBody(), internal: false };
-  if (error instanceof PipelineError && UPPER_SNAKE.test(error.code)) {
-    const body: ErrorBody = { code: error.code, message: error.message };
-    if (error.details !== undefined) body.details = error.details;
-    return { body, internal: false };
+  if (isCodedError(error)) {
+    const { code, message, details } = error as { code: string; message: string; details?: unknown };
+    return { body: details === undefined ? { code, message } : { code, message, details }, internal: false };
   }
   return {
     body: { code: ErrorCode.INTERNAL_ERROR, message: "The node failed to process this message." },
     internal: true,
   };
 }
+
+/** Bounded echo of client-supplied text in messages and details. */
+export function clip(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** Factories for every code in the catalogue: one wording per condition, wherever it is raised. */
+export const errors = {
+  payloadTooLarge: (limit: number) =>
+    new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, `The message is larger than ${limit} bytes.`, { limit_bytes: limit }),
+  rateLimited: () => new ProtocolError(ErrorCode.RATE_LIMITED, "Too many messages; slow down."),
+  tooManyInFlight: (limit: number) =>
+    new ProtocolError(ErrorCode.TOO_MANY_REQUESTS_IN_FLIGHT, `At most ${limit} requests may be in flight per connection.`, {
+      limit,
+    }),
+  unknownMessageType: (type: string, supported: string[]) =>
+    new ProtocolError(ErrorCode.UNKNOWN_MESSAGE_TYPE, `Unknown message_type "${clip(type)}".`, { supported }),
+  legacyNotServed: () =>
+    new ProtocolError(ErrorCode.UNRECOGNIZED_MESSAGE, "This node does not serve the legacy message format."),
+  unauthenticated: (message: string) => new ProtocolError(ErrorCode.UNAUTHENTICATED, message),
+  shuttingDown: (message = "The node is shutting down.") => new ProtocolError(ErrorCode.SHUTTING_DOWN, message),
+  modelNotFound: (modelId: string, available: string[]) =>
+    new ProtocolError(ErrorCode.MODEL_NOT_FOUND, `Model "${clip(modelId)}" is not served by this node.`, {
+      model_id: clip(modelId),
+      available: available.slice(0, 100),
+    }),
+  invalidRequest: (message: string, field?: string) =>
+    new ProtocolError(ErrorCode.INVALID_REQUEST, message, field === undefined ? undefined : { field }),
+  invalidTokens: (message: string, details?: Record<string, unknown>) =>
+    new ProtocolError(ErrorCode.INVALID_TOKENS, message, details),
+  contextLengthExceeded: (message: string, details?: Record<string, unknown>) =>
+    new ProtocolError(ErrorCode.CONTEXT_LENGTH_EXCEEDED, message, details),
+  busy: (message: string, details?: Record<string, unknown>) => new ProtocolError(ErrorCode.BUSY, message, details),
+  cancelled: (message: string) => new ProtocolError(ErrorCode.CANCELLED, message),
+  sessionNotFound: (sessionId: string) =>
+    new ProtocolError(
+      ErrorCode.SESSION_NOT_FOUND,
+      `No session "${clip(sessionId)}": it expired, was closed or never started with step 0.`,
+      { session_id: clip(sessionId) },
+    ),
+  sessionBusy: (sessionId: string, runningStep: number) =>
+    new ProtocolError(ErrorCode.SESSION_BUSY, `Session "${clip(sessionId)}" is still running step ${runningStep}.`, {
+      session_id: clip(sessionId),
+      running_step: runningStep,
+    }),
+  stepOutOfOrder: (sessionId: string, expected: number, got: number) =>
+    new ProtocolError(ErrorCode.STEP_OUT_OF_ORDER, `Session "${clip(sessionId)}" expects step ${expected}, got ${got}.`, {
+      session_id: clip(sessionId),
+      expected_step: expected,
+      step: got,
+    }),
+  tooManySessions: (message: string, details?: Record<string, unknown>) =>
+    new ProtocolError(ErrorCode.TOO_MANY_SESSIONS, message, details),
+  internal: () => new ProtocolError(ErrorCode.INTERNAL_ERROR, "The node failed to process this message."),
+} as const;

@@ -6,10 +6,12 @@ import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import type { Server as HttpServer } from "node:http";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { MessageHandlerClass } from "./decorators.js";
+import { CORE_VERSION } from "./core-identity.js";
+import type { HandlerEntry } from "./decorators.js";
 import { Dispatcher } from "./dispatcher.js";
-import { createLogger } from "./logger.js";
+import { createLogger, withRedaction } from "./logger.js";
 import { resolveOptions, type NodeOptions, type ResolvedNodeOptions } from "./options.js";
+import { checkPlugins, checkServices } from "./plugin-checks.js";
 import type { Guard, PluginHost } from "./plugin.js";
 import { HandlerRegistry } from "./registry.js";
 import { LOGGER, NODE_INFO, NODE_OPTIONS, type NodeInfo, type NodeStatus } from "./services.js";
@@ -134,14 +136,21 @@ export class ModelNode implements NodeInfo {
   }
 }
 
+/**
+ * Composes a node: checks the options and every plugin's needs (names, core range, plugin
+ * dependencies) before any plugin registers, lets each register in order, checks the services
+ * they declared, then builds the handlers. Any mistake throws before anything listens.
+ */
 export async function createNode(options: NodeOptions = {}): Promise<ModelNode> {
   const resolved = resolveOptions(options);
-  const logger = options.logger ?? createLogger(options.logLevel);
+  const plugins = options.plugins ?? [];
+  checkPlugins(plugins);
+  const logger = options.logger ? withRedaction(options.logger) : createLogger(options.logLevel);
   const container = rootContainer.createChildContainer();
   const guards: Guard[] = [];
   const closeHooks: (() => void | Promise<void>)[] = [];
   const statsSources = new Map<string, StatsSource>();
-  const handlers: MessageHandlerClass[] = [];
+  const handlers: { plugin: string; entry: HandlerEntry }[] = [];
   const collector = new StatsCollector();
 
   container.register(NODE_OPTIONS, { useValue: resolved });
@@ -149,20 +158,35 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
   const info = new NodeInfoService(resolved.nodeId, collector);
   container.register(NODE_INFO, { useValue: info });
 
-  for (const plugin of options.plugins ?? []) {
-    const host: PluginHost = {
-      logger: logger.child({ plugin: plugin.name }),
-      addGuard: (guard) => guards.push(guard),
-      onClose: (hook) => closeHooks.push(hook),
-      addStatsSource: (key, source) => statsSources.set(key, source),
-    };
-    await plugin.register?.(container, host);
-    handlers.push(...(plugin.handlers ?? []));
+  try {
+    for (const plugin of plugins) {
+      const host: PluginHost = {
+        logger: logger.child({ plugin: plugin.name }),
+        addGuard: (guard) => guards.push(guard),
+        onClose: (hook) => closeHooks.push(hook),
+        addStatsSource: (key, source) => statsSources.set(key, source),
+      };
+      await plugin.register?.(container, host);
+      for (const entry of plugin.handlers ?? []) handlers.push({ plugin: plugin.name, entry });
+    }
+    checkServices(plugins, container);
+    const registry = HandlerRegistry.build(handlers, container);
+    const dispatcher = new Dispatcher(registry, guards, collector, resolved.limits, logger);
+    const node = new ModelNode(info, container, resolved, logger, registry, collector, dispatcher, statsSources, closeHooks);
+    logger.debug(
+      { core: CORE_VERSION, types: registry.types(), legacy: Boolean(registry.legacy), plugins: plugins.map((p) => p.name) },
+      "node composed",
+    );
+    return node;
+  } catch (error) {
+    // Plugins that registered may hold resources (a loaded model): release them before failing.
+    for (const hook of [...closeHooks].reverse()) {
+      try {
+        await hook();
+      } catch (err) {
+        logger.error({ err }, "close hook failed while abandoning a failed composition");
+      }
+    }
+    throw error;
   }
-
-  const registry = HandlerRegistry.build(handlers, container);
-  const dispatcher = new Dispatcher(registry, guards, collector, resolved.limits, logger);
-  const node = new ModelNode(info, container, resolved, logger, registry, collector, dispatcher, statsSources, closeHooks);
-  logger.debug({ types: registry.types(), plugins: (options.plugins ?? []).map((p) => p.name) }, "node composed");
-  return node;
 }

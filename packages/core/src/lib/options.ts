@@ -1,5 +1,6 @@
 /** Node options and their defaults. Every limit is configurable; docs/operations.md lists them. */
 import type { Logger } from "pino";
+import { z } from "zod";
 import type { Plugin } from "./plugin.js";
 
 export interface NodeLimits {
@@ -96,9 +97,54 @@ export interface ResolvedNodeOptions {
   allowedOrigins: string[] | undefined;
 }
 
+/** An option createNode refuses: names the field and what was expected. */
+export class NodeOptionsError extends Error {
+  constructor(readonly issues: { path: string; message: string }[]) {
+    super(`invalid node options: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
+    this.name = "NodeOptionsError";
+  }
+}
+
+const count = (min: number) => z.int({ error: `expected an integer ≥ ${min}` }).min(min, { error: `expected an integer ≥ ${min}` });
+
+/** The limits' rules, exported so that applications compose them into their own config schema. */
+export const nodeLimitsSchema = z.strictObject({
+  maxPayloadBytes: count(1).optional(),
+  maxMessageBytes: count(1).optional(),
+  maxConnections: count(1).optional(),
+  maxConnectionsPerAddress: count(1).optional(),
+  /** 0 = unlimited. */
+  messagesPerSecond: count(0).optional(),
+  messageBurst: count(1).optional(),
+  maxInFlightPerConnection: count(1).optional(),
+  sendHighWaterMark: count(1).optional(),
+  stuckPeerTimeoutMs: count(1).optional(),
+});
+
+/** createNode's data options (plugins and logger are checked separately). */
+export const nodeOptionsSchema = z.object({
+  port: z.int({ error: "expected an integer from 0 to 65535" }).min(0).max(65_535, { error: "expected an integer from 0 to 65535" }).optional(),
+  host: z.string().min(1, { error: "expected a host name or address" }).optional(),
+  nodeId: z.string().min(1, { error: "expected a non-empty string" }).max(128).optional(),
+  pingIntervalMs: count(1).optional(),
+  pingTimeoutMs: count(1).optional(),
+  shutdownTimeoutMs: count(0).optional(),
+  limits: nodeLimitsSchema.optional(),
+  tls: z.object({ cert: z.any(), key: z.any() }).optional(),
+  allowedOrigins: z.array(z.string()).optional(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+});
+
 export function resolveOptions(options: NodeOptions): ResolvedNodeOptions {
+  const parsed = nodeOptionsSchema.safeParse(definedOnly(options as Record<string, unknown>));
+  if (!parsed.success) {
+    throw new NodeOptionsError(parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(options)", message: i.message })));
+  }
   const limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
   if (limits.maxMessageBytes > limits.maxPayloadBytes) limits.maxMessageBytes = limits.maxPayloadBytes;
+  if (options.tls && (!options.tls.cert || !options.tls.key)) {
+    throw new NodeOptionsError([{ path: "tls", message: "expected both cert and key" }]);
+  }
   return {
     port: options.port ?? DEFAULT_PORT,
     host: options.host,

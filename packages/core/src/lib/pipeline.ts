@@ -4,6 +4,9 @@
  * implementation (e.g. `@modelnode/onnx`) to the `PIPELINE` token at startup.
  */
 import type { InjectionToken } from "tsyringe";
+import { errors, type ProtocolError } from "./errors.js";
+
+export { PipelineError } from "./errors.js";
 
 export type FinishReason = "stop" | "length" | "cancelled";
 
@@ -15,6 +18,19 @@ export interface ModelInfo {
   vocabSize: number;
   /** Free-form facts worth showing to clients (architecture, layers, …). */
   description?: string;
+  /** Token ids that end a generation (the model's end-of-sequence tokens); empty when none. */
+  eosTokenIds?: number[];
+  /** The beginning-of-sequence token id, when the model has one. */
+  bosTokenId?: number;
+  /** Model family as its config names it (e.g. "gpt2", "llama"). */
+  architecture?: string;
+}
+
+/** What tokenize() returns: the ids, and their pieces of text (so a client can show them). */
+export interface Tokenization {
+  ids: number[];
+  /** One string per id; pieces of a multi-byte character may be empty or partial. */
+  tokens: string[];
 }
 
 export interface SamplingOptions {
@@ -93,9 +109,19 @@ export interface PipelineStats {
 export interface ModelPipeline {
   listModels(): ModelInfo[];
   hasModel(modelId: string): boolean;
+  /**
+   * The model's tokenizer alone: no session, no generation slot, no cache. Text is encoded as
+   * a prompt would be (special tokens such as BOS included when the model adds them).
+   * MODEL_NOT_FOUND for an unknown model.
+   */
+  tokenize(modelId: string, text: string): Promise<Tokenization>;
+  /** `tokenize(...).ids.length`, without building the token strings. */
+  countTokens(modelId: string, text: string): Promise<number>;
+  /** Text for token ids; INVALID_TOKENS for ids outside the vocabulary. */
+  detokenize(modelId: string, ids: number[]): Promise<string>;
   generate(request: GenerateRequest): Promise<GenerationResult>;
   stream(request: GenerateRequest): AsyncIterable<GenerationEvent>;
-  /** Runs one legacy step; errors are `PipelineError`s with codes such as SESSION_NOT_FOUND. */
+  /** Runs one legacy step; errors are coded (`errors.sessionNotFound(...)`, …) with codes such as SESSION_NOT_FOUND. */
   step(request: StepRequest): Promise<StepResult>;
   /** Frees a step session's cache; false when there was none. */
   closeSession(sessionId: string): boolean;
@@ -104,34 +130,10 @@ export interface ModelPipeline {
   close(): Promise<void>;
 }
 
-/**
- * Errors a pipeline throws for conditions a client caused. `code` is an UPPER_SNAKE code that
- * core sends on the wire (e.g. MODEL_NOT_FOUND, SESSION_NOT_FOUND, STEP_OUT_OF_ORDER,
- * CONTEXT_LENGTH_EXCEEDED, TOO_MANY_SESSIONS, INVALID_TOKENS, BUSY); any other thrown error is
- * an internal error.
- */
-export class PipelineError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = "PipelineError";
-  }
-}
-
 /** DI token an application binds its pipeline to. */
 export const PIPELINE: InjectionToken<ModelPipeline> = Symbol.for("modelnode.pipeline");
 
 /** MODEL_NOT_FOUND for a model id a client asked for, naming (a bounded list of) what is served. */
-export function modelNotFound(modelId: string, pipeline: Pick<ModelPipeline, "listModels">): PipelineError {
-  const shown = modelId.length > 64 ? `${modelId.slice(0, 64)}…` : modelId;
-  return new PipelineError("MODEL_NOT_FOUND", `Model "${shown}" is not served by this node.`, {
-    model_id: shown,
-    available: pipeline
-      .listModels()
-      .map((m) => m.id)
-      .slice(0, 100),
-  });
+export function modelNotFound(modelId: string, pipeline: Pick<ModelPipeline, "listModels">): ProtocolError {
+  return errors.modelNotFound(modelId, pipeline.listModels().map((m) => m.id));
 }

@@ -1,12 +1,13 @@
 /**
- * A plugin is a plain object (usually made by a factory taking its options): a name, the
- * handler classes it contributes, and an optional `register` that binds services in the
- * node's DI container and adds guards or close hooks through the host.
+ * A plugin is a plain value (usually made by a factory taking its options): a name, what it
+ * needs, the handlers it contributes, and an optional `register` that binds services in the
+ * node's DI container and adds guards, stats or close hooks through the host. createNode checks
+ * every plugin's needs before any plugin registers, and its services after all have.
  */
-import type { DependencyContainer } from "tsyringe";
+import type { DependencyContainer, InjectionToken } from "tsyringe";
 import type { Logger } from "pino";
 import type { HandlerContext, IncomingMessage } from "./context.js";
-import type { MessageHandlerClass } from "./decorators.js";
+import type { HandlerEntry } from "./decorators.js";
 
 /**
  * Cross-cutting policy run before payload validation and the handler, for every message of
@@ -26,8 +27,23 @@ export interface PluginHost {
 }
 
 export interface Plugin {
+  /** Unique within a node: two plugins with one name are refused. */
   name: string;
-  handlers?: MessageHandlerClass[];
+  /** The plugin's own version, shown in errors and the startup log. */
+  version?: string;
+  /**
+   * The @modelnode/core versions this plugin works with, as a semver range (e.g. "^0.1.0").
+   * A node whose core is outside it refuses to start.
+   */
+  core?: string;
+  /** Other plugins (by name) that must be composed into the same node, in any order. */
+  dependencies?: string[];
+  /**
+   * Services this plugin's handlers need that some other plugin provides (e.g. PIPELINE): checked
+   * once every plugin has registered, before any handler is built.
+   */
+  requires?: InjectionToken<unknown>[];
+  handlers?: HandlerEntry[];
   register?(container: DependencyContainer, host: PluginHost): void | Promise<void>;
 }
 

@@ -1,16 +1,35 @@
-/** Builds the message_type → handler map at startup and refuses ambiguous or incomplete handlers. */
-import type { DependencyContainer } from "tsyringe";
+/**
+ * Builds the message_type → handler map at startup (the legacy format in its own slot) and
+ * refuses ambiguous or incomplete handlers, naming the plugin and the handler.
+ */
+import type { DependencyContainer, InjectionToken } from "tsyringe";
 import type { ZodType } from "zod";
-import { getHandlerMetadata, type MessageHandlerClass, type MessageHandlerInstance } from "./decorators.js";
+import { loadedCoreCopies, CORE_COPY_ID } from "./core-identity.js";
+import {
+  definitionCore,
+  getHandlerMetadata,
+  isHandlerDefinition,
+  keyLabel,
+  LEGACY_FORMAT,
+  type HandlerEntry,
+  type HandlerKey,
+  type MessageHandlerInstance,
+  type SchemaSource,
+} from "./decorators.js";
+import { describeToken } from "./services.js";
 
 export interface RegisteredHandler {
+  /** The message_type, or "legacy" for the legacy-format handler. */
   type: string;
   replyType: string;
   schema: ZodType;
+  /** The class name, or the definition's name. */
   className: string;
+  plugin: string;
   instance: MessageHandlerInstance;
 }
 
+/** A composition mistake found at startup: names the plugin and what is wrong. */
 export class RegistryError extends Error {
   constructor(message: string) {
     super(message);
@@ -18,41 +37,126 @@ export class RegistryError extends Error {
   }
 }
 
-export class HandlerRegistry {
-  private constructor(private readonly handlers: Map<string, RegisteredHandler>) {}
+interface Pending {
+  key: HandlerKey;
+  entry: HandlerEntry;
+  name: string;
+  plugin: string;
+  schema: SchemaSource;
+  replyType: string | undefined;
+}
 
-  /** Resolves each class through the container (one instance per node) and indexes it by type. */
-  static build(classes: Iterable<MessageHandlerClass>, container: DependencyContainer): HandlerRegistry {
-    const byType = new Map<string, { cls: MessageHandlerClass; schema: ZodType; replyType: string }>();
-    for (const cls of classes) {
-      const meta = getHandlerMetadata(cls);
-      if (!meta) {
-        throw new RegistryError(`${cls.name} is listed as a handler but has no @MessageHandler(...) decorator`);
-      }
-      if (!meta.schema || typeof (meta.schema as { safeParse?: unknown }).safeParse !== "function") {
-        throw new RegistryError(`@MessageHandler("${meta.type}") on ${cls.name} has no zod schema: pass { schema }`);
-      }
-      const existing = byType.get(meta.type);
+export class HandlerRegistry {
+  private constructor(
+    private readonly handlers: Map<string, RegisteredHandler>,
+    /** The legacy-format handler, if a plugin registered one. */
+    readonly legacy: RegisteredHandler | undefined,
+  ) {}
+
+  /** Resolves each handler through the container (one instance per node) and indexes it by type. */
+  static build(entries: Iterable<{ plugin: string; entry: HandlerEntry }>, container: DependencyContainer): HandlerRegistry {
+    const byKey = new Map<HandlerKey, Pending>();
+    for (const { plugin, entry } of entries) {
+      const pending = describe(plugin, entry);
+      const existing = byKey.get(pending.key);
       if (existing) {
         throw new RegistryError(
-          `two handlers for message type "${meta.type}": ${existing.cls.name} and ${cls.name}`,
+          `two handlers for ${pending.key === LEGACY_FORMAT ? "the legacy format" : `message type "${keyLabel(pending.key)}"`}: ` +
+            `${existing.name} (plugin "${existing.plugin}") and ${pending.name} (plugin "${plugin}")`,
         );
       }
-      byType.set(meta.type, { cls, schema: meta.schema, replyType: meta.replyType ?? `${meta.type}_response` });
+      byKey.set(pending.key, pending);
     }
     const handlers = new Map<string, RegisteredHandler>();
-    for (const [type, { cls, schema, replyType }] of byType) {
-      const instance = container.resolve(cls as unknown as new () => MessageHandlerInstance);
-      handlers.set(type, { type, replyType, schema, className: cls.name, instance });
+    let legacy: RegisteredHandler | undefined;
+    const resolve = <T>(token: InjectionToken<T>): T => container.resolve(token);
+    for (const pending of byKey.values()) {
+      const where = `${pending.name} (plugin "${pending.plugin}")`;
+      const schema = typeof pending.schema === "function" ? guarded(where, "its schema function failed", () => (pending.schema as (r: typeof resolve) => ZodType)(resolve)) : pending.schema;
+      if (!isZodSchema(schema)) throw new RegistryError(`${where} has no zod schema: pass { schema } (a zod schema or a function returning one)`);
+      const instance = guarded(where, "could not be built", () => instantiate(pending.entry, container));
+      const type = keyLabel(pending.key);
+      const handler: RegisteredHandler = {
+        type,
+        replyType: pending.replyType ?? `${type}_response`,
+        schema,
+        className: pending.name,
+        plugin: pending.plugin,
+        instance,
+      };
+      if (pending.key === LEGACY_FORMAT) legacy = handler;
+      else handlers.set(type, handler);
     }
-    return new HandlerRegistry(handlers);
+    return new HandlerRegistry(handlers, legacy);
   }
 
+  /** The handler of a standard message_type. */
   get(type: string): RegisteredHandler | undefined {
     return this.handlers.get(type);
   }
 
+  /** Standard message types served (the legacy format is not one). */
   types(): string[] {
     return [...this.handlers.keys()];
   }
+}
+
+function describe(plugin: string, entry: HandlerEntry): Pending {
+  if (isHandlerDefinition(entry)) {
+    if (definitionCore(entry) !== CORE_COPY_ID) throw anotherCopy(`handler "${keyLabel(entry.type)}"`, plugin, "made");
+    if (typeof entry.handle !== "function") throw new RegistryError(`plugin "${plugin}": handler "${keyLabel(entry.type)}" has no handle function`);
+    return { key: entry.type, entry, name: entry.name ?? `handler "${keyLabel(entry.type)}"`, plugin, schema: entry.schema, replyType: entry.replyType };
+  }
+  if (typeof entry !== "function") {
+    throw new RegistryError(`plugin "${plugin}" lists a handler that is neither a class nor a defineHandler(...) value`);
+  }
+  const meta = getHandlerMetadata(entry);
+  if (!meta) {
+    throw new RegistryError(`${entry.name} (plugin "${plugin}") is listed as a handler but has no @MessageHandler(...) decorator`);
+  }
+  if (meta.core !== CORE_COPY_ID) throw anotherCopy(entry.name, plugin, "decorated");
+  return { key: meta.type, entry, name: entry.name, plugin, schema: meta.schema, replyType: meta.replyType };
+}
+
+function anotherCopy(name: string, plugin: string, how: "made" | "decorated"): RegistryError {
+  const copies = loadedCoreCopies().map((c) => `${c.version} at ${c.location}`);
+  return new RegistryError(
+    `${name} (plugin "${plugin}") was ${how} by another copy of @modelnode/core than the one composing the node; ` +
+      `two copies are loaded (${copies.join("; ")}). A plugin must list @modelnode/core under peerDependencies so that ` +
+      `it shares the application's copy.`,
+  );
+}
+
+function instantiate(entry: HandlerEntry, container: DependencyContainer): MessageHandlerInstance {
+  if (!isHandlerDefinition(entry)) return container.resolve(entry as unknown as new () => MessageHandlerInstance);
+  const deps: Record<string, unknown> = {};
+  for (const [name, token] of Object.entries(entry.inject ?? {})) {
+    if (!container.isRegistered(token as InjectionToken<unknown>, true)) {
+      throw new Error(`it injects ${describeToken(token as InjectionToken<unknown>)} as "${name}", which no plugin provides`);
+    }
+    deps[name] = container.resolve(token as InjectionToken<unknown>);
+  }
+  const handle = entry.handle;
+  return { handle: (message, ctx) => handle(message, ctx, deps) };
+}
+
+function guarded<T>(where: string, what: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof RegistryError) throw error;
+    throw new RegistryError(`${where} ${what}: ${missingService(error) ?? (error as Error).message}`);
+  }
+}
+
+/** tsyringe's `Cannot inject the dependency "x" at position #0 …` in the plugin author's terms. */
+function missingService(error: unknown): string | undefined {
+  const text = (error as Error)?.message ?? "";
+  const match = /Cannot inject the dependency "?([^"]*?)"? at position #(\d+)[^]*?Attempted to resolve unregistered dependency token: "?([^"\n]+?)"?(?:\n|$)/.exec(text);
+  if (!match) return undefined;
+  return `constructor parameter #${match[2]} needs ${match[3]}, which no plugin provides`;
+}
+
+function isZodSchema(value: unknown): value is ZodType {
+  return typeof (value as { safeParse?: unknown } | null)?.safeParse === "function";
 }

@@ -2,7 +2,12 @@
  * A reply whose message_type differs from the handler's default (e.g. `inference_chunk`
  * frames in a stream). A plain object returned or yielded by a handler uses the default.
  */
+const REPLY = Symbol.for("modelnode.reply");
+
 export class Reply<P extends object = Record<string, unknown>> {
+  /** Marks replies across copies of core, so that `isReply` knows one made by another copy. */
+  readonly [REPLY] = true;
+
   constructor(
     readonly type: string,
     readonly payload: P,
@@ -21,3 +26,8 @@ export type HandlerResult =
   | Reply
   | AsyncIterable<object | Reply>
   | Promise<void | undefined | object | Reply | AsyncIterable<object | Reply>>;
+
+/** True for a Reply from this or any other copy of core. */
+export function isReply(value: unknown): value is Reply {
+  return value instanceof Reply || (typeof value === "object" && value !== null && (value as { [REPLY]?: unknown })[REPLY] === true);
+}

@@ -21,3 +21,17 @@ export interface NodeInfo {
 export const NODE_INFO: InjectionToken<NodeInfo> = Symbol.for("modelnode.node-info");
 export const NODE_OPTIONS: InjectionToken<ResolvedNodeOptions> = Symbol.for("modelnode.node-options");
 export const LOGGER: InjectionToken<Logger> = Symbol.for("modelnode.logger");
+
+/** What a service token is called in startup errors: its description, with known ones explained. */
+export function describeToken(token: InjectionToken<unknown>): string {
+  if (typeof token === "symbol") {
+    const known = KNOWN_SERVICES[token.description ?? ""];
+    return known ?? `the service ${token.description ?? "(an unnamed symbol)"}`;
+  }
+  if (typeof token === "string") return `the service "${token}"`;
+  return `the service ${(token as { name?: string }).name ?? "(anonymous class)"}`;
+}
+
+const KNOWN_SERVICES: Record<string, string> = {
+  "modelnode.pipeline": "a model pipeline (PIPELINE; compose pipelinePlugin(...) with it)",
+};

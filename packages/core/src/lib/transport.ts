@@ -14,10 +14,14 @@ import { TokenBucket } from "./rate-limit.js";
 import type { StatsCollector } from "./stats.js";
 
 const CLOSE_GOING_AWAY = 1001;
+const CLOSE_POLICY_VIOLATION = 1008;
+const CLOSE_TRY_AGAIN_LATER = 1013;
 
 interface PingState {
   lastPingAt: number;
   awaitingPongSince: number | undefined;
+  /** Accepted by the caller's own server (gradual adoption): its socket is the caller's to close. */
+  adopted: boolean;
 }
 
 export class WsTransport {
@@ -80,20 +84,32 @@ export class WsTransport {
 
   attach(target: WebSocketServer | HttpServer): void {
     if (target instanceof WebSocketServer) {
-      target.on("connection", (ws, req) => this.accept(ws, req));
+      // The caller's server has already upgraded: the same policy applies, as a close code.
+      target.on("connection", (ws, req) => {
+        const refusal = this.refusal(req);
+        if (refusal) {
+          this.logger.info({ remote: req.socket.remoteAddress, refusal }, "connection refused");
+          ws.close(refusal.startsWith("403") ? CLOSE_POLICY_VIOLATION : CLOSE_TRY_AGAIN_LATER, refusal.slice(4));
+          return;
+        }
+        this.accept(ws, req);
+      });
       this.startSweep();
     } else {
       this.attachHttp(target);
     }
   }
 
+  /**
+   * Gradual adoption: a socket the caller accepted becomes a connection of this node on its
+   * first message: counted, pinged, its work cancelled when it closes or the node shuts down.
+   */
   processMessage(ws: WebSocket, message: unknown, isBinary: boolean): Promise<boolean> {
     let conn = this.adopted.get(ws);
     if (!conn) {
-      conn = new Connection(ws, undefined, this.logger, this.bucket());
-      const adoptedConn = conn;
+      conn = this.track(ws, (ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress, false);
       this.adopted.set(ws, conn);
-      ws.once("close", () => adoptedConn.markClosed("connection closed"));
+      this.startSweep();
     }
     return Promise.resolve(this.dispatcher.dispatch(conn, message, isBinary, true));
   }
@@ -129,20 +145,24 @@ export class WsTransport {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
-    const address = req.socket.remoteAddress;
+    const conn = this.track(ws, req.socket.remoteAddress, true);
+    ws.on("message", (data, isBinary) => this.onMessage(conn, data, isBinary));
+  }
+
+  /** Counts, pings and cleans up a connection; `ownsErrors` when this node owns the socket's listeners. */
+  private track(ws: WebSocket, address: string | undefined, ownsErrors: boolean): Connection {
     const conn = new Connection(ws, address, this.logger, this.bucket());
-    this.connections.set(conn, { lastPingAt: Date.now(), awaitingPongSince: undefined });
+    this.connections.set(conn, { lastPingAt: Date.now(), awaitingPongSince: undefined, adopted: !ownsErrors });
     this.perAddress.set(address ?? "", (this.perAddress.get(address ?? "") ?? 0) + 1);
     this.stats.connectionOpened();
     conn.logger.info({ remote: address }, "connection open");
 
-    ws.on("message", (data, isBinary) => this.onMessage(conn, data, isBinary));
     ws.on("pong", () => {
       const ping = this.connections.get(conn);
       if (ping) ping.awaitingPongSince = undefined;
     });
     // ws reports protocol violations (oversize frame → 1009, bad UTF-8 → 1007) here, then closes.
-    ws.on("error", (err) => conn.logger.info({ err: err.message }, "socket error"));
+    if (ownsErrors) ws.on("error", (err) => conn.logger.info({ err: err.message }, "socket error"));
     ws.once("close", (code, reason) => {
       this.connections.delete(conn);
       const left = (this.perAddress.get(address ?? "") ?? 1) - 1;
@@ -152,6 +172,7 @@ export class WsTransport {
       conn.markClosed("connection closed");
       conn.logger.info({ code, reason: reason.toString().slice(0, 120) }, "connection closed");
     });
+    return conn;
   }
 
   /** The dispatcher answers every failure itself; this only catches what escapes it (a bug). */
@@ -223,10 +244,11 @@ export class WsTransport {
       const grace = Date.now() + 2000;
       while (this.stats.inFlight > 0 && Date.now() < grace) await sleep(10);
     }
-    const closed = [...this.connections.keys()].map(
-      (conn) =>
+    const closed = [...this.connections].map(
+      ([conn, state]) =>
         new Promise<void>((resolve) => {
-          if (!conn.isOpen) return resolve();
+          if (state.adopted) conn.markClosed("node shutting down");
+          if (!conn.isOpen || state.adopted) return resolve();
           const force = setTimeout(() => conn.ws.terminate(), 2000);
           conn.ws.once("close", () => {
             clearTimeout(force);

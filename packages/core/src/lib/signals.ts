@@ -1,0 +1,39 @@
+/**
+ * closeOnSignals(node): what every server's main() needs. The first SIGTERM/SIGINT closes the
+ * node gracefully (drain, then close hooks) and exits 0 (1 when closing failed); a second
+ * signal while it drains exits at once with 130, as a shell user pressing Ctrl-C twice expects.
+ */
+export interface Closable {
+  close(): Promise<void>;
+  readonly logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export interface CloseOnSignalsOptions {
+  signals?: NodeJS.Signals[];
+  /** Default: process.exit. */
+  exit?: (code: number) => void;
+}
+
+/** Installs the handlers; returns a function that removes them. */
+export function closeOnSignals(node: Closable, options: CloseOnSignalsOptions = {}): () => void {
+  const signals = options.signals ?? ["SIGTERM", "SIGINT"];
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      node.logger?.warn({ signal }, "second signal while closing; exiting now");
+      exit(130);
+      return;
+    }
+    closing = true;
+    node.logger?.info({ signal }, "signal received; closing");
+    node.close().then(
+      () => exit(0),
+      () => exit(1),
+    );
+  };
+  for (const signal of signals) process.on(signal, onSignal);
+  return () => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
+}
