@@ -3,7 +3,10 @@
  * replies it returns or streams), without a socket: for fast unit tests of handler logic. What
  * crosses the wire (envelopes, error frames) is tested over a real socket with TestClient.
  */
-import { Reply, validationError, type HandlerContext, type ModelNode, type Protocol } from "@modelnode/core";
+import { pino } from "pino";
+import { isReply, LEGACY_FORMAT, type HandlerContext, type HandlerKey, type Logger, type Protocol } from "@modelnode/core";
+import { validationError } from "@modelnode/core/protocol";
+import type { ModelNode } from "@modelnode/core/server";
 
 export interface FakeConnection {
   ctx: HandlerContext;
@@ -11,13 +14,14 @@ export interface FakeConnection {
   close(): void;
 }
 
-export function fakeConnection(options: { id?: string; protocol?: Protocol } = {}): FakeConnection {
+export function fakeConnection(options: { id?: string; protocol?: Protocol; logger?: Logger } = {}): FakeConnection {
   const abort = new AbortController();
   const ctx = {
     connectionId: options.id ?? `conn-${Math.random().toString(36).slice(2)}`,
     remoteAddress: "127.0.0.1",
     state: new Map(),
-    logger: undefined as never,
+    // Silent unless the test passes its own (e.g. a LogCapture's logger): handlers may log.
+    logger: options.logger ?? pino({ level: "silent" }),
     signal: abort.signal,
     protocol: options.protocol ?? "standard",
     requestClose() {},
@@ -32,24 +36,24 @@ export interface Frame {
 }
 
 /**
- * Validates `payload` with the handler's schema (throwing VALIDATION_FAILED like core) and
+ * `type` is a message_type, or LEGACY_FORMAT for the legacy-format handler. Validates `payload` with the handler's schema (throwing VALIDATION_FAILED like core) and
  * handles it; resolves with the frames produced. `onFrame` returning false stops consuming a
  * stream, as core does when the socket closes (the handler's iterator is returned).
  */
 export async function invokeHandler(
   node: ModelNode,
-  type: string,
+  type: HandlerKey,
   payload: unknown,
   conn: FakeConnection = fakeConnection(),
   onFrame?: (frame: Frame) => boolean | void,
 ): Promise<Frame[]> {
-  const handler = node.registry.get(type);
-  if (!handler) throw new Error(`no handler registered for "${type}"`);
+  const handler = type === LEGACY_FORMAT ? node.registry.legacy : node.registry.get(type);
+  if (!handler) throw new Error(`no handler registered for ${type === LEGACY_FORMAT ? "the legacy format" : `"${type}"`}`);
   const parsed = handler.schema.safeParse(payload);
   if (!parsed.success) throw validationError(parsed.error);
   const result: any = await handler.instance.handle(parsed.data, conn.ctx);
   const toFrame = (item: object): Frame =>
-    item instanceof Reply ? { type: item.type, payload: item.payload } : { type: handler.replyType, payload: item };
+    isReply(item) ? { type: item.type, payload: item.payload } : { type: handler.replyType, payload: item };
   if (result === undefined || result === null) return [];
   if (typeof result[Symbol.asyncIterator] === "function") {
     const frames: Frame[] = [];

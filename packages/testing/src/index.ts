@@ -4,3 +4,4 @@ export { TestClient, upgradeOutcome, type CloseEvent } from "./client.js";
 export { eventually, listenOnFreePort, sleep, startTestNode, type RunningNode } from "./node.js";
 export { LogCapture, type LogLine } from "./logs.js";
 export { fakeConnection, invokeHandler, type FakeConnection, type Frame } from "./harness.js";
+export { FakePipeline, FAKE_MODELS } from "./fake-pipeline.js";

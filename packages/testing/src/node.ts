@@ -1,5 +1,5 @@
 /** A real node on a free loopback port, and polling for conditions that settle asynchronously. */
-import { createNode, type ModelNode, type NodeOptions } from "@modelnode/core";
+import { createNode, type ModelNode, type NodeOptions } from "@modelnode/core/server";
 
 export interface RunningNode {
   node: ModelNode;
