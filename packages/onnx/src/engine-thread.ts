@@ -4,7 +4,7 @@
  * a `ModelLoadError` naming the file at fault).
  */
 import { Worker } from "node:worker_threads";
-import { PipelineError, type ModelInfo } from "@modelnode/core";
+import { ProtocolError, type ModelInfo } from "@modelnode/core/pipeline";
 import { ModelLoadError } from "./model-files.js";
 import type { ResolvedOptions } from "./options.js";
 import type { FromEngine, SerializedError } from "./engine/protocol.js";
@@ -48,10 +48,14 @@ export function startEngineThread(options: ResolvedOptions): Promise<EngineThrea
   });
 }
 
-/** The engine's errors as the classes callers check for (PipelineError, ModelLoadError). */
+/**
+ * An error from another thread (the engine's or the tokenizer's) as the classes callers check
+ * for: a coded error becomes a `ProtocolError` with its code, message and details (so core sends
+ * it to the client as it is); a `ModelLoadError` stays one; anything else is a plain Error.
+ */
 export function deserializeError(data: SerializedError): Error {
   let error: Error;
-  if (data.name === "PipelineError" && data.code !== undefined) error = new PipelineError(data.code, data.message, data.details);
+  if (data.coded === true && typeof data.code === "string") error = new ProtocolError(data.code, data.message, data.details);
   else if (data.name === "ModelLoadError" && data.modelId !== undefined && data.file !== undefined) {
     error = new ModelLoadError(data.modelId, data.file, "");
     error.message = data.message;

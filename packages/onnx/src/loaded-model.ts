@@ -5,10 +5,10 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import type { ModelInfo } from "@modelnode/core";
+import type { ModelInfo } from "@modelnode/core/pipeline";
 import { ModelLoadError, readModelFiles } from "./model-files.js";
 import { readSignature, type ModelSignature } from "./model-signature.js";
-import { TextTokenizer } from "./tokenizer.js";
+import { buildTokenizer, type TextTokenizer } from "./tokenizer.js";
 import type { PipelineLogger } from "./logger.js";
 
 export interface LoadedModel {
@@ -81,12 +81,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
   const files = readModelFiles(id, dir);
   const fail = (file: string, reason: string) => new ModelLoadError(id, file, reason);
 
-  let tokenizer: TextTokenizer;
-  try {
-    tokenizer = new TextTokenizer(files.tokenizerJson, files.tokenizerConfig);
-  } catch (error) {
-    throw fail(join(dir, "tokenizer.json"), `cannot build a tokenizer from it (${(error as Error).message})`);
-  }
+  const tokenizer = buildTokenizer(id, dir, files);
 
   let session: InferenceSession;
   try {
@@ -116,12 +111,16 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
   }
   const eosTokenIds = new Set(idList(files.generationConfig.eos_token_id ?? files.config.eos_token_id));
   const bosTokenId = idList(files.generationConfig.bos_token_id ?? files.config.bos_token_id)[0];
-  const architecture = files.config.model_type ?? "unknown";
+  const modelType: unknown = files.config.model_type;
+  const architecture = typeof modelType === "string" && modelType.length > 0 ? modelType : undefined;
   const info: ModelInfo = {
     id,
     contextLength,
     vocabSize: signature.vocabSize,
-    description: `${architecture}, ${signature.layers} layers, ${signature.cache.length > 0 ? "KV cache" : "no KV cache"}`,
+    description: `${architecture ?? "unknown"}, ${signature.layers} layers, ${signature.cache.length > 0 ? "KV cache" : "no KV cache"}`,
+    eosTokenIds: [...eosTokenIds],
+    ...(bosTokenId !== undefined ? { bosTokenId } : {}),
+    ...(architecture !== undefined ? { architecture } : {}),
   };
   settings.logger.info(
     {
@@ -129,7 +128,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
       dir,
       onnx: files.onnxPath,
       loadMs: Math.round(performance.now() - started),
-      architecture,
+      architecture: architecture ?? "unknown",
       layers: signature.layers,
       contextLength,
       vocabSize: signature.vocabSize,

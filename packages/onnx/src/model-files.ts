@@ -42,10 +42,7 @@ export function readModelFiles(modelId: string, dir: string): ModelFiles {
     throw new ModelLoadError(modelId, dir, "model directory does not exist");
   }
   const config = readJson(modelId, join(dir, "config.json"), true)!;
-  const tokenizerJson = readJson(modelId, join(dir, "tokenizer.json"), true)!;
-  if (typeof tokenizerJson.model !== "object" || tokenizerJson.model === null) {
-    throw new ModelLoadError(modelId, join(dir, "tokenizer.json"), 'not a tokenizers file (no "model" section)');
-  }
+  const { tokenizerJson, tokenizerConfig } = readTokenizerFiles(modelId, dir);
   const onnxRelative = ONNX_FILE_CANDIDATES.find((file) => existsSync(join(dir, file)));
   if (!onnxRelative) {
     throw new ModelLoadError(modelId, join(dir, ONNX_FILE_CANDIDATES[0]), "missing (no ONNX model file found in the directory)");
@@ -56,9 +53,18 @@ export function readModelFiles(modelId: string, dir: string): ModelFiles {
     config,
     generationConfig: readJson(modelId, join(dir, "generation_config.json"), false) ?? {},
     tokenizerJson,
-    tokenizerConfig: readJson(modelId, join(dir, "tokenizer_config.json"), false) ?? {},
+    tokenizerConfig,
     onnxPath: checkNonEmpty(modelId, onnxPath),
   };
+}
+
+/** tokenizer.json (required) and tokenizer_config.json (optional) alone. */
+export function readTokenizerFiles(modelId: string, dir: string): Pick<ModelFiles, "tokenizerJson" | "tokenizerConfig"> {
+  const tokenizerJson = readJson(modelId, join(dir, "tokenizer.json"), true)!;
+  if (typeof tokenizerJson.model !== "object" || tokenizerJson.model === null) {
+    throw new ModelLoadError(modelId, join(dir, "tokenizer.json"), 'not a tokenizers file (no "model" section)');
+  }
+  return { tokenizerJson, tokenizerConfig: readJson(modelId, join(dir, "tokenizer_config.json"), false) ?? {} };
 }
 
 function readJson(modelId: string, file: string, required: boolean): Record<string, any> | undefined {

@@ -28,7 +28,7 @@ export interface OnnxPipelineOptions {
   /** @deprecated The batch cap's former name; `maxBatchSize` wins when both are given. */
   maxConcurrentGenerations?: number;
   /**
-   * Generations allowed to wait for batch room or cache memory; one more gets PipelineError BUSY
+   * Generations allowed to wait for batch room or cache memory; one more gets BUSY
    * (default 1024: a burst from many clients is served in turn rather than refused).
    */
   maxQueuedGenerations?: number;

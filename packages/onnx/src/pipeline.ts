@@ -3,6 +3,8 @@
  * side, on the caller's thread, only checks requests, passes them on, and turns the engine's
  * batched events back into promises and async iterables; tokenizing, scheduling, the model runs
  * and sampling all happen on the engine thread, so the caller's event loop stays free.
+ * `tokenize`, `countTokens` and `detokenize` go to a tokenizer thread instead
+ * (tokenizer-thread.ts): they never wait behind model runs and never touch a session or the cache.
  *
  * `stats()` returns the engine's figures as of its last message (each reply carries them, so they
  * are current whenever a reply arrives). If the engine thread dies, every request in flight fails
@@ -10,7 +12,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import {
-  PipelineError,
+  errors,
   type GenerateRequest,
   type GenerationEvent,
   type GenerationResult,
@@ -19,12 +21,15 @@ import {
   type PipelineStats,
   type StepRequest,
   type StepResult,
-} from "@modelnode/core";
+  type Tokenization,
+} from "@modelnode/core/pipeline";
 import { EventQueue } from "./event-queue.js";
 import { deserializeError, type EngineThread } from "./engine-thread.js";
 import type { FromEngine, ToEngine } from "./engine/protocol.js";
 import type { ResolvedOptions } from "./options.js";
 import { stopRuns } from "./engine/run-guard.js";
+import { resolveSampling } from "./request-settings.js";
+import { TokenizerThread } from "./tokenizer-thread.js";
 
 /**
  * Text pieces a stream may hold unread before the engine holds its generation (it resumes when
@@ -34,7 +39,6 @@ const STREAM_BACKLOG = 64;
 
 /** How long process exit waits for a model run in progress (one run; a long prefill chunk can take a while). */
 const EXIT_WAIT_MS = 10_000;
-import { resolveSampling } from "./request-settings.js";
 
 type Pending =
   | { kind: "stream"; queue: EventQueue<GenerationEvent>; cleanup: () => void }
@@ -43,6 +47,7 @@ type Pending =
 export class OnnxPipeline implements ModelPipeline {
   private readonly pending = new Map<number, Pending>();
   private readonly sessionIds = new Set<string>();
+  private readonly tokenizers: TokenizerThread;
   private nextId = 1;
   private latestStats: PipelineStats;
   private worker: Worker | undefined;
@@ -63,17 +68,31 @@ export class OnnxPipeline implements ModelPipeline {
     private readonly engine: EngineThread,
   ) {
     this.latestStats = emptyStats(models.length);
+    this.tokenizers = new TokenizerThread(models, options.models);
     this.attach(engine);
     process.on("exit", this.onProcessExit);
     process.on("uncaughtExceptionMonitor", this.onFatalException);
   }
 
   listModels(): ModelInfo[] {
-    return this.models.map((model) => ({ ...model }));
+    return this.models.map((model) => (model.eosTokenIds ? { ...model, eosTokenIds: [...model.eosTokenIds] } : { ...model }));
   }
 
   hasModel(modelId: string): boolean {
     return this.models.some((model) => model.id === modelId);
+  }
+
+  tokenize(modelId: string, text: string): Promise<Tokenization> {
+    return this.tokenizers.tokenize(modelId, text);
+  }
+
+  countTokens(modelId: string, text: string): Promise<number> {
+    return this.tokenizers.countTokens(modelId, text);
+  }
+
+  /** Special tokens (BOS, EOS, …) are left out of the text, as in generated text. */
+  detokenize(modelId: string, ids: number[]): Promise<string> {
+    return this.tokenizers.detokenize(modelId, ids);
   }
 
   async generate(request: GenerateRequest): Promise<GenerationResult> {
@@ -116,6 +135,7 @@ export class OnnxPipeline implements ModelPipeline {
   }
 
   private async shutDown(): Promise<void> {
+    const tokenizersClosed = this.tokenizers.close();
     const worker = this.worker;
     if (worker) {
       worker.ref();
@@ -130,8 +150,9 @@ export class OnnxPipeline implements ModelPipeline {
     }
     process.off("exit", this.onProcessExit);
     process.off("uncaughtExceptionMonitor", this.onFatalException);
-    this.failAll(new PipelineError("SHUTTING_DOWN", "the model pipeline is closed"));
+    this.failAll(errors.shuttingDown("The model pipeline is closed."));
     this.sessionIds.clear();
+    await tokenizersClosed;
   }
 
   private startStream(request: GenerateRequest): AsyncIterator<GenerationEvent> {
@@ -154,8 +175,8 @@ export class OnnxPipeline implements ModelPipeline {
 
   /** Sends a request, or fails it at once when there is no engine to take it. */
   private post(message: ToEngine & { id: number }, id: number): void {
-    if (this.closing) return this.settle(id, new PipelineError("SHUTTING_DOWN", "the model pipeline is closed"));
-    if (!this.worker) return this.settle(id, new PipelineError("BUSY", "the model engine is restarting; retry shortly"));
+    if (this.closing) return this.settle(id, errors.shuttingDown("The model pipeline is closed."));
+    if (!this.worker) return this.settle(id, errors.busy("The model engine is restarting; retry shortly."));
     this.worker.ref();
     this.worker.postMessage(message);
   }

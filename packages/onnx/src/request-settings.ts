@@ -1,10 +1,12 @@
 /**
  * Turns a request's sampling options into checked settings with the pipeline's defaults, and a
- * request's tokens into checked ids. Bad values are `PipelineError`s a client can act on.
+ * request's tokens into checked ids. Bad values are coded errors (core's `errors.*`) a client can
+ * act on.
  */
-import { PipelineError, type SamplingOptions } from "@modelnode/core";
+import { errors, type SamplingOptions } from "@modelnode/core/pipeline";
 import type { SamplerSettings } from "./sampler.js";
 import type { LoadedModel } from "./loaded-model.js";
+import { promptTokenIds } from "./tokenizer.js";
 
 /** Temperature when a request gives none: 0, i.e. greedy (deterministic unless asked otherwise). */
 export const DEFAULT_TEMPERATURE = 0;
@@ -18,22 +20,22 @@ export interface ResolvedSampling {
 }
 
 export function resolveSampling(request: SamplingOptions, defaults: { defaultMaxTokens: number; maxTokensCeiling: number }): ResolvedSampling {
-  const invalid = (message: string, field: string) => new PipelineError("INVALID_REQUEST", message, { field });
+  const invalid = errors.invalidRequest;
   const maxTokens = request.maxTokens ?? defaults.defaultMaxTokens;
-  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw invalid("maxTokens must be a positive integer", "maxTokens");
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw invalid("The maximum number of tokens must be a positive integer.", "maxTokens");
   const temperature = request.temperature ?? DEFAULT_TEMPERATURE;
-  if (!Number.isFinite(temperature) || temperature < 0) throw invalid("temperature must be a number ≥ 0", "temperature");
+  if (!Number.isFinite(temperature) || temperature < 0) throw invalid("The temperature must be a number of at least 0.", "temperature");
   const topK = request.topK ?? 0;
-  if (!Number.isInteger(topK) || topK < 0) throw invalid("topK must be an integer ≥ 0 (0 = off)", "topK");
+  if (!Number.isInteger(topK) || topK < 0) throw invalid("Top-k must be an integer of at least 0 (0 turns it off).", "topK");
   const topP = request.topP ?? 1;
-  if (!Number.isFinite(topP) || topP <= 0 || topP > 1) throw invalid("topP must be in (0, 1]", "topP");
-  if (request.seed !== undefined && !Number.isSafeInteger(request.seed)) throw invalid("seed must be an integer", "seed");
+  if (!Number.isFinite(topP) || topP <= 0 || topP > 1) throw invalid("Top-p must be more than 0 and at most 1.", "topP");
+  if (request.seed !== undefined && !Number.isSafeInteger(request.seed)) throw invalid("The seed must be an integer.", "seed");
   const seed = request.seed ?? Math.floor(Math.random() * 2 ** 32);
   const stop = request.stop ?? [];
-  if (!Array.isArray(stop) || stop.length > MAX_STOP_SEQUENCES) throw invalid(`stop must be an array of at most ${MAX_STOP_SEQUENCES} strings`, "stop");
+  if (!Array.isArray(stop) || stop.length > MAX_STOP_SEQUENCES) throw invalid(`Stop must be an array of at most ${MAX_STOP_SEQUENCES} strings.`, "stop");
   for (const s of stop) {
     if (typeof s !== "string" || s.length === 0 || s.length > MAX_STOP_LENGTH) {
-      throw invalid(`each stop sequence must be a non-empty string of at most ${MAX_STOP_LENGTH} characters`, "stop");
+      throw invalid(`Each stop sequence must be a non-empty string of at most ${MAX_STOP_LENGTH} characters.`, "stop");
     }
   }
   return {
@@ -43,22 +45,28 @@ export function resolveSampling(request: SamplingOptions, defaults: { defaultMax
   };
 }
 
-/** Token ids for a prompt; an empty prompt becomes the model's BOS token when it has one. */
+/** Token ids for a prompt (as `tokenize` reports them); an empty prompt becomes the model's BOS token when it has one. */
 export function promptIds(model: LoadedModel, prompt: string): number[] {
-  if (typeof prompt !== "string") throw new PipelineError("INVALID_REQUEST", "prompt must be a string", { field: "prompt" });
-  const ids = model.tokenizer.encode(prompt, true);
+  if (typeof prompt !== "string") throw errors.invalidRequest("The prompt must be a string.", "prompt");
+  const ids = promptTokenIds(model.tokenizer, prompt, model.bosTokenId);
   if (ids.length > 0) return ids;
-  if (model.bosTokenId !== undefined) return [model.bosTokenId];
-  throw new PipelineError("INVALID_REQUEST", "prompt is empty and the model has no BOS token to start from", { field: "prompt" });
+  throw errors.invalidRequest(`The prompt is empty, and model "${model.id}" has no beginning-of-sequence token to start from.`, "prompt");
 }
 
 export function checkTokenIds(model: LoadedModel, ids: readonly unknown[]): number[] {
-  if (ids.length === 0) throw new PipelineError("INVALID_TOKENS", "no input tokens");
-  const vocabSize = model.signature.vocabSize;
+  if (ids.length === 0) throw errors.invalidTokens("The input holds no token ids.");
+  return checkVocabulary(model.id, model.signature.vocabSize, ids);
+}
+
+/** `ids` when each is an integer in [0, vocabSize); else INVALID_TOKENS naming the first that is not. */
+export function checkVocabulary(modelId: string, vocabSize: number, ids: readonly unknown[]): number[] {
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new PipelineError("INVALID_TOKENS", `token id at index ${i} is not an integer in [0, ${vocabSize})`, { index: i, value: id });
+      throw errors.invalidTokens(
+        `Token id ${clip(String(id), 24)} at index ${i} is not in the vocabulary of model "${modelId}" (an integer from 0 to ${vocabSize - 1}).`,
+        { index: i },
+      );
     }
   }
   return ids as number[];
@@ -67,17 +75,21 @@ export function checkTokenIds(model: LoadedModel, ids: readonly unknown[]): numb
 export function checkAttentionMask(mask: readonly unknown[] | undefined, length: number): number[] | undefined {
   if (mask === undefined) return undefined;
   if (!Array.isArray(mask) || mask.length !== length || mask.some((m) => m !== 0 && m !== 1)) {
-    throw new PipelineError("INVALID_TOKENS", `attentionMask must be ${length} values, each 0 or 1 (one per input token)`);
+    throw errors.invalidTokens(`The attention mask must be ${length} values, each 0 or 1 (one per input token).`);
   }
   return mask as number[];
 }
 
 export function checkContext(model: LoadedModel, held: number, adding: number): void {
   if (held + adding > model.contextLength) {
-    throw new PipelineError(
-      "CONTEXT_LENGTH_EXCEEDED",
-      `${held + adding} tokens exceed the context length of model "${model.id}" (${model.contextLength})`,
-      { contextLength: model.contextLength, tokens: held + adding },
+    throw errors.contextLengthExceeded(
+      `This needs ${held + adding} tokens, more than the context length of model "${model.id}" (${model.contextLength}).`,
+      { context_length: model.contextLength, tokens: held + adding },
     );
   }
+}
+
+/** Bounded echo of client-supplied text in messages. */
+export function clip(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

@@ -1,8 +1,30 @@
 /**
  * The model's tokenizer: Hugging Face `tokenizers` (tokenizer.json), with the few calling
- * conventions the pipeline relies on kept in one place.
+ * conventions the pipeline relies on kept in one place. The engine thread (prompts, steps,
+ * generated text) and the tokenizer thread (tokenize / countTokens / detokenize) build theirs
+ * with `buildTokenizer` and encode prompts with `promptTokenIds`, so both agree on every id.
  */
+import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { ModelLoadError, type ModelFiles } from "./model-files.js";
+
+/** A model directory's tokenizer; a `ModelLoadError` naming tokenizer.json when it is unusable. */
+export function buildTokenizer(modelId: string, dir: string, files: Pick<ModelFiles, "tokenizerJson" | "tokenizerConfig">): TextTokenizer {
+  try {
+    return new TextTokenizer(files.tokenizerJson, files.tokenizerConfig);
+  } catch (error) {
+    throw new ModelLoadError(modelId, join(dir, "tokenizer.json"), `cannot build a tokenizer from it (${(error as Error).message})`);
+  }
+}
+
+/**
+ * A prompt's token ids: the text encoded with the special tokens the tokenizer adds (e.g. BOS);
+ * a text that encodes to nothing becomes the BOS token when the model has one, else no ids.
+ */
+export function promptTokenIds(tokenizer: TextTokenizer, text: string, bosTokenId: number | undefined): number[] {
+  const ids = tokenizer.encode(text, true);
+  return ids.length === 0 && bosTokenId !== undefined ? [bosTokenId] : ids;
+}
 
 export class TextTokenizer {
   private readonly tokenizer: Tokenizer;

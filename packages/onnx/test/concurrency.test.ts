@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { GenerateRequest, GenerationEvent } from "@modelnode/core";
+import type { GenerateRequest, GenerationEvent } from "@modelnode/core/pipeline";
 import { collect, ensureModel, eventually, pipelineError, streamed, tinyPipeline } from "./helpers.js";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

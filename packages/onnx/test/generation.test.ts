@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { GenerationEvent } from "@modelnode/core";
+import type { GenerationEvent } from "@modelnode/core/pipeline";
 import type { OnnxPipeline } from "../src/index.js";
 import { collect, pipelineError, tinyPipeline } from "./helpers.js";
 

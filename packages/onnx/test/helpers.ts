@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PipelineError, type GenerationEvent, type GenerationResult } from "@modelnode/core";
+import { isCodedError, type GenerationEvent, type GenerationResult } from "@modelnode/core/pipeline";
 import { buildModel, buildTinyModel } from "../scripts/build-tiny-model.js";
 import { createOnnxPipeline, type ModelPreset, type OnnxPipeline, type OnnxPipelineOptions } from "../src/index.js";
 import { loadModel, type LoadedModel } from "../src/loaded-model.js";
@@ -51,11 +51,12 @@ export function copyTinyModel(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(parent, { recursive: true, force: true }) };
 }
 
-/** For assert.rejects: matches a PipelineError with this code. */
+/** For assert.rejects: matches a coded error (core's ProtocolError) with this code and a message in the project's style. */
 export function pipelineError(code: string) {
   return (error: unknown) => {
-    if (!(error instanceof PipelineError)) throw new Error(`expected PipelineError ${code}, got ${String(error)}`);
+    if (!isCodedError(error)) throw new Error(`expected a coded error ${code}, got ${String(error)}`);
     if (error.code !== code) throw new Error(`expected code ${code}, got ${error.code}: ${error.message}`);
+    if (!/^[A-Z].*\.$/s.test(error.message)) throw new Error(`message not in the project's style: ${error.message}`);
     return true;
   };
 }

@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { GenerationEvent, GenerationResult } from "@modelnode/core";
+import type { GenerationEvent, GenerationResult } from "@modelnode/core/pipeline";
 import { GenerationRow } from "../src/engine/generation-row.js";
 import { IncrementalDecoder } from "../src/incremental-decoder.js";
 import { createRandom } from "../src/random.js";

@@ -11,7 +11,7 @@
  * past that, BUSY. A generation that could not fit even in an empty engine is BUSY at once.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { PipelineError, type GenerationResult, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core";
+import { errors, isCodedError, type GenerationResult, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
 import type { PipelineLogger } from "../logger.js";
 import { checkContext, promptIds, type ResolvedSampling } from "../request-settings.js";
@@ -115,13 +115,13 @@ export class Engine {
     checkContext(model, ids.length, 1); // room for at least one generated token
     const reservedBytes = Math.min(ids.length + settings.maxTokens, model.contextLength) * model.cacheBytesPerToken;
     if (reservedBytes > this.limits.maxCacheBytes) {
-      throw new PipelineError("BUSY", "not enough key/value cache memory for this generation (prompt + max_tokens); lower max_tokens", {
-        maxCacheBytes: this.limits.maxCacheBytes,
-        neededBytes: reservedBytes,
+      throw errors.busy("The prompt plus the maximum number of tokens need more key/value cache memory than this node has; ask for fewer tokens.", {
+        max_cache_bytes: this.limits.maxCacheBytes,
+        needed_bytes: reservedBytes,
       });
     }
     if (this.queue.length >= this.limits.maxQueuedGenerations && !this.canAdmitNow(modelId, reservedBytes)) {
-      throw new PipelineError("BUSY", "The model is busy: too many generations are running or waiting; retry later.", {
+      throw errors.busy("The model is busy: too many generations are running or waiting; retry later.", {
         running: this.reservations.size,
         waiting: this.queue.length,
       });
@@ -145,8 +145,8 @@ export class Engine {
     const plannedBytes = (heldBefore + ids.length) * model.cacheBytesPerToken;
     if (!this.makeRoom(plannedBytes - this.sessionBytes(session), session)) {
       if (request.step === 0 && session.length === 0) this.sessions.delete(session.id);
-      throw new PipelineError("TOO_MANY_SESSIONS", "the key/value cache memory limit is reached and no idle session can be evicted", {
-        maxCacheBytes: this.limits.maxCacheBytes,
+      throw errors.tooManySessions("The key/value cache memory limit is reached and no idle session can be evicted to make room; retry later.", {
+        max_cache_bytes: this.limits.maxCacheBytes,
       });
     }
     if (request.step === 0) {
@@ -298,7 +298,7 @@ export class Engine {
     const unusable = job.step === 0;
     if (unusable && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
     else this.sessions.touch(session);
-    if (!(error instanceof PipelineError)) this.logger.error({ err: error, model: session.model.id }, "step failed");
+    if (!isCodedError(error)) this.logger.error({ err: error, model: session.model.id }, "step failed");
     this.emit(["error", job.requestId, serializeError(error)]);
   }
 
@@ -356,7 +356,7 @@ export class Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const shuttingDown = new PipelineError("SHUTTING_DOWN", "the model pipeline is closing");
+    const shuttingDown = errors.shuttingDown("The model pipeline is closing.");
     for (const { row } of this.queue.splice(0)) {
       this.generations.delete(row.requestId);
       this.emit(["error", row.requestId, serializeError(shuttingDown)]);
@@ -378,11 +378,11 @@ export class Engine {
 
   private model(modelId: string): LoadedModel {
     const model = this.models.get(modelId);
-    if (!model) throw new PipelineError("MODEL_NOT_FOUND", `no model "${modelId}" is loaded`, { available: [...this.models.keys()] });
+    if (!model) throw errors.modelNotFound(modelId, [...this.models.keys()]);
     return model;
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new PipelineError("SHUTTING_DOWN", "the model pipeline is closed");
+    if (this.closed) throw errors.shuttingDown("The model pipeline is closed.");
   }
 }

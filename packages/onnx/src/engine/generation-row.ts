@@ -5,7 +5,7 @@
  * is done. Ends on EOS or a stop string ("stop"), on max tokens or a full context ("length"), or
  * when cancelled.
  */
-import type { FinishReason, GenerationResult } from "@modelnode/core";
+import type { FinishReason, GenerationResult } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
 import { Sampler, type SamplerSettings } from "../sampler.js";
 import { StopSequenceMatcher } from "../stop-sequences.js";

@@ -19,8 +19,9 @@
  * chunk per iteration. Graphs that cannot batch (no attention_mask or position_ids input, or no
  * KV cache) run each sequence as a batch of its own, one after another.
  */
-import { PipelineError, type StepResult } from "@modelnode/core";
+import { errors, type ProtocolError, type StepResult } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
+import { clip } from "../request-settings.js";
 import { argmax } from "../sampler.js";
 import type { GenerationRow } from "./generation-row.js";
 import { DecodeBatches, type Joiner } from "./decode-batches.js";
@@ -252,6 +253,6 @@ export class ModelRunner {
   }
 }
 
-export function cancelledStep(job: StepJob): PipelineError {
-  return new PipelineError("CANCELLED", `step ${job.step} of session "${job.session.id}" was cancelled`);
+export function cancelledStep(job: StepJob): ProtocolError {
+  return errors.cancelled(`Step ${job.step} of session "${clip(job.session.id)}" was cancelled.`);
 }

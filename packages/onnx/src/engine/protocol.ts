@@ -3,7 +3,7 @@
  * numeric id chosen by the pipeline; the engine answers with events in batched messages, each
  * with a fresh stats snapshot, so that a reply and the figures it changed arrive together.
  */
-import type { GenerationResult, ModelInfo, PipelineStats, StepRequest, StepResult } from "@modelnode/core";
+import { isCodedError, type GenerationResult, type ModelInfo, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { ResolvedSampling } from "../request-settings.js";
 
 export type ToEngine =
@@ -36,9 +36,10 @@ export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
-  /** PipelineError */
+  /** A coded error (core's `isCodedError`: a ProtocolError, PipelineError or one from another copy of core). */
+  coded?: boolean;
   code?: string;
-  details?: Record<string, unknown>;
+  details?: unknown;
   /** ModelLoadError */
   modelId?: string;
   file?: string;
@@ -48,5 +49,6 @@ export function serializeError(error: unknown): SerializedError {
   if (!(error instanceof Error)) return { name: "Error", message: String(error) };
   const { name, message, stack } = error;
   const fields = error as Error & Partial<Pick<SerializedError, "code" | "details" | "modelId" | "file">>;
-  return { name, message, stack, code: fields.code, details: fields.details, modelId: fields.modelId, file: fields.file };
+  const coded = isCodedError(error);
+  return { name, message, stack, coded, code: fields.code, details: fields.details, modelId: fields.modelId, file: fields.file };
 }

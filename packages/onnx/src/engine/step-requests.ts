@@ -1,11 +1,11 @@
 /**
  * A legacy step request checked against its session: step 0 starts (or restarts) a session with
  * the whole prompt; step n > 0 must follow step n - 1 of an existing session of the same model
- * and feeds only the new tokens. Every refusal is a `PipelineError` with the protocol's code.
+ * and feeds only the new tokens. Every refusal is a coded error (core's `errors.*`).
  */
-import { PipelineError, type StepRequest } from "@modelnode/core";
+import { errors, type StepRequest } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
-import { checkAttentionMask, checkContext, checkTokenIds } from "../request-settings.js";
+import { checkAttentionMask, checkContext, checkTokenIds, clip } from "../request-settings.js";
 import type { StepSession, StepSessionStore } from "./step-sessions.js";
 
 export interface CheckedStep {
@@ -17,12 +17,10 @@ export interface CheckedStep {
 
 export function checkStep(request: Omit<StepRequest, "signal">, model: LoadedModel, sessions: StepSessionStore): CheckedStep {
   if (!Number.isInteger(request.step) || request.step < 0) {
-    throw new PipelineError("INVALID_REQUEST", "step must be an integer ≥ 0", { field: "step" });
+    throw errors.invalidRequest("The step must be an integer of at least 0.", "step");
   }
   const existing = sessions.get(request.sessionId);
-  if (existing?.busy) {
-    throw new PipelineError("SESSION_BUSY", `session "${request.sessionId}" is still running step ${existing.lastStep + 1}`);
-  }
+  if (existing?.busy) throw errors.sessionBusy(request.sessionId, existing.lastStep + 1);
   let session: StepSession;
   let ids: number[];
   if (request.step === 0) {
@@ -32,19 +30,12 @@ export function checkStep(request: Omit<StepRequest, "signal">, model: LoadedMod
     if (existing && existing.model !== model) sessions.delete(existing.id);
     session = existing && existing.model === model ? existing : sessions.create(request.sessionId, model);
   } else {
-    if (!existing) {
-      throw new PipelineError("SESSION_NOT_FOUND", `no session "${request.sessionId}" (expired, closed or never started with step 0)`);
-    }
+    if (!existing) throw errors.sessionNotFound(request.sessionId);
     session = existing;
     if (session.model !== model) {
-      throw new PipelineError("INVALID_REQUEST", `session "${session.id}" runs model "${session.model.id}", not "${model.id}"`);
+      throw errors.invalidRequest(`Session "${clip(session.id)}" runs model "${session.model.id}", not "${model.id}".`, "modelId");
     }
-    if (request.step !== session.lastStep + 1) {
-      throw new PipelineError("STEP_OUT_OF_ORDER", `session "${session.id}" expects step ${session.lastStep + 1}, got ${request.step}`, {
-        expected: session.lastStep + 1,
-        received: request.step,
-      });
-    }
+    if (request.step !== session.lastStep + 1) throw errors.stepOutOfOrder(session.id, session.lastStep + 1, request.step);
     ids = stepInputIds(model, request.inputIds, false);
     checkContext(model, session.length, ids.length);
   }
@@ -54,9 +45,9 @@ export function checkStep(request: Omit<StepRequest, "signal">, model: LoadedMod
 function stepInputIds(model: LoadedModel, input: number[] | string, addSpecialTokens: boolean): number[] {
   if (typeof input === "string") {
     const ids = model.tokenizer.encode(input, addSpecialTokens);
-    if (ids.length === 0) throw new PipelineError("INVALID_TOKENS", "the input text encodes to no tokens");
+    if (ids.length === 0) throw errors.invalidTokens("The input text encodes to no tokens.");
     return ids;
   }
-  if (!Array.isArray(input)) throw new PipelineError("INVALID_TOKENS", "inputIds must be an array of token ids or a string");
+  if (!Array.isArray(input)) throw errors.invalidTokens("The input must be an array of token ids or a string.");
   return checkTokenIds(model, input);
 }

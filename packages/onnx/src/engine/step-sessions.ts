@@ -7,7 +7,7 @@
  * clients out — and only when every session is mid-step does it fail with TOO_MANY_SESSIONS.
  * The same eviction makes room when the cache bytes of all sequences would pass `maxCacheBytes`.
  */
-import { PipelineError } from "@modelnode/core";
+import { errors } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
 import type { PipelineLogger } from "../logger.js";
 import { KvBatch } from "./kv-batch.js";
@@ -59,8 +59,8 @@ export class StepSessionStore {
   /** Adds a new, empty session, evicting the least recently used idle one when at the cap. */
   create(id: string, model: LoadedModel): StepSession {
     if (this.sessions.size >= this.limits.maxSessions && !this.evictOldestIdle()) {
-      throw new PipelineError("TOO_MANY_SESSIONS", `all ${this.limits.maxSessions} sessions are busy; retry later`, {
-        maxSessions: this.limits.maxSessions,
+      throw errors.tooManySessions(`All ${this.limits.maxSessions} sessions are in the middle of a step; retry later.`, {
+        max_sessions: this.limits.maxSessions,
       });
     }
     const session: StepSession = { id, model, cache: KvBatch.single(model), length: 0, plannedBytes: 0, lastStep: -1, lastUsed: Date.now(), busy: false };
