@@ -6,7 +6,9 @@ export { LICENSE_HASH_PREFIX } from "./license-hash.js";
 export { AUTH_STATE, authStateOf, isAuthenticated, type ConnectionAuth } from "./state.js";
 export {
   AUTH_DEFAULTS,
+  authOptionsSchema,
   MIN_SECRET_BYTES,
+  resolveAuthOptions,
   type AuthOptions,
   type ResolvedAuthOptions,
 } from "./options.js";

@@ -1,8 +1,10 @@
 /**
- * authPlugin() options, defaults and checks. Error messages name the option, never its value:
- * key hashes and secrets must not end up in logs or crash reports.
+ * authPlugin() options: one zod schema holds their defaults and checks, so that an application
+ * can compose it into its own config schema (`authOptionsSchema.shape`). Error messages name the
+ * option, never its value: key hashes and secrets must not end up in logs or crash reports.
  */
 import { randomBytes } from "node:crypto";
+import { z } from "@modelnode/core";
 import { isKeyHash } from "./key-hash.js";
 
 export interface AuthOptions {
@@ -62,61 +64,73 @@ export const AUTH_DEFAULTS = {
 
 export const MIN_SECRET_BYTES = 32;
 
+const whole = (min: number) => {
+  const error = `expected a whole number ≥ ${min}`;
+  return z.int({ error }).min(min, { error });
+};
+const flag = () => z.boolean({ error: "expected true or false" });
+const KEY_HASH_ERROR =
+  'expected "sha256:" followed by 64 hex digits; plain keys are not accepted: configure hashLicenseKey(key) ' +
+  "or the output of the hash-key CLI (modelnode-hash-key)";
+
+/** The options' rules and defaults. Messages read "expected …", so that they fit after a field name. */
+export const authOptionsSchema = z.strictObject({
+  keyHashes: z
+    .array(z.string({ error: KEY_HASH_ERROR }).refine(isKeyHash, { error: KEY_HASH_ERROR }), {
+      error: 'expected an array of "sha256:<hex>" key hashes',
+    }),
+  /** A string counts as UTF-8. */
+  secret: z
+    .custom<string | Buffer>(
+      (value) => (typeof value === "string" || Buffer.isBuffer(value)) && Buffer.byteLength(value) >= MIN_SECRET_BYTES,
+      { error: `expected a string or Buffer of at least ${MIN_SECRET_BYTES} bytes` },
+    )
+    .optional(),
+  required: flag().default(AUTH_DEFAULTS.required),
+  exemptTypes: z
+    .array(z.string({ error: "expected a message type" }).min(1, { error: "expected a message type" }), {
+      error: "expected an array of message types",
+    })
+    .default(() => [...AUTH_DEFAULTS.exemptTypes]),
+  exemptLegacy: flag().default(AUTH_DEFAULTS.exemptLegacy),
+  maxFailedAttempts: whole(1).default(AUTH_DEFAULTS.maxFailedAttempts),
+  failureDelayMs: whole(0).default(AUTH_DEFAULTS.failureDelayMs),
+  maxFailureDelayMs: whole(0).default(AUTH_DEFAULTS.maxFailureDelayMs),
+  addressFailureLimit: whole(0).default(AUTH_DEFAULTS.addressFailureLimit),
+  addressFailureWindowMs: whole(1).default(AUTH_DEFAULTS.addressFailureWindowMs),
+  maxTrackedAddresses: whole(0).default(AUTH_DEFAULTS.maxTrackedAddresses),
+});
+
 export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
-  if (!options || !Array.isArray(options.keyHashes)) {
-    throw new TypeError("authPlugin: keyHashes must be an array of \"sha256:<hex>\" key hashes");
-  }
-  options.keyHashes.forEach((hash, i) => {
-    if (!isKeyHash(hash)) {
-      throw new TypeError(
-        `authPlugin: keyHashes[${i}] is not "sha256:" followed by 64 hex digits; plain keys are not ` +
-          "accepted: configure hashLicenseKey(key) or the output of the hash-key CLI",
-      );
-    }
-  });
-  const secret = resolveSecret(options.secret);
-  const exemptTypes = new Set(options.exemptTypes ?? AUTH_DEFAULTS.exemptTypes);
-  exemptTypes.add("authentication"); // otherwise no one could ever authenticate
+  const { secret, exemptTypes, keyHashes, ...rest } = parseOptions("authPlugin", authOptionsSchema, options);
+  const exempt = new Set(exemptTypes);
+  exempt.add("authentication"); // otherwise no one could ever authenticate
   return {
-    keyHashes: [...options.keyHashes],
-    secret: secret ?? randomBytes(MIN_SECRET_BYTES),
+    ...rest,
+    keyHashes: [...keyHashes],
+    secret: secret === undefined ? randomBytes(MIN_SECRET_BYTES) : Buffer.from(secret),
     secretIsRandom: secret === undefined,
-    required: bool("required", options.required, AUTH_DEFAULTS.required),
-    exemptTypes,
-    exemptLegacy: bool("exemptLegacy", options.exemptLegacy, AUTH_DEFAULTS.exemptLegacy),
-    maxFailedAttempts: whole("maxFailedAttempts", options.maxFailedAttempts, AUTH_DEFAULTS.maxFailedAttempts, 1),
-    failureDelayMs: whole("failureDelayMs", options.failureDelayMs, AUTH_DEFAULTS.failureDelayMs, 0),
-    maxFailureDelayMs: whole("maxFailureDelayMs", options.maxFailureDelayMs, AUTH_DEFAULTS.maxFailureDelayMs, 0),
-    addressFailureLimit: whole("addressFailureLimit", options.addressFailureLimit, AUTH_DEFAULTS.addressFailureLimit, 0),
-    addressFailureWindowMs: whole(
-      "addressFailureWindowMs",
-      options.addressFailureWindowMs,
-      AUTH_DEFAULTS.addressFailureWindowMs,
-      1,
-    ),
-    maxTrackedAddresses: whole("maxTrackedAddresses", options.maxTrackedAddresses, AUTH_DEFAULTS.maxTrackedAddresses, 0),
+    exemptTypes: exempt,
   };
 }
 
-function resolveSecret(secret: string | Buffer | undefined): Buffer | undefined {
-  if (secret === undefined) return undefined;
-  const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : secret;
-  if (!Buffer.isBuffer(bytes) || bytes.length < MIN_SECRET_BYTES) {
-    throw new TypeError(`authPlugin: secret must be a string or Buffer of at least ${MIN_SECRET_BYTES} bytes`);
-  }
-  return Buffer.from(bytes);
+/** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */
+function parseOptions<S extends z.ZodType>(plugin: string, schema: S, options: unknown): z.output<S> {
+  const parsed = schema.safeParse(options ?? {});
+  if (parsed.success) return parsed.data;
+  throw new TypeError(`${plugin}: ${parsed.error.issues.map(describeIssue).join("; ")}`);
 }
 
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") throw new TypeError(`authPlugin: ${name} must be true or false`);
-  return value;
-}
-
-function whole(name: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new TypeError(`authPlugin: ${name} must be a whole number ≥ ${min}`);
+/** "maxFailedAttempts must be a whole number ≥ 1", "keyHashes[1] must be …", "unknown option \"x\"". */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.reduce<string>(
+    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
+    "",
+  );
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
+    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
   }
-  return value;
+  if (!field) return issue.message.replace(/^expected /, "options must be ");
+  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
 }

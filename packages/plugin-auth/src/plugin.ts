@@ -10,6 +10,8 @@ export function authPlugin(options: AuthOptions): Plugin {
   const resolved = resolveAuthOptions(options);
   return definePlugin({
     name: "auth",
+    version: "0.1.0",
+    core: "^0.1.0",
     handlers: [AuthenticationHandler],
     register(container, host) {
       const authenticator = new Authenticator(resolved);

@@ -1,11 +1,6 @@
 /** Test helpers: a real node on a free loopback port, a real ws client, small test handlers. */
 import { header as testHeader } from "@modelnode/testing";
-import {
-  definePlugin,
-  LEGACY_MESSAGE_TYPE,
-  MessageHandler,
-  z,
-} from "@modelnode/core";
+import { definePlugin, LEGACY_FORMAT, MessageHandler, z } from "@modelnode/core";
 
 export { startTestNode as startNode, TestClient } from "@modelnode/testing";
 
@@ -33,7 +28,7 @@ class TestHeartbeat {
 
 const legacySchema = z.looseObject({ session_id: z.string(), step: z.number() });
 
-@MessageHandler(LEGACY_MESSAGE_TYPE, { schema: legacySchema })
+@MessageHandler(LEGACY_FORMAT, { schema: legacySchema })
 class TestLegacy {
   handle(msg: z.infer<typeof legacySchema>) {
     return { session_id: msg.session_id, step: msg.step, output_tensors: { next_token_id: 1 } };

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { authPlugin, hashLicenseKey, AUTH_DEFAULTS } from "../src/index.js";
+import { authOptionsSchema, authPlugin, hashLicenseKey, AUTH_DEFAULTS } from "../src/index.js";
 import { resolveAuthOptions } from "../src/options.js";
 
 test("defaults: required, heartbeat and authentication exempt, legacy exempt, 5 attempts", () => {
@@ -52,4 +52,23 @@ test("the hash-key CLI prints the same hash from an argument or from stdin", () 
   const empty = spawnSync(process.execPath, [cli], { input: "", encoding: "utf8" });
   assert.equal(empty.status, 2);
   assert.match(empty.stderr, /usage/);
+});
+
+test("authOptionsSchema refuses NaN and negatives, naming the field; its defaults are AUTH_DEFAULTS", () => {
+  const parsed = authOptionsSchema.parse({ keyHashes: [] });
+  assert.deepEqual(parsed, { keyHashes: [], ...AUTH_DEFAULTS, exemptTypes: [...AUTH_DEFAULTS.exemptTypes] });
+  const fields = ["maxFailedAttempts", "failureDelayMs", "maxFailureDelayMs", "addressFailureLimit", "addressFailureWindowMs", "maxTrackedAddresses"];
+  for (const field of fields) {
+    for (const bad of [Number.NaN, -1, 0.5]) {
+      const result = authOptionsSchema.safeParse({ keyHashes: [], [field]: bad });
+      assert.equal(result.success, false, `${field}: ${bad}`);
+      assert.deepEqual(result.error!.issues[0].path, [field]);
+      assert.match(result.error!.issues[0].message, /^expected a whole number ≥ [01]$/);
+      assert.throws(() => authPlugin({ keyHashes: [], [field]: bad }), {
+        name: "TypeError",
+        message: new RegExp(`^authPlugin: ${field} must be a whole number ≥ [01]$`),
+      });
+    }
+  }
+  assert.throws(() => authPlugin({ keyHashes: [], maxFailedAttemps: 3 } as never), { message: 'authPlugin: unknown option "maxFailedAttemps"' });
 });

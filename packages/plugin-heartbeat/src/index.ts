@@ -4,7 +4,9 @@ export { HeartbeatHandler, heartbeatSchema, type HeartbeatAck, type HeartbeatReq
 export { HeartbeatMonitor, type HeartbeatLoad, type HeartbeatReport } from "./monitor.js";
 export {
   DEFAULT_MAX_TRACKED_WORKERS,
+  heartbeatOptionsSchema,
   MAX_WORKER_ID_LENGTH,
+  resolveHeartbeatOptions,
   type HeartbeatOptions,
   type ResolvedHeartbeatOptions,
 } from "./options.js";

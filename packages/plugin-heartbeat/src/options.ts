@@ -1,4 +1,8 @@
-/** heartbeatPlugin() options, their defaults and their checks. */
+/**
+ * heartbeatPlugin() options: one zod schema holds their defaults and checks, so that an
+ * application can compose it into its own config schema (`heartbeatOptionsSchema.shape`).
+ */
+import { z } from "@modelnode/core";
 import type { HeartbeatLoad } from "./monitor.js";
 
 export interface HeartbeatOptions {
@@ -23,13 +27,40 @@ export const DEFAULT_MAX_TRACKED_WORKERS = 10_000;
 /** Longest worker_id accepted (characters); longer ones get VALIDATION_FAILED. */
 export const MAX_WORKER_ID_LENGTH = 256;
 
-export function resolveHeartbeatOptions(options: HeartbeatOptions): ResolvedHeartbeatOptions {
-  const maxTrackedWorkers = options.maxTrackedWorkers ?? DEFAULT_MAX_TRACKED_WORKERS;
-  if (!Number.isSafeInteger(maxTrackedWorkers) || maxTrackedWorkers < 0) {
-    throw new TypeError(`heartbeatPlugin: maxTrackedWorkers must be a whole number ≥ 0 (got ${maxTrackedWorkers})`);
+const WHOLE = "expected a whole number ≥ 0";
+
+/** The options' rules and defaults. Messages read "expected …", so that they fit after a field name. */
+export const heartbeatOptionsSchema = z.strictObject({
+  maxTrackedWorkers: z.int({ error: WHOLE }).min(0, { error: WHOLE }).default(DEFAULT_MAX_TRACKED_WORKERS),
+  degraded: z
+    .custom<(load: HeartbeatLoad) => boolean>((value) => typeof value === "function", {
+      error: "expected a function returning a boolean",
+    })
+    .optional(),
+});
+
+export function resolveHeartbeatOptions(options: HeartbeatOptions = {}): ResolvedHeartbeatOptions {
+  const { maxTrackedWorkers, degraded } = parseOptions("heartbeatPlugin", heartbeatOptionsSchema, options);
+  return { maxTrackedWorkers, degraded };
+}
+
+/** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */
+function parseOptions<S extends z.ZodType>(plugin: string, schema: S, options: unknown): z.output<S> {
+  const parsed = schema.safeParse(options ?? {});
+  if (parsed.success) return parsed.data;
+  throw new TypeError(`${plugin}: ${parsed.error.issues.map(describeIssue).join("; ")}`);
+}
+
+/** "maxTrackedWorkers must be a whole number ≥ 0", "keyHashes[1] must be …", "unknown option \"x\"". */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.reduce<string>(
+    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
+    "",
+  );
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
+    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
   }
-  if (options.degraded !== undefined && typeof options.degraded !== "function") {
-    throw new TypeError("heartbeatPlugin: degraded must be a function returning a boolean");
-  }
-  return { maxTrackedWorkers, degraded: options.degraded };
+  if (!field) return issue.message.replace(/^expected /, "options must be ");
+  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
 }

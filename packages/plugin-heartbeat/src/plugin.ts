@@ -9,6 +9,8 @@ export function heartbeatPlugin(options: HeartbeatOptions = {}): Plugin {
   const resolved = resolveHeartbeatOptions(options);
   return definePlugin({
     name: "heartbeat",
+    version: "0.1.0",
+    core: "^0.1.0",
     handlers: [HeartbeatHandler],
     register(container, host) {
       let pipeline: ModelPipeline | undefined;

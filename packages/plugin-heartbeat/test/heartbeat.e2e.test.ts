@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { definePlugin, MessageHandler, z } from "@modelnode/core";
 import { heartbeatPlugin } from "../src/index.js";
-import { pipelinePlugin } from "@modelnode/core";
+import { pipelinePlugin } from "@modelnode/core/server";
 import { FakePipeline, header, startNode, TestClient } from "./helpers.js";
 
 test("heartbeat_ack echoes worker_id and correlates, with node id, status, uptime, load and models", async () => {

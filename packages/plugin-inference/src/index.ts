@@ -4,6 +4,8 @@ export { inferencePlugin } from "./plugin.js";
 export {
   INFERENCE_DEFAULTS,
   INFERENCE_LIMITS,
+  inferenceDefaultsSchema,
+  inferenceOptionsSchema,
   resolveInferenceOptions,
   type InferenceDefaults,
   type InferencePluginOptions,
@@ -18,3 +20,4 @@ export {
   type ListModelsResponse,
 } from "./schema.js";
 export { ListModelsHandler } from "./list-models-handler.js";
+export { InferenceRequestHandler } from "./inference-handler.js";

@@ -1,5 +1,8 @@
-/** Options of the inference plugin, their defaults, and the DI tokens it registers. */
-import type { InjectionToken } from "@modelnode/core";
+/**
+ * Options of the inference plugin (one zod schema holds their defaults and checks, so that an
+ * application can compose it into its own config schema), and the DI tokens it registers.
+ */
+import { z, type InjectionToken } from "@modelnode/core";
 import type { InferenceCounters } from "./counters.js";
 
 /** Sampling values used when a request leaves a field out. */
@@ -43,41 +46,70 @@ export const INFERENCE_LIMITS = {
   maxStopChars: 64,
 } as const;
 
-export function resolveInferenceOptions(options: InferencePluginOptions): ResolvedInferenceOptions {
-  const resolved: ResolvedInferenceOptions = {
-    maxPromptChars: options.maxPromptChars ?? INFERENCE_LIMITS.maxPromptChars,
-    maxTokensLimit: options.maxTokensLimit ?? INFERENCE_LIMITS.maxTokensLimit,
-    maxStopSequences: options.maxStopSequences ?? INFERENCE_LIMITS.maxStopSequences,
-    maxStopChars: options.maxStopChars ?? INFERENCE_LIMITS.maxStopChars,
-    defaults: { ...INFERENCE_DEFAULTS, ...definedOnly(options.defaults ?? {}) },
-  };
-  for (const key of ["maxPromptChars", "maxTokensLimit", "maxStopChars"] as const) {
-    requireInteger(key, resolved[key], 1);
-  }
-  requireInteger("maxStopSequences", resolved.maxStopSequences, 0);
-  const d = resolved.defaults;
-  requireInteger("defaults.maxTokens", d.maxTokens, 1);
-  if (d.maxTokens > resolved.maxTokensLimit) {
-    throw new TypeError(`inferencePlugin: defaults.maxTokens (${d.maxTokens}) exceeds maxTokensLimit (${resolved.maxTokensLimit})`);
-  }
-  requireInteger("defaults.topK", d.topK, 0);
-  if (!(Number.isFinite(d.temperature) && d.temperature >= 0 && d.temperature <= 2)) {
-    throw new TypeError(`inferencePlugin: defaults.temperature must be between 0 and 2 (got ${d.temperature})`);
-  }
-  if (!(Number.isFinite(d.topP) && d.topP > 0 && d.topP <= 1)) {
-    throw new TypeError(`inferencePlugin: defaults.topP must be in (0, 1] (got ${d.topP})`);
-  }
-  return resolved;
+const integer = (min: number) => {
+  const error = `expected an integer ≥ ${min}`;
+  return z.int({ error }).min(min, { error });
+};
+const TEMPERATURE = "expected a number from 0 to 2";
+const TOP_P = "expected a number in (0, 1]";
+
+/** Sampling defaults' rules (what `defaults` may hold), each field defaulting to INFERENCE_DEFAULTS. */
+export const inferenceDefaultsSchema = z.strictObject({
+  maxTokens: integer(1).default(INFERENCE_DEFAULTS.maxTokens),
+  temperature: z.number({ error: TEMPERATURE }).min(0, { error: TEMPERATURE }).max(2, { error: TEMPERATURE }).default(INFERENCE_DEFAULTS.temperature),
+  topP: z.number({ error: TOP_P }).gt(0, { error: TOP_P }).max(1, { error: TOP_P }).default(INFERENCE_DEFAULTS.topP),
+  topK: integer(0).default(INFERENCE_DEFAULTS.topK),
+});
+
+/**
+ * The options' rules and defaults. Messages read "expected …", so that they fit after a field
+ * name. It checks defaults.maxTokens against maxTokensLimit (a refinement), so compose it into a
+ * bigger schema through `.shape` (zod refuses `.pick`/`.omit` on refined objects).
+ */
+export const inferenceOptionsSchema = z
+  .strictObject({
+    maxPromptChars: integer(1).default(INFERENCE_LIMITS.maxPromptChars),
+    maxTokensLimit: integer(1).default(INFERENCE_LIMITS.maxTokensLimit),
+    maxStopSequences: integer(0).default(INFERENCE_LIMITS.maxStopSequences),
+    maxStopChars: integer(1).default(INFERENCE_LIMITS.maxStopChars),
+    defaults: inferenceDefaultsSchema.prefault({}),
+  })
+  .superRefine((options, ctx) => {
+    // zod runs this even when a field failed: compare only two valid values.
+    const { maxTokensLimit, defaults } = options;
+    const valid = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1;
+    if (valid(maxTokensLimit) && valid(defaults?.maxTokens) && defaults.maxTokens > maxTokensLimit) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["defaults", "maxTokens"],
+        message: `exceeds maxTokensLimit (${options.maxTokensLimit})`,
+      });
+    }
+  });
+
+export function resolveInferenceOptions(options: InferencePluginOptions = {}): ResolvedInferenceOptions {
+  return parseOptions("inferencePlugin", inferenceOptionsSchema, options);
 }
 
-function requireInteger(name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new TypeError(`inferencePlugin: ${name} must be an integer ≥ ${min} (got ${String(value)})`);
-  }
+/** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */
+function parseOptions<S extends z.ZodType>(plugin: string, schema: S, options: unknown): z.output<S> {
+  const parsed = schema.safeParse(options ?? {});
+  if (parsed.success) return parsed.data;
+  throw new TypeError(`${plugin}: ${parsed.error.issues.map(describeIssue).join("; ")}`);
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** "maxPromptChars must be an integer ≥ 1", "defaults.topP must be …", "unknown option \"x\"". */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.reduce<string>(
+    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
+    "",
+  );
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
+    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
+  }
+  if (!field) return issue.message.replace(/^expected /, "options must be ");
+  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
 }
 
 export const INFERENCE_OPTIONS: InjectionToken<ResolvedInferenceOptions> = Symbol("modelnode.inference-options");

@@ -1,5 +1,6 @@
 /** Inference-handler tests without a socket, on @modelnode/testing's harness (the wire is covered in test/). */
-import { createNode, type ModelNode, type Plugin } from "@modelnode/core";
+import { type Plugin } from "@modelnode/core";
+import { createNode, type ModelNode } from "@modelnode/core/server";
 
 export { fakeConnection as connection, invokeHandler as send, type FakeConnection, type Frame } from "@modelnode/testing";
 

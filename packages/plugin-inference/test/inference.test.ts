@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inferencePlugin } from "../src/index.js";
-import { pipelinePlugin } from "@modelnode/core";
-import { FakePipeline } from "./fake-pipeline.js";
+import { pipelinePlugin } from "@modelnode/core/server";
+import { FakePipeline } from "@modelnode/testing";
 import { connection, nodeWith, send } from "./harness.js";
 
 async function setup(options: Parameters<typeof inferencePlugin>[0] = {}, pipeline = new FakePipeline()) {
@@ -15,7 +15,7 @@ test("inference_request → inference_response echoing model_id, with documented
   const [frame] = await send(node, "inference_request", { model_id: "fake", prompt: "Hello there", max_tokens: 3 });
   assert.deepEqual(frame, {
     type: "inference_response",
-    payload: { model_id: "fake", text: "w0 w1 w2 ", finish_reason: "length", usage: { prompt_tokens: 2, completion_tokens: 3 } },
+    payload: { model_id: "fake", text: "w0 w1 w2 ", finish_reason: "length", usage: { prompt_tokens: 11, completion_tokens: 3 } },
   });
   await send(node, "inference_request", { model_id: "fake", prompt: "Hi" });
   const { signal, ...request } = pipeline.requests[1];
@@ -146,7 +146,7 @@ test("list_models → list_models_response with id, context_length, vocab_size",
     type: "list_models_response",
     payload: {
       models: [
-        { id: "fake", context_length: 64, vocab_size: 100, description: "a fake" },
+        { id: "fake", context_length: 64, vocab_size: 128, description: "a fake" },
         { id: "other", context_length: 32, vocab_size: 50 },
       ],
     },

@@ -3,9 +3,11 @@
 export { legacyPlugin } from "./plugin.js";
 export {
   LEGACY_DEFAULTS,
+  legacyOptionsSchema,
   resolveLegacyOptions,
   type LegacyPluginOptions,
   type ResolvedLegacyOptions,
   type SessionScope,
 } from "./options.js";
 export { legacyMessageSchema, type LegacyMessage, type LegacyStepReply } from "./schema.js";
+export { LegacyStepHandler } from "./handler.js";

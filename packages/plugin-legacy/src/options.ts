@@ -1,5 +1,8 @@
-/** Options of the legacy plugin, their defaults, and the DI tokens it registers. */
-import type { InjectionToken } from "@modelnode/core";
+/**
+ * Options of the legacy plugin (one zod schema holds their defaults and checks, so that an
+ * application can compose it into its own config schema), and the DI tokens it registers.
+ */
+import { z, type InjectionToken } from "@modelnode/core";
 
 /**
  * Whose session a `session_id` names.
@@ -40,21 +43,44 @@ export const LEGACY_DEFAULTS = {
   maxSessionIdLength: 256,
 } as const satisfies Omit<ResolvedLegacyOptions, "modelId">;
 
-export function resolveLegacyOptions(options: LegacyPluginOptions): ResolvedLegacyOptions {
-  const resolved: ResolvedLegacyOptions = { ...LEGACY_DEFAULTS, modelId: options.modelId };
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined) (resolved as Record<string, unknown>)[key] = value;
+const positive = () => {
+  const error = "expected a positive integer";
+  return z.int({ error }).min(1, { error });
+};
+
+/** The options' rules and defaults. Messages read "expected …", so that they fit after a field name. */
+export const legacyOptionsSchema = z.strictObject({
+  modelId: z.string({ error: "expected a model id" }).min(1, { error: "expected a model id" }).optional(),
+  sessionScope: z.enum(["global", "connection"], { error: 'expected "global" or "connection"' }).default(LEGACY_DEFAULTS.sessionScope),
+  maxSessionsPerConnection: positive().default(LEGACY_DEFAULTS.maxSessionsPerConnection),
+  maxInputTokens: positive().default(LEGACY_DEFAULTS.maxInputTokens),
+  maxInputChars: positive().default(LEGACY_DEFAULTS.maxInputChars),
+  maxSessionIdLength: positive().default(LEGACY_DEFAULTS.maxSessionIdLength),
+});
+
+export function resolveLegacyOptions(options: LegacyPluginOptions = {}): ResolvedLegacyOptions {
+  return parseOptions("legacyPlugin", legacyOptionsSchema, options);
+}
+
+/** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */
+function parseOptions<S extends z.ZodType>(plugin: string, schema: S, options: unknown): z.output<S> {
+  const parsed = schema.safeParse(options ?? {});
+  if (parsed.success) return parsed.data;
+  throw new TypeError(`${plugin}: ${parsed.error.issues.map(describeIssue).join("; ")}`);
+}
+
+/** "maxInputTokens must be a positive integer", "unknown option \"x\"". */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.reduce<string>(
+    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
+    "",
+  );
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
+    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
   }
-  for (const key of ["maxSessionsPerConnection", "maxInputTokens", "maxInputChars", "maxSessionIdLength"] as const) {
-    const value = resolved[key];
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new TypeError(`legacyPlugin: ${key} must be a positive integer (got ${String(value)})`);
-    }
-  }
-  if (resolved.sessionScope !== "global" && resolved.sessionScope !== "connection") {
-    throw new TypeError(`legacyPlugin: sessionScope must be "global" or "connection" (got ${String(resolved.sessionScope)})`);
-  }
-  return resolved;
+  if (!field) return issue.message.replace(/^expected /, "options must be ");
+  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
 }
 
 /** What the plugin adds to getStats() under "legacy" (with the pipeline's session count). */

@@ -1,5 +1,6 @@
 /** Legacy-handler tests without a socket, on @modelnode/testing's harness (the wire is covered in test/). */
-import { createNode, LEGACY_MESSAGE_TYPE, type ModelNode, type Plugin } from "@modelnode/core";
+import { LEGACY_FORMAT, type Plugin } from "@modelnode/core";
+import { createNode, type ModelNode } from "@modelnode/core/server";
 import { fakeConnection, invokeHandler, type FakeConnection } from "@modelnode/testing";
 
 export type { FakeConnection };
@@ -14,7 +15,7 @@ export async function nodeWith(plugins: Plugin[]): Promise<ModelNode> {
 
 /** Validates and handles one legacy message; resolves with the reply or rejects with the coded error. */
 export async function send(node: ModelNode, raw: unknown, conn: FakeConnection): Promise<any> {
-  const [frame] = await invokeHandler(node, LEGACY_MESSAGE_TYPE, raw, conn);
+  const [frame] = await invokeHandler(node, LEGACY_FORMAT, raw, conn);
   return frame?.payload;
 }
 

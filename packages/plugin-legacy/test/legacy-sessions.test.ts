@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { legacyPlugin } from "../src/index.js";
-import { pipelinePlugin } from "@modelnode/core";
-import { FakePipeline } from "./fake-pipeline.js";
+import { pipelinePlugin } from "@modelnode/core/server";
+import { FakePipeline } from "@modelnode/testing";
 import { connection, msg, nodeWith, send } from "./harness.js";
 
 async function setup(options: Parameters<typeof legacyPlugin>[0] = {}, pipeline = new FakePipeline()) {
@@ -30,7 +30,7 @@ test("connection scope: sessions are private to a connection and freed when it c
   await send(node, msg("same", 0, [9]), b);
   assert.equal((await send(node, msg("same", 1, [2]), a)).output_tensors.sequence_length, 2);
   // B's "same" is its own session: it is at step 0, not 1. Errors name the client's session_id.
-  await assert.rejects(send(node, msg("same", 2, [2]), b), { code: "STEP_OUT_OF_ORDER", message: 'session "same" expects step 1' });
+  await assert.rejects(send(node, msg("same", 2, [2]), b), { code: "STEP_OUT_OF_ORDER", message: 'Session "same" expects step 1, got 2.' });
   assert.deepEqual(pipeline.steps.map((s) => s.sessionId), ["A/same", "B/same", "A/same", "B/same"]);
   a.close();
   assert.deepEqual(pipeline.closed, ["A/same"]);

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { legacyPlugin } from "../src/index.js";
-import { pipelinePlugin } from "@modelnode/core";
-import { FakePipeline } from "./fake-pipeline.js";
+import { pipelinePlugin } from "@modelnode/core/server";
+import { FakePipeline } from "@modelnode/testing";
 import { connection, msg, nodeWith, send } from "./harness.js";
 
 async function setup(options: Parameters<typeof legacyPlugin>[0] = {}, pipeline = new FakePipeline()) {
@@ -89,7 +89,7 @@ test("the pipeline's session errors reach the client with their codes", async ()
   await assert.rejects(send(node, msg("nope", 1, [1]), conn), { code: "SESSION_NOT_FOUND" });
   await send(node, msg("s", 0, [1]), conn);
   await assert.rejects(send(node, msg("s", 2, [1]), conn), { code: "STEP_OUT_OF_ORDER" });
-  const tooLong = Array.from({ length: 33 }, (_, i) => i);
+  const tooLong = Array.from({ length: 65 }, (_, i) => i);
   await assert.rejects(send(node, msg("t", 0, tooLong), conn), { code: "CONTEXT_LENGTH_EXCEEDED" });
   await node.close();
 });
