@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 // One entry point for the README's commands, so that a fresh machine with only Node 20 and npm
 // needs nothing else: `npm start` / `npm test` (or the same through pnpm) install the workspace
-// with the pinned pnpm when needed, build it incrementally (tsc -b, then the bundled model), and
-// run what was asked.
+// with the pinned pnpm when needed (first run, a changed lockfile, or a workspace package or
+// dependency added: see install-state.mjs), build it incrementally (tsc -b, then the bundled
+// model), and run what was asked.
 //
 //   node scripts/dev.mjs start [--port N ...]   build, then run the example node
 //   node scripts/dev.mjs test [files...]        build, then run every test (node --test)
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs bench [dispatch|load] [bench options]
 import { spawnSync, execFileSync } from "node:child_process";
-import { existsSync, readdirSync, statSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { currentState, installArgs, installPlan, recordState } from "./install-state.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PNPM_VERSION = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).packageManager.split("@")[1];
@@ -39,14 +41,18 @@ function pnpmCommand() {
 }
 
 function ensureInstalled() {
-  const marker = join(root, "node_modules", ".pnpm", "lock.yaml");
-  const lock = join(root, "pnpm-lock.yaml");
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  const plan = installPlan(root);
+  if (!plan.install) {
+    if (plan.record) recordState(root, plan.state);
+    return;
+  }
   const [cmd, pre] = pnpmCommand();
-  console.error(`[modelnode] installing dependencies (pnpm ${PNPM_VERSION}) ...`);
-  must(cmd, [...pre, "install", "--frozen-lockfile"], {
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" },
+  console.error(`[modelnode] installing dependencies (pnpm ${PNPM_VERSION}; ${plan.reason}) ...`);
+  must(cmd, [...pre, ...installArgs(plan)], {
+    // npm_config_update_notifier: no "update available" notice from pnpm (or from npx fetching it).
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", npm_config_update_notifier: "false" },
   });
+  recordState(root, currentState(root)); // after the install: it may have updated pnpm-lock.yaml
 }
 
 function build() {

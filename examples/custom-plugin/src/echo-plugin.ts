@@ -1,24 +1,21 @@
-/**
- * A new message type as its own plugin: "echo" → "echo_response". Handler, schema and plugin
- * factory live in this one file; nothing here touches a socket or the model pipeline.
- */
-import { definePlugin, MessageHandler, reply, z, type HandlerContext } from "@modelnode/core";
+/** A new message type as its own plugin: "echo" → "echo_response", with one option (maxChars). */
+import { definePlugin, MessageHandler, reply, z, type HandlerContext, type InjectionToken } from "@modelnode/core";
 
-export const echoSchema = z.object({
-  text: z.string().max(10_000),
-  uppercase: z.boolean().default(false),
-  /** When true, each word first comes back as an `echo_chunk` frame, then the final reply. */
-  stream: z.boolean().default(false),
-});
-export type EchoRequest = z.infer<typeof echoSchema>;
+export const echoOptionsSchema = z.strictObject({ maxChars: z.int().min(1).default(10_000) });
+export type EchoOptions = z.input<typeof echoOptionsSchema>;
+const ECHO_OPTIONS: InjectionToken<z.output<typeof echoOptionsSchema>> = Symbol("echo.options");
 
-@MessageHandler("echo", { schema: echoSchema, replyType: "echo_response" })
+/** The schema reads this node's options, so each node enforces its own maxChars. */
+export const echoSchema = ({ maxChars }: z.output<typeof echoOptionsSchema>) =>
+  z.object({ text: z.string().max(maxChars), uppercase: z.boolean().default(false), stream: z.boolean().default(false) });
+
+@MessageHandler("echo", { schema: (resolve) => echoSchema(resolve(ECHO_OPTIONS)), replyType: "echo_response" })
 export class EchoHandler {
-  async *handle(msg: EchoRequest, ctx: HandlerContext) {
+  /** The message type follows from the schema; the compiler checks this signature against it. */
+  async *handle(msg: z.output<ReturnType<typeof echoSchema>>, ctx: HandlerContext) {
     const text = msg.uppercase ? msg.text.toUpperCase() : msg.text;
     if (msg.stream) {
-      const words = text.split(/\s+/).filter(Boolean);
-      for (const [index, word] of words.entries()) {
+      for (const [index, word] of text.split(/\s+/).filter(Boolean).entries()) {
         if (ctx.signal.aborted) return; // the client left or the node is closing
         yield reply("echo_chunk", { index, text: word });
       }
@@ -27,5 +24,13 @@ export class EchoHandler {
   }
 }
 
-/** The plugin: a factory, so that options can be added later without breaking callers. */
-export const echoPlugin = () => definePlugin({ name: "echo", handlers: [EchoHandler] });
+export const echoPlugin = (options: EchoOptions = {}) => {
+  const resolved = echoOptionsSchema.parse(options); // a bad option fails here, naming the field
+  return definePlugin({
+    name: "echo",
+    version: "0.1.0",
+    core: "^0.1.0",
+    handlers: [EchoHandler],
+    register: (container) => void container.register(ECHO_OPTIONS, { useValue: resolved }),
+  });
+};

@@ -3,23 +3,24 @@
  * `node dist/src/server.js` listens on $PORT (default 8703; 0 picks a free port).
  */
 import { pathToFileURL } from "node:url";
-import { createNode, type ModelNode, type NodeOptions } from "@modelnode/core";
+import { closeOnSignals, createNode, type ModelNode, type NodeOptions } from "@modelnode/core/server";
 import { heartbeatPlugin, type HeartbeatOptions } from "@modelnode/plugin-heartbeat";
-import { echoPlugin } from "./echo-plugin.js";
+import { echoPlugin, type EchoOptions } from "./echo-plugin.js";
 
 export const DEFAULT_CUSTOM_PORT = 8703;
 
 export interface CustomServerOptions extends Omit<NodeOptions, "plugins"> {
   heartbeat?: HeartbeatOptions;
+  echo?: EchoOptions;
 }
 
 /** The node, composed but not listening: call `listen(port)` on it (tests use port 0). */
-export function createCustomServer(options: CustomServerOptions = {}): Promise<ModelNode> {
-  const { heartbeat, ...nodeOptions } = options;
+export async function createCustomServer(options: CustomServerOptions = {}): Promise<ModelNode> {
+  const { heartbeat, echo, ...nodeOptions } = options;
   return createNode({
     ...nodeOptions,
     port: nodeOptions.port ?? DEFAULT_CUSTOM_PORT,
-    plugins: [heartbeatPlugin(heartbeat), echoPlugin()],
+    plugins: [heartbeatPlugin(heartbeat), echoPlugin(echo)],
   });
 }
 
@@ -35,9 +36,7 @@ export function portFromEnv(value: string | undefined): number {
 export async function main(): Promise<void> {
   const node = await createCustomServer({ nodeId: process.env.NODE_ID || undefined });
   await node.listen(portFromEnv(process.env.PORT), process.env.HOST || undefined);
-  const stop = () => void node.close().then(() => process.exit(0));
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  closeOnSignals(node); // SIGTERM/SIGINT: drain, then exit 0; a second signal exits at once
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

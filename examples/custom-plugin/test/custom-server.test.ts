@@ -1,7 +1,7 @@
 /** The custom server over a real socket: the echo type, heartbeat, and nothing else. */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import type { ModelNode } from "@modelnode/core";
+import type { ModelNode } from "@modelnode/core/server";
 import { createCustomServer } from "../src/index.js";
 import { header, TestClient } from "@modelnode/testing";
 
@@ -75,4 +75,22 @@ test("only the chosen plugins are served: no inference, no legacy", async () => 
   assert.deepEqual([...unknown.details.supported].sort(), ["echo", "heartbeat"]);
   const legacy = await client.request({ session_id: "s", step: 0 });
   assert.equal(legacy.error.code, "UNRECOGNIZED_MESSAGE");
+});
+
+test("echo's maxChars option reaches its schema: each server enforces its own", async () => {
+  const strict = await createCustomServer({ logLevel: "silent", echo: { maxChars: 4 } });
+  const { port } = await strict.listen(0, "127.0.0.1");
+  const c = await TestClient.connect(`ws://127.0.0.1:${port}`);
+  const refused = await c.request({ header: header("echo"), text: "too long" });
+  assert.equal(refused.code, "VALIDATION_FAILED");
+  assert.equal(refused.details.issues[0].path, "text");
+  assert.equal((await c.request({ header: header("echo"), text: "ok" })).text, "ok");
+  c.close();
+  await strict.close();
+  // On the shared server (default 10 000), the same text passes.
+  assert.equal((await client.request({ header: header("echo"), text: "too long" })).text, "too long");
+});
+
+test("a bad echo option fails at composition, naming the field", async () => {
+  await assert.rejects(createCustomServer({ logLevel: "silent", echo: { maxChars: 0 } }), /maxChars/);
 });

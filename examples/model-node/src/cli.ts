@@ -7,6 +7,7 @@
  * uncaught exception is logged, the node closes gracefully, exit code 1).
  */
 import { ConfigError } from "./config-error.js";
+import { extraPlugins } from "./extra-plugins.js";
 import { loadConfig, USAGE } from "./load-config.js";
 import { createModelNode } from "./model-node.js";
 import { installProcessHandlers } from "./process-handlers.js";
@@ -14,7 +15,8 @@ import { installProcessHandlers } from "./process-handlers.js";
 async function main(): Promise<number | undefined> {
   let loaded;
   try {
-    loaded = loadConfig({ argv: process.argv.slice(2) });
+    // extra-plugins.ts's plugins: their options are validated with the rest of the config.
+    loaded = loadConfig({ argv: process.argv.slice(2), plugins: extraPlugins });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -29,7 +31,7 @@ async function main(): Promise<number | undefined> {
   const { config } = loaded;
   let node;
   try {
-    node = await createModelNode(config);
+    node = await createModelNode(config, { plugins: extraPlugins });
   } catch (error) {
     console.error(`startup error: ${(error as Error).message}`);
     return error instanceof ConfigError ? 2 : 1;
@@ -49,7 +51,8 @@ async function main(): Promise<number | undefined> {
   // One line for people (and scripts) waiting for the node; logs go to stdout as JSON.
   console.error(
     `model node ${node.nodeId} listening on ${config.tls ? "wss" : "ws"}://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}` +
-      ` (models: ${Object.keys(config.models).join(", ")}; auth ${config.auth.required ? "required" : "off"})`,
+      ` (models: ${Object.keys(config.models).join(", ")}; auth ${config.auth.required ? "required" : "off"}` +
+      `${extraPlugins.length > 0 ? `; extra plugins: ${extraPlugins.map((p) => p.name).join(", ")}` : ""})`,
   );
 
   let stopping = false;

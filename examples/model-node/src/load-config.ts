@@ -6,8 +6,10 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { modelNodeConfigSchema, type ModelNodeConfig } from "./config.js";
+import { configSchemaFor, type ModelNodeConfig } from "./config.js";
 import { ConfigError } from "./config-error.js";
+import { extraPlugins } from "./extra-plugins.js";
+import type { ExtraPlugin } from "./plugin-entry.js";
 
 export const USAGE = `Usage: model-node [options]
 
@@ -24,7 +26,8 @@ export const USAGE = `Usage: model-node [options]
 
 Also from the environment: MODELNODE_NODE_ID, MODELNODE_AUTH_SECRET,
 MODELNODE_AUTH_KEY_HASHES (comma-separated "sha256:<hex>" hashes),
-MODELNODE_ALLOWED_ORIGINS (comma-separated; WebSocket upgrades from other origins get 403).
+MODELNODE_ALLOWED_ORIGINS (comma-separated; WebSocket upgrades from other origins get 403),
+MODELNODE_PLUGINS (JSON: {"<plugin>": {options}}, merged over the file's "plugins").
 Precedence: flags > environment > config file > defaults.`;
 
 type Layer = Record<string, unknown>;
@@ -39,10 +42,12 @@ export interface ConfigSources {
   argv?: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** The extra plugins whose options `plugins` holds. Default: extra-plugins.ts's list. */
+  plugins?: readonly ExtraPlugin[];
 }
 
 /** Returns "help" when --help was asked for; throws ConfigError for anything wrong. */
-export function loadConfig({ argv = [], env = process.env, cwd = process.cwd() }: ConfigSources = {}): LoadedConfig | "help" {
+export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), plugins = extraPlugins }: ConfigSources = {}): LoadedConfig | "help" {
   const flags = parseFlags(argv);
   if (flags.help) return "help";
   const origins = new Map<string, string>();
@@ -83,6 +88,11 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd() }
     origins.set(`tls.${key}`, name);
   }
   if (Object.keys(tls).length > 0) envLayer.tls = tls;
+  const pluginOptions = jsonObject(env.MODELNODE_PLUGINS, "MODELNODE_PLUGINS");
+  if (pluginOptions) {
+    envLayer.plugins = pluginOptions;
+    for (const name of Object.keys(pluginOptions)) origins.set(`plugins.${name}`, "MODELNODE_PLUGINS");
+  }
 
   const flagLayer: Layer = {};
   const fromFlag = (flag: string, key: string, value: unknown) => {
@@ -109,7 +119,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd() }
   }
 
   const merged = merge(merge(fileLayer, envLayer), flagLayer);
-  const parsed = modelNodeConfigSchema.safeParse(merged);
+  const parsed = configSchemaFor(plugins).safeParse(merged);
   if (!parsed.success) throw ConfigError.fromZod(parsed.error, (path) => originOf(origins, path));
   checkModelDirs(parsed.data, origins.get("models"));
   return { config: parsed.data, file: fileName };
@@ -181,6 +191,19 @@ function readConfigFile(path: string): Layer {
     layer.tls = tls;
   }
   return layer;
+}
+
+/** A JSON object from the environment (MODELNODE_PLUGINS), or undefined when unset. */
+function jsonObject(text: string | undefined, origin: string): Layer | undefined {
+  if (nonBlank(text) === undefined) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(text!);
+  } catch (error) {
+    throw new ConfigError(`plugins: ${origin} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isPlainObject(data)) throw new ConfigError(`plugins: ${origin} must hold a JSON object ({"<plugin>": {options}})`);
+  return data;
 }
 
 /** "id=dir,id=dir" → { id: absolute dir }. */

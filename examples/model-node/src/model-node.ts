@@ -1,91 +1,87 @@
 /**
  * createModelNode(config): the example node. The ONNX pipeline is created first (inside
  * pipelinePlugin, with the node's logger) and bound to PIPELINE; heartbeat, auth, legacy and
- * inference plugins use it through DI.
+ * inference plugins use it through DI, and so may the extra plugins (extra-plugins.ts), which
+ * come last with their options from the config's `plugins` section.
  */
 import { readFileSync } from "node:fs";
-import { createNode, pipelinePlugin, type Logger, type ModelNode, type ModelPipeline, type NodeLimits, type TlsOptions } from "@modelnode/core";
+import type { Logger, NodeLimits } from "@modelnode/core";
+import { createNode, pipelinePlugin, type ModelNode, type TlsOptions } from "@modelnode/core/server";
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin } from "@modelnode/plugin-inference";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
-import { modelNodeConfigSchema, type ModelNodeConfig, type ModelNodeConfigInput } from "./config.js";
+import { configSchemaFor, type ModelNodeConfig, type ModelNodeConfigInput } from "./config.js";
 import { ConfigError } from "./config-error.js";
+import { extraPlugins } from "./extra-plugins.js";
+import { createExtraPlugins, type ExtraPlugin } from "./plugin-entry.js";
 
 /** What an embedder may give besides the config (things that are not data). */
 export interface ModelNodeRuntime {
   /** A pino logger to log to instead of stdout at `config.logLevel` (e.g. to capture logs). */
   logger?: Logger;
+  /**
+   * Plugins composed after the built-in ones. Entries (`{ name, options, create }`) get their
+   * options from the config's `plugins.<name>`; ready-made plugins are used as they are.
+   * Default: the list in extra-plugins.ts (what `npm start` runs). Giving a list replaces it.
+   */
+  plugins?: readonly ExtraPlugin[];
 }
 
 /** Validates `input` (defaults filled in; ConfigError when invalid) and composes the node. Call `listen()` on it. */
 export async function createModelNode(input: ModelNodeConfigInput = {}, runtime: ModelNodeRuntime = {}): Promise<ModelNode> {
-  const parsed = modelNodeConfigSchema.safeParse(input);
+  const extras = runtime.plugins ?? extraPlugins;
+  const parsed = configSchemaFor(extras).safeParse(input);
   if (!parsed.success) throw ConfigError.fromZod(parsed.error);
   const config = parsed.data;
   const tls = readTls(config);
   const { limits } = config;
   // One ceiling for both: a max_tokens the pipeline would clamp is refused up front instead.
   const maxTokens = limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling;
-  let pipeline: ModelPipeline | undefined;
-  try {
-    return await createNode({
-      port: config.port,
-      host: config.host,
-      nodeId: config.nodeId,
-      logLevel: config.logLevel,
-      logger: runtime.logger,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-      pingIntervalMs: config.pingIntervalMs,
-      pingTimeoutMs: config.pingTimeoutMs,
-      tls,
-      allowedOrigins: config.allowedOrigins,
-      limits: coreLimits(config),
-      plugins: [
-        pipelinePlugin(async (logger) => {
-          pipeline = await createOnnxPipeline({
-            models: config.models,
-            threads: config.threads,
-            spinning: config.spinning,
-            maxSessions: limits.maxSessions,
-            sessionIdleMs: limits.sessionIdleMs,
-            maxCacheBytes: limits.maxCacheBytes,
-            maxBatchSize: limits.maxBatchSize ?? limits.maxConcurrentGenerations,
-            prefillChunkTokens: limits.prefillChunkTokens,
-            maxQueuedGenerations: limits.maxQueuedGenerations,
-            maxTokensCeiling: maxTokens,
-            logger: logger.child({ component: "onnx" }),
-          });
-          return pipeline;
+  // Made before anything starts, so that a plugin refusing its options costs no model loading.
+  const userPlugins = await createExtraPlugins(extras, config.plugins);
+  // If a plugin fails to register, createNode runs the close hooks of those before it (the pipeline's included).
+  return createNode({
+    port: config.port,
+    host: config.host,
+    nodeId: config.nodeId,
+    logLevel: config.logLevel,
+    logger: runtime.logger,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    pingIntervalMs: config.pingIntervalMs,
+    pingTimeoutMs: config.pingTimeoutMs,
+    tls,
+    allowedOrigins: config.allowedOrigins,
+    limits: coreLimits(config),
+    plugins: [
+      pipelinePlugin((logger) =>
+        createOnnxPipeline({
+          models: config.models,
+          threads: config.threads,
+          spinning: config.spinning,
+          maxSessions: limits.maxSessions,
+          sessionIdleMs: limits.sessionIdleMs,
+          maxCacheBytes: limits.maxCacheBytes,
+          maxBatchSize: limits.maxBatchSize ?? limits.maxConcurrentGenerations,
+          prefillChunkTokens: limits.prefillChunkTokens,
+          maxQueuedGenerations: limits.maxQueuedGenerations,
+          maxTokensCeiling: maxTokens,
+          logger: logger.child({ component: "onnx" }),
         }),
-        heartbeatPlugin(),
-        authPlugin({
-          required: config.auth.required,
-          keyHashes: config.auth.keyHashes,
-          secret: config.auth.secret,
-          exemptLegacy: config.auth.exemptLegacy,
-          exemptTypes: config.auth.exemptTypes,
-          maxFailedAttempts: config.auth.maxFailedAttempts,
-        }),
-        legacyPlugin({
-          modelId: config.legacy.modelId,
-          sessionScope: config.legacy.sessionScope,
-          maxSessionsPerConnection: config.legacy.maxSessionsPerConnection,
-          maxInputTokens: limits.maxInputTokens,
-        }),
-        inferencePlugin({
-          maxPromptChars: limits.maxPromptChars,
-          maxTokensLimit: maxTokens,
-          defaults: clampDefaults(config, maxTokens),
-        }),
-      ],
-    });
-  } catch (error) {
-    // A plugin after the pipeline failed: the node never existed, so nothing else frees the models.
-    await (pipeline as ModelPipeline | undefined)?.close();
-    throw error;
-  }
+      ),
+      heartbeatPlugin(),
+      authPlugin(config.auth),
+      legacyPlugin({ ...config.legacy, maxInputTokens: limits.maxInputTokens }),
+      inferencePlugin({
+        ...config.inference,
+        maxPromptChars: limits.maxPromptChars,
+        maxTokensLimit: maxTokens,
+        defaults: clampDefaults(config, maxTokens),
+      }),
+      ...userPlugins,
+    ],
+  });
 }
 
 function coreLimits({ limits }: ModelNodeConfig): Partial<NodeLimits> {
