@@ -3,7 +3,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ModelNode } from "@modelnode/core";
+import type { ModelNode } from "@modelnode/core/server";
 import { buildModel } from "@modelnode/onnx";
 import { header, TestClient } from "@modelnode/testing";
 import { startNode } from "./support/node.js";

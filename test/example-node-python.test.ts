@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { ModelNode } from "@modelnode/core";
+import type { ModelNode } from "@modelnode/core/server";
 import { startNode } from "./support/node.js";
 import { REPO_ROOT, TINY_MODEL_DIR } from "./support/paths.js";
 

@@ -2,7 +2,7 @@
 // ONNX pipeline with the bundled tiny model.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import type { ModelNode } from "@modelnode/core";
+import type { ModelNode } from "@modelnode/core/server";
 import { TestClient, header } from "@modelnode/testing";
 import { startNode } from "./support/node.js";
 

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, basename, join } from "node:path";
 import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from "@huggingface/transformers";
-import type { ModelNode } from "@modelnode/core";
+import type { ModelNode } from "@modelnode/core/server";
 import { buildModel } from "@modelnode/onnx";
 import { TestClient } from "@modelnode/testing";
 import { startNode } from "./support/node.js";

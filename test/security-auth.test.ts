@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { WebSocketServer } from "ws";
-import { LEGACY_MESSAGE_TYPE, type ModelNode } from "@modelnode/core";
+import { type ModelNode } from "@modelnode/core/server";
 import { hashLicenseKey } from "@modelnode/plugin-auth";
 import { TestClient, header } from "@modelnode/testing";
 import { startNode } from "./support/node.js";
@@ -20,14 +20,14 @@ const VALID: Record<string, () => unknown> = {
   authentication: () => ({ header: header("authentication"), license_key: "not-the-key" }),
   inference_request: () => ({ header: header("inference_request"), model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 2 }),
   list_models: () => ({ header: header("list_models") }),
-  [LEGACY_MESSAGE_TYPE]: () => ({ session_id: "s", step: 0, input_tensors: { input_ids: "Hi" } }),
+  legacy: () => ({ session_id: "s", step: 0, input_tensors: { input_ids: "Hi" } }),
 };
 
 /** Counts calls of every handler's handle(): the proof that a refused message reached none. */
 function countHandlerCalls(node: ModelNode): Map<string, number> {
   const calls = new Map<string, number>();
-  for (const type of node.registry.types()) {
-    const handler = node.registry.get(type)!.instance;
+  for (const type of registeredTypes(node)) {
+    const handler = (type === "legacy" ? node.registry.legacy : node.registry.get(type))!.instance;
     const handle = handler.handle.bind(handler);
     calls.set(type, 0);
     handler.handle = (msg, ctx) => {
@@ -38,13 +38,16 @@ function countHandlerCalls(node: ModelNode): Map<string, number> {
   return calls;
 }
 
+/** Standard message types plus "legacy" for the legacy-format handler. */
+const registeredTypes = (node: ModelNode) => [...node.registry.types(), ...(node.registry.legacy ? ["legacy"] : [])];
+
 const codeOf = (reply: any) => reply.error?.code ?? reply.code;
 
 test("auth required: every registered type but the exempt ones is UNAUTHENTICATED on every path, and its handler never runs", async (t) => {
   const { node, url } = await startNode({ auth: { ...AUTH, exemptLegacy: false } });
   t.after(() => node.close());
   const calls = countHandlerCalls(node);
-  const types = node.registry.types();
+  const types = registeredTypes(node);
   assert.deepEqual([...types].sort(), Object.keys(VALID).sort(), "every registered type is covered here");
   const exempt = new Set(["heartbeat", "authentication"]);
 
@@ -67,7 +70,7 @@ test("auth required: every registered type but the exempt ones is UNAUTHENTICATE
       client.send(JSON.stringify({ ...(VALID[type]() as object), model_id: 5, input_tensors: 5 }), { binary });
       assert.equal(codeOf(await client.next()), "UNAUTHENTICATED", `malformed ${type} over ${path}`);
       // An empty or forged license_hash does not pass either.
-      if (type !== LEGACY_MESSAGE_TYPE) {
+      if (type !== "legacy") {
         for (const forged of ["", "lh1.forged"]) {
           const message = VALID[type]() as { header: Record<string, unknown> };
           message.header.license_hash = forged;
@@ -98,7 +101,7 @@ test("auth required with legacy exempt (the default): legacy steps are served, s
   const { node, url } = await startNode({ auth: AUTH });
   t.after(() => node.close());
   const client = await TestClient.connect(url);
-  assert.ok((await client.request(VALID[LEGACY_MESSAGE_TYPE]())).output_tensors);
+  assert.ok((await client.request(VALID.legacy())).output_tensors);
   assert.equal(codeOf(await client.request(VALID.inference_request())), "UNAUTHENTICATED");
   await client.close();
 });

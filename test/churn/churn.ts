@@ -10,7 +10,7 @@
  * collects garbage and prints heap used and RSS against the baseline.
  */
 import WebSocket from "ws";
-import type { ModelNode } from "@modelnode/core";
+import type { ModelNode } from "@modelnode/core/server";
 import { createModelNode } from "@modelnode/example-model-node";
 import { TINY_MODEL_DIR } from "../support/paths.js";
 

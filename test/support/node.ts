@@ -1,5 +1,5 @@
 /** The example node (real ONNX pipeline) on a free loopback port, and ways to wait for it to be idle. */
-import type { ModelNode } from "@modelnode/core";
+import type { ModelNode } from "@modelnode/core/server";
 import { eventually } from "@modelnode/testing";
 
 export { eventually, sleep } from "@modelnode/testing";
