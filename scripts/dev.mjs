@@ -8,6 +8,7 @@
 //   node scripts/dev.mjs start [--port N ...]   build, then run the example node
 //   node scripts/dev.mjs test [files...]        build, then run every test (node --test)
 //   node scripts/dev.mjs build                  install if needed, build
+//   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
 //   node scripts/dev.mjs bench [dispatch|load] [bench options]
 import { spawnSync, execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -50,7 +51,8 @@ function ensureInstalled() {
   console.error(`[modelnode] installing dependencies (pnpm ${PNPM_VERSION}; ${plan.reason}) ...`);
   must(cmd, [...pre, ...installArgs(plan)], {
     // npm_config_update_notifier: no "update available" notice from pnpm (or from npx fetching it).
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", npm_config_update_notifier: "false" },
+    // MODELNODE_INSTALLING: pnpm runs the root's `prepare` script too; it must not build (or install) again.
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", npm_config_update_notifier: "false", MODELNODE_INSTALLING: "1" },
   });
   recordState(root, currentState(root)); // after the install: it may have updated pnpm-lock.yaml
 }
@@ -90,6 +92,13 @@ switch (command) {
     ensureInstalled();
     build();
     break;
+  case "prepare":
+    // `npm install` at the root (npm's own install holds only TypeScript): install the workspace
+    // with pnpm and build, so that it leaves a working tree. Nothing to do inside pnpm's install.
+    if (process.env.MODELNODE_INSTALLING) break;
+    ensureInstalled();
+    build();
+    break;
   case "start": {
     ensureInstalled();
     build();
@@ -124,6 +133,6 @@ switch (command) {
     break;
   }
   default:
-    console.error(`unknown command "${command}"; use start, test, build or bench`);
+    console.error(`unknown command "${command}"; use start, test, build, prepare or bench`);
     process.exit(2);
 }

@@ -2,10 +2,11 @@
 /**
  * `model-node`: runs the example node (see README.md). Configuration problems are reported as
  * "config error: <field>: <what was expected>" before anything listens, with exit code 2.
- * SIGTERM/SIGINT close the node gracefully and exit 0. Errors that escape everything else:
+ * SIGTERM/SIGINT close the node gracefully and exit 0 (a second signal exits at once with 130). Errors that escape everything else:
  * see process-handlers.ts (an unhandled rejection is logged and the node keeps serving; an
  * uncaught exception is logged, the node closes gracefully, exit code 1).
  */
+import { closeOnSignals } from "@modelnode/core/server";
 import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import { loadConfig, USAGE } from "./load-config.js";
@@ -55,24 +56,11 @@ async function main(): Promise<number | undefined> {
       `${extraPlugins.length > 0 ? `; extra plugins: ${extraPlugins.map((p) => p.name).join(", ")}` : ""})`,
   );
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      console.error(`${signal} again: exiting without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
-    console.error(`${signal}: closing (in-flight requests get up to ${config.shutdownTimeoutMs} ms)`);
-    node.close().then(
-      () => process.exit(0),
-      (error) => {
-        console.error(`error while closing: ${(error as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  closeOnSignals(node, {
+    onSignal: (signal, again) =>
+      console.error(again ? `${signal} again: exiting without waiting` : `${signal}: closing (in-flight requests get up to ${config.shutdownTimeoutMs} ms)`),
+    onCloseError: (error) => console.error(`error while closing: ${(error as Error).message}`),
+  });
   return undefined;
 }
 

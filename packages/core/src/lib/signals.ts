@@ -10,6 +10,10 @@ export interface Closable {
 
 export interface CloseOnSignalsOptions {
   signals?: NodeJS.Signals[];
+  /** Called on each signal before acting (e.g. to tell a person at a terminal what happens next). */
+  onSignal?: (signal: NodeJS.Signals, again: boolean) => void;
+  /** Called when close() rejects, before exiting 1. */
+  onCloseError?: (error: unknown) => void;
   /** Default: process.exit. */
   exit?: (code: number) => void;
 }
@@ -20,6 +24,7 @@ export function closeOnSignals(node: Closable, options: CloseOnSignalsOptions = 
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    options.onSignal?.(signal, closing);
     if (closing) {
       node.logger?.warn({ signal }, "second signal while closing; exiting now");
       exit(130);
@@ -29,7 +34,10 @@ export function closeOnSignals(node: Closable, options: CloseOnSignalsOptions = 
     node.logger?.info({ signal }, "signal received; closing");
     node.close().then(
       () => exit(0),
-      () => exit(1),
+      (error) => {
+        options.onCloseError?.(error);
+        exit(1);
+      },
     );
   };
   for (const signal of signals) process.on(signal, onSignal);
