@@ -166,7 +166,7 @@ export class OnnxPipeline implements ModelPipeline {
       const settings = resolveSampling(request, this.options);
       const cleanup = this.onAbort(id, request.signal);
       this.pending.set(id, { kind: "stream", queue, cleanup });
-      this.post({ type: "generate", id, modelId: request.modelId, prompt: request.prompt, settings }, id);
+      this.post({ type: "generate", id, modelId: request.modelId, prompt: request.prompt, settings, cancelled: request.signal?.aborted }, id);
     } catch (error) {
       queue.fail(error as Error);
     }

@@ -82,7 +82,10 @@ export class Engine {
     try {
       switch (message.type) {
         case "generate":
-          return this.generate(message.id, message.modelId, message.prompt, message.settings);
+          this.generate(message.id, message.modelId, message.prompt, message.settings);
+          // Aborted before it was sent: it ends "cancelled" before any model run.
+          if (message.cancelled) this.cancel(message.id);
+          return;
         case "step":
           return this.step(message.id, message.request);
         case "cancel":

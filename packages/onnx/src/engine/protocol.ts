@@ -7,7 +7,7 @@ import { isCodedError, type GenerationResult, type ModelInfo, type PipelineStats
 import type { ResolvedSampling } from "../request-settings.js";
 
 export type ToEngine =
-  | { type: "generate"; id: number; modelId: string; prompt: string; settings: ResolvedSampling }
+  | { type: "generate"; id: number; modelId: string; prompt: string; settings: ResolvedSampling; cancelled?: boolean }
   | { type: "step"; id: number; request: Omit<StepRequest, "signal"> }
   | { type: "cancel"; id: number }
   /** The caller reads a stream more slowly than it is produced: hold it (`resume` undoes it). */
