@@ -15,7 +15,7 @@ export { inject, injectable, type DependencyContainer, type InjectionToken } fro
 export type { Logger } from "pino";
 
 export { CORE_VERSION } from "./lib/core-identity.js";
-export { definePlugin, type Guard, type Plugin, type PluginHost } from "./lib/plugin.js";
+export { definePlugin, type Guard, type Plugin, type PluginHost, type RequestEnd, type RequestObserver } from "./lib/plugin.js";
 export {
   MessageHandler,
   defineHandler,
@@ -33,10 +33,20 @@ export {
   type SchemaSource,
 } from "./lib/decorators.js";
 export type { HandlerContext, IncomingMessage, MessageHeader, Protocol } from "./lib/context.js";
+export {
+  defineRoute,
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponse,
+  type RouteDefinition,
+  type RouteOptions,
+  type RouteSpec,
+} from "./lib/http-route.js";
 export { isReply, Reply, reply, type HandlerResult } from "./lib/reply.js";
 export {
   ErrorCode,
   errors,
+  httpStatusOf,
   isCodedError,
   PipelineError,
   ProtocolError,

@@ -4,7 +4,7 @@
  */
 import "reflect-metadata";
 
-export { createNode, ModelNode, type StatsSource } from "./lib/node.js";
+export { createNode, ModelNode, startNode, type StatsSource } from "./lib/node.js";
 export {
   DEFAULT_LIMITS,
   DEFAULT_PORT,
@@ -21,3 +21,4 @@ export { closeOnSignals, type Closable, type CloseOnSignalsOptions } from "./lib
 export { HandlerRegistry, RegistryError, type RegisteredHandler } from "./lib/registry.js";
 export { protocolPercentage, type NodeStats } from "./lib/stats.js";
 export { CORE_VERSION, loadedCoreCopies, type CoreCopy } from "./lib/core-identity.js";
+export { asyncApiDocument, type AsyncApiDocument, type AsyncApiOptions } from "./lib/asyncapi.js";

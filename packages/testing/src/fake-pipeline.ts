@@ -3,6 +3,7 @@
  *
  * - Tokenizer: one token per character; its id is the character's code modulo the vocabulary
  *   ("Hi" → [72, 105] with the default vocabulary of 128).
+ * - Chat: `messages` rendered as "<role>: <content>\n" lines, then "assistant: ".
  * - Generation: the words "w0 ", "w1 ", … one per token; honours maxTokens, stop and the abort
  *   signal; CONTEXT_LENGTH_EXCEEDED when prompt + maxTokens exceed the model's context.
  * - Steps: sessions that check step order and context; the next token is (last id + 1) % vocab.
@@ -87,7 +88,7 @@ export class FakePipeline implements ModelPipeline {
   async *stream(request: GenerateRequest): AsyncIterable<GenerationEvent> {
     this.requests.push(request);
     const model = this.model(request.modelId);
-    const promptTokens = await this.countTokens(model.id, request.prompt);
+    const promptTokens = await this.countTokens(model.id, FakePipeline.promptOf(request));
     const maxTokens = request.maxTokens ?? 16;
     if (promptTokens + 1 > model.contextLength) {
       throw errors.contextLengthExceeded(`The prompt is ${promptTokens} tokens; the model holds ${model.contextLength}.`);
@@ -119,6 +120,18 @@ export class FakePipeline implements ModelPipeline {
       this.generationsInFlight--;
       this.markEnded();
     }
+  }
+
+  /**
+   * The text a request continues: its prompt, or its chat rendered by the fake's template
+   * ("<role>: <content>\n" per message, then "assistant: ").
+   */
+  static promptOf(request: Pick<GenerateRequest, "prompt" | "messages">): string {
+    if ((request.prompt === undefined) === (request.messages === undefined)) {
+      throw errors.invalidRequest("Give exactly one of prompt and messages.", "prompt");
+    }
+    if (request.prompt !== undefined) return request.prompt;
+    return `${request.messages!.map((m) => `${m.role}: ${m.content}\n`).join("")}assistant: `;
   }
 
   async step(request: StepRequest): Promise<StepResult> {

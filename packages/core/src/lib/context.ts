@@ -1,7 +1,8 @@
 /** What a handler gets besides its message: everything about the connection, nothing of the socket. */
 import type { Logger } from "pino";
 
-export type Protocol = "standard" | "legacy";
+/** How a message arrived: a v2.0 message, a legacy step, or an HTTP request to a plugin's route. */
+export type Protocol = "standard" | "legacy" | "http";
 
 /** The standard-protocol header as validated by core. */
 export interface MessageHeader {
@@ -17,12 +18,14 @@ export interface MessageHeader {
 /** The message as core classified it, before payload validation; what guards look at. */
 export interface IncomingMessage {
   protocol: Protocol;
-  /** The registry key: the header's message_type, or LEGACY_MESSAGE_TYPE. */
+  /** The header's message_type, "legacy" for the legacy format, or an HTTP route's name. */
   type: string;
   /** Standard protocol only. */
   header?: MessageHeader;
-  /** The parsed JSON object, unvalidated. */
+  /** The parsed JSON object, unvalidated (for HTTP: the JSON body, or {} without one). */
   raw: Record<string, unknown>;
+  /** HTTP routes only: the request line and headers (e.g. for `Authorization: Bearer …`). */
+  http?: { method: string; path: string; headers: Readonly<Record<string, string | string[] | undefined>> };
 }
 
 export interface HandlerContext {

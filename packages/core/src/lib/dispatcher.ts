@@ -11,7 +11,7 @@ import { legacyError, standardError, standardReply } from "./envelope.js";
 import { errors, ProtocolError, toErrorBody } from "./errors.js";
 import { correlationIdOf, parseHeader } from "./header.js";
 import type { NodeLimits } from "./options.js";
-import type { Guard } from "./plugin.js";
+import type { Guard, RequestEnd, RequestObserver } from "./plugin.js";
 import type { HandlerRegistry, RegisteredHandler } from "./registry.js";
 import { isReply } from "./reply.js";
 import type { StatsCollector } from "./stats.js";
@@ -33,6 +33,7 @@ export class Dispatcher {
     private readonly stats: StatsCollector,
     private readonly limits: NodeLimits,
     private readonly logger: Logger,
+    private readonly observers: readonly RequestObserver[] = [],
   ) {}
 
   /**
@@ -130,18 +131,19 @@ export class Dispatcher {
     if (conn.logger.isLevelEnabled("debug")) {
       conn.logger.debug({ type: handler.type, correlationId: target.correlationId }, "request");
     }
-    const ctx = new RequestContext(conn, target.protocol, header);
+    const ctx = new RequestContext(conn, target.protocol, header, handler.type);
+    if (this.observers.length > 0) ctx.startedAt = performance.now();
     let pending: void | Promise<void> = undefined;
     try {
       pending = this.guardThenHandle(conn, handler, target, raw, ctx);
     } catch (error) {
-      this.fail(conn, target, error, handler.type);
+      ctx.outcome = this.fail(conn, target, error, handler.type);
     }
     if (!pending) return this.finish(conn, ctx);
     return pending.then(
       () => this.finish(conn, ctx),
       (error) => {
-        this.fail(conn, target, error, handler.type);
+        ctx.outcome = this.fail(conn, target, error, handler.type);
         this.finish(conn, ctx);
       },
     );
@@ -203,6 +205,9 @@ export class Dispatcher {
   private finish(conn: Connection, ctx: RequestContext): void {
     conn.inFlight--;
     this.stats.inFlight--;
+    if (ctx.startedAt !== undefined) {
+      notify(this.observers, { protocol: ctx.protocol, type: ctx.type, outcome: ctx.outcome, durationMs: performance.now() - ctx.startedAt }, conn.logger);
+    }
     // Only the request that asked for a policy close triggers it, right after its own reply.
     if (ctx.closeRequest) conn.close(ctx.closeRequest.code, ctx.closeRequest.reason);
   }
@@ -241,7 +246,8 @@ export class Dispatcher {
     }
   }
 
-  private fail(conn: Connection, target: ReplyTarget, error: unknown, type?: string): void {
+  /** Sends the error frame; returns its code. */
+  private fail(conn: Connection, target: ReplyTarget, error: unknown, type?: string): string {
     const { body, internal } = toErrorBody(error);
     this.stats.recordError(body.code);
     if (internal) {
@@ -254,6 +260,7 @@ export class Dispatcher {
         ? legacyError(target.legacyMessage, body)
         : standardError(target.correlationId, body),
     );
+    return body.code;
   }
 }
 
@@ -265,11 +272,15 @@ class RequestContext implements HandlerContext {
   readonly logger: Connection["logger"];
   readonly signal: AbortSignal;
   closeRequest: { code: number; reason: string } | undefined;
+  /** Set only when someone observes request ends (the hot path stays free of clocks otherwise). */
+  startedAt: number | undefined;
+  outcome = "ok";
 
   constructor(
     conn: Connection,
     readonly protocol: Protocol,
     readonly header: MessageHeader | undefined,
+    readonly type: string,
   ) {
     this.connectionId = conn.id;
     this.remoteAddress = conn.remoteAddress;
@@ -280,6 +291,17 @@ class RequestContext implements HandlerContext {
 
   requestClose(code: number, reason: string): void {
     this.closeRequest ??= { code, reason };
+  }
+}
+
+/** Observers must not break dispatch: a throwing one is logged and skipped. */
+export function notify(observers: readonly RequestObserver[], event: RequestEnd, logger: Logger): void {
+  for (const observer of observers) {
+    try {
+      observer(event);
+    } catch (err) {
+      logger.error({ err }, "request observer failed");
+    }
   }
 }
 

@@ -21,6 +21,9 @@ export const ErrorCode = {
   TOO_MANY_REQUESTS_IN_FLIGHT: "TOO_MANY_REQUESTS_IN_FLIGHT",
   SHUTTING_DOWN: "SHUTTING_DOWN",
   INTERNAL_ERROR: "INTERNAL_ERROR",
+  // plain HTTP on the node's port
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  ORIGIN_NOT_ALLOWED: "ORIGIN_NOT_ALLOWED",
   // authentication (plugin-auth)
   UNAUTHENTICATED: "UNAUTHENTICATED",
   // the model pipeline
@@ -30,6 +33,8 @@ export const ErrorCode = {
   CONTEXT_LENGTH_EXCEEDED: "CONTEXT_LENGTH_EXCEEDED",
   BUSY: "BUSY",
   CANCELLED: "CANCELLED",
+  /** inference_cancel (or another cancel) names no request in flight on this connection. */
+  REQUEST_NOT_FOUND: "REQUEST_NOT_FOUND",
   // legacy step sessions
   SESSION_NOT_FOUND: "SESSION_NOT_FOUND",
   SESSION_BUSY: "SESSION_BUSY",
@@ -141,6 +146,12 @@ export const errors = {
     new ProtocolError(ErrorCode.CONTEXT_LENGTH_EXCEEDED, message, details),
   busy: (message: string, details?: Record<string, unknown>) => new ProtocolError(ErrorCode.BUSY, message, details),
   cancelled: (message: string) => new ProtocolError(ErrorCode.CANCELLED, message),
+  requestNotFound: (messageId: string) =>
+    new ProtocolError(
+      ErrorCode.REQUEST_NOT_FOUND,
+      `No request "${clip(messageId)}" is in flight on this connection: it finished, was never sent here, or came from another connection.`,
+      { message_id: clip(messageId) },
+    ),
   sessionNotFound: (sessionId: string) =>
     new ProtocolError(
       ErrorCode.SESSION_NOT_FOUND,
@@ -161,4 +172,36 @@ export const errors = {
   tooManySessions: (message: string, details?: Record<string, unknown>) =>
     new ProtocolError(ErrorCode.TOO_MANY_SESSIONS, message, details),
   internal: () => new ProtocolError(ErrorCode.INTERNAL_ERROR, "The node failed to process this message."),
+  methodNotAllowed: (method: string, path: string, allowed: string[]) =>
+    new ProtocolError(ErrorCode.METHOD_NOT_ALLOWED, `${clip(method, 16)} is not served on ${clip(path)}; use ${allowed.join(" or ")}.`, { allowed }),
+  originNotAllowed: () => new ProtocolError(ErrorCode.ORIGIN_NOT_ALLOWED, "Requests from this origin are not allowed."),
 } as const;
+
+/** The HTTP status an error code is sent with on HTTP routes (WebSocket errors carry no status). */
+export function httpStatusOf(code: string): number {
+  return HTTP_STATUS[code] ?? 400;
+}
+
+const HTTP_STATUS: Record<string, number> = {
+  INVALID_JSON: 400,
+  VALIDATION_FAILED: 400,
+  INVALID_REQUEST: 400,
+  INVALID_TOKENS: 400,
+  CONTEXT_LENGTH_EXCEEDED: 400,
+  UNAUTHENTICATED: 401,
+  ORIGIN_NOT_ALLOWED: 403,
+  MODEL_NOT_FOUND: 404,
+  REQUEST_NOT_FOUND: 404,
+  SESSION_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  SESSION_BUSY: 409,
+  STEP_OUT_OF_ORDER: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  TOO_MANY_REQUESTS_IN_FLIGHT: 429,
+  TOO_MANY_SESSIONS: 429,
+  CANCELLED: 499,
+  INTERNAL_ERROR: 500,
+  BUSY: 503,
+  SHUTTING_DOWN: 503,
+};

@@ -3,7 +3,8 @@
  * lets each plugin register in order, builds the handler registry, and returns a ModelNode.
  */
 import { container as rootContainer, type DependencyContainer } from "tsyringe";
-import type { Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { CORE_VERSION } from "./core-identity.js";
@@ -12,11 +13,15 @@ import { Dispatcher } from "./dispatcher.js";
 import { createLogger, withRedaction } from "./logger.js";
 import { resolveOptions, type NodeOptions, type ResolvedNodeOptions } from "./options.js";
 import { checkPlugins, checkServices } from "./plugin-checks.js";
-import type { Guard, PluginHost } from "./plugin.js";
+import type { Guard, PluginHost, RequestObserver } from "./plugin.js";
+import { HttpDispatcher } from "./http-dispatcher.js";
+import type { ResolvedRoute, RouteDefinition } from "./http-route.js";
 import { HandlerRegistry } from "./registry.js";
+import { operatorRoute, resolveRoutes } from "./routes.js";
+import { asyncApiDocument } from "./asyncapi.js";
 import { LOGGER, NODE_INFO, NODE_OPTIONS, type NodeInfo, type NodeStatus } from "./services.js";
 import { StatsCollector, type NodeStats } from "./stats.js";
-import { WsTransport } from "./transport.js";
+import { bind, WsTransport } from "./transport.js";
 
 export type StatsSource = () => unknown;
 
@@ -58,9 +63,29 @@ export class ModelNode implements NodeInfo {
     dispatcher: Dispatcher,
     private readonly statsSources: Map<string, StatsSource>,
     private readonly closeHooks: (() => void | Promise<void>)[],
+    guards: readonly Guard[],
+    observers: readonly RequestObserver[],
+    routes: readonly ResolvedRoute[],
   ) {
-    this.transport = new WsTransport(options, logger, collector, dispatcher);
+    const http = new HttpDispatcher([...this.operatorRoutes(), ...routes], guards, collector, options, logger, observers);
+    this.transport = new WsTransport(options, logger, collector, dispatcher, http);
     info.fullStats = () => this.getStats();
+  }
+
+  /** /health (kept for the field's monitors), /livez, /readyz and /stats: unguarded, not counted as requests. */
+  private operatorRoutes(): ResolvedRoute[] {
+    const draining = () => this.info.draining;
+    return [
+      operatorRoute("/health", () => ({ status: draining() ? 503 : 200, json: { status: this.info.status() } })),
+      operatorRoute("/livez", () => ({ status: 200, json: { status: "alive" } })),
+      operatorRoute("/readyz", () => ({ status: draining() ? 503 : 200, json: { status: draining() ? "draining" : "ready" } })),
+      operatorRoute("/stats", () => ({ status: 200, json: this.getStats() })),
+      // The message types this node serves, as an AsyncAPI 3.0 document built from their schemas.
+      operatorRoute("/asyncapi.json", (req) => ({
+        status: 200,
+        json: asyncApiDocument(this.registry, { protocol: this.options.tls ? "wss" : "ws", host: headerValue(req.headers.host) }),
+      })),
+    ];
   }
 
   get nodeId(): string {
@@ -81,7 +106,12 @@ export class ModelNode implements NodeInfo {
 
   /** Starts the HTTP + WebSocket server. Resolves with the bound address (port 0 → a free one). */
   listen(port = this.options.port, host = this.options.host): Promise<{ port: number; host: string }> {
-    return this.transport.listen(port, host, () => this.getStats());
+    return this.transport.listen(port, host);
+  }
+
+  /** Serves on a server that is already bound (startNode binds the port before composing). */
+  serveOn(server: HttpServer): void {
+    this.transport.serveOn(server);
   }
 
   /** Serves this node's protocol on someone else's server (the guide's option 1 on an existing server). */
@@ -148,9 +178,11 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
   const logger = options.logger ? withRedaction(options.logger) : createLogger(options.logLevel);
   const container = rootContainer.createChildContainer();
   const guards: Guard[] = [];
+  const observers: RequestObserver[] = [];
   const closeHooks: (() => void | Promise<void>)[] = [];
   const statsSources = new Map<string, StatsSource>();
   const handlers: { plugin: string; entry: HandlerEntry }[] = [];
+  const routes: { plugin: string; route: RouteDefinition }[] = [];
   const collector = new StatsCollector();
 
   container.register(NODE_OPTIONS, { useValue: resolved });
@@ -165,14 +197,18 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
         addGuard: (guard) => guards.push(guard),
         onClose: (hook) => closeHooks.push(hook),
         addStatsSource: (key, source) => statsSources.set(key, source),
+        onRequestEnd: (observer) => observers.push(observer),
       };
       await plugin.register?.(container, host);
       for (const entry of plugin.handlers ?? []) handlers.push({ plugin: plugin.name, entry });
+      for (const route of plugin.routes ?? []) routes.push({ plugin: plugin.name, route });
     }
     checkServices(plugins, container);
     const registry = HandlerRegistry.build(handlers, container);
-    const dispatcher = new Dispatcher(registry, guards, collector, resolved.limits, logger);
-    const node = new ModelNode(info, container, resolved, logger, registry, collector, dispatcher, statsSources, closeHooks);
+    const dispatcher = new Dispatcher(registry, guards, collector, resolved.limits, logger, observers);
+    const node = new ModelNode(
+      info, container, resolved, logger, registry, collector, dispatcher, statsSources, closeHooks, guards, observers, resolveRoutes(routes, container),
+    );
     logger.debug(
       { core: CORE_VERSION, types: registry.types(), legacy: Boolean(registry.legacy), plugins: plugins.map((p) => p.name) },
       "node composed",
@@ -189,4 +225,42 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
     }
     throw error;
   }
+}
+
+/**
+ * Binds the port first, then composes the node and serves on it: a port in use fails in
+ * milliseconds instead of after the models have loaded, and while they load the port answers
+ * `/livez` 200, `/readyz` 503 `{"status":"starting"}`, and refuses WebSocket upgrades with 503.
+ */
+export async function startNode(
+  options: NodeOptions = {},
+  /** Called once the port is bound, before composition starts (e.g. to say "loading models"). */
+  onListening?: (address: { port: number; host: string }) => void,
+): Promise<{ node: ModelNode; port: number; host: string }> {
+  const resolved = resolveOptions(options);
+  const { tls } = resolved;
+  const starting = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?", 1)[0];
+    const alive = path === "/livez";
+    res.writeHead(alive ? 200 : 503, { "content-type": "application/json", "retry-after": "1" });
+    res.end(JSON.stringify({ status: alive ? "alive" : "starting" }));
+  };
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, starting) : createHttpServer(starting);
+  server.on("upgrade", (_req, socket) => socket.end("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
+  const bound = await bind(server, resolved.port, resolved.host);
+  onListening?.(bound);
+  let node: ModelNode;
+  try {
+    node = await createNode(options);
+  } catch (error) {
+    server.closeAllConnections?.();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  }
+  node.serveOn(server);
+  return { node, ...bound };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

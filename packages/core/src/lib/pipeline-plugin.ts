@@ -1,7 +1,8 @@
 /**
  * Binds a model pipeline to core's PIPELINE token, closes it when the node closes (close hooks
- * run in reverse order, so after every other plugin's), and reports its figures in getStats()
- * under "pipeline". Give it a pipeline, or a factory that is called during createNode with the
+ * run in reverse order: list it first and it closes last), and reports its figures in getStats()
+ * under "pipeline", in snake_case like every other figure there (the contract's camelCase
+ * `activeSessions` is `active_sessions` in /stats). Give it a pipeline, or a factory that is called during createNode with the
  * node's logger (so model-loading logs go where the node's logs go).
  */
 import type { Logger } from "pino";
@@ -17,7 +18,14 @@ export function pipelinePlugin(source: PipelineSource): Plugin {
       const pipeline = typeof source === "function" ? await source(host.logger) : source;
       container.register(PIPELINE, { useValue: pipeline });
       host.onClose(() => pipeline.close());
-      host.addStatsSource("pipeline", () => pipeline.stats());
+      host.addStatsSource("pipeline", () => snakeCaseKeys(pipeline.stats()));
     },
   });
+}
+
+/** `{ activeSessions: 1 }` → `{ active_sessions: 1 }` (one level: pipeline figures are flat numbers). */
+export function snakeCaseKeys(figures: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(figures)) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+  return out;
 }

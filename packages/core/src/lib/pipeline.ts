@@ -24,6 +24,13 @@ export interface ModelInfo {
   bosTokenId?: number;
   /** Model family as its config names it (e.g. "gpt2", "llama"). */
   architecture?: string;
+  /** Whether chats are rendered with the model's own template (false: the pipeline's fallback). */
+  hasChatTemplate?: boolean;
+  /**
+   * Set when this id is another name for a model served under `aliasOf` (loaded once; the two
+   * ids share its memory, sessions and batches).
+   */
+  aliasOf?: string;
 }
 
 /** What tokenize() returns: the ids, and their pieces of text (so a client can show them). */
@@ -46,9 +53,23 @@ export interface SamplingOptions {
   stop?: string[];
 }
 
+/** One turn of a chat, as OpenAI's API and chat templates name them. */
+export interface ChatMessage {
+  /** "system", "user", "assistant" (or "tool" and others the model's template knows). */
+  role: string;
+  content: string;
+}
+
 export interface GenerateRequest extends SamplingOptions {
   modelId: string;
-  prompt: string;
+  /** The text to continue. Give exactly one of `prompt` and `messages`. */
+  prompt?: string;
+  /**
+   * A chat to continue as the assistant's next turn: rendered with the model's own chat
+   * template (tokenizer_config.json's `chat_template`), or the pipeline's documented fallback
+   * template when the model has none.
+   */
+  messages?: ChatMessage[];
   /** Aborting stops generation within one decode step; the result then has finishReason "cancelled". */
   signal?: AbortSignal;
 }

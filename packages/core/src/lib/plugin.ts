@@ -8,6 +8,7 @@ import type { DependencyContainer, InjectionToken } from "tsyringe";
 import type { Logger } from "pino";
 import type { HandlerContext, IncomingMessage } from "./context.js";
 import type { HandlerEntry } from "./decorators.js";
+import type { RouteDefinition } from "./http-route.js";
 
 /**
  * Cross-cutting policy run before payload validation and the handler, for every message of
@@ -15,6 +16,20 @@ import type { HandlerEntry } from "./decorators.js";
  * refuse the message; return (or resolve) to let it through.
  */
 export type Guard = (message: IncomingMessage, ctx: HandlerContext) => void | Promise<void>;
+
+/** A request (a message given to a handler, or an HTTP route call) as it ended. */
+export interface RequestEnd {
+  protocol: "standard" | "legacy" | "http";
+  /** The message_type, "legacy", or the HTTP route's name. */
+  type: string;
+  /** "ok", or the error code the client was sent. */
+  outcome: string;
+  /** From dispatch to the last reply (a stream's whole length). */
+  durationMs: number;
+}
+
+/** Called synchronously as each request ends: keep it cheap (count, observe a histogram, log a line). */
+export type RequestObserver = (event: RequestEnd) => void;
 
 export interface PluginHost {
   readonly logger: Logger;
@@ -24,6 +39,8 @@ export interface PluginHost {
   onClose(hook: () => void | Promise<void>): void;
   /** Adds `key` to getStats(), computed by `source` each time stats are read. */
   addStatsSource(key: string, source: () => unknown): void;
+  /** Observes every request's end (metrics, request logs). Frames refused before a handler is chosen are not requests. */
+  onRequestEnd(observer: RequestObserver): void;
 }
 
 export interface Plugin {
@@ -44,6 +61,8 @@ export interface Plugin {
    */
   requires?: InjectionToken<unknown>[];
   handlers?: HandlerEntry[];
+  /** HTTP endpoints on the node's port (`defineRoute(...)`), served with the same policy as messages. */
+  routes?: RouteDefinition<any, any>[];
   register?(container: DependencyContainer, host: PluginHost): void | Promise<void>;
 }
 

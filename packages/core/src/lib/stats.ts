@@ -11,6 +11,8 @@ export interface NodeStats {
   errors_by_code: Record<string, number>;
   /** Frames that were not a recognisable message at all (bad JSON, not an object, neither format). */
   invalid_messages: number;
+  /** Requests to plugins' HTTP routes (not in total_requests, which counts WebSocket messages). */
+  http_requests: number;
   active_connections: number;
   total_connections: number;
   in_flight: number;
@@ -21,6 +23,7 @@ export class StatsCollector {
   private legacy = 0;
   private protocol = 0;
   private invalid = 0;
+  private http = 0;
   private totalConnections = 0;
   private readonly byType = new Map<string, number>();
   private readonly byCode = new Map<string, number>();
@@ -30,6 +33,7 @@ export class StatsCollector {
 
   recordRequest(protocol: Protocol, type: string): void {
     if (protocol === "legacy") this.legacy++;
+    else if (protocol === "http") this.http++;
     else this.protocol++;
     this.byType.set(type, (this.byType.get(type) ?? 0) + 1);
   }
@@ -61,6 +65,7 @@ export class StatsCollector {
       requests_by_type: Object.fromEntries(this.byType),
       errors_by_code: Object.fromEntries(this.byCode),
       invalid_messages: this.invalid,
+      http_requests: this.http,
       active_connections: this.activeConnections,
       total_connections: this.totalConnections,
       in_flight: this.inFlight,

@@ -2,13 +2,14 @@
  * The WebSocket transport: an http(s) server on one port, upgrade-time policy (draining,
  * origins, connection caps), per-connection lifecycle and pings, and graceful shutdown.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { Connection } from "./connection.js";
 import type { Dispatcher } from "./dispatcher.js";
+import type { HttpDispatcher } from "./http-dispatcher.js";
 import type { ResolvedNodeOptions } from "./options.js";
 import { TokenBucket } from "./rate-limit.js";
 import type { StatsCollector } from "./stats.js";
@@ -40,6 +41,7 @@ export class WsTransport {
     private readonly logger: Logger,
     private readonly stats: StatsCollector,
     private readonly dispatcher: Dispatcher,
+    private readonly http: HttpDispatcher,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -54,32 +56,39 @@ export class WsTransport {
     return address && typeof address === "object" ? address.port : undefined;
   }
 
-  listen(port: number, host: string | undefined, stats: () => unknown): Promise<{ port: number; host: string }> {
+  /** The node's own http(s) server: plugins' routes and operator endpoints; WebSocket upgrades. */
+  createServer(): HttpServer {
     const { tls } = this.options;
-    const onRequest = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
-      // Plain HTTP on the same port: health and stats for operators; everything else is WebSocket.
-      if (req.method === "GET" && (req.url === "/health" || req.url === "/stats")) {
-        const body = req.url === "/health" ? { status: this.draining ? "draining" : "healthy" } : stats();
-        res.writeHead(req.url === "/health" && this.draining ? 503 : 200, { "content-type": "application/json" });
-        res.end(JSON.stringify(body));
-        return;
-      }
-      res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
-      res.end("This port speaks WebSocket (modelnode). GET /health and /stats are plain HTTP.\n");
-    };
-    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(onRequest);
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
+    return tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(onRequest);
+  }
+
+  listen(port: number, host: string | undefined): Promise<{ port: number; host: string }> {
+    const server = this.createServer();
+    return bind(server, port, host).then((bound) => {
+      this.serveOn(server);
+      return bound;
+    });
+  }
+
+  /** Takes over a server already bound (see startNode): its earlier request and upgrade listeners go. */
+  serveOn(server: HttpServer): void {
+    server.removeAllListeners("request");
+    server.removeAllListeners("upgrade");
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
     this.server = server;
     this.attachHttp(server);
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        const address = server.address();
-        const bound = typeof address === "object" && address ? address : { port, address: host ?? "::" };
-        this.logger.info({ port: bound.port, host: bound.address, tls: Boolean(tls) }, "listening");
-        resolve({ port: bound.port, host: bound.address });
-      });
-    });
+    const address = server.address();
+    if (address && typeof address === "object") {
+      this.logger.info({ port: address.port, host: address.address, tls: Boolean(this.options.tls) }, "listening");
+    }
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (this.http.serves(path)) return this.http.handle(req, res);
+    res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
+    res.end("This port speaks WebSocket (modelnode). Plain HTTP: GET /health, /livez, /readyz, /stats, and the routes plugins add.\n");
   }
 
   attach(target: WebSocketServer | HttpServer): void {
@@ -232,6 +241,7 @@ export class WsTransport {
 
   async shutdown(timeoutMs: number): Promise<void> {
     this.draining = true;
+    this.http.draining = true;
     const serverClosed = this.server
       ? new Promise<void>((resolve) => this.server!.close(() => resolve()))
       : Promise.resolve();
@@ -240,6 +250,7 @@ export class WsTransport {
     if (this.stats.inFlight > 0) {
       this.logger.warn({ inFlight: this.stats.inFlight }, "shutdown deadline passed; cancelling in-flight work");
       for (const conn of this.connections.keys()) conn.markClosed("node shutting down");
+      this.http.abortAll();
       // Give cancelled handlers a moment to send their final (cancelled) replies.
       const grace = Date.now() + 2000;
       while (this.stats.inFlight > 0 && Date.now() < grace) await sleep(10);
@@ -263,6 +274,19 @@ export class WsTransport {
     await serverClosed;
     this.wss.close();
   }
+}
+
+/** Binds `server`; rejects (EADDRINUSE, EACCES…) without leaving it listening. */
+export function bind(server: HttpServer, port: number, host: string | undefined): Promise<{ port: number; host: string }> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const address = server.address();
+      const bound = typeof address === "object" && address ? address : { port, address: host ?? "::" };
+      resolve({ port: bound.port, host: bound.address });
+    });
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,0 +1,489 @@
+/**
+ * An AsyncAPI 3.0 description of what a node serves, generated from its handler registry: one
+ * server, one channel ("/", the node's single WebSocket port), a message per registered request
+ * type (the standard envelope: the header plus the handler's zod payload schema as JSON Schema),
+ * its reply and the error reply, a receive operation per request type (with its replies) and a
+ * send operation per reply type; the legacy format as its own messages when a legacy handler is
+ * registered. docs/protocol.md is the same contract in prose.
+ *
+ * Reply payloads are not declared by handlers today, so replies are described as the reply
+ * envelope with an open payload. A handler object that carries `replySchema` (a zod schema of
+ * its default reply's payload) or `replies` (other reply types it sends, e.g. streamed chunks,
+ * each with a zod schema) is described with them.
+ */
+import { z, type ZodType } from "zod";
+import { CORE_VERSION } from "./core-identity.js";
+import { ErrorCode } from "./errors.js";
+import { headerSchema, PROTOCOL_VERSION } from "./header.js";
+import type { HandlerRegistry, RegisteredHandler } from "./registry.js";
+
+export type JsonSchema = Record<string, unknown>;
+
+export interface AsyncApiOptions {
+  /**
+   * `host[:port]` clients connect to (e.g. the HTTP request's Host header). When absent or not a
+   * plain host name/address with an optional port, the server's host is the variable `{host}`.
+   */
+  host?: string;
+  /** `"wss"` when the node serves TLS. Default `"ws"`. */
+  protocol?: "ws" | "wss";
+  /** Default "modelnode". */
+  title?: string;
+  /** Replaces the default description of the API. */
+  description?: string;
+}
+
+/** An AsyncAPI 3.0.0 document (plain JSON). */
+export interface AsyncApiDocument {
+  asyncapi: "3.0.0";
+  info: { title: string; version: string; description: string; [extension: `x-${string}`]: unknown };
+  defaultContentType: "application/json";
+  servers: Record<string, JsonSchema>;
+  channels: Record<string, JsonSchema>;
+  operations: Record<string, JsonSchema>;
+  components: { schemas: Record<string, JsonSchema>; messages: Record<string, JsonSchema> };
+}
+
+/**
+ * Optional facts a handler may carry besides the registry's (proposed for MessageHandlerOptions;
+ * read here when present).
+ */
+interface ReplyDeclarations {
+  replySchema?: ZodType;
+  replies?: Record<string, ZodType>;
+}
+
+const CHANNEL = "root";
+const CHANNEL_REF = { $ref: `#/channels/${CHANNEL}` };
+const DEFAULT_HOST = "localhost:8702";
+/** A host name, IPv4 or bracketed IPv6 address, optionally with a port: nothing else is echoed. */
+const PLAIN_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+type Body = Pick<AsyncApiDocument, "channels" | "operations" | "components">;
+const cache = new WeakMap<HandlerRegistry, Body>();
+
+/**
+ * The AsyncAPI 3.0 document of a node (or of a registry). The part built from the registry is
+ * computed once per registry; each call returns a fresh copy, with the server from `options`.
+ */
+export function asyncApiDocument(source: HandlerRegistry | { registry: HandlerRegistry }, options: AsyncApiOptions = {}): AsyncApiDocument {
+  const registry = "registry" in source ? source.registry : source;
+  let body = cache.get(registry);
+  if (!body) {
+    body = build(registry);
+    cache.set(registry, body);
+  }
+  return {
+    asyncapi: "3.0.0",
+    info: {
+      title: options.title ?? "modelnode",
+      version: CORE_VERSION,
+      description: options.description ?? DESCRIPTION,
+      "x-protocol-version": PROTOCOL_VERSION,
+    },
+    defaultContentType: "application/json",
+    servers: { node: server(options) },
+    ...structuredClone(body),
+  };
+}
+
+const DESCRIPTION =
+  "A modelnode model node: one WebSocket port speaking the standard protocol v2.0 (JSON objects with a " +
+  "`header` object) and, when a legacy handler is registered, the legacy step format (JSON objects with a " +
+  "`session_id` and no `header`), detected per message. Text frames, or binary frames holding UTF-8 JSON. " +
+  "Every standard reply carries `header.correlation_id` = the request's `header.message_id`; replies to " +
+  "different requests on one connection may come in any order, the frames of one streamed request come in " +
+  "order and its final reply last. Any request may be answered by an `error` message instead.";
+
+function server(options: AsyncApiOptions): JsonSchema {
+  const protocol = options.protocol ?? "ws";
+  const description = "The node's one port: WebSocket upgrades (the channel is `/`) and the node's plain-HTTP endpoints.";
+  if (options.host !== undefined && options.host.length <= 261 && PLAIN_HOST.test(options.host)) {
+    return { host: options.host, protocol, description };
+  }
+  return {
+    host: "{host}",
+    protocol,
+    description,
+    variables: { host: { default: DEFAULT_HOST, description: "host:port of the node (default port 8702)" } },
+  };
+}
+
+/** Allocates component keys (`^[\w.-]+$`), unique across every message of the document. */
+class Keys {
+  private readonly used = new Set<string>();
+
+  take(wanted: string): string {
+    const base = wanted.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 120) || "message";
+    let key = base;
+    for (let n = 2; this.used.has(key); n++) key = `${base}_${n}`;
+    this.used.add(key);
+    return key;
+  }
+}
+
+interface ReplyEntry {
+  key: string;
+  type: string;
+  /** Declared payload schemas (component refs), from every handler that declared one. */
+  payloads: JsonSchema[];
+  sentBy: string[];
+}
+
+function build(registry: HandlerRegistry): Body {
+  const schemas: Record<string, JsonSchema> = {
+    RequestHeader: requestHeaderSchema(),
+    ReplyHeader: REPLY_HEADER,
+    ErrorCode: ERROR_CODE,
+  };
+  const messages: Record<string, JsonSchema> = {};
+  const operations: Record<string, JsonSchema> = {};
+  const keys = new Keys();
+  keys.take("error");
+  keys.take("legacy");
+  keys.take("legacy_reply");
+  keys.take("legacy_error");
+
+  const handlers = registry.types().map((type) => registry.get(type)!);
+  const requestKeys = new Map(handlers.map((h) => [h.type, keys.take(h.type)]));
+  const replies = new Map<string, ReplyEntry>();
+  const replyOf = (type: string): ReplyEntry => {
+    let entry = replies.get(type);
+    if (!entry) replies.set(type, (entry = { key: keys.take(`${type}${requestKeys.has(type) ? "_reply" : ""}`), type, payloads: [], sentBy: [] }));
+    return entry;
+  };
+
+  for (const handler of handlers) {
+    const key = requestKeys.get(handler.type)!;
+    const payloadKey = `payload.${key}`;
+    schemas[payloadKey] = convert(handler.schema, payloadKey, schemas, `message type "${handler.type}"`);
+    messages[key] = requestMessage(handler, payloadKey);
+
+    const declared = handler as RegisteredHandler & ReplyDeclarations;
+    const replyTypes: ReplyEntry[] = [];
+    const addReply = (type: string, schema: ZodType | undefined) => {
+      const entry = replyOf(type);
+      if (!entry.sentBy.includes(handler.type)) entry.sentBy.push(handler.type);
+      if (schema !== undefined && isZod(schema)) {
+        const schemaKey = `reply.${entry.key}${entry.payloads.length > 0 ? `.${entry.payloads.length + 1}` : ""}`;
+        schemas[schemaKey] = convert(schema, schemaKey, schemas, `reply type "${type}"`);
+        entry.payloads.push({ $ref: `#/components/schemas/${schemaKey}` });
+      }
+      if (!replyTypes.includes(entry)) replyTypes.push(entry);
+    };
+    addReply(handler.replyType, declared.replySchema);
+    if (declared.replies && typeof declared.replies === "object") {
+      for (const [type, schema] of Object.entries(declared.replies)) addReply(type, schema);
+    }
+
+    operations[`receive_${key}`] = {
+      action: "receive",
+      channel: CHANNEL_REF,
+      title: `Receive ${handler.type}`,
+      summary: `A client sends \`${handler.type}\`; the node answers with ${replyTypes.map((r) => `\`${r.type}\``).join(", ")} or \`error\`.`,
+      messages: [channelRef(key)],
+      reply: { channel: CHANNEL_REF, messages: [...replyTypes.map((r) => channelRef(r.key)), channelRef("error")] },
+      tags: [{ name: handler.plugin }],
+    };
+  }
+
+  for (const entry of replies.values()) {
+    messages[entry.key] = replyMessage(entry);
+    operations[`send_${entry.key}`] = {
+      action: "send",
+      channel: CHANNEL_REF,
+      title: `Send ${entry.type}`,
+      summary: `The node's reply to ${entry.sentBy.map((t) => `\`${t}\``).join(", ")}.`,
+      messages: [channelRef(entry.key)],
+    };
+  }
+
+  messages.error = ERROR_MESSAGE;
+  operations.send_error = {
+    action: "send",
+    channel: CHANNEL_REF,
+    title: "Send error",
+    summary: "The node refuses a standard-protocol message, or a frame it could not classify.",
+    messages: [channelRef("error")],
+  };
+
+  const legacy = registry.legacy;
+  if (legacy) {
+    schemas["payload.legacy"] = convert(legacy.schema, "payload.legacy", schemas, "the legacy format");
+    messages.legacy = legacyMessage(legacy);
+    messages.legacy_reply = LEGACY_REPLY_MESSAGE;
+    operations.receive_legacy = {
+      action: "receive",
+      channel: CHANNEL_REF,
+      title: "Receive a legacy message",
+      summary: "A client sends a legacy step; the node answers in the legacy format.",
+      messages: [channelRef("legacy")],
+      reply: { channel: CHANNEL_REF, messages: [channelRef("legacy_reply"), channelRef("legacy_error")] },
+      tags: [{ name: legacy.plugin }],
+    };
+    operations.send_legacy_reply = {
+      action: "send",
+      channel: CHANNEL_REF,
+      title: "Send a legacy reply",
+      messages: [channelRef("legacy_reply")],
+    };
+  }
+  // Sent even without a legacy handler: a legacy-shaped message then gets UNRECOGNIZED_MESSAGE in this shape.
+  messages.legacy_error = LEGACY_ERROR_MESSAGE;
+  operations.send_legacy_error = {
+    action: "send",
+    channel: CHANNEL_REF,
+    title: "Send a legacy error",
+    summary: legacy
+      ? "The node refuses a legacy message."
+      : "This node serves no legacy handler: every legacy-shaped message (a `session_id`, no `header`) gets UNRECOGNIZED_MESSAGE in this shape.",
+    messages: [channelRef("legacy_error")],
+  };
+
+  const channelMessages = Object.fromEntries(Object.keys(messages).map((key) => [key, { $ref: `#/components/messages/${key}` }]));
+  return {
+    channels: {
+      [CHANNEL]: {
+        address: "/",
+        title: "The node's WebSocket",
+        description:
+          "Every message of both formats travels on this one connection, in both directions. The node sends nothing " +
+          "the client did not ask for (no welcome frame; streamed frames only when a request asks for them).",
+        messages: channelMessages,
+      },
+    },
+    operations,
+    components: { schemas, messages },
+  };
+}
+
+function channelRef(key: string): JsonSchema {
+  return { $ref: `#/channels/${CHANNEL}/messages/${key}` };
+}
+
+function requestMessage(handler: RegisteredHandler, payloadKey: string): JsonSchema {
+  return {
+    name: handler.type,
+    title: handler.type,
+    summary: `Standard request \`${handler.type}\` (handler ${handler.className}, plugin "${handler.plugin}").`,
+    contentType: "application/json",
+    correlationId: { description: "Replies carry this in header.correlation_id.", location: "$message.payload#/header/message_id" },
+    payload: {
+      allOf: [
+        {
+          type: "object",
+          required: ["header"],
+          properties: { header: { allOf: [{ $ref: "#/components/schemas/RequestHeader" }, typeHeader(handler.type)] } },
+        },
+        { $ref: `#/components/schemas/${payloadKey}` },
+      ],
+    },
+    tags: [{ name: handler.plugin }],
+    "x-modelnode-handler": handler.className,
+    "x-modelnode-plugin": handler.plugin,
+  };
+}
+
+function replyMessage(entry: ReplyEntry): JsonSchema {
+  const envelope: JsonSchema = {
+    type: "object",
+    required: ["header"],
+    properties: { header: { allOf: [{ $ref: "#/components/schemas/ReplyHeader" }, typeHeader(entry.type)] } },
+  };
+  const declared = entry.payloads.length === 0 ? undefined : entry.payloads.length === 1 ? entry.payloads[0] : { anyOf: entry.payloads };
+  return {
+    name: entry.type,
+    title: entry.type,
+    summary: `The node's \`${entry.type}\`, answering ${entry.sentBy.map((t) => `\`${t}\``).join(", ")}.`,
+    ...(declared
+      ? {}
+      : { description: "The reply envelope; its payload fields (beside the header) are defined by the handler and not declared to core (see docs/protocol.md)." }),
+    contentType: "application/json",
+    correlationId: { description: "The request's header.message_id.", location: "$message.payload#/header/correlation_id" },
+    payload: declared ? { allOf: [envelope, declared] } : envelope,
+  };
+}
+
+function legacyMessage(handler: RegisteredHandler): JsonSchema {
+  return {
+    name: "legacy",
+    title: "Legacy step",
+    summary: `The legacy format: a JSON object with \`session_id\` and no \`header\` object (handler ${handler.className}, plugin "${handler.plugin}").`,
+    contentType: "application/json",
+    correlationId: { description: "Replies echo session_id and step.", location: "$message.payload#/session_id" },
+    payload: { $ref: "#/components/schemas/payload.legacy" },
+    tags: [{ name: handler.plugin }],
+    "x-modelnode-handler": handler.className,
+    "x-modelnode-plugin": handler.plugin,
+  };
+}
+
+function typeHeader(type: string): JsonSchema {
+  return { type: "object", required: ["message_type"], properties: { message_type: { const: type } } };
+}
+
+function requestHeaderSchema(): JsonSchema {
+  const schema = convert(headerSchema, "RequestHeader", {}, "the header");
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  const notes: Record<string, string> = {
+    message_id: "Unique per request; the reply's header.correlation_id.",
+    message_type: "Selects the handler.",
+    protocol_version: 'Any 2.x ("2", "2.0", "2.1", …); another major is UNSUPPORTED_PROTOCOL_VERSION.',
+    timestamp: "ISO-8601 date or date-time, with or without a zone.",
+    license_hash: "From authentication_response; authenticates this message when the node requires authentication.",
+    correlation_id: "Ignored on requests.",
+  };
+  for (const [name, text] of Object.entries(notes)) {
+    if (properties?.[name]) properties[name] = { description: text, ...properties[name] };
+  }
+  return { description: "The standard-protocol header of a request. Further fields are allowed and ignored.", ...schema };
+}
+
+const REPLY_HEADER: JsonSchema = {
+  type: "object",
+  description: "The header of every standard reply the node sends.",
+  required: ["message_id", "message_type", "protocol_version", "timestamp", "correlation_id"],
+  properties: {
+    message_id: { type: "string", description: "A new id (UUID) per reply frame." },
+    message_type: { type: "string" },
+    protocol_version: { type: "string", const: PROTOCOL_VERSION },
+    timestamp: { type: "string", format: "date-time", description: "UTC, ISO-8601 with milliseconds." },
+    correlation_id: {
+      type: ["string", "null"],
+      description: "The request's header.message_id; null when the frame could not be read that far.",
+    },
+  },
+};
+
+const ERROR_CODE: JsonSchema = {
+  type: "string",
+  pattern: "^[A-Z][A-Z0-9_]*$",
+  description: "UPPER_SNAKE. The node's catalogue is listed in examples; plugins may add codes.",
+  examples: Object.values(ErrorCode),
+};
+
+const ERROR_MESSAGE: JsonSchema = {
+  name: "error",
+  title: "error",
+  summary: "The node refuses a message: a standard error frame (code and message beside the header).",
+  contentType: "application/json",
+  correlationId: { description: "The request's header.message_id, or null.", location: "$message.payload#/header/correlation_id" },
+  payload: {
+    type: "object",
+    required: ["header", "code", "message"],
+    properties: {
+      header: { allOf: [{ $ref: "#/components/schemas/ReplyHeader" }, typeHeader("error")] },
+      code: { $ref: "#/components/schemas/ErrorCode" },
+      message: { type: "string", description: "For humans." },
+      details: { description: "Where useful: e.g. VALIDATION_FAILED's issues ({path, code, message}, at most 10)." },
+    },
+  },
+};
+
+const LEGACY_REPLY_MESSAGE: JsonSchema = {
+  name: "legacy_reply",
+  title: "Legacy reply",
+  summary: "The reply to a legacy step: echoes session_id and step; its other fields are the legacy handler's.",
+  contentType: "application/json",
+  correlationId: { description: "Echoed from the request.", location: "$message.payload#/session_id" },
+  payload: {
+    type: "object",
+    properties: {
+      session_id: { type: "string" },
+      step: { type: "integer" },
+      output_tensors: { type: "object" },
+    },
+  },
+};
+
+const LEGACY_ERROR_MESSAGE: JsonSchema = {
+  name: "legacy_error",
+  title: "Legacy error",
+  summary: "The node refuses a legacy message, in the legacy shape.",
+  contentType: "application/json",
+  correlationId: { description: "Echoed from the request when it was a short string or a number.", location: "$message.payload#/session_id" },
+  payload: {
+    type: "object",
+    required: ["session_id", "step", "error"],
+    properties: {
+      session_id: { type: ["string", "number", "null"], description: "The request's, when it was a string of ≤ 256 characters or a number; else null." },
+      step: { type: ["string", "number", "null"], description: "The request's, under the same rule." },
+      error: {
+        type: "object",
+        required: ["code", "message"],
+        properties: {
+          code: { $ref: "#/components/schemas/ErrorCode" },
+          message: { type: "string" },
+          details: {},
+        },
+      },
+    },
+  },
+};
+
+/**
+ * A zod schema as draft-07 JSON Schema (the dialect AsyncAPI schemas extend), for the input side
+ * (what a client sends: fields with defaults are optional). Parts JSON Schema cannot express
+ * (transforms, custom types, dates, …) become `{}` with a description; refinements are noted in
+ * a description; a schema that cannot be converted at all becomes `{}` with a description. Its
+ * definitions move to `schemas` under `<key>.<name>`, with their `$ref`s rewritten.
+ */
+function convert(schema: ZodType, key: string, schemas: Record<string, JsonSchema>, what: string): JsonSchema {
+  let json: JsonSchema;
+  try {
+    json = z.toJSONSchema(schema, {
+      io: "input",
+      target: "draft-07",
+      cycles: "ref",
+      reused: "inline",
+      unrepresentable: ({ message }) => ({
+        description: `Not expressible in JSON Schema (${message.replace(/ cannot be represented in JSON Schema$/, "")}); the node checks it.`,
+      }),
+      override: ({ zodSchema, jsonSchema }) => {
+        if (hasRefinement(zodSchema)) {
+          const note = "The node checks further rules that JSON Schema cannot express.";
+          jsonSchema.description = typeof jsonSchema.description === "string" ? `${jsonSchema.description} ${note}` : note;
+        }
+      },
+    }) as JsonSchema;
+  } catch (error) {
+    return {
+      description: `The schema of ${what} could not be expressed in JSON Schema (${clipText((error as Error)?.message ?? String(error))}); the node validates it when it arrives.`,
+    };
+  }
+  delete json.$schema;
+  const defs = { ...((json.definitions as Record<string, JsonSchema> | undefined) ?? {}), ...((json.$defs as Record<string, JsonSchema> | undefined) ?? {}) };
+  delete json.definitions;
+  delete json.$defs;
+  const names = new Map(Object.keys(defs).map((name) => [name, `${key}.${name.replace(/[^A-Za-z0-9_.-]/g, "_")}`]));
+  const rewrite = (ref: string): string => {
+    if (ref === "#") return `#/components/schemas/${key}`;
+    const match = /^#\/(?:definitions|\$defs)\/([^/]+)$/.exec(ref);
+    const target = match ? names.get(decodeURIComponent(match[1].replace(/~1/g, "/").replace(/~0/g, "~"))) : undefined;
+    return target ? `#/components/schemas/${target}` : ref;
+  };
+  for (const [name, def] of Object.entries(defs)) schemas[names.get(name)!] = rewriteRefs(def, rewrite) as JsonSchema;
+  return rewriteRefs(json, rewrite) as JsonSchema;
+}
+
+function rewriteRefs(value: unknown, rewrite: (ref: string) => string): unknown {
+  if (Array.isArray(value)) return value.map((v) => rewriteRefs(v, rewrite));
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, k === "$ref" && typeof v === "string" ? rewrite(v) : rewriteRefs(v, rewrite)]),
+  );
+}
+
+/** `.refine()` / `.superRefine()` add checks of kind "custom", which JSON Schema output drops. */
+function hasRefinement(schema: unknown): boolean {
+  const checks = (schema as { _zod?: { def?: { checks?: { _zod?: { def?: { check?: string } } }[] } } })._zod?.def?.checks;
+  return Array.isArray(checks) && checks.some((c) => c?._zod?.def?.check === "custom");
+}
+
+function isZod(value: unknown): value is ZodType {
+  return typeof (value as { safeParse?: unknown } | null)?.safeParse === "function";
+}
+
+function clipText(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
