@@ -7,6 +7,7 @@ export { createOnnxPipeline } from "./create-pipeline.js";
 export { OnnxPipeline } from "./pipeline.js";
 export { DEFAULT_OPTIONS, type OnnxPipelineOptions } from "./options.js";
 export { DEFAULT_TEMPERATURE } from "./request-settings.js";
+export { FALLBACK_CHAT_TEMPLATE, MAX_ROLE_CHARS } from "./chat-template.js";
 export { ModelLoadError } from "./model-files.js";
 export { sessionOptionsFor } from "./loaded-model.js";
 export type { PipelineLogger } from "./logger.js";

@@ -9,6 +9,7 @@ import type { ModelInfo } from "@modelnode/core/pipeline";
 import { ModelLoadError, readModelFiles } from "./model-files.js";
 import { readSignature, type ModelSignature } from "./model-signature.js";
 import { buildTokenizer, type TextTokenizer } from "./tokenizer.js";
+import { ChatTemplate } from "./chat-template.js";
 import type { PipelineLogger } from "./logger.js";
 
 export interface LoadedModel {
@@ -16,6 +17,8 @@ export interface LoadedModel {
   dir: string;
   session: InferenceSession;
   tokenizer: TextTokenizer;
+  /** Renders chats: the model's own template, or the fallback (see chat-template.ts). */
+  chatTemplate: ChatTemplate;
   signature: ModelSignature;
   contextLength: number;
   eosTokenIds: ReadonlySet<number>;
@@ -82,6 +85,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
   const fail = (file: string, reason: string) => new ModelLoadError(id, file, reason);
 
   const tokenizer = buildTokenizer(id, dir, files);
+  const chatTemplate = ChatTemplate.load(id, dir, files.tokenizerConfig);
 
   let session: InferenceSession;
   try {
@@ -121,6 +125,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
     eosTokenIds: [...eosTokenIds],
     ...(bosTokenId !== undefined ? { bosTokenId } : {}),
     ...(architecture !== undefined ? { architecture } : {}),
+    hasChatTemplate: chatTemplate.own,
   };
   settings.logger.info(
     {
@@ -136,12 +141,13 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
       positionIds: signature.hasPositionIds,
       batching: signature.hasAttentionMask && signature.hasPositionIds && signature.cache.length > 0,
       threads: settings.threads,
+      chatTemplate: chatTemplate.own ? "own" : "fallback",
     },
     "model loaded",
   );
   const weightBytes = [files.onnxPath, `${files.onnxPath}_data`, `${files.onnxPath}.data`].reduce((sum, file) => sum + (existsSync(file) ? statSync(file).size : 0), 0);
   const splitLastColumn = logitsSplit(weightBytes, signature.vocabSize, Number(files.config.n_embd ?? files.config.hidden_size));
-  return { id, dir, session, tokenizer, signature, contextLength, eosTokenIds, bosTokenId, cacheBytesPerToken, weightBytes, splitLastColumn, emptyCache, info };
+  return { id, dir, session, tokenizer, chatTemplate, signature, contextLength, eosTokenIds, bosTokenId, cacheBytesPerToken, weightBytes, splitLastColumn, emptyCache, info };
 }
 
 /**

@@ -44,6 +44,10 @@ export interface OnnxPipelineOptions {
   maxCacheBytes?: number;
   /** Prompt tokens fed per scheduler iteration: long prompts go in chunks, short ones are batched up to this many padded tokens (default 128). */
   prefillChunkTokens?: number;
+  /** Most messages in one chat (a request's `messages`); more is INVALID_REQUEST (default 512). */
+  maxChatMessages?: number;
+  /** Most characters in one chat's message contents together; more is INVALID_REQUEST (default 262144). */
+  maxChatChars?: number;
   /** Where load times, model facts and evictions are logged (default: silent). */
   logger?: PipelineLogger;
 }
@@ -63,6 +67,8 @@ export const DEFAULT_OPTIONS = {
   sessionIdleMs: 300_000,
   maxCacheBytes: 1024 * 1024 * 1024,
   prefillChunkTokens: 128,
+  maxChatMessages: 512,
+  maxChatChars: 262_144,
 } as const;
 
 const POSITIVE_INTEGERS = [
@@ -74,6 +80,8 @@ const POSITIVE_INTEGERS = [
   "sessionIdleMs",
   "maxCacheBytes",
   "prefillChunkTokens",
+  "maxChatMessages",
+  "maxChatChars",
 ] as const;
 
 export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {

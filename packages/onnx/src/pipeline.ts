@@ -28,7 +28,7 @@ import { deserializeError, type EngineThread } from "./engine-thread.js";
 import type { FromEngine, ToEngine } from "./engine/protocol.js";
 import type { ResolvedOptions } from "./options.js";
 import { stopRuns } from "./engine/run-guard.js";
-import { resolveSampling } from "./request-settings.js";
+import { generationInput, resolveSampling } from "./request-settings.js";
 import { TokenizerThread } from "./tokenizer-thread.js";
 
 /**
@@ -163,10 +163,11 @@ export class OnnxPipeline implements ModelPipeline {
       STREAM_BACKLOG,
     );
     try {
+      const input = generationInput(request, this.options);
       const settings = resolveSampling(request, this.options);
       const cleanup = this.onAbort(id, request.signal);
       this.pending.set(id, { kind: "stream", queue, cleanup });
-      this.post({ type: "generate", id, modelId: request.modelId, prompt: request.prompt, settings, cancelled: request.signal?.aborted }, id);
+      this.post({ type: "generate", id, modelId: request.modelId, input, settings, cancelled: request.signal?.aborted }, id);
     } catch (error) {
       queue.fail(error as Error);
     }

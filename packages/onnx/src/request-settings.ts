@@ -1,9 +1,11 @@
 /**
- * Turns a request's sampling options into checked settings with the pipeline's defaults, and a
- * request's tokens into checked ids. Bad values are coded errors (core's `errors.*`) a client can
- * act on.
+ * Turns a request's sampling options into checked settings with the pipeline's defaults, its
+ * prompt or chat into checked input and then token ids, and a request's tokens into checked ids.
+ * Bad values are coded errors (core's `errors.*`) a client can act on.
  */
-import { errors, type SamplingOptions } from "@modelnode/core/pipeline";
+import { errors, type ChatMessage, type GenerateRequest, type SamplingOptions } from "@modelnode/core/pipeline";
+import { checkChat, type ChatLimits } from "./chat-template.js";
+import type { GenerationInput } from "./engine/protocol.js";
 import type { SamplerSettings } from "./sampler.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { promptTokenIds } from "./tokenizer.js";
@@ -45,12 +47,41 @@ export function resolveSampling(request: SamplingOptions, defaults: { defaultMax
   };
 }
 
+/**
+ * What a request continues: exactly one of `prompt` (a string) and `messages` (checked against
+ * `limits`, and copied). Both or neither is INVALID_REQUEST.
+ */
+export function generationInput(request: Pick<GenerateRequest, "prompt" | "messages">, limits: ChatLimits): GenerationInput {
+  const hasPrompt = request.prompt !== undefined;
+  const hasMessages = request.messages !== undefined;
+  if (hasPrompt && hasMessages) throw errors.invalidRequest("Give either a prompt or messages, not both.", "messages");
+  if (!hasPrompt && !hasMessages) throw errors.invalidRequest("Give a prompt or messages.", "prompt");
+  if (hasMessages) return { messages: checkChat(request.messages, limits) };
+  if (typeof request.prompt !== "string") throw errors.invalidRequest("The prompt must be a string.", "prompt");
+  return { prompt: request.prompt };
+}
+
 /** Token ids for a prompt (as `tokenize` reports them); an empty prompt becomes the model's BOS token when it has one. */
 export function promptIds(model: LoadedModel, prompt: string): number[] {
   if (typeof prompt !== "string") throw errors.invalidRequest("The prompt must be a string.", "prompt");
   const ids = promptTokenIds(model.tokenizer, prompt, model.bosTokenId);
   if (ids.length > 0) return ids;
   throw errors.invalidRequest(`The prompt is empty, and model "${model.id}" has no beginning-of-sequence token to start from.`, "prompt");
+}
+
+/**
+ * Token ids for a chat: its messages rendered with the model's chat template. The model's own
+ * template's text is encoded as transformers.js's `apply_chat_template` encodes it, without the
+ * special tokens the tokenizer adds to a prompt: such templates write their BOS themselves
+ * (`{{ bos_token }}`), so the tokenizer's would be a second one. The fallback template writes
+ * none, so its text is encoded as a prompt is (BOS included where the tokenizer adds one).
+ */
+export function chatIds(model: LoadedModel, messages: readonly ChatMessage[]): number[] {
+  const text = model.chatTemplate.render(messages);
+  const ids = model.chatTemplate.own ? model.tokenizer.encode(text, false) : promptTokenIds(model.tokenizer, text, model.bosTokenId);
+  if (ids.length > 0) return ids;
+  if (model.bosTokenId !== undefined) return [model.bosTokenId];
+  throw errors.invalidRequest(`The chat template of model "${model.id}" rendered the messages as no text at all.`, "messages");
 }
 
 export function checkTokenIds(model: LoadedModel, ids: readonly unknown[]): number[] {

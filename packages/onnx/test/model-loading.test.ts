@@ -22,7 +22,8 @@ describe("loading models", () => {
     const lines: { obj: object; msg?: string }[] = [];
     const record = (obj: object, msg?: string) => lines.push({ obj, msg });
     const logger: PipelineLogger = { info: record, warn: record, error: record, debug: record };
-    const pipeline = await createOnnxPipeline({ models: { a: ensureTinyModel(), b: ensureTinyModel() }, threads: 2, logger });
+    const { dir, cleanup } = copyTinyModel();
+    const pipeline = await createOnnxPipeline({ models: { a: ensureTinyModel(), b: dir }, threads: 2, logger });
     try {
       assert.deepEqual(pipeline.listModels().map((m) => m.id), ["a", "b"]);
       const loaded = lines.filter((l) => l.msg === "model loaded").map((l) => l.obj as Record<string, unknown>);
@@ -33,6 +34,30 @@ describe("loading models", () => {
       // Both models answer independently.
       const [x, y] = await Promise.all(["a", "b"].map((modelId) => pipeline.generate({ modelId, prompt: "Hi", maxTokens: 5 })));
       assert.equal(x.text, y.text);
+    } finally {
+      await pipeline.close();
+      cleanup();
+    }
+  });
+
+  test("ids naming one folder are aliases: loaded once, listed with aliasOf, sharing sessions", async () => {
+    const lines: { obj: object; msg?: string }[] = [];
+    const record = (obj: object, msg?: string) => lines.push({ obj, msg });
+    const logger: PipelineLogger = { info: record, warn: record, error: record, debug: record };
+    const pipeline = await createOnnxPipeline({ models: { "tiny-gpt2": ensureTinyModel(), test_model: `${ensureTinyModel()}/.` }, logger });
+    try {
+      assert.equal(lines.filter((l) => l.msg === "model loaded").length, 1, "one folder, one load");
+      const [main, alias] = pipeline.listModels();
+      assert.equal(main.id, "tiny-gpt2");
+      assert.equal(main.aliasOf, undefined);
+      assert.deepEqual({ id: alias.id, aliasOf: alias.aliasOf, contextLength: alias.contextLength }, { id: "test_model", aliasOf: "tiny-gpt2", contextLength: main.contextLength });
+      assert.ok(pipeline.hasModel("test_model"));
+      const [x, y] = await Promise.all(["tiny-gpt2", "test_model"].map((modelId) => pipeline.generate({ modelId, prompt: "Hi", maxTokens: 5 })));
+      assert.equal(x.text, y.text);
+      // A step session started under one name continues under the other: it is one model.
+      const first = await pipeline.step({ sessionId: "s", modelId: "tiny-gpt2", step: 0, inputIds: [1, 2, 3] });
+      const next = await pipeline.step({ sessionId: "s", modelId: "test_model", step: 1, inputIds: [first.nextTokenId] });
+      assert.equal(next.sequenceLength, 4);
     } finally {
       await pipeline.close();
     }

@@ -14,11 +14,11 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { errors, isCodedError, type GenerationResult, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
 import type { PipelineLogger } from "../logger.js";
-import { checkContext, promptIds, type ResolvedSampling } from "../request-settings.js";
+import { chatIds, checkContext, promptIds, type ResolvedSampling } from "../request-settings.js";
 import { GenerationRow } from "./generation-row.js";
 import { KvBatch } from "./kv-batch.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
-import { serializeError, type EngineEvent, type FromEngine, type ToEngine } from "./protocol.js";
+import { serializeError, type EngineEvent, type FromEngine, type GenerationInput, type ToEngine } from "./protocol.js";
 import { checkStep } from "./step-requests.js";
 import { StepSessionStore, type StepSession } from "./step-sessions.js";
 
@@ -38,7 +38,10 @@ interface Queued {
 }
 
 export class Engine {
+  /** By model id (aliases map to their model's runner). */
   private readonly runners = new Map<string, ModelRunner>();
+  /** Each runner once, for the loops over all of them. */
+  private readonly distinctRunners: ModelRunner[];
   private readonly sessions: StepSessionStore;
   private readonly queue: Queued[] = [];
   /** Admitted generations → their reserved cache bytes. */
@@ -66,7 +69,14 @@ export class Engine {
       generationFailed: (row: GenerationRow, error: Error) => this.generationFailed(row, error),
       prefilled: () => this.flush(),
     };
-    for (const [id, model] of models) this.runners.set(id, new ModelRunner(model, limits, hooks));
+    // One runner per loaded model: aliases (ids of one folder) share it, and so share its batches.
+    const byModel = new Map<LoadedModel, ModelRunner>();
+    for (const [id, model] of models) {
+      let runner = byModel.get(model);
+      if (!runner) byModel.set(model, (runner = new ModelRunner(model, limits, hooks)));
+      this.runners.set(id, runner);
+    }
+    this.distinctRunners = [...byModel.values()];
     this.sessions = new StepSessionStore({
       maxSessions: limits.maxSessions,
       idleMs: limits.sessionIdleMs,
@@ -82,7 +92,7 @@ export class Engine {
     try {
       switch (message.type) {
         case "generate":
-          this.generate(message.id, message.modelId, message.prompt, message.settings);
+          this.generate(message.id, message.modelId, message.input, message.settings);
           // Aborted before it was sent: it ends "cancelled" before any model run.
           if (message.cancelled) this.cancel(message.id);
           return;
@@ -111,10 +121,11 @@ export class Engine {
     }
   }
 
-  private generate(id: number, modelId: string, prompt: string, settings: ResolvedSampling): void {
+  private generate(id: number, modelId: string, input: GenerationInput, settings: ResolvedSampling): void {
     this.assertOpen();
     const model = this.model(modelId);
-    const ids = promptIds(model, prompt);
+    // A chat is rendered here, beside the prompt's tokenizing: off the caller's thread.
+    const ids = "messages" in input ? chatIds(model, input.messages) : promptIds(model, input.prompt);
     checkContext(model, ids.length, 1); // room for at least one generated token
     const reservedBytes = Math.min(ids.length + settings.maxTokens, model.contextLength) * model.cacheBytesPerToken;
     if (reservedBytes > this.limits.maxCacheBytes) {
@@ -233,7 +244,7 @@ export class Engine {
   }
 
   private hasWork(): boolean {
-    for (const runner of this.runners.values()) if (runner.hasWork) return true;
+    for (const runner of this.distinctRunners) if (runner.hasWork) return true;
     return false;
   }
 
@@ -243,7 +254,7 @@ export class Engine {
       // the port is read here, before the iteration decides what to run.
       for (const message of this.pendingMessages()) this.handle(message);
       const runsBefore = this.runsMade();
-      for (const runner of this.runners.values()) {
+      for (const runner of this.distinctRunners) {
         if (!runner.hasWork) continue;
         try {
           await runner.iterate();
@@ -264,7 +275,7 @@ export class Engine {
 
   private runsMade(): number {
     let runs = 0;
-    for (const runner of this.runners.values()) runs += runner.counts.prefillRuns + runner.counts.decodeRuns;
+    for (const runner of this.distinctRunners) runs += runner.counts.prefillRuns + runner.counts.decodeRuns;
     return runs;
   }
 
@@ -327,7 +338,7 @@ export class Engine {
     const batches = new Set<KvBatch<unknown>>();
     let batchSize = 0;
     const runs = { prefillRuns: 0, prefillRows: 0, decodeRuns: 0, decodeRows: 0 };
-    for (const runner of this.runners.values()) {
+    for (const runner of this.distinctRunners) {
       for (const batch of runner.batches()) batches.add(batch);
       batchSize += runner.batchSize;
       for (const key of Object.keys(runs) as (keyof typeof runs)[]) runs[key] += runner.counts[key];
@@ -364,7 +375,7 @@ export class Engine {
       this.generations.delete(row.requestId);
       this.emit(["error", row.requestId, serializeError(shuttingDown)]);
     }
-    for (const runner of this.runners.values()) {
+    for (const runner of this.distinctRunners) {
       for (const work of runner.work()) work.cancelled = true;
     }
     this.flush();
@@ -374,7 +385,7 @@ export class Engine {
     for (const job of [...this.steps.values()]) this.stepFailed(job, cancelledStep(job));
     this.sessions.clear();
     this.flush();
-    for (const model of this.models.values()) await model.session.release();
+    for (const model of new Set(this.models.values())) await model.session.release();
     this.logger.info({ models: [...this.models.keys()] }, "model pipeline closed");
     this.send({ type: "closed" });
   }

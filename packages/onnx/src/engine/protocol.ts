@@ -3,11 +3,11 @@
  * numeric id chosen by the pipeline; the engine answers with events in batched messages, each
  * with a fresh stats snapshot, so that a reply and the figures it changed arrive together.
  */
-import { isCodedError, type GenerationResult, type ModelInfo, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
+import { isCodedError, type ChatMessage, type GenerationResult, type ModelInfo, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { ResolvedSampling } from "../request-settings.js";
 
 export type ToEngine =
-  | { type: "generate"; id: number; modelId: string; prompt: string; settings: ResolvedSampling; cancelled?: boolean }
+  | { type: "generate"; id: number; modelId: string; input: GenerationInput; settings: ResolvedSampling; cancelled?: boolean }
   | { type: "step"; id: number; request: Omit<StepRequest, "signal"> }
   | { type: "cancel"; id: number }
   /** The caller reads a stream more slowly than it is produced: hold it (`resume` undoes it). */
@@ -15,6 +15,9 @@ export type ToEngine =
   | { type: "resume"; id: number }
   | { type: "closeSession"; sessionId: string }
   | { type: "close" };
+
+/** What a generation continues: a prompt, or a chat the engine renders with the model's chat template. */
+export type GenerationInput = { prompt: string } | { messages: ChatMessage[] };
 
 export type EngineEvent =
   | [kind: "text", id: number, text: string]

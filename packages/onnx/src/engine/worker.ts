@@ -4,6 +4,7 @@
  * engine. onnxruntime-node's `run()` blocks the thread it runs on; here, that is this thread.
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadModel, type LoadedModel } from "../loaded-model.js";
 import type { PipelineLogger } from "../logger.js";
@@ -33,12 +34,21 @@ function loggable(obj: object): object {
 async function start(options: EngineOptions): Promise<void> {
   installRunGuard(options.runFlags);
   const models = new Map<string, LoadedModel>();
+  // Ids naming the same folder are aliases of one load: the weights are in memory once, and
+  // their requests share one batch.
+  const byFolder = new Map<string, LoadedModel>();
   try {
     for (const [id, dir] of Object.entries(options.models)) {
-      models.set(id, await loadModel(id, resolve(dir), { threads: options.threads, spinning: options.spinning, sessionOptions: options.sessionOptions, logger }));
+      const folder = realFolder(dir);
+      let model = byFolder.get(folder);
+      if (!model) {
+        model = await loadModel(id, resolve(dir), { threads: options.threads, spinning: options.spinning, sessionOptions: options.sessionOptions, logger });
+        byFolder.set(folder, model);
+      }
+      models.set(id, model);
     }
   } catch (error) {
-    for (const model of models.values()) await model.session.release();
+    for (const model of byFolder.values()) await model.session.release();
     send({ type: "failed", error: serializeError(error) });
     return;
   }
@@ -48,7 +58,19 @@ async function start(options: EngineOptions): Promise<void> {
     return messages;
   });
   port.on("message", (message: ToEngine) => engine.handle(message));
-  send({ type: "ready", models: [...models.values()].map((model) => model.info) });
+  send({
+    type: "ready",
+    models: [...models].map(([id, model]) => (id === model.id ? model.info : { ...model.info, id, aliasOf: model.id })),
+  });
+}
+
+/** A model folder's identity: its real path (so "./m" and a symlink to it are one folder). */
+function realFolder(dir: string): string {
+  try {
+    return realpathSync(resolve(dir));
+  } catch {
+    return resolve(dir);
+  }
 }
 
 void start(workerData as EngineOptions);
