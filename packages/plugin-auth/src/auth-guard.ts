@@ -12,6 +12,20 @@ export function authGuard(authenticator: Authenticator, options: ResolvedAuthOpt
   return async (incoming, ctx) => {
     if (isExempt(incoming, options)) return;
     if (authStateOf(ctx).authenticated) return;
+    if (incoming.protocol === "http") {
+      // HTTP has no connection to authenticate: each request carries its key, as API clients expect.
+      const key = bearerToken(incoming.http?.headers.authorization);
+      if (key === undefined) {
+        throw new ProtocolError(ErrorCode.UNAUTHENTICATED, "This endpoint needs authentication: send your license key as `Authorization: Bearer <license key>`.");
+      }
+      const result = key.startsWith("lh1.") ? undefined : await authenticator.authenticate(key, ctx);
+      if (result === undefined) {
+        await authenticator.checkLicenseHash(key, ctx); // a license_hash works too
+        return;
+      }
+      if (!result.authenticated) throw new ProtocolError(ErrorCode.UNAUTHENTICATED, "The license key in the Authorization header is not valid.");
+      return;
+    }
     const presented = incoming.header?.license_hash;
     // An empty license_hash is treated as absent: some clients send "" when they have none.
     if (typeof presented === "string" && presented.length > 0) {
@@ -25,6 +39,13 @@ export function authGuard(authenticator: Authenticator, options: ResolvedAuthOpt
         : `Message type "${incoming.type}" needs authentication: send an authentication message with your license_key, or put a license_hash in the header.`,
     );
   };
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+function bearerToken(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = /^Bearer\s+(\S{1,1024})\s*$/i.exec(value ?? "");
+  return match?.[1];
 }
 
 function isExempt(incoming: IncomingMessage, options: ResolvedAuthOptions): boolean {

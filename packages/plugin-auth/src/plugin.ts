@@ -18,7 +18,7 @@ export function authPlugin(options: AuthOptions): Plugin {
       container.register(AUTHENTICATOR, { useValue: authenticator });
       if (resolved.required) host.addGuard(authGuard(authenticator, resolved));
       host.addStatsSource("auth", () => ({ required: resolved.required, ...authenticator.counters() }));
-      if (resolved.keyHashes.length === 0) host.logger.warn("no keyHashes configured: every authentication fails");
+      if (resolved.keyHashes.length === 0) host.logger[resolved.required ? "warn" : "debug"]("no keyHashes configured: every authentication fails");
       if (resolved.secretIsRandom) {
         host.logger.info("no auth secret configured: license_hashes are valid on this node until it restarts");
       }

@@ -3,6 +3,7 @@ export { heartbeatPlugin } from "./plugin.js";
 export { HeartbeatHandler, heartbeatSchema, type HeartbeatAck, type HeartbeatRequest } from "./heartbeat-handler.js";
 export { HeartbeatMonitor, type HeartbeatLoad, type HeartbeatReport } from "./monitor.js";
 export {
+  DEFAULT_DEGRADED_QUEUE_LENGTH,
   DEFAULT_MAX_TRACKED_WORKERS,
   heartbeatOptionsSchema,
   MAX_WORKER_ID_LENGTH,

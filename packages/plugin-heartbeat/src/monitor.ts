@@ -15,6 +15,8 @@ export interface HeartbeatLoad {
   active_sessions: number;
   /** Generations the pipeline is running (0 without a pipeline). */
   generations_in_flight: number;
+  /** Generations waiting for a place in a batch (0 without a pipeline). */
+  queued_generations: number;
 }
 
 export interface HeartbeatReport {
@@ -52,6 +54,7 @@ export class HeartbeatMonitor {
       in_flight: nodeLoad.inFlight,
       active_sessions: pipeline.activeSessions,
       generations_in_flight: pipeline.generationsInFlight,
+      queued_generations: pipeline.queued,
     };
     return {
       node_id: node.nodeId,
@@ -62,7 +65,11 @@ export class HeartbeatMonitor {
     };
   }
 
-  /** draining (node closing) wins; then degraded if the pipeline is saturated or the check says so. */
+  /**
+   * draining (the node is closing) wins; then degraded when the node is in trouble: the pipeline
+   * cannot report its figures, its queue is at degradedQueueLength or longer, or the custom check
+   * says so. A short queue is normal under load and stays "healthy".
+   */
   private status(base: NodeStatus, saturated: boolean, load: HeartbeatLoad): NodeStatus {
     if (base === "draining") return base;
     if (saturated || this.customDegraded(load)) return "degraded";
@@ -82,15 +89,16 @@ export class HeartbeatMonitor {
   /** A pipeline that cannot report its stats is treated as saturated, so clients steer away. */
   private pipelineFigures() {
     const pipeline = this.deps.pipeline();
-    const figures = { activeSessions: 0, generationsInFlight: 0, saturated: false, models: [] as string[] };
+    const figures = { activeSessions: 0, generationsInFlight: 0, queued: 0, saturated: false, models: [] as string[] };
     if (!pipeline) return figures;
     try {
       const stats = pipeline.stats();
       figures.activeSessions = count(stats.activeSessions);
       figures.generationsInFlight = count(stats.generationsInFlight);
-      // Generations waiting for a free slot mean the pipeline cannot keep up. @modelnode/onnx
-      // reports them as `queued`; `queuedGenerations` is the explicit name and wins.
-      figures.saturated = count(stats.queuedGenerations ?? stats.queued) > 0;
+      // @modelnode/onnx reports waiting generations as `queued`; `queuedGenerations` is the explicit name and wins.
+      figures.queued = count(stats.queuedGenerations ?? stats.queued);
+      const limit = this.options.degradedQueueLength;
+      figures.saturated = limit > 0 && figures.queued >= limit;
     } catch (err) {
       this.deps.logger.warn({ err }, "pipeline could not report its stats; reporting degraded");
       figures.saturated = true;

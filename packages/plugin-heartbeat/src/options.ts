@@ -12,6 +12,12 @@ export interface HeartbeatOptions {
    */
   maxTrackedWorkers?: number;
   /**
+   * Generations waiting in the pipeline's queue from which the node reports "degraded". A queue
+   * is normal under load (continuous batching admits waiting generations as rows free up); a long
+   * one means clients wait long for their first token. 0 turns the queue check off. Default 64.
+   */
+  degradedQueueLength?: number;
+  /**
    * Extra health check: return true to report "degraded" (e.g. `(load) => load.in_flight > 32`).
    * A check that throws counts as degraded. Default: none.
    */
@@ -20,10 +26,12 @@ export interface HeartbeatOptions {
 
 export interface ResolvedHeartbeatOptions {
   maxTrackedWorkers: number;
+  degradedQueueLength: number;
   degraded: ((load: HeartbeatLoad) => boolean) | undefined;
 }
 
 export const DEFAULT_MAX_TRACKED_WORKERS = 10_000;
+export const DEFAULT_DEGRADED_QUEUE_LENGTH = 64;
 /** Longest worker_id accepted (characters); longer ones get VALIDATION_FAILED. */
 export const MAX_WORKER_ID_LENGTH = 256;
 
@@ -32,6 +40,7 @@ const WHOLE = "expected a whole number ≥ 0";
 /** The options' rules and defaults. Messages read "expected …", so that they fit after a field name. */
 export const heartbeatOptionsSchema = z.strictObject({
   maxTrackedWorkers: z.int({ error: WHOLE }).min(0, { error: WHOLE }).default(DEFAULT_MAX_TRACKED_WORKERS),
+  degradedQueueLength: z.int({ error: WHOLE }).min(0, { error: WHOLE }).default(DEFAULT_DEGRADED_QUEUE_LENGTH),
   degraded: z
     .custom<(load: HeartbeatLoad) => boolean>((value) => typeof value === "function", {
       error: "expected a function returning a boolean",
@@ -40,8 +49,8 @@ export const heartbeatOptionsSchema = z.strictObject({
 });
 
 export function resolveHeartbeatOptions(options: HeartbeatOptions = {}): ResolvedHeartbeatOptions {
-  const { maxTrackedWorkers, degraded } = parseOptions("heartbeatPlugin", heartbeatOptionsSchema, options);
-  return { maxTrackedWorkers, degraded };
+  const { maxTrackedWorkers, degradedQueueLength, degraded } = parseOptions("heartbeatPlugin", heartbeatOptionsSchema, options);
+  return { maxTrackedWorkers, degradedQueueLength, degraded };
 }
 
 /** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */

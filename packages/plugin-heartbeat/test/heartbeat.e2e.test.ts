@@ -22,10 +22,12 @@ test("heartbeat_ack echoes worker_id and correlates, with node id, status, uptim
     assert.equal(ack.status, "healthy");
     assert.equal(typeof ack.uptime_seconds, "number");
     assert.ok(ack.uptime_seconds >= 0);
-    assert.deepEqual(ack.load, { connections: 1, in_flight: 1, active_sessions: 2, generations_in_flight: 1 });
+    assert.deepEqual(ack.load, { connections: 1, in_flight: 1, active_sessions: 2, generations_in_flight: 1, queued_generations: 0 });
     assert.deepEqual(ack.models, ["tiny-gpt2"]);
 
     pipeline.figures = { ...pipeline.figures, queuedGenerations: 1 };
+    assert.equal((await client.request({ header: header("heartbeat"), worker_id: "worker-7" })).status, "healthy", "a queue is normal under load");
+    pipeline.figures = { ...pipeline.figures, queuedGenerations: 64 };
     assert.equal((await client.request({ header: header("heartbeat"), worker_id: "worker-7" })).status, "degraded");
   } finally {
     client.close();

@@ -6,6 +6,8 @@ export class InferenceCounters {
   streams = 0;
   readonly finished: Record<FinishReason, number> = { stop: 0, length: 0, cancelled: 0 };
   completionTokens = 0;
+  /** inference_cancel messages that found their request. */
+  cancels = 0;
 
   snapshot() {
     return {
@@ -13,6 +15,7 @@ export class InferenceCounters {
       streamed_requests: this.streams,
       finish_reasons: { ...this.finished },
       completion_tokens: this.completionTokens,
+      cancels: this.cancels,
     };
   }
 }

@@ -1,5 +1,6 @@
 // @modelnode/plugin-inference: inference_request → inference_response (optionally streamed as
-// inference_chunk frames) and list_models → list_models_response. See docs/plugin-inference.md.
+// inference_chunk frames; a prompt or a chat's messages), inference_cancel →
+// inference_cancel_response, and list_models → list_models_response. See docs/plugin-inference.md.
 export { inferencePlugin } from "./plugin.js";
 export {
   INFERENCE_DEFAULTS,
@@ -12,8 +13,12 @@ export {
   type ResolvedInferenceOptions,
 } from "./options.js";
 export {
+  inferenceCancelSchema,
   inferenceRequestSchema,
   listModelsSchema,
+  MAX_ROLE_CHARS,
+  type InferenceCancel,
+  type InferenceCancelResponse,
   type InferenceChunk,
   type InferenceRequest,
   type InferenceResponse,
@@ -21,3 +26,4 @@ export {
 } from "./schema.js";
 export { ListModelsHandler } from "./list-models-handler.js";
 export { InferenceRequestHandler } from "./inference-handler.js";
+export { InferenceCancelHandler } from "./cancel-handler.js";

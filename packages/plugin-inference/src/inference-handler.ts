@@ -1,7 +1,12 @@
 /**
  * inference_request → inference_response, or with `stream: true` a series of inference_chunk
- * frames followed by the inference_response. The connection's signal goes to the pipeline, so
- * a closed connection (or a draining node) cancels the generation.
+ * frames followed by the inference_response. The request continues a `prompt`, or a chat
+ * (`messages`) that the pipeline renders with the model's chat template.
+ *
+ * Each request is put on its connection's list of requests in flight (in-flight.ts) under its
+ * header's message_id, with an AbortController that `inference_cancel` aborts; the controller
+ * also follows the connection's signal, so a closed connection (or a draining node) cancels the
+ * generation too. It leaves the list as soon as the pipeline has its result.
  */
 import {
   inject,
@@ -16,6 +21,7 @@ import {
   type Reply,
 } from "@modelnode/core";
 import type { InferenceCounters } from "./counters.js";
+import { trackRequest, type TrackedRequest } from "./in-flight.js";
 import { INFERENCE_COUNTERS, INFERENCE_OPTIONS, type ResolvedInferenceOptions } from "./options.js";
 import { inferenceRequestSchema, type InferenceChunk, type InferenceRequest, type InferenceResponse } from "./schema.js";
 
@@ -33,20 +39,33 @@ export class InferenceRequestHandler {
 
   handle(msg: InferenceRequest, ctx: HandlerContext): Promise<InferenceResponse> | AsyncIterable<InferenceResponse | Reply<InferenceChunk>> {
     if (!this.pipeline.hasModel(msg.model_id)) throw modelNotFound(msg.model_id, this.pipeline);
-    const request = this.toGenerateRequest(msg, ctx.signal);
-    return msg.stream === true ? this.streamed(msg.model_id, request) : this.whole(msg.model_id, request);
+    // Tracked before this returns, so that a cancel sent right behind the request finds it.
+    const tracked = trackRequest(ctx);
+    let request: GenerateRequest;
+    try {
+      request = this.toGenerateRequest(msg, tracked.signal);
+    } catch (error) {
+      tracked.release();
+      throw error;
+    }
+    return msg.stream === true ? this.streamed(msg.model_id, request, tracked) : this.whole(msg.model_id, request, tracked);
   }
 
-  private async whole(modelId: string, request: GenerateRequest): Promise<InferenceResponse> {
+  private async whole(modelId: string, request: GenerateRequest, tracked: TrackedRequest): Promise<InferenceResponse> {
     this.counters.inFlight++;
     try {
       return this.finish(modelId, await this.pipeline.generate(request));
     } finally {
+      tracked.release();
       this.counters.inFlight--;
     }
   }
 
-  private async *streamed(modelId: string, request: GenerateRequest): AsyncIterable<InferenceResponse | Reply<InferenceChunk>> {
+  private async *streamed(
+    modelId: string,
+    request: GenerateRequest,
+    tracked: TrackedRequest,
+  ): AsyncIterable<InferenceResponse | Reply<InferenceChunk>> {
     this.counters.inFlight++;
     this.counters.streams++;
     let done = false;
@@ -56,12 +75,14 @@ export class InferenceRequestHandler {
       for await (const event of this.pipeline.stream(request)) {
         if (event.kind === "done") {
           done = true;
+          tracked.release(); // finished: a cancel from now on is REQUEST_NOT_FOUND
           yield this.finish(modelId, event.result);
         } else if (event.text.length > 0) {
           yield reply<InferenceChunk>("inference_chunk", { model_id: modelId, index: index++, text: event.text });
         }
       }
     } finally {
+      tracked.release();
       this.counters.inFlight--;
       if (!done) this.counters.finished.cancelled++;
     }
@@ -82,13 +103,15 @@ export class InferenceRequestHandler {
     const d = this.options.defaults;
     const request: GenerateRequest = {
       modelId: msg.model_id,
-      prompt: msg.prompt,
       maxTokens: msg.max_tokens ?? d.maxTokens,
       temperature: msg.temperature ?? d.temperature,
       topP: msg.top_p ?? d.topP,
       topK: msg.top_k ?? d.topK,
       signal,
     };
+    // The schema lets exactly one of them through.
+    if (msg.messages !== undefined) request.messages = msg.messages.map(({ role, content }) => ({ role, content }));
+    else request.prompt = msg.prompt;
     if (msg.seed !== undefined) request.seed = msg.seed;
     if (msg.stop !== undefined) request.stop = typeof msg.stop === "string" ? [msg.stop] : msg.stop;
     return request;

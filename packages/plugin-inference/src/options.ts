@@ -26,6 +26,10 @@ export interface InferencePluginOptions {
   maxStopSequences?: number;
   /** Longest single `stop` sequence, in characters. Default 64. */
   maxStopChars?: number;
+  /** Most entries in a request's `messages`. Default 64. */
+  maxChatMessages?: number;
+  /** Most characters in a request's `messages` contents, all together. Default 32 768. */
+  maxChatChars?: number;
   defaults?: Partial<InferenceDefaults>;
 }
 
@@ -34,6 +38,8 @@ export interface ResolvedInferenceOptions {
   maxTokensLimit: number;
   maxStopSequences: number;
   maxStopChars: number;
+  maxChatMessages: number;
+  maxChatChars: number;
   defaults: InferenceDefaults;
 }
 
@@ -44,6 +50,8 @@ export const INFERENCE_LIMITS = {
   maxTokensLimit: 4096,
   maxStopSequences: 4,
   maxStopChars: 64,
+  maxChatMessages: 64,
+  maxChatChars: 32_768,
 } as const;
 
 const integer = (min: number) => {
@@ -72,6 +80,8 @@ export const inferenceOptionsSchema = z
     maxTokensLimit: integer(1).default(INFERENCE_LIMITS.maxTokensLimit),
     maxStopSequences: integer(0).default(INFERENCE_LIMITS.maxStopSequences),
     maxStopChars: integer(1).default(INFERENCE_LIMITS.maxStopChars),
+    maxChatMessages: integer(1).default(INFERENCE_LIMITS.maxChatMessages),
+    maxChatChars: integer(1).default(INFERENCE_LIMITS.maxChatChars),
     defaults: inferenceDefaultsSchema.prefault({}),
   })
   .superRefine((options, ctx) => {

@@ -1,5 +1,6 @@
-/** `inferencePlugin(options)`: inference_request (whole or streamed) and list_models. */
+/** `inferencePlugin(options)`: inference_request (whole or streamed), inference_cancel and list_models. */
 import { definePlugin, PIPELINE, type Plugin } from "@modelnode/core";
+import { InferenceCancelHandler } from "./cancel-handler.js";
 import { InferenceCounters } from "./counters.js";
 import { InferenceRequestHandler } from "./inference-handler.js";
 import { ListModelsHandler } from "./list-models-handler.js";
@@ -12,7 +13,7 @@ export function inferencePlugin(options: InferencePluginOptions = {}): Plugin {
     version: "0.1.0",
     core: "^0.1.0",
     requires: [PIPELINE],
-    handlers: [InferenceRequestHandler, ListModelsHandler],
+    handlers: [InferenceRequestHandler, InferenceCancelHandler, ListModelsHandler],
     register(container, host) {
       const counters = new InferenceCounters();
       container.register(INFERENCE_OPTIONS, { useValue: resolved });
