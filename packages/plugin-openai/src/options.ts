@@ -1,0 +1,122 @@
+/**
+ * Options of the OpenAI plugin: one zod schema holds their defaults and checks, so that an
+ * application can compose it into its own config schema (through `.shape`: the schema is refined,
+ * and zod refuses `.pick`/`.omit`/`.extend` on refined objects). The limits and sampling defaults
+ * are the inference plugin's, so that one node answers both APIs alike.
+ */
+import { z, type InjectionToken } from "@modelnode/core";
+import type { OpenAICounters } from "./counters.js";
+
+/** Sampling values used when a request leaves a field out (or sends null). */
+export interface OpenAIDefaults {
+  /** Default 64 (the inference plugin's; OpenAI's own default differs per endpoint). */
+  maxTokens: number;
+  /** Default 0: greedy, so the same request gives the same text unless it asks for sampling (OpenAI's default is 1). */
+  temperature: number;
+  /** Default 1 (no nucleus filtering). */
+  topP: number;
+  /** Default 0 (no top-k filtering; `top_k` is a non-standard field). */
+  topK: number;
+}
+
+export interface OpenAIPluginOptions {
+  /** Longest completions `prompt`, in characters. Default 32 768. */
+  maxPromptChars?: number;
+  /** Most entries in a chat's `messages`. Default 64. */
+  maxChatMessages?: number;
+  /** Most characters in a chat's message contents, all together. Default 32 768. */
+  maxChatChars?: number;
+  /** Largest `max_tokens` (or `max_completion_tokens`) a request may ask for. Default 4096. */
+  maxTokensLimit?: number;
+  /** Most `stop` sequences per request. Default 4 (OpenAI's limit too). */
+  maxStopSequences?: number;
+  /** Longest single `stop` sequence, in characters. Default 64. */
+  maxStopChars?: number;
+  /** Largest request body, in bytes. Default: the node's `limits.maxMessageBytes` (512 KiB). */
+  maxBodyBytes?: number;
+  /** What `GET /v1/models` says in `owned_by`. Default "modelnode". */
+  ownedBy?: string;
+  defaults?: Partial<OpenAIDefaults>;
+}
+
+export interface ResolvedOpenAIOptions {
+  maxPromptChars: number;
+  maxChatMessages: number;
+  maxChatChars: number;
+  maxTokensLimit: number;
+  maxStopSequences: number;
+  maxStopChars: number;
+  maxBodyBytes: number | undefined;
+  ownedBy: string;
+  defaults: OpenAIDefaults;
+}
+
+export const OPENAI_DEFAULTS: OpenAIDefaults = { maxTokens: 64, temperature: 0, topP: 1, topK: 0 };
+
+export const OPENAI_LIMITS = {
+  maxPromptChars: 32_768,
+  maxChatMessages: 64,
+  maxChatChars: 32_768,
+  maxTokensLimit: 4096,
+  maxStopSequences: 4,
+  maxStopChars: 64,
+} as const;
+
+const integer = (min: number) => {
+  const error = `expected an integer ≥ ${min}`;
+  return z.int({ error }).min(min, { error });
+};
+const TEMPERATURE = "expected a number from 0 to 2";
+const TOP_P = "expected a number in (0, 1]";
+
+/** Sampling defaults' rules (what `defaults` may hold), each field defaulting to OPENAI_DEFAULTS. */
+export const openaiDefaultsSchema = z.strictObject({
+  maxTokens: integer(1).default(OPENAI_DEFAULTS.maxTokens),
+  temperature: z.number({ error: TEMPERATURE }).min(0, { error: TEMPERATURE }).max(2, { error: TEMPERATURE }).default(OPENAI_DEFAULTS.temperature),
+  topP: z.number({ error: TOP_P }).gt(0, { error: TOP_P }).max(1, { error: TOP_P }).default(OPENAI_DEFAULTS.topP),
+  topK: integer(0).default(OPENAI_DEFAULTS.topK),
+});
+
+/** The options' rules and defaults. Messages read "expected …", so that they fit after a field name. */
+export const openaiOptionsSchema = z
+  .strictObject({
+    maxPromptChars: integer(1).default(OPENAI_LIMITS.maxPromptChars),
+    maxChatMessages: integer(1).default(OPENAI_LIMITS.maxChatMessages),
+    maxChatChars: integer(1).default(OPENAI_LIMITS.maxChatChars),
+    maxTokensLimit: integer(1).default(OPENAI_LIMITS.maxTokensLimit),
+    maxStopSequences: integer(0).default(OPENAI_LIMITS.maxStopSequences),
+    maxStopChars: integer(1).default(OPENAI_LIMITS.maxStopChars),
+    maxBodyBytes: integer(1).optional(),
+    ownedBy: z.string({ error: "expected a string of 1 to 256 characters" }).min(1, { error: "expected a string of 1 to 256 characters" }).max(256, { error: "expected a string of 1 to 256 characters" }).default("modelnode"),
+    defaults: openaiDefaultsSchema.prefault({}),
+  })
+  .superRefine((options, ctx) => {
+    // zod runs this even when a field failed: compare only two valid values.
+    const { maxTokensLimit, defaults } = options;
+    const valid = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1;
+    if (valid(maxTokensLimit) && valid(defaults?.maxTokens) && defaults.maxTokens > maxTokensLimit) {
+      ctx.addIssue({ code: "custom", path: ["defaults", "maxTokens"], message: `exceeds maxTokensLimit (${maxTokensLimit})` });
+    }
+  });
+
+export function resolveOpenAIOptions(options: OpenAIPluginOptions = {}): ResolvedOpenAIOptions {
+  const parsed = openaiOptionsSchema.safeParse(options ?? {});
+  if (parsed.success) return { ...parsed.data, maxBodyBytes: parsed.data.maxBodyBytes };
+  throw new TypeError(`openaiPlugin: ${parsed.error.issues.map(describeIssue).join("; ")}`);
+}
+
+/** "maxPromptChars must be an integer ≥ 1", "defaults.topP must be …", "unknown option \"x\"". */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.reduce<string>(
+    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
+    "",
+  );
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
+    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
+  }
+  if (!field) return issue.message.replace(/^expected /, "options must be ");
+  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
+}
+
+export const OPENAI_COUNTERS: InjectionToken<OpenAICounters> = Symbol("modelnode.openai-counters");

@@ -1,0 +1,21 @@
+/** `openaiPlugin(options)`: an OpenAI-compatible HTTP API on the node's port, on the model pipeline. */
+import { definePlugin, PIPELINE, type Plugin } from "@modelnode/core";
+import { OpenAICounters } from "./counters.js";
+import { OPENAI_COUNTERS, resolveOpenAIOptions, type OpenAIPluginOptions } from "./options.js";
+import { openaiRoutes } from "./routes.js";
+
+export function openaiPlugin(options: OpenAIPluginOptions = {}): Plugin {
+  const resolved = resolveOpenAIOptions(options);
+  return definePlugin({
+    name: "openai",
+    version: "0.1.0",
+    core: "^0.1.0",
+    requires: [PIPELINE],
+    routes: openaiRoutes(resolved),
+    register(container, host) {
+      const counters = new OpenAICounters();
+      container.register(OPENAI_COUNTERS, { useValue: counters });
+      host.addStatsSource("openai", () => counters.snapshot());
+    },
+  });
+}

@@ -1,0 +1,245 @@
+/**
+ * The request bodies of POST /v1/completions and POST /v1/chat/completions, typed strictly (nothing
+ * is coerced) and bounded by the plugin's options. OpenAI's optional fields may be null, which
+ * means "not given". Fields this node cannot honour (several choices, log probabilities, tools,
+ * penalties, …) are refused with a message naming them when they ask for something, and accepted
+ * when they ask for the default; other fields are ignored.
+ */
+import { z } from "@modelnode/core";
+import type { ResolvedOpenAIOptions } from "./options.js";
+
+/** Most content parts in one chat message's `content` array. */
+export const MAX_CONTENT_PARTS = 64;
+/** Longest `model`, in characters. */
+export const MAX_MODEL_CHARS = 256;
+
+type Limits = Omit<ResolvedOpenAIOptions, "defaults" | "ownedBy" | "maxBodyBytes">;
+
+const required = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? "required" : `expected ${what}`);
+
+const boundedInt = (min: number, max?: number) => {
+  const error = max === undefined ? `expected an integer ≥ ${min}` : `expected an integer from ${min} to ${max}`;
+  const schema = z.int({ error }).min(min, { error });
+  return max === undefined ? schema : schema.max(max, { error });
+};
+
+const numberIn = (what: string, check: (n: number) => boolean) =>
+  z.number({ error: `expected ${what}` }).refine(check, { error: `expected ${what}` });
+
+/**
+ * A field this node does not support: absent, null, or a value for which `accept` holds (what
+ * asks for the default) passes; anything else is refused with `message`.
+ */
+const refused = (accept: (value: unknown) => boolean, message: string) =>
+  z.unknown().refine((value) => value === undefined || value === null || accept(value), { error: message }).optional();
+
+const isZero = (v: unknown) => v === 0;
+const isEmptyObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+const isEmptyArray = (v: unknown) => Array.isArray(v) && v.length === 0;
+
+/** Sampling and output fields both endpoints take. */
+function commonFields(limits: Limits) {
+  return {
+    model: z
+      .string({ error: required("a model id (a string)") })
+      .min(1, { error: "expected a model id" })
+      .max(MAX_MODEL_CHARS, { error: `expected at most ${MAX_MODEL_CHARS} characters` }),
+    max_tokens: boundedInt(1, limits.maxTokensLimit).nullish(),
+    temperature: numberIn("a number from 0 to 2", (n) => n >= 0 && n <= 2).nullish(),
+    top_p: numberIn("a number more than 0 and at most 1", (n) => n > 0 && n <= 1).nullish(),
+    /** Not OpenAI's: a common extension (vLLM and others take it). */
+    top_k: boundedInt(0).nullish(),
+    seed: z.int({ error: "expected an integer" }).nullish(),
+    stop: stopField(limits).optional(),
+    stream: z.boolean({ error: "expected true or false" }).nullish(),
+    stream_options: z
+      .object({ include_usage: z.boolean({ error: "expected true or false" }).nullish() }, { error: "expected an object" })
+      .nullish(),
+    n: refused((v) => v === 1, "only 1 is supported: this node returns one choice per request"),
+    presence_penalty: refused(isZero, "only 0 is supported: this node applies no presence penalty"),
+    frequency_penalty: refused(isZero, "only 0 is supported: this node applies no frequency penalty"),
+    logit_bias: refused(isEmptyObject, "not supported: this node applies no logit bias"),
+  };
+}
+
+/** `stop`: a string or an array of strings (null: none), as a list. */
+function stopField(limits: Limits) {
+  const each = `expected a string of 1 to ${limits.maxStopChars} characters`;
+  return z.unknown().transform((value, ctx): string[] | undefined => {
+    if (value === undefined || value === null) return undefined;
+    const list = typeof value === "string" ? [value] : value;
+    if (!Array.isArray(list)) {
+      ctx.addIssue({ code: "custom", message: "expected a string or an array of strings" });
+      return z.NEVER;
+    }
+    if (list.length > limits.maxStopSequences) {
+      ctx.addIssue({ code: "custom", message: `expected at most ${limits.maxStopSequences} stop sequences` });
+      return z.NEVER;
+    }
+    let ok = true;
+    list.forEach((item: unknown, i) => {
+      if (typeof item !== "string" || item.length === 0 || item.length > limits.maxStopChars) {
+        ctx.addIssue({ code: "custom", message: each, path: typeof value === "string" ? [] : [i] });
+        ok = false;
+      }
+    });
+    return ok ? [...(list as string[])] : z.NEVER;
+  });
+}
+
+/** `prompt`: a text, or an array holding exactly one text. Token-id prompts and several prompts are refused. */
+function promptField(limits: Limits) {
+  const tooLong = `expected at most ${limits.maxPromptChars} characters`;
+  return z.unknown().transform((value, ctx) => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    };
+    let text = value;
+    if (Array.isArray(value)) {
+      if (value.length === 0) return fail("expected a text (an empty array holds no prompt)");
+      if (value.some((item) => typeof item === "number" || Array.isArray(item))) {
+        return fail("token-id prompts are not supported: send the prompt as text");
+      }
+      if (value.length > 1) return fail(`only one prompt per request is supported (got ${value.length}): send one request per prompt`);
+      text = value[0];
+    }
+    if (value === undefined) return fail("required");
+    if (typeof text !== "string") return fail("expected a text (a string)");
+    if (text.length === 0) return fail("expected a non-empty text");
+    if (text.length > limits.maxPromptChars) return fail(tooLong);
+    return text;
+  });
+}
+
+/** POST /v1/completions. */
+export function completionRequestSchema(limits: Limits) {
+  return z.object(
+    {
+      ...commonFields(limits),
+      prompt: promptField(limits),
+      echo: refused((v) => v === false, "not supported: the prompt is never repeated in the completion"),
+      best_of: refused((v) => v === 1, "only 1 is supported"),
+      logprobs: refused(() => false, "not supported: this node returns no log probabilities"),
+      suffix: refused((v) => v === "", "not supported: this node does not insert text"),
+    },
+    { error: "expected a JSON object" },
+  );
+}
+
+export type CompletionRequest = z.output<ReturnType<typeof completionRequestSchema>>;
+
+/** A chat as the pipeline takes it. */
+export interface ChatTurn {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+const ROLES = new Set(["system", "developer", "user", "assistant"]);
+
+/** One entry of `messages`, its content joined into one text (text parts joined with "\n"). */
+function chatMessage(limits: Limits) {
+  const tooLong = `expected at most ${limits.maxChatChars} characters`;
+  /** A string, or an array of `{"type": "text", "text"}` parts joined with "\n"; null stays null (checked below). */
+  const content = z.unknown().transform((value, ctx): string | null | undefined => {
+    const fail = (message: string, path: (string | number)[] = []) => {
+      ctx.addIssue({ code: "custom", message, path });
+      return z.NEVER;
+    };
+    if (value === undefined || value === null) return value;
+    if (typeof value === "string") return value.length > limits.maxChatChars ? fail(tooLong) : value;
+    if (!Array.isArray(value)) return fail("expected a string or an array of text parts");
+    if (value.length > MAX_CONTENT_PARTS) return fail(`expected at most ${MAX_CONTENT_PARTS} content parts`);
+    const texts: string[] = [];
+    for (let i = 0; i < value.length; i++) {
+      const part: unknown = value[i];
+      if (typeof part !== "object" || part === null || Array.isArray(part)) return fail('expected a content part ({"type": "text", "text": …})', [i]);
+      const { type, text } = part as { type?: unknown; text?: unknown };
+      if (type !== "text") {
+        return fail(
+          typeof type === "string" ? `only text content parts are supported (got "${type.slice(0, 32)}")` : 'expected "text"',
+          [i, "type"],
+        );
+      }
+      if (typeof text !== "string") return fail(text === undefined ? "required" : "expected a string", [i, "text"]);
+      texts.push(text);
+    }
+    const joined = texts.join("\n");
+    return joined.length > limits.maxChatChars ? fail(tooLong) : joined;
+  });
+  return z
+    .object(
+      {
+        role: z
+          .string({ error: required("a role (a string)") })
+          .refine((role) => ROLES.has(role), {
+            error: (issue) =>
+              issue.input === "tool" || issue.input === "function"
+                ? "tool and function messages are not supported: this node runs no tools"
+                : "expected one of system, developer, user, assistant",
+          }),
+        content: content.optional(),
+        tool_calls: refused(isEmptyArray, "not supported: this node runs no tools"),
+        function_call: refused(() => false, "not supported: this node runs no tools"),
+      },
+      { error: "expected a message object ({\"role\", \"content\"})" },
+    )
+    .superRefine((message, ctx) => {
+      // An assistant turn may leave content out (null); every other turn has one.
+      if ((message.content === undefined || message.content === null) && message.role !== "assistant" && ROLES.has(message.role)) {
+        ctx.addIssue({ code: "custom", path: ["content"], message: "required" });
+      }
+    })
+    .transform(
+      (message): ChatTurn => ({
+        role: message.role === "developer" ? "system" : (message.role as ChatTurn["role"]),
+        content: message.content ?? "",
+      }),
+    );
+}
+
+/** POST /v1/chat/completions. */
+export function chatRequestSchema(limits: Limits) {
+  return z
+    .object(
+      {
+        ...commonFields(limits),
+        messages: z
+          .array(chatMessage(limits), { error: required("an array of messages") })
+          .min(1, { error: "expected at least one message" })
+          .max(limits.maxChatMessages, { error: `expected at most ${limits.maxChatMessages} messages` }),
+        max_completion_tokens: boundedInt(1, limits.maxTokensLimit).nullish(),
+        logprobs: refused((v) => v === false, "not supported: this node returns no log probabilities"),
+        top_logprobs: refused(isZero, "not supported: this node returns no log probabilities"),
+        tools: refused(isEmptyArray, "not supported: this node runs no tools"),
+        tool_choice: refused((v) => v === "none", "not supported: this node runs no tools"),
+        functions: refused(isEmptyArray, "not supported: this node runs no tools"),
+        function_call: refused((v) => v === "none", "not supported: this node runs no tools"),
+        response_format: refused(
+          (v) => typeof v === "object" && v !== null && (v as { type?: unknown }).type === "text",
+          'only {"type": "text"} is supported: this node does not constrain output to JSON',
+        ),
+        modalities: refused((v) => Array.isArray(v) && v.every((m) => m === "text"), 'only ["text"] is supported'),
+        audio: refused(() => false, "not supported: this node produces text only"),
+      },
+      { error: "expected a JSON object" },
+    )
+    .superRefine((body, ctx) => {
+      if (
+        typeof body.max_tokens === "number" &&
+        typeof body.max_completion_tokens === "number" &&
+        body.max_tokens !== body.max_completion_tokens
+      ) {
+        ctx.addIssue({ code: "custom", path: ["max_completion_tokens"], message: "differs from max_tokens: send one of them" });
+      }
+      if (Array.isArray(body.messages)) {
+        let chars = 0;
+        for (const message of body.messages) chars += typeof message?.content === "string" ? message.content.length : 0;
+        if (chars > limits.maxChatChars) {
+          ctx.addIssue({ code: "custom", path: ["messages"], message: `the contents of the messages exceed ${limits.maxChatChars} characters in all` });
+        }
+      }
+    });
+}
+
+export type ChatRequest = z.output<ReturnType<typeof chatRequestSchema>>;
