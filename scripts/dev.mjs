@@ -41,10 +41,11 @@ function pnpmCommand() {
   return ["npx", ["--yes", `pnpm@${PNPM_VERSION}`]];
 }
 
-function ensureInstalled() {
-  const plan = installPlan(root);
+/** `scope` "start": only what the example node needs (npm start); "all": tests and benches too. */
+function ensureInstalled(scope = "all") {
+  const plan = installPlan(root, { scope });
   if (!plan.install) {
-    if (plan.record) recordState(root, plan.state);
+    if (plan.record) recordState(root, { ...plan.state, scope: plan.scope });
     return;
   }
   const [cmd, pre] = pnpmCommand();
@@ -54,11 +55,12 @@ function ensureInstalled() {
     // MODELNODE_INSTALLING: pnpm runs the root's `prepare` script too; it must not build (or install) again.
     env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", npm_config_update_notifier: "false", MODELNODE_INSTALLING: "1" },
   });
-  recordState(root, currentState(root)); // after the install: it may have updated pnpm-lock.yaml
+  recordState(root, { ...currentState(root), scope: plan.scope }); // after the install: it may have updated pnpm-lock.yaml
 }
 
-function build() {
-  must(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b"]);
+/** `project`: a tsconfig to build (with its references); default the whole workspace. */
+function build(project) {
+  must(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b", ...(project ? [join(root, project)] : [])]);
   // The bundled tiny model is generated (seeded, deterministic) rather than committed.
   const builder = join(root, "packages", "onnx", "dist", "scripts", "build-tiny-model.js");
   if (existsSync(builder)) {
@@ -100,8 +102,9 @@ switch (command) {
     build();
     break;
   case "start": {
-    ensureInstalled();
-    build();
+    // Only what the node needs: the tests' peer runtimes (transformers.js, its sharp, …) are not installed.
+    ensureInstalled("start");
+    build("examples/model-node");
     process.exit(run(process.execPath, [join(root, "examples", "model-node", "dist", "src", "cli.js"), ...rest]));
   }
   case "test": {

@@ -151,11 +151,27 @@ export function isCI(env = process.env) {
   return value !== "" && value !== "0" && value !== "false";
 }
 
+/** What `npm start` needs installed: the example node and what it depends on (not the tests' peer runtimes). */
+export const START_FILTERS = ["@modelnode/example-model-node...", "modelnode"];
+
 /**
  * What to do: `{ install: false, record }` (record: adopt an install that has no record yet), or
- * `{ install: true, frozen, reason }`.
+ * `{ install: true, frozen, reason }`. `scope` "start" asks only for what the example node needs
+ * (an install of everything counts as one); "all" for everything (tests, benches).
  */
-export function installPlan(root, { ci = isCI() } = {}) {
+export function installPlan(root, { ci = isCI(), scope = "all" } = {}) {
+  // Nothing installed: nothing to keep. Installed without a scope on record: it was everything.
+  const recordedScope = existsSync(join(root, INSTALL_MARKER)) ? (readState(root)?.scope ?? "all") : "none";
+  // Never narrow an install that has everything: a filtered install would prune the rest.
+  const wanted = scope === "all" || recordedScope === "all" ? "all" : "start";
+  const plan = basePlan(root, ci);
+  if (!plan.install && recordedScope === "start" && scope === "all") {
+    return { install: true, frozen: plan.state.lockfile !== null, reason: "the tests' dependencies are not installed yet (npm start installs only the node's)", state: plan.state, scope: "all" };
+  }
+  return { ...plan, scope: wanted };
+}
+
+function basePlan(root, ci) {
   const state = currentState(root);
   const hasLockfile = state.lockfile !== null;
   const marker = join(root, INSTALL_MARKER);
@@ -186,5 +202,6 @@ export function installArgs(plan) {
     plan.frozen ? "--frozen-lockfile" : "--no-frozen-lockfile",
     "--config.update-notifier=false",
     "--config.confirm-modules-purge=false",
+    ...(plan.scope === "start" ? START_FILTERS.flatMap((filter) => ["--filter", filter]) : []),
   ];
 }

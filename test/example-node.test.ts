@@ -160,7 +160,8 @@ test("stats count legacy and protocol requests and carry the plugins' figures", 
   assert.ok(stats.legacy_requests > 0);
   assert.ok(stats.protocol_requests > 0);
   assert.equal(stats.total_requests, stats.legacy_requests + stats.protocol_requests);
-  assert.equal(typeof stats.pipeline.activeSessions, "number");
+  assert.equal(typeof stats.pipeline.active_sessions, "number", "pipeline figures in snake_case like the rest");
+  assert.equal(stats.pipeline.activeSessions, undefined);
   assert.ok(stats.legacy.steps > 0);
   assert.ok(stats.inference.completion_tokens > 0);
 });

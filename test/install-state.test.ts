@@ -11,6 +11,7 @@ import { REPO_ROOT } from "./support/paths.js";
 interface InstallState {
   manifests: string;
   lockfile: string | null;
+  scope?: "start" | "all";
 }
 interface InstallPlan {
   install: boolean;
@@ -18,12 +19,13 @@ interface InstallPlan {
   record?: boolean;
   reason?: string;
   state: InstallState;
+  scope?: "start" | "all";
 }
 interface InstallStateModule {
   STATE_FILE: string;
   workspacePatterns(root: string): string[];
   installInputs(root: string): string[];
-  installPlan(root: string, options?: { ci?: boolean }): InstallPlan;
+  installPlan(root: string, options?: { ci?: boolean; scope?: "start" | "all" }): InstallPlan;
   installArgs(plan: InstallPlan): string[];
   recordState(root: string, state?: InstallState): void;
   isCI(env: Record<string, string | undefined>): boolean;
@@ -144,4 +146,29 @@ test("CI is set unless empty, 0 or false", () => {
   assert.equal(lib.isCI({}), false);
   assert.equal(lib.isCI({ CI: "false" }), false);
   assert.equal(lib.isCI({ CI: "0" }), false);
+});
+
+test("npm start installs only what the node needs; npm test then completes the install; a full install is never narrowed", () => {
+  const root = workspace();
+  const first = lib.installPlan(root, { scope: "start" });
+  assert.equal(first.install, true);
+  assert.equal(first.scope, "start");
+  const args = lib.installArgs(first);
+  assert.deepEqual(args.slice(args.indexOf("--filter")), ["--filter", "@modelnode/example-model-node...", "--filter", "modelnode"]);
+  // After that install: start has what it needs; test does not.
+  write(root, "node_modules/.pnpm/lock.yaml", "x");
+  lib.recordState(root, { ...first.state, scope: "start" });
+  assert.equal(lib.installPlan(root, { scope: "start" }).install, false);
+  const forTests = lib.installPlan(root, { scope: "all" });
+  assert.equal(forTests.install, true);
+  assert.equal(forTests.scope, "all");
+  assert.ok(!lib.installArgs(forTests).includes("--filter"));
+  assert.match(forTests.reason ?? "", /tests' dependencies/);
+  // Once everything is installed, a later start (even after a manifest change) keeps everything.
+  lib.recordState(root, { ...forTests.state, scope: "all" });
+  write(root, "packages/a/package.json", { name: "a", version: "1.0.0", dependencies: { b: "workspace:*", zod: "4.0.0" } });
+  const later = lib.installPlan(root, { scope: "start" });
+  assert.equal(later.install, true);
+  assert.equal(later.scope, "all");
+  assert.ok(!lib.installArgs(later).includes("--filter"));
 });

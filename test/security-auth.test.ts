@@ -20,6 +20,7 @@ const VALID: Record<string, () => unknown> = {
   authentication: () => ({ header: header("authentication"), license_key: "not-the-key" }),
   inference_request: () => ({ header: header("inference_request"), model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 2 }),
   list_models: () => ({ header: header("list_models") }),
+  inference_cancel: () => ({ header: header("inference_cancel"), target_message_id: "m-1" }),
   legacy: () => ({ session_id: "s", step: 0, input_tensors: { input_ids: "Hi" } }),
 };
 

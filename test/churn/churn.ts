@@ -95,7 +95,7 @@ for (let r = 1; r <= ROUNDS; r++) {
     `after round ${r} (${PER_ROUND} connections in ${((Date.now() - started) / 1000).toFixed(1)} s): ` +
       `heap used ${fmt(after.heapUsed)} (${delta(after.heapUsed - before.heapUsed)}), rss ${fmt(after.rss)} (${delta(after.rss - before.rss)}); ` +
       `connections total ${stats.total_connections}, active ${stats.active_connections}, in flight ${stats.in_flight}, ` +
-      `legacy sessions ${pipeline.activeSessions} (evicted ${pipeline.sessionsEvicted}), cache ${pipeline.cacheBytes} B, ` +
+      `legacy sessions ${pipeline.active_sessions} (evicted ${pipeline.sessions_evicted}), cache ${pipeline.cache_bytes} B, ` +
       `tracked workers ${(stats.heartbeat as { tracked_workers: number }).tracked_workers}`,
   );
 }

@@ -1,4 +1,5 @@
 /** The example node (real ONNX pipeline) on a free loopback port, and ways to wait for it to be idle. */
+import { PIPELINE } from "@modelnode/core";
 import type { ModelNode } from "@modelnode/core/server";
 import { eventually } from "@modelnode/testing";
 
@@ -19,8 +20,9 @@ export async function startNode(config: ModelNodeConfigInput = {}, runtime: Mode
   return { node, url: `${config.tls ? "wss" : "ws"}://127.0.0.1:${port}`, port };
 }
 
+/** The pipeline's own figures (the contract's camelCase names; /stats shows them in snake_case). */
 export function pipelineStats(node: ModelNode): Record<string, number> {
-  return node.getStats().pipeline as Record<string, number>;
+  return node.container.resolve(PIPELINE).stats();
 }
 
 /** The figures that must come back to zero once every client has gone and every request ended. */
@@ -30,9 +32,9 @@ export function busyFigures(node: ModelNode) {
   return {
     active_connections: stats.active_connections,
     in_flight: stats.in_flight,
-    generations: pipeline.generationsInFlight,
+    generations: pipeline.generations_in_flight,
     queued: pipeline.queued,
-    batch_rows: pipeline.batchSize,
+    batch_rows: pipeline.batch_size,
     inference_in_flight: (stats.inference as { in_flight: number }).in_flight,
   };
 }

@@ -5,19 +5,28 @@
  * SIGTERM/SIGINT close the node gracefully and exit 0 (a second signal exits at once with 130). Errors that escape everything else:
  * see process-handlers.ts (an unhandled rejection is logged and the node keeps serving; an
  * uncaught exception is logged, the node closes gracefully, exit code 1).
+ *
+ * Logs (log.ts): pretty at a terminal, JSON lines otherwise (MODELNODE_LOG_FORMAT=json|pretty),
+ * one line per request, written so that a reader going away (`| tee` exiting) never keeps the
+ * process from exiting.
  */
-import { closeOnSignals } from "@modelnode/core/server";
+import { PIPELINE } from "@modelnode/core";
+import { closeOnSignals, type ModelNode } from "@modelnode/core/server";
 import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import { loadConfig, USAGE } from "./load-config.js";
-import { createModelNode } from "./model-node.js";
+import { chooseLogFormat, createCliLogger, requestLogPlugin, type LogFormat } from "./log.js";
+import { startModelNode } from "./model-node.js";
 import { installProcessHandlers } from "./process-handlers.js";
 
 async function main(): Promise<number | undefined> {
+  ignoreBrokenPipes();
   let loaded;
+  let format: LogFormat;
   try {
     // extra-plugins.ts's plugins: their options are validated with the rest of the config.
     loaded = loadConfig({ argv: process.argv.slice(2), plugins: extraPlugins });
+    format = chooseLogFormat();
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -30,38 +39,62 @@ async function main(): Promise<number | undefined> {
     return 0;
   }
   const { config } = loaded;
+  const where = `${config.host ?? "all interfaces"} port ${config.port}`;
   let node;
+  let address;
   try {
-    node = await createModelNode(config, { plugins: extraPlugins });
+    const logger = createCliLogger({ level: config.logLevel, format });
+    // The port is bound before the models load: a port in use is reported at once, and probes
+    // (/livez, /readyz "starting") answer while loading.
+    ({ node, ...address } = await startModelNode(config, { logger, plugins: [...extraPlugins, requestLogPlugin()] }, ({ port }) =>
+      console.error(`port ${port} bound; loading models (${Object.keys(config.models).join(", ")}) ...`),
+    ));
   } catch (error) {
-    console.error(`startup error: ${(error as Error).message}`);
+    const err = error as NodeJS.ErrnoException;
+    if (err.code === "EADDRINUSE") {
+      console.error(`startup error: ${where} is already in use`);
+      return 1;
+    }
+    console.error(`startup error: ${err.message}`);
     return error instanceof ConfigError ? 2 : 1;
   }
   installProcessHandlers(node);
-  let address;
-  try {
-    address = await node.listen(config.port, config.host);
-  } catch (error) {
-    const err = error as NodeJS.ErrnoException;
-    const where = `${config.host ?? "all interfaces"} port ${config.port}`;
-    console.error(err.code === "EADDRINUSE" ? `startup error: ${where} is already in use` : `startup error: ${err.message}`);
-    await node.close();
-    return 1;
-  }
-  const shownHost = address.host === "::" || address.host === "0.0.0.0" ? "localhost" : address.host;
-  // One line for people (and scripts) waiting for the node; logs go to stdout as JSON.
-  console.error(
-    `model node ${node.nodeId} listening on ${config.tls ? "wss" : "ws"}://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}` +
-      ` (models: ${Object.keys(config.models).join(", ")}; auth ${config.auth.required ? "required" : "off"}` +
-      `${extraPlugins.length > 0 ? `; extra plugins: ${extraPlugins.map((p) => p.name).join(", ")}` : ""})`,
-  );
-
+  // Before the "listening" line: whoever reads it may signal at once, and a signal without a handler kills the process.
   closeOnSignals(node, {
     onSignal: (signal, again) =>
       console.error(again ? `${signal} again: exiting without waiting` : `${signal}: closing (in-flight requests get up to ${config.shutdownTimeoutMs} ms)`),
     onCloseError: (error) => console.error(`error while closing: ${(error as Error).message}`),
   });
+  const shownHost = address.host === "::" || address.host === "0.0.0.0" ? "localhost" : address.host;
+  // One line for people (and scripts) waiting for the node, on stderr; logs go to stdout.
+  console.error(
+    `model node ${node.nodeId} listening on ${config.tls ? "wss" : "ws"}://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}` +
+      ` (models: ${modelList(node)}; auth ${config.auth.required ? "required" : "off"}` +
+      `${extraPlugins.length > 0 ? `; extra plugins: ${extraPlugins.map((p) => p.name).join(", ")}` : ""})`,
+  );
   return undefined;
+}
+
+/** "tiny-gpt2, test_model (= tiny-gpt2)": the ids served, aliases of one load marked as such. */
+function modelList(node: ModelNode): string {
+  return node.container
+    .resolve(PIPELINE)
+    .listModels()
+    .map((m) => (m.aliasOf ? `${m.id} (= ${m.aliasOf})` : m.id))
+    .join(", ");
+}
+
+/**
+ * A reader of stdout or stderr that goes away (`| tee` or `| head` exiting, a closed terminal) is
+ * not a bug in the node: without a listener, the EPIPE of the next write to process.stderr (the
+ * "SIGINT: closing" line) is an uncaught exception, and a clean shutdown would become exit 1.
+ */
+function ignoreBrokenPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
+  }
 }
 
 main().then(

@@ -12,6 +12,8 @@ import { DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authOptionsSchema } from "@modelnode/plugin-auth";
 import { inferenceDefaultsSchema, inferenceOptionsSchema } from "@modelnode/plugin-inference";
 import { legacyOptionsSchema } from "@modelnode/plugin-legacy";
+import { openaiDefaultsSchema, openaiOptionsSchema } from "@modelnode/plugin-openai";
+import { metricsOptionsSchema, type MetricsOptions } from "@modelnode/plugin-metrics";
 import { extraPlugins } from "./extra-plugins.js";
 import { pluginEntries, type ExtraPlugin } from "./plugin-entry.js";
 
@@ -66,7 +68,7 @@ const pipelineLimits = {
 /** Core's limits (WebSocket layer and dispatch), the pipeline's, and the message plugins' size limits. */
 export const limitsConfigSchema = nodeLimitsSchema.extend({
   ...pipelineLimits,
-  /** inferencePlugin's maxPromptChars. */
+  /** inferencePlugin's (and openaiPlugin's) maxPromptChars. */
   maxPromptChars: inferenceOptionsSchema.shape.maxPromptChars.unwrap().optional(),
   /** legacyPlugin's maxInputTokens. */
   maxInputTokens: legacyOptionsSchema.shape.maxInputTokens.unwrap().optional(),
@@ -90,6 +92,34 @@ export const inferenceConfigSchema = z.strictObject({
   maxStopSequences: inference.maxStopSequences,
   maxStopChars: inference.maxStopChars,
   defaults: inferenceDefaultsSchema.extend({ maxTokens: inferenceDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
+});
+
+/** metricsPlugin's options (GET /metrics, Prometheus), and a switch to leave it out. */
+export const metricsConfigSchema = metricsOptionsSchema.extend({
+  /** Serve /metrics (and time every generation for it). */
+  enabled: z.boolean({ error: "expected true or false" }).default(true),
+});
+
+/** The `metrics` section less its switch: metricsPlugin's options. */
+export function metricsOptionsOf({ enabled: _enabled, ...options }: z.output<typeof metricsConfigSchema>): MetricsOptions {
+  return options;
+}
+
+const openai = openaiOptionsSchema.shape;
+/**
+ * openaiPlugin's options (the OpenAI-compatible HTTP API on the node's port), and whether to serve
+ * it; less the two under limits, as for inference. An unset defaults.maxTokens follows limits.maxTokens down.
+ */
+export const openaiConfigSchema = z.strictObject({
+  /** Serve /v1/models, /v1/completions and /v1/chat/completions. Default true. */
+  enabled: z.boolean({ error: "expected true or false" }).default(true),
+  maxChatMessages: openai.maxChatMessages,
+  maxChatChars: openai.maxChatChars,
+  maxStopSequences: openai.maxStopSequences,
+  maxStopChars: openai.maxStopChars,
+  maxBodyBytes: openai.maxBodyBytes,
+  ownedBy: openai.ownedBy,
+  defaults: openaiDefaultsSchema.extend({ maxTokens: openaiDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
 });
 
 /**
@@ -141,6 +171,9 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       limits: limitsConfigSchema.prefault({}),
       legacy: legacyConfigSchema.prefault({}),
       inference: inferenceConfigSchema.prefault({}),
+      openai: openaiConfigSchema.prefault({}),
+      /** Prometheus metrics at GET /metrics (see docs/operations.md, "Metrics"). */
+      metrics: metricsConfigSchema.prefault({}),
       /** Options of the plugins listed in extra-plugins.ts (or given to createModelNode), by plugin name. */
       plugins: pluginsConfigSchema(plugins),
     })
@@ -151,6 +184,9 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       const maxTokens = config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling;
       if ((config.inference.defaults.maxTokens ?? 0) > maxTokens) {
         ctx.addIssue({ code: "custom", path: ["inference", "defaults", "maxTokens"], message: `expected at most limits.maxTokens (${maxTokens})` });
+      }
+      if ((config.openai.defaults.maxTokens ?? 0) > maxTokens) {
+        ctx.addIssue({ code: "custom", path: ["openai", "defaults", "maxTokens"], message: `expected at most limits.maxTokens (${maxTokens})` });
       }
       if (config.legacy.modelId !== undefined && !(config.legacy.modelId in config.models)) {
         ctx.addIssue({ code: "custom", path: ["legacy", "modelId"], message: `expected one of the configured models (${Object.keys(config.models).join(", ")})` });

@@ -1,6 +1,6 @@
 // The example model node: heartbeat + auth + legacy + inference plugins on the ONNX pipeline,
 // plus the plugins listed in extra-plugins.ts.
-export { createModelNode, type ModelNodeRuntime } from "./model-node.js";
+export { createModelNode, startModelNode, type ModelNodeRuntime } from "./model-node.js";
 export { extraPlugins } from "./extra-plugins.js";
 export { isPluginEntry, pluginEntry, type ExtraPlugin, type PluginEntry } from "./plugin-entry.js";
 export {

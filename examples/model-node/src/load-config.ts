@@ -26,9 +26,14 @@ export const USAGE = `Usage: model-node [options]
 
 Also from the environment: MODELNODE_NODE_ID, MODELNODE_AUTH_SECRET,
 MODELNODE_AUTH_KEY_HASHES (comma-separated "sha256:<hex>" hashes),
-MODELNODE_ALLOWED_ORIGINS (comma-separated; WebSocket upgrades from other origins get 403),
-MODELNODE_PLUGINS (JSON: {"<plugin>": {options}}, merged over the file's "plugins").
-Precedence: flags > environment > config file > defaults.`;
+MODELNODE_ALLOWED_ORIGINS (comma-separated; WebSocket upgrades and HTTP requests from other
+origins get 403), MODELNODE_PLUGINS (JSON: {"<plugin>": {options}}, merged over the file's
+"plugins"), MODELNODE_LOG_FORMAT (pretty|json; default pretty at a terminal, JSON otherwise).
+Precedence: flags > environment > config file > defaults.
+
+On the same port: the WebSocket protocol, the OpenAI API (/v1/models, /v1/completions,
+/v1/chat/completions; config "openai"), GET /metrics (config "metrics"), /livez, /readyz,
+/health, /stats, /asyncapi.json.`;
 
 type Layer = Record<string, unknown>;
 

@@ -6,13 +6,15 @@
  */
 import { readFileSync } from "node:fs";
 import type { Logger, NodeLimits } from "@modelnode/core";
-import { createNode, pipelinePlugin, type ModelNode, type TlsOptions } from "@modelnode/core/server";
+import { createNode, pipelinePlugin, startNode, type ModelNode, type NodeOptions, type TlsOptions } from "@modelnode/core/server";
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin } from "@modelnode/plugin-inference";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
-import { configSchemaFor, type ModelNodeConfig, type ModelNodeConfigInput } from "./config.js";
+import { OPENAI_DEFAULTS, openaiPlugin } from "@modelnode/plugin-openai";
+import { metricsPlugin } from "@modelnode/plugin-metrics";
+import { configSchemaFor, metricsOptionsOf, type ModelNodeConfig, type ModelNodeConfigInput } from "./config.js";
 import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import { createExtraPlugins, type ExtraPlugin } from "./plugin-entry.js";
@@ -31,6 +33,24 @@ export interface ModelNodeRuntime {
 
 /** Validates `input` (defaults filled in; ConfigError when invalid) and composes the node. Call `listen()` on it. */
 export async function createModelNode(input: ModelNodeConfigInput = {}, runtime: ModelNodeRuntime = {}): Promise<ModelNode> {
+  return createNode(await modelNodeOptions(input, runtime));
+}
+
+/**
+ * Validates `input`, binds the port, then loads the models and serves (core's startNode): a port
+ * in use is reported in milliseconds, and while the models load the port answers /livez 200 and
+ * /readyz 503 {"status":"starting"}. What the CLI (`npm start`) does.
+ */
+export async function startModelNode(
+  input: ModelNodeConfigInput = {},
+  runtime: ModelNodeRuntime = {},
+  onListening?: (address: { port: number; host: string }) => void,
+): Promise<{ node: ModelNode; port: number; host: string }> {
+  return startNode(await modelNodeOptions(input, runtime), onListening);
+}
+
+/** The node options of the example node for a config (validated here). */
+async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeRuntime): Promise<NodeOptions> {
   const extras = runtime.plugins ?? extraPlugins;
   const parsed = configSchemaFor(extras).safeParse(input);
   if (!parsed.success) throw ConfigError.fromZod(parsed.error);
@@ -42,7 +62,7 @@ export async function createModelNode(input: ModelNodeConfigInput = {}, runtime:
   // Made before anything starts, so that a plugin refusing its options costs no model loading.
   const userPlugins = await createExtraPlugins(extras, config.plugins);
   // If a plugin fails to register, createNode runs the close hooks of those before it (the pipeline's included).
-  return createNode({
+  return {
     port: config.port,
     host: config.host,
     nodeId: config.nodeId,
@@ -70,6 +90,8 @@ export async function createModelNode(input: ModelNodeConfigInput = {}, runtime:
           logger: logger.child({ component: "onnx" }),
         }),
       ),
+      // Right after the pipeline: it instruments the pipeline the plugins below are given (docs/operations.md, "Metrics").
+      ...(config.metrics.enabled ? [metricsPlugin(metricsOptionsOf(config.metrics))] : []),
       heartbeatPlugin(),
       authPlugin(config.auth),
       legacyPlugin({ ...config.legacy, maxInputTokens: limits.maxInputTokens }),
@@ -79,9 +101,10 @@ export async function createModelNode(input: ModelNodeConfigInput = {}, runtime:
         maxTokensLimit: maxTokens,
         defaults: clampDefaults(config, maxTokens),
       }),
+      ...(config.openai.enabled ? [openaiPlugin(openaiOptions(config, maxTokens))] : []),
       ...userPlugins,
     ],
-  });
+  };
 }
 
 function coreLimits({ limits }: ModelNodeConfig): Partial<NodeLimits> {
@@ -114,4 +137,10 @@ function readTls({ tls }: ModelNodeConfig): TlsOptions | undefined {
 /** A lowered token ceiling also lowers the default max_tokens, so the two never conflict. */
 function clampDefaults({ inference }: ModelNodeConfig, maxTokens: number) {
   return { ...inference.defaults, maxTokens: inference.defaults.maxTokens ?? Math.min(maxTokens, INFERENCE_DEFAULTS.maxTokens) };
+}
+
+/** openaiPlugin's options: its config section, with the prompt and token limits the inference plugin gets. */
+function openaiOptions({ openai: { enabled: _enabled, ...options }, limits }: ModelNodeConfig, maxTokens: number) {
+  const defaults = { ...options.defaults, maxTokens: options.defaults.maxTokens ?? Math.min(maxTokens, OPENAI_DEFAULTS.maxTokens) };
+  return { ...options, maxPromptChars: limits.maxPromptChars, maxTokensLimit: maxTokens, defaults };
 }
