@@ -10,7 +10,8 @@
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
 //   node scripts/dev.mjs bench [dispatch|load] [bench options]
-import { spawnSync, execFileSync } from "node:child_process";
+import { spawn, spawnSync, execFileSync } from "node:child_process";
+import { constants as osConstants } from "node:os";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +24,18 @@ function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
   if (r.error) throw r.error;
   return r.status ?? 1;
+}
+/**
+ * Runs the node as if it were this process: Ctrl-C at a terminal reaches the node directly (it
+ * is in our process group), so this process only waits for it; a SIGTERM sent to this process
+ * alone (a supervisor) is passed on. Exits with the node's exit code (128 + n if a signal ended it).
+ */
+function runAsServer(cmd, args) {
+  const child = spawn(cmd, args, { stdio: "inherit", cwd: root });
+  process.on("SIGINT", () => {}); // the terminal sent it to the node as well: wait for the node's drain
+  process.on("SIGTERM", () => child.kill("SIGTERM"));
+  process.on("SIGHUP", () => child.kill("SIGHUP"));
+  child.on("exit", (code, signal) => process.exit(code ?? 128 + (osConstants.signals[signal] ?? 0)));
 }
 function must(cmd, args, opts) {
   const code = run(cmd, args, opts);
@@ -105,7 +118,8 @@ switch (command) {
     // Only what the node needs: the tests' peer runtimes (transformers.js, its sharp, …) are not installed.
     ensureInstalled("start");
     build("examples/model-node");
-    process.exit(run(process.execPath, [join(root, "examples", "model-node", "dist", "src", "cli.js"), ...rest]));
+    runAsServer(process.execPath, [join(root, "examples", "model-node", "dist", "src", "cli.js"), ...rest]);
+    break;
   }
   case "test": {
     ensureInstalled();

@@ -86,3 +86,19 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     assert.equal(await cli.exited, 0, cli.stderr());
   });
 }
+
+test("a port in use is reported before any model loads (exit 1, one line, no model loaded)", async () => {
+  const { createServer } = await import("node:net");
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    const run = await runCli(["--port", String(port), "--host", "127.0.0.1"], { MODELNODE_LOG_LEVEL: "info", MODELNODE_LOG_FORMAT: "json" });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, new RegExp(`startup error: 127\\.0\\.0\\.1 port ${port} is already in use`));
+    assert.doesNotMatch(run.stdout, /model loaded/, "the models were never loaded for a port that was taken");
+    assert.doesNotMatch(run.stderr, /loading models/);
+  } finally {
+    blocker.close();
+  }
+});

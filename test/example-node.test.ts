@@ -162,6 +162,17 @@ test("stats count legacy and protocol requests and carry the plugins' figures", 
   assert.equal(stats.total_requests, stats.legacy_requests + stats.protocol_requests);
   assert.equal(typeof stats.pipeline.active_sessions, "number", "pipeline figures in snake_case like the rest");
   assert.equal(stats.pipeline.activeSessions, undefined);
+  // One naming convention in /stats: snake_case field names (message types and codes are data).
+  const camel: string[] = [];
+  const walk = (value: unknown, path: string) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (/[A-Z]/.test(key) && !/\.(requests_by_type|errors_by_code|workers)$/.test(path)) camel.push(`${path}.${key}`);
+      walk(inner, `${path}.${key}`);
+    }
+  };
+  walk(JSON.parse(JSON.stringify(stats)), "stats");
+  assert.deepEqual(camel, []);
   assert.ok(stats.legacy.steps > 0);
   assert.ok(stats.inference.completion_tokens > 0);
 });
