@@ -112,12 +112,13 @@ after(() => {
 
 describe("the packed packages", () => {
   for (const p of PACKED) {
-    test(`${p.name}: the tarball holds package.json, README.md and dist/src (no tests, no build info), its exports resolve, ranges are real`, async () => {
+    test(`${p.name}: the tarball holds package.json, README.md, LICENSE and dist/src (no tests, no build info), its exports resolve, ranges are real`, async () => {
       const tarball = packedTarballs.get(p.name)!;
       const entries = await tarEntries(tarball);
-      const outside = entries.filter((e) => !/^package\/(package\.json|README\.md|dist\/src\/.+\.(js|d\.ts)(\.map)?)$/.test(e));
+      const outside = entries.filter((e) => !/^package\/(package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts)(\.map)?)$/.test(e));
       assert.deepEqual(outside, [], "files a user does not need");
       assert.ok(entries.includes("package/README.md"));
+      assert.ok(entries.includes("package/LICENSE"), "the MIT licence the manifest names travels with the code");
       // Every compiled file comes from a source that still exists (tsc -b never deletes stale output).
       const sources = new Set(
         entries.filter((e) => e.endsWith(".js")).map((e) => e.replace(/^package\/dist\//, "").replace(/\.js$/, ".ts")),
