@@ -66,6 +66,7 @@ test("the example node serves /metrics: a streamed generation's tokens and timin
     const intervals = value(after.text, "modelnode_inter_token_latency_seconds_count", model)!;
     assert.ok(intervals >= chunks.length - 1 && intervals <= usage.completion_tokens - 1, `inter-token intervals: ${intervals}`);
     assert.equal(value(after.text, "modelnode_e2e_request_latency_seconds_count", model), 1);
+    assert.equal(value(after.text, "modelnode_request_queue_time_seconds_count", model), 1, "the onnx pipeline reports each generation's queue time");
     assert.ok(value(after.text, "modelnode_e2e_request_latency_seconds_sum", model)! > 0);
     assert.equal(value(after.text, "modelnode_request_success_total", { ...model, finished_reason: final.finish_reason }), 1);
     assert.equal(value(after.text, "modelnode_messages_total", { protocol: "standard", type: "inference_request" }), 1);

@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { GenerateRequest, GenerationEvent } from "@modelnode/core/pipeline";
-import { collect, ensureModel, eventually, pipelineError, streamed, tinyPipeline } from "./helpers.js";
+import { collect, ensureModel, eventually, outcome, pipelineError, streamed, tinyPipeline } from "./helpers.js";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -87,7 +87,7 @@ describe("continuous batching", () => {
         return (out.at(-1) as Extract<GenerationEvent, { kind: "done" }>).result;
       }),
     );
-    assert.deepEqual(together, alone);
+    assert.deepEqual(together.map(outcome), alone.map(outcome));
     assert.ok(widest >= 4, `the decode batch held at most ${widest} rows`);
     const after = pipeline.stats();
     const [rows, runs] = [after.decodeRows - before.decodeRows, after.decodeRuns - before.decodeRuns];
@@ -115,7 +115,7 @@ describe("continuous batching", () => {
     assert.equal(stopped.finishReason, "stop");
     assert.equal(stopped.text, alone[0].text.slice(0, alone[0].text.indexOf(stop)));
     const together = await Promise.all(requests.map((r) => pipeline.generate(r)));
-    assert.deepEqual(together, [...alone, stopped]);
+    assert.deepEqual(together.map(outcome), [...alone, stopped].map(outcome));
     assert.equal(together[3].usage.completionTokens, 3);
     assert.notEqual(together[1].text, together[0].text);
   });
@@ -136,7 +136,7 @@ describe("continuous batching", () => {
     })();
     const together = await Promise.all(others.map((prompt) => pipeline.generate({ ...request, prompt, maxTokens: 40 })));
     assert.equal((await cancelled)!.finishReason, "cancelled");
-    assert.deepEqual(together, alone);
+    assert.deepEqual(together.map(outcome), alone.map(outcome));
     await eventually(() => pipeline.stats().generationsInFlight === 0 && pipeline.stats().cacheBytes === 0, "everything to be freed");
   });
 
@@ -205,7 +205,7 @@ describe("a reader slower than the engine", () => {
     const pieces = [(first.value as Extract<GenerationEvent, { kind: "text" }>).text];
     for (let next = await stalled.next(); !next.done; next = await stalled.next()) {
       if (next.value.kind === "text") pieces.push(next.value.text);
-      else assert.deepEqual(next.value.result, alone);
+      else assert.deepEqual(outcome(next.value.result), outcome(alone));
     }
     assert.equal(pieces.join(""), alone.text);
     // A held stream that is given up on is cancelled and freed like any other.
@@ -218,6 +218,19 @@ describe("a reader slower than the engine", () => {
 });
 
 describe("admission", () => {
+  test("each result says how long it waited for a place in a batch (timings.queuedMs)", async (t) => {
+    const pipeline = await tinyPipeline({ maxBatchSize: 1 });
+    t.after(() => pipeline.close());
+    const [first, second] = await Promise.all([
+      pipeline.generate({ ...request, maxTokens: 30 }),
+      pipeline.generate({ ...request, prompt: "waits its turn", maxTokens: 5 }),
+    ]);
+    assert.equal(typeof first.timings?.queuedMs, "number");
+    assert.ok(first.timings!.queuedMs! < 50, `admitted at once: ${first.timings!.queuedMs} ms`);
+    // With one row per batch, the second waited for the whole first generation.
+    assert.ok(second.timings!.queuedMs! > first.timings!.queuedMs!, `${second.timings!.queuedMs} ms > ${first.timings!.queuedMs} ms`);
+  });
+
   test("past the batch cap and a full queue, a request gets BUSY; the queue drains in order", async (t) => {
     const pipeline = await tinyPipeline({ maxBatchSize: 1, maxQueuedGenerations: 1 });
     t.after(() => pipeline.close());

@@ -85,3 +85,9 @@ export async function streamed(events: AsyncIterable<GenerationEvent>): Promise<
   }
   throw new Error("the stream ended without a result");
 }
+
+/** A result without its timings (which differ run to run): what "the same output" compares. */
+export function outcome(result: GenerationResult): Omit<GenerationResult, "timings"> {
+  const { timings: _timings, ...rest } = result;
+  return rest;
+}

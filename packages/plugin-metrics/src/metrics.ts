@@ -27,14 +27,11 @@ export const BUCKETS = {
   stepLatency: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 } as const;
 
-/** What a finished generation reports (the pipeline contract's GenerationResult, plus the proposed timings). */
+/** What a finished generation reports (the pipeline contract's GenerationResult). */
 export interface ObservedResult {
   finishReason: string;
   usage: { promptTokens: number; completionTokens: number };
-  /**
-   * Not in the pipeline contract yet (proposed): where the pipeline knows it, how long the
-   * generation waited for a batch slot and cache memory. Observed as the queue time when present.
-   */
+  /** Where the pipeline measures it (@modelnode/onnx does): how long the generation waited for a batch. */
   timings?: { queuedMs?: number };
 }
 

@@ -83,6 +83,13 @@ export interface GenerationResult {
   text: string;
   finishReason: FinishReason;
   usage: Usage;
+  /** What the pipeline measured, where it can (metrics use it). */
+  timings?: GenerationTimings;
+}
+
+export interface GenerationTimings {
+  /** Milliseconds the generation waited for a place in a batch (0 when admitted at once). */
+  queuedMs?: number;
 }
 
 /** What `stream()` yields: pieces of text as they are produced, then exactly one `done`. */

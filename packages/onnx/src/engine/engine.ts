@@ -204,6 +204,7 @@ export class Engine {
       if (!this.makeRoom(reservedBytes)) break; // memory is shared: keep first come, first served
       this.queue.splice(i, 1);
       this.reservations.set(row, reservedBytes);
+      row.admitted();
       runner.startGeneration(row);
     }
   }

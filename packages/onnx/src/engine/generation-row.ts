@@ -33,6 +33,9 @@ export class GenerationRow {
   /** Held while its reader is behind: it keeps its place (and cache) in the batch but does not advance. */
   paused = false;
   private finished = false;
+  /** When it was created (queued) and admitted to a batch: its queue time goes in the result. */
+  private readonly createdAt = performance.now();
+  private admittedAt: number | undefined;
   private readonly sampler: Sampler;
   private readonly decoder: TokenTextStream;
   private readonly matcher: StopSequenceMatcher;
@@ -73,6 +76,11 @@ export class GenerationRow {
   }
 
   /** Ends the generation (once): releases held-back text and reports the result. */
+  /** The engine admitted it to a batch. */
+  admitted(): void {
+    this.admittedAt ??= performance.now();
+  }
+
   finish(reason: FinishReason, hitStopString = false): true {
     if (this.finished) return true;
     this.finished = true;
@@ -91,6 +99,8 @@ export class GenerationRow {
       text: this.matcher.fullText,
       finishReason,
       usage: { promptTokens: this.settings.promptIds.length, completionTokens: this.completionTokens },
+      // Never admitted (cancelled or refused while waiting): all of its time was queue time.
+      timings: { queuedMs: Math.round(((this.admittedAt ?? performance.now()) - this.createdAt) * 1000) / 1000 },
     });
     return true;
   }
