@@ -1,5 +1,5 @@
 /** A new message type as its own plugin: "echo" → "echo_response", with one option (maxChars). */
-import { definePlugin, MessageHandler, reply, z, type HandlerContext, type InjectionToken } from "@modelnode/core";
+import { definePlugin, MessageHandler, parsePluginOptions, reply, z, type HandlerContext, type InjectionToken } from "@modelnode/core";
 
 export const echoOptionsSchema = z.strictObject({ maxChars: z.int().min(1).default(10_000) });
 export type EchoOptions = z.input<typeof echoOptionsSchema>;
@@ -25,7 +25,7 @@ export class EchoHandler {
 }
 
 export const echoPlugin = (options: EchoOptions = {}) => {
-  const resolved = echoOptionsSchema.parse(options); // a bad option fails here, naming the field
+  const resolved = parsePluginOptions("echoPlugin", echoOptionsSchema, options); // a bad option: a TypeError naming it
   return definePlugin({
     name: "echo",
     version: "0.1.0",

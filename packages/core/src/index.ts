@@ -15,6 +15,7 @@ export { inject, injectable, type DependencyContainer, type InjectionToken } fro
 export type { Logger } from "pino";
 
 export { CORE_VERSION } from "./lib/core-identity.js";
+export { describeOptionIssue, parsePluginOptions } from "./lib/plugin-options.js";
 export { definePlugin, type Guard, type Plugin, type PluginHost, type RequestEnd, type RequestObserver } from "./lib/plugin.js";
 export {
   MessageHandler,

@@ -4,7 +4,7 @@
  * option, never its value: key hashes and secrets must not end up in logs or crash reports.
  */
 import { randomBytes } from "node:crypto";
-import { z } from "@modelnode/core";
+import { parsePluginOptions, z } from "@modelnode/core";
 import { isKeyHash } from "./key-hash.js";
 
 export interface AuthOptions {
@@ -102,7 +102,7 @@ export const authOptionsSchema = z.strictObject({
 });
 
 export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
-  const { secret, exemptTypes, keyHashes, ...rest } = parseOptions("authPlugin", authOptionsSchema, options);
+  const { secret, exemptTypes, keyHashes, ...rest } = parsePluginOptions("authPlugin", authOptionsSchema, options);
   const exempt = new Set(exemptTypes);
   exempt.add("authentication"); // otherwise no one could ever authenticate
   return {
@@ -114,23 +114,4 @@ export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
   };
 }
 
-/** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */
-function parseOptions<S extends z.ZodType>(plugin: string, schema: S, options: unknown): z.output<S> {
-  const parsed = schema.safeParse(options ?? {});
-  if (parsed.success) return parsed.data;
-  throw new TypeError(`${plugin}: ${parsed.error.issues.map(describeIssue).join("; ")}`);
-}
 
-/** "maxFailedAttempts must be a whole number ≥ 1", "keyHashes[1] must be …", "unknown option \"x\"". */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.reduce<string>(
-    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
-    "",
-  );
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
-    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
-  }
-  if (!field) return issue.message.replace(/^expected /, "options must be ");
-  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
-}

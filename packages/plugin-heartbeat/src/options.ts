@@ -2,7 +2,7 @@
  * heartbeatPlugin() options: one zod schema holds their defaults and checks, so that an
  * application can compose it into its own config schema (`heartbeatOptionsSchema.shape`).
  */
-import { z } from "@modelnode/core";
+import { parsePluginOptions, z } from "@modelnode/core";
 import type { HeartbeatLoad } from "./monitor.js";
 
 export interface HeartbeatOptions {
@@ -49,27 +49,8 @@ export const heartbeatOptionsSchema = z.strictObject({
 });
 
 export function resolveHeartbeatOptions(options: HeartbeatOptions = {}): ResolvedHeartbeatOptions {
-  const { maxTrackedWorkers, degradedQueueLength, degraded } = parseOptions("heartbeatPlugin", heartbeatOptionsSchema, options);
+  const { maxTrackedWorkers, degradedQueueLength, degraded } = parsePluginOptions("heartbeatPlugin", heartbeatOptionsSchema, options);
   return { maxTrackedWorkers, degradedQueueLength, degraded };
 }
 
-/** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */
-function parseOptions<S extends z.ZodType>(plugin: string, schema: S, options: unknown): z.output<S> {
-  const parsed = schema.safeParse(options ?? {});
-  if (parsed.success) return parsed.data;
-  throw new TypeError(`${plugin}: ${parsed.error.issues.map(describeIssue).join("; ")}`);
-}
 
-/** "maxTrackedWorkers must be a whole number ≥ 0", "keyHashes[1] must be …", "unknown option \"x\"". */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.reduce<string>(
-    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
-    "",
-  );
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
-    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
-  }
-  if (!field) return issue.message.replace(/^expected /, "options must be ");
-  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
-}

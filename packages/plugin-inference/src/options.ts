@@ -2,7 +2,7 @@
  * Options of the inference plugin (one zod schema holds their defaults and checks, so that an
  * application can compose it into its own config schema), and the DI tokens it registers.
  */
-import { z, type InjectionToken } from "@modelnode/core";
+import { parsePluginOptions, z, type InjectionToken } from "@modelnode/core";
 import type { InferenceCounters } from "./counters.js";
 
 /** Sampling values used when a request leaves a field out. */
@@ -98,29 +98,10 @@ export const inferenceOptionsSchema = z
   });
 
 export function resolveInferenceOptions(options: InferencePluginOptions = {}): ResolvedInferenceOptions {
-  return parseOptions("inferencePlugin", inferenceOptionsSchema, options);
+  return parsePluginOptions("inferencePlugin", inferenceOptionsSchema, options);
 }
 
-/** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */
-function parseOptions<S extends z.ZodType>(plugin: string, schema: S, options: unknown): z.output<S> {
-  const parsed = schema.safeParse(options ?? {});
-  if (parsed.success) return parsed.data;
-  throw new TypeError(`${plugin}: ${parsed.error.issues.map(describeIssue).join("; ")}`);
-}
 
-/** "maxPromptChars must be an integer ≥ 1", "defaults.topP must be …", "unknown option \"x\"". */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.reduce<string>(
-    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
-    "",
-  );
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
-    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
-  }
-  if (!field) return issue.message.replace(/^expected /, "options must be ");
-  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
-}
 
 export const INFERENCE_OPTIONS: InjectionToken<ResolvedInferenceOptions> = Symbol("modelnode.inference-options");
 export const INFERENCE_COUNTERS: InjectionToken<InferenceCounters> = Symbol("modelnode.inference-counters");

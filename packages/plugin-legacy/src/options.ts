@@ -2,7 +2,7 @@
  * Options of the legacy plugin (one zod schema holds their defaults and checks, so that an
  * application can compose it into its own config schema), and the DI tokens it registers.
  */
-import { z, type InjectionToken } from "@modelnode/core";
+import { parsePluginOptions, z, type InjectionToken } from "@modelnode/core";
 
 /**
  * Whose session a `session_id` names.
@@ -59,29 +59,10 @@ export const legacyOptionsSchema = z.strictObject({
 });
 
 export function resolveLegacyOptions(options: LegacyPluginOptions = {}): ResolvedLegacyOptions {
-  return parseOptions("legacyPlugin", legacyOptionsSchema, options);
+  return parsePluginOptions("legacyPlugin", legacyOptionsSchema, options);
 }
 
-/** Validates `options`; every problem found goes into one TypeError naming the plugin and the option. */
-function parseOptions<S extends z.ZodType>(plugin: string, schema: S, options: unknown): z.output<S> {
-  const parsed = schema.safeParse(options ?? {});
-  if (parsed.success) return parsed.data;
-  throw new TypeError(`${plugin}: ${parsed.error.issues.map(describeIssue).join("; ")}`);
-}
 
-/** "maxInputTokens must be a positive integer", "unknown option \"x\"". */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.reduce<string>(
-    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
-    "",
-  );
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
-    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
-  }
-  if (!field) return issue.message.replace(/^expected /, "options must be ");
-  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
-}
 
 /** What the plugin adds to getStats() under "legacy" (with the pipeline's session count). */
 export interface LegacyCounters {

@@ -6,7 +6,7 @@
  * (instrumented-pipeline.ts), and handlers built afterwards (every plugin's handlers are built
  * once all plugins have registered) and plugins registering after it get the decorator.
  */
-import { defineRoute, definePlugin, NODE_INFO, PIPELINE, type InjectionToken, type Plugin } from "@modelnode/core";
+import { defineRoute, definePlugin, NODE_INFO, parsePluginOptions, PIPELINE, type InjectionToken, type Plugin } from "@modelnode/core";
 import { instrumentPipeline } from "./instrumented-pipeline.js";
 import { ServingMetrics } from "./metrics.js";
 import { metricsOptionsSchema, type MetricsOptions } from "./options.js";
@@ -17,7 +17,7 @@ export const METRICS_PLUGIN_VERSION = "0.1.0";
 export const SERVING_METRICS: InjectionToken<ServingMetrics> = Symbol.for("modelnode.plugin-metrics.metrics");
 
 export function metricsPlugin(options: MetricsOptions = {}): Plugin {
-  const resolved = metricsOptionsSchema.parse(options);
+  const resolved = parsePluginOptions("metricsPlugin", metricsOptionsSchema, options);
   return definePlugin({
     name: "metrics",
     version: METRICS_PLUGIN_VERSION,

@@ -365,7 +365,7 @@ test("options: path and prefix; bad options and a misplaced plugin fail composit
     await node.close();
   }
   assert.deepEqual(metricsOptionsSchema.parse({}), { path: "/metrics", prefix: "modelnode_", processMetrics: true });
-  assert.throws(() => metricsPlugin({ path: "metrics" }), /path/);
+  assert.throws(() => metricsPlugin({ path: "metrics" }), /^TypeError: metricsPlugin: path must be/);
   assert.throws(() => metricsPlugin({ prefix: "9bad-" }), /prefix/);
   assert.throws(() => metricsPlugin({ extra: true } as never), /extra/);
   // Without pipelinePlugin: the plugin dependency check names it.

@@ -4,7 +4,7 @@
  * and zod refuses `.pick`/`.omit`/`.extend` on refined objects). The limits and sampling defaults
  * are the inference plugin's, so that one node answers both APIs alike.
  */
-import { z, type InjectionToken } from "@modelnode/core";
+import { parsePluginOptions, z, type InjectionToken } from "@modelnode/core";
 import type { OpenAICounters } from "./counters.js";
 
 /** Sampling values used when a request leaves a field out (or sends null). */
@@ -100,23 +100,9 @@ export const openaiOptionsSchema = z
   });
 
 export function resolveOpenAIOptions(options: OpenAIPluginOptions = {}): ResolvedOpenAIOptions {
-  const parsed = openaiOptionsSchema.safeParse(options ?? {});
-  if (parsed.success) return { ...parsed.data, maxBodyBytes: parsed.data.maxBodyBytes };
-  throw new TypeError(`openaiPlugin: ${parsed.error.issues.map(describeIssue).join("; ")}`);
+  const parsed = parsePluginOptions("openaiPlugin", openaiOptionsSchema, options);
+  return { ...parsed, maxBodyBytes: parsed.maxBodyBytes };
 }
 
-/** "maxPromptChars must be an integer ≥ 1", "defaults.topP must be …", "unknown option \"x\"". */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.reduce<string>(
-    (name, key) => (typeof key === "number" ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
-    "",
-  );
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys.map((key) => `"${field ? `${field}.` : ""}${key}"`).join(", ");
-    return `unknown option${issue.keys.length > 1 ? "s" : ""} ${keys}`;
-  }
-  if (!field) return issue.message.replace(/^expected /, "options must be ");
-  return issue.message.startsWith("expected ") ? `${field} must be ${issue.message.slice(9)}` : `${field}: ${issue.message}`;
-}
 
 export const OPENAI_COUNTERS: InjectionToken<OpenAICounters> = Symbol("modelnode.openai-counters");
