@@ -14,6 +14,7 @@ import { inferenceDefaultsSchema, inferenceOptionsSchema } from "@modelnode/plug
 import { legacyOptionsSchema } from "@modelnode/plugin-legacy";
 import { openaiDefaultsSchema, openaiOptionsSchema } from "@modelnode/plugin-openai";
 import { metricsOptionsSchema, type MetricsOptions } from "@modelnode/plugin-metrics";
+import { playgroundOptionsSchema } from "@modelnode/plugin-playground";
 import { extraPlugins } from "./extra-plugins.js";
 import { pluginEntries, type ExtraPlugin } from "./plugin-entry.js";
 
@@ -122,6 +123,9 @@ export const openaiConfigSchema = z.strictObject({
   defaults: openaiDefaultsSchema.extend({ maxTokens: openaiDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
 });
 
+/** The browser playground (GET / and /playground/*, see docs/playground.md): whether to serve it, and where. */
+export const playgroundConfigSchema = playgroundOptionsSchema.pick({ enabled: true, path: true });
+
 /**
  * `plugins`: one section per plugin entry, validated by that plugin's options schema; a missing
  * section is `{}`. A name no entry has is an error naming it.
@@ -174,6 +178,8 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       openai: openaiConfigSchema.prefault({}),
       /** Prometheus metrics at GET /metrics (see docs/operations.md, "Metrics"). */
       metrics: metricsConfigSchema.prefault({}),
+      /** The browser playground at GET / (docs/playground.md). */
+      playground: playgroundConfigSchema.prefault({}),
       /** Options of the plugins listed in extra-plugins.ts (or given to createModelNode), by plugin name. */
       plugins: pluginsConfigSchema(plugins),
     })

@@ -31,9 +31,9 @@ origins get 403), MODELNODE_PLUGINS (JSON: {"<plugin>": {options}}, merged over 
 "plugins"), MODELNODE_LOG_FORMAT (pretty|json; default pretty at a terminal, JSON otherwise).
 Precedence: flags > environment > config file > defaults.
 
-On the same port: the WebSocket protocol, the OpenAI API (/v1/models, /v1/completions,
-/v1/chat/completions; config "openai"), GET /metrics (config "metrics"), /livez, /readyz,
-/health, /stats, /asyncapi.json.`;
+On the same port: the WebSocket protocol, the playground page at / (config "playground"), the
+OpenAI API (/v1/models, /v1/completions, /v1/chat/completions; config "openai"), GET /metrics
+(config "metrics"), /livez, /readyz, /health, /stats, /asyncapi.json.`;
 
 type Layer = Record<string, unknown>;
 

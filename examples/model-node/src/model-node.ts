@@ -10,10 +10,11 @@ import { createNode, pipelinePlugin, startNode, type ModelNode, type NodeOptions
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
-import { INFERENCE_DEFAULTS, inferencePlugin } from "@modelnode/plugin-inference";
+import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@modelnode/plugin-inference";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { OPENAI_DEFAULTS, openaiPlugin } from "@modelnode/plugin-openai";
 import { metricsPlugin } from "@modelnode/plugin-metrics";
+import { playgroundPlugin } from "@modelnode/plugin-playground";
 import { configSchemaFor, metricsOptionsOf, type ModelNodeConfig, type ModelNodeConfigInput } from "./config.js";
 import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
@@ -61,6 +62,12 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
   const maxTokens = limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling;
   // Made before anything starts, so that a plugin refusing its options costs no model loading.
   const userPlugins = await createExtraPlugins(extras, config.plugins);
+  const inference = {
+    ...config.inference,
+    maxPromptChars: limits.maxPromptChars,
+    maxTokensLimit: maxTokens,
+    defaults: clampDefaults(config, maxTokens),
+  };
   // If a plugin fails to register, createNode runs the close hooks of those before it (the pipeline's included).
   return {
     port: config.port,
@@ -95,13 +102,10 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
       heartbeatPlugin(),
       authPlugin(config.auth),
       legacyPlugin({ ...config.legacy, maxInputTokens: limits.maxInputTokens }),
-      inferencePlugin({
-        ...config.inference,
-        maxPromptChars: limits.maxPromptChars,
-        maxTokensLimit: maxTokens,
-        defaults: clampDefaults(config, maxTokens),
-      }),
+      inferencePlugin(inference),
       ...(config.openai.enabled ? [openaiPlugin(openaiOptions(config, maxTokens))] : []),
+      // The page shows the inference plugin's defaults and limits (it sends only what the user fills in).
+      ...(config.playground.enabled ? [playgroundPlugin({ ...config.playground, inference: resolveInferenceOptions(inference) })] : []),
       ...userPlugins,
     ],
   };
