@@ -56,11 +56,6 @@ export class HttpDispatcher {
     for (const controller of this.running) controller.abort(new Error("node shutting down"));
   }
 
-  /** Whether a request (path) has a route: otherwise the transport answers as it always has. */
-  serves(path: string): boolean {
-    return this.match(path) !== undefined;
-  }
-
   /** The routes of a path (exact first, then `:param` patterns) and the parameters it binds. */
   private match(path: string): { routes: ResolvedRoute[]; params: Record<string, string> } | undefined {
     const exact = this.byPath.get(path);
@@ -84,16 +79,19 @@ export class HttpDispatcher {
     return undefined;
   }
 
-  handle(req: HttpIncoming, res: ServerResponse): void {
+  /** Serves the request when a route matches its path; false when none does (the caller answers). */
+  handle(req: HttpIncoming, res: ServerResponse): boolean {
     const url = new URL(req.url ?? "/", "http://node");
-    const { routes, params } = this.match(url.pathname)!;
+    const matched = this.match(url.pathname);
+    if (!matched) return false;
+    const { routes, params } = matched;
     const origin = req.headers.origin;
     const { allowedOrigins } = this.options;
     if (origin !== undefined && allowedOrigins) {
       if (!allowedOrigins.includes(origin)) {
         // In the path's own error shape (its routes share one API).
         this.fail(res, routes[0], errors.originNotAllowed());
-        return;
+        return true;
       }
       res.setHeader("access-control-allow-origin", origin);
       res.setHeader("vary", "Origin");
@@ -105,25 +103,26 @@ export class HttpDispatcher {
         "access-control-max-age": "600",
       });
       res.end();
-      return;
+      return true;
     }
     const route = routes.find((r) => r.method === req.method) ?? (req.method === "HEAD" ? routes.find((r) => r.method === "GET") : undefined);
     if (!route) {
       res.setHeader("allow", routes.map((r) => r.method).join(", "));
       this.fail(res, routes[0], errors.methodNotAllowed(req.method ?? "", url.pathname, routes.map((r) => r.method)));
-      return;
+      return true;
     }
     if (route.guarded) {
       if (this.draining) {
         this.fail(res, route, errors.shuttingDown());
-        return;
+        return true;
       }
       if (!this.spend(req.socket.remoteAddress ?? "")) {
         this.fail(res, route, errors.rateLimited());
-        return;
+        return true;
       }
     }
     void this.run(req, res, route, url, params);
+    return true;
   }
 
   private async run(req: HttpIncoming, res: ServerResponse, route: ResolvedRoute, url: URL, params: Record<string, string>): Promise<void> {

@@ -85,8 +85,7 @@ export class WsTransport {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? "/").split("?", 1)[0];
-    if (this.http.serves(path)) return this.http.handle(req, res);
+    if (this.http.handle(req, res)) return;
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
     res.end("This port speaks WebSocket (modelnode). Plain HTTP: GET /health, /livez, /readyz, /stats, and the routes plugins add.\n");
   }
@@ -116,6 +115,7 @@ export class WsTransport {
   processMessage(ws: WebSocket, message: unknown, isBinary: boolean): Promise<boolean> {
     let conn = this.adopted.get(ws);
     if (!conn) {
+      // ws keeps the peer's address only on its (internal) socket; the caller's upgrade request is gone by now.
       conn = this.track(ws, (ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress, false);
       this.adopted.set(ws, conn);
       this.startSweep();
