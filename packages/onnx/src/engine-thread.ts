@@ -10,12 +10,15 @@ import type { ResolvedOptions } from "./options.js";
 import type { FromEngine, SerializedError } from "./engine/protocol.js";
 import { createRunFlags } from "./engine/run-guard.js";
 import type { EngineOptions } from "./engine/worker.js";
+import type { SamplingDefaults } from "./loaded-model.js";
 
 export interface EngineThread {
   worker: Worker;
   /** Shared with the engine thread: see engine/run-guard.ts. */
   runFlags: Int32Array;
   models: ModelInfo[];
+  /** Per model id: generation_config.json's sampling values (see loaded-model.ts). */
+  samplingDefaults?: Record<string, SamplingDefaults>;
   /** Starts another engine with the same options (after this one died). */
   restart(): Promise<EngineThread>;
 }
@@ -34,7 +37,7 @@ export function startEngineThread(options: ResolvedOptions): Promise<EngineThrea
         worker.off("message", onMessage);
         worker.off("error", onError);
         worker.off("exit", onExit);
-        resolve({ worker, runFlags, models: message.models, restart: () => startEngineThread(options) });
+        resolve({ worker, runFlags, models: message.models, samplingDefaults: message.samplingDefaults, restart: () => startEngineThread(options) });
       } else if (message.type === "failed") {
         void worker.terminate();
         reject(deserializeError(message.error));

@@ -5,7 +5,9 @@
  */
 export { createOnnxPipeline } from "./create-pipeline.js";
 export { OnnxPipeline } from "./pipeline.js";
-export { DEFAULT_OPTIONS, type OnnxPipelineOptions } from "./options.js";
+export { DEFAULT_OPTIONS, parseModelArgument, type ModelEntry, type OnnxPipelineOptions } from "./options.js";
+export { DTYPE_SUFFIXES, MODEL_DTYPES, type ModelDtype } from "./model-files.js";
+export { floatToHalf, halfToFloat } from "./float16.js";
 export { DEFAULT_TEMPERATURE } from "./request-settings.js";
 export { FALLBACK_CHAT_TEMPLATE, MAX_ROLE_CHARS } from "./chat-template.js";
 export { ModelLoadError } from "./model-files.js";
@@ -20,4 +22,5 @@ export {
   type BuildModelOptions,
   type BuildTinyModelOptions,
 } from "./model-builder/build.js";
-export { MODEL_PRESETS, type ModelPreset, type ModelSpec, type Gpt2Spec, type LlamaSpec } from "./model-builder/specs.js";
+export { moveWeightsToExternalData, VARIANT_FILES, type Variant } from "./model-builder/variants.js";
+export { MODEL_PRESETS, TINY_LLAMA3, type ModelPreset, type ModelSpec, type Gpt2Spec, type LlamaSpec } from "./model-builder/specs.js";

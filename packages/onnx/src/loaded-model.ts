@@ -6,7 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ModelInfo } from "@modelnode/core/pipeline";
-import { ModelLoadError, readModelFiles } from "./model-files.js";
+import { ModelLoadError, readModelFiles, type ModelDtype } from "./model-files.js";
 import { readSignature, type ModelSignature } from "./model-signature.js";
 import { buildTokenizer, type TextTokenizer } from "./tokenizer.js";
 import { ChatTemplate } from "./chat-template.js";
@@ -36,9 +36,24 @@ export interface LoadedModel {
   /** Empty past tensors for the first run; shared, never written. */
   emptyCache: Record<string, Tensor>;
   info: ModelInfo;
+  /** Which of the folder's graphs was loaded. */
+  dtype: ModelDtype;
+  /**
+   * Sampling defaults from generation_config.json (only when it sets do_sample: true, as Hugging
+   * Face's generate() ignores temperature / top_p / top_k otherwise): for requests that give none.
+   */
+  samplingDefaults: SamplingDefaults;
+}
+
+export interface SamplingDefaults {
+  temperature?: number;
+  topP?: number;
+  topK?: number;
 }
 
 export interface LoadModelSettings {
+  /** Which graph of the folder (see model-files.ts); default fp32 or the only one. */
+  dtype?: ModelDtype;
   threads: number;
   spinning: boolean;
   sessionOptions: InferenceSession.SessionOptions;
@@ -81,7 +96,7 @@ function withSpinning(extra: ExtraOptions | undefined, spinning: boolean): Extra
 
 export async function loadModel(id: string, dir: string, settings: LoadModelSettings): Promise<LoadedModel> {
   const started = performance.now();
-  const files = readModelFiles(id, dir);
+  const files = readModelFiles(id, dir, settings.dtype);
   const fail = (file: string, reason: string) => new ModelLoadError(id, file, reason);
 
   const tokenizer = buildTokenizer(id, dir, files);
@@ -121,7 +136,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
     id,
     contextLength,
     vocabSize: signature.vocabSize,
-    description: `${architecture ?? "unknown"}, ${signature.layers} layers, ${signature.cache.length > 0 ? "KV cache" : "no KV cache"}`,
+    description: `${architecture ?? "unknown"}${files.dtype !== "fp32" ? `, ${files.dtype}` : ""}, ${signature.layers} layers, ${signature.cache.length > 0 ? "KV cache" : "no KV cache"}`,
     eosTokenIds: [...eosTokenIds],
     ...(bosTokenId !== undefined ? { bosTokenId } : {}),
     ...(architecture !== undefined ? { architecture } : {}),
@@ -132,6 +147,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
       model: id,
       dir,
       onnx: files.onnxPath,
+      dtype: files.dtype,
       loadMs: Math.round(performance.now() - started),
       architecture: architecture ?? "unknown",
       layers: signature.layers,
@@ -146,8 +162,20 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
     "model loaded",
   );
   const weightBytes = [files.onnxPath, `${files.onnxPath}_data`, `${files.onnxPath}.data`].reduce((sum, file) => sum + (existsSync(file) ? statSync(file).size : 0), 0);
-  const splitLastColumn = logitsSplit(weightBytes, signature.vocabSize, Number(files.config.n_embd ?? files.config.hidden_size));
-  return { id, dir, session, tokenizer, chatTemplate, signature, contextLength, eosTokenIds, bosTokenId, cacheBytesPerToken, weightBytes, splitLastColumn, emptyCache, info };
+  // With num_logits_to_keep the graph returns the last position's logits alone: never split.
+  const splitLastColumn = signature.hasNumLogitsToKeep ? () => false : logitsSplit(weightBytes, signature.vocabSize, Number(files.config.n_embd ?? files.config.hidden_size));
+  return { id, dir, session, tokenizer, chatTemplate, signature, contextLength, eosTokenIds, bosTokenId, cacheBytesPerToken, weightBytes, splitLastColumn, emptyCache, info, dtype: files.dtype, samplingDefaults: samplingDefaultsOf(files.generationConfig) };
+}
+
+/** generation_config.json's temperature / top_p / top_k, when it samples (do_sample: true) and the values are valid. */
+export function samplingDefaultsOf(generationConfig: Record<string, any>): SamplingDefaults {
+  if (generationConfig.do_sample !== true) return {};
+  const { temperature, top_p: topP, top_k: topK } = generationConfig;
+  return {
+    ...(Number.isFinite(temperature) && temperature >= 0 ? { temperature } : {}),
+    ...(Number.isFinite(topP) && topP > 0 && topP <= 1 ? { topP } : {}),
+    ...(Number.isInteger(topK) && topK >= 0 ? { topK } : {}),
+  };
 }
 
 /**

@@ -19,6 +19,11 @@ export interface CachePair {
 export interface ModelSignature {
   hasAttentionMask: boolean;
   hasPositionIds: boolean;
+  /**
+   * transformers.js-era exports take `num_logits_to_keep` (int64 scalar): logits for that many last
+   * positions (0 = all). The pipeline feeds 1: logits are only read after a row's last token.
+   */
+  hasNumLogitsToKeep: boolean;
   /** optimum's merged decoder takes a bool saying whether past_key_values are real. */
   hasUseCacheBranch: boolean;
   cache: CachePair[];
@@ -36,7 +41,7 @@ export function readSignature(session: InferenceSession, config: Record<string, 
   if (!outputs.has("logits")) throw new Error(`graph has no "logits" output (outputs: ${session.outputNames.join(", ")})`);
 
   const logits = metadataOf(session.outputMetadata, "logits");
-  if (logits && logits.type !== "float32") throw new Error(`"logits" is ${logits.type}; only float32 logits are supported`);
+  if (logits && logits.type !== "float32" && logits.type !== "float16") throw new Error(`"logits" is ${logits.type}; only float32 and float16 logits are supported`);
   const logitsVocab = logits?.shape.at(-1);
   const vocabSize = typeof logitsVocab === "number" ? logitsVocab : Number(config.vocab_size);
   if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new Error("vocabulary size unknown (logits dim symbolic and no vocab_size in config.json)");
@@ -55,6 +60,7 @@ export function readSignature(session: InferenceSession, config: Record<string, 
     hasAttentionMask: inputs.has("attention_mask"),
     hasPositionIds: inputs.has("position_ids"),
     hasUseCacheBranch: inputs.has("use_cache_branch"),
+    hasNumLogitsToKeep: inputs.has("num_logits_to_keep"),
     cache,
     layers: cache.length > 0 ? layers : Number(config.n_layer ?? config.num_hidden_layers ?? 0),
     vocabSize,

@@ -6,10 +6,21 @@
 import { availableParallelism } from "node:os";
 import type { InferenceSession } from "onnxruntime-node";
 import { silentLogger, type PipelineLogger } from "./logger.js";
+import { MODEL_DTYPES, type ModelDtype } from "./model-files.js";
+
+/** A model folder and, optionally, which of its graphs to load (transformers.js's `dtype`). */
+export interface ModelEntry {
+  dir: string;
+  /** fp32 | fp16 | q8 | int8 | uint8 | q4 | q4f16 | bnb4; default: the fp32 graph, or the folder's only graph. */
+  dtype?: ModelDtype;
+}
 
 export interface OnnxPipelineOptions {
-  /** Model id (what clients send as `model_id`) → local directory in the Hugging Face ONNX layout. */
-  models: Record<string, string>;
+  /**
+   * Model id (what clients send as `model_id`) → local directory in the Hugging Face ONNX layout,
+   * or `{ dir, dtype }` to choose one of the folder's graphs (onnx/model_fp16.onnx, …).
+   */
+  models: Record<string, string | ModelEntry>;
   /**
    * ONNX Runtime intra-op threads per model (default: the CPUs Node reports, at most 4). The
    * engine runs on a thread of its own; the main thread only moves messages and bytes.
@@ -52,7 +63,8 @@ export interface OnnxPipelineOptions {
   logger?: PipelineLogger;
 }
 
-export type ResolvedOptions = Required<Omit<OnnxPipelineOptions, "sessionOptions" | "maxConcurrentGenerations">> & {
+export type ResolvedOptions = Required<Omit<OnnxPipelineOptions, "sessionOptions" | "maxConcurrentGenerations" | "models">> & {
+  models: Record<string, ModelEntry>;
   sessionOptions: InferenceSession.SessionOptions;
 };
 
@@ -94,7 +106,7 @@ export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
     ...DEFAULT_OPTIONS,
     ...(maxConcurrentGenerations !== undefined ? { maxBatchSize: maxConcurrentGenerations } : {}),
     ...rest,
-    models: options.models,
+    models: Object.fromEntries(Object.entries(options.models).map(([id, entry]) => [id, modelEntry(id, entry)])),
     sessionOptions: options.sessionOptions ?? {},
     logger: options.logger ?? silentLogger,
   };
@@ -112,4 +124,30 @@ export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function modelEntry(id: string, entry: string | ModelEntry): ModelEntry {
+  if (typeof entry === "string" && entry.length > 0) return { dir: entry };
+  if (typeof entry === "object" && entry !== null && typeof entry.dir === "string" && entry.dir.length > 0) {
+    if (entry.dtype !== undefined && !MODEL_DTYPES.includes(entry.dtype)) {
+      throw new TypeError(`createOnnxPipeline: model "${id}": unknown dtype "${String(entry.dtype)}" (one of ${MODEL_DTYPES.join(", ")})`);
+    }
+    return entry.dtype !== undefined ? { dir: entry.dir, dtype: entry.dtype } : { dir: entry.dir };
+  }
+  throw new TypeError(`createOnnxPipeline: model "${id}" must be a directory or { dir, dtype }`);
+}
+
+/**
+ * A command-line model argument: `id=dir` or `id=dir:dtype` (the dtype only when the text after
+ * the last ":" is one: "C:\\m" or "dir:x" stay directories). For CLIs built on this package.
+ */
+export function parseModelArgument(text: string): [string, ModelEntry] {
+  const eq = text.indexOf("=");
+  if (eq < 1 || eq === text.length - 1) throw new TypeError(`expected id=dir or id=dir:dtype, got "${text}"`);
+  const id = text.slice(0, eq);
+  const rest = text.slice(eq + 1);
+  const colon = rest.lastIndexOf(":");
+  const suffix = colon > 0 ? rest.slice(colon + 1) : "";
+  if ((MODEL_DTYPES as string[]).includes(suffix)) return [id, { dir: rest.slice(0, colon), dtype: suffix as ModelDtype }];
+  return [id, { dir: rest }];
 }

@@ -164,7 +164,7 @@ export class OnnxPipeline implements ModelPipeline {
     );
     try {
       const input = generationInput(request, this.options);
-      const settings = resolveSampling(request, this.options);
+      const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId]);
       const cleanup = this.onAbort(id, request.signal);
       this.pending.set(id, { kind: "stream", queue, cleanup });
       this.post({ type: "generate", id, modelId: request.modelId, input, settings, cancelled: request.signal?.aborted }, id);

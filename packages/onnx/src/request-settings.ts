@@ -7,7 +7,7 @@ import { errors, type ChatMessage, type GenerateRequest, type SamplingOptions } 
 import { checkChat, type ChatLimits } from "./chat-template.js";
 import type { GenerationInput } from "./engine/protocol.js";
 import type { SamplerSettings } from "./sampler.js";
-import type { LoadedModel } from "./loaded-model.js";
+import type { LoadedModel, SamplingDefaults } from "./loaded-model.js";
 import { promptTokenIds } from "./tokenizer.js";
 
 /** Temperature when a request gives none: 0, i.e. greedy (deterministic unless asked otherwise). */
@@ -21,15 +21,24 @@ export interface ResolvedSampling {
   sampling: SamplerSettings;
 }
 
-export function resolveSampling(request: SamplingOptions, defaults: { defaultMaxTokens: number; maxTokensCeiling: number }): ResolvedSampling {
+/**
+ * Precedence, per field: the request's value, else the model's generation_config.json (only when it
+ * sets do_sample: true; see loaded-model.ts), else the pipeline's default (temperature 0, top-k off,
+ * top-p 1).
+ */
+export function resolveSampling(
+  request: SamplingOptions,
+  defaults: { defaultMaxTokens: number; maxTokensCeiling: number },
+  model: SamplingDefaults = {},
+): ResolvedSampling {
   const invalid = errors.invalidRequest;
   const maxTokens = request.maxTokens ?? defaults.defaultMaxTokens;
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw invalid("The maximum number of tokens must be a positive integer.", "maxTokens");
-  const temperature = request.temperature ?? DEFAULT_TEMPERATURE;
+  const temperature = request.temperature ?? model.temperature ?? DEFAULT_TEMPERATURE;
   if (!Number.isFinite(temperature) || temperature < 0) throw invalid("The temperature must be a number of at least 0.", "temperature");
-  const topK = request.topK ?? 0;
+  const topK = request.topK ?? model.topK ?? 0;
   if (!Number.isInteger(topK) || topK < 0) throw invalid("Top-k must be an integer of at least 0 (0 turns it off).", "topK");
-  const topP = request.topP ?? 1;
+  const topP = request.topP ?? model.topP ?? 1;
   if (!Number.isFinite(topP) || topP <= 0 || topP > 1) throw invalid("Top-p must be more than 0 and at most 1.", "topP");
   if (request.seed !== undefined && !Number.isSafeInteger(request.seed)) throw invalid("The seed must be an integer.", "seed");
   const seed = request.seed ?? Math.floor(Math.random() * 2 ** 32);

@@ -46,10 +46,10 @@ export class TokenizerThread {
   private closed = false;
 
   /** `dirs`: model id → directory, as the pipeline's options give them (resolved as the engine resolves them). */
-  constructor(models: readonly ModelInfo[], dirs: Readonly<Record<string, string>>) {
+  constructor(models: readonly ModelInfo[], dirs: Readonly<Record<string, { dir: string }>>) {
     this.models = new Map(models.map((model) => [model.id, model]));
     for (const model of models) {
-      this.workerModels[model.id] = { dir: resolve(dirs[model.id]), ...(model.bosTokenId !== undefined ? { bosTokenId: model.bosTokenId } : {}) };
+      this.workerModels[model.id] = { dir: resolve(dirs[model.id].dir), ...(model.bosTokenId !== undefined ? { bosTokenId: model.bosTokenId } : {}) };
     }
   }
 

@@ -19,11 +19,16 @@ export function buildTokenizer(modelId: string, dir: string, files: Pick<ModelFi
 
 /**
  * A prompt's token ids: the text encoded with the special tokens the tokenizer adds (e.g. BOS);
- * a text that encodes to nothing becomes the BOS token when the model has one, else no ids.
+ * a text that encodes to nothing becomes the BOS token when the model has one, else no ids. Never
+ * two BOS tokens in a row at the start.
  */
 export function promptTokenIds(tokenizer: TextTokenizer, text: string, bosTokenId: number | undefined): number[] {
   const ids = tokenizer.encode(text, true);
-  return ids.length === 0 && bosTokenId !== undefined ? [bosTokenId] : ids;
+  if (ids.length === 0 && bosTokenId !== undefined) return [bosTokenId];
+  // A prompt that writes its own BOS (e.g. "<|begin_of_text|>…", as rendered chat text does) to a
+  // tokenizer whose post-processor adds one too would start with two: keep one, as llama.cpp does.
+  if (bosTokenId !== undefined && ids.length >= 2 && ids[0] === bosTokenId && ids[1] === bosTokenId) return ids.slice(1);
+  return ids;
 }
 
 export class TextTokenizer {

@@ -112,9 +112,11 @@ describe("chat templates", () => {
 
   test("a template that writes BOS is not given a second one by a tokenizer that adds BOS", async () => {
     const { ids } = await pipeline.tokenize("chat-bos", CHAT_TEXT);
-    assert.deepEqual(ids.slice(0, 2), [50256, 50256], "as a prompt, the text would start with two BOS");
+    // A prompt that writes its own BOS is not given a second one either (see model-dtypes' BOS test).
+    assert.equal(ids[0], 50256);
+    assert.notEqual(ids[1], 50256, "one BOS, not two");
     const chat = await pipeline.generate({ modelId: "chat-bos", messages: CHAT, maxTokens: 12 });
-    assert.equal(chat.usage.promptTokens, ids.length - 1);
+    assert.equal(chat.usage.promptTokens, ids.length);
     // The same ids as the text without its BOS, to which the tokenizer adds one.
     const prompt = await pipeline.generate({ modelId: "chat-bos", prompt: CHAT_TEXT.slice(EOT.length), maxTokens: 12 });
     assert.deepEqual(outcome(chat), outcome(prompt));

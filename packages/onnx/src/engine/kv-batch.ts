@@ -22,6 +22,7 @@
 import { Tensor, type InferenceSession } from "onnxruntime-node";
 import type { LoadedModel } from "../loaded-model.js";
 import { guardedRun } from "./run-guard.js";
+import { halfToFloat } from "../float16.js";
 
 type CacheData = Float32Array | Uint16Array;
 
@@ -38,6 +39,8 @@ export interface RowRef {
 }
 
 const PADDING_ID = 0;
+/** `num_logits_to_keep` = 1: only the last position's logits are ever read. */
+const ONE_LOGIT = new Tensor("int64", BigInt64Array.of(1n), []);
 
 export class KvBatch<Owner> {
   private constructor(
@@ -253,6 +256,7 @@ export class KvBatch<Owner> {
     if (signature.hasAttentionMask) feeds.attention_mask = new Tensor("int64", mask, [rows, total]);
     if (signature.hasPositionIds) feeds.position_ids = new Tensor("int64", positions, [rows, count]);
     if (signature.hasUseCacheBranch) feeds.use_cache_branch = new Tensor("bool", Uint8Array.of(this.columns > 0 ? 1 : 0), [1]);
+    if (signature.hasNumLogitsToKeep) feeds.num_logits_to_keep = ONE_LOGIT;
     signature.cache.forEach((pair, p) => (feeds[pair.pastInput] = this.past[p]));
     const outputs = await guardedRun(session, feeds, wantLogits ? undefined : signature.cache.map((pair) => pair.presentOutput));
     this.past = signature.cache.map((pair) => outputs[pair.presentOutput] as Tensor);
@@ -274,6 +278,7 @@ export class KvBatch<Owner> {
     const signature = this.model.signature;
     if (signature.hasAttentionMask) feeds.attention_mask = new Tensor("int64", BigInt64Array.from(rowMask.subarray(0, total), BigInt), [1, total]);
     if (signature.hasPositionIds) feeds.position_ids = new Tensor("int64", positions, [1, total]);
+    if (signature.hasNumLogitsToKeep) feeds.num_logits_to_keep = ONE_LOGIT;
     const outputs = await guardedRun(session, feeds);
     this.attended[0] = attended;
     this.columns = total;
@@ -305,11 +310,17 @@ export class KvBatch<Owner> {
   }
 }
 
-function lastColumnLogits(logits: Tensor, rows: number, columns: number, vocabSize: number): Float32Array[] {
-  if (logits.type !== "float32") throw new Error(`logits are ${logits.type}; only float32 logits are supported`);
-  const data = logits.data as Float32Array;
+/**
+ * Each row's logits after its last position, from [rows, positions, vocab] logits: every position
+ * fed, or fewer (one, with num_logits_to_keep). float32 logits are views; float16 logits are
+ * converted to float32 (only the rows' last positions).
+ */
+export function lastColumnLogits(logits: Tensor, rows: number, columns: number, vocabSize: number): Float32Array[] {
   const perRow = (logits.dims.length === 3 ? logits.dims[1] : columns) * vocabSize;
-  return Array.from({ length: rows }, (_, row) => data.subarray(row * perRow + perRow - vocabSize, (row + 1) * perRow));
+  const last = (row: number): [number, number] => [row * perRow + perRow - vocabSize, (row + 1) * perRow];
+  if (logits.type === "float32") return Array.from({ length: rows }, (_, row) => (logits.data as Float32Array).subarray(...last(row)));
+  if (logits.type === "float16") return Array.from({ length: rows }, (_, row) => halfToFloat((logits.data as Uint16Array).subarray(...last(row))));
+  throw new Error(`logits are ${logits.type}; only float32 and float16 logits are supported`);
 }
 
 function allocate(type: Tensor.Type, length: number): CacheData {

@@ -3,6 +3,7 @@
  * numeric id chosen by the pipeline; the engine answers with events in batched messages, each
  * with a fresh stats snapshot, so that a reply and the figures it changed arrive together.
  */
+import type { SamplingDefaults } from "../loaded-model.js";
 import { isCodedError, type ChatMessage, type GenerationResult, type ModelInfo, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { ResolvedSampling } from "../request-settings.js";
 
@@ -28,7 +29,7 @@ export type EngineEvent =
   | [kind: "sessionGone", sessionId: string];
 
 export type FromEngine =
-  | { type: "ready"; models: ModelInfo[] }
+  | { type: "ready"; models: ModelInfo[]; samplingDefaults: Record<string, SamplingDefaults> }
   | { type: "failed"; error: SerializedError }
   | { type: "events"; events: EngineEvent[]; stats: PipelineStats }
   | { type: "log"; level: "debug" | "info" | "warn" | "error"; obj: object; msg?: string }

@@ -38,11 +38,12 @@ async function start(options: EngineOptions): Promise<void> {
   // their requests share one batch.
   const byFolder = new Map<string, LoadedModel>();
   try {
-    for (const [id, dir] of Object.entries(options.models)) {
-      const folder = realFolder(dir);
+    for (const [id, { dir, dtype }] of Object.entries(options.models)) {
+      // One folder loaded as two dtypes is two models.
+      const folder = `${realFolder(dir)}\0${dtype ?? ""}`;
       let model = byFolder.get(folder);
       if (!model) {
-        model = await loadModel(id, resolve(dir), { threads: options.threads, spinning: options.spinning, sessionOptions: options.sessionOptions, logger });
+        model = await loadModel(id, resolve(dir), { dtype, threads: options.threads, spinning: options.spinning, sessionOptions: options.sessionOptions, logger });
         byFolder.set(folder, model);
       }
       models.set(id, model);
@@ -61,6 +62,7 @@ async function start(options: EngineOptions): Promise<void> {
   send({
     type: "ready",
     models: [...models].map(([id, model]) => (id === model.id ? model.info : { ...model.info, id, aliasOf: model.id })),
+    samplingDefaults: Object.fromEntries([...models].map(([id, model]) => [id, model.samplingDefaults])),
   });
 }
 

@@ -3,12 +3,17 @@
  * MLP, untied LM head) in standard ONNX ops (opset 17), with the Hugging Face export's inputs and
  * outputs. The cache holds `kvHeads` heads per layer; each is shared by heads / kvHeads query heads.
  */
-import { OnnxGraph } from "./onnx-graph.js";
+import type onnxProto from "onnx-proto";
+import { encodeModel, OnnxGraph } from "./onnx-graph.js";
 import { createNormal, createRandom } from "../random.js";
 import { attend, attentionBias, causalLmInputs, causalLmOutputs, filled, weightFactory } from "./graph-parts.js";
 import type { LlamaSpec } from "./specs.js";
 
 export function buildLlamaOnnx(spec: LlamaSpec, metadata: Record<string, string>): Uint8Array {
+  return encodeModel(buildLlamaModel(spec, metadata));
+}
+
+export function buildLlamaModel(spec: LlamaSpec, metadata: Record<string, string>): onnxProto.onnx.IModelProto {
   const g = new OnnxGraph();
   const { layers, heads, kvHeads, hidden, vocabSize } = spec;
   if (heads % kvHeads !== 0) throw new Error(`heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
@@ -16,6 +21,7 @@ export function buildLlamaOnnx(spec: LlamaSpec, metadata: Record<string, string>
   const weights = weightFactory(g, createNormal(createRandom(spec.seed)));
 
   const { inputIds, attentionMask, positionIds, past } = causalLmInputs(g, layers, kvHeads, headDim);
+  const keep = spec.numLogitsToKeep ? g.input("num_logits_to_keep", "int64", []) : undefined;
 
   const rmsNorm = (x: string, name: string) => {
     const meanSquare = g.op("ReduceMean", [g.op("Mul", [x, x])], { axes: [-1], keepdims: 1 });
@@ -25,7 +31,11 @@ export function buildLlamaOnnx(spec: LlamaSpec, metadata: Record<string, string>
   const linear = (x: string, name: string, fanIn: number, fanOut: number) =>
     g.op("MatMul", [x, weights(`${name}.weight`, [fanIn, fanOut], 1 / Math.sqrt(fanIn))]);
 
-  let stream = g.op("Gather", [weights("model.embed_tokens.weight", [vocabSize, hidden], 1), inputIds]);
+  const embedding = weights("model.embed_tokens.weight", [vocabSize, hidden], 1);
+  let stream = g.op("Gather", [embedding, inputIds]);
+  // A tied head reads the embedding back, so an unmixed stream predicts its own token and greedy
+  // text repeats it forever: as in gpt2-graph.ts, a fixed random mixing matrix breaks that.
+  if (spec.tiedEmbeddings) stream = g.op("MatMul", [stream, weights("model.embed_mix.weight", [hidden, hidden], 1 / Math.sqrt(hidden))]);
   const bias = attentionBias(g, inputIds, attentionMask);
   const [cos, sin] = rotaryTables(g, spec, positionIds, headDim);
   const rotate = (x: string) => {
@@ -59,11 +69,17 @@ export function buildLlamaOnnx(spec: LlamaSpec, metadata: Record<string, string>
     const up = linear(mlpIn, `${p}.mlp.up_proj`, hidden, spec.intermediate);
     stream = g.op("Add", [stream, linear(g.op("Mul", [silu, up]), `${p}.mlp.down_proj`, spec.intermediate, hidden)]);
   }
-  const logits = linear(rmsNorm(stream, "model.norm"), "lm_head", hidden, vocabSize);
+  let final = rmsNorm(stream, "model.norm");
+  // num_logits_to_keep = k: the last k positions only (Slice from -k; -0 = 0 keeps them all).
+  if (keep) final = g.op("Slice", [final, g.op("Neg", [g.op("Unsqueeze", [keep, g.ints([0])])]), g.ints([2 ** 53]), g.ints([1])]);
+  // Tied: MatMul by the embedding's transpose (Transpose of an initializer, folded at load).
+  const logits = spec.tiedEmbeddings
+    ? g.op("MatMul", [final, g.op("Transpose", [embedding], { perm: [1, 0] })])
+    : linear(final, "lm_head", hidden, vocabSize);
   g.rename(logits, "logits");
 
   causalLmOutputs(g, layers, kvHeads, headDim, vocabSize);
-  return g.toBytes("llama", metadata);
+  return g.toModel("llama", metadata);
 }
 
 /**
@@ -75,9 +91,10 @@ function rotaryTables(g: OnnxGraph, spec: LlamaSpec, positionIds: string, headDi
   const half = headDim / 2;
   const cos = new Float32Array(spec.positions * headDim);
   const sin = new Float32Array(spec.positions * headDim);
+  const inverse = Array.from({ length: half }, (_, i) => scaledFrequency(1 / spec.ropeTheta ** ((2 * i) / headDim), spec.ropeScaling));
   for (let position = 0; position < spec.positions; position++) {
     for (let i = 0; i < half; i++) {
-      const angle = position / spec.ropeTheta ** ((2 * i) / headDim);
+      const angle = spec.ropeScaling ? position * inverse[i] : position / spec.ropeTheta ** ((2 * i) / headDim);
       for (const j of [i, i + half]) {
         cos[position * headDim + j] = Math.cos(angle);
         sin[position * headDim + j] = Math.sin(angle);
@@ -87,4 +104,15 @@ function rotaryTables(g: OnnxGraph, spec: LlamaSpec, positionIds: string, headDi
   const lookup = (table: Float32Array, name: string) =>
     g.op("Unsqueeze", [g.op("Gather", [g.floatTensor(name, table, [spec.positions, headDim]), positionIds]), g.ints([1])]);
   return [lookup(cos, "rope.cos"), lookup(sin, "rope.sin")];
+}
+
+/** Hugging Face's _compute_llama3_parameters: long wavelengths slowed by `factor`, a smooth band between. */
+function scaledFrequency(frequency: number, scaling: LlamaSpec["ropeScaling"]): number {
+  if (!scaling) return frequency;
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions } = scaling;
+  const wavelength = (2 * Math.PI) / frequency;
+  if (wavelength < originalMaxPositions / highFreqFactor) return frequency;
+  if (wavelength > originalMaxPositions / lowFreqFactor) return frequency / factor;
+  const smooth = (originalMaxPositions / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+  return (1 - smooth) * (frequency / factor) + smooth * frequency;
 }

@@ -77,7 +77,12 @@ export class OnnxGraph {
 
   /** Serialises the model (IR 8 with opset 17: LayerNormalization exists, ReduceMean still takes attributes). */
   toBytes(graphName: string, metadata: Record<string, string>): Uint8Array {
-    const model = onnx.ModelProto.create({
+    return onnx.ModelProto.encode(this.toModel(graphName, metadata)).finish();
+  }
+
+  /** The model as a protobuf object (for variants.ts to rewrite before encoding). */
+  toModel(graphName: string, metadata: Record<string, string>): onnxProto.onnx.IModelProto {
+    return onnx.ModelProto.create({
       irVersion: 8,
       producerName: "modelnode",
       opsetImport: [{ domain: "", version: 17 }],
@@ -90,7 +95,6 @@ export class OnnxGraph {
         output: this.outputs,
       },
     });
-    return onnx.ModelProto.encode(model).finish();
   }
 }
 
@@ -117,4 +121,8 @@ function valueInfo(name: string, elemType: "float32" | "int64", dims: Dim[]): on
 function bytesOf(data: Float32Array | BigInt64Array): Uint8Array {
   // ONNX raw_data is little-endian, as are the hosts Node runs on.
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export function encodeModel(model: onnxProto.onnx.IModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
 }

