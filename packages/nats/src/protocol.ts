@@ -1,0 +1,111 @@
+/**
+ * What gateways and workers say to each other over NATS: the subjects and the JSON messages.
+ * Everything is versioned by the subject prefix (default `modelnode.v1`).
+ *
+ * - `<p>.generate.<model>`  queue group `workers`: start a generation (request/reply: accepted, busy or an error)
+ * - `<p>.step.<model>`      queue group `workers`: a step of a legacy session not pinned yet
+ * - `<p>.tok.<model>`       queue group `workers`: tokenize / countTokens / detokenize
+ * - `<p>.w.<worker>.generate|step|ping|ctl|close`: one worker's own subjects (direct picks, pinned
+ *   sessions, liveness pings, acknowledgements and cancellations, closing sessions)
+ * - `<p>.hb`                every worker's heartbeat (membership); `<p>.discover` asks them all for one now
+ * - the gateway's per-request inbox: the pieces of one generation, numbered, then done / error / handback
+ */
+import { errors, isCodedError, ProtocolError, type GenerationResult, type ModelInfo } from "@modelnode/core/pipeline";
+
+export const DEFAULT_PREFIX = "modelnode.v1";
+export const QUEUE_GROUP = "workers";
+
+/** A model id as one subject token: ids with characters NATS gives meaning to are base64url-encoded. */
+export function modelToken(modelId: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(modelId) ? modelId : `b64-${Buffer.from(modelId).toString("base64url")}`;
+}
+
+export const subjects = (prefix: string) => ({
+  generate: (model: string) => `${prefix}.generate.${modelToken(model)}`,
+  step: (model: string) => `${prefix}.step.${modelToken(model)}`,
+  tok: (model: string) => `${prefix}.tok.${modelToken(model)}`,
+  worker: (id: string, what: "generate" | "step" | "ping" | "ctl" | "close") => `${prefix}.w.${id}.${what}`,
+  heartbeat: `${prefix}.hb`,
+  discover: `${prefix}.discover`,
+});
+
+export interface WireError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface Heartbeat {
+  worker: string;
+  models: ModelInfo[];
+  inFlight: number;
+  maxInFlight: number;
+  draining: boolean;
+}
+
+/** Gateway → worker: start (or resume) a generation. */
+export interface GenerateCall {
+  id: string;
+  /** Which try this is; the worker tags every message with it, so late messages of an abandoned try are told apart. */
+  attempt: number;
+  inbox: string;
+  gateway: string;
+  modelId: string;
+  prompt?: string;
+  messages?: { role: string; content: string }[];
+  maxTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  /** Pieces the worker may send beyond the last acknowledged one before it pauses. */
+  window: number;
+  /** Continue a generation another worker started: the text and the number of pieces already delivered. */
+  resume?: { text: string; pieces: number };
+}
+
+export type CallReply = { ok: true; worker: string } | { busy: true; worker: string; reason: string } | { error: WireError };
+
+/** Worker → gateway inbox. `n`: pieces sent so far in the whole generation (resumed ones included). */
+export type StreamMessage =
+  | { t: "text"; attempt: number; seq: number; n: number; text: string }
+  | { t: "done"; attempt: number; seq: number; result: GenerationResult }
+  | { t: "error"; attempt: number; seq: number; error: WireError }
+  /** The worker is draining and gives the generation back; the gateway continues it elsewhere. */
+  | { t: "handback"; attempt: number; seq: number };
+
+/** Gateway → worker ctl subject. */
+export type ControlMessage = { id: string; attempt: number; ack: number } | { id: string; attempt: number; cancel: true };
+
+export interface StepCall {
+  sessionId: string;
+  modelId: string;
+  step: number;
+  inputIds: number[] | string;
+  attentionMask?: number[];
+}
+
+export interface TokCall {
+  op: "tokenize" | "countTokens" | "detokenize";
+  modelId: string;
+  text?: string;
+  ids?: number[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+export const encode = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
+export const decode = <T>(data: Uint8Array): T => JSON.parse(decoder.decode(data)) as T;
+
+export function toWire(error: unknown): WireError {
+  if (isCodedError(error)) return { code: error.code, message: error.message, details: (error as ProtocolError).details as Record<string, unknown> | undefined };
+  return { code: "INTERNAL_ERROR", message: "The model worker failed." };
+}
+
+export function fromWire(error: WireError): Error {
+  if (error.code === "INTERNAL_ERROR") return new Error(`worker error: ${error.message}`);
+  return new ProtocolError(error.code as never, error.message, error.details as never);
+}
+
+export { errors };

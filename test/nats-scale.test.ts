@@ -1,0 +1,255 @@
+/**
+ * Scale-out over NATS (docs/scale-out.md): a real nats-server on a free port, workers (in this
+ * process, or as child processes that a test SIGKILLs) running ContinuingFake, and the gateway
+ * pipeline. ContinuingFake continues its context like a greedy model ("w0 … wk-1 " → "wk "), so
+ * "the text of an undisturbed run" checks that a resumed generation neither repeats nor skips a
+ * piece; it does not test a real tokenizer's round trip (see docs/scale-out.md).
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { NatsPipeline, startWorker, type ModelWorker } from "@modelnode/nats";
+import { eventually as waitFor, FakePipeline } from "@modelnode/testing";
+
+const eventually = (check: () => boolean, what = "condition") => waitFor(check, what, 15_000);
+import { isCodedError } from "@modelnode/core/pipeline";
+import { pipelinePlugin } from "@modelnode/core/server";
+import { inferencePlugin } from "@modelnode/plugin-inference";
+import { header, startTestNode, TestClient } from "@modelnode/testing";
+import { natsPipeline } from "@modelnode/nats";
+import { ContinuingFake, expectedText, skipWithoutNats, startNatsServer, type NatsServer } from "./support/nats.js";
+
+const WORKER = fileURLToPath(new URL("./support/nats-worker.js", import.meta.url));
+const MODEL = [{ id: "fake", contextLength: 4096, vocabSize: 128, eosTokenIds: [] }];
+
+function spawnWorker(url: string, name: string, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [WORKER, url, name], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+  return new Promise((resolve, reject) => {
+    child.stdout!.once("data", () => resolve(child));
+    child.once("exit", (code) => reject(new Error(`worker ${name} exited ${code}`)));
+  });
+}
+const exited = (child: ChildProcess) =>
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once("exit", () => r()));
+
+async function collect(p: NatsPipeline, prompt: string, maxTokens: number, signal?: AbortSignal) {
+  const pieces: string[] = [];
+  let result: any;
+  for await (const e of p.stream({ modelId: "fake", prompt, maxTokens, temperature: 0, signal })) {
+    if (e.kind === "text") pieces.push(e.text);
+    else result = e.result;
+  }
+  return { pieces, text: pieces.join(""), result };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return isCodedError(error) ? error.code : `uncoded: ${(error as Error).message}`;
+  }
+  return "no error";
+}
+
+function slowFake(ms: number) {
+  const p = new ContinuingFake(MODEL);
+  p.tokenDelay = () => new Promise((r) => setTimeout(r, ms));
+  return p;
+}
+
+describe("NATS scale-out", { skip: skipWithoutNats }, () => {
+  let nats: NatsServer;
+  before(async () => {
+    nats = await startNatsServer();
+  });
+  after(async () => {
+    await nats?.stop();
+  });
+
+  test("N workers share the load; every text is an undisturbed run's", async () => {
+    const pipelines = [slowFake(2), slowFake(2), slowFake(2)];
+    const workers = await Promise.all(pipelines.map((pipeline, i) => startWorker({ servers: nats.url, pipeline, name: `share${i}`, maxInFlight: 2 })));
+    const gw = await NatsPipeline.connect({ servers: nats.url });
+    try {
+      assert.deepEqual(gw.listModels().map((m) => m.id), ["fake"]);
+      const runs = await Promise.all(Array.from({ length: 12 }, (_, i) => collect(gw, `p${i}`, 10)));
+      for (const run of runs) {
+        assert.equal(run.text, expectedText(10));
+        assert.equal(run.result.text, expectedText(10));
+        assert.equal(run.result.usage.completionTokens, 10);
+      }
+      const served = pipelines.map((p) => p.requests.length);
+      assert.ok(served.every((n) => n > 0), `every worker served some: ${served}`);
+      assert.equal((await gw.tokenize("fake", "Hi")).ids.length, 2);
+      assert.equal(await gw.countTokens("fake", "abc"), 3);
+    } finally {
+      await gw.close();
+      await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+
+  test("SIGKILL a worker while streams run: every request completes with the undisturbed text", async () => {
+    const children = await Promise.all(["k0", "k1", "k2"].map((n) => spawnWorker(nats.url, n, { NATS_TEST_TOKEN_MS: "15" })));
+    const gw = await NatsPipeline.connect({ servers: nats.url, idleMs: 300, requestTimeoutMs: 500 });
+    try {
+      await eventually(() => gw.workers().length === 3);
+      const runs = Array.from({ length: 9 }, (_, i) => collect(gw, `q${i}`, 40));
+      await new Promise((r) => setTimeout(r, 250));
+      const victim = gw.workers().sort((a, b) => b.inFlight - a.inFlight)[0];
+      assert.ok(victim.inFlight > 0);
+      children[Number(victim.worker.slice(1))].kill("SIGKILL");
+      for (const run of await Promise.all(runs)) {
+        assert.equal(run.text, expectedText(40));
+        assert.equal(run.result.text, expectedText(40));
+        assert.equal(run.result.finishReason, "length");
+        assert.equal(run.result.usage.completionTokens, 40);
+      }
+      assert.ok((gw.stats() as any).workerFailures >= 1, "the gateway noticed the dead worker");
+    } finally {
+      await gw.close();
+      for (const c of children) c.kill("SIGKILL");
+      await Promise.all(children.map(exited));
+    }
+  });
+
+  test("a legacy session survives its worker's death (history replayed, position restored)", async () => {
+    const children = await Promise.all(["s0", "s1"].map((n) => spawnWorker(nats.url, n)));
+    const gw = await NatsPipeline.connect({ servers: nats.url, stepIdleMs: 300, requestTimeoutMs: 500 });
+    const reference = new FakePipeline(MODEL);
+    try {
+      await eventually(() => gw.workers().length === 2);
+      const inputs: (string | number[])[] = ["Hello", [5, 6, 7], "x"];
+      for (let step = 0; step < 2; step++) {
+        const got = await gw.step({ sessionId: "sess", modelId: "fake", step, inputIds: inputs[step] });
+        const want = await reference.step({ sessionId: "sess", modelId: "fake", step, inputIds: inputs[step] });
+        assert.deepEqual(got, want);
+      }
+      const pinned = gw.pinnedWorker("sess")!;
+      children[Number(pinned.slice(1))].kill("SIGKILL");
+      const got = await gw.step({ sessionId: "sess", modelId: "fake", step: 2, inputIds: inputs[2] });
+      const want = await reference.step({ sessionId: "sess", modelId: "fake", step: 2, inputIds: inputs[2] });
+      assert.deepEqual(got, want, "same next token and sequence length as the old worker would have given");
+      assert.notEqual(gw.pinnedWorker("sess"), pinned);
+      assert.equal(await codeOf(gw.step({ sessionId: "sess", modelId: "fake", step: 5, inputIds: "y" })), "STEP_OUT_OF_ORDER");
+      assert.equal(await codeOf(gw.step({ sessionId: "nope", modelId: "fake", step: 1, inputIds: "y" })), "SESSION_NOT_FOUND");
+      assert.equal(gw.closeSession("sess"), true);
+    } finally {
+      await gw.close();
+      for (const c of children) c.kill("SIGKILL");
+      await Promise.all(children.map(exited));
+    }
+  });
+
+  test("cancel reaches the worker and stops its generation", async () => {
+    const pipeline = slowFake(20);
+    const worker = await startWorker({ servers: nats.url, pipeline, name: "cancel0" });
+    const gw = await NatsPipeline.connect({ servers: nats.url });
+    try {
+      const abort = new AbortController();
+      const pieces: string[] = [];
+      let result: any;
+      for await (const e of gw.stream({ modelId: "fake", prompt: "c", maxTokens: 1000, signal: abort.signal })) {
+        if (e.kind === "text") {
+          pieces.push(e.text);
+          if (pieces.length === 3) abort.abort();
+        } else result = e.result;
+      }
+      assert.equal(result.finishReason, "cancelled");
+      assert.ok(pieces.length < 10, `stopped within a few pieces, got ${pieces.length}`);
+      await eventually(() => pipeline.generationsInFlight === 0 && worker.inFlight() === 0);
+      // Leaving the iteration early (a client going away) cancels too.
+      for await (const e of gw.stream({ modelId: "fake", prompt: "c", maxTokens: 1000 })) if (e.kind === "text") break;
+      await eventually(() => pipeline.generationsInFlight === 0 && worker.inFlight() === 0);
+    } finally {
+      await gw.close();
+      await worker.close();
+    }
+  });
+
+  test("unknown model, no responders, busy workers and a dead NATS server give coded errors, not hangs", async () => {
+    const own = await startNatsServer();
+    const pipeline = slowFake(20);
+    const worker = await startWorker({ servers: own.url, pipeline, name: "busy0", maxInFlight: 1 });
+    const gw = await NatsPipeline.connect({ servers: own.url, maxAttempts: 3, requestTimeoutMs: 500 });
+    try {
+      assert.equal(await codeOf(gw.generate({ modelId: "nope", prompt: "x" })), "MODEL_NOT_FOUND");
+      const long = gw.generate({ modelId: "fake", prompt: "x", maxTokens: 30 });
+      await eventually(() => worker.inFlight() === 1);
+      assert.equal(await codeOf(gw.generate({ modelId: "fake", prompt: "y", maxTokens: 2 })), "BUSY");
+      assert.equal((await long).text, expectedText(30));
+      await worker.close();
+      const t0 = Date.now();
+      assert.equal(await codeOf(gw.generate({ modelId: "fake", prompt: "x" })), "BUSY", "no responders");
+      assert.equal(await codeOf(gw.countTokens("fake", "x")), "BUSY");
+      await own.stop();
+      await eventually(() => gw.stats().generationsInFlight === 0);
+      assert.equal(await codeOf(gw.generate({ modelId: "fake", prompt: "x" })), "BUSY", "NATS down");
+      assert.ok(Date.now() - t0 < 10_000, "answered promptly");
+    } finally {
+      await gw.close();
+      await own.stop();
+    }
+  });
+
+  test("worker drain: finishes what it can, hands the rest back, and the gateway continues elsewhere", async () => {
+    const quick = await spawnWorker(nats.url, "d0", { NATS_TEST_TOKEN_MS: "10", NATS_TEST_DRAIN_MS: "200" });
+    const gw = await NatsPipeline.connect({ servers: nats.url });
+    let other: ModelWorker | undefined;
+    try {
+      await eventually(() => gw.workers().some((w) => w.worker === "d0"));
+      const run = collect(gw, "d", 60); // ~600 ms: longer than the drain allows
+      await eventually(() => gw.workers().find((w) => w.worker === "d0")?.inFlight === 1);
+      other = await startWorker({ servers: nats.url, pipeline: slowFake(2), name: "d1" });
+      quick.kill("SIGTERM");
+      const { text, result } = await run;
+      assert.equal(text, expectedText(60));
+      assert.equal(result.text, expectedText(60));
+      await exited(quick);
+      assert.equal(quick.exitCode, 0);
+    } finally {
+      await gw.close();
+      await other?.close();
+      quick.kill("SIGKILL");
+    }
+  });
+
+  test("a slow consumer pauses the worker: it runs at most the credit window ahead", async () => {
+    const pipeline = slowFake(1);
+    let produced = 0;
+    const inner = pipeline.tokenDelay;
+    pipeline.tokenDelay = () => (produced++, inner());
+    const worker = await startWorker({ servers: nats.url, pipeline, name: "credit0" });
+    const gw = await NatsPipeline.connect({ servers: nats.url, window: 4 });
+    try {
+      const it = gw.stream({ modelId: "fake", prompt: "s", maxTokens: 100 })[Symbol.asyncIterator]();
+      await it.next();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(produced <= 1 + 4 + 2, `the worker paused: ${produced} tokens made while the client read 1`);
+      await it.return!(undefined);
+      await eventually(() => worker.inFlight() === 0);
+    } finally {
+      await gw.close();
+      await worker.close();
+    }
+  });
+
+  test("a normal node with pipelinePlugin(natsPipeline(...)) serves inference requests from the workers", async () => {
+    const worker = await startWorker({ servers: nats.url, pipeline: slowFake(1), name: "node0" });
+    const { node, url } = await startTestNode({ plugins: [pipelinePlugin(natsPipeline({ servers: nats.url })), inferencePlugin()] });
+    const client = await TestClient.connect(url);
+    try {
+      client.send({ header: header("inference_request"), model_id: "fake", prompt: "hi", max_tokens: 5, stream: true, temperature: 0 });
+      const { chunks, final } = await client.untilFinal();
+      assert.equal(chunks.length, 5);
+      assert.equal(final.header.message_type, "inference_response", JSON.stringify(final));
+      client.send({ header: header("inference_request"), model_id: "nope", prompt: "hi" });
+      const error = await client.next();
+      assert.match(JSON.stringify(error), /MODEL_NOT_FOUND/);
+    } finally {
+      await client.close();
+      await node.close();
+      await worker.close();
+    }
+  });
+});
