@@ -16,7 +16,9 @@ import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import { loadConfig, USAGE } from "./load-config.js";
 import { chooseLogFormat, createCliLogger, requestLogPlugin, type LogFormat } from "./log.js";
-import { startModelNode } from "./model-node.js";
+import { natsServers, onnxOptions, startModelNode } from "./model-node.js";
+import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
+import { startWorker } from "@modelnode/nats";
 import { installProcessHandlers } from "./process-handlers.js";
 
 async function main(): Promise<number | undefined> {
@@ -39,6 +41,7 @@ async function main(): Promise<number | undefined> {
     return 0;
   }
   const { config } = loaded;
+  if (config.role === "worker") return runWorker(config, format);
   const where = `${config.host ?? "all interfaces"} port ${config.port}`;
   let node;
   let address;
@@ -72,6 +75,40 @@ async function main(): Promise<number | undefined> {
       ` (models: ${modelList(node)}; auth ${config.auth.required ? "required" : "off"}` +
       `${extraPlugins.length > 0 ? `; extra plugins: ${extraPlugins.map((p) => p.name).join(", ")}` : ""})`,
   );
+  return undefined;
+}
+
+/**
+ * --role worker: no port; runs the ONNX pipeline for the gateways on NATS (docs/scale-out.md).
+ * SIGTERM/SIGINT drain it: running generations get shutdownTimeoutMs to finish, the rest go back
+ * to their gateways, which continue them on another worker.
+ */
+async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogFormat): Promise<number | undefined> {
+  const logger = createCliLogger({ level: config.logLevel, format });
+  let worker;
+  try {
+    const pipeline = await createOnnxPipeline(onnxOptions(config, config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling, logger));
+    worker = await startWorker({
+      servers: natsServers(config),
+      pipeline,
+      name: config.nodeId?.replace(/[^A-Za-z0-9_-]/g, "_"),
+      maxInFlight: (config.limits.maxBatchSize ?? config.limits.maxConcurrentGenerations ?? 4) + (config.limits.maxQueuedGenerations ?? 0),
+      logger: logger.child({ component: "nats-worker" }),
+    });
+  } catch (error) {
+    console.error(`startup error: ${(error as Error).message}`);
+    return 1;
+  }
+  let signalled = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (signalled) process.exit(130);
+      signalled = true;
+      console.error(`${signal}: draining (running generations get up to ${config.shutdownTimeoutMs} ms, the rest go back to their gateways)`);
+      void worker.drain(config.shutdownTimeoutMs).then(() => process.exit(0), () => process.exit(1));
+    });
+  }
+  console.error(`model worker ${worker.id} connected to ${config.nats} (models: ${Object.keys(config.models).join(", ")})`);
   return undefined;
 }
 

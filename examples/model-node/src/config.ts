@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { z } from "@modelnode/core";
 import { DEFAULT_PORT, nodeLimitsSchema } from "@modelnode/core/server";
-import { DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
+import { MODEL_DTYPES, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authOptionsSchema } from "@modelnode/plugin-auth";
 import { inferenceDefaultsSchema, inferenceOptionsSchema } from "@modelnode/plugin-inference";
 import { legacyOptionsSchema } from "@modelnode/plugin-legacy";
@@ -166,9 +166,23 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       tls: tlsConfigSchema.optional(),
       /** When set, WebSocket upgrades whose Origin header is not listed are refused with 403 ("" admits clients that send none). */
       allowedOrigins: z.array(z.string({ error: "expected a string" }).max(2048)).optional(),
+      /**
+       * single: this process serves its models itself (the default). gateway: a node whose model
+       * work runs on NATS workers (needs nats). worker: no socket, runs the models for gateways
+       * over NATS (needs nats). See docs/scale-out.md.
+       */
+      role: z.enum(["single", "gateway", "worker"], { error: "expected single, gateway or worker" }).default("single"),
+      /** NATS server URL(s) for the gateway and worker roles, comma-separated (e.g. nats://127.0.0.1:4222). */
+      nats: nonEmpty("NATS URL").optional(),
       /** Model id (what clients send as model_id) → model directory (Hugging Face ONNX layout). */
+      /** Model id → its folder, or `{ dir, dtype }` to pick one of a transformers.js folder's graphs (docs/models.md). */
       models: z
-        .record(nonEmpty("model id").max(256), nonEmpty("model directory"))
+        .record(
+          nonEmpty("model id").max(256),
+          z.union([nonEmpty("model directory"), z.strictObject({ dir: nonEmpty("model directory"), dtype: z.enum(MODEL_DTYPES, { error: `expected one of ${MODEL_DTYPES.join(", ")}` }).optional() })], {
+            error: `expected a model directory, or { "dir": "...", "dtype": one of ${MODEL_DTYPES.join(", ")} }`,
+          }),
+        )
         .refine((models) => Object.keys(models).length > 0, { error: "expected at least one model" })
         .default({ [DEFAULT_MODEL_ID]: BUNDLED_MODEL_DIR, [GUIDE_MODEL_ID]: BUNDLED_MODEL_DIR }),
       auth: authConfigSchema.prefault({}),
@@ -184,6 +198,9 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       plugins: pluginsConfigSchema(plugins),
     })
     .superRefine((config, ctx) => {
+      if (config.role !== "single" && config.nats === undefined) {
+        ctx.addIssue({ code: "custom", path: ["nats"], message: `expected a NATS URL for role ${config.role}` });
+      }
       if (config.auth.required && config.auth.keyHashes.length === 0) {
         ctx.addIssue({ code: "custom", path: ["auth", "keyHashes"], message: "expected at least one key hash when auth.required is true" });
       }

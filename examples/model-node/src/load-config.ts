@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { parseModelArgument, type ModelEntry } from "@modelnode/onnx";
 import { configSchemaFor, type ModelNodeConfig } from "./config.js";
 import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
@@ -16,12 +17,15 @@ export const USAGE = `Usage: model-node [options]
   --port <n>            port to listen on (default 8702; 0 = any free port)        env PORT
   --host <addr>         address to bind (default: all interfaces)                 env HOST
   --config <file.json>  configuration file (see model-node.config.json)           env MODELNODE_CONFIG
-  --model <id=dir>      serve the model in <dir> as <id>; repeatable              env MODELNODE_MODELS (id=dir,id=dir)
+  --model <id=dir[:dtype]> serve the model in <dir> as <id> (dtype: fp32, fp16, q8, int8, uint8,
+                        q4, q4f16, bnb4 — which of its graphs); repeatable        env MODELNODE_MODELS (id=dir,id=dir:q8)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
   --threads <n>         ONNX Runtime threads per model (default: CPUs, at most 4) env MODELNODE_THREADS
   --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED
   --tls-cert <file>     serve wss:// with this PEM certificate (needs --tls-key)  env MODELNODE_TLS_CERT
   --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY
+  --role <role>         single (default) | gateway | worker (docs/scale-out.md)    env MODELNODE_ROLE
+  --nats <url>          NATS server(s) for the gateway and worker roles           env MODELNODE_NATS
   -h, --help            show this help
 
 Also from the environment: MODELNODE_NODE_ID, MODELNODE_AUTH_SECRET,
@@ -29,6 +33,8 @@ MODELNODE_AUTH_KEY_HASHES (comma-separated "sha256:<hex>" hashes),
 MODELNODE_ALLOWED_ORIGINS (comma-separated; WebSocket upgrades and HTTP requests from other
 origins get 403), MODELNODE_PLUGINS (JSON: {"<plugin>": {options}}, merged over the file's
 "plugins"), MODELNODE_LOG_FORMAT (pretty|json; default pretty at a terminal, JSON otherwise).
+Scale-out: --role gateway serves clients and runs the models on NATS workers; --role worker
+opens no port and runs the models for gateways (npm run cluster starts a local set).
 Precedence: flags > environment > config file > defaults.
 
 On the same port: the WebSocket protocol, the playground page at / (config "playground"), the
@@ -72,6 +78,8 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromEnv("MODELNODE_LOG_LEVEL", "logLevel", nonBlank(env.MODELNODE_LOG_LEVEL));
   fromEnv("MODELNODE_THREADS", "threads", numberish(env.MODELNODE_THREADS));
   fromEnv("MODELNODE_NODE_ID", "nodeId", nonBlank(env.MODELNODE_NODE_ID));
+  fromEnv("MODELNODE_ROLE", "role", nonBlank(env.MODELNODE_ROLE));
+  fromEnv("MODELNODE_NATS", "nats", nonBlank(env.MODELNODE_NATS));
   fromEnv("MODELNODE_MODELS", "models", modelList(env.MODELNODE_MODELS, "MODELNODE_MODELS", cwd));
   const auth: Layer = {};
   const fromAuthEnv = (name: string, key: string, value: unknown) => {
@@ -108,6 +116,8 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromFlag("--port", "port", numberish(flags.values.port));
   fromFlag("--host", "host", flags.values.host);
   fromFlag("--log-level", "logLevel", flags.values["log-level"]);
+  fromFlag("--role", "role", flags.values.role);
+  fromFlag("--nats", "nats", flags.values.nats);
   fromFlag("--threads", "threads", numberish(flags.values.threads));
   if (flags.values.model) fromFlag("--model", "models", modelList(flags.values.model.join(","), "--model", cwd));
   const tlsFlags: Layer = {};
@@ -152,6 +162,8 @@ function parseFlags(argv: string[]) {
         model: { type: "string", multiple: true },
         "log-level": { type: "string" },
         threads: { type: "string" },
+        role: { type: "string" },
+        nats: { type: "string" },
         auth: { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
@@ -184,7 +196,7 @@ function readConfigFile(path: string): Layer {
   // Model directories in a file are relative to the file, so a config can travel with its models.
   if (layer.models && typeof layer.models === "object" && !Array.isArray(layer.models)) {
     layer.models = Object.fromEntries(
-      Object.entries(layer.models as Layer).map(([id, dir]) => [id, typeof dir === "string" && dir ? resolve(dirname(path), dir) : dir]),
+      Object.entries(layer.models as Layer).map(([id, entry]) => [id, relativeTo(dirname(path), entry)]),
     );
   }
   // So are TLS files.
@@ -212,19 +224,35 @@ function jsonObject(text: string | undefined, origin: string): Layer | undefined
 }
 
 /** "id=dir,id=dir" → { id: absolute dir }. */
+/** `id=dir` or `id=dir:dtype` items (the onnx package's syntax), directories resolved against `cwd`. */
 function modelList(text: string | undefined, origin: string, cwd: string): Layer | undefined {
   if (nonBlank(text) === undefined) return undefined;
   const models: Layer = {};
   for (const item of text!.split(",").map((s) => s.trim()).filter(Boolean)) {
-    const eq = item.indexOf("=");
-    if (eq <= 0 || eq === item.length - 1) throw new ConfigError(`models: expected id=dir, got "${item}" (from ${origin})`);
-    models[item.slice(0, eq)] = resolve(cwd, item.slice(eq + 1));
+    let id: string;
+    let entry: ModelEntry;
+    try {
+      [id, entry] = parseModelArgument(item);
+    } catch {
+      throw new ConfigError(`models: expected id=dir or id=dir:dtype, got "${item}" (from ${origin})`);
+    }
+    // A plain directory stays a string (the file's form); with a dtype, the { dir, dtype } form.
+    const plain = typeof entry === "string" ? entry : entry.dtype === undefined ? entry.dir : undefined;
+    models[id] = relativeTo(cwd, plain ?? entry);
   }
   return models;
 }
 
+/** A model entry (a directory, or { dir, dtype }) with its directory resolved against `base`. */
+function relativeTo(base: string, entry: unknown): unknown {
+  if (typeof entry === "string") return entry ? resolve(base, entry) : entry;
+  if (isPlainObject(entry) && typeof entry.dir === "string" && entry.dir) return { ...entry, dir: resolve(base, entry.dir) };
+  return entry;
+}
+
 function checkModelDirs(config: ModelNodeConfig, origin: string | undefined): void {
-  for (const [id, dir] of Object.entries(config.models)) {
+  for (const [id, model] of Object.entries(config.models)) {
+    const dir = typeof model === "string" ? model : model.dir;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new ConfigError(`models.${id}: directory not found: ${dir}${origin ? ` (from ${origin})` : ""}`);
     }

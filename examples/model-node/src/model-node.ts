@@ -11,6 +11,7 @@ import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@modelnode/plugin-inference";
+import { natsPipeline } from "@modelnode/nats";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { OPENAI_DEFAULTS, openaiPlugin } from "@modelnode/plugin-openai";
 import { metricsPlugin } from "@modelnode/plugin-metrics";
@@ -82,21 +83,9 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
     allowedOrigins: config.allowedOrigins,
     limits: coreLimits(config),
     plugins: [
-      pipelinePlugin((logger) =>
-        createOnnxPipeline({
-          models: config.models,
-          threads: config.threads,
-          spinning: config.spinning,
-          maxSessions: limits.maxSessions,
-          sessionIdleMs: limits.sessionIdleMs,
-          maxCacheBytes: limits.maxCacheBytes,
-          maxBatchSize: limits.maxBatchSize ?? limits.maxConcurrentGenerations,
-          prefillChunkTokens: limits.prefillChunkTokens,
-          maxQueuedGenerations: limits.maxQueuedGenerations,
-          maxTokensCeiling: maxTokens,
-          logger: logger.child({ component: "onnx" }),
-        }),
-      ),
+      config.role === "gateway"
+        ? pipelinePlugin(natsPipeline({ servers: natsServers(config) }))
+        : pipelinePlugin((logger) => createOnnxPipeline(onnxOptions(config, maxTokens, logger))),
       // Right after the pipeline: it instruments the pipeline the plugins below are given (docs/operations.md, "Metrics").
       ...(config.metrics.enabled ? [metricsPlugin(metricsOptionsOf(config.metrics))] : []),
       heartbeatPlugin(),
@@ -147,4 +136,27 @@ function clampDefaults({ inference }: ModelNodeConfig, maxTokens: number) {
 function openaiOptions({ openai: { enabled: _enabled, ...options }, limits }: ModelNodeConfig, maxTokens: number) {
   const defaults = { ...options.defaults, maxTokens: options.defaults.maxTokens ?? Math.min(maxTokens, OPENAI_DEFAULTS.maxTokens) };
   return { ...options, maxPromptChars: limits.maxPromptChars, maxTokensLimit: maxTokens, defaults };
+}
+
+/** The ONNX pipeline's options for a config (single process, or a worker). */
+export function onnxOptions(config: ModelNodeConfig, maxTokens: number, logger: Logger) {
+  const { limits } = config;
+  return {
+    models: config.models,
+    threads: config.threads,
+    spinning: config.spinning,
+    maxSessions: limits.maxSessions,
+    sessionIdleMs: limits.sessionIdleMs,
+    maxCacheBytes: limits.maxCacheBytes,
+    maxBatchSize: limits.maxBatchSize ?? limits.maxConcurrentGenerations,
+    prefillChunkTokens: limits.prefillChunkTokens,
+    maxQueuedGenerations: limits.maxQueuedGenerations,
+    maxTokensCeiling: maxTokens,
+    logger: logger.child({ component: "onnx" }),
+  };
+}
+
+/** The config's NATS URL(s) as a list. */
+export function natsServers(config: ModelNodeConfig): string[] {
+  return (config.nats ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }

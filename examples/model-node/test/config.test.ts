@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUNDLED_MODEL_DIR, ConfigError, loadConfig, type LoadedConfig } from "../src/index.js";
 
@@ -96,7 +96,20 @@ test("unreadable or malformed config files, unknown flags and missing model dire
   assert.match(configError(["--config", tempFile("{ port: 1 ")]), /is not valid JSON/);
   assert.match(configError(["--config", tempFile([1, 2])]), /must hold a JSON object/);
   assert.match(configError(["--prot", "1"]), /config error: Unknown option '--prot'/);
-  assert.match(configError(["--model", "nodir"]), /models: expected id=dir, got "nodir" \(from --model\)/);
+  assert.match(configError(["--model", "nodir"]), /models: expected id=dir or id=dir:dtype, got "nodir" \(from --model\)/);
   assert.match(configError(["--model", "m=/nonexistent/dir"]), /config error: models\.m: directory not found: \/nonexistent\/dir \(from --model\)/);
   assert.equal(loadConfig({ argv: ["--help"], env: {} }), "help");
+});
+
+test("a model may name a dtype: --model id=dir:q8, MODELNODE_MODELS, or { dir, dtype } in a file (dir relative to it)", () => {
+  const flag = loadConfig({ argv: ["--model", `m=${BUNDLED_MODEL_DIR}:q8`, "--model", `n=${BUNDLED_MODEL_DIR}`], env: {} });
+  assert.notEqual(flag, "help");
+  assert.deepEqual((flag as LoadedConfig).config.models, { m: { dir: BUNDLED_MODEL_DIR, dtype: "q8" }, n: BUNDLED_MODEL_DIR });
+  const dir = mkdtempSync(join(tmpdir(), "model-node-dtype-"));
+  const file = join(dir, "c.json");
+  writeFileSync(file, JSON.stringify({ models: { f: { dir: relative(dir, BUNDLED_MODEL_DIR), dtype: "fp16" } } }));
+  const fromFile = loadConfig({ argv: ["--config", file], env: {} }) as LoadedConfig;
+  assert.deepEqual(fromFile.config.models, { f: { dir: BUNDLED_MODEL_DIR, dtype: "fp16" } });
+  writeFileSync(file, JSON.stringify({ models: { f: { dir: BUNDLED_MODEL_DIR, dtype: "fp8" } } }));
+  assert.throws(() => loadConfig({ argv: ["--config", file], env: {} }), (error: Error) => error instanceof ConfigError && /models\.f/.test(error.message) && /q4f16/.test(error.message));
 });
