@@ -101,14 +101,15 @@ export class InferenceRequestHandler {
 
   private toGenerateRequest(msg: InferenceRequest, signal: AbortSignal): GenerateRequest {
     const d = this.options.defaults;
-    const request: GenerateRequest = {
-      modelId: msg.model_id,
-      maxTokens: msg.max_tokens ?? d.maxTokens,
-      temperature: msg.temperature ?? d.temperature,
-      topP: msg.top_p ?? d.topP,
-      topK: msg.top_k ?? d.topK,
-      signal,
-    };
+    const request: GenerateRequest = { modelId: msg.model_id, maxTokens: msg.max_tokens ?? d.maxTokens, signal };
+    // Sampling the request and the operator leave open stays open: the pipeline (and the model's
+    // generation_config.json) decides.
+    const temperature = msg.temperature ?? d.temperature;
+    const topP = msg.top_p ?? d.topP;
+    const topK = msg.top_k ?? d.topK;
+    if (temperature !== undefined) request.temperature = temperature;
+    if (topP !== undefined) request.topP = topP;
+    if (topK !== undefined) request.topK = topK;
     // The schema lets exactly one of them through.
     if (msg.messages !== undefined) request.messages = msg.messages.map(({ role, content }) => ({ role, content }));
     else request.prompt = msg.prompt;

@@ -9,12 +9,15 @@ import type { InferenceCounters } from "./counters.js";
 export interface InferenceDefaults {
   /** Default 64. */
   maxTokens: number;
-  /** Default 0: greedy, so the same request gives the same text unless it asks for sampling. */
-  temperature: number;
-  /** Default 1.0 (no nucleus filtering). */
-  topP: number;
-  /** Default 0 (no top-k filtering). */
-  topK: number;
+  /**
+   * Unset by default: the pipeline decides (with @modelnode/onnx, the model's
+   * generation_config.json when it samples, else 0: greedy). Set it to impose one on every model.
+   */
+  temperature?: number;
+  /** Unset by default (the pipeline decides; @modelnode/onnx: the model's, else 1.0, no nucleus filtering). */
+  topP?: number;
+  /** Unset by default (the pipeline decides; @modelnode/onnx: the model's, else 0, no top-k filtering). */
+  topK?: number;
 }
 
 export interface InferencePluginOptions {
@@ -43,7 +46,8 @@ export interface ResolvedInferenceOptions {
   defaults: InferenceDefaults;
 }
 
-export const INFERENCE_DEFAULTS: InferenceDefaults = { maxTokens: 64, temperature: 0, topP: 1, topK: 0 };
+/** Only max_tokens has a plugin default: sampling is left to the pipeline (and the model) unless configured. */
+export const INFERENCE_DEFAULTS: InferenceDefaults = { maxTokens: 64 };
 
 export const INFERENCE_LIMITS = {
   maxPromptChars: 32_768,
@@ -61,12 +65,12 @@ const integer = (min: number) => {
 const TEMPERATURE = "expected a number from 0 to 2";
 const TOP_P = "expected a number in (0, 1]";
 
-/** Sampling defaults' rules (what `defaults` may hold), each field defaulting to INFERENCE_DEFAULTS. */
+/** Sampling defaults' rules (what `defaults` may hold); only maxTokens has a default (INFERENCE_DEFAULTS). */
 export const inferenceDefaultsSchema = z.strictObject({
   maxTokens: integer(1).default(INFERENCE_DEFAULTS.maxTokens),
-  temperature: z.number({ error: TEMPERATURE }).min(0, { error: TEMPERATURE }).max(2, { error: TEMPERATURE }).default(INFERENCE_DEFAULTS.temperature),
-  topP: z.number({ error: TOP_P }).gt(0, { error: TOP_P }).max(1, { error: TOP_P }).default(INFERENCE_DEFAULTS.topP),
-  topK: integer(0).default(INFERENCE_DEFAULTS.topK),
+  temperature: z.number({ error: TEMPERATURE }).min(0, { error: TEMPERATURE }).max(2, { error: TEMPERATURE }).optional(),
+  topP: z.number({ error: TOP_P }).gt(0, { error: TOP_P }).max(1, { error: TOP_P }).optional(),
+  topK: integer(0).optional(),
 });
 
 /**

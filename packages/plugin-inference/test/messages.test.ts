@@ -40,7 +40,7 @@ test("messages reach the pipeline as the chat (role and content only), in place 
     assert.deepEqual(reply.usage, { prompt_tokens: rendered.length, completion_tokens: 3 });
     const { signal, ...request } = pipeline.requests[0];
     assert.ok(signal instanceof AbortSignal);
-    assert.deepEqual(request, { modelId: "fake", messages: chat, maxTokens: 3, temperature: 0, topP: 1, topK: 0 });
+    assert.deepEqual(request, { modelId: "fake", messages: chat, maxTokens: 3 });
     assert.equal("prompt" in request, false);
 
     client.send({ header: header("inference_request", "chat-2"), model_id: "fake", messages: chat, max_tokens: 2, stream: true });

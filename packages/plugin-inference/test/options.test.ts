@@ -4,7 +4,7 @@ import { INFERENCE_DEFAULTS, INFERENCE_LIMITS, inferenceOptionsSchema, inference
 
 test("inferenceOptionsSchema: defaults are INFERENCE_LIMITS and INFERENCE_DEFAULTS, partial defaults are filled in", () => {
   assert.deepEqual(inferenceOptionsSchema.parse({}), { ...INFERENCE_LIMITS, defaults: INFERENCE_DEFAULTS });
-  assert.deepEqual(resolveInferenceOptions({ defaults: { temperature: 0.7, topK: undefined } }).defaults, { ...INFERENCE_DEFAULTS, temperature: 0.7 });
+  assert.deepEqual(resolveInferenceOptions({ defaults: { temperature: 0.7, topK: undefined } }).defaults, { ...INFERENCE_DEFAULTS, temperature: 0.7, topK: undefined });
 });
 
 test("inferenceOptionsSchema refuses NaN and negatives, naming the field (nested ones by their path)", () => {

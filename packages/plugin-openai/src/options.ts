@@ -11,12 +11,12 @@ import type { OpenAICounters } from "./counters.js";
 export interface OpenAIDefaults {
   /** Default 64 (the inference plugin's; OpenAI's own default differs per endpoint). */
   maxTokens: number;
-  /** Default 0: greedy, so the same request gives the same text unless it asks for sampling (OpenAI's default is 1). */
-  temperature: number;
-  /** Default 1 (no nucleus filtering). */
-  topP: number;
-  /** Default 0 (no top-k filtering; `top_k` is a non-standard field). */
-  topK: number;
+  /** Unset by default: the pipeline decides (the model's generation_config.json when it samples, else greedy). */
+  temperature?: number;
+  /** Unset by default: the pipeline decides. */
+  topP?: number;
+  /** Unset by default: the pipeline decides. */
+  topK?: number;
 }
 
 export interface OpenAIPluginOptions {
@@ -51,7 +51,8 @@ export interface ResolvedOpenAIOptions {
   defaults: OpenAIDefaults;
 }
 
-export const OPENAI_DEFAULTS: OpenAIDefaults = { maxTokens: 64, temperature: 0, topP: 1, topK: 0 };
+/** Only max_tokens has a plugin default: sampling is left to the pipeline (and the model) unless configured. */
+export const OPENAI_DEFAULTS: OpenAIDefaults = { maxTokens: 64 };
 
 export const OPENAI_LIMITS = {
   maxPromptChars: 32_768,
@@ -69,12 +70,12 @@ const integer = (min: number) => {
 const TEMPERATURE = "expected a number from 0 to 2";
 const TOP_P = "expected a number in (0, 1]";
 
-/** Sampling defaults' rules (what `defaults` may hold), each field defaulting to OPENAI_DEFAULTS. */
+/** Sampling defaults' rules (what `defaults` may hold); only maxTokens has a default (OPENAI_DEFAULTS). */
 export const openaiDefaultsSchema = z.strictObject({
   maxTokens: integer(1).default(OPENAI_DEFAULTS.maxTokens),
-  temperature: z.number({ error: TEMPERATURE }).min(0, { error: TEMPERATURE }).max(2, { error: TEMPERATURE }).default(OPENAI_DEFAULTS.temperature),
-  topP: z.number({ error: TOP_P }).gt(0, { error: TOP_P }).max(1, { error: TOP_P }).default(OPENAI_DEFAULTS.topP),
-  topK: integer(0).default(OPENAI_DEFAULTS.topK),
+  temperature: z.number({ error: TEMPERATURE }).min(0, { error: TEMPERATURE }).max(2, { error: TEMPERATURE }).optional(),
+  topP: z.number({ error: TOP_P }).gt(0, { error: TOP_P }).max(1, { error: TOP_P }).optional(),
+  topK: integer(0).optional(),
 });
 
 /** The options' rules and defaults. Messages read "expected …", so that they fit after a field name. */

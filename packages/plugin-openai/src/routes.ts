@@ -117,14 +117,15 @@ function toGenerateRequest(
   signal: AbortSignal,
 ): GenerateRequest {
   const d = options.defaults;
-  const request: GenerateRequest = {
-    modelId: body.model,
-    maxTokens: maxTokens ?? d.maxTokens,
-    temperature: body.temperature ?? d.temperature,
-    topP: body.top_p ?? d.topP,
-    topK: body.top_k ?? d.topK,
-    signal,
-  };
+  const request: GenerateRequest = { modelId: body.model, maxTokens: maxTokens ?? d.maxTokens, signal };
+  // Sampling the request and the operator leave open stays open: the pipeline (and the model's
+  // generation_config.json) decides. OpenAI's own default temperature is 1; ours is the model's.
+  const temperature = body.temperature ?? d.temperature;
+  const topP = body.top_p ?? d.topP;
+  const topK = body.top_k ?? d.topK;
+  if (temperature !== undefined) request.temperature = temperature;
+  if (topP !== undefined) request.topP = topP;
+  if (topK !== undefined) request.topK = topK;
   if ("messages" in input) request.messages = input.messages.map(({ role, content }) => ({ role, content }));
   else request.prompt = input.prompt;
   if (body.seed !== undefined && body.seed !== null) request.seed = body.seed;

@@ -10,7 +10,7 @@ test("defaults: the inference plugin's limits and sampling defaults", () => {
     ownedBy: "modelnode",
     defaults: OPENAI_DEFAULTS,
   });
-  assert.deepEqual(OPENAI_DEFAULTS, { maxTokens: 64, temperature: 0, topP: 1, topK: 0 });
+  assert.deepEqual(OPENAI_DEFAULTS, { maxTokens: 64 }, "sampling is the pipeline's (and the model's) unless configured");
   assert.deepEqual(OPENAI_LIMITS, {
     maxPromptChars: 32_768,
     maxChatMessages: 64,
