@@ -33,6 +33,8 @@ import {
   type ModelDtype,
   type OnnxPipeline,
 } from "@modelnode/onnx";
+import { header, TestClient } from "@modelnode/testing";
+import { startNode } from "./support/node.js";
 
 const DTYPES = ["fp32", "fp16", "q8", "uint8", "q4", "q4f16"] as const satisfies readonly ModelDtype[];
 const FILES: Record<(typeof DTYPES)[number], string> = {
@@ -84,9 +86,13 @@ after(async () => {
   rmSync(parent, { recursive: true, force: true });
 });
 
+/** The peer's greedy tokens per dtype and prompt, for the checks over the wire below. */
+const PEER = new Map<string, Map<string, number[]>>();
+
 for (const dtype of DTYPES) {
   describe(`Llama-3-shaped ${dtype} (onnx/${FILES[dtype]}) against transformers.js`, () => {
     const expected = new Map<string, number[]>();
+    PEER.set(dtype, expected);
     before(async () => {
       const peer = await AutoModelForCausalLM.from_pretrained(basename(dir), { dtype });
       for (const prompt of PROMPTS) {
@@ -139,6 +145,28 @@ for (const dtype of DTYPES) {
     );
   });
 }
+
+describe("over the wire: the example node serving every dtype (inference_request and legacy steps)", () => {
+  test("each dtype's greedy text and legacy step path are the peer's", async (t) => {
+    const { node, url } = await startNode({ models: Object.fromEntries(DTYPES.map((dtype) => [dtype, { dir, dtype }])), threads: 1 });
+    t.after(() => node.close());
+    const client = await TestClient.connect(url);
+    t.after(() => client.close());
+    const prompt = PROMPTS[1];
+    for (const dtype of DTYPES) {
+      const tokens = PEER.get(dtype)!.get(prompt)!;
+      const reply = await client.request({ header: header("inference_request"), model_id: dtype, prompt, max_tokens: NEW_TOKENS, temperature: 0 });
+      assert.equal(reply.text, tokenizer.decode(tokens, { skip_special_tokens: true, clean_up_tokenization_spaces: false }), `${dtype} over inference_request`);
+      const walked: number[] = [];
+      let step = await client.request({ session_id: `wire-${dtype}`, model_id: dtype, step: 0, input_tensors: { input_ids: prompt } });
+      for (let n = 1; walked.length < 6; n++) {
+        walked.push(step.output_tensors.next_token_id);
+        step = await client.request({ session_id: `wire-${dtype}`, model_id: dtype, step: n, input_tensors: { input_ids: [step.output_tensors.next_token_id] } });
+      }
+      assert.deepEqual(walked, tokens.slice(0, 6), `${dtype} over legacy steps`);
+    }
+  });
+});
 
 describe("logits of each dtype against fp32", () => {
   test(`within ${Object.entries(TOLERANCE).map(([d, t]) => `${d} ${t * 100}%`).join(", ")} of fp32's largest |logit|; the same top token but for 4-bit`, async () => {
