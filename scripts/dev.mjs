@@ -9,7 +9,7 @@
 //   node scripts/dev.mjs test [files...]        build, then run every test (node --test)
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
-//   node scripts/dev.mjs bench [dispatch|load] [bench options]
+//   node scripts/dev.mjs bench [dispatch|load|nats] [bench options]
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -138,6 +138,7 @@ switch (command) {
     const benches = {
       dispatch: join(root, "packages", "core", "dist", "bench", "dispatch.js"),
       load: join(root, "test", "dist", "bench", "load.js"),
+      nats: join(root, "test", "dist", "bench", "nats.js"),
     };
     const chosen = which === "all" ? Object.keys(benches) : [which];
     for (const name of chosen) {
