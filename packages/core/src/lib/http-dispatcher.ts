@@ -81,7 +81,10 @@ export class HttpDispatcher {
 
   /** Serves the request when a route matches its path; false when none does (the caller answers). */
   handle(req: HttpIncoming, res: ServerResponse): boolean {
-    const url = new URL(req.url ?? "/", "http://node");
+    // Split by hand: `new URL()` throws on request targets a client may send ("http://[").
+    const target = req.url ?? "/";
+    const queryAt = target.indexOf("?");
+    const url = { pathname: queryAt < 0 ? target : target.slice(0, queryAt), searchParams: new URLSearchParams(queryAt < 0 ? "" : target.slice(queryAt + 1)) };
     const matched = this.match(url.pathname);
     if (!matched) return false;
     const { routes, params } = matched;
@@ -125,7 +128,13 @@ export class HttpDispatcher {
     return true;
   }
 
-  private async run(req: HttpIncoming, res: ServerResponse, route: ResolvedRoute, url: URL, params: Record<string, string>): Promise<void> {
+  private async run(
+    req: HttpIncoming,
+    res: ServerResponse,
+    route: ResolvedRoute,
+    url: { pathname: string; searchParams: URLSearchParams },
+    params: Record<string, string>,
+  ): Promise<void> {
     const controller = new AbortController();
     // The client going away before the response is complete cancels the work.
     res.once("close", () => {

@@ -85,7 +85,15 @@ export class WsTransport {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (this.http.handle(req, res)) return;
+    try {
+      if (this.http.handle(req, res)) return;
+    } catch (err) {
+      // A bug here must not take the node down with it: log it and answer 500.
+      this.logger.error({ err }, "HTTP request handling failed");
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "INTERNAL_ERROR", message: "The node failed to process this request." } }));
+      return;
+    }
     res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
     res.end("This port speaks WebSocket (modelnode). Plain HTTP: GET /health, /livez, /readyz, /stats, and the routes plugins add.\n");
   }
