@@ -75,6 +75,9 @@ async function main(): Promise<number | undefined> {
       ` (models: ${modelList(node)}; auth ${config.auth.required ? "required" : "off"}` +
       `${extraPlugins.length > 0 ? `; extra plugins: ${extraPlugins.map((p) => p.name).join(", ")}` : ""})`,
   );
+  const base = `${config.tls ? "https" : "http"}://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}`;
+  if (config.playground.enabled) console.error(`playground: ${base}${config.playground.path}`);
+  if (config.openai.enabled) console.error(`OpenAI API: ${base}/v1`);
   return undefined;
 }
 
