@@ -3,7 +3,9 @@
  * process, or as child processes that a test SIGKILLs) running ContinuingFake, and the gateway
  * pipeline. ContinuingFake continues its context like a greedy model ("w0 … wk-1 " → "wk "), so
  * "the text of an undisturbed run" checks that a resumed generation neither repeats nor skips a
- * piece; it does not test a real tokenizer's round trip (see docs/scale-out.md).
+ * piece. A last test runs the real tiny ONNX model (models/tiny-gpt2) in workers it SIGKILLs
+ * mid-stream: the gateway resumes from the delivered token ids, so the text is exactly an
+ * undisturbed run's.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -21,10 +23,11 @@ import { natsPipeline } from "@modelnode/nats";
 import { ContinuingFake, expectedText, skipWithoutNats, startNatsServer, type NatsServer } from "./support/nats.js";
 
 const WORKER = fileURLToPath(new URL("./support/nats-worker.js", import.meta.url));
+const ONNX_WORKER = fileURLToPath(new URL("./support/nats-onnx-worker.js", import.meta.url));
 const MODEL = [{ id: "fake", contextLength: 4096, vocabSize: 128, eosTokenIds: [] }];
 
-function spawnWorker(url: string, name: string, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [WORKER, url, name], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+function spawnWorker(url: string, name: string, env: Record<string, string> = {}, script = WORKER): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [script, url, name], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     child.stdout!.once("data", () => resolve(child));
     child.once("exit", (code) => reject(new Error(`worker ${name} exited ${code}`)));
@@ -250,6 +253,63 @@ describe("NATS scale-out", { skip: skipWithoutNats }, () => {
       await client.close();
       await node.close();
       await worker.close();
+    }
+  });
+
+  test("SIGKILL a worker running the real tiny ONNX model mid-stream: the resumed text is exactly an undisturbed run's", async () => {
+    const names = ["o0", "o1", "o2", "o3", "o4"]; // one killed per case, one left at the end
+    const children = new Map<string, ChildProcess>();
+    for (const [i, child] of (await Promise.all(names.map((n) => spawnWorker(nats.url, n, { NATS_TEST_TOKEN_MS: "30" }, ONNX_WORKER)))).entries()) {
+      children.set(names[i], child);
+    }
+    const gw = await NatsPipeline.connect({ servers: nats.url, idleMs: 300, requestTimeoutMs: 500 });
+    const run = async (request: { prompt?: string; messages?: { role: string; content: string }[] }, onPiece?: (n: number) => Promise<void>) => {
+      let text = "";
+      let n = 0;
+      let result: any;
+      for await (const e of gw.stream({ modelId: "tiny", maxTokens: 30, temperature: 0, ...request })) {
+        if (e.kind === "text") {
+          text += e.text;
+          await onPiece?.(++n);
+        } else result = e.result;
+      }
+      return { text, result };
+    };
+    try {
+      await eventually(() => gw.workers().length === names.length);
+      const cases = [
+        { request: { prompt: "Hello, world!" }, cut: 7 },
+        { request: { prompt: "The quick brown fox jumps over the lazy dog because" }, cut: 12 },
+        { request: { prompt: "Ünïcödé → 日本語 🙂" }, cut: 5 },
+        { request: { messages: [{ role: "user", content: "Say something." }] }, cut: 9 },
+      ];
+      for (const { request, cut } of cases) {
+        const undisturbed = await run(request);
+        assert.equal(undisturbed.result.usage.completionTokens, 30, "the reference ran all 30 tokens");
+        await new Promise((r) => setTimeout(r, 500)); // heartbeats: the reference's worker is idle again
+        const failuresBefore = (gw.stats() as any).workerFailures;
+        let killed: string | undefined;
+        const resumed = await run(request, async (n) => {
+          if (n !== cut) return;
+          // The serving worker, by its heartbeat (the worker runs on meanwhile, at most the credit window ahead).
+          await eventually(() => gw.workers().some((w) => w.inFlight > 0 && children.has(w.worker)), "a worker serving the stream");
+          const serving = gw.workers().find((w) => w.inFlight > 0 && children.has(w.worker))?.worker;
+          assert.ok(serving, "a worker is serving the stream");
+          killed = serving;
+          children.get(serving)!.kill("SIGKILL");
+          children.delete(serving);
+        });
+        assert.ok(killed, `killed the worker after ${cut} pieces`);
+        assert.equal(resumed.text, undisturbed.text, `${JSON.stringify(request)} resumed after ${cut} pieces`);
+        assert.equal(resumed.result.text, undisturbed.text);
+        assert.equal(resumed.result.finishReason, undisturbed.result.finishReason);
+        assert.equal(resumed.result.usage.completionTokens, 30);
+        assert.ok((gw.stats() as any).workerFailures > failuresBefore, "the gateway noticed the dead worker and resumed");
+      }
+    } finally {
+      await gw.close();
+      for (const c of children.values()) c.kill("SIGKILL");
+      await Promise.all([...children.values()].map(exited));
     }
   });
 });

@@ -62,7 +62,8 @@ export async function startNatsServer(port?: number): Promise<NatsServer> {
  * the prompt, not only on the position in this call. A prompt ending in "w0 w1 … wk-1 " continues
  * with "wk ". So a resumed request (prompt + delivered text) gives exactly the rest of an
  * undisturbed run, and a resume that started at the wrong place (duplicated or missing pieces)
- * shows in the text.
+ * shows in the text. Each piece "wk " reports token id k, and a `resume` (GenerateRequest.resume,
+ * what the gateway sends when pieces came with ids) continues after its generatedIds.length words.
  */
 export class ContinuingFake extends FakePipeline {
   static startOf(prompt: string): number {
@@ -82,15 +83,32 @@ export class ContinuingFake extends FakePipeline {
     }
     return k;
   }
+  /** Requests that came with a `resume`. */
+  resumes: NonNullable<GenerateRequest["resume"]>[] = [];
   override async *stream(request: GenerateRequest): AsyncIterable<GenerationEvent> {
-    const start = request.prompt !== undefined ? ContinuingFake.startOf(request.prompt) : 0;
-    let text = "";
-    for await (const event of super.stream(request)) {
+    const resumed = request.resume?.generatedIds.length ?? 0;
+    if (request.resume) this.resumes.push(request.resume);
+    const start = resumed > 0 ? resumed : request.prompt !== undefined ? ContinuingFake.startOf(request.prompt) : 0;
+    let text = resumed > 0 ? expectedText(resumed) : "";
+    const inner: GenerateRequest = { ...request, resume: undefined };
+    if (resumed > 0 && request.maxTokens !== undefined) {
+      inner.maxTokens = request.maxTokens - resumed;
+      if (inner.maxTokens <= 0) {
+        const promptTokens = await this.countTokens(request.modelId, FakePipeline.promptOf(request));
+        yield { kind: "done", result: { text, finishReason: "length", usage: { promptTokens, completionTokens: resumed } } };
+        return;
+      }
+    }
+    for await (const event of super.stream(inner)) {
       if (event.kind === "text") {
-        const piece = event.text.replace(/^w(\d+) /, (_m, n) => `w${Number(n) + start} `);
+        let k = -1;
+        const piece = event.text.replace(/^w(\d+) /, (_m, n) => `w${(k = Number(n) + start)} `);
         text += piece;
-        yield { kind: "text", text: piece };
-      } else yield { kind: "done", result: { ...event.result, text } };
+        yield k >= 0 ? { kind: "text", text: piece, tokenIds: [k] } : { kind: "text", text: piece };
+      } else {
+        const usage = { ...event.result.usage, completionTokens: event.result.usage.completionTokens + resumed };
+        yield { kind: "done", result: { ...event.result, text, usage } };
+      }
     }
   }
 }

@@ -198,6 +198,8 @@ export class NatsPipeline implements ModelPipeline {
     const sub = this.nc.subscribe(inbox, { callback: (_e, msg) => box.push(safeDecode(msg)) });
     let delivered = "";
     let pieces = 0;
+    /** The token ids of the delivered pieces, while every piece has said them (else undefined). */
+    let generatedIds: number[] | undefined = [];
     let attempt = 0;
     let worker: string | undefined;
     let finished = false;
@@ -218,14 +220,16 @@ export class NatsPipeline implements ModelPipeline {
           yield { kind: "done", result: { text: delivered, finishReason: "cancelled", usage: { promptTokens, completionTokens: pieces } } };
           return;
         }
-        if (pieces > 0 && request.prompt === undefined) {
-          throw errors.busy("The model worker serving this chat stopped; a chat cannot be continued on another one yet.", { reason: "worker_lost" });
+        if (pieces > 0 && request.prompt === undefined && !generatedIds) {
+          throw errors.busy("The model worker serving this chat stopped, and its pipeline does not report token ids, so the chat cannot be continued on another one.", { reason: "worker_lost" });
         }
         const call: GenerateCall = {
           id, attempt, inbox, gateway: this.id, modelId: request.modelId, prompt: request.prompt,
           messages: request.messages as GenerateCall["messages"], maxTokens: request.maxTokens, temperature: request.temperature,
           topK: request.topK, topP: request.topP, seed: request.seed, stop: request.stop, window: this.o.window,
-          ...(pieces > 0 || attempt > 1 ? { resume: { text: delivered, pieces } } : {}),
+          ...(pieces > 0 || attempt > 1
+            ? { resume: { text: delivered, pieces, ...(generatedIds ? { generatedIds, deliveredChars: delivered.length } : {}) } }
+            : {}),
         };
         const accepted = await this.submit(call, attempt);
         if (!accepted) continue; // busy: try again
@@ -250,7 +254,9 @@ export class NatsPipeline implements ModelPipeline {
           if (next.t === "text") {
             delivered += next.text;
             pieces = next.n;
-            yield { kind: "text", text: next.text };
+            if (generatedIds && Array.isArray(next.ids)) generatedIds.push(...next.ids);
+            else generatedIds = undefined;
+            yield next.ids ? { kind: "text", text: next.text, tokenIds: next.ids } : { kind: "text", text: next.text };
             if (!this.nc.isClosed()) this.nc.publish(this.s.worker(worker, "ctl"), encode({ id, attempt, ack: next.seq } satisfies ControlMessage));
           } else if (next.t === "done") {
             finished = true;

@@ -61,15 +61,22 @@ export interface GenerateCall {
   stop?: string[];
   /** Pieces the worker may send beyond the last acknowledged one before it pauses. */
   window: number;
-  /** Continue a generation another worker started: the text and the number of pieces already delivered. */
-  resume?: { text: string; pieces: number };
+  /**
+   * Continue a generation another worker started: the text and the number of pieces already
+   * delivered; and, when every piece came with its token ids, those ids and the delivered text's
+   * length, which the worker passes on as `GenerateRequest.resume` (an exact continuation, chats
+   * included). Without them, the worker continues `prompt + text` (exact only where the
+   * tokenizer round-trips the text; prompts only).
+   */
+  resume?: { text: string; pieces: number; generatedIds?: number[]; deliveredChars?: number };
 }
 
 export type CallReply = { ok: true; worker: string } | { busy: true; worker: string; reason: string } | { error: WireError };
 
 /** Worker → gateway inbox. `n`: pieces sent so far in the whole generation (resumed ones included). */
 export type StreamMessage =
-  | { t: "text"; attempt: number; seq: number; n: number; text: string }
+  /** `ids`: the token ids generated since the previous piece, where the pipeline says them. */
+  | { t: "text"; attempt: number; seq: number; n: number; text: string; ids?: number[] }
   | { t: "done"; attempt: number; seq: number; result: GenerationResult }
   | { t: "error"; attempt: number; seq: number; error: WireError }
   /** The worker is draining and gives the generation back; the gateway continues it elsewhere. */

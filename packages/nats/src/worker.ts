@@ -125,9 +125,18 @@ export async function startWorker(options: WorkerOptions): Promise<ModelWorker> 
         seed: call.seed,
         stop: call.stop,
       };
-      if (resume) {
-        // Continue from the prompt plus what the client already has: greedy decoding then gives
-        // the text an undisturbed run would have given (when the tokenizer round-trips).
+      const exact = resume?.generatedIds !== undefined;
+      if (resume && exact) {
+        // Continue from the token ids generated so far, after the original prompt or chat: the
+        // pipeline feeds them as they were and emits only the text past what was delivered.
+        if (call.prompt !== undefined) request.prompt = call.prompt;
+        if (call.messages !== undefined) request.messages = call.messages as GenerateRequest["messages"];
+        request.maxTokens = call.maxTokens;
+        request.resume = { generatedIds: resume.generatedIds!, deliveredChars: resume.deliveredChars ?? resume.text.length };
+      } else if (resume) {
+        // No token ids (the pipeline does not report them): continue from the prompt plus what
+        // the client already has, which greedy decoding continues exactly only when the tokenizer
+        // round-trips that text.
         request.prompt = (call.prompt ?? "") + resume.text;
         if (call.maxTokens !== undefined) request.maxTokens = call.maxTokens - resume.pieces;
       } else {
@@ -147,10 +156,10 @@ export async function startWorker(options: WorkerOptions): Promise<ModelWorker> 
           seq++;
           await credit(job, seq, call.window);
           if (job.handedBack) return handback();
-          send({ t: "text", attempt: call.attempt, seq, n, text: event.text });
+          send({ t: "text", attempt: call.attempt, seq, n, text: event.text, ...(event.tokenIds ? { ids: event.tokenIds } : {}) });
         } else {
           const result = { ...event.result };
-          if (resume) {
+          if (resume && !exact) {
             const promptTokens = await pipeline.countTokens(call.modelId, call.prompt ?? "").catch(() => result.usage.promptTokens);
             result.usage = { promptTokens, completionTokens: resume.pieces + result.usage.completionTokens };
           }

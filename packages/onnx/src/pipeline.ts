@@ -19,6 +19,7 @@ import {
   type ModelInfo,
   type ModelPipeline,
   type PipelineStats,
+  type ResumeFrom,
   type StepRequest,
   type StepResult,
   type Tokenization,
@@ -165,9 +166,10 @@ export class OnnxPipeline implements ModelPipeline {
     try {
       const input = generationInput(request, this.options);
       const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId]);
+      const resume = checkResume(request.resume, this.models.find((m) => m.id === request.modelId)?.vocabSize);
       const cleanup = this.onAbort(id, request.signal);
       this.pending.set(id, { kind: "stream", queue, cleanup });
-      this.post({ type: "generate", id, modelId: request.modelId, input, settings, cancelled: request.signal?.aborted }, id);
+      this.post({ type: "generate", id, modelId: request.modelId, input, settings, cancelled: request.signal?.aborted, ...(resume ? { resume } : {}) }, id);
     } catch (error) {
       queue.fail(error as Error);
     }
@@ -220,7 +222,7 @@ export class OnnxPipeline implements ModelPipeline {
       const id = event[1];
       const pending = this.pending.get(id);
       if (!pending) continue;
-      if (kind === "text" && pending.kind === "stream") pending.queue.push({ kind: "text", text: event[2] });
+      if (kind === "text" && pending.kind === "stream") pending.queue.push({ kind: "text", text: event[2], tokenIds: event[3] });
       else if (kind === "done" && pending.kind === "stream") {
         pending.queue.push({ kind: "done", result: event[2] });
         this.settle(id);
@@ -263,6 +265,22 @@ export class OnnxPipeline implements ModelPipeline {
       (restartError) => this.options.logger.error({ err: restartError }, "model engine could not be restarted"),
     );
   }
+}
+
+/** A `resume` as the engine takes it (copied), or undefined; INVALID_REQUEST / INVALID_TOKENS when malformed. */
+function checkResume(resume: ResumeFrom | undefined, vocabSize: number | undefined): ResumeFrom | undefined {
+  if (resume === undefined) return undefined;
+  if (typeof resume !== "object" || resume === null || !Array.isArray(resume.generatedIds)) {
+    throw errors.invalidRequest("resume must be { generatedIds: number[], deliveredChars: number }.", "resume");
+  }
+  const { generatedIds, deliveredChars } = resume;
+  if (!Number.isInteger(deliveredChars) || deliveredChars < 0) throw errors.invalidRequest("resume.deliveredChars must be a non-negative integer.", "resume");
+  for (const id of generatedIds) {
+    if (!Number.isInteger(id) || id < 0 || (vocabSize !== undefined && id >= vocabSize)) {
+      throw errors.invalidTokens(`resume.generatedIds holds ${String(id)}, not a token id of this model.`);
+    }
+  }
+  return { generatedIds: [...generatedIds], deliveredChars };
 }
 
 function emptyStats(models: number): PipelineStats {

@@ -72,6 +72,20 @@ export interface GenerateRequest extends SamplingOptions {
   messages?: ChatMessage[];
   /** Aborting stops generation within one decode step; the result then has finishReason "cancelled". */
   signal?: AbortSignal;
+  /**
+   * Continue a generation another pipeline started: the prompt (or messages) as given, plus these
+   * already generated token ids; the text of the first `deliveredChars` characters of their decode
+   * was already delivered, so emit only what follows (characters: JavaScript string length, UTF-16
+   * code units). `generatedIds` count toward `maxTokens` (and toward the result's completion
+   * tokens; the result's text is the whole generation's). A pipeline without token ids may ignore it.
+   */
+  resume?: ResumeFrom;
+}
+
+/** See `GenerateRequest.resume`. */
+export interface ResumeFrom {
+  generatedIds: number[];
+  deliveredChars: number;
 }
 
 export interface Usage {
@@ -94,7 +108,12 @@ export interface GenerationTimings {
 
 /** What `stream()` yields: pieces of text as they are produced, then exactly one `done`. */
 export type GenerationEvent =
-  | { kind: "text"; text: string }
+  /**
+   * `tokenIds`: the ids generated since the previous text event (their text may be partly held
+   * back until a later event, e.g. an incomplete character or a possible stop-string start); a
+   * pipeline that cannot say leaves it out.
+   */
+  | { kind: "text"; text: string; tokenIds?: number[] }
   | { kind: "done"; result: GenerationResult };
 
 /** One step of the legacy protocol (see PROTOCOL.md, "Legacy format"). */

@@ -11,7 +11,7 @@
  * past that, BUSY. A generation that could not fit even in an empty engine is BUSY at once.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { errors, isCodedError, type GenerationResult, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
+import { errors, isCodedError, type GenerationResult, type ResumeFrom, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
 import type { PipelineLogger } from "../logger.js";
 import { chatIds, checkContext, promptIds, type ResolvedSampling } from "../request-settings.js";
@@ -92,7 +92,7 @@ export class Engine {
     try {
       switch (message.type) {
         case "generate":
-          this.generate(message.id, message.modelId, message.input, message.settings);
+          this.generate(message.id, message.modelId, message.input, message.settings, message.resume);
           // Aborted before it was sent: it ends "cancelled" before any model run.
           if (message.cancelled) this.cancel(message.id);
           return;
@@ -121,13 +121,18 @@ export class Engine {
     }
   }
 
-  private generate(id: number, modelId: string, input: GenerationInput, settings: ResolvedSampling): void {
+  private generate(id: number, modelId: string, input: GenerationInput, settings: ResolvedSampling, resume?: ResumeFrom): void {
     this.assertOpen();
     const model = this.model(modelId);
     // A chat is rendered here, beside the prompt's tokenizing: off the caller's thread.
     const ids = "messages" in input ? chatIds(model, input.messages) : promptIds(model, input.prompt);
-    checkContext(model, ids.length, 1); // room for at least one generated token
-    const reservedBytes = Math.min(ids.length + settings.maxTokens, model.contextLength) * model.cacheBytesPerToken;
+    const generated = resume?.generatedIds ?? [];
+    // Room for at least one generated token (a resumed generation's earlier tokens are fed too;
+    // one that already filled the context or maxTokens ends at once, "length").
+    const resumedFull = generated.length > 0 && (generated.length >= settings.maxTokens || ids.length + generated.length >= model.contextLength);
+    checkContext(model, ids.length + (resumedFull ? 0 : generated.length), resumedFull ? 0 : 1);
+    const remaining = Math.max(settings.maxTokens - generated.length, 0);
+    const reservedBytes = Math.min(ids.length + generated.length + remaining, model.contextLength) * model.cacheBytesPerToken;
     if (reservedBytes > this.limits.maxCacheBytes) {
       throw errors.busy("The prompt plus the maximum number of tokens need more key/value cache memory than this node has; ask for fewer tokens.", {
         max_cache_bytes: this.limits.maxCacheBytes,
@@ -140,12 +145,15 @@ export class Engine {
         waiting: this.queue.length,
       });
     }
-    const row = new GenerationRow(id, model, { promptIds: ids, ...settings }, {
-      text: (text) => this.emit(["text", id, text]),
+    const row = new GenerationRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) }, {
+      text: (text, tokenIds) => this.emit(["text", id, text, tokenIds]),
       token: () => this.tokensGenerated++,
       done: (result) => this.generationDone(row, result),
     });
     this.generations.set(id, row);
+    // A resumed row replays its earlier tokens' text (emitting what was not delivered yet); it
+    // may be over already (maxTokens or the context reached, or a stop string in that text).
+    if (row.replay()) return;
     this.queue.push({ row, runner: this.runners.get(modelId)!, reservedBytes });
     this.admit();
     this.wake();

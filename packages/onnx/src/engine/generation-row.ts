@@ -5,7 +5,7 @@
  * is done. Ends on EOS or a stop string ("stop"), on max tokens or a full context ("length"), or
  * when cancelled.
  */
-import type { FinishReason, GenerationResult } from "@modelnode/core/pipeline";
+import type { FinishReason, GenerationResult, ResumeFrom } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
 import { Sampler, type SamplerSettings } from "../sampler.js";
 import { StopSequenceMatcher } from "../stop-sequences.js";
@@ -16,10 +16,13 @@ export interface GenerationSettings {
   maxTokens: number;
   stop: string[];
   sampling: SamplerSettings;
+  /** Continue a generation started elsewhere: its generated ids are fed after the prompt (see GenerateRequest.resume). */
+  resume?: ResumeFrom;
 }
 
 export interface RowSink {
-  text(text: string): void;
+  /** `tokenIds`: the ids generated since the previous text event. */
+  text(text: string, tokenIds: number[]): void;
   /** Once per generated token (EOS excluded), for stats. */
   token(): void;
   done(result: GenerationResult): void;
@@ -39,6 +42,12 @@ export class GenerationRow {
   private readonly sampler: Sampler;
   private readonly decoder: TokenTextStream;
   private readonly matcher: StopSequenceMatcher;
+  /** Ids generated since the last text event. */
+  private pendingIds: number[] = [];
+  /** Characters of replayed text the client already has (a resumed generation). */
+  private skipChars = 0;
+  /** What the model is fed first: the prompt's ids, then a resumed generation's earlier ids. */
+  readonly inputIds: number[];
 
   constructor(
     readonly requestId: number,
@@ -49,6 +58,42 @@ export class GenerationRow {
     this.sampler = new Sampler(settings.sampling);
     this.decoder = createTextStream(model.tokenizer, settings.promptIds);
     this.matcher = new StopSequenceMatcher(settings.stop);
+    const generated = settings.resume?.generatedIds ?? [];
+    this.inputIds = generated.length > 0 ? [...settings.promptIds, ...generated] : settings.promptIds;
+  }
+
+  /**
+   * A resumed generation: passes its earlier ids through the decoder and the stop-string matcher
+   * as if it had generated them, emitting only the text past the first `deliveredChars`
+   * characters (text the other pipeline held back is emitted now). True when the generation is
+   * over already (a stop string, maxTokens or the context reached).
+   */
+  replay(): boolean {
+    const resume = this.settings.resume;
+    if (!resume || resume.generatedIds.length === 0) return false;
+    this.skipChars = resume.deliveredChars;
+    for (const id of resume.generatedIds) {
+      this.completionTokens++;
+      const { emit, stopped } = this.matcher.push(this.decoder.push(id));
+      this.emitText(emit);
+      if (stopped) return this.finish("stop", true);
+    }
+    if (this.completionTokens >= this.settings.maxTokens || this.length >= this.model.contextLength) return this.finish("length");
+    this.nextInput = resume.generatedIds[resume.generatedIds.length - 1];
+    return false;
+  }
+
+  /** Sends text (less what the client has already) with the ids generated since the last text event. */
+  private emitText(text: string): void {
+    if (this.skipChars > 0 && text.length > 0) {
+      const skipped = Math.min(this.skipChars, text.length);
+      this.skipChars -= skipped;
+      text = text.slice(skipped);
+    }
+    if (!text) return;
+    const ids = this.pendingIds;
+    this.pendingIds = [];
+    this.sink.text(text, ids);
   }
 
   get done(): boolean {
@@ -66,8 +111,9 @@ export class GenerationRow {
     if (this.model.eosTokenIds.has(id)) return this.finish("stop");
     this.completionTokens++;
     this.sink.token();
+    this.pendingIds.push(id);
     const { emit, stopped } = this.matcher.push(this.decoder.push(id));
-    if (emit) this.sink.text(emit);
+    this.emitText(emit);
     if (stopped) return this.finish("stop", true);
     // prompt + completion may fill the context; the last sampled token is never fed back.
     if (this.completionTokens >= this.settings.maxTokens || this.length >= this.model.contextLength) return this.finish("length");
@@ -93,7 +139,7 @@ export class GenerationRow {
       let rest = tail.emit;
       if (tail.stopped) finishReason = "stop";
       else rest += this.matcher.finish();
-      if (rest) this.sink.text(rest);
+      this.emitText(rest);
     }
     this.sink.done({
       text: this.matcher.fullText,

@@ -105,7 +105,7 @@ export class ModelRunner {
   }
 
   startGeneration(row: GenerationRow): void {
-    this.prefilling.push({ source: { batch: KvBatch.single(this.model), row: 0 }, pending: [...row.settings.promptIds], generation: row, waited: 0 });
+    this.prefilling.push({ source: { batch: KvBatch.single(this.model), row: 0 }, pending: [...row.inputIds], generation: row, waited: 0 });
   }
 
   startStep(job: StepJob, mask: number[] | undefined): void {

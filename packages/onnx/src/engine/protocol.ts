@@ -4,11 +4,11 @@
  * with a fresh stats snapshot, so that a reply and the figures it changed arrive together.
  */
 import type { SamplingDefaults } from "../loaded-model.js";
-import { isCodedError, type ChatMessage, type GenerationResult, type ModelInfo, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
+import { isCodedError, type ChatMessage, type ResumeFrom, type GenerationResult, type ModelInfo, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { ResolvedSampling } from "../request-settings.js";
 
 export type ToEngine =
-  | { type: "generate"; id: number; modelId: string; input: GenerationInput; settings: ResolvedSampling; cancelled?: boolean }
+  | { type: "generate"; id: number; modelId: string; input: GenerationInput; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom }
   | { type: "step"; id: number; request: Omit<StepRequest, "signal"> }
   | { type: "cancel"; id: number }
   /** The caller reads a stream more slowly than it is produced: hold it (`resume` undoes it). */
@@ -21,7 +21,8 @@ export type ToEngine =
 export type GenerationInput = { prompt: string } | { messages: ChatMessage[] };
 
 export type EngineEvent =
-  | [kind: "text", id: number, text: string]
+  /** `tokenIds`: the ids generated since the previous text event of this generation. */
+  | [kind: "text", id: number, text: string, tokenIds: number[]]
   | [kind: "done", id: number, result: GenerationResult]
   | [kind: "step", id: number, result: StepResult]
   | [kind: "error", id: number, error: SerializedError]

@@ -1,0 +1,31 @@
+/**
+ * A worker process running the real tiny ONNX model (models/tiny-gpt2, served as "tiny") for the
+ * scale-out tests: `node nats-onnx-worker.js <nats url> <name>`. Each text piece is held
+ * NATS_TEST_TOKEN_MS (default 30) before it goes out, so a test can SIGKILL the worker mid-stream.
+ * Prints "ready" once subscribed.
+ */
+import type { GenerateRequest, GenerationEvent, ModelPipeline } from "@modelnode/core/pipeline";
+import { startWorker } from "@modelnode/nats";
+import { createOnnxPipeline } from "@modelnode/onnx";
+import { TINY_MODEL_DIR } from "./paths.js";
+
+const [url, name] = process.argv.slice(2);
+const ms = Number(process.env.NATS_TEST_TOKEN_MS ?? 30);
+const onnx = await createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR } });
+
+async function* paced(events: AsyncIterable<GenerationEvent>): AsyncIterable<GenerationEvent> {
+  for await (const event of events) {
+    if (event.kind === "text") await new Promise((r) => setTimeout(r, ms));
+    yield event;
+  }
+}
+const pipeline = new Proxy(onnx, {
+  get(target, key) {
+    if (key === "stream") return (request: GenerateRequest) => paced(target.stream(request));
+    const value = Reflect.get(target, key, target);
+    return typeof value === "function" ? value.bind(target) : value;
+  },
+}) as ModelPipeline;
+
+await startWorker({ servers: url, pipeline, name, heartbeatMs: 200 });
+console.log("ready");
