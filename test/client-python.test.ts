@@ -4,29 +4,18 @@
 // where no python3 has the websockets package.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ModelNodeClient } from "@modelnode/client/node";
 import { startNode, type RunningNode } from "./support/node.js";
+import { findPython } from "./support/python.js";
 import { REPO_ROOT } from "./support/paths.js";
 
 const run = promisify(execFile);
 
-function findPython(): string | undefined {
-  const candidates = [process.env.PYTHON, "python3", "/usr/bin/python3"].filter((c): c is string => !!c);
-  for (const python of candidates) {
-    try {
-      execFileSync(python, ["-c", "import websockets"], { stdio: "ignore" });
-      return python;
-    } catch {
-      // not installed, or without websockets
-    }
-  }
-  return undefined;
-}
 
 /** The ```python blocks of docs/client.md, in order. */
 function pythonExamples(): string[] {

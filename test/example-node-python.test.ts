@@ -3,28 +3,16 @@
 // python3 has the websockets package (CI installs Debian's python3-websockets).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { ModelNode } from "@modelnode/core/server";
 import { startNode } from "./support/node.js";
+import { findPython } from "./support/python.js";
 import { REPO_ROOT, TINY_MODEL_DIR } from "./support/paths.js";
 
 const run = promisify(execFile);
 
-/** The first of $PYTHON, python3, /usr/bin/python3 that can import websockets. */
-function findPython(): string | undefined {
-  const candidates = [process.env.PYTHON, "python3", "/usr/bin/python3"].filter((c): c is string => !!c);
-  for (const python of candidates) {
-    try {
-      execFileSync(python, ["-c", "import websockets"], { stdio: "ignore" });
-      return python;
-    } catch {
-      // not installed, or without websockets
-    }
-  }
-  return undefined;
-}
 
 const python = findPython();
 const skip = python ? false : "python3 with the websockets package is not installed (apt-get install -y python3-websockets)";
