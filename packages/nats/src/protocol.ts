@@ -10,7 +10,7 @@
  * - `<p>.hb`                every worker's heartbeat (membership); `<p>.discover` asks them all for one now
  * - the gateway's per-request inbox: the pieces of one generation, numbered, then done / error / handback
  */
-import { errors, isCodedError, ProtocolError, type GenerationResult, type ModelInfo } from "@modelnode/core/pipeline";
+import { errors, isCodedError, ProtocolError, type ChatMessage, type GenerationResult, type ModelInfo, type SamplingOptions } from "@modelnode/core/pipeline";
 
 export const DEFAULT_PREFIX = "modelnode.v1";
 export const QUEUE_GROUP = "workers";
@@ -44,7 +44,8 @@ export interface Heartbeat {
 }
 
 /** Gateway → worker: start (or resume) a generation. */
-export interface GenerateCall {
+/** A generation request on the wire: the pipeline contract's sampling options, plus routing. */
+export interface GenerateCall extends SamplingOptions {
   id: string;
   /** Which try this is; the worker tags every message with it, so late messages of an abandoned try are told apart. */
   attempt: number;
@@ -52,13 +53,7 @@ export interface GenerateCall {
   gateway: string;
   modelId: string;
   prompt?: string;
-  messages?: { role: string; content: string }[];
-  maxTokens?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  seed?: number;
-  stop?: string[];
+  messages?: ChatMessage[];
   /** Pieces the worker may send beyond the last acknowledged one before it pauses. */
   window: number;
   /**
