@@ -16,6 +16,13 @@ export type { Logger } from "pino";
 
 export { CORE_VERSION } from "./lib/core-identity.js";
 export { describeOptionIssue, parsePluginOptions } from "./lib/plugin-options.js";
+export {
+  checkDefaultMaxTokens,
+  DEFAULT_MAX_TOKENS,
+  GENERATION_LIMITS,
+  generationOptionsShape,
+  samplingDefaultsSchema,
+} from "./lib/generation-options.js";
 export { definePlugin, type Guard, type Plugin, type PluginHost, type RequestEnd, type RequestObserver } from "./lib/plugin.js";
 export {
   MessageHandler,

@@ -2,7 +2,16 @@
  * Options of the inference plugin (one zod schema holds their defaults and checks, so that an
  * application can compose it into its own config schema), and the DI tokens it registers.
  */
-import { parsePluginOptions, z, type InjectionToken } from "@modelnode/core";
+import {
+  checkDefaultMaxTokens,
+  DEFAULT_MAX_TOKENS,
+  GENERATION_LIMITS,
+  generationOptionsShape,
+  parsePluginOptions,
+  samplingDefaultsSchema,
+  z,
+  type InjectionToken,
+} from "@modelnode/core";
 import type { InferenceCounters } from "./counters.js";
 
 /** Sampling values used when a request leaves a field out. */
@@ -47,59 +56,21 @@ export interface ResolvedInferenceOptions {
 }
 
 /** Only max_tokens has a plugin default: sampling is left to the pipeline (and the model) unless configured. */
-export const INFERENCE_DEFAULTS: InferenceDefaults = { maxTokens: 64 };
+export const INFERENCE_DEFAULTS: InferenceDefaults = { maxTokens: DEFAULT_MAX_TOKENS };
 
-export const INFERENCE_LIMITS = {
-  maxPromptChars: 32_768,
-  maxTokensLimit: 4096,
-  maxStopSequences: 4,
-  maxStopChars: 64,
-  maxChatMessages: 64,
-  maxChatChars: 32_768,
-} as const;
-
-const integer = (min: number) => {
-  const error = `expected an integer ≥ ${min}`;
-  return z.int({ error }).min(min, { error });
-};
-const TEMPERATURE = "expected a number from 0 to 2";
-const TOP_P = "expected a number in (0, 1]";
+/** The request limits, shared with every generation front door (core's GENERATION_LIMITS). */
+export const INFERENCE_LIMITS = GENERATION_LIMITS;
 
 /** Sampling defaults' rules (what `defaults` may hold); only maxTokens has a default (INFERENCE_DEFAULTS). */
-export const inferenceDefaultsSchema = z.strictObject({
-  maxTokens: integer(1).default(INFERENCE_DEFAULTS.maxTokens),
-  temperature: z.number({ error: TEMPERATURE }).min(0, { error: TEMPERATURE }).max(2, { error: TEMPERATURE }).optional(),
-  topP: z.number({ error: TOP_P }).gt(0, { error: TOP_P }).max(1, { error: TOP_P }).optional(),
-  topK: integer(0).optional(),
-});
+export const inferenceDefaultsSchema = samplingDefaultsSchema;
 
 /**
- * The options' rules and defaults. Messages read "expected …", so that they fit after a field
- * name. It checks defaults.maxTokens against maxTokensLimit (a refinement), so compose it into a
- * bigger schema through `.shape` (zod refuses `.pick`/`.omit` on refined objects).
+ * The options' rules and defaults (core's generationOptionsShape). Messages read "expected …",
+ * so that they fit after a field name. It checks defaults.maxTokens against maxTokensLimit (a
+ * refinement), so compose it into a bigger schema through `.shape` (zod refuses `.pick`/`.omit`
+ * on refined objects).
  */
-export const inferenceOptionsSchema = z
-  .strictObject({
-    maxPromptChars: integer(1).default(INFERENCE_LIMITS.maxPromptChars),
-    maxTokensLimit: integer(1).default(INFERENCE_LIMITS.maxTokensLimit),
-    maxStopSequences: integer(0).default(INFERENCE_LIMITS.maxStopSequences),
-    maxStopChars: integer(1).default(INFERENCE_LIMITS.maxStopChars),
-    maxChatMessages: integer(1).default(INFERENCE_LIMITS.maxChatMessages),
-    maxChatChars: integer(1).default(INFERENCE_LIMITS.maxChatChars),
-    defaults: inferenceDefaultsSchema.prefault({}),
-  })
-  .superRefine((options, ctx) => {
-    // zod runs this even when a field failed: compare only two valid values.
-    const { maxTokensLimit, defaults } = options;
-    const valid = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1;
-    if (valid(maxTokensLimit) && valid(defaults?.maxTokens) && defaults.maxTokens > maxTokensLimit) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["defaults", "maxTokens"],
-        message: `exceeds maxTokensLimit (${options.maxTokensLimit})`,
-      });
-    }
-  });
+export const inferenceOptionsSchema = z.strictObject(generationOptionsShape).superRefine(checkDefaultMaxTokens);
 
 export function resolveInferenceOptions(options: InferencePluginOptions = {}): ResolvedInferenceOptions {
   return parsePluginOptions("inferencePlugin", inferenceOptionsSchema, options);

@@ -4,7 +4,7 @@
  * and zod refuses `.pick`/`.omit`/`.extend` on refined objects). The limits and sampling defaults
  * are the inference plugin's, so that one node answers both APIs alike.
  */
-import { parsePluginOptions, z, type InjectionToken } from "@modelnode/core";
+import { checkDefaultMaxTokens, DEFAULT_MAX_TOKENS, GENERATION_LIMITS, generationOptionsShape, type InjectionToken, parsePluginOptions, samplingDefaultsSchema, z } from "@modelnode/core";
 import type { OpenAICounters } from "./counters.js";
 
 /** Sampling values used when a request leaves a field out (or sends null). */
@@ -52,53 +52,24 @@ export interface ResolvedOpenAIOptions {
 }
 
 /** Only max_tokens has a plugin default: sampling is left to the pipeline (and the model) unless configured. */
-export const OPENAI_DEFAULTS: OpenAIDefaults = { maxTokens: 64 };
+export const OPENAI_DEFAULTS: OpenAIDefaults = { maxTokens: DEFAULT_MAX_TOKENS };
 
-export const OPENAI_LIMITS = {
-  maxPromptChars: 32_768,
-  maxChatMessages: 64,
-  maxChatChars: 32_768,
-  maxTokensLimit: 4096,
-  maxStopSequences: 4,
-  maxStopChars: 64,
-} as const;
-
-const integer = (min: number) => {
-  const error = `expected an integer ≥ ${min}`;
-  return z.int({ error }).min(min, { error });
-};
-const TEMPERATURE = "expected a number from 0 to 2";
-const TOP_P = "expected a number in (0, 1]";
+/** The request limits: the same as the inference plugin's (core's GENERATION_LIMITS). */
+export const OPENAI_LIMITS = GENERATION_LIMITS;
 
 /** Sampling defaults' rules (what `defaults` may hold); only maxTokens has a default (OPENAI_DEFAULTS). */
-export const openaiDefaultsSchema = z.strictObject({
-  maxTokens: integer(1).default(OPENAI_DEFAULTS.maxTokens),
-  temperature: z.number({ error: TEMPERATURE }).min(0, { error: TEMPERATURE }).max(2, { error: TEMPERATURE }).optional(),
-  topP: z.number({ error: TOP_P }).gt(0, { error: TOP_P }).max(1, { error: TOP_P }).optional(),
-  topK: integer(0).optional(),
-});
+export const openaiDefaultsSchema = samplingDefaultsSchema;
+
+const BODY = "expected a string of 1 to 256 characters";
 
 /** The options' rules and defaults. Messages read "expected …", so that they fit after a field name. */
 export const openaiOptionsSchema = z
   .strictObject({
-    maxPromptChars: integer(1).default(OPENAI_LIMITS.maxPromptChars),
-    maxChatMessages: integer(1).default(OPENAI_LIMITS.maxChatMessages),
-    maxChatChars: integer(1).default(OPENAI_LIMITS.maxChatChars),
-    maxTokensLimit: integer(1).default(OPENAI_LIMITS.maxTokensLimit),
-    maxStopSequences: integer(0).default(OPENAI_LIMITS.maxStopSequences),
-    maxStopChars: integer(1).default(OPENAI_LIMITS.maxStopChars),
-    maxBodyBytes: integer(1).optional(),
-    ownedBy: z.string({ error: "expected a string of 1 to 256 characters" }).min(1, { error: "expected a string of 1 to 256 characters" }).max(256, { error: "expected a string of 1 to 256 characters" }).default("modelnode"),
-    defaults: openaiDefaultsSchema.prefault({}),
+    ...generationOptionsShape,
+    maxBodyBytes: z.int({ error: "expected an integer ≥ 1" }).min(1, { error: "expected an integer ≥ 1" }).optional(),
+    ownedBy: z.string({ error: BODY }).min(1, { error: BODY }).max(256, { error: BODY }).default("modelnode"),
   })
-  .superRefine((options, ctx) => {
-    // zod runs this even when a field failed: compare only two valid values.
-    const { maxTokensLimit, defaults } = options;
-    const valid = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1;
-    if (valid(maxTokensLimit) && valid(defaults?.maxTokens) && defaults.maxTokens > maxTokensLimit) {
-      ctx.addIssue({ code: "custom", path: ["defaults", "maxTokens"], message: `exceeds maxTokensLimit (${maxTokensLimit})` });
-    }
-  });
+  .superRefine(checkDefaultMaxTokens);
 
 export function resolveOpenAIOptions(options: OpenAIPluginOptions = {}): ResolvedOpenAIOptions {
   const parsed = parsePluginOptions("openaiPlugin", openaiOptionsSchema, options);
