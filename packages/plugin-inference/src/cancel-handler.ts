@@ -9,7 +9,8 @@ import { cancelRequest } from "./in-flight.js";
 import { INFERENCE_COUNTERS } from "./options.js";
 import { inferenceCancelSchema, type InferenceCancel, type InferenceCancelResponse } from "./schema.js";
 
-@MessageHandler("inference_cancel", { schema: inferenceCancelSchema, replyType: "inference_cancel_response" })
+// A control message: answered even when the connection's in-flight cap is reached (it ends a request).
+@MessageHandler("inference_cancel", { schema: inferenceCancelSchema, replyType: "inference_cancel_response", control: true })
 export class InferenceCancelHandler {
   constructor(@inject(INFERENCE_COUNTERS) private readonly counters: InferenceCounters) {}
 

@@ -6,10 +6,10 @@ import { eventually, FakePipeline, header, startTestNode, TestClient } from "@mo
 import { inferencePlugin } from "../src/index.js";
 
 /** A node whose fake model takes a millisecond a token, so that long generations are in flight long enough to cancel. */
-async function setup() {
+async function setup(limits: { maxInFlightPerConnection?: number } = {}) {
   const pipeline = new FakePipeline();
   pipeline.tokenDelay = () => new Promise((resolve) => setTimeout(resolve, 1));
-  const { node, url } = await startTestNode({ plugins: [pipelinePlugin(pipeline), inferencePlugin()] });
+  const { node, url } = await startTestNode({ limits, plugins: [pipelinePlugin(pipeline), inferencePlugin()] });
   const clients: TestClient[] = [];
   return {
     node,
@@ -188,6 +188,26 @@ test("closing the connection still cancels its requests, and forgets them", asyn
     await client.close();
     await eventually(() => pipeline.generationsInFlight === 0 && node.getStats().in_flight === 0, "the generation to end");
     assert.equal((node.getStats().inference as any).finish_reasons.cancelled, 1);
+  } finally {
+    await close();
+  }
+});
+
+test("a cancel is answered even when the connection is at its in-flight cap (it is a control message)", async () => {
+  const { close, connect } = await setup({ maxInFlightPerConnection: 1 });
+  try {
+    const client = await connect();
+    client.send(long("only-one", true));
+    assert.equal((await client.next()).header.message_type, "inference_chunk");
+    // A second request is refused at the cap; the cancel is not.
+    const refused = await client.call("list_models", {}, "over-cap");
+    const frames = [refused];
+    while (frames.at(-1)?.header.correlation_id !== "over-cap") frames.push(await client.next());
+    assert.equal(frames.at(-1).code, "TOO_MANY_REQUESTS_IN_FLIGHT");
+    client.send(cancel("only-one", "c-cap"));
+    const { final, cancelReply } = await untilBoth(client, "only-one", "c-cap");
+    assert.equal(cancelReply.header.message_type, "inference_cancel_response");
+    assert.equal(final.finish_reason, "cancelled");
   } finally {
     await close();
   }

@@ -36,6 +36,12 @@ export interface MessageHandlerOptions<S extends ZodType = ZodType> {
   schema: SchemaSource<S>;
   /** message_type of replies that are plain objects. Default: `${type}_response`. */
   replyType?: string;
+  /**
+   * A control message (e.g. a cancel): it is answered even when its connection has
+   * maxInFlightPerConnection requests in flight, since it exists to end one of them. It should
+   * be cheap and quick. Default false.
+   */
+  control?: boolean;
 }
 
 export interface HandlerMetadata extends MessageHandlerOptions {
@@ -59,7 +65,7 @@ const HANDLER_METADATA = Symbol.for("modelnode.handler");
 
 export function MessageHandler<S extends ZodType>(type: HandlerKey, options: MessageHandlerOptions<S>) {
   return <T extends abstract new (...args: any[]) => HandlerFor<S>>(target: T): void => {
-    const meta: HandlerMetadata = { type, schema: options.schema, replyType: options.replyType, core: CORE_COPY_ID };
+    const meta: HandlerMetadata = { type, schema: options.schema, replyType: options.replyType, control: options.control, core: CORE_COPY_ID };
     Reflect.defineMetadata(HANDLER_METADATA, meta, target);
     injectable()(target as unknown as new (...args: any[]) => unknown);
   };

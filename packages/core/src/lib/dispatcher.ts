@@ -118,7 +118,7 @@ export class Dispatcher {
       this.fail(conn, target, errors.rateLimited());
       return;
     }
-    if (conn.inFlight >= this.limits.maxInFlightPerConnection) {
+    if (conn.inFlight >= this.limits.maxInFlightPerConnection && !handler.control) {
       this.fail(
         conn,
         target,

@@ -26,6 +26,8 @@ export interface RegisteredHandler {
   /** The class name, or the definition's name. */
   className: string;
   plugin: string;
+  /** Answered even at the connection's in-flight cap (see MessageHandlerOptions.control). */
+  control: boolean;
   instance: MessageHandlerInstance;
 }
 
@@ -44,6 +46,7 @@ interface Pending {
   plugin: string;
   schema: SchemaSource;
   replyType: string | undefined;
+  control: boolean;
 }
 
 export class HandlerRegistry {
@@ -82,6 +85,7 @@ export class HandlerRegistry {
         schema,
         className: pending.name,
         plugin: pending.plugin,
+        control: pending.control,
         instance,
       };
       if (pending.key === LEGACY_FORMAT) legacy = handler;
@@ -105,7 +109,7 @@ function describe(plugin: string, entry: HandlerEntry): Pending {
   if (isHandlerDefinition(entry)) {
     if (definitionCore(entry) !== CORE_COPY_ID) throw anotherCopy(`handler "${keyLabel(entry.type)}"`, plugin, "made");
     if (typeof entry.handle !== "function") throw new RegistryError(`plugin "${plugin}": handler "${keyLabel(entry.type)}" has no handle function`);
-    return { key: entry.type, entry, name: entry.name ?? `handler "${keyLabel(entry.type)}"`, plugin, schema: entry.schema, replyType: entry.replyType };
+    return { key: entry.type, entry, name: entry.name ?? `handler "${keyLabel(entry.type)}"`, plugin, schema: entry.schema, replyType: entry.replyType, control: entry.control === true };
   }
   if (typeof entry !== "function") {
     throw new RegistryError(`plugin "${plugin}" lists a handler that is neither a class nor a defineHandler(...) value`);
@@ -115,7 +119,7 @@ function describe(plugin: string, entry: HandlerEntry): Pending {
     throw new RegistryError(`${entry.name} (plugin "${plugin}") is listed as a handler but has no @MessageHandler(...) decorator`);
   }
   if (meta.core !== CORE_COPY_ID) throw anotherCopy(entry.name, plugin, "decorated");
-  return { key: meta.type, entry, name: entry.name, plugin, schema: meta.schema, replyType: meta.replyType };
+  return { key: meta.type, entry, name: entry.name, plugin, schema: meta.schema, replyType: meta.replyType, control: meta.control === true };
 }
 
 function anotherCopy(name: string, plugin: string, how: "made" | "decorated"): RegistryError {
