@@ -1,6 +1,7 @@
 /**
  * `createOnnxPipeline`: checks the options, starts the engine thread, which loads every configured
- * model (failing at startup, naming the file, when one is broken), and returns the pipeline.
+ * model (failing at startup, naming the file, when one is broken), then the tokenizer thread with
+ * every model's tokenizer, and returns the pipeline.
  */
 import { startEngineThread } from "./engine-thread.js";
 import { resolveOptions, type OnnxPipelineOptions } from "./options.js";
@@ -10,7 +11,12 @@ export async function createOnnxPipeline(options: OnnxPipelineOptions): Promise<
   const resolved = resolveOptions(options);
   try {
     const engine = await startEngineThread(resolved);
-    return new OnnxPipeline(resolved, engine.models, engine);
+    const pipeline = new OnnxPipeline(resolved, engine.models, engine);
+    await pipeline.warm().catch(async (error) => {
+      await pipeline.close();
+      throw error;
+    });
+    return pipeline;
   } catch (error) {
     resolved.logger.error({ err: error }, "model pipeline failed to start");
     throw error;

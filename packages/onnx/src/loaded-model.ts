@@ -99,7 +99,8 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
   const files = readModelFiles(id, dir, settings.dtype);
   const fail = (file: string, reason: string) => new ModelLoadError(id, file, reason);
 
-  const tokenizer = buildTokenizer(id, dir, files);
+  // Decoding only: prompts are encoded on the tokenizer thread (see TextTokenizer.decodeOnly).
+  const tokenizer = buildTokenizer(id, dir, files, { decodeOnly: true });
   const chatTemplate = ChatTemplate.load(id, dir, files.tokenizerConfig);
 
   let session: InferenceSession;

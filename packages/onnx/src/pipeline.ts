@@ -1,10 +1,10 @@
 /**
- * `OnnxPipeline`: core's `ModelPipeline` contract, served by the engine thread (engine/). This
- * side, on the caller's thread, only checks requests, passes them on, and turns the engine's
- * batched events back into promises and async iterables; tokenizing, scheduling, the model runs
- * and sampling all happen on the engine thread, so the caller's event loop stays free.
- * `tokenize`, `countTokens` and `detokenize` go to a tokenizer thread instead
- * (tokenizer-thread.ts): they never wait behind model runs and never touch a session or the cache.
+ * `OnnxPipeline`: core's `ModelPipeline` contract, served by two threads: the tokenizer thread
+ * (tokenizer-thread.ts) encodes prompts, chats and text steps, and serves `tokenize`,
+ * `countTokens` and `detokenize`; the engine thread (engine/) schedules, runs the model, samples
+ * and turns tokens into text. This side, on the caller's thread, only checks requests, passes
+ * them on, and turns the engine's batched events back into promises and async iterables, so the
+ * caller's event loop stays free.
  *
  * `stats()` returns the engine's figures as of its last message (each reply carries them, so they
  * are current whenever a reply arrives). If the engine thread dies, every request in flight fails
@@ -29,6 +29,7 @@ import { deserializeError, type EngineThread } from "./engine-thread.js";
 import type { FromEngine, ToEngine } from "./engine/protocol.js";
 import type { ResolvedOptions } from "./options.js";
 import { stopRuns } from "./engine/run-guard.js";
+import { stepAddsSpecialTokens, stepCancelled } from "./engine/step-requests.js";
 import { generationInput, resolveSampling } from "./request-settings.js";
 import { TokenizerThread } from "./tokenizer-thread.js";
 
@@ -41,9 +42,11 @@ const STREAM_BACKLOG = 64;
 /** How long process exit waits for a model run in progress (one run; a long prefill chunk can take a while). */
 const EXIT_WAIT_MS = 10_000;
 
-type Pending =
-  | { kind: "stream"; queue: EventQueue<GenerationEvent>; cleanup: () => void }
-  | { kind: "step"; resolve: (result: StepResult) => void; reject: (error: Error) => void; cleanup: () => void };
+/** `sent`: the request reached the engine (until then it is being encoded); `cancelled`: cancelled before that. */
+type Pending = { sent: boolean; cancelled: boolean; cleanup: () => void } & (
+  | { kind: "stream"; queue: EventQueue<GenerationEvent> }
+  | { kind: "step"; resolve: (result: StepResult) => void; reject: (error: Error) => void }
+);
 
 export class OnnxPipeline implements ModelPipeline {
   private readonly pending = new Map<number, Pending>();
@@ -73,6 +76,11 @@ export class OnnxPipeline implements ModelPipeline {
     this.attach(engine);
     process.on("exit", this.onProcessExit);
     process.on("uncaughtExceptionMonitor", this.onFatalException);
+  }
+
+  /** Resolves once the tokenizer thread holds every model's tokenizer (createOnnxPipeline waits for it). */
+  warm(): Promise<void> {
+    return this.tokenizers.warm();
   }
 
   listModels(): ModelInfo[] {
@@ -108,12 +116,20 @@ export class OnnxPipeline implements ModelPipeline {
   }
 
   step(request: StepRequest): Promise<StepResult> {
-    const { signal, ...rest } = request;
+    const { signal, inputIds, ...rest } = request;
     return new Promise<StepResult>((resolve, reject) => {
       const id = this.nextId++;
       const cleanup = this.onAbort(id, signal);
-      this.pending.set(id, { kind: "step", resolve, reject, cleanup });
-      this.post({ type: "step", id, request: rest }, id);
+      const pending: Pending = { kind: "step", resolve, reject, cleanup, sent: false, cancelled: false };
+      this.pending.set(id, pending);
+      if (typeof inputIds !== "string") {
+        pending.sent = true;
+        return this.post({ type: "step", id, request: { ...rest, inputIds } }, id);
+      }
+      this.whenEncoded(id, this.tokenizers.encode(request.modelId, inputIds, stepAddsSpecialTokens(request.step)), (ids) => {
+        if (pending.cancelled) return this.settle(id, stepCancelled(request.sessionId, request.step));
+        this.post({ type: "step", id, request: { ...rest, inputIds: ids } }, id);
+      });
     });
   }
 
@@ -168,12 +184,30 @@ export class OnnxPipeline implements ModelPipeline {
       const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId]);
       const resume = checkResume(request.resume, this.models.find((m) => m.id === request.modelId)?.vocabSize);
       const cleanup = this.onAbort(id, request.signal);
-      this.pending.set(id, { kind: "stream", queue, cleanup });
-      this.post({ type: "generate", id, modelId: request.modelId, input, settings, cancelled: request.signal?.aborted, ...(resume ? { resume } : {}) }, id);
+      const pending: Pending = { kind: "stream", queue, cleanup, sent: false, cancelled: false };
+      this.pending.set(id, pending);
+      this.whenEncoded(id, this.tokenizers.inputIds(request.modelId, input), (promptIds) => {
+        // Cancelled while it was encoded: the engine ends it "cancelled" before any model run.
+        const cancelled = pending.cancelled || request.signal?.aborted;
+        this.post({ type: "generate", id, modelId: request.modelId, promptIds, settings, cancelled, ...(resume ? { resume } : {}) }, id);
+      });
     } catch (error) {
       queue.fail(error as Error);
     }
     return queue;
+  }
+
+  /** Once a request's text is encoded (tokenizer thread), `send` passes it on; an encoding error fails it. */
+  private whenEncoded(id: number, ids: Promise<number[]>, send: (ids: number[]) => void): void {
+    ids.then(
+      (value) => {
+        const pending = this.pending.get(id);
+        if (!pending) return; // settled meanwhile (the pipeline closed)
+        pending.sent = true;
+        send(value);
+      },
+      (error: Error) => this.settle(id, error),
+    );
   }
 
   /** Sends a request, or fails it at once when there is no engine to take it. */
@@ -194,7 +228,10 @@ export class OnnxPipeline implements ModelPipeline {
   }
 
   private cancel(id: number): void {
-    if (this.pending.has(id)) this.worker?.postMessage({ type: "cancel", id } satisfies ToEngine);
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    if (!pending.sent) pending.cancelled = true;
+    else this.worker?.postMessage({ type: "cancel", id } satisfies ToEngine);
   }
 
   private attach({ worker, runFlags }: Pick<EngineThread, "worker" | "runFlags">): void {

@@ -7,8 +7,9 @@ import { errors, type ChatMessage, type GenerateRequest, type SamplingOptions } 
 import { checkChat, type ChatLimits } from "./chat-template.js";
 import type { GenerationInput } from "./engine/protocol.js";
 import type { SamplerSettings } from "./sampler.js";
+import type { ChatTemplate } from "./chat-template.js";
 import type { LoadedModel, SamplingDefaults } from "./loaded-model.js";
-import { promptTokenIds } from "./tokenizer.js";
+import { promptTokenIds, type TextTokenizer } from "./tokenizer.js";
 
 /** Temperature when a request gives none: 0, i.e. greedy (deterministic unless asked otherwise). */
 export const DEFAULT_TEMPERATURE = 0;
@@ -70,8 +71,21 @@ export function generationInput(request: Pick<GenerateRequest, "prompt" | "messa
   return { prompt: request.prompt };
 }
 
+/** What encoding a request needs of a model (the tokenizer thread holds one per model). */
+export interface PromptEncoder {
+  id: string;
+  tokenizer: TextTokenizer;
+  chatTemplate: ChatTemplate;
+  bosTokenId?: number;
+}
+
+/** Token ids of what a generation continues: its prompt, or its chat rendered with the model's template. */
+export function inputIds(model: PromptEncoder, input: GenerationInput): number[] {
+  return "messages" in input ? chatIds(model, input.messages) : promptIds(model, input.prompt);
+}
+
 /** Token ids for a prompt (as `tokenize` reports them); an empty prompt becomes the model's BOS token when it has one. */
-export function promptIds(model: LoadedModel, prompt: string): number[] {
+export function promptIds(model: PromptEncoder, prompt: string): number[] {
   if (typeof prompt !== "string") throw errors.invalidRequest("The prompt must be a string.", "prompt");
   const ids = promptTokenIds(model.tokenizer, prompt, model.bosTokenId);
   if (ids.length > 0) return ids;
@@ -85,7 +99,7 @@ export function promptIds(model: LoadedModel, prompt: string): number[] {
  * (`{{ bos_token }}`), so the tokenizer's would be a second one. The fallback template writes
  * none, so its text is encoded as a prompt is (BOS included where the tokenizer adds one).
  */
-export function chatIds(model: LoadedModel, messages: readonly ChatMessage[]): number[] {
+export function chatIds(model: PromptEncoder, messages: readonly ChatMessage[]): number[] {
   const text = model.chatTemplate.render(messages);
   const ids = model.chatTemplate.own ? model.tokenizer.encode(text, false) : promptTokenIds(model.tokenizer, text, model.bosTokenId);
   if (ids.length > 0) return ids;

@@ -19,26 +19,13 @@ export interface TokenTextStream {
   flush(): string;
 }
 
-/** GPT-2's reversible byte ↔ printable-character table (bytes_to_unicode), inverted. */
-const CHAR_TO_BYTE: ReadonlyMap<string, number> = (() => {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const table = new Map<string, number>();
-  let shifted = 0;
-  for (let b = 0; b < 256; b++) {
-    const code = printable.includes(b) ? b : 256 + shifted++;
-    table.set(String.fromCharCode(code), b);
-  }
-  return table;
-})();
-
 /**
  * Per tokenizer: the text of each token whose bytes are whole, valid UTF-8 on their own (most
- * tokens), or null for a token that holds part of a character (or no bytes). Filled lazily;
- * bounded by the vocabulary.
+ * tokens), or null for a token that holds part of a character (or no bytes). Filled lazily, up
+ * to MAX_CACHED_TEXTS tokens: the engine's heap is kept small (see TextTokenizer.decodeOnly), and
+ * text uses a few thousand distinct tokens.
  */
+const MAX_CACHED_TEXTS = 8192;
 const WHOLE_TOKEN_TEXT = new WeakMap<TextTokenizer, Map<number, string | null>>();
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -74,7 +61,7 @@ export class ByteLevelTextStream implements TokenTextStream {
     // token, what costs here is native calls and code that the model run left cold, not bytes.
     const whole = this.wholeText(id);
     if (whole !== null && this.empty) return whole;
-    const text = this.utf8.decode(this.tokenizer.tokenBytes(id, CHAR_TO_BYTE), { stream: true });
+    const text = this.utf8.decode(this.tokenizer.tokenBytes(id), { stream: true });
     this.empty = whole !== null;
     return text;
   }
@@ -87,13 +74,13 @@ export class ByteLevelTextStream implements TokenTextStream {
   private wholeText(id: number): string | null {
     let text = this.texts.get(id);
     if (text === undefined) {
-      const bytes = this.tokenizer.tokenBytes(id, CHAR_TO_BYTE);
+      const bytes = this.tokenizer.tokenBytes(id);
       try {
         text = bytes.length > 0 ? STRICT_UTF8.decode(bytes) : null;
       } catch {
         text = null; // part of a character, or bytes that are not UTF-8
       }
-      this.texts.set(id, text);
+      if (this.texts.size < MAX_CACHED_TEXTS) this.texts.set(id, text);
     }
     return text;
   }

@@ -1,22 +1,26 @@
 /**
- * `tokenize`, `countTokens` and `detokenize`, served by a thread of their own (tokenizer-worker.ts).
+ * Every text → token ids encoding of the pipeline, served by a thread of its own
+ * (tokenizer-worker.ts): `tokenize`, `countTokens` and `detokenize`, and the ids of each
+ * generation's prompt or chat (rendered with the model's chat template) and of legacy steps
+ * given as text, before the request goes to the engine.
  *
- * Not the engine thread: there a call would wait behind model runs (a long prompt's prefill, a
- * slow model's decode step). Not the caller's thread either: building a tokenizer takes GPT-2's
- * vocabulary about 130 ms and 40 MB of heap, and encoding a long text takes milliseconds, which
- * on the node's thread would be time its sockets go unanswered. So the calls never touch a
- * session, a generation slot or the key/value cache, and never hold up the event loop.
+ * Not the engine thread: there a call would wait behind model runs, and a full tokenizer in the
+ * engine's heap makes each of its many garbage collections slower (see TextTokenizer.decodeOnly).
+ * Not the caller's thread either: building a tokenizer takes GPT-2's vocabulary about 130 ms and
+ * 40 MB of heap, and encoding a long text takes milliseconds, which on the node's thread would be
+ * time its sockets go unanswered. So the calls never touch a session, a generation slot or the
+ * key/value cache, and never hold up the event loop.
  *
- * The thread starts on the first call and loads a model's tokenizer on the first call for that
- * model, from the same files with the same code as the engine (see tokenizer.ts), so the ids are
- * the ones a prompt gets. It keeps the process alive only while calls are in flight; if it dies,
- * its calls fail and the next call starts a new one.
+ * The thread is started with the pipeline and loads every model's tokenizer at once (`warm`),
+ * from the same files with the same code as the engine (see tokenizer.ts). It keeps the process
+ * alive only while calls are in flight; if it dies, its calls fail and the next call starts a new
+ * one.
  */
 import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import { errors, type ModelInfo, type Tokenization } from "@modelnode/core/pipeline";
 import { deserializeError } from "./engine-thread.js";
-import type { SerializedError } from "./engine/protocol.js";
+import type { GenerationInput, SerializedError } from "./engine/protocol.js";
 import { checkVocabulary } from "./request-settings.js";
 
 /** What the tokenizer thread needs of a model. */
@@ -26,10 +30,15 @@ export interface TokenizerModel {
   bosTokenId?: number;
 }
 
-export type TokenizerCall = { op: "tokenize" | "count"; modelId: string; text: string } | { op: "detokenize"; modelId: string; ids: number[] };
+export type TokenizerCall =
+  | { op: "tokenize" | "count"; modelId: string; text: string }
+  | { op: "detokenize"; modelId: string; ids: number[] }
+  | { op: "input"; modelId: string; input: GenerationInput }
+  | { op: "encode"; modelId: string; text: string; addSpecialTokens: boolean }
+  | { op: "load"; modelId: string };
 export type TokenizerRequest = TokenizerCall & { id: number };
-/** tokenize: a Tokenization; count: a number; detokenize: the text. */
-export type TokenizerResult = Tokenization | number | string;
+/** tokenize: a Tokenization; count: a number; detokenize: the text; input, encode: ids; load: 0. */
+export type TokenizerResult = Tokenization | number | string | number[];
 export type TokenizerReply = { id: number; result: TokenizerResult } | { id: number; error: SerializedError };
 
 interface Pending {
@@ -66,6 +75,21 @@ export class TokenizerThread {
     if (!Array.isArray(ids)) throw errors.invalidTokens("The token ids must be an array of integers.");
     if (ids.length === 0) return "";
     return this.call<string>({ op: "detokenize", modelId, ids: checkVocabulary(model.id, model.vocabSize, ids) });
+  }
+
+  /** A generation's prompt ids: its prompt, or its chat rendered with the model's chat template. */
+  async inputIds(modelId: string, input: GenerationInput): Promise<number[]> {
+    return this.call<number[]>({ op: "input", modelId: this.model(modelId).id, input });
+  }
+
+  /** A legacy step's text input as ids (INVALID_TOKENS when it encodes to none). */
+  async encode(modelId: string, text: string, addSpecialTokens: boolean): Promise<number[]> {
+    return this.call<number[]>({ op: "encode", modelId: this.model(modelId).id, text, addSpecialTokens });
+  }
+
+  /** Starts the thread and builds every model's tokenizer now, so that no request waits for that. */
+  async warm(): Promise<void> {
+    await Promise.all([...this.models.keys()].map((modelId) => this.call({ op: "load", modelId })));
   }
 
   /** Fails calls in flight with SHUTTING_DOWN (and later ones too) and ends the thread. */

@@ -1,11 +1,13 @@
 /**
- * The tokenizer thread's entry point (a `worker_threads` Worker started by TokenizerThread on the
- * first tokenize / countTokens / detokenize call). Each model's tokenizer is built on first use,
- * exactly as the engine builds it; a request's failure is sent back as data, never thrown.
+ * The tokenizer thread's entry point (a `worker_threads` Worker started by TokenizerThread). Each
+ * model's tokenizer and chat template are built on first use (or on `load`), from the same files
+ * with the same code as the engine's; a request's failure is sent back as data, never thrown.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { errors } from "@modelnode/core/pipeline";
+import { ChatTemplate } from "./chat-template.js";
 import { readTokenizerFiles } from "./model-files.js";
+import { inputIds, type PromptEncoder } from "./request-settings.js";
 import { serializeError } from "./engine/protocol.js";
 import { tokenPieces } from "./text-stream.js";
 import { buildTokenizer, promptTokenIds, type TextTokenizer } from "./tokenizer.js";
@@ -13,22 +15,37 @@ import type { TokenizerModel, TokenizerReply, TokenizerRequest, TokenizerResult 
 
 const port = parentPort!;
 const { models } = workerData as { models: Record<string, TokenizerModel> };
-const tokenizers = new Map<string, TextTokenizer>();
+const encoders = new Map<string, PromptEncoder>();
 
-function tokenizerOf(modelId: string): TextTokenizer {
-  let tokenizer = tokenizers.get(modelId);
-  if (!tokenizer) {
+function encoderOf(modelId: string): PromptEncoder {
+  let encoder = encoders.get(modelId);
+  if (!encoder) {
     const model = models[modelId];
     if (!model) throw errors.modelNotFound(modelId, Object.keys(models));
-    tokenizer = buildTokenizer(modelId, model.dir, readTokenizerFiles(modelId, model.dir));
-    tokenizers.set(modelId, tokenizer);
+    const files = readTokenizerFiles(modelId, model.dir);
+    const tokenizer: TextTokenizer = buildTokenizer(modelId, model.dir, files);
+    encoder = { id: modelId, tokenizer, chatTemplate: ChatTemplate.load(modelId, model.dir, files.tokenizerConfig), bosTokenId: model.bosTokenId };
+    encoders.set(modelId, encoder);
   }
-  return tokenizer;
+  return encoder;
 }
 
 function answer(request: TokenizerRequest): TokenizerResult {
-  const tokenizer = tokenizerOf(request.modelId);
-  if (request.op === "detokenize") return tokenizer.decode(request.ids);
+  const encoder = encoderOf(request.modelId);
+  const { tokenizer } = encoder;
+  switch (request.op) {
+    case "load":
+      return 0;
+    case "detokenize":
+      return tokenizer.decode(request.ids);
+    case "input":
+      return inputIds(encoder, request.input);
+    case "encode": {
+      const ids = tokenizer.encode(request.text, request.addSpecialTokens);
+      if (ids.length === 0) throw errors.invalidTokens("The input text encodes to no tokens.");
+      return ids;
+    }
+  }
   const ids = promptTokenIds(tokenizer, request.text, models[request.modelId].bosTokenId);
   return request.op === "count" ? ids.length : { ids, tokens: tokenPieces(tokenizer, ids) };
 }

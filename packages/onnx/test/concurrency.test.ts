@@ -348,7 +348,8 @@ describe("the engine thread", () => {
     const first = new FakeWorker();
     const second = new FakeWorker();
     const logged: string[] = [];
-    const options = resolveOptions({ models: { tiny: "unused" }, logger: { ...silentLogger, error: (_, msg) => logged.push(msg ?? ""), info: (_, msg) => logged.push(msg ?? "") } });
+    // The tokenizer thread is real: requests are encoded before they reach the engine.
+    const options = resolveOptions({ models: { tiny: ensureModel("tiny-gpt2") }, logger: { ...silentLogger, error: (_, msg) => logged.push(msg ?? ""), info: (_, msg) => logged.push(msg ?? "") } });
     const models = [{ id: "tiny", contextLength: 1024, vocabSize: 50257 }];
     let started!: () => void;
     const restarted = new Promise<void>((resolve) => (started = resolve));
@@ -362,7 +363,9 @@ describe("the engine thread", () => {
       },
     };
     const pipeline = new OnnxPipeline(options, models, engine);
+    await pipeline.warm();
     const running = pipeline.generate({ ...request, maxTokens: 500 });
+    await eventually(() => first.received.length > 0, "the generate message");
     assert.equal(first.received[0].type, "generate");
     first.emit("error", new Error("boom"));
     await assert.rejects(running, /model engine failed: boom/);
@@ -370,6 +373,7 @@ describe("the engine thread", () => {
     started();
     await eventually(() => logged.includes("model engine restarted"), "the restart");
     const next = pipeline.generate({ ...request, maxTokens: 2 });
+    await eventually(() => second.received.some((message) => message.type === "generate"), "the second engine's generate message");
     const sent = second.received.at(-1) as Extract<ToEngine, { type: "generate" }>;
     second.emit("message", { type: "events", events: [["done", sent.id, { text: "ok", finishReason: "length", usage: { promptTokens: 4, completionTokens: 2 } }]], stats: pipeline.stats() });
     assert.equal((await next).text, "ok");

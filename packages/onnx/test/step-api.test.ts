@@ -111,7 +111,7 @@ describe("step session limits", () => {
     const pipeline = await tinyPipeline({ maxSessions: 1 });
     t.after(() => pipeline.close());
     const running = pipeline.step(step("only", 0, Array.from({ length: 900 }, (_, i) => 100 + i))); // several prefill chunks
-    await assert.rejects(pipeline.step(step("other", 0, "hi")), pipelineError("TOO_MANY_SESSIONS"));
+    await assert.rejects(pipeline.step(step("other", 0, [5, 6])), pipelineError("TOO_MANY_SESSIONS"));
     await running;
   });
 

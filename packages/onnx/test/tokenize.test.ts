@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOnnxPipeline, type OnnxPipeline } from "../src/index.js";
-import { copyTinyModel, ensureModel, pipelineError, tinyPipeline } from "./helpers.js";
+import { copyTinyModel, ensureModel, eventually, pipelineError, tinyPipeline } from "./helpers.js";
 
 describe("tokenize, countTokens, detokenize", () => {
   let pipeline: OnnxPipeline;
@@ -107,7 +107,8 @@ describe("tokenizing beside sessions and generations", () => {
     t.after(() => pipeline.close());
     const controller = new AbortController();
     const running = pipeline.generate({ modelId: "slow", prompt: "keep the engine busy", maxTokens: 500, signal: controller.signal });
-    await pipeline.countTokens("slow", "warm up"); // starts the tokenizer thread and loads the tokenizer
+    await pipeline.countTokens("slow", "warm up");
+    await eventually(() => pipeline.stats().generationsInFlight === 1, "the generation to start");
     const started = performance.now();
     for (let i = 0; i < 10; i++) await pipeline.tokenize("slow", `while it runs ${i}`);
     const elapsed = performance.now() - started;

@@ -14,12 +14,12 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { errors, isCodedError, type GenerationResult, type ResumeFrom, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
 import type { PipelineLogger } from "../logger.js";
-import { chatIds, checkContext, promptIds, type ResolvedSampling } from "../request-settings.js";
+import { checkContext, type ResolvedSampling } from "../request-settings.js";
 import { GenerationRow } from "./generation-row.js";
 import { KvBatch } from "./kv-batch.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
-import { serializeError, type EngineEvent, type FromEngine, type GenerationInput, type ToEngine } from "./protocol.js";
-import { checkStep } from "./step-requests.js";
+import { serializeError, type EngineEvent, type FromEngine, type ToEngine } from "./protocol.js";
+import { checkStep, type EngineStepRequest } from "./step-requests.js";
 import { StepSessionStore, type StepSession } from "./step-sessions.js";
 
 export interface EngineLimits {
@@ -92,7 +92,7 @@ export class Engine {
     try {
       switch (message.type) {
         case "generate":
-          this.generate(message.id, message.modelId, message.input, message.settings, message.resume);
+          this.generate(message.id, message.modelId, message.promptIds, message.settings, message.resume);
           // Aborted before it was sent: it ends "cancelled" before any model run.
           if (message.cancelled) this.cancel(message.id);
           return;
@@ -121,11 +121,9 @@ export class Engine {
     }
   }
 
-  private generate(id: number, modelId: string, input: GenerationInput, settings: ResolvedSampling, resume?: ResumeFrom): void {
+  private generate(id: number, modelId: string, ids: number[], settings: ResolvedSampling, resume?: ResumeFrom): void {
     this.assertOpen();
     const model = this.model(modelId);
-    // A chat is rendered here, beside the prompt's tokenizing: off the caller's thread.
-    const ids = "messages" in input ? chatIds(model, input.messages) : promptIds(model, input.prompt);
     const generated = resume?.generatedIds ?? [];
     // Room for at least one generated token (a resumed generation's earlier tokens are fed too;
     // one that already filled the context or maxTokens ends at once, "length").
@@ -159,7 +157,7 @@ export class Engine {
     this.wake();
   }
 
-  private step(id: number, request: Omit<StepRequest, "signal">): void {
+  private step(id: number, request: EngineStepRequest): void {
     this.assertOpen();
     const model = this.model(request.modelId);
     const { session, ids, mask } = checkStep(request, model, this.sessions);

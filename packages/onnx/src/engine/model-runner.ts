@@ -19,14 +19,14 @@
  * chunk per iteration. Graphs that cannot batch (no attention_mask or position_ids input, or no
  * KV cache) run each sequence as a batch of its own, one after another.
  */
-import { errors, type ProtocolError, type StepResult } from "@modelnode/core/pipeline";
+import type { ProtocolError, StepResult } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
-import { clip } from "../request-settings.js";
 import { argmax } from "../sampler.js";
 import type { GenerationRow } from "./generation-row.js";
 import { DecodeBatches, type Joiner } from "./decode-batches.js";
 import { KvBatch, type RowInput, type RowRef } from "./kv-batch.js";
 import type { StepSession } from "./step-sessions.js";
+import { stepCancelled } from "./step-requests.js";
 
 const TRACE = process.env.MODELNODE_ENGINE_TRACE === "1";
 /** Iterations a waiting input may be passed over by shorter ones before it goes first. */
@@ -254,5 +254,5 @@ export class ModelRunner {
 }
 
 export function cancelledStep(job: StepJob): ProtocolError {
-  return errors.cancelled(`Step ${job.step} of session "${clip(job.session.id)}" was cancelled.`);
+  return stepCancelled(job.session.id, job.step);
 }

@@ -8,8 +8,10 @@ import { isCodedError, type ChatMessage, type ResumeFrom, type GenerationResult,
 import type { ResolvedSampling } from "../request-settings.js";
 
 export type ToEngine =
-  | { type: "generate"; id: number; modelId: string; input: GenerationInput; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom }
-  | { type: "step"; id: number; request: Omit<StepRequest, "signal"> }
+  /** `promptIds`: the prompt or chat, encoded on the tokenizer thread. */
+  | { type: "generate"; id: number; modelId: string; promptIds: number[]; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom }
+  /** A step's text input arrives encoded (ids). */
+  | { type: "step"; id: number; request: Omit<StepRequest, "signal" | "inputIds"> & { inputIds: number[] } }
   | { type: "cancel"; id: number }
   /** The caller reads a stream more slowly than it is produced: hold it (`resume` undoes it). */
   | { type: "pause"; id: number }
@@ -17,7 +19,7 @@ export type ToEngine =
   | { type: "closeSession"; sessionId: string }
   | { type: "close" };
 
-/** What a generation continues: a prompt, or a chat the engine renders with the model's chat template. */
+/** What a generation continues: a prompt, or a chat rendered with the model's chat template. */
 export type GenerationInput = { prompt: string } | { messages: ChatMessage[] };
 
 export type EngineEvent =

@@ -3,10 +3,13 @@
  * the whole prompt; step n > 0 must follow step n - 1 of an existing session of the same model
  * and feeds only the new tokens. Every refusal is a coded error (core's `errors.*`).
  */
-import { errors, type StepRequest } from "@modelnode/core/pipeline";
+import { errors, type ProtocolError, type StepRequest } from "@modelnode/core/pipeline";
 import type { LoadedModel } from "../loaded-model.js";
 import { checkAttentionMask, checkContext, checkTokenIds, clip } from "../request-settings.js";
 import type { StepSession, StepSessionStore } from "./step-sessions.js";
+
+/** A step as the engine gets it: a text input was encoded on the tokenizer thread. */
+export type EngineStepRequest = Omit<StepRequest, "signal" | "inputIds"> & { inputIds: number[] };
 
 export interface CheckedStep {
   /** The session the step runs on (created for a new step 0). */
@@ -15,7 +18,7 @@ export interface CheckedStep {
   mask: number[] | undefined;
 }
 
-export function checkStep(request: Omit<StepRequest, "signal">, model: LoadedModel, sessions: StepSessionStore): CheckedStep {
+export function checkStep(request: EngineStepRequest, model: LoadedModel, sessions: StepSessionStore): CheckedStep {
   if (!Number.isInteger(request.step) || request.step < 0) {
     throw errors.invalidRequest("The step must be an integer of at least 0.", "step");
   }
@@ -24,7 +27,7 @@ export function checkStep(request: Omit<StepRequest, "signal">, model: LoadedMod
   let session: StepSession;
   let ids: number[];
   if (request.step === 0) {
-    ids = stepInputIds(model, request.inputIds, true);
+    ids = stepInputIds(model, request.inputIds);
     checkContext(model, 0, ids.length);
     checkAttentionMask(request.attentionMask, ids.length); // before a session is made for it
     if (existing && existing.model !== model) sessions.delete(existing.id);
@@ -36,18 +39,23 @@ export function checkStep(request: Omit<StepRequest, "signal">, model: LoadedMod
       throw errors.invalidRequest(`Session "${clip(session.id)}" runs model "${session.model.id}", not "${model.id}".`, "modelId");
     }
     if (request.step !== session.lastStep + 1) throw errors.stepOutOfOrder(session.id, session.lastStep + 1, request.step);
-    ids = stepInputIds(model, request.inputIds, false);
+    ids = stepInputIds(model, request.inputIds);
     checkContext(model, session.length, ids.length);
   }
   return { session, ids, mask: checkAttentionMask(request.attentionMask, ids.length) };
 }
 
-function stepInputIds(model: LoadedModel, input: number[] | string, addSpecialTokens: boolean): number[] {
-  if (typeof input === "string") {
-    const ids = model.tokenizer.encode(input, addSpecialTokens);
-    if (ids.length === 0) throw errors.invalidTokens("The input text encodes to no tokens.");
-    return ids;
-  }
+/** A step's text is encoded before it reaches the engine: step 0 with the special tokens a prompt gets, later steps without. */
+export function stepAddsSpecialTokens(step: number): boolean {
+  return step === 0;
+}
+
+/** CANCELLED, for a step cancelled before it ran. */
+export function stepCancelled(sessionId: string, step: number): ProtocolError {
+  return errors.cancelled(`Step ${step} of session "${clip(sessionId)}" was cancelled.`);
+}
+
+function stepInputIds(model: LoadedModel, input: number[]): number[] {
   if (!Array.isArray(input)) throw errors.invalidTokens("The input must be an array of token ids or a string.");
   return checkTokenIds(model, input);
 }
