@@ -61,6 +61,14 @@ describe("step API", () => {
     pipeline.closeSession("long");
   });
 
+  test("a text step cancelled while it is encoded is CANCELLED and runs nothing; unknown models are refused before encoding", async () => {
+    const before = pipeline.stats().prefillRuns;
+    await assert.rejects(pipeline.step({ ...step("cancelled-early", 0, "some text to encode"), signal: AbortSignal.abort() }), pipelineError("CANCELLED"));
+    await assert.rejects(pipeline.step(step("cancelled-early", 1, [11])), pipelineError("SESSION_NOT_FOUND"));
+    assert.equal(pipeline.stats().prefillRuns, before);
+    await assert.rejects(pipeline.step(step("nowhere", 0, "text", "no-such-model")), pipelineError("MODEL_NOT_FOUND"));
+  });
+
   test("step 0 on an existing session restarts it", async () => {
     const a = await pipeline.step(step("r", 0, "Hello world"));
     await pipeline.step(step("r", 1, [a.nextTokenId]));
