@@ -38,6 +38,22 @@ describe("the engine's decode-only tokenizer", () => {
     }
   });
 
+  test("a tokenizer that is not plain byte-level keeps the library's decoding, without its merge table", () => {
+    const dir = ensureTinyModel();
+    const json = (file: string) => JSON.parse(readFileSync(join(dir, file), "utf8"));
+    const tokenizerJson = json("tokenizer.json");
+    tokenizerJson.decoder = { type: "Sequence", decoders: [tokenizerJson.decoder] }; // not the packed path
+    const fullGeneric = new TextTokenizer(tokenizerJson, json("tokenizer_config.json"));
+    const decodeOnly = new TextTokenizer(tokenizerJson, json("tokenizer_config.json"), { decodeOnly: true });
+    assert.equal(decodeOnly.byteLevel, false);
+    const random = createRandom(11);
+    for (let n = 0; n < 300; n++) {
+      const ids = Array.from({ length: 1 + Math.floor(random() * 10) }, () => Math.floor(random() * 50257));
+      assert.equal(decodeOnly.decode(ids, false), fullGeneric.decode(ids, false), `ids ${ids}`);
+    }
+    assert.throws(() => decodeOnly.encode("hello", false), /only decodes/);
+  });
+
   test("it refuses to encode, and the engine's models load it", async () => {
     assert.throws(() => packed.encode("hello", false), /only decodes/);
     const model = await loadTestModel("tiny-gpt2");
