@@ -57,7 +57,8 @@ describe("cancellation", () => {
   test("close() cancels running generations and refuses new work", async () => {
     const pipeline = await tinyPipeline();
     const running = pipeline.generate({ ...request, maxTokens: 500 });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Running: encoded (tokenizer thread), admitted and generating.
+    await eventually(() => pipeline.stats().tokensGenerated > 0, "the generation to run");
     await pipeline.close();
     const result = await running;
     assert.equal(result.finishReason, "cancelled");
