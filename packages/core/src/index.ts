@@ -23,6 +23,7 @@ export {
   generationOptionsShape,
   samplingDefaultsSchema,
 } from "./lib/generation-options.js";
+export { GenerationCounters } from "./lib/generation-counters.js";
 export { definePlugin, type Guard, type Plugin, type PluginHost, type RequestEnd, type RequestObserver } from "./lib/plugin.js";
 export {
   MessageHandler,

@@ -1,21 +1,11 @@
-/** What the plugin adds to getStats() under "inference". */
-import type { FinishReason } from "@modelnode/core";
+/** What the plugin adds to getStats() under "inference": core's generation figures and cancels. */
+import { GenerationCounters } from "@modelnode/core";
 
-export class InferenceCounters {
-  inFlight = 0;
-  streams = 0;
-  readonly finished: Record<FinishReason, number> = { stop: 0, length: 0, cancelled: 0 };
-  completionTokens = 0;
+export class InferenceCounters extends GenerationCounters {
   /** inference_cancel messages that found their request. */
   cancels = 0;
 
-  snapshot() {
-    return {
-      in_flight: this.inFlight,
-      streamed_requests: this.streams,
-      finish_reasons: { ...this.finished },
-      completion_tokens: this.completionTokens,
-      cancels: this.cancels,
-    };
+  override snapshot(): Record<string, unknown> {
+    return { ...super.snapshot(), cancels: this.cancels };
   }
 }
