@@ -5,21 +5,20 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import WebSocket from "ws";
-import { TokenBucket } from "./rate-limit.js";
+import type { ClientBudget } from "./lifecycle.js";
 
 export class Connection {
   readonly id = randomUUID();
   readonly state = new Map<string | symbol, unknown>();
   readonly logger: Logger;
-  /** Requests being processed (validated or not) on this connection. */
-  inFlight = 0;
   private readonly abort = new AbortController();
 
   constructor(
     readonly ws: WebSocket,
     readonly remoteAddress: string | undefined,
     parentLogger: Logger,
-    readonly bucket: TokenBucket | undefined,
+    /** Its token bucket and in-flight count: a connection is one client to the request lifecycle. */
+    readonly budget: ClientBudget,
   ) {
     this.logger = parentLogger.child({ conn: this.id });
   }

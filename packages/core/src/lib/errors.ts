@@ -123,8 +123,8 @@ export const errors = {
   payloadTooLarge: (limit: number) =>
     new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, `The message is larger than ${limit} bytes.`, { limit_bytes: limit }),
   rateLimited: () => new ProtocolError(ErrorCode.RATE_LIMITED, "Too many messages; slow down."),
-  tooManyInFlight: (limit: number) =>
-    new ProtocolError(ErrorCode.TOO_MANY_REQUESTS_IN_FLIGHT, `At most ${limit} requests may be in flight per connection.`, {
+  tooManyInFlight: (limit: number, per: "connection" | "client address" = "connection") =>
+    new ProtocolError(ErrorCode.TOO_MANY_REQUESTS_IN_FLIGHT, `At most ${limit} requests may be in flight per ${per}.`, {
       limit,
     }),
   unknownMessageType: (type: string, supported: string[]) =>

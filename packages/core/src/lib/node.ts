@@ -9,12 +9,11 @@ import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { CORE_VERSION } from "./core-identity.js";
 import type { HandlerEntry } from "./decorators.js";
-import { Dispatcher } from "./dispatcher.js";
 import { createLogger, withRedaction } from "./logger.js";
 import { resolveOptions, type NodeOptions, type ResolvedNodeOptions } from "./options.js";
 import { checkPlugins, checkServices } from "./plugin-checks.js";
 import type { Guard, PluginHost, RequestObserver } from "./plugin.js";
-import { HttpDispatcher } from "./http-dispatcher.js";
+import { HttpDoor } from "./http-door.js";
 import type { ResolvedRoute, RouteDefinition } from "./http-route.js";
 import { HandlerRegistry } from "./registry.js";
 import { operatorRoute, resolveRoutes } from "./routes.js";
@@ -22,6 +21,8 @@ import { asyncApiDocument } from "./asyncapi.js";
 import { LOGGER, NODE_INFO, NODE_OPTIONS, type NodeInfo, type NodeStatus } from "./services.js";
 import { StatsCollector, type NodeStats } from "./stats.js";
 import { bind, WsTransport } from "./transport.js";
+import { RequestLifecycle } from "./lifecycle.js";
+import { WsDoor } from "./ws-door.js";
 
 export type StatsSource = () => unknown;
 
@@ -49,27 +50,43 @@ class NodeInfoService implements NodeInfo {
   }
 }
 
+/** What createNode composed, handed to the node in one piece. */
+export interface NodeParts {
+  info: NodeInfoService;
+  container: DependencyContainer;
+  options: ResolvedNodeOptions;
+  logger: Logger;
+  registry: HandlerRegistry;
+  collector: StatsCollector;
+  statsSources: Map<string, StatsSource>;
+  closeHooks: (() => void | Promise<void>)[];
+  guards: readonly Guard[];
+  observers: readonly RequestObserver[];
+  routes: readonly ResolvedRoute[];
+}
+
 export class ModelNode implements NodeInfo {
+  readonly container: DependencyContainer;
+  readonly options: ResolvedNodeOptions;
+  readonly logger: Logger;
+  readonly registry: HandlerRegistry;
+  private readonly info: NodeInfoService;
+  private readonly collector: StatsCollector;
+  private readonly statsSources: Map<string, StatsSource>;
+  private readonly closeHooks: (() => void | Promise<void>)[];
   private readonly transport: WsTransport;
   private closing: Promise<void> | undefined;
 
-  constructor(
-    private readonly info: NodeInfoService,
-    readonly container: DependencyContainer,
-    readonly options: ResolvedNodeOptions,
-    readonly logger: Logger,
-    readonly registry: HandlerRegistry,
-    private readonly collector: StatsCollector,
-    dispatcher: Dispatcher,
-    private readonly statsSources: Map<string, StatsSource>,
-    private readonly closeHooks: (() => void | Promise<void>)[],
-    guards: readonly Guard[],
-    observers: readonly RequestObserver[],
-    routes: readonly ResolvedRoute[],
-  ) {
-    const http = new HttpDispatcher([...this.operatorRoutes(), ...routes], guards, collector, options, logger, observers);
-    this.transport = new WsTransport(options, logger, collector, dispatcher, http);
-    info.fullStats = () => this.getStats();
+  constructor(parts: NodeParts) {
+    ({ container: this.container, options: this.options, logger: this.logger, registry: this.registry } = parts);
+    ({ info: this.info, collector: this.collector, statsSources: this.statsSources, closeHooks: this.closeHooks } = parts);
+    const { options, logger, collector } = parts;
+    // One lifecycle for every request, whichever door it comes in by.
+    const lifecycle = new RequestLifecycle(parts.guards, parts.observers, collector, options.limits, logger);
+    const messages = new WsDoor(parts.registry, lifecycle, collector, options.limits);
+    const http = new HttpDoor([...this.operatorRoutes(), ...parts.routes], lifecycle, collector, options, logger);
+    this.transport = new WsTransport(options, logger, collector, lifecycle, messages, http);
+    this.info.fullStats = () => this.getStats();
   }
 
   /** /health (kept for the field's monitors), /livez, /readyz and /stats: unguarded, not counted as requests. */
@@ -205,10 +222,9 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
     }
     checkServices(plugins, container);
     const registry = HandlerRegistry.build(handlers, container);
-    const dispatcher = new Dispatcher(registry, guards, collector, resolved.limits, logger, observers);
-    const node = new ModelNode(
-      info, container, resolved, logger, registry, collector, dispatcher, statsSources, closeHooks, guards, observers, resolveRoutes(routes, container),
-    );
+    const node = new ModelNode({
+      info, container, options: resolved, logger, registry, collector, statsSources, closeHooks, guards, observers, routes: resolveRoutes(routes, container),
+    });
     logger.debug(
       { core: CORE_VERSION, types: registry.types(), legacy: Boolean(registry.legacy), plugins: plugins.map((p) => p.name) },
       "node composed",

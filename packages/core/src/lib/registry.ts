@@ -17,8 +17,10 @@ import {
   type SchemaSource,
 } from "./decorators.js";
 import { describeToken } from "./services.js";
+import type { Endpoint } from "./lifecycle.js";
 
-export interface RegisteredHandler {
+/** A handler as the request lifecycle runs it (an Endpoint: messages are always guarded). */
+export interface RegisteredHandler extends Endpoint {
   /** The message_type, or "legacy" for the legacy-format handler. */
   type: string;
   replyType: string;
@@ -28,6 +30,7 @@ export interface RegisteredHandler {
   plugin: string;
   /** Answered even at the connection's in-flight cap (see MessageHandlerOptions.control). */
   control: boolean;
+  readonly guarded: true;
   instance: MessageHandlerInstance;
 }
 
@@ -86,7 +89,9 @@ export class HandlerRegistry {
         className: pending.name,
         plugin: pending.plugin,
         control: pending.control,
+        guarded: true,
         instance,
+        invoke: (message, ctx) => instance.handle(message, ctx),
       };
       if (pending.key === LEGACY_FORMAT) legacy = handler;
       else handlers.set(type, handler);

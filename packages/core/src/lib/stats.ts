@@ -38,6 +38,15 @@ export class StatsCollector {
     this.byType.set(type, (this.byType.get(type) ?? 0) + 1);
   }
 
+  /**
+   * A standard message whose header failed validation or named a type nobody serves: a
+   * protocol request (the guide's percentage counts it), but not under any type in
+   * requests_by_type (which lists served types only); its error code is in errors_by_code.
+   */
+  recordUnroutable(): void {
+    this.protocol++;
+  }
+
   recordInvalid(): void {
     this.invalid++;
   }

@@ -8,11 +8,11 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { Connection } from "./connection.js";
-import type { Dispatcher } from "./dispatcher.js";
-import type { HttpDispatcher } from "./http-dispatcher.js";
+import type { HttpDoor } from "./http-door.js";
+import type { RequestLifecycle } from "./lifecycle.js";
 import type { ResolvedNodeOptions } from "./options.js";
-import { TokenBucket } from "./rate-limit.js";
 import type { StatsCollector } from "./stats.js";
+import type { WsDoor } from "./ws-door.js";
 
 const CLOSE_GOING_AWAY = 1001;
 const CLOSE_POLICY_VIOLATION = 1008;
@@ -40,8 +40,9 @@ export class WsTransport {
     private readonly options: ResolvedNodeOptions,
     private readonly logger: Logger,
     private readonly stats: StatsCollector,
-    private readonly dispatcher: Dispatcher,
-    private readonly http: HttpDispatcher,
+    private readonly lifecycle: RequestLifecycle,
+    private readonly messages: WsDoor,
+    private readonly http: HttpDoor,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -128,7 +129,7 @@ export class WsTransport {
       this.adopted.set(ws, conn);
       this.startSweep();
     }
-    return Promise.resolve(this.dispatcher.dispatch(conn, message, isBinary, true));
+    return Promise.resolve(this.messages.dispatch(conn, message, isBinary, true));
   }
 
   private attachHttp(server: HttpServer): void {
@@ -156,11 +157,6 @@ export class WsTransport {
     return undefined;
   }
 
-  private bucket(): TokenBucket | undefined {
-    const { messagesPerSecond, messageBurst } = this.options.limits;
-    return messagesPerSecond > 0 ? new TokenBucket(messagesPerSecond, messageBurst) : undefined;
-  }
-
   private accept(ws: WebSocket, req: IncomingMessage): void {
     const conn = this.track(ws, req.socket.remoteAddress, true);
     ws.on("message", (data, isBinary) => this.onMessage(conn, data, isBinary));
@@ -168,7 +164,7 @@ export class WsTransport {
 
   /** Counts, pings and cleans up a connection; `ownsErrors` when this node owns the socket's listeners. */
   private track(ws: WebSocket, address: string | undefined, ownsErrors: boolean): Connection {
-    const conn = new Connection(ws, address, this.logger, this.bucket());
+    const conn = new Connection(ws, address, this.logger, this.lifecycle.newClient(true));
     this.connections.set(conn, { lastPingAt: Date.now(), awaitingPongSince: undefined, adopted: !ownsErrors });
     this.perAddress.set(address ?? "", (this.perAddress.get(address ?? "") ?? 0) + 1);
     this.stats.connectionOpened();
@@ -192,10 +188,10 @@ export class WsTransport {
     return conn;
   }
 
-  /** The dispatcher answers every failure itself; this only catches what escapes it (a bug). */
+  /** The door answers every failure itself; this only catches what escapes it (a bug). */
   private onMessage(conn: Connection, data: unknown, isBinary: boolean): void {
     try {
-      const pending = this.dispatcher.dispatch(conn, data, isBinary);
+      const pending = this.messages.dispatch(conn, data, isBinary);
       if (pending !== true && pending !== false) pending.catch((err) => conn.logger.error({ err }, "dispatch failed"));
     } catch (err) {
       conn.logger.error({ err }, "dispatch failed");
@@ -249,10 +245,9 @@ export class WsTransport {
 
   async shutdown(timeoutMs: number): Promise<void> {
     this.draining = true;
-    this.http.draining = true;
-    const serverClosed = this.server
-      ? new Promise<void>((resolve) => this.server!.close(() => resolve()))
-      : Promise.resolve();
+    this.lifecycle.draining = true;
+    // The port stays open while the node drains: probes get 503 "draining", new HTTP requests
+    // 503 SHUTTING_DOWN, upgrades 503; it closes once the connections have.
     const deadline = Date.now() + timeoutMs;
     while (this.stats.inFlight > 0 && Date.now() < deadline) await sleep(10);
     if (this.stats.inFlight > 0) {
@@ -278,8 +273,11 @@ export class WsTransport {
     );
     await Promise.all(closed);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.server?.closeAllConnections?.();
-    await serverClosed;
+    if (this.server) {
+      const serverClosed = new Promise<void>((resolve) => this.server!.close(() => resolve()));
+      this.server.closeAllConnections?.();
+      await serverClosed;
+    }
     this.wss.close();
   }
 }
