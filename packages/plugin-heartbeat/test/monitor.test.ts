@@ -13,7 +13,7 @@ function fakeNode(status: NodeStatus = "healthy"): NodeInfo {
     startedAt: new Date(Date.now() - 61_000),
     status: () => status,
     load: () => ({ connections: stats.active_connections, inFlight: stats.in_flight }),
-    stats: () => stats,
+    getStats: () => stats,
   };
 }
 

@@ -287,7 +287,7 @@ export class ServingMetrics implements GenerationObserver {
       failure = err;
     }
     try {
-      snapshot.node = this.sources.info.stats();
+      snapshot.node = this.sources.info.getStats();
     } catch (err) {
       failure ??= err;
     }

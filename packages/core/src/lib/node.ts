@@ -45,7 +45,7 @@ class NodeInfoService implements NodeInfo {
     return { connections: this.collector.activeConnections, inFlight: this.collector.inFlight };
   }
 
-  stats(): NodeStats {
+  getStats(): NodeStats {
     return this.fullStats();
   }
 }
@@ -150,10 +150,6 @@ export class ModelNode implements NodeInfo {
     const stats = this.collector.snapshot() as NodeStats & Record<string, unknown>;
     for (const [key, source] of this.statsSources) stats[key] = source();
     return stats;
-  }
-
-  stats(): NodeStats {
-    return this.getStats();
   }
 
   /** The bound port once listening. */

@@ -14,8 +14,8 @@ export interface NodeInfo {
   status(): NodeStatus;
   /** Cheap figures for hot paths such as heartbeats. */
   load(): { connections: number; inFlight: number };
-  /** Full stats, plugins' sources included (costs more than load()). */
-  stats(): NodeStats;
+  /** Full stats, plugins' sources included (costs more than load()): what GET /stats answers. */
+  getStats(): NodeStats;
 }
 
 export const NODE_INFO: InjectionToken<NodeInfo> = Symbol.for("modelnode.node-info");
