@@ -167,6 +167,11 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       /** When set, WebSocket upgrades whose Origin header is not listed are refused with 403 ("" admits clients that send none). */
       allowedOrigins: z.array(z.string({ error: "expected a string" }).max(2048)).optional(),
       /**
+       * Host names, besides localhost and IP addresses, that requests arriving on a loopback
+       * address may name in their Host header (the DNS rebinding guard); ["*"] turns it off.
+       */
+      allowedHosts: z.array(z.string({ error: "expected a string" }).min(1).max(253)).optional(),
+      /**
        * single: this process serves its models itself (the default). gateway: a node whose model
        * work runs on NATS workers (needs nats). worker: no socket, runs the models for gateways
        * over NATS (needs nats). See docs/scale-out.md.

@@ -31,7 +31,8 @@ export const USAGE = `Usage: model-node [options]
 Also from the environment: MODELNODE_NODE_ID, MODELNODE_AUTH_SECRET,
 MODELNODE_AUTH_KEY_HASHES (comma-separated "sha256:<hex>" hashes),
 MODELNODE_ALLOWED_ORIGINS (comma-separated; WebSocket upgrades and HTTP requests from other
-origins get 403), MODELNODE_PLUGINS (JSON: {"<plugin>": {options}}, merged over the file's
+origins get 403), MODELNODE_ALLOWED_HOSTS (comma-separated host names a request on a loopback
+address may carry besides localhost and IP addresses; "*" = any), MODELNODE_PLUGINS (JSON: {"<plugin>": {options}}, merged over the file's
 "plugins"), MODELNODE_LOG_FORMAT (pretty|json; default pretty at a terminal, JSON otherwise).
 Scale-out: --role gateway serves clients and runs the models on NATS workers; --role worker
 opens no port and runs the models for gateways (npm run cluster starts a local set).
@@ -93,6 +94,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromAuthEnv("MODELNODE_AUTH_KEY_HASHES", "keyHashes", nonBlank(env.MODELNODE_AUTH_KEY_HASHES)?.split(",").map((s) => s.trim()).filter(Boolean));
   if (Object.keys(auth).length > 0) envLayer.auth = auth;
   fromEnv("MODELNODE_ALLOWED_ORIGINS", "allowedOrigins", nonBlank(env.MODELNODE_ALLOWED_ORIGINS)?.split(",").map((s) => s.trim()));
+  fromEnv("MODELNODE_ALLOWED_HOSTS", "allowedHosts", nonBlank(env.MODELNODE_ALLOWED_HOSTS)?.split(",").map((s) => s.trim()).filter(Boolean));
   const tls: Layer = {};
   for (const [name, key] of [["MODELNODE_TLS_CERT", "certFile"], ["MODELNODE_TLS_KEY", "keyFile"]] as const) {
     const file = nonBlank(env[name]);

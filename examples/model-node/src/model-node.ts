@@ -81,6 +81,7 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
     pingTimeoutMs: config.pingTimeoutMs,
     tls,
     allowedOrigins: config.allowedOrigins,
+    allowedHosts: config.allowedHosts,
     limits: coreLimits(config),
     plugins: [
       config.role === "gateway"

@@ -24,6 +24,10 @@ export const ErrorCode = {
   // plain HTTP on the node's port
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
   ORIGIN_NOT_ALLOWED: "ORIGIN_NOT_ALLOWED",
+  /** A request on a loopback address whose Host header names another host (DNS rebinding guard). */
+  HOST_NOT_ALLOWED: "HOST_NOT_ALLOWED",
+  /** A request body that is not declared as JSON (content-type), e.g. a cross-site text/plain or form POST. */
+  UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
   // authentication (plugin-auth)
   UNAUTHENTICATED: "UNAUTHENTICATED",
   // the model pipeline
@@ -175,6 +179,13 @@ export const errors = {
   methodNotAllowed: (method: string, path: string, allowed: string[]) =>
     new ProtocolError(ErrorCode.METHOD_NOT_ALLOWED, `${clip(method, 16)} is not served on ${clip(path)}; use ${allowed.join(" or ")}.`, { allowed }),
   originNotAllowed: () => new ProtocolError(ErrorCode.ORIGIN_NOT_ALLOWED, "Requests from this origin are not allowed."),
+  hostNotAllowed: () =>
+    new ProtocolError(ErrorCode.HOST_NOT_ALLOWED, "This node answers on a loopback address only to localhost, an IP address or a host listed in allowedHosts."),
+  unsupportedMediaType: (contentType: string | undefined) =>
+    new ProtocolError(
+      ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+      contentType ? `The body must be sent as application/json, not ${clip(contentType, 64)}.` : "The body must be sent with content-type: application/json.",
+    ),
 } as const;
 
 /** The HTTP status an error code is sent with on HTTP routes (WebSocket errors carry no status). */
@@ -190,6 +201,7 @@ const HTTP_STATUS: Record<string, number> = {
   CONTEXT_LENGTH_EXCEEDED: 400,
   UNAUTHENTICATED: 401,
   ORIGIN_NOT_ALLOWED: 403,
+  HOST_NOT_ALLOWED: 403,
   MODEL_NOT_FOUND: 404,
   REQUEST_NOT_FOUND: 404,
   SESSION_NOT_FOUND: 404,
@@ -197,6 +209,7 @@ const HTTP_STATUS: Record<string, number> = {
   SESSION_BUSY: 409,
   STEP_OUT_OF_ORDER: 409,
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   TOO_MANY_REQUESTS_IN_FLIGHT: 429,
   TOO_MANY_SESSIONS: 429,

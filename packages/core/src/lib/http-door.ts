@@ -74,11 +74,19 @@ export class HttpDoor {
       res.setHeader("vary", "Origin");
     }
     if (req.method === "OPTIONS") {
-      res.writeHead(204, {
-        "access-control-allow-methods": routes.map((r) => r.method).join(", "),
-        "access-control-allow-headers": "authorization, content-type",
-        "access-control-max-age": "600",
-      });
+      // A preflight is answered with CORS permissions only for an origin that was allowed above;
+      // to any other it says nothing, so the browser keeps the cross-site request from being sent.
+      const allowed = origin !== undefined && res.hasHeader("access-control-allow-origin");
+      res.writeHead(
+        204,
+        allowed
+          ? {
+              "access-control-allow-methods": routes.map((r) => r.method).join(", "),
+              "access-control-allow-headers": "authorization, content-type, x-api-key",
+              "access-control-max-age": "600",
+            }
+          : { allow: [...routes.map((r) => r.method), "OPTIONS"].join(", ") },
+      );
       res.end();
       return true;
     }
@@ -239,8 +247,15 @@ function describe(door: HttpDoor, error: unknown, route: ResolvedRoute | undefin
   return { body, status: httpStatusOf(body.code) };
 }
 
-/** The body as JSON (undefined when empty); PAYLOAD_TOO_LARGE past `limit`, INVALID_JSON when not JSON. */
+/**
+ * The body as JSON (undefined when empty). A body must be declared JSON (`application/json` or
+ * `application/*+json`): browsers send text/plain and form bodies cross-site without a CORS
+ * preflight, so accepting them would let any web page make a local node generate.
+ * UNSUPPORTED_MEDIA_TYPE (415) otherwise; PAYLOAD_TOO_LARGE past `limit`; INVALID_JSON when not JSON.
+ */
 async function readJson(req: HttpIncoming, limit: number): Promise<unknown> {
+  const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+  if (hasBody && !isJsonType(req.headers["content-type"])) throw errors.unsupportedMediaType(req.headers["content-type"]);
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) throw errors.payloadTooLarge(limit);
   const chunks: Buffer[] = [];
@@ -256,6 +271,12 @@ async function readJson(req: HttpIncoming, limit: number): Promise<unknown> {
   } catch {
     throw new ProtocolError("INVALID_JSON", "The request body is not valid JSON.");
   }
+}
+
+function isJsonType(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const type = contentType.split(";", 1)[0].trim().toLowerCase();
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
 }
 
 function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {

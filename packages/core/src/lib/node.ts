@@ -3,8 +3,7 @@
  * lets each plugin register in order, builds the handler registry, and returns a ModelNode.
  */
 import { container as rootContainer, type DependencyContainer } from "tsyringe";
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { CORE_VERSION } from "./core-identity.js";
@@ -20,7 +19,7 @@ import { operatorRoute, resolveRoutes } from "./routes.js";
 import { asyncApiDocument } from "./asyncapi.js";
 import { LOGGER, NODE_INFO, NODE_OPTIONS, type NodeInfo, type NodeStatus } from "./services.js";
 import { StatsCollector, type NodeStats } from "./stats.js";
-import { bind, WsTransport } from "./transport.js";
+import { bind, createNodeServer, WsTransport } from "./transport.js";
 import { RequestLifecycle } from "./lifecycle.js";
 import { WsDoor } from "./ws-door.js";
 
@@ -250,14 +249,13 @@ export async function startNode(
   onListening?: (address: { port: number; host: string }) => void,
 ): Promise<{ node: ModelNode; port: number; host: string }> {
   const resolved = resolveOptions(options);
-  const { tls } = resolved;
   const starting = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?", 1)[0];
     const alive = path === "/livez";
     res.writeHead(alive ? 200 : 503, { "content-type": "application/json", "retry-after": "1" });
     res.end(JSON.stringify({ status: alive ? "alive" : "starting" }));
   };
-  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, starting) : createHttpServer(starting);
+  const server = createNodeServer(resolved, starting);
   server.on("upgrade", (_req, socket) => socket.end("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
   const bound = await bind(server, resolved.port, resolved.host);
   onListening?.(bound);

@@ -39,6 +39,13 @@ export interface NodeLimits {
   sendHighWaterMark: number;
   /** A peer whose buffer stays above the mark this long is disconnected and its work cancelled. Default 30 s. */
   stuckPeerTimeoutMs: number;
+  /**
+   * Time a client has to send a request's headers (HTTP, and a WebSocket upgrade); a slower one
+   * is disconnected (slowloris). Default 10 s (Node's own is 60 s).
+   */
+  headersTimeoutMs: number;
+  /** Time a client has to send a whole HTTP request, body included (not the response: streams run longer). Default 30 s. */
+  requestTimeoutMs: number;
 }
 
 export interface TlsOptions {
@@ -65,6 +72,12 @@ export interface NodeOptions {
   tls?: TlsOptions;
   /** When set, upgrades whose Origin header is not listed are refused with 403. */
   allowedOrigins?: string[];
+  /**
+   * Host names (besides `localhost` and IP literals) a request arriving on a loopback address
+   * may carry in its `Host` header; others get 403 (the DNS rebinding guard, host-check.ts).
+   * `["*"]` turns the check off.
+   */
+  allowedHosts?: string[];
   /** A pino logger to use; otherwise one is made at `logLevel`. */
   logger?: Logger;
   /** Default: $MODELNODE_LOG_LEVEL or "info". */
@@ -83,6 +96,8 @@ export const DEFAULT_LIMITS: NodeLimits = {
   maxInFlightPerConnection: 64,
   sendHighWaterMark: 1024 * 1024,
   stuckPeerTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
 };
 
 export interface ResolvedNodeOptions {
@@ -95,6 +110,7 @@ export interface ResolvedNodeOptions {
   limits: NodeLimits;
   tls: TlsOptions | undefined;
   allowedOrigins: string[] | undefined;
+  allowedHosts: string[] | undefined;
 }
 
 /** An option createNode refuses: names the field and what was expected. */
@@ -119,6 +135,8 @@ export const nodeLimitsSchema = z.strictObject({
   maxInFlightPerConnection: count(1).optional(),
   sendHighWaterMark: count(1).optional(),
   stuckPeerTimeoutMs: count(1).optional(),
+  headersTimeoutMs: count(1).optional(),
+  requestTimeoutMs: count(1).optional(),
 });
 
 /** createNode's data options (plugins and logger are checked separately). */
@@ -132,6 +150,7 @@ export const nodeOptionsSchema = z.object({
   limits: nodeLimitsSchema.optional(),
   tls: z.object({ cert: z.any(), key: z.any() }).optional(),
   allowedOrigins: z.array(z.string()).optional(),
+  allowedHosts: z.array(z.string().min(1, { error: "expected a host name" })).optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
 });
 
@@ -142,6 +161,8 @@ export function resolveOptions(options: NodeOptions): ResolvedNodeOptions {
   }
   const limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
   if (limits.maxMessageBytes > limits.maxPayloadBytes) limits.maxMessageBytes = limits.maxPayloadBytes;
+  // Node refuses a headers timeout above the request timeout.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) limits.headersTimeoutMs = limits.requestTimeoutMs;
   if (options.tls && (!options.tls.cert || !options.tls.key)) {
     throw new NodeOptionsError([{ path: "tls", message: "expected both cert and key" }]);
   }
@@ -155,6 +176,7 @@ export function resolveOptions(options: NodeOptions): ResolvedNodeOptions {
     limits,
     tls: options.tls,
     allowedOrigins: options.allowedOrigins,
+    allowedHosts: options.allowedHosts,
   };
 }
 

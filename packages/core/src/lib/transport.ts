@@ -8,6 +8,8 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { Connection } from "./connection.js";
+import { errors } from "./errors.js";
+import { hostRefused } from "./host-check.js";
 import type { HttpDoor } from "./http-door.js";
 import type { RequestLifecycle } from "./lifecycle.js";
 import type { ResolvedNodeOptions } from "./options.js";
@@ -57,15 +59,8 @@ export class WsTransport {
     return address && typeof address === "object" ? address.port : undefined;
   }
 
-  /** The node's own http(s) server: plugins' routes and operator endpoints; WebSocket upgrades. */
-  createServer(): HttpServer {
-    const { tls } = this.options;
-    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
-    return tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(onRequest);
-  }
-
   listen(port: number, host: string | undefined): Promise<{ port: number; host: string }> {
-    const server = this.createServer();
+    const server = createNodeServer(this.options, (req, res) => this.onRequest(req, res));
     return bind(server, port, host).then((bound) => {
       this.serveOn(server);
       return bound;
@@ -86,6 +81,12 @@ export class WsTransport {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (hostRefused(req, this.options.allowedHosts)) {
+      const { code, message } = errors.hostNotAllowed();
+      res.writeHead(403, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ error: { code, message } }));
+      return;
+    }
     try {
       if (this.http.handle(req, res)) return;
     } catch (err) {
@@ -149,6 +150,7 @@ export class WsTransport {
 
   private refusal(req: IncomingMessage): string | undefined {
     const { limits, allowedOrigins } = this.options;
+    if (hostRefused(req, this.options.allowedHosts)) return "403 Forbidden";
     if (this.draining) return "503 Service Unavailable";
     if (allowedOrigins && !allowedOrigins.includes(req.headers.origin ?? "")) return "403 Forbidden";
     if (this.connections.size >= limits.maxConnections) return "503 Service Unavailable";
@@ -280,6 +282,22 @@ export class WsTransport {
     }
     this.wss.close();
   }
+}
+
+/**
+ * The node's http(s) server (plugins' routes, operator endpoints, WebSocket upgrades), with
+ * header and request timeouts suited to a model server: a client that trickles its headers
+ * (slowloris) is dropped after `headersTimeoutMs`, not Node's 60 s.
+ */
+export function createNodeServer(options: ResolvedNodeOptions, onRequest: (req: IncomingMessage, res: ServerResponse) => void): HttpServer {
+  const { tls, limits } = options;
+  const timeouts = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // How often Node checks those timeouts (its default, 30 s, would make a 10 s limit 40 s).
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
+  return tls ? createHttpsServer({ ...timeouts, cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(timeouts, onRequest);
 }
 
 /** Binds `server`; rejects (EADDRINUSE, EACCES…) without leaving it listening. */
