@@ -219,7 +219,7 @@ export function chatRequestSchema(limits: Limits) {
           (v) => typeof v === "object" && v !== null && (v as { type?: unknown }).type === "text",
           'only {"type": "text"} is supported: this node does not constrain output to JSON',
         ),
-        modalities: refused((v) => Array.isArray(v) && v.every((m) => m === "text"), 'only ["text"] is supported'),
+        modalities: refused((v) => Array.isArray(v) && v.length === 1 && v[0] === "text", 'only ["text"] is supported'),
         audio: refused(() => false, "not supported: this node produces text only"),
       },
       { error: "expected a JSON object" },

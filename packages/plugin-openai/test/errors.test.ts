@@ -82,6 +82,9 @@ test("bad or unsupported fields are BadRequestError (400) naming the field in pa
     ["chat", chat({ logprobs: true }), "logprobs", /log probabilities/],
     ["chat", chat({ response_format: { type: "json_object" } }), "response_format", /"type": "text"/],
     ["chat", chat({ n: 3 }), "n", /only 1/],
+    ["chat", chat({ modalities: [] }), "modalities", /only \["text"\]/],
+    ["chat", chat({ modalities: ["text", "text"] }), "modalities", /only \["text"\]/],
+    ["chat", chat({ modalities: ["text", "audio"] }), "modalities", /only \["text"\]/],
     ["chat", chat({ max_tokens: 3, max_completion_tokens: 4 }), "max_completion_tokens", /differs from max_tokens/],
     ["chat", chat({ max_completion_tokens: 101 }), "max_completion_tokens", /from 1 to 100/],
   ];
