@@ -26,15 +26,19 @@ function run(cmd, args, opts = {}) {
   return r.status ?? 1;
 }
 /**
- * Runs the node as if it were this process: Ctrl-C at a terminal reaches the node directly (it
- * is in our process group), so this process only waits for it; a SIGTERM sent to this process
- * alone (a supervisor) is passed on. Exits with the node's exit code (128 + n if a signal ended it).
+ * Runs the node as if it were this process: every SIGINT, SIGTERM or SIGHUP this process gets is
+ * passed on to the node, which drains and exits; this process waits and exits with the node's
+ * code (128 + n if a signal ended it). When a signal reached both (a terminal's Ctrl-C, a kill
+ * of the process group, a service manager signalling every process), the node takes the copy
+ * that follows within milliseconds as the same event (core's closeOnSignals): one drain either way.
  */
 function runAsServer(cmd, args) {
   const child = spawn(cmd, args, { stdio: "inherit", cwd: root });
-  process.on("SIGINT", () => {}); // the terminal sent it to the node as well: wait for the node's drain
-  process.on("SIGTERM", () => child.kill("SIGTERM"));
-  process.on("SIGHUP", () => child.kill("SIGHUP"));
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.on(signal, () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    });
+  }
   child.on("exit", (code, signal) => process.exit(code ?? 128 + (osConstants.signals[signal] ?? 0)));
 }
 function must(cmd, args, opts) {

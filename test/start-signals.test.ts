@@ -1,7 +1,8 @@
 /**
  * `node scripts/dev.mjs start` (what `npm start` runs) behaves like the server it starts: Ctrl-C
  * at a terminal (SIGINT to the whole process group) lets the node drain and the command exits
- * with the node's code only then; a SIGTERM to the command alone reaches the node.
+ * with the node's code only then; a SIGINT or SIGTERM to the command alone, or to its group (a
+ * service manager), is one drain, never two signals.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -45,4 +46,21 @@ test("SIGTERM to the command alone reaches the node, which drains and exits 0", 
   const { code } = await exited;
   assert.equal(code, 0, stderr());
   assert.match(stderr(), /SIGTERM: closing/);
+});
+
+test("SIGINT to the command alone (not its group) reaches the node, which drains and exits 0", async () => {
+  const { child, stderr, exited } = await start();
+  child.kill("SIGINT");
+  const { code } = await exited;
+  assert.equal(code, 0, stderr());
+  assert.match(stderr(), /SIGINT: closing/);
+});
+
+test("SIGTERM to the process group (a service manager): one drain, not two signals", async () => {
+  const { child, stderr, exited } = await start();
+  process.kill(-child.pid!, "SIGTERM");
+  const { code } = await exited;
+  assert.equal(code, 0, stderr());
+  assert.match(stderr(), /SIGTERM: closing/);
+  assert.doesNotMatch(stderr(), /again: exiting without waiting/, "the group's signal and the one passed on are one event");
 });

@@ -102,15 +102,18 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
     console.error(`startup error: ${(error as Error).message}`);
     return 1;
   }
-  let signalled = false;
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.on(signal, () => {
-      if (signalled) process.exit(130);
-      signalled = true;
-      console.error(`${signal}: draining (running generations get up to ${config.shutdownTimeoutMs} ms, the rest go back to their gateways)`);
-      void worker.drain(config.shutdownTimeoutMs).then(() => process.exit(0), () => process.exit(1));
-    });
-  }
+  // The same signal rules as the node's (one event may arrive as several signals; a later one exits at once).
+  closeOnSignals(
+    { close: () => worker.drain(config.shutdownTimeoutMs) },
+    {
+      onSignal: (signal, again) =>
+        console.error(
+          again
+            ? `${signal} again: exiting without waiting`
+            : `${signal}: draining (running generations get up to ${config.shutdownTimeoutMs} ms, the rest go back to their gateways)`,
+        ),
+    },
+  );
   console.error(`model worker ${worker.id} connected to ${config.nats} (models: ${Object.keys(config.models).join(", ")})`);
   return undefined;
 }

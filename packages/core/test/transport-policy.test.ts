@@ -100,11 +100,12 @@ test("closeOnSignals: the first signal closes gracefully and exits 0; a second e
   let closes = 0;
   let finish!: () => void;
   const node = { close: () => ((closes++), new Promise<void>((r) => (finish = r))) };
-  const remove = closeOnSignals(node, { signals: ["SIGUSR2"], exit: (code) => void exits.push(code) });
+  const remove = closeOnSignals(node, { signals: ["SIGUSR2"], exit: (code) => void exits.push(code), coalesceMs: 20 });
   try {
     process.emit("SIGUSR2", "SIGUSR2");
     assert.equal(closes, 1);
     assert.deepEqual(exits, []);
+    await new Promise((r) => setTimeout(r, 40));
     process.emit("SIGUSR2", "SIGUSR2");
     assert.deepEqual(exits, [130]);
     finish();
@@ -114,4 +115,25 @@ test("closeOnSignals: the first signal closes gracefully and exits 0; a second e
     remove();
   }
   assert.equal(process.listenerCount("SIGUSR2"), 0);
+});
+
+test("closeOnSignals: signals within coalesceMs of the first are one event (a group's Ctrl-C, a wrapper passing it on): one drain, no forced exit", async () => {
+  const exits: number[] = [];
+  let closes = 0;
+  let finish!: () => void;
+  const node = { close: () => ((closes++), new Promise<void>((r) => (finish = r))) };
+  const seen: boolean[] = [];
+  const remove = closeOnSignals(node, { signals: ["SIGUSR2"], exit: (code) => void exits.push(code), onSignal: (_s, again) => void seen.push(again) });
+  try {
+    process.emit("SIGUSR2", "SIGUSR2");
+    process.emit("SIGUSR2", "SIGUSR2");
+    process.emit("SIGUSR2", "SIGUSR2");
+    assert.equal(closes, 1);
+    assert.deepEqual(seen, [false], "the repeats are not reported as a second signal");
+    finish();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(exits, [0], "drained, not forced");
+  } finally {
+    remove();
+  }
 });

@@ -2,6 +2,11 @@
  * closeOnSignals(node): what every server's main() needs. The first SIGTERM/SIGINT closes the
  * node gracefully (drain, then close hooks) and exits 0 (1 when closing failed); a second
  * signal while it drains exits at once with 130, as a shell user pressing Ctrl-C twice expects.
+ *
+ * One event often arrives as several signals within milliseconds: a terminal's Ctrl-C reaches
+ * every process of the foreground group, a service manager signals every process of the
+ * service, and a wrapper (scripts/dev.mjs, npm) passes on what it got. Signals within
+ * `coalesceMs` of the first are that same event, not a second one.
  */
 export interface Closable {
   close(): Promise<void>;
@@ -16,14 +21,19 @@ export interface CloseOnSignalsOptions {
   onCloseError?: (error: unknown) => void;
   /** Default: process.exit. */
   exit?: (code: number) => void;
+  /** Signals this soon after the first are the same event (see above). Default 500 ms. */
+  coalesceMs?: number;
 }
 
 /** Installs the handlers; returns a function that removes them. */
 export function closeOnSignals(node: Closable, options: CloseOnSignalsOptions = {}): () => void {
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   const exit = options.exit ?? ((code: number) => process.exit(code));
+  const coalesceMs = options.coalesceMs ?? 500;
   let closing = false;
+  let firstAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (closing && performance.now() - firstAt < coalesceMs) return;
     options.onSignal?.(signal, closing);
     if (closing) {
       node.logger?.warn({ signal }, "second signal while closing; exiting now");
@@ -31,6 +41,7 @@ export function closeOnSignals(node: Closable, options: CloseOnSignalsOptions = 
       return;
     }
     closing = true;
+    firstAt = performance.now();
     node.logger?.info({ signal }, "signal received; closing");
     node.close().then(
       () => exit(0),
