@@ -129,8 +129,11 @@ switch (command) {
     ensureInstalled();
     build();
     const files = rest.length > 0 ? rest : allTests();
+    // At a terminal: a line per test as it ends, failures again at the end (spec). Elsewhere
+    // (CI, a pipe): TAP, which tools read. MODELNODE_TEST_REPORTER picks another (dot, junit, …).
+    const reporter = process.env.MODELNODE_TEST_REPORTER ?? (process.stdout.isTTY && !process.env.CI ? "spec" : "tap");
     process.exit(
-      run(process.execPath, ["--test", "--test-concurrency=2", "--test-timeout=180000", ...files], {
+      run(process.execPath, ["--test", `--test-reporter=${reporter}`, "--test-concurrency=2", "--test-timeout=180000", ...files], {
         env: { ...process.env, MODELNODE_LOG_LEVEL: process.env.MODELNODE_LOG_LEVEL ?? "silent" },
       }),
     );
