@@ -9,9 +9,42 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const { values } = parseArgs({
-  options: { workers: { type: "string", default: "2" }, port: { type: "string", default: "8702" }, "nats-port": { type: "string", default: "4222" } },
-});
+const HELP = `Usage: npm run cluster [-- options]
+
+A local scale-out set (docs/scale-out.md): a nats-server, N model workers (--role worker) and
+one gateway node (--role gateway) that clients connect to. Needs Debian's nats-server.
+Ctrl-C or SIGTERM stops the gateway, drains the workers, then stops nats-server.
+
+  --workers N       model workers to start (default 2)
+  --port P          the gateway's port: WebSocket, OpenAI API, playground (default 8702)
+  --nats-port Q     nats-server's client port (default 4222)
+  -h, --help        show this help`;
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      workers: { type: "string", default: "2" },
+      port: { type: "string", default: "8702" },
+      "nats-port": { type: "string", default: "4222" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }));
+} catch (error) {
+  console.error(`cluster: ${error.message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+for (const name of ["workers", "port", "nats-port"]) {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < (name === "workers" ? 1 : 0) || n > 65_535) {
+    console.error(`cluster: --${name} expects ${name === "workers" ? "a whole number of at least 1" : "a port number"}, got "${values[name]}"`);
+    process.exit(2);
+  }
+}
 const natsBin = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"].find(existsSync);
 if (!natsBin) {
   console.error("nats-server is not installed (Debian: apt-get install nats-server)");
@@ -23,9 +56,13 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 const url = `nats://127.0.0.1:${values["nats-port"]}`;
 const cli = join(root, "examples", "model-node", "dist", "src", "cli.js");
 const children = [];
+let stopping = false;
 const start = (name, cmd, args) => {
   const child = spawn(cmd, args, { detached: true, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, MODELNODE_NODE_ID: name } });
-  child.on("exit", (code, signal) => console.error(`[cluster] ${name} exited (${signal ?? code})`));
+  child.on("exit", (code, signal) => {
+    // What stop() asked for (a drain that ended 0) is not news; anything else is.
+    if (!(stopping && code === 0)) console.error(`[cluster] ${name} exited (${signal ?? code})`);
+  });
   children.push({ name, child });
   return child;
 };
@@ -35,7 +72,6 @@ for (let i = 0; i < Number(values.workers); i++) start(`worker-${i}`, process.ex
 await new Promise((r) => setTimeout(r, 1500));
 const gateway = start("gateway", process.execPath, [cli, "--role", "gateway", "--nats", url, "--port", values.port]);
 
-let stopping = false;
 const stop = async () => {
   if (stopping) return process.exit(130);
   stopping = true;
@@ -45,7 +81,7 @@ const stop = async () => {
   const workers = children.filter((c) => c.name.startsWith("worker-")).map((c) => c.child);
   for (const w of workers) w.kill("SIGTERM");
   await Promise.all(workers.map(exited));
-  nats.kill("SIGTERM");
+  nats.kill("SIGINT"); // nats-server's clean exit (0); SIGTERM makes it exit 1
   await exited(nats);
   process.exit(0);
 };

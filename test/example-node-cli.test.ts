@@ -95,7 +95,7 @@ test("a port in use is reported before any model loads (exit 1, one line, no mod
   try {
     const run = await runCli(["--port", String(port), "--host", "127.0.0.1"], { MODELNODE_LOG_LEVEL: "info", MODELNODE_LOG_FORMAT: "json" });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, new RegExp(`startup error: 127\\.0\\.0\\.1 port ${port} is already in use`));
+    assert.match(run.stderr, new RegExp(`startup error: port ${port} \\(on 127\\.0\\.0\\.1\\) is already in use; choose another with --port N`));
     assert.doesNotMatch(run.stdout, /model loaded/, "the models were never loaded for a port that was taken");
     assert.doesNotMatch(run.stderr, /loading models/);
   } finally {

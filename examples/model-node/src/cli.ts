@@ -42,7 +42,7 @@ async function main(): Promise<number | undefined> {
   }
   const { config } = loaded;
   if (config.role === "worker") return runWorker(config, format);
-  const where = `${config.host ?? "all interfaces"} port ${config.port}`;
+  const where = `port ${config.port} (${config.host ? `on ${config.host}` : "all interfaces"})`;
   let node;
   let address;
   try {
@@ -55,7 +55,7 @@ async function main(): Promise<number | undefined> {
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     if (err.code === "EADDRINUSE") {
-      console.error(`startup error: ${where} is already in use`);
+      console.error(`startup error: ${where} is already in use; choose another with --port N (or PORT=N, or "port" in the config file)`);
       return 1;
     }
     console.error(`startup error: ${err.message}`);
