@@ -28,6 +28,7 @@ export const subjects = (prefix: string) => ({
   heartbeat: `${prefix}.hb`,
   discover: `${prefix}.discover`,
 });
+export type Subjects = ReturnType<typeof subjects>;
 
 export interface WireError {
   code: string;

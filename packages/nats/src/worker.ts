@@ -3,19 +3,19 @@
  * the pipeline's models on queue-group subjects (so N workers share the load), answers `busy`
  * when its own in-flight cap is reached (the gateway then tries another), streams pieces on the
  * gateway's per-request inbox in order, numbered, within a credit window, and drains on request.
+ *
+ * The parts: Announcer (heartbeats), RequestServer (the subjects it answers), ServedStream (one
+ * per generation served) and ServedStreams (admission and the drain's steps).
  */
-import { connect, type NatsConnection, type Msg, type Subscription } from "@nats-io/transport-node";
-import { errors, type GenerateRequest, type ModelPipeline } from "@modelnode/core/pipeline";
-import {
-  DEFAULT_PREFIX, QUEUE_GROUP, decode, encode, subjects, toWire,
-  type CallReply, type ControlMessage, type GenerateCall, type Heartbeat, type StepCall, type StreamMessage, type TokCall,
-} from "./protocol.js";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { ModelPipeline } from "@modelnode/core/pipeline";
+import { DEFAULT_PREFIX, subjects, type Heartbeat } from "./protocol.js";
+import { Announcer } from "./announcer.js";
+import { silentLogger, type MinimalLogger } from "./logger.js";
+import { RequestServer } from "./request-server.js";
+import { ServedStreams } from "./served-streams.js";
 
-export interface MinimalLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type { MinimalLogger } from "./logger.js";
 
 export interface WorkerOptions {
   /** NATS server URL(s), e.g. "nats://127.0.0.1:4222". */
@@ -38,16 +38,6 @@ export interface WorkerOptions {
   logger?: MinimalLogger;
 }
 
-interface Job {
-  id: string;
-  attempt: number;
-  abort: AbortController;
-  acked: number;
-  handedBack: boolean;
-  wake?: () => void;
-  done: Promise<void>;
-}
-
 export interface ModelWorker {
   readonly id: string;
   readonly connection: NatsConnection;
@@ -62,243 +52,76 @@ export interface ModelWorker {
   close(): Promise<void>;
 }
 
-const noop: MinimalLogger = { info() {}, warn() {}, error() {} };
+export function startWorker(options: WorkerOptions): Promise<ModelWorker> {
+  return NatsModelWorker.start(options);
+}
 
-export async function startWorker(options: WorkerOptions): Promise<ModelWorker> {
-  const id = options.name ?? `w${Math.random().toString(36).slice(2, 10)}`;
-  if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`worker name "${id}": use letters, digits, - and _`);
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
-  const s = subjects(prefix);
-  const pipeline = options.pipeline;
-  const maxInFlight = options.maxInFlight ?? 4;
-  const ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
-  const log = options.logger ?? noop;
-  const nc = await connect({ servers: options.servers, name: `modelnode-worker-${id}`, maxReconnectAttempts: -1 });
-  const jobs = new Map<string, Job>();
-  let draining = false;
-  let closed: Promise<void> | undefined;
+class NatsModelWorker implements ModelWorker {
+  private readonly streams: ServedStreams;
+  private readonly announcer: Announcer;
+  private readonly server: RequestServer;
+  private closed?: Promise<void>;
 
-  const heartbeat = (): Heartbeat => ({ worker: id, models: pipeline.listModels(), inFlight: jobs.size, maxInFlight, draining });
-  const publishHeartbeat = () => {
-    if (!nc.isClosed()) nc.publish(s.heartbeat, encode(heartbeat()));
-  };
-
-  const reply = (msg: Msg, value: unknown) => {
-    if (msg.reply) msg.respond(encode(value));
-  };
-
-  const onGenerate = (msg: Msg) => {
-    let call: GenerateCall;
-    try {
-      call = decode<GenerateCall>(msg.data);
-    } catch {
-      return reply(msg, { error: toWire(errors.invalidRequest("Unreadable request.")) } satisfies CallReply);
-    }
-    if (draining) return reply(msg, { busy: true, worker: id, reason: "draining" } satisfies CallReply);
-    if (jobs.size >= maxInFlight) return reply(msg, { busy: true, worker: id, reason: "full" } satisfies CallReply);
-    if (!pipeline.hasModel(call.modelId)) {
-      return reply(msg, { error: toWire(errors.modelNotFound(call.modelId, pipeline.listModels().map((m) => m.id))) } satisfies CallReply);
-    }
-    const key = `${call.id}#${call.attempt}`;
-    const job: Job = { id: call.id, attempt: call.attempt, abort: new AbortController(), acked: 0, handedBack: false, done: Promise.resolve() };
-    jobs.set(key, job);
-    reply(msg, { ok: true, worker: id } satisfies CallReply);
-    job.done = runGeneration(call, job).finally(() => {
-      jobs.delete(key);
-      job.wake?.();
+  private constructor(
+    readonly id: string,
+    readonly connection: NatsConnection,
+    private readonly options: WorkerOptions,
+  ) {
+    const s = subjects(options.prefix ?? DEFAULT_PREFIX);
+    const { pipeline } = options;
+    this.streams = new ServedStreams(options.maxInFlight ?? 4);
+    this.announcer = new Announcer(connection, s, () => this.heartbeat(), options.heartbeatMs ?? 1000);
+    this.server = new RequestServer(id, s, this.streams, {
+      connection, pipeline, ackTimeoutMs: options.ackTimeoutMs ?? 30_000, log: options.logger ?? silentLogger,
     });
-  };
-
-  async function runGeneration(call: GenerateCall, job: Job): Promise<void> {
-    let seq = 0;
-    const send = (m: StreamMessage) => nc.publish(call.inbox, encode(m));
-    const resume = call.resume;
-    let n = resume?.pieces ?? 0;
-    const handback = () => send({ t: "handback", attempt: call.attempt, seq: ++seq });
-    try {
-      const request: GenerateRequest = {
-        modelId: call.modelId,
-        signal: job.abort.signal,
-        temperature: call.temperature,
-        topK: call.topK,
-        topP: call.topP,
-        seed: call.seed,
-        stop: call.stop,
-      };
-      const exact = resume?.generatedIds !== undefined;
-      if (resume && exact) {
-        // Continue from the token ids generated so far, after the original prompt or chat: the
-        // pipeline feeds them as they were and emits only the text past what was delivered.
-        if (call.prompt !== undefined) request.prompt = call.prompt;
-        if (call.messages !== undefined) request.messages = call.messages as GenerateRequest["messages"];
-        request.maxTokens = call.maxTokens;
-        request.resume = { generatedIds: resume.generatedIds!, deliveredChars: resume.deliveredChars ?? resume.text.length };
-      } else if (resume) {
-        // No token ids (the pipeline does not report them): continue from the prompt plus what
-        // the client already has, which greedy decoding continues exactly only when the tokenizer
-        // round-trips that text.
-        request.prompt = (call.prompt ?? "") + resume.text;
-        if (call.maxTokens !== undefined) request.maxTokens = call.maxTokens - resume.pieces;
-      } else {
-        if (call.prompt !== undefined) request.prompt = call.prompt;
-        if (call.messages !== undefined) request.messages = call.messages as GenerateRequest["messages"];
-        request.maxTokens = call.maxTokens;
-      }
-      if (request.maxTokens !== undefined && request.maxTokens <= 0) {
-        const promptTokens = await pipeline.countTokens(call.modelId, call.prompt ?? "");
-        send({ t: "done", attempt: call.attempt, seq: ++seq, result: { text: "", finishReason: "length", usage: { promptTokens, completionTokens: 0 } } });
-        return;
-      }
-      for await (const event of pipeline.stream(request)) {
-        if (job.handedBack) return handback();
-        if (event.kind === "text") {
-          n++;
-          seq++;
-          await credit(job, seq, call.window);
-          if (job.handedBack) return handback();
-          send({ t: "text", attempt: call.attempt, seq, n, text: event.text, ...(event.tokenIds ? { ids: event.tokenIds } : {}) });
-        } else {
-          const result = { ...event.result };
-          if (resume && !exact) {
-            const promptTokens = await pipeline.countTokens(call.modelId, call.prompt ?? "").catch(() => result.usage.promptTokens);
-            result.usage = { promptTokens, completionTokens: resume.pieces + result.usage.completionTokens };
-          }
-          send({ t: "done", attempt: call.attempt, seq: ++seq, result });
-        }
-      }
-    } catch (error) {
-      if (job.handedBack) return handback();
-      if (!(error as { code?: string }).code) log.error({ err: error, request: call.id }, "generation failed");
-      send({ t: "error", attempt: call.attempt, seq: ++seq, error: toWire(error) });
-    }
   }
 
-  /** Waits until piece `seq` fits the window; gives up (cancelling) when no acknowledgement comes for ackTimeoutMs. */
-  async function credit(job: Job, seq: number, window: number): Promise<void> {
-    while (seq - job.acked > window && !job.abort.signal.aborted && !job.handedBack) {
-      const progressed = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), ackTimeoutMs);
-        job.wake = () => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-      });
-      job.wake = undefined;
-      if (!progressed) {
-        log.warn({ request: job.id }, "no acknowledgement from the gateway: cancelling the generation");
-        job.abort.abort(new Error("gateway gone"));
-      }
-    }
+  static async start(options: WorkerOptions): Promise<NatsModelWorker> {
+    const id = options.name ?? `w${Math.random().toString(36).slice(2, 10)}`;
+    if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`worker name "${id}": use letters, digits, - and _`);
+    const nc = await connect({ servers: options.servers, name: `modelnode-worker-${id}`, maxReconnectAttempts: -1 });
+    const worker = new NatsModelWorker(id, nc, options);
+    worker.server.listen();
+    worker.announcer.listen();
+    await nc.flush();
+    worker.announcer.start();
+    (options.logger ?? silentLogger).info({ worker: id, models: options.pipeline.listModels().map((m) => m.id) }, "worker ready");
+    return worker;
   }
 
-  const onControl = (msg: Msg) => {
-    let ctl: ControlMessage;
-    try {
-      ctl = decode<ControlMessage>(msg.data);
-    } catch {
-      return;
-    }
-    const job = jobs.get(`${ctl.id}#${ctl.attempt}`);
-    if (!job) return;
-    if ("cancel" in ctl) job.abort.abort(new Error("cancelled by the gateway"));
-    else if (ctl.ack > job.acked) job.acked = ctl.ack;
-    job.wake?.();
-  };
-
-  const onStep = async (msg: Msg, queued: boolean) => {
-    let call: StepCall;
-    try {
-      call = decode<StepCall>(msg.data);
-    } catch {
-      return reply(msg, { error: toWire(errors.invalidRequest("Unreadable request.")) });
-    }
-    if (queued && draining) return reply(msg, { busy: true, worker: id, reason: "draining" });
-    try {
-      const result = await pipeline.step({ ...call });
-      reply(msg, { ok: true, worker: id, result });
-    } catch (error) {
-      reply(msg, { error: toWire(error), worker: id });
-    }
-  };
-
-  const onTok = async (msg: Msg) => {
-    try {
-      const call = decode<TokCall>(msg.data);
-      const value =
-        call.op === "tokenize" ? await pipeline.tokenize(call.modelId, call.text ?? "")
-        : call.op === "countTokens" ? await pipeline.countTokens(call.modelId, call.text ?? "")
-        : await pipeline.detokenize(call.modelId, call.ids ?? []);
-      reply(msg, { ok: true, value });
-    } catch (error) {
-      reply(msg, { error: toWire(error) });
-    }
-  };
-
-  const queueSubs: Subscription[] = [];
-  const ownSubs: Subscription[] = [];
-  for (const model of pipeline.listModels()) {
-    queueSubs.push(nc.subscribe(s.generate(model.id), { queue: QUEUE_GROUP, callback: (_e, m) => onGenerate(m) }));
-    queueSubs.push(nc.subscribe(s.step(model.id), { queue: QUEUE_GROUP, callback: (_e, m) => void onStep(m, true) }));
-    queueSubs.push(nc.subscribe(s.tok(model.id), { queue: QUEUE_GROUP, callback: (_e, m) => void onTok(m) }));
+  private heartbeat(): Heartbeat {
+    const { streams } = this;
+    return { worker: this.id, models: this.options.pipeline.listModels(), inFlight: streams.size, maxInFlight: streams.maxInFlight, draining: streams.draining };
   }
-  ownSubs.push(nc.subscribe(s.worker(id, "generate"), { callback: (_e, m) => onGenerate(m) }));
-  ownSubs.push(nc.subscribe(s.worker(id, "step"), { callback: (_e, m) => void onStep(m, false) }));
-  ownSubs.push(nc.subscribe(s.worker(id, "ctl"), { callback: (_e, m) => onControl(m) }));
-  ownSubs.push(nc.subscribe(s.worker(id, "ping"), { callback: (_e, m) => reply(m, { ok: true, worker: id, inFlight: jobs.size }) }));
-  ownSubs.push(
-    nc.subscribe(s.worker(id, "close"), {
-      callback: (_e, m) => {
-        try {
-          const { sessionId } = decode<{ sessionId: string }>(m.data);
-          reply(m, { ok: pipeline.closeSession(sessionId) });
-        } catch {
-          reply(m, { ok: false });
-        }
-      },
-    }),
-  );
-  ownSubs.push(nc.subscribe(s.discover, { callback: () => publishHeartbeat() }));
-  await nc.flush();
-  const timer = setInterval(publishHeartbeat, options.heartbeatMs ?? 1000);
-  timer.unref();
-  publishHeartbeat();
-  log.info({ worker: id, models: pipeline.listModels().map((m) => m.id) }, "worker ready");
 
-  async function shutdown(drainMs: number | undefined): Promise<void> {
-    draining = true;
-    publishHeartbeat();
-    for (const sub of queueSubs) sub.unsubscribe();
+  inFlight(): number {
+    return this.streams.size;
+  }
+
+  drain(timeoutMs = 10_000): Promise<void> {
+    this.closed ??= this.shutdown(timeoutMs);
+    return this.closed;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown(undefined);
+    return this.closed;
+  }
+
+  /** Draining (`drainMs` given): stop taking work, let what runs finish for a while, hand the rest back. Closing: cancel it. */
+  private async shutdown(drainMs: number | undefined): Promise<void> {
+    const { streams, connection: nc } = this;
+    streams.draining = true;
+    this.announcer.announce();
+    this.server.leaveQueueGroups();
     await nc.flush().catch(() => {});
-    if (drainMs !== undefined && jobs.size > 0) {
-      const all = Promise.all([...jobs.values()].map((j) => j.done));
-      await Promise.race([all, new Promise((r) => setTimeout(r, drainMs).unref())]);
-    }
+    if (drainMs !== undefined) await streams.settle(drainMs);
     // What is still running goes back to its gateway, which continues it on another worker.
-    for (const job of jobs.values()) {
-      if (drainMs !== undefined) {
-        job.handedBack = true;
-        job.wake?.();
-      }
-      job.abort.abort(new Error("worker closing"));
-    }
-    await Promise.all([...jobs.values()].map((j) => j.done));
-    clearInterval(timer);
-    for (const sub of ownSubs) sub.unsubscribe();
+    streams.endAll(drainMs !== undefined);
+    await streams.allDone();
+    this.announcer.stop();
+    this.server.stop();
     await nc.drain().catch(() => nc.close());
-    if (options.closePipeline ?? true) await pipeline.close();
+    if (this.options.closePipeline ?? true) await this.options.pipeline.close();
   }
-
-  return {
-    id,
-    connection: nc,
-    inFlight: () => jobs.size,
-    drain(timeoutMs = 10_000) {
-      closed ??= shutdown(timeoutMs);
-      return closed;
-    },
-    close() {
-      closed ??= shutdown(undefined);
-      return closed;
-    },
-  };
 }

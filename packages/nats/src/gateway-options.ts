@@ -1,0 +1,49 @@
+/** The gateway's options, their defaults, and the failure counters its parts share (stats()). */
+import { DEFAULT_PREFIX } from "./protocol.js";
+import type { MinimalLogger } from "./logger.js";
+
+export interface NatsPipelineOptions {
+  servers: string | string[];
+  prefix?: string;
+  /** This gateway's id (scopes its sessions on the workers). Default: random. */
+  name?: string;
+  /** How long to wait at start for a first worker's heartbeat. Default 2000 ms. */
+  discoverMs?: number;
+  /** Tries per generation or step (busy workers, dead workers). Default 5. */
+  maxAttempts?: number;
+  /** A request/reply to a worker (submit, ping, tokenize) times out after this. Default 2000 ms. */
+  requestTimeoutMs?: number;
+  /** A generation with no message for this long gets its worker pinged. Default 1500 ms. */
+  idleMs?: number;
+  /** A step gets its worker pinged every this often while it waits. Default 1500 ms. */
+  stepIdleMs?: number;
+  /** A worker taken for dead is not picked directly for this long. Default 30 s. */
+  avoidMs?: number;
+  /** Credit window: pieces a worker may send beyond the last acknowledged. Default 16. */
+  window?: number;
+  /** A worker missing heartbeats for this long leaves the membership. Default 5000 ms. */
+  memberTtlMs?: number;
+  logger?: MinimalLogger;
+}
+
+export type GatewayOptions = Required<Omit<NatsPipelineOptions, "logger" | "name">> & { name: string; logger?: MinimalLogger };
+
+export function withDefaults(options: NatsPipelineOptions): GatewayOptions {
+  return {
+    prefix: DEFAULT_PREFIX, name: `g${Math.random().toString(36).slice(2, 10)}`, discoverMs: 2000, maxAttempts: 5,
+    requestTimeoutMs: 2000, idleMs: 1500, stepIdleMs: 1500, avoidMs: 30_000, window: 16, memberTtlMs: 5000,
+    ...options,
+  };
+}
+
+/** What stats() reports beyond the pipeline's figures. */
+export interface GatewayCounters {
+  /** Generations offered again (busy, handed back, or their worker lost). */
+  resubmits: number;
+  /** Workers taken for dead mid-generation or mid-step. */
+  workerFailures: number;
+  /** Step sessions whose history was replayed on another worker. */
+  replays: number;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,193 @@
+/**
+ * One generation run on the workers, try after try: offers it (RetryPolicy, WorkerPicker), streams
+ * each accepted try through a StreamAttempt, keeps what was delivered so a later try resumes it,
+ * and cancels the running try when the caller aborts or stops reading.
+ *
+ * States: `waiting` (the first try is being offered), `streaming` (a worker accepted the current
+ * try), `resuming` (a later try is being offered, continuing what was delivered), `done`.
+ */
+import { errors, isCodedError, type GenerateRequest, type GenerationEvent, type GenerationResult } from "@modelnode/core/pipeline";
+import type { Msg } from "@nats-io/transport-node";
+import { decode, fromWire, type CallReply, type GenerateCall, type StreamMessage } from "./protocol.js";
+import type { GatewayLink } from "./gateway-link.js";
+import type { GatewayCounters } from "./gateway-options.js";
+import type { MinimalLogger } from "./logger.js";
+import { Mailbox } from "./mailbox.js";
+import type { RetryPolicy, WorkerPicker } from "./routing.js";
+import { StreamAttempt, type Piece } from "./stream-attempt.js";
+
+export type RemoteStreamState = "waiting" | "streaming" | "resuming" | "done";
+
+/** What a RemoteStream uses of its gateway. */
+export interface StreamContext {
+  gatewayId: string;
+  link: GatewayLink;
+  picker: WorkerPicker;
+  retry: RetryPolicy;
+  counters: GatewayCounters;
+  log: MinimalLogger;
+  /** Credit window offered to the worker. */
+  window: number;
+  /** Quiet time before the worker is pinged. */
+  idleMs: number;
+  countTokens(modelId: string, text: string): Promise<number>;
+}
+
+/** What the client has been given so far, which a later try continues. */
+class Delivered {
+  text = "";
+  pieces = 0;
+  /** The token ids of the delivered pieces, while every piece has said them (else undefined). */
+  ids: number[] | undefined = [];
+
+  add(piece: Piece): void {
+    this.text += piece.text;
+    this.pieces = piece.n;
+    if (this.ids && Array.isArray(piece.ids)) this.ids.push(...piece.ids);
+    else this.ids = undefined;
+  }
+
+  /** GenerateCall.resume: the ids (exact continuation) only when every piece said them. */
+  resume(): NonNullable<GenerateCall["resume"]> {
+    return { text: this.text, pieces: this.pieces, ...(this.ids ? { generatedIds: this.ids, deliveredChars: this.text.length } : {}) };
+  }
+}
+
+export class RemoteStream {
+  readonly id: string;
+  private state: RemoteStreamState = "waiting";
+  /** The number of the current try (1-based; 0 before the first). */
+  private attempt = 0;
+  /** The running try, while `streaming`. */
+  private current?: StreamAttempt;
+  private readonly delivered = new Delivered();
+  private readonly mailbox = new Mailbox<StreamMessage>();
+
+  constructor(
+    private readonly ctx: StreamContext,
+    private readonly request: GenerateRequest,
+  ) {
+    this.id = `${ctx.gatewayId}-${Math.random().toString(36).slice(2)}`;
+  }
+
+  get status(): RemoteStreamState {
+    return this.state;
+  }
+
+  /** Asks the worker running the current try to stop; nothing to do in any other state. */
+  cancel(): void {
+    if (this.state === "streaming") this.current?.cancel();
+  }
+
+  async *run(): AsyncGenerator<GenerationEvent> {
+    const { link, retry } = this.ctx;
+    const { signal } = this.request;
+    const { inbox, subscription } = link.subscribeInbox((msg) => this.mailbox.push(safeDecode(msg)));
+    const onAbort = () => this.cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for (;;) {
+        this.attempt++;
+        this.state = this.attempt > 1 ? "resuming" : "waiting";
+        retry.check(this.attempt, "generation");
+        if (signal?.aborted) return yield* this.cancelledBetweenTries();
+        if (this.delivered.pieces > 0 && this.request.prompt === undefined && !this.delivered.ids) {
+          throw errors.busy("The model worker serving this chat stopped, and its pipeline does not report token ids, so the chat cannot be continued on another one.", { reason: "worker_lost" });
+        }
+        const worker = await this.offer(this.callFor(inbox));
+        if (!worker) continue; // busy: try again
+        if ((yield* this.streamFrom(worker)) === "finished") return;
+        this.ctx.counters.resubmits++;
+      }
+    } finally {
+      this.cancel(); // still streaming: the caller stopped reading, or an error cut in
+      this.state = "done";
+      signal?.removeEventListener("abort", onAbort);
+      subscription.unsubscribe();
+    }
+  }
+
+  /** Streams one accepted try; "again" when the generation must go on with another try. */
+  private async *streamFrom(worker: string): AsyncGenerator<GenerationEvent, "finished" | "again"> {
+    const { ctx } = this;
+    const attempt = new StreamAttempt(ctx.link, ctx.idleMs, this.mailbox, this.id, this.attempt, worker);
+    this.current = attempt;
+    this.state = "streaming";
+    const end = yield* attempt.events((piece) => this.delivered.add(piece));
+    switch (end.t) {
+      case "done":
+        this.state = "done";
+        yield { kind: "done", result: this.finalResult(end.result) };
+        return "finished";
+      case "error":
+        if (ctx.retry.retriesError(end.error, this.delivered.pieces)) break; // another worker may have room
+        this.state = "done";
+        throw end.error;
+      case "handback":
+        ctx.log.info({ request: this.id, worker }, "generation handed back by a draining worker");
+        break;
+      case "lost":
+        ctx.counters.workerFailures++;
+        ctx.picker.lost(worker);
+        ctx.log.warn({ request: this.id, worker, delivered: this.delivered.pieces }, "worker lost mid-generation; resubmitting");
+        break;
+    }
+    this.current = undefined;
+    this.state = "resuming";
+    return "again";
+  }
+
+  /** A resumed generation's text is every piece that passed through here; the last worker knows only its part. */
+  private finalResult(result: GenerationResult): GenerationResult {
+    return { ...result, text: this.attempt > 1 ? this.delivered.text : result.text };
+  }
+
+  /** Aborted while no try runs: done, with what was delivered. */
+  private async *cancelledBetweenTries(): AsyncGenerator<GenerationEvent, void> {
+    const { prompt, modelId } = this.request;
+    const promptTokens = prompt !== undefined ? await this.ctx.countTokens(modelId, prompt).catch(() => 0) : 0;
+    this.state = "done";
+    yield { kind: "done", result: { text: this.delivered.text, finishReason: "cancelled", usage: { promptTokens, completionTokens: this.delivered.pieces } } };
+  }
+
+  private callFor(inbox: string): GenerateCall {
+    const r = this.request;
+    return {
+      id: this.id, attempt: this.attempt, inbox, gateway: this.ctx.gatewayId, modelId: r.modelId, prompt: r.prompt,
+      messages: r.messages as GenerateCall["messages"], maxTokens: r.maxTokens, temperature: r.temperature,
+      topK: r.topK, topP: r.topP, seed: r.seed, stop: r.stop, window: this.ctx.window,
+      ...(this.delivered.pieces > 0 || this.attempt > 1 ? { resume: this.delivered.resume() } : {}),
+    };
+  }
+
+  /** Offers a try to the worker the picker names (or the queue group). Returns the worker that accepted, or undefined when it was busy. */
+  private async offer(call: GenerateCall): Promise<string | undefined> {
+    const { link, picker, retry } = this.ctx;
+    const direct = picker.forGenerationTry(call.modelId, call.attempt);
+    const subject = direct ? link.subjects.worker(direct, "generate") : link.subjects.generate(call.modelId);
+    let reply: CallReply;
+    try {
+      reply = await link.request<CallReply>(subject, call, call.modelId);
+    } catch (error) {
+      if (direct && isCodedError(error)) {
+        picker.avoid(direct);
+        return undefined;
+      }
+      throw error;
+    }
+    if ("error" in reply) throw fromWire(reply.error);
+    if ("busy" in reply) {
+      await retry.afterBusyGeneration(call.attempt);
+      return undefined;
+    }
+    return reply.worker;
+  }
+}
+
+function safeDecode(msg: Msg): StreamMessage | undefined {
+  try {
+    return decode<StreamMessage>(msg.data);
+  } catch {
+    return undefined;
+  }
+}

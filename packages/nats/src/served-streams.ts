@@ -1,0 +1,53 @@
+/** The generations a worker serves now: admission (its cap, draining), lookup, and the drain's steps. */
+import { ServedStream, streamKey } from "./served-stream.js";
+
+export class ServedStreams {
+  private readonly streams = new Map<string, ServedStream>();
+  /** Set when the worker drains: no new generations. */
+  draining = false;
+
+  constructor(readonly maxInFlight: number) {}
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Why a new generation is refused now (the gateway then tries another worker), or undefined. */
+  refusal(): "draining" | "full" | undefined {
+    if (this.draining) return "draining";
+    if (this.streams.size >= this.maxInFlight) return "full";
+    return undefined;
+  }
+
+  /** Takes a stream in (it counts at once); `run` starts it once the gateway has been told. */
+  add(stream: ServedStream): void {
+    this.streams.set(stream.key, stream);
+  }
+
+  /** Starts a stream taken in; it leaves the set when it ends. */
+  run(stream: ServedStream): void {
+    stream.start(() => this.streams.delete(stream.key));
+  }
+
+  get(id: string, attempt: number): ServedStream | undefined {
+    return this.streams.get(streamKey(id, attempt));
+  }
+
+  /** Waits for every stream to end, for at most `ms`. */
+  async settle(ms: number): Promise<void> {
+    if (this.streams.size === 0) return;
+    await Promise.race([this.allDone(), new Promise((r) => setTimeout(r, ms).unref())]);
+  }
+
+  /** Ends every stream: handed back to its gateway, or (`handBack` false) only cancelled. */
+  endAll(handBack: boolean): void {
+    for (const stream of this.streams.values()) {
+      if (handBack) stream.handBack();
+      stream.cancel("worker closing");
+    }
+  }
+
+  allDone(): Promise<unknown> {
+    return Promise.all([...this.streams.values()].map((s) => s.done));
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Legacy step sessions on the gateway: each is pinned to the worker holding its cache; when that
+ * worker dies, the session's history is replayed on another one.
+ */
+import { errors, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
+import type { Msg } from "@nats-io/transport-node";
+import { decode, fromWire, type StepCall, type WireError } from "./protocol.js";
+import { natsError, type GatewayLink } from "./gateway-link.js";
+import { sleep, type GatewayCounters } from "./gateway-options.js";
+import type { MinimalLogger } from "./logger.js";
+import type { RetryPolicy, WorkerPicker } from "./routing.js";
+
+interface StepSession {
+  modelId: string;
+  /** The worker holding the session's cache; undefined: none yet, or it was lost. */
+  worker?: string;
+  /** The steps run so far, replayed on another worker when this one is lost. */
+  history: StepCall[];
+  /** The step running now. */
+  running?: number;
+}
+
+type StepReply = { ok: true; worker: string; result: StepResult } | { busy: true } | { error: WireError };
+
+/** The worker stopped answering (or NATS is unreachable): the caller may go on elsewhere. */
+class WorkerLost extends Error {}
+
+export interface StepContext {
+  gatewayId: string;
+  link: GatewayLink;
+  picker: WorkerPicker;
+  retry: RetryPolicy;
+  counters: GatewayCounters;
+  log: MinimalLogger;
+  /** A waiting step pings its worker this often. */
+  stepIdleMs: number;
+}
+
+export class StepSessions {
+  private readonly sessions = new Map<string, StepSession>();
+
+  constructor(private readonly ctx: StepContext) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  ids(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** The worker holding a session's cache now (undefined: none yet, or it was lost). */
+  pinnedWorker(sessionId: string): string | undefined {
+    return this.sessions.get(sessionId)?.worker;
+  }
+
+  async step(request: StepRequest): Promise<StepResult> {
+    const { ctx } = this;
+    if (request.signal?.aborted) throw errors.cancelled("The step was cancelled before it ran.");
+    let session = this.sessions.get(request.sessionId);
+    if (request.step !== 0) {
+      if (!session) throw errors.sessionNotFound(request.sessionId);
+      if (session.running !== undefined) throw errors.sessionBusy(request.sessionId, session.running);
+      const last = session.history.length - 1;
+      if (request.step !== last + 1) throw errors.stepOutOfOrder(request.sessionId, last + 1, request.step);
+      if (request.modelId !== session.modelId) throw errors.invalidRequest("A session stays on the model it started with.", "model_id");
+    } else if (session?.running !== undefined) {
+      throw errors.sessionBusy(request.sessionId, session.running);
+    }
+    const call: StepCall = {
+      sessionId: `${ctx.gatewayId}/${request.sessionId}`, modelId: request.modelId, step: request.step,
+      inputIds: request.inputIds, ...(request.attentionMask ? { attentionMask: request.attentionMask } : {}),
+    };
+    if (request.step === 0) {
+      session = { modelId: request.modelId, worker: session?.worker, history: [] };
+      this.sessions.set(request.sessionId, session);
+    }
+    const s = session!;
+    s.running = request.step;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        ctx.retry.check(attempt, "step");
+        try {
+          if (!s.worker || (request.step > 0 && !(await ctx.link.alive(s.worker)))) {
+            // Not pinned, or its worker died: start on any worker, replaying the history first.
+            if (s.worker) {
+              ctx.log.warn({ session: request.sessionId, worker: s.worker }, "session's worker lost; replaying its history");
+              ctx.picker.avoid(s.worker);
+              ctx.counters.replays++;
+            }
+            s.worker = undefined;
+            const calls = request.step === 0 ? [call] : [...s.history, call];
+            let result: StepResult | undefined;
+            for (const c of calls) result = await this.stepOn(c, s);
+            s.history = [...s.history.filter((h) => h.step < call.step), call];
+            return result!;
+          }
+          const result = await this.stepOn(call, s);
+          s.history = [...s.history.filter((h) => h.step < call.step), call];
+          return result;
+        } catch (error) {
+          if (!(error instanceof WorkerLost)) throw error;
+          ctx.counters.workerFailures++;
+        }
+      }
+    } finally {
+      s.running = undefined;
+      if (request.step === 0 && s.history.length === 0) this.sessions.delete(request.sessionId);
+    }
+  }
+
+  /** One step on the session's worker (or any, through the queue group, pinning the one that answers). */
+  private async stepOn(call: StepCall, s: StepSession): Promise<StepResult> {
+    const { link } = this.ctx;
+    const subject = s.worker ? link.subjects.worker(s.worker, "step") : link.subjects.step(call.modelId);
+    const ask = link.ask(subject, call, 24 * 3600_000);
+    // The step may wait behind generations on its worker: ping it meanwhile instead of timing out.
+    let settled = false;
+    const watchdog = (async () => {
+      while (!settled) {
+        await sleep(this.ctx.stepIdleMs);
+        if (settled || !s.worker) continue;
+        if (!(await link.alive(s.worker))) return "lost" as const;
+      }
+      return "done" as const;
+    })();
+    let msg: Msg;
+    try {
+      const raced = await Promise.race([ask, watchdog]);
+      if (raced === "lost") throw new WorkerLost();
+      msg = raced as Msg;
+    } catch (error) {
+      if (error instanceof WorkerLost) {
+        s.worker = undefined;
+        throw error;
+      }
+      const coded = natsError(error, call.modelId);
+      if (s.worker) {
+        s.worker = undefined;
+        throw new WorkerLost(); // no responders on its own subject: gone
+      }
+      throw coded;
+    } finally {
+      settled = true;
+    }
+    const reply = decode<StepReply>(msg.data);
+    if ("error" in reply) throw fromWire(reply.error);
+    if ("busy" in reply) {
+      await this.ctx.retry.afterBusyStep();
+      throw new WorkerLost();
+    }
+    s.worker = reply.worker;
+    return { ...reply.result, sessionId: call.sessionId.slice(this.ctx.gatewayId.length + 1) };
+  }
+
+  closeSession(sessionId: string): boolean {
+    const s = this.sessions.get(sessionId);
+    if (!s) return false;
+    this.sessions.delete(sessionId);
+    if (s.worker) this.ctx.link.publish(this.ctx.link.subjects.worker(s.worker, "close"), { sessionId: `${this.ctx.gatewayId}/${sessionId}` });
+    return true;
+  }
+}
