@@ -36,7 +36,14 @@ test("the sample config loads, and every limit it sets is the current default", 
     assert.ok(key in LIMIT_DEFAULTS, `limits.${key}: add its default to this test`);
     assert.equal(value, LIMIT_DEFAULTS[key], `limits.${key} in the sample is ${String(value)}, the default is ${String(LIMIT_DEFAULTS[key])}`);
   }
-  assert.equal(sample.port, DEFAULT_PORT);
+  // Where to listen is the caller's (--port, PORT, --host): the sample pins neither, so the
+  // default port and every interface apply, as without it.
+  assert.equal(sample.port, undefined, "the sample pins no port");
+  assert.equal(sample.host, undefined, "the sample pins no host");
+  assert.equal((loaded as { config: { port: number } }).config.port, DEFAULT_PORT);
+  // The integration guide's clients ask for "test_model": the sample serves it, as `npm start` does.
+  assert.deepEqual(Object.keys(sample.models).sort(), ["test_model", "tiny-gpt2"]);
+  assert.equal(sample.models.test_model, sample.models["tiny-gpt2"], "one model under two ids (one load)");
   for (const [key, value] of Object.entries(sample.inference?.defaults ?? {})) {
     assert.equal(value, (INFERENCE_DEFAULTS as unknown as Record<string, unknown>)[key], `inference.defaults.${key}`);
   }
