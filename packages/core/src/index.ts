@@ -16,6 +16,7 @@ export type { Logger } from "pino";
 
 export { CORE_VERSION } from "./lib/core-identity.js";
 export { describeOptionIssue, parsePluginOptions } from "./lib/plugin-options.js";
+export { pluginManifest, type PluginManifest } from "./lib/plugin-manifest.js";
 export {
   checkDefaultMaxTokens,
   DEFAULT_MAX_TOKENS,
