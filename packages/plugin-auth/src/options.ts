@@ -35,21 +35,6 @@ export interface AuthOptions {
   maxTrackedAddresses?: number;
 }
 
-export interface ResolvedAuthOptions {
-  keyHashes: readonly string[];
-  secret: Buffer;
-  secretIsRandom: boolean;
-  required: boolean;
-  exemptTypes: ReadonlySet<string>;
-  exemptLegacy: boolean;
-  maxFailedAttempts: number;
-  failureDelayMs: number;
-  maxFailureDelayMs: number;
-  addressFailureLimit: number;
-  addressFailureWindowMs: number;
-  maxTrackedAddresses: number;
-}
-
 export const AUTH_DEFAULTS = {
   required: true,
   exemptTypes: ["heartbeat", "authentication"] as readonly string[],
@@ -101,6 +86,17 @@ export const authOptionsSchema = z.strictObject({
   maxTrackedAddresses: whole(0).default(AUTH_DEFAULTS.maxTrackedAddresses),
 });
 
+/**
+ * The options with their defaults filled in, and three made ready for use: `secret` as bytes (a
+ * random one when none was given, flagged by `secretIsRandom`), `exemptTypes` as a set that always
+ * holds "authentication".
+ */
+export type ResolvedAuthOptions = Omit<z.output<typeof authOptionsSchema>, "secret" | "exemptTypes"> & {
+  secret: Buffer;
+  secretIsRandom: boolean;
+  exemptTypes: ReadonlySet<string>;
+};
+
 export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
   const { secret, exemptTypes, keyHashes, ...rest } = parsePluginOptions("authPlugin", authOptionsSchema, options);
   const exempt = new Set(exemptTypes);
@@ -113,5 +109,3 @@ export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
     exemptTypes: exempt,
   };
 }
-
-
