@@ -4,8 +4,7 @@
  * per-address window). Nothing here logs or reports a key, a key hash or a license_hash.
  */
 import { ErrorCode, ProtocolError, type HandlerContext } from "@modelnode/core";
-import { KeyDigests } from "./key-hash.js";
-import { LicenseHashes } from "./license-hash.js";
+import { KeyDigests, LicenseHashes } from "./credentials.js";
 import type { ResolvedAuthOptions } from "./options.js";
 import { authStateOf, type ConnectionAuth } from "./state.js";
 import { AddressFailures, failureDelayMs, pause } from "./throttle.js";

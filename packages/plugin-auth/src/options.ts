@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { parsePluginOptions, z } from "@modelnode/core";
-import { isKeyHash } from "./key-hash.js";
+import { isKeyHash } from "./credentials.js";
 
 export interface AuthOptions {
   /** Accepted license keys as "sha256:<64 hex>" hashes (hashLicenseKey(key) or the hash-key CLI). */
