@@ -25,6 +25,7 @@ export {
   samplingDefaultsSchema,
 } from "./lib/generation-options.js";
 export { GenerationCounters } from "./lib/generation-counters.js";
+export { buildGenerateRequest, type RequestedGeneration, type SamplingDefaults } from "./lib/generate-request.js";
 export { definePlugin, type Guard, type Plugin, type PluginHost, type RequestEnd, type RequestObserver } from "./lib/plugin.js";
 export {
   MessageHandler,
