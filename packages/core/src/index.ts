@@ -59,7 +59,6 @@ export {
   errors,
   httpStatusOf,
   isCodedError,
-  PipelineError,
   ProtocolError,
   type ErrorBody,
   type KnownErrorCode,
