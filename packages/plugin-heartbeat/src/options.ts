@@ -3,7 +3,7 @@
  * application can compose it into its own config schema (`heartbeatOptionsSchema.shape`).
  */
 import { parsePluginOptions, z } from "@modelnode/core";
-import type { HeartbeatLoad } from "./monitor.js";
+import type { HeartbeatLoad } from "./report.js";
 
 export interface HeartbeatOptions {
   /**
