@@ -11,13 +11,14 @@
  * its default reply's payload) or `replies` (other reply types it sends, e.g. streamed chunks,
  * each with a zod schema) is described with them.
  */
-import { z, type ZodType } from "zod";
+import type { ZodType } from "zod";
+import { ERROR_CODE, ERROR_MESSAGE, LEGACY_ERROR_MESSAGE, LEGACY_REPLY_MESSAGE, REPLY_HEADER, typeHeader } from "./asyncapi-envelopes.js";
 import { CORE_VERSION } from "./core-identity.js";
-import { ErrorCode } from "./errors.js";
 import { headerSchema, PROTOCOL_VERSION } from "./header.js";
 import type { HandlerRegistry, RegisteredHandler } from "./registry.js";
+import { zodToJsonSchema, type JsonSchema } from "./zod-json-schema.js";
 
-export type JsonSchema = Record<string, unknown>;
+export type { JsonSchema } from "./zod-json-schema.js";
 
 export interface AsyncApiOptions {
   /**
@@ -156,7 +157,7 @@ function build(registry: HandlerRegistry): Body {
   for (const handler of handlers) {
     const key = requestKeys.get(handler.type)!;
     const payloadKey = `payload.${key}`;
-    schemas[payloadKey] = convert(handler.schema, payloadKey, schemas, `message type "${handler.type}"`);
+    schemas[payloadKey] = zodToJsonSchema(handler.schema, payloadKey, schemas, `message type "${handler.type}"`);
     messages[key] = requestMessage(handler, payloadKey);
 
     const declared = handler as RegisteredHandler & ReplyDeclarations;
@@ -166,7 +167,7 @@ function build(registry: HandlerRegistry): Body {
       if (!entry.sentBy.includes(handler.type)) entry.sentBy.push(handler.type);
       if (schema !== undefined && isZod(schema)) {
         const schemaKey = `reply.${entry.key}${entry.payloads.length > 0 ? `.${entry.payloads.length + 1}` : ""}`;
-        schemas[schemaKey] = convert(schema, schemaKey, schemas, `reply type "${type}"`);
+        schemas[schemaKey] = zodToJsonSchema(schema, schemaKey, schemas, `reply type "${type}"`);
         entry.payloads.push({ $ref: `#/components/schemas/${schemaKey}` });
       }
       if (!replyTypes.includes(entry)) replyTypes.push(entry);
@@ -209,7 +210,7 @@ function build(registry: HandlerRegistry): Body {
 
   const legacy = registry.legacy;
   if (legacy) {
-    schemas["payload.legacy"] = convert(legacy.schema, "payload.legacy", schemas, "the legacy format");
+    schemas["payload.legacy"] = zodToJsonSchema(legacy.schema, "payload.legacy", schemas, "the legacy format");
     messages.legacy = legacyMessage(legacy);
     messages.legacy_reply = LEGACY_REPLY_MESSAGE;
     operations.receive_legacy = {
@@ -318,12 +319,8 @@ function legacyMessage(handler: RegisteredHandler): JsonSchema {
   };
 }
 
-function typeHeader(type: string): JsonSchema {
-  return { type: "object", required: ["message_type"], properties: { message_type: { const: type } } };
-}
-
 function requestHeaderSchema(): JsonSchema {
-  const schema = convert(headerSchema, "RequestHeader", {}, "the header");
+  const schema = zodToJsonSchema(headerSchema, "RequestHeader", {}, "the header");
   const properties = schema.properties as Record<string, JsonSchema> | undefined;
   const notes: Record<string, string> = {
     message_id: "Unique per request; the reply's header.correlation_id.",
@@ -339,151 +336,6 @@ function requestHeaderSchema(): JsonSchema {
   return { description: "The standard-protocol header of a request. Further fields are allowed and ignored.", ...schema };
 }
 
-const REPLY_HEADER: JsonSchema = {
-  type: "object",
-  description: "The header of every standard reply the node sends.",
-  required: ["message_id", "message_type", "protocol_version", "timestamp", "correlation_id"],
-  properties: {
-    message_id: { type: "string", description: "A new id (UUID) per reply frame." },
-    message_type: { type: "string" },
-    protocol_version: { type: "string", const: PROTOCOL_VERSION },
-    timestamp: { type: "string", format: "date-time", description: "UTC, ISO-8601 with milliseconds." },
-    correlation_id: {
-      type: ["string", "null"],
-      description: "The request's header.message_id; null when the frame could not be read that far.",
-    },
-  },
-};
-
-const ERROR_CODE: JsonSchema = {
-  type: "string",
-  pattern: "^[A-Z][A-Z0-9_]*$",
-  description: "UPPER_SNAKE. The node's catalogue is listed in examples; plugins may add codes.",
-  examples: Object.values(ErrorCode),
-};
-
-const ERROR_MESSAGE: JsonSchema = {
-  name: "error",
-  title: "error",
-  summary: "The node refuses a message: a standard error frame (code and message beside the header).",
-  contentType: "application/json",
-  correlationId: { description: "The request's header.message_id, or null.", location: "$message.payload#/header/correlation_id" },
-  payload: {
-    type: "object",
-    required: ["header", "code", "message"],
-    properties: {
-      header: { allOf: [{ $ref: "#/components/schemas/ReplyHeader" }, typeHeader("error")] },
-      code: { $ref: "#/components/schemas/ErrorCode" },
-      message: { type: "string", description: "For humans." },
-      details: { description: "Where useful: e.g. VALIDATION_FAILED's issues ({path, code, message}, at most 10)." },
-    },
-  },
-};
-
-const LEGACY_REPLY_MESSAGE: JsonSchema = {
-  name: "legacy_reply",
-  title: "Legacy reply",
-  summary: "The reply to a legacy step: echoes session_id and step; its other fields are the legacy handler's.",
-  contentType: "application/json",
-  correlationId: { description: "Echoed from the request.", location: "$message.payload#/session_id" },
-  payload: {
-    type: "object",
-    properties: {
-      session_id: { type: "string" },
-      step: { type: "integer" },
-      output_tensors: { type: "object" },
-    },
-  },
-};
-
-const LEGACY_ERROR_MESSAGE: JsonSchema = {
-  name: "legacy_error",
-  title: "Legacy error",
-  summary: "The node refuses a legacy message, in the legacy shape.",
-  contentType: "application/json",
-  correlationId: { description: "Echoed from the request when it was a short string or a number.", location: "$message.payload#/session_id" },
-  payload: {
-    type: "object",
-    required: ["session_id", "step", "error"],
-    properties: {
-      session_id: { type: ["string", "number", "null"], description: "The request's, when it was a string of ≤ 256 characters or a number; else null." },
-      step: { type: ["string", "number", "null"], description: "The request's, under the same rule." },
-      error: {
-        type: "object",
-        required: ["code", "message"],
-        properties: {
-          code: { $ref: "#/components/schemas/ErrorCode" },
-          message: { type: "string" },
-          details: {},
-        },
-      },
-    },
-  },
-};
-
-/**
- * A zod schema as draft-07 JSON Schema (the dialect AsyncAPI schemas extend), for the input side
- * (what a client sends: fields with defaults are optional). Parts JSON Schema cannot express
- * (transforms, custom types, dates, …) become `{}` with a description; refinements are noted in
- * a description; a schema that cannot be converted at all becomes `{}` with a description. Its
- * definitions move to `schemas` under `<key>.<name>`, with their `$ref`s rewritten.
- */
-function convert(schema: ZodType, key: string, schemas: Record<string, JsonSchema>, what: string): JsonSchema {
-  let json: JsonSchema;
-  try {
-    json = z.toJSONSchema(schema, {
-      io: "input",
-      target: "draft-07",
-      cycles: "ref",
-      reused: "inline",
-      unrepresentable: ({ message }) => ({
-        description: `Not expressible in JSON Schema (${message.replace(/ cannot be represented in JSON Schema$/, "")}); the node checks it.`,
-      }),
-      override: ({ zodSchema, jsonSchema }) => {
-        if (hasRefinement(zodSchema)) {
-          const note = "The node checks further rules that JSON Schema cannot express.";
-          jsonSchema.description = typeof jsonSchema.description === "string" ? `${jsonSchema.description} ${note}` : note;
-        }
-      },
-    }) as JsonSchema;
-  } catch (error) {
-    return {
-      description: `The schema of ${what} could not be expressed in JSON Schema (${clipText((error as Error)?.message ?? String(error))}); the node validates it when it arrives.`,
-    };
-  }
-  delete json.$schema;
-  const defs = { ...((json.definitions as Record<string, JsonSchema> | undefined) ?? {}), ...((json.$defs as Record<string, JsonSchema> | undefined) ?? {}) };
-  delete json.definitions;
-  delete json.$defs;
-  const names = new Map(Object.keys(defs).map((name) => [name, `${key}.${name.replace(/[^A-Za-z0-9_.-]/g, "_")}`]));
-  const rewrite = (ref: string): string => {
-    if (ref === "#") return `#/components/schemas/${key}`;
-    const match = /^#\/(?:definitions|\$defs)\/([^/]+)$/.exec(ref);
-    const target = match ? names.get(decodeURIComponent(match[1].replace(/~1/g, "/").replace(/~0/g, "~"))) : undefined;
-    return target ? `#/components/schemas/${target}` : ref;
-  };
-  for (const [name, def] of Object.entries(defs)) schemas[names.get(name)!] = rewriteRefs(def, rewrite) as JsonSchema;
-  return rewriteRefs(json, rewrite) as JsonSchema;
-}
-
-function rewriteRefs(value: unknown, rewrite: (ref: string) => string): unknown {
-  if (Array.isArray(value)) return value.map((v) => rewriteRefs(v, rewrite));
-  if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, k === "$ref" && typeof v === "string" ? rewrite(v) : rewriteRefs(v, rewrite)]),
-  );
-}
-
-/** `.refine()` / `.superRefine()` add checks of kind "custom", which JSON Schema output drops. */
-function hasRefinement(schema: unknown): boolean {
-  const checks = (schema as { _zod?: { def?: { checks?: { _zod?: { def?: { check?: string } } }[] } } })._zod?.def?.checks;
-  return Array.isArray(checks) && checks.some((c) => c?._zod?.def?.check === "custom");
-}
-
 function isZod(value: unknown): value is ZodType {
   return typeof (value as { safeParse?: unknown } | null)?.safeParse === "function";
-}
-
-function clipText(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
