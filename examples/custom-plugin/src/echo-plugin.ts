@@ -1,5 +1,5 @@
 /** A new message type as its own plugin: "echo" → "echo_response", with one option (maxChars). */
-import { definePlugin, MessageHandler, parsePluginOptions, reply, z, type HandlerContext, type InjectionToken } from "@modelnode/core";
+import { definePlugin, MessageHandler, parsePluginOptions, pluginManifest, reply, z, type HandlerContext, type InjectionToken } from "@modelnode/core";
 
 export const echoOptionsSchema = z.strictObject({ maxChars: z.int().min(1).default(10_000) });
 export type EchoOptions = z.input<typeof echoOptionsSchema>;
@@ -28,8 +28,7 @@ export const echoPlugin = (options: EchoOptions = {}) => {
   const resolved = parsePluginOptions("echoPlugin", echoOptionsSchema, options); // a bad option: a TypeError naming it
   return definePlugin({
     name: "echo",
-    version: "0.1.0",
-    core: "^0.1.0",
+    ...pluginManifest(import.meta.url),
     handlers: [EchoHandler],
     register: (container) => void container.register(ECHO_OPTIONS, { useValue: resolved }),
   });

@@ -16,6 +16,7 @@ export type { Logger } from "pino";
 
 export { CORE_VERSION } from "./lib/core-identity.js";
 export { describeOptionIssue, parsePluginOptions } from "./lib/plugin-options.js";
+export { pluginManifest, type PluginManifest } from "./lib/plugin-manifest.js";
 export {
   checkDefaultMaxTokens,
   DEFAULT_MAX_TOKENS,
@@ -24,6 +25,7 @@ export {
   samplingDefaultsSchema,
 } from "./lib/generation-options.js";
 export { GenerationCounters } from "./lib/generation-counters.js";
+export { buildGenerateRequest, type RequestedGeneration, type SamplingDefaults } from "./lib/generate-request.js";
 export { definePlugin, type Guard, type Plugin, type PluginHost, type RequestEnd, type RequestObserver } from "./lib/plugin.js";
 export {
   MessageHandler,
@@ -57,7 +59,6 @@ export {
   errors,
   httpStatusOf,
   isCodedError,
-  PipelineError,
   ProtocolError,
   type ErrorBody,
   type KnownErrorCode,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { errors, isCodedError, PipelineError, ProtocolError } from "@modelnode/core/pipeline";
+import { errors, isCodedError, ProtocolError } from "@modelnode/core/pipeline";
 import { deserializeError } from "../src/engine-thread.js";
 import { serializeError } from "../src/engine/protocol.js";
 import { ModelLoadError } from "../src/model-files.js";
@@ -16,7 +16,6 @@ test("coded errors cross the thread boundary as coded errors, with code, message
     errors.busy("The model is busy; retry later.", { waiting: 3 }),
     errors.sessionNotFound("abc"),
     new ProtocolError("SOMETHING_NEW", "A code core does not list."),
-    new PipelineError("CANCELLED", "An error made the old way."),
   ]) {
     const copy = acrossThreads(original);
     assert.ok(isCodedError(copy), original.code);

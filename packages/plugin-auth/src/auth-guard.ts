@@ -3,7 +3,7 @@
  * authenticated or the header carries a valid license_hash. Exempt: the configured types, and
  * legacy-format messages when exemptLegacy is on.
  */
-import { ErrorCode, ProtocolError, type Guard, type IncomingMessage } from "@modelnode/core";
+import { errors, type Guard, type IncomingMessage } from "@modelnode/core";
 import type { Authenticator } from "./authenticator.js";
 import type { ResolvedAuthOptions } from "./options.js";
 import { authStateOf } from "./state.js";
@@ -16,14 +16,14 @@ export function authGuard(authenticator: Authenticator, options: ResolvedAuthOpt
       // HTTP has no connection to authenticate: each request carries its key, as API clients expect.
       const key = bearerToken(incoming.http?.headers.authorization);
       if (key === undefined) {
-        throw new ProtocolError(ErrorCode.UNAUTHENTICATED, "This endpoint needs authentication: send your license key as `Authorization: Bearer <license key>`.");
+        throw errors.authorizationMissing();
       }
       const result = key.startsWith("lh1.") ? undefined : await authenticator.authenticate(key, ctx);
       if (result === undefined) {
         await authenticator.checkLicenseHash(key, ctx); // a license_hash works too
         return;
       }
-      if (!result.authenticated) throw new ProtocolError(ErrorCode.UNAUTHENTICATED, "The license key in the Authorization header is not valid.");
+      if (!result.authenticated) throw errors.authorizationInvalid();
       return;
     }
     const presented = incoming.header?.license_hash;
@@ -32,12 +32,7 @@ export function authGuard(authenticator: Authenticator, options: ResolvedAuthOpt
       await authenticator.checkLicenseHash(presented, ctx);
       return;
     }
-    throw new ProtocolError(
-      ErrorCode.UNAUTHENTICATED,
-      incoming.protocol === "legacy"
-        ? "Legacy messages need an authenticated connection: send a standard authentication message with your license_key first."
-        : `Message type "${incoming.type}" needs authentication: send an authentication message with your license_key, or put a license_hash in the header.`,
-    );
+    throw incoming.protocol === "legacy" ? errors.legacyAuthenticationRequired() : errors.authenticationRequired(incoming.type);
   };
 }
 

@@ -3,9 +3,8 @@
  * checking a header license_hash, and the brakes on failures (per-connection count and delay,
  * per-address window). Nothing here logs or reports a key, a key hash or a license_hash.
  */
-import { ErrorCode, ProtocolError, type HandlerContext } from "@modelnode/core";
-import { KeyDigests } from "./key-hash.js";
-import { LicenseHashes } from "./license-hash.js";
+import { errors, type HandlerContext } from "@modelnode/core";
+import { KeyDigests, LicenseHashes } from "./credentials.js";
 import type { ResolvedAuthOptions } from "./options.js";
 import { authStateOf, type ConnectionAuth } from "./state.js";
 import { AddressFailures, failureDelayMs, pause } from "./throttle.js";
@@ -52,11 +51,7 @@ export class Authenticator {
     if (retryAfter > 0) {
       this.counts.rateLimited++;
       ctx.logger.warn({ remote: address }, "authentication refused: too many failures from this address");
-      throw new ProtocolError(
-        ErrorCode.RATE_LIMITED,
-        "Too many failed authentication attempts from this address; try again later.",
-        { retry_after_ms: retryAfter },
-      );
+      throw errors.authAddressRateLimited(retryAfter);
     }
     const index = this.keys.match(licenseKey);
     if (index >= 0) {
@@ -81,15 +76,11 @@ export class Authenticator {
     const state = authStateOf(ctx);
     if (state.failures >= this.options.maxFailedAttempts) {
       this.closeSpent(ctx);
-      throw new ProtocolError(ErrorCode.UNAUTHENTICATED, "Too many failed authentication attempts on this connection.");
+      throw errors.authAttemptsExhausted();
     }
     if (this.hashes.verify(presented)) return;
     await this.fail(state, ctx, "header license_hash");
-    throw new ProtocolError(
-      ErrorCode.UNAUTHENTICATED,
-      "The license_hash in the header is not valid (it may be from another node or from before a restart); " +
-        "send an authentication message with your license_key to get a new one.",
-    );
+    throw errors.licenseHashInvalid();
   }
 
   counters(): AuthCounters {

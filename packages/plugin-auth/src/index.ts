@@ -1,8 +1,7 @@
 // @modelnode/plugin-auth: `authentication` → `authentication_response`, and a guard that
 // refuses unauthenticated messages (UNAUTHENTICATED) when auth is required.
 export { authPlugin } from "./plugin.js";
-export { hashLicenseKey, isKeyHash, KEY_HASH_PREFIX } from "./key-hash.js";
-export { LICENSE_HASH_PREFIX } from "./license-hash.js";
+export { hashLicenseKey, isKeyHash, KEY_HASH_PREFIX, LICENSE_HASH_PREFIX } from "./credentials.js";
 export { AUTH_STATE, authStateOf, isAuthenticated, type ConnectionAuth } from "./state.js";
 export {
   AUTH_DEFAULTS,

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { parsePluginOptions, z } from "@modelnode/core";
-import { isKeyHash } from "./key-hash.js";
+import { isKeyHash } from "./credentials.js";
 
 export interface AuthOptions {
   /** Accepted license keys as "sha256:<64 hex>" hashes (hashLicenseKey(key) or the hash-key CLI). */
@@ -33,21 +33,6 @@ export interface AuthOptions {
   addressFailureWindowMs?: number;
   /** Remote addresses remembered for that limit (least recently failing forgotten first). Default 10 000. */
   maxTrackedAddresses?: number;
-}
-
-export interface ResolvedAuthOptions {
-  keyHashes: readonly string[];
-  secret: Buffer;
-  secretIsRandom: boolean;
-  required: boolean;
-  exemptTypes: ReadonlySet<string>;
-  exemptLegacy: boolean;
-  maxFailedAttempts: number;
-  failureDelayMs: number;
-  maxFailureDelayMs: number;
-  addressFailureLimit: number;
-  addressFailureWindowMs: number;
-  maxTrackedAddresses: number;
 }
 
 export const AUTH_DEFAULTS = {
@@ -101,6 +86,17 @@ export const authOptionsSchema = z.strictObject({
   maxTrackedAddresses: whole(0).default(AUTH_DEFAULTS.maxTrackedAddresses),
 });
 
+/**
+ * The options with their defaults filled in, and three made ready for use: `secret` as bytes (a
+ * random one when none was given, flagged by `secretIsRandom`), `exemptTypes` as a set that always
+ * holds "authentication".
+ */
+export type ResolvedAuthOptions = Omit<z.output<typeof authOptionsSchema>, "secret" | "exemptTypes"> & {
+  secret: Buffer;
+  secretIsRandom: boolean;
+  exemptTypes: ReadonlySet<string>;
+};
+
 export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
   const { secret, exemptTypes, keyHashes, ...rest } = parsePluginOptions("authPlugin", authOptionsSchema, options);
   const exempt = new Set(exemptTypes);
@@ -113,5 +109,3 @@ export function resolveAuthOptions(options: AuthOptions): ResolvedAuthOptions {
     exemptTypes: exempt,
   };
 }
-
-

@@ -1,5 +1,5 @@
 /** authPlugin(options): the authentication handler, the auth guard (when required) and "auth" stats. */
-import { definePlugin, type Plugin } from "@modelnode/core";
+import { definePlugin, pluginManifest, type Plugin } from "@modelnode/core";
 import { AuthenticationHandler } from "./auth-handler.js";
 import { authGuard } from "./auth-guard.js";
 import { Authenticator } from "./authenticator.js";
@@ -10,8 +10,7 @@ export function authPlugin(options: AuthOptions): Plugin {
   const resolved = resolveAuthOptions(options);
   return definePlugin({
     name: "auth",
-    version: "0.1.0",
-    core: "^0.1.0",
+    ...pluginManifest(import.meta.url),
     handlers: [AuthenticationHandler],
     register(container, host) {
       const authenticator = new Authenticator(resolved);

@@ -43,7 +43,7 @@ test("a short secret and out-of-range limits are refused, naming the option only
 });
 
 test("the hash-key CLI prints the same hash from an argument or from stdin", () => {
-  const cli = fileURLToPath(new URL("../src/hash-key.js", import.meta.url));
+  const cli = fileURLToPath(new URL("../src/hash-key-cli.js", import.meta.url));
   const fromArg = spawnSync(process.execPath, [cli, "s3cret-key"], { encoding: "utf8" });
   assert.equal(fromArg.status, 0);
   assert.equal(fromArg.stdout.trim(), hashLicenseKey("s3cret-key"));

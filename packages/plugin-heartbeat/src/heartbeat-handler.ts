@@ -1,6 +1,7 @@
 /** `heartbeat` → `heartbeat_ack`: the node's id, status, uptime, load and models, echoing worker_id. */
 import { inject, MessageHandler, z } from "@modelnode/core";
-import type { HeartbeatMonitor, HeartbeatReport } from "./monitor.js";
+import type { HeartbeatMonitor } from "./monitor.js";
+import type { HeartbeatReport } from "./report.js";
 import { MAX_WORKER_ID_LENGTH } from "./options.js";
 import { HEARTBEAT_MONITOR } from "./tokens.js";
 

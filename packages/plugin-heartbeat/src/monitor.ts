@@ -1,32 +1,11 @@
 /**
- * Everything a heartbeat_ack reports: the node's status, its load and the models it serves.
+ * Builds what a heartbeat_ack reports (report.ts): the node's status, its load and its models.
  * The (optional) pipeline is looked up lazily: it may be registered by a plugin listed later.
  */
 import type { Logger, ModelPipeline, NodeInfo, NodeStatus } from "@modelnode/core";
 import type { ResolvedHeartbeatOptions } from "./options.js";
+import type { HeartbeatLoad, HeartbeatReport } from "./report.js";
 import { WorkerRegistry } from "./worker-registry.js";
-
-export interface HeartbeatLoad {
-  /** Open WebSocket connections. */
-  connections: number;
-  /** Requests being processed by the node, this heartbeat included. */
-  in_flight: number;
-  /** Legacy step sessions the pipeline holds (0 without a pipeline). */
-  active_sessions: number;
-  /** Generations the pipeline is running (0 without a pipeline). */
-  generations_in_flight: number;
-  /** Generations waiting for a place in a batch (0 without a pipeline). */
-  queued_generations: number;
-}
-
-export interface HeartbeatReport {
-  node_id: string;
-  status: NodeStatus;
-  uptime_seconds: number;
-  load: HeartbeatLoad;
-  /** Ids of the models the node serves, from the pipeline's listModels(); [] without a pipeline. */
-  models: string[];
-}
 
 export interface MonitorDeps {
   nodeInfo: () => NodeInfo;

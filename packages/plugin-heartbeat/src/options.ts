@@ -3,7 +3,7 @@
  * application can compose it into its own config schema (`heartbeatOptionsSchema.shape`).
  */
 import { parsePluginOptions, z } from "@modelnode/core";
-import type { HeartbeatLoad } from "./monitor.js";
+import type { HeartbeatLoad } from "./report.js";
 
 export interface HeartbeatOptions {
   /**
@@ -24,12 +24,6 @@ export interface HeartbeatOptions {
   degraded?: (load: HeartbeatLoad) => boolean;
 }
 
-export interface ResolvedHeartbeatOptions {
-  maxTrackedWorkers: number;
-  degradedQueueLength: number;
-  degraded: ((load: HeartbeatLoad) => boolean) | undefined;
-}
-
 export const DEFAULT_MAX_TRACKED_WORKERS = 10_000;
 export const DEFAULT_DEGRADED_QUEUE_LENGTH = 64;
 /** Longest worker_id accepted (characters); longer ones get VALIDATION_FAILED. */
@@ -48,9 +42,10 @@ export const heartbeatOptionsSchema = z.strictObject({
     .optional(),
 });
 
+/** The options with their defaults filled in. */
+export type ResolvedHeartbeatOptions = z.output<typeof heartbeatOptionsSchema>;
+
 export function resolveHeartbeatOptions(options: HeartbeatOptions = {}): ResolvedHeartbeatOptions {
   const { maxTrackedWorkers, degradedQueueLength, degraded } = parsePluginOptions("heartbeatPlugin", heartbeatOptionsSchema, options);
   return { maxTrackedWorkers, degradedQueueLength, degraded };
 }
-
-

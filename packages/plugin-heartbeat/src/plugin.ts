@@ -1,5 +1,5 @@
 /** heartbeatPlugin(options): the heartbeat handler, its monitor in DI, and a "heartbeat" stats source. */
-import { definePlugin, NODE_INFO, PIPELINE, type ModelPipeline, type Plugin } from "@modelnode/core";
+import { definePlugin, NODE_INFO, PIPELINE, pluginManifest, type ModelPipeline, type Plugin } from "@modelnode/core";
 import { HeartbeatHandler } from "./heartbeat-handler.js";
 import { HeartbeatMonitor } from "./monitor.js";
 import { resolveHeartbeatOptions, type HeartbeatOptions } from "./options.js";
@@ -9,8 +9,7 @@ export function heartbeatPlugin(options: HeartbeatOptions = {}): Plugin {
   const resolved = resolveHeartbeatOptions(options);
   return definePlugin({
     name: "heartbeat",
-    version: "0.1.0",
-    core: "^0.1.0",
+    ...pluginManifest(import.meta.url),
     handlers: [HeartbeatHandler],
     register(container, host) {
       let pipeline: ModelPipeline | undefined;

@@ -9,6 +9,7 @@
  * generation too. It leaves the list as soon as the pipeline has its result.
  */
 import {
+  buildGenerateRequest,
   inject,
   MessageHandler,
   modelNotFound,
@@ -43,7 +44,7 @@ export class InferenceRequestHandler {
     const tracked = trackRequest(ctx);
     let request: GenerateRequest;
     try {
-      request = this.toGenerateRequest(msg, tracked.signal);
+      request = toGenerateRequest(msg, this.options, tracked.signal);
     } catch (error) {
       tracked.release();
       throw error;
@@ -84,13 +85,12 @@ export class InferenceRequestHandler {
     } finally {
       tracked.release();
       this.counters.inFlight--;
-      if (!done) this.counters.finished.cancelled++;
+      if (!done) this.counters.recordAbandoned();
     }
   }
 
   private finish(modelId: string, result: GenerationResult): InferenceResponse {
-    this.counters.finished[result.finishReason] = (this.counters.finished[result.finishReason] ?? 0) + 1;
-    this.counters.completionTokens += result.usage.completionTokens;
+    this.counters.recordFinish(result);
     return {
       model_id: modelId,
       text: result.text,
@@ -98,23 +98,11 @@ export class InferenceRequestHandler {
       usage: { prompt_tokens: result.usage.promptTokens, completion_tokens: result.usage.completionTokens },
     };
   }
+}
 
-  private toGenerateRequest(msg: InferenceRequest, signal: AbortSignal): GenerateRequest {
-    const d = this.options.defaults;
-    const request: GenerateRequest = { modelId: msg.model_id, maxTokens: msg.max_tokens ?? d.maxTokens, signal };
-    // Sampling the request and the operator leave open stays open: the pipeline (and the model's
-    // generation_config.json) decides.
-    const temperature = msg.temperature ?? d.temperature;
-    const topP = msg.top_p ?? d.topP;
-    const topK = msg.top_k ?? d.topK;
-    if (temperature !== undefined) request.temperature = temperature;
-    if (topP !== undefined) request.topP = topP;
-    if (topK !== undefined) request.topK = topK;
-    // The schema lets exactly one of them through.
-    if (msg.messages !== undefined) request.messages = msg.messages.map(({ role, content }) => ({ role, content }));
-    else request.prompt = msg.prompt;
-    if (msg.seed !== undefined) request.seed = msg.seed;
-    if (msg.stop !== undefined) request.stop = typeof msg.stop === "string" ? [msg.stop] : msg.stop;
-    return request;
-  }
+/** The message in the pipeline's names (core's one mapping, with this plugin's defaults). */
+function toGenerateRequest(msg: InferenceRequest, options: ResolvedInferenceOptions, signal: AbortSignal): GenerateRequest {
+  const { model_id: modelId, prompt, messages, max_tokens: maxTokens, temperature, top_p: topP, top_k: topK, seed, stop } = msg;
+  // The schema lets exactly one of prompt and messages through.
+  return buildGenerateRequest({ modelId, prompt, messages, maxTokens, temperature, topP, topK, seed, stop }, options.defaults, signal);
 }

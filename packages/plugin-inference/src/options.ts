@@ -45,16 +45,6 @@ export interface InferencePluginOptions {
   defaults?: Partial<InferenceDefaults>;
 }
 
-export interface ResolvedInferenceOptions {
-  maxPromptChars: number;
-  maxTokensLimit: number;
-  maxStopSequences: number;
-  maxStopChars: number;
-  maxChatMessages: number;
-  maxChatChars: number;
-  defaults: InferenceDefaults;
-}
-
 /** Only max_tokens has a plugin default: sampling is left to the pipeline (and the model) unless configured. */
 export const INFERENCE_DEFAULTS: InferenceDefaults = { maxTokens: DEFAULT_MAX_TOKENS };
 
@@ -72,11 +62,12 @@ export const inferenceDefaultsSchema = samplingDefaultsSchema;
  */
 export const inferenceOptionsSchema = z.strictObject(generationOptionsShape).superRefine(checkDefaultMaxTokens);
 
+/** The options with their defaults filled in (what the handlers get through INFERENCE_OPTIONS). */
+export type ResolvedInferenceOptions = z.output<typeof inferenceOptionsSchema>;
+
 export function resolveInferenceOptions(options: InferencePluginOptions = {}): ResolvedInferenceOptions {
   return parsePluginOptions("inferencePlugin", inferenceOptionsSchema, options);
 }
-
-
 
 export const INFERENCE_OPTIONS: InjectionToken<ResolvedInferenceOptions> = Symbol("modelnode.inference-options");
 export const INFERENCE_COUNTERS: InjectionToken<InferenceCounters> = Symbol("modelnode.inference-counters");

@@ -1,5 +1,5 @@
 /** `inferencePlugin(options)`: inference_request (whole or streamed), inference_cancel and list_models. */
-import { definePlugin, PIPELINE, type Plugin } from "@modelnode/core";
+import { definePlugin, PIPELINE, pluginManifest, type Plugin } from "@modelnode/core";
 import { InferenceCancelHandler } from "./cancel-handler.js";
 import { InferenceCounters } from "./counters.js";
 import { InferenceRequestHandler } from "./inference-handler.js";
@@ -10,8 +10,7 @@ export function inferencePlugin(options: InferencePluginOptions = {}): Plugin {
   const resolved = resolveInferenceOptions(options);
   return definePlugin({
     name: "inference",
-    version: "0.1.0",
-    core: "^0.1.0",
+    ...pluginManifest(import.meta.url),
     requires: [PIPELINE],
     handlers: [InferenceRequestHandler, InferenceCancelHandler, ListModelsHandler],
     register(container, host) {

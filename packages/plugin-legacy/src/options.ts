@@ -33,15 +33,13 @@ export interface LegacyPluginOptions {
   maxSessionIdLength?: number;
 }
 
-export type ResolvedLegacyOptions = Required<Omit<LegacyPluginOptions, "modelId">> & { modelId?: string };
-
 export const LEGACY_DEFAULTS = {
   sessionScope: "global",
   maxSessionsPerConnection: 16,
   maxInputTokens: 4096,
   maxInputChars: 16_384,
   maxSessionIdLength: 256,
-} as const satisfies Omit<ResolvedLegacyOptions, "modelId">;
+} as const satisfies Required<Omit<LegacyPluginOptions, "modelId">>;
 
 const positive = () => {
   const error = "expected a positive integer";
@@ -58,11 +56,12 @@ export const legacyOptionsSchema = z.strictObject({
   maxSessionIdLength: positive().default(LEGACY_DEFAULTS.maxSessionIdLength),
 });
 
+/** The options with their defaults filled in (modelId stays unset: the pipeline's first model). */
+export type ResolvedLegacyOptions = z.output<typeof legacyOptionsSchema>;
+
 export function resolveLegacyOptions(options: LegacyPluginOptions = {}): ResolvedLegacyOptions {
   return parsePluginOptions("legacyPlugin", legacyOptionsSchema, options);
 }
-
-
 
 /** What the plugin adds to getStats() under "legacy" (with the pipeline's session count). */
 export interface LegacyCounters {

@@ -1,5 +1,5 @@
 /** `legacyPlugin(options)`: serves the field's legacy format as pipeline steps. */
-import { definePlugin, PIPELINE, type Plugin } from "@modelnode/core";
+import { definePlugin, PIPELINE, pluginManifest, type Plugin } from "@modelnode/core";
 import { LegacyStepHandler } from "./handler.js";
 import { LEGACY_COUNTERS, LEGACY_OPTIONS, resolveLegacyOptions, type LegacyCounters, type LegacyPluginOptions } from "./options.js";
 
@@ -7,8 +7,7 @@ export function legacyPlugin(options: LegacyPluginOptions = {}): Plugin {
   const resolved = resolveLegacyOptions(options);
   return definePlugin({
     name: "legacy",
-    version: "0.1.0",
-    core: "^0.1.0",
+    ...pluginManifest(import.meta.url),
     requires: [PIPELINE],
     handlers: [LegacyStepHandler],
     register(container, host) {

@@ -6,12 +6,14 @@
  * (instrumented-pipeline.ts), and handlers built afterwards (every plugin's handlers are built
  * once all plugins have registered) and plugins registering after it get the decorator.
  */
-import { defineRoute, definePlugin, NODE_INFO, parsePluginOptions, PIPELINE, type InjectionToken, type Plugin } from "@modelnode/core";
+import { defineRoute, definePlugin, NODE_INFO, parsePluginOptions, PIPELINE, pluginManifest, type InjectionToken, type Plugin } from "@modelnode/core";
 import { instrumentPipeline } from "./instrumented-pipeline.js";
 import { ServingMetrics } from "./metrics.js";
 import { metricsOptionsSchema, type MetricsOptions } from "./options.js";
 
-export const METRICS_PLUGIN_VERSION = "0.1.0";
+/** This package's version and core range, from its package.json. */
+const MANIFEST = pluginManifest(import.meta.url);
+export const METRICS_PLUGIN_VERSION = MANIFEST.version;
 
 /** This node's metrics (its own prom-client Registry is `registry`), for embedders and tests. */
 export const SERVING_METRICS: InjectionToken<ServingMetrics> = Symbol.for("modelnode.plugin-metrics.metrics");
@@ -20,8 +22,7 @@ export function metricsPlugin(options: MetricsOptions = {}): Plugin {
   const resolved = parsePluginOptions("metricsPlugin", metricsOptionsSchema, options);
   return definePlugin({
     name: "metrics",
-    version: METRICS_PLUGIN_VERSION,
-    core: "^0.1.0",
+    ...MANIFEST,
     dependencies: ["pipeline"],
     routes: [
       defineRoute({

@@ -39,18 +39,6 @@ export interface OpenAIPluginOptions {
   defaults?: Partial<OpenAIDefaults>;
 }
 
-export interface ResolvedOpenAIOptions {
-  maxPromptChars: number;
-  maxChatMessages: number;
-  maxChatChars: number;
-  maxTokensLimit: number;
-  maxStopSequences: number;
-  maxStopChars: number;
-  maxBodyBytes: number | undefined;
-  ownedBy: string;
-  defaults: OpenAIDefaults;
-}
-
 /** Only max_tokens has a plugin default: sampling is left to the pipeline (and the model) unless configured. */
 export const OPENAI_DEFAULTS: OpenAIDefaults = { maxTokens: DEFAULT_MAX_TOKENS };
 
@@ -71,10 +59,12 @@ export const openaiOptionsSchema = z
   })
   .superRefine(checkDefaultMaxTokens);
 
+/** The options with their defaults filled in (maxBodyBytes stays unset: the node's limit applies). */
+export type ResolvedOpenAIOptions = z.output<typeof openaiOptionsSchema>;
+
 export function resolveOpenAIOptions(options: OpenAIPluginOptions = {}): ResolvedOpenAIOptions {
   const parsed = parsePluginOptions("openaiPlugin", openaiOptionsSchema, options);
   return { ...parsed, maxBodyBytes: parsed.maxBodyBytes };
 }
-
 
 export const OPENAI_COUNTERS: InjectionToken<OpenAICounters> = Symbol("modelnode.openai-counters");

@@ -1,5 +1,5 @@
 /** `openaiPlugin(options)`: an OpenAI-compatible HTTP API on the node's port, on the model pipeline. */
-import { definePlugin, PIPELINE, type Plugin } from "@modelnode/core";
+import { definePlugin, PIPELINE, pluginManifest, type Plugin } from "@modelnode/core";
 import { OpenAICounters } from "./counters.js";
 import { OPENAI_COUNTERS, resolveOpenAIOptions, type OpenAIPluginOptions } from "./options.js";
 import { openaiRoutes } from "./routes.js";
@@ -8,8 +8,7 @@ export function openaiPlugin(options: OpenAIPluginOptions = {}): Plugin {
   const resolved = resolveOpenAIOptions(options);
   return definePlugin({
     name: "openai",
-    version: "0.1.0",
-    core: "^0.1.0",
+    ...pluginManifest(import.meta.url),
     requires: [PIPELINE],
     routes: openaiRoutes(resolved),
     register(container, host) {

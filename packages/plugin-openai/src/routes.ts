@@ -10,6 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  buildGenerateRequest,
   defineRoute,
   errors,
   modelNotFound,
@@ -99,7 +100,6 @@ function usageOf(result: GenerationResult): OpenAIUsage {
 /** The API's names for the pipeline's request fields, shared by both endpoints. */
 interface SamplingBody {
   model: string;
-  max_tokens?: number | null;
   temperature?: number | null;
   top_p?: number | null;
   top_k?: number | null;
@@ -108,7 +108,7 @@ interface SamplingBody {
   stop?: string[];
 }
 
-/** The GenerateRequest for a body: the inference plugin's mapping, with this plugin's defaults. */
+/** The GenerateRequest for a body: core's one mapping (the inference plugin's too), with this plugin's defaults. */
 function toGenerateRequest(
   body: SamplingBody,
   input: { prompt: string } | { messages: ChatTurn[] },
@@ -116,21 +116,9 @@ function toGenerateRequest(
   options: ResolvedOpenAIOptions,
   signal: AbortSignal,
 ): GenerateRequest {
-  const d = options.defaults;
-  const request: GenerateRequest = { modelId: body.model, maxTokens: maxTokens ?? d.maxTokens, signal };
-  // Sampling the request and the operator leave open stays open: the pipeline (and the model's
-  // generation_config.json) decides. OpenAI's own default temperature is 1; ours is the model's.
-  const temperature = body.temperature ?? d.temperature;
-  const topP = body.top_p ?? d.topP;
-  const topK = body.top_k ?? d.topK;
-  if (temperature !== undefined) request.temperature = temperature;
-  if (topP !== undefined) request.topP = topP;
-  if (topK !== undefined) request.topK = topK;
-  if ("messages" in input) request.messages = input.messages.map(({ role, content }) => ({ role, content }));
-  else request.prompt = input.prompt;
-  if (body.seed !== undefined && body.seed !== null) request.seed = body.seed;
-  if (body.stop !== undefined) request.stop = body.stop;
-  return request;
+  // OpenAI's own default temperature is 1; ours is the model's (left to the pipeline).
+  const { model: modelId, temperature, top_p: topP, top_k: topK, seed, stop } = body;
+  return buildGenerateRequest({ modelId, ...input, maxTokens, temperature, topP, topK, seed, stop }, options.defaults, signal);
 }
 
 /**
@@ -237,10 +225,6 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
   if (!pipeline.hasModel(job.model)) throw modelNotFound(job.model, pipeline);
   const id = newId(job.idPrefix);
   const created = unixNow();
-  const record = (result: GenerationResult) => {
-    counters.finished[result.finishReason] = (counters.finished[result.finishReason] ?? 0) + 1;
-    counters.completionTokens += result.usage.completionTokens;
-  };
   if (!job.stream) {
     counters.inFlight++;
     let result: GenerationResult;
@@ -249,7 +233,7 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
     } finally {
       counters.inFlight--;
     }
-    record(result);
+    counters.recordFinish(result);
     if (result.finishReason === "cancelled") throw cancelledError(ctx, info);
     return { json: job.shape.whole(id, created, job.model, result) };
   }
@@ -277,14 +261,14 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
           continue;
         }
         finished = true;
-        record(event.result);
+        counters.recordFinish(event.result);
         if (event.result.finishReason === "cancelled") throw cancelledError(ctx, info);
         yield shape.finish(base, event.result.finishReason);
         if (job.includeUsage) yield shape.usage(base, usageOf(event.result));
       }
     } finally {
       counters.inFlight--;
-      if (!finished) counters.finished.cancelled++;
+      if (!finished) counters.recordAbandoned();
       // Stopped early (the client left): returning the pipeline's iterator cancels the generation.
       await iterator.return?.();
     }

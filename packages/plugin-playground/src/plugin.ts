@@ -4,11 +4,13 @@
  * without authentication and are not counted as requests); everything else the page does goes
  * over the node's WebSocket protocol, where authentication applies as for any client.
  */
-import { defineRoute, definePlugin, type HttpRequest, type HttpResponse, type Plugin, type RouteDefinition } from "@modelnode/core";
+import { defineRoute, definePlugin, pluginManifest, type HttpRequest, type HttpResponse, type Plugin, type RouteDefinition } from "@modelnode/core";
 import { ASSET_PREFIX, resolvePlaygroundOptions, type PlaygroundOptions, type ResolvedPlaygroundOptions } from "./options.js";
 import { asset, CONTENT_TYPES, loadAssets, type Asset } from "./assets.js";
 
-export const PLAYGROUND_VERSION = "0.1.0";
+/** This package's version and core range, from its package.json. */
+const MANIFEST = pluginManifest(import.meta.url);
+export const PLAYGROUND_VERSION = MANIFEST.version;
 
 /** Files are not content-hashed: the browser revalidates each time (a 304 when unchanged). */
 const REVALIDATE = "no-cache";
@@ -18,8 +20,7 @@ export function playgroundPlugin(options: PlaygroundOptions = {}): Plugin {
   const resolved = resolvePlaygroundOptions(options);
   return definePlugin({
     name: "playground",
-    version: PLAYGROUND_VERSION,
-    core: "^0.1.0",
+    ...MANIFEST,
     routes: resolved.enabled ? playgroundRoutes(resolved) : [],
   });
 }

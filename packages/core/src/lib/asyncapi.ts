@@ -12,23 +12,13 @@
  * each with a zod schema) is described with them.
  */
 import type { ZodType } from "zod";
-import {
-  convert,
-  ERROR_CODE,
-  ERROR_MESSAGE,
-  isZod,
-  LEGACY_ERROR_MESSAGE,
-  LEGACY_REPLY_MESSAGE,
-  REPLY_HEADER,
-  requestHeaderSchema,
-  typeHeader,
-  type JsonSchema,
-} from "./asyncapi-schemas.js";
+import { ERROR_CODE, ERROR_MESSAGE, LEGACY_ERROR_MESSAGE, LEGACY_REPLY_MESSAGE, REPLY_HEADER, typeHeader } from "./asyncapi-envelopes.js";
 import { CORE_VERSION } from "./core-identity.js";
-import { PROTOCOL_VERSION } from "./header.js";
+import { headerSchema, PROTOCOL_VERSION } from "./header.js";
 import type { HandlerRegistry, RegisteredHandler } from "./registry.js";
+import { zodToJsonSchema, type JsonSchema } from "./zod-json-schema.js";
 
-export type { JsonSchema } from "./asyncapi-schemas.js";
+export type { JsonSchema } from "./zod-json-schema.js";
 
 export interface AsyncApiOptions {
   /**
@@ -167,7 +157,7 @@ function build(registry: HandlerRegistry): Body {
   for (const handler of handlers) {
     const key = requestKeys.get(handler.type)!;
     const payloadKey = `payload.${key}`;
-    schemas[payloadKey] = convert(handler.schema, payloadKey, schemas, `message type "${handler.type}"`);
+    schemas[payloadKey] = zodToJsonSchema(handler.schema, payloadKey, schemas, `message type "${handler.type}"`);
     messages[key] = requestMessage(handler, payloadKey);
 
     const declared = handler as RegisteredHandler & ReplyDeclarations;
@@ -177,7 +167,7 @@ function build(registry: HandlerRegistry): Body {
       if (!entry.sentBy.includes(handler.type)) entry.sentBy.push(handler.type);
       if (schema !== undefined && isZod(schema)) {
         const schemaKey = `reply.${entry.key}${entry.payloads.length > 0 ? `.${entry.payloads.length + 1}` : ""}`;
-        schemas[schemaKey] = convert(schema, schemaKey, schemas, `reply type "${type}"`);
+        schemas[schemaKey] = zodToJsonSchema(schema, schemaKey, schemas, `reply type "${type}"`);
         entry.payloads.push({ $ref: `#/components/schemas/${schemaKey}` });
       }
       if (!replyTypes.includes(entry)) replyTypes.push(entry);
@@ -220,7 +210,7 @@ function build(registry: HandlerRegistry): Body {
 
   const legacy = registry.legacy;
   if (legacy) {
-    schemas["payload.legacy"] = convert(legacy.schema, "payload.legacy", schemas, "the legacy format");
+    schemas["payload.legacy"] = zodToJsonSchema(legacy.schema, "payload.legacy", schemas, "the legacy format");
     messages.legacy = legacyMessage(legacy);
     messages.legacy_reply = LEGACY_REPLY_MESSAGE;
     operations.receive_legacy = {
@@ -327,4 +317,25 @@ function legacyMessage(handler: RegisteredHandler): JsonSchema {
     "x-modelnode-handler": handler.className,
     "x-modelnode-plugin": handler.plugin,
   };
+}
+
+function requestHeaderSchema(): JsonSchema {
+  const schema = zodToJsonSchema(headerSchema, "RequestHeader", {}, "the header");
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  const notes: Record<string, string> = {
+    message_id: "Unique per request; the reply's header.correlation_id.",
+    message_type: "Selects the handler.",
+    protocol_version: 'Any 2.x ("2", "2.0", "2.1", …); another major is UNSUPPORTED_PROTOCOL_VERSION.',
+    timestamp: "ISO-8601 date or date-time, with or without a zone.",
+    license_hash: "From authentication_response; authenticates this message when the node requires authentication.",
+    correlation_id: "Ignored on requests.",
+  };
+  for (const [name, text] of Object.entries(notes)) {
+    if (properties?.[name]) properties[name] = { description: text, ...properties[name] };
+  }
+  return { description: "The standard-protocol header of a request. Further fields are allowed and ignored.", ...schema };
+}
+
+function isZod(value: unknown): value is ZodType {
+  return typeof (value as { safeParse?: unknown } | null)?.safeParse === "function";
 }

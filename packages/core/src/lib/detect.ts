@@ -3,7 +3,7 @@
  * with a `header` object is standard protocol; otherwise an object with `session_id` is legacy;
  * anything else is an error.
  */
-import { ErrorCode, ProtocolError } from "./errors.js";
+import { errors, type ProtocolError } from "./errors.js";
 
 export type Detection =
   | { kind: "standard"; message: Record<string, unknown>; header: Record<string, unknown> }
@@ -24,7 +24,7 @@ export function frameToText(data: unknown, isBinary: boolean): string | Protocol
     const bytes = buffers.length === 1 ? toUint8(buffers[0]) : Buffer.concat(buffers.map(toUint8));
     return utf8.decode(bytes);
   } catch {
-    return new ProtocolError(ErrorCode.INVALID_JSON, "The frame is not valid UTF-8 text.");
+    return errors.invalidUtf8Frame();
   }
 }
 
@@ -40,13 +40,10 @@ export function detect(text: string): Detection {
     parsed = JSON.parse(text);
   } catch {
     // Also catches a RangeError from absurdly deep nesting.
-    return { kind: "error", error: new ProtocolError(ErrorCode.INVALID_JSON, "The message is not valid JSON.") };
+    return { kind: "error", error: errors.invalidJson() };
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    return {
-      kind: "error",
-      error: new ProtocolError(ErrorCode.INVALID_MESSAGE, "The message must be a JSON object."),
-    };
+    return { kind: "error", error: errors.notAnObject() };
   }
   const message = parsed as Record<string, unknown>;
   const header = message.header;
@@ -54,12 +51,5 @@ export function detect(text: string): Detection {
     return { kind: "standard", message, header: header as Record<string, unknown> };
   }
   if (Object.hasOwn(message, "session_id")) return { kind: "legacy", message };
-  return {
-    kind: "error",
-    message,
-    error: new ProtocolError(
-      ErrorCode.UNRECOGNIZED_MESSAGE,
-      'The message is neither standard protocol (a "header" object) nor legacy (a "session_id").',
-    ),
-  };
+  return { kind: "error", message, error: errors.unrecognizedMessage() };
 }

@@ -80,17 +80,6 @@ export class ProtocolError extends Error {
   }
 }
 
-/**
- * The name pipelines have used for their coded errors. It is a ProtocolError: one base, one
- * path to the wire.
- */
-export class PipelineError extends ProtocolError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
-    super(code, message, details);
-    this.name = "PipelineError";
-  }
-}
-
 /** True for a ProtocolError from this or any other copy of core. */
 export function isCodedError(error: unknown): error is ProtocolError {
   if (error instanceof ProtocolError) return true;
@@ -124,6 +113,28 @@ export function clip(text: string, max = 64): string {
 
 /** Factories for every code in the catalogue: one wording per condition, wherever it is raised. */
 export const errors = {
+  // framing and envelope
+  invalidUtf8Frame: () => new ProtocolError(ErrorCode.INVALID_JSON, "The frame is not valid UTF-8 text."),
+  invalidJson: () => new ProtocolError(ErrorCode.INVALID_JSON, "The message is not valid JSON."),
+  invalidJsonBody: () => new ProtocolError(ErrorCode.INVALID_JSON, "The request body is not valid JSON."),
+  notAnObject: () => new ProtocolError(ErrorCode.INVALID_MESSAGE, "The message must be a JSON object."),
+  unrecognizedMessage: () =>
+    new ProtocolError(
+      ErrorCode.UNRECOGNIZED_MESSAGE,
+      'The message is neither standard protocol (a "header" object) nor legacy (a "session_id").',
+    ),
+  /** `fields`: the failing fields' paths, in order (the first three are named). */
+  validationFailed: (fields: readonly string[], details: { issues: unknown[]; truncated?: number }) => {
+    const summary = fields.length > 0 ? `: ${fields.slice(0, 3).join(", ")}${fields.length > 3 ? ", …" : ""}` : "";
+    return new ProtocolError(ErrorCode.VALIDATION_FAILED, `The message failed validation${summary}.`, details);
+  },
+  /** `spoken`: the version this node speaks. */
+  unsupportedProtocolVersion: (version: string, spoken: string) =>
+    new ProtocolError(
+      ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
+      `Protocol version "${clip(version, 32)}" is not supported; this node speaks ${spoken} (any 2.x).`,
+      { supported: [spoken] },
+    ),
   payloadTooLarge: (limit: number) =>
     new ProtocolError(ErrorCode.PAYLOAD_TOO_LARGE, `The message is larger than ${limit} bytes.`, { limit_bytes: limit }),
   rateLimited: () => new ProtocolError(ErrorCode.RATE_LIMITED, "Too many messages; slow down."),
@@ -136,6 +147,31 @@ export const errors = {
   legacyNotServed: () =>
     new ProtocolError(ErrorCode.UNRECOGNIZED_MESSAGE, "This node does not serve the legacy message format."),
   unauthenticated: (message: string) => new ProtocolError(ErrorCode.UNAUTHENTICATED, message),
+  // authentication (plugin-auth)
+  authenticationRequired: (messageType: string) =>
+    new ProtocolError(
+      ErrorCode.UNAUTHENTICATED,
+      `Message type "${messageType}" needs authentication: send an authentication message with your license_key, or put a license_hash in the header.`,
+    ),
+  legacyAuthenticationRequired: () =>
+    new ProtocolError(
+      ErrorCode.UNAUTHENTICATED,
+      "Legacy messages need an authenticated connection: send a standard authentication message with your license_key first.",
+    ),
+  authorizationMissing: () =>
+    new ProtocolError(ErrorCode.UNAUTHENTICATED, "This endpoint needs authentication: send your license key as `Authorization: Bearer <license key>`."),
+  authorizationInvalid: () => new ProtocolError(ErrorCode.UNAUTHENTICATED, "The license key in the Authorization header is not valid."),
+  licenseHashInvalid: () =>
+    new ProtocolError(
+      ErrorCode.UNAUTHENTICATED,
+      "The license_hash in the header is not valid (it may be from another node or from before a restart); " +
+        "send an authentication message with your license_key to get a new one.",
+    ),
+  authAttemptsExhausted: () => new ProtocolError(ErrorCode.UNAUTHENTICATED, "Too many failed authentication attempts on this connection."),
+  authAddressRateLimited: (retryAfterMs: number) =>
+    new ProtocolError(ErrorCode.RATE_LIMITED, "Too many failed authentication attempts from this address; try again later.", {
+      retry_after_ms: retryAfterMs,
+    }),
   shuttingDown: (message = "The node is shutting down.") => new ProtocolError(ErrorCode.SHUTTING_DOWN, message),
   modelNotFound: (modelId: string, available: string[]) =>
     new ProtocolError(ErrorCode.MODEL_NOT_FOUND, `Model "${clip(modelId)}" is not served by this node.`, {

@@ -1,6 +1,6 @@
 /** The standard-protocol header: its schema and the protocol-version rule. */
 import { z } from "zod";
-import { ErrorCode, ProtocolError } from "./errors.js";
+import { errors, type ProtocolError } from "./errors.js";
 import type { MessageHeader } from "./context.js";
 import { validationError } from "./validation.js";
 
@@ -63,10 +63,5 @@ export function parseHeader(header: Record<string, unknown>): MessageHeader | Pr
 }
 
 function unsupportedVersion(version: string): ProtocolError {
-  const shown = version.length > 32 ? `${version.slice(0, 32)}…` : version;
-  return new ProtocolError(
-    ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
-    `Protocol version "${shown}" is not supported; this node speaks ${PROTOCOL_VERSION} (any 2.x).`,
-    { supported: [PROTOCOL_VERSION] },
-  );
+  return errors.unsupportedProtocolVersion(version, PROTOCOL_VERSION);
 }

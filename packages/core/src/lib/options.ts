@@ -100,19 +100,6 @@ export const DEFAULT_LIMITS: NodeLimits = {
   requestTimeoutMs: 30_000,
 };
 
-export interface ResolvedNodeOptions {
-  port: number;
-  host: string | undefined;
-  nodeId: string;
-  pingIntervalMs: number;
-  pingTimeoutMs: number;
-  shutdownTimeoutMs: number;
-  limits: NodeLimits;
-  tls: TlsOptions | undefined;
-  allowedOrigins: string[] | undefined;
-  allowedHosts: string[] | undefined;
-}
-
 /** An option createNode refuses: names the field and what was expected. */
 export class NodeOptionsError extends Error {
   constructor(readonly issues: { path: string; message: string }[]) {
@@ -154,30 +141,40 @@ export const nodeOptionsSchema = z.object({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
 });
 
+/**
+ * nodeOptionsSchema with every default filled in: what createNode runs on (and plugins read
+ * through NODE_OPTIONS). The limits are DEFAULT_LIMITS overlaid with those given, maxMessageBytes
+ * at most maxPayloadBytes; logLevel is left out (it made the logger).
+ */
+const resolvedNodeOptionsSchema = nodeOptionsSchema
+  .extend({
+    port: nodeOptionsSchema.shape.port.default(DEFAULT_PORT),
+    nodeId: nodeOptionsSchema.shape.nodeId.default(() => `node-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+    pingIntervalMs: nodeOptionsSchema.shape.pingIntervalMs.default(25_000),
+    pingTimeoutMs: nodeOptionsSchema.shape.pingTimeoutMs.default(30_000),
+    shutdownTimeoutMs: nodeOptionsSchema.shape.shutdownTimeoutMs.default(10_000),
+    limits: nodeOptionsSchema.shape.limits.transform((given): NodeLimits => {
+      const limits = { ...DEFAULT_LIMITS, ...definedOnly(given ?? {}) };
+      if (limits.maxMessageBytes > limits.maxPayloadBytes) limits.maxMessageBytes = limits.maxPayloadBytes;
+      // Node refuses a headers timeout above the request timeout.
+      if (limits.headersTimeoutMs > limits.requestTimeoutMs) limits.headersTimeoutMs = limits.requestTimeoutMs;
+      return limits;
+    }),
+    tls: nodeOptionsSchema.shape.tls.transform((tls) => tls as TlsOptions | undefined),
+  })
+  .transform(({ logLevel: _, ...resolved }) => resolved);
+
+export type ResolvedNodeOptions = z.output<typeof resolvedNodeOptionsSchema>;
+
 export function resolveOptions(options: NodeOptions): ResolvedNodeOptions {
-  const parsed = nodeOptionsSchema.safeParse(definedOnly(options as Record<string, unknown>));
+  const parsed = resolvedNodeOptionsSchema.safeParse(definedOnly(options as Record<string, unknown>));
   if (!parsed.success) {
     throw new NodeOptionsError(parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(options)", message: i.message })));
   }
-  const limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) };
-  if (limits.maxMessageBytes > limits.maxPayloadBytes) limits.maxMessageBytes = limits.maxPayloadBytes;
-  // Node refuses a headers timeout above the request timeout.
-  if (limits.headersTimeoutMs > limits.requestTimeoutMs) limits.headersTimeoutMs = limits.requestTimeoutMs;
   if (options.tls && (!options.tls.cert || !options.tls.key)) {
     throw new NodeOptionsError([{ path: "tls", message: "expected both cert and key" }]);
   }
-  return {
-    port: options.port ?? DEFAULT_PORT,
-    host: options.host,
-    nodeId: options.nodeId ?? `node-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    pingIntervalMs: options.pingIntervalMs ?? 25_000,
-    pingTimeoutMs: options.pingTimeoutMs ?? 30_000,
-    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
-    limits,
-    tls: options.tls,
-    allowedOrigins: options.allowedOrigins,
-    allowedHosts: options.allowedHosts,
-  };
+  return parsed.data;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

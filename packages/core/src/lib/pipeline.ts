@@ -6,8 +6,6 @@
 import type { InjectionToken } from "tsyringe";
 import { errors, type ProtocolError } from "./errors.js";
 
-export { PipelineError } from "./errors.js";
-
 export type FinishReason = "stop" | "length" | "cancelled";
 
 export interface ModelInfo {

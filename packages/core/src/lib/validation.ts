@@ -1,6 +1,6 @@
 /** Turns zod issues into VALIDATION_FAILED with bounded, input-free details. */
 import type { ZodError } from "zod";
-import { ErrorCode, ProtocolError } from "./errors.js";
+import { errors, type ProtocolError } from "./errors.js";
 
 const MAX_ISSUES = 10;
 const MAX_TEXT = 200;
@@ -23,8 +23,7 @@ export function validationError(error: ZodError, prefix: (string | number)[] = [
     message: clip(issue.message),
   }));
   const fields = [...new Set(issues.map((i) => i.path))];
-  const summary = fields.length > 0 ? `: ${fields.slice(0, 3).join(", ")}${fields.length > 3 ? ", …" : ""}` : "";
-  return new ProtocolError(ErrorCode.VALIDATION_FAILED, `The message failed validation${summary}.`, {
+  return errors.validationFailed(fields, {
     issues,
     ...(error.issues.length > MAX_ISSUES ? { truncated: error.issues.length - MAX_ISSUES } : {}),
   });

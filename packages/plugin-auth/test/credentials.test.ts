@@ -2,8 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { hashLicenseKey, isKeyHash } from "../src/index.js";
-import { KeyDigests } from "../src/key-hash.js";
-import { LicenseHashes } from "../src/license-hash.js";
+import { KeyDigests, LicenseHashes } from "../src/credentials.js";
 
 test("hashLicenseKey is sha256 of the UTF-8 key, prefixed", () => {
   assert.equal(hashLicenseKey("abc"), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

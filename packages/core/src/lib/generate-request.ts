@@ -1,0 +1,43 @@
+/**
+ * The GenerateRequest a client's request becomes: one mapping for every front door that starts
+ * generations (the inference plugin's inference_request, the OpenAI API), so that one node
+ * answers both alike. Sampling the request and the operator leave open stays open: the pipeline
+ * (and the model's generation_config.json) decides.
+ */
+import type { z } from "zod";
+import type { samplingDefaultsSchema } from "./generation-options.js";
+import type { ChatMessage, GenerateRequest } from "./pipeline.js";
+
+/** A plugin's sampling defaults (its resolved `defaults` option). */
+export type SamplingDefaults = z.output<typeof samplingDefaultsSchema>;
+
+/** What a request asked for, in the pipeline's names. A field left out (or null) takes the default. */
+export interface RequestedGeneration {
+  modelId: string;
+  /** Give exactly one of `prompt` and `messages` (`messages` wins when both are there). */
+  prompt?: string;
+  messages?: readonly ChatMessage[];
+  maxTokens?: number | null;
+  temperature?: number | null;
+  topP?: number | null;
+  topK?: number | null;
+  seed?: number | null;
+  /** One stop sequence or several. */
+  stop?: string | string[];
+}
+
+export function buildGenerateRequest(requested: RequestedGeneration, defaults: SamplingDefaults, signal: AbortSignal): GenerateRequest {
+  const request: GenerateRequest = { modelId: requested.modelId, maxTokens: requested.maxTokens ?? defaults.maxTokens, signal };
+  const temperature = requested.temperature ?? defaults.temperature;
+  const topP = requested.topP ?? defaults.topP;
+  const topK = requested.topK ?? defaults.topK;
+  if (temperature !== undefined) request.temperature = temperature;
+  if (topP !== undefined) request.topP = topP;
+  if (topK !== undefined) request.topK = topK;
+  // Only the two fields of a turn: a client's extra fields do not reach the chat template.
+  if (requested.messages !== undefined) request.messages = requested.messages.map(({ role, content }) => ({ role, content }));
+  else request.prompt = requested.prompt;
+  if (requested.seed !== undefined && requested.seed !== null) request.seed = requested.seed;
+  if (requested.stop !== undefined) request.stop = typeof requested.stop === "string" ? [requested.stop] : requested.stop;
+  return request;
+}
