@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage as HttpIncoming, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { HandlerContext, MessageHeader } from "./context.js";
-import { errors, httpStatusOf, ProtocolError, toErrorBody, type ErrorBody } from "./errors.js";
+import { errors, httpStatusOf, toErrorBody, type ErrorBody } from "./errors.js";
 import type { HttpMethod, HttpRequest, HttpResponse, ResolvedRoute } from "./http-route.js";
 import type { ClientBudget, Endpoint, Exchange, RequestLifecycle } from "./lifecycle.js";
 import type { ResolvedNodeOptions } from "./options.js";
@@ -269,7 +269,7 @@ async function readJson(req: HttpIncoming, limit: number): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    throw new ProtocolError("INVALID_JSON", "The request body is not valid JSON.");
+    throw errors.invalidJsonBody();
   }
 }
 
