@@ -71,11 +71,12 @@ function ensureInstalled(scope = "all") {
   recordState(root, { ...currentState(root), scope: plan.scope }); // after the install: it may have updated pnpm-lock.yaml
 }
 
-/** `project`: a tsconfig to build (with its references); default the whole workspace. */
-function build(project) {
-  must(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b", ...(project ? [join(root, project)] : [])]);
-  // The bundled tiny model is generated (seeded, deterministic) rather than committed.
-  const builder = join(root, "packages", "onnx", "dist", "scripts", "build-tiny-model.js");
+/** `projects`: tsconfigs to build (with their references); default the whole workspace. */
+function build(...projects) {
+  must(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b", ...projects.map((p) => join(root, p))]);
+  // The bundled tiny model is generated (seeded, deterministic) rather than committed, by the
+  // workspace's model builder (a dev tool: packages/model-builder).
+  const builder = join(root, "packages", "model-builder", "dist", "src", "cli.js");
   if (existsSync(builder)) {
     must(process.execPath, [builder, "--out", join(root, "models", "tiny-gpt2"), "--if-missing"]);
   }
@@ -115,9 +116,10 @@ switch (command) {
     build();
     break;
   case "start": {
-    // Only what the node needs: the tests' peer runtimes (transformers.js, its sharp, …) are not installed.
+    // Only what the node needs, and the builder of its bundled model: the tests' peer runtimes
+    // (transformers.js, its sharp, …) are not installed.
     ensureInstalled("start");
-    build("examples/model-node");
+    build("examples/model-node", "packages/model-builder");
     runAsServer(process.execPath, [join(root, "examples", "model-node", "dist", "src", "cli.js"), ...rest]);
     break;
   }

@@ -1,15 +1,12 @@
 /**
  * CLI for the models this repository generates (the repo build runs it for the bundled model):
- *   node packages/onnx/dist/scripts/build-tiny-model.js --out <dir> [--model <preset>] [--if-missing]
+ *   node packages/model-builder/dist/src/cli.js --out <dir> [--model <preset>] [--if-missing]
  * Presets: tiny-gpt2 (the default, the bundled model), tiny-llama, slow-tiny-gpt2, gpt2-small.
- * The builder itself lives in src/model-builder so tests, benches and other packages can call it.
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { buildModel } from "../src/model-builder/build.js";
-import { MODEL_PRESETS, type ModelPreset } from "../src/model-builder/specs.js";
-
-export { buildModel, buildTinyModel, isModelCurrent, isTinyModelCurrent, TINY_MODEL_BUILDER_VERSION } from "../src/model-builder/build.js";
+import { buildModel } from "./build.js";
+import { MODEL_PRESETS, type ModelPreset } from "./specs.js";
 
 const USAGE = `usage: build-tiny-model --out <dir> [--model ${Object.keys(MODEL_PRESETS).join("|")}] [--if-missing]`;
 
@@ -30,11 +27,15 @@ function main(argv: string[]): void {
   if (built) console.error(`[modelnode] built model ${model} in ${dir} (${Math.round(performance.now() - started)} ms)`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+/** Runs the CLI; returns its exit code. */
+export function runCli(argv: string[]): number {
   try {
-    main(process.argv.slice(2));
+    main(argv);
+    return 0;
   } catch (error) {
     console.error(`build-tiny-model: ${(error as Error).message}`);
-    process.exit(1);
+    return 1;
   }
 }
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) process.exitCode = runCli(process.argv.slice(2));

@@ -18,7 +18,7 @@
 import onnxProto from "onnx-proto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { floatToHalf } from "../float16.js";
+import { floatToHalf } from "./float16.js";
 
 const { onnx } = onnxProto;
 const DT = onnx.TensorProto.DataType;

@@ -4,7 +4,7 @@
  * Hugging Face export layout (optimum / transformers.js).
  */
 import { OnnxGraph } from "./onnx-graph.js";
-import { createNormal, createRandom } from "../random.js";
+import { createNormal, createRandom } from "./random.js";
 import { addBusyWork, attend, attentionBias, causalLmInputs, causalLmOutputs, filled, weightFactory } from "./graph-parts.js";
 import type { Gpt2Spec } from "./specs.js";
 
