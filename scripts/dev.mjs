@@ -10,6 +10,7 @@
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
 //   node scripts/dev.mjs bench [dispatch|load|nats] [bench options]
+//   node scripts/dev.mjs build-model [options]  build, then run the test-model builder (--help)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -152,7 +153,15 @@ switch (command) {
     }
     break;
   }
+  case "build-model": {
+    // The dev tool that writes the seeded test models; relative paths are the caller's (npm runs
+    // scripts from the root and says where it was called from in INIT_CWD).
+    ensureInstalled("start");
+    build("packages/model-builder");
+    const cli = join(root, "packages", "model-builder", "dist", "src", "cli.js");
+    process.exit(run(process.execPath, [cli, ...rest], { cwd: process.env.INIT_CWD ?? process.cwd() }));
+  }
   default:
-    console.error(`unknown command "${command}"; use start, test, build, prepare or bench`);
+    console.error(`unknown command "${command}"; use start, test, build, prepare, bench or build-model`);
     process.exit(2);
 }
