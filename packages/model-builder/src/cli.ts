@@ -36,8 +36,9 @@ options:
                        special_tokens_map.json and chat_template.jinja are copied too), instead of
                        GPT-2's; its ids must fit the preset's vocabulary
   --seed <n>           seed the weights with n instead of the preset's seed (0 to 4294967295)
-  --force              replace <dir> if it exists (only a folder that holds a model, or an empty one)
+  --force              replace <dir> if it exists
   --if-missing         do nothing if <dir> already holds this model from this builder version
+                       (a folder that is not empty and holds no model is never replaced)
   -h, --help           this text
 
 presets:
@@ -88,11 +89,12 @@ function build(request: Extract<CliRequest, { kind: "build" }>): number {
     ...(request.externalData ? { externalData: true } : {}),
   };
   const out = resolve(request.out);
+  // A folder that holds something else is never replaced (--out . would remove the current folder).
+  if (!isEmptyOrMissing(out) && !existsSync(join(out, "config.json"))) {
+    throw new Error(`${out} is not empty and holds no model (no config.json): not replacing it; choose another --out`);
+  }
   if (request.existing === "refuse" && !isEmptyOrMissing(out)) {
     throw new Error(`${out} already exists: --force replaces it, --if-missing keeps it when it already holds this model`);
-  }
-  if (request.existing === "replace" && !isEmptyOrMissing(out) && !existsSync(join(out, "config.json"))) {
-    throw new Error(`${out} is not empty and holds no model (no config.json): not replacing it; choose another --out`);
   }
   const started = performance.now();
   const { built, dir } = buildModel({ out, model: spec, ifMissing: request.existing === "keep", tokenizer: request.tokenizer });

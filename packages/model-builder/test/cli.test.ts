@@ -95,13 +95,16 @@ describe("modelnode-build-model", () => {
     assert.deepEqual(readdirSync(join(out, "onnx")), ["model.onnx"]);
   });
 
-  test("--force does not replace a folder that holds no model", () => {
+  test("a folder that holds something else than a model is never replaced, whatever the flags", () => {
     const precious = join(scratch, "precious");
     mkdirSync(precious);
     writeFileSync(join(precious, "notes.txt"), "keep me");
-    const { code, stderr } = cli("--out", precious, "--force");
-    assert.equal(code, 1);
-    assert.match(stderr, /holds no model \(no config\.json\): not replacing it/);
+    for (const flags of [[], ["--force"], ["--if-missing"]]) {
+      const { code, stderr } = cli("--out", precious, ...flags);
+      assert.equal(code, 1, flags.join(" "));
+      assert.match(stderr, /holds no model \(no config\.json\): not replacing it/);
+    }
+    assert.deepEqual(readdirSync(precious), ["notes.txt"]);
     assert.equal(readFileSync(join(precious, "notes.txt"), "utf8"), "keep me");
   });
 
