@@ -10,6 +10,7 @@
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
 //   node scripts/dev.mjs bench [dispatch|load|nats] [bench options]
+//   node scripts/dev.mjs build-model [options]  build, then run the test-model builder (--help)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -75,11 +76,12 @@ function ensureInstalled(scope = "all") {
   recordState(root, { ...currentState(root), scope: plan.scope }); // after the install: it may have updated pnpm-lock.yaml
 }
 
-/** `project`: a tsconfig to build (with its references); default the whole workspace. */
-function build(project) {
-  must(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b", ...(project ? [join(root, project)] : [])]);
-  // The bundled tiny model is generated (seeded, deterministic) rather than committed.
-  const builder = join(root, "packages", "onnx", "dist", "scripts", "build-tiny-model.js");
+/** `projects`: tsconfigs to build (with their references); default the whole workspace. */
+function build(...projects) {
+  must(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b", ...projects.map((p) => join(root, p))]);
+  // The bundled tiny model is generated (seeded, deterministic) rather than committed, by the
+  // workspace's model builder (a dev tool: packages/model-builder).
+  const builder = join(root, "packages", "model-builder", "dist", "src", "cli.js");
   if (existsSync(builder)) {
     must(process.execPath, [builder, "--out", join(root, "models", "tiny-gpt2"), "--if-missing"]);
   }
@@ -119,9 +121,10 @@ switch (command) {
     build();
     break;
   case "start": {
-    // Only what the node needs: the tests' peer runtimes (transformers.js, its sharp, …) are not installed.
+    // Only what the node needs, and the builder of its bundled model: the tests' peer runtimes
+    // (transformers.js, its sharp, …) are not installed.
     ensureInstalled("start");
-    build("examples/model-node");
+    build("examples/model-node", "packages/model-builder");
     runAsServer(process.execPath, [join(root, "examples", "model-node", "dist", "src", "cli.js"), ...rest]);
     break;
   }
@@ -157,7 +160,15 @@ switch (command) {
     }
     break;
   }
+  case "build-model": {
+    // The dev tool that writes the seeded test models; relative paths are the caller's (npm runs
+    // scripts from the root and says where it was called from in INIT_CWD).
+    ensureInstalled("start");
+    build("packages/model-builder");
+    const cli = join(root, "packages", "model-builder", "dist", "src", "cli.js");
+    process.exit(run(process.execPath, [cli, ...rest], { cwd: process.env.INIT_CWD ?? process.cwd() }));
+  }
   default:
-    console.error(`unknown command "${command}"; use start, test, build, prepare or bench`);
+    console.error(`unknown command "${command}"; use start, test, build, prepare, bench or build-model`);
     process.exit(2);
 }

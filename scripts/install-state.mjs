@@ -151,8 +151,11 @@ export function isCI(env = process.env) {
   return value !== "" && value !== "0" && value !== "false";
 }
 
-/** What `npm start` needs installed: the example node and what it depends on (not the tests' peer runtimes). */
-export const START_FILTERS = ["@modelnode/example-model-node...", "modelnode"];
+/**
+ * What `npm start` needs installed: the example node and what it depends on, and the model builder
+ * that writes its bundled model (not the tests' peer runtimes).
+ */
+export const START_FILTERS = ["@modelnode/example-model-node...", "@modelnode/model-builder", "modelnode"];
 
 /**
  * What to do: `{ install: false, record }` (record: adopt an install that has no record yet), or

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ModelNode } from "@modelnode/core/server";
-import { buildModel } from "@modelnode/onnx";
+import { buildModel } from "@modelnode/model-builder";
 import { header, TestClient } from "@modelnode/testing";
 import { startNode } from "./support/node.js";
 import { REPO_ROOT } from "./support/paths.js";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildModel } from "@modelnode/onnx";
+import { buildModel } from "@modelnode/model-builder";
 import { header, TestClient } from "@modelnode/testing";
 import { eventually, pipelineStats, startNode } from "./support/node.js";
 import { REPO_ROOT, TINY_MODEL_DIR } from "./support/paths.js";

@@ -154,7 +154,7 @@ test("npm start installs only what the node needs; npm test then completes the i
   assert.equal(first.install, true);
   assert.equal(first.scope, "start");
   const args = lib.installArgs(first);
-  assert.deepEqual(args.slice(args.indexOf("--filter")), ["--filter", "@modelnode/example-model-node...", "--filter", "modelnode"]);
+  assert.deepEqual(args.slice(args.indexOf("--filter")), ["--filter", "@modelnode/example-model-node...", "--filter", "@modelnode/model-builder", "--filter", "modelnode"]);
   // After that install: start has what it needs; test does not.
   write(root, "node_modules/.pnpm/lock.yaml", "x");
   lib.recordState(root, { ...first.state, scope: "start" });

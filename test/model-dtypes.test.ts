@@ -21,18 +21,8 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from "@huggingface/transformers";
 import * as ort from "onnxruntime-node";
-import {
-  buildModel,
-  createOnnxPipeline,
-  halfToFloat,
-  floatToHalf,
-  ModelLoadError,
-  moveWeightsToExternalData,
-  parseModelArgument,
-  TINY_LLAMA3,
-  type ModelDtype,
-  type OnnxPipeline,
-} from "@modelnode/onnx";
+import { buildModel, moveWeightsToExternalData, TINY_LLAMA3 } from "@modelnode/model-builder";
+import { createOnnxPipeline, halfToFloat, floatToHalf, ModelLoadError, parseModelArgument, type ModelDtype, type OnnxPipeline } from "@modelnode/onnx";
 import { header, TestClient } from "@modelnode/testing";
 import { startNode } from "./support/node.js";
 

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { dirname, basename, join } from "node:path";
 import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from "@huggingface/transformers";
 import type { ModelNode } from "@modelnode/core/server";
-import { buildModel } from "@modelnode/onnx";
+import { buildModel } from "@modelnode/model-builder";
 import { TestClient } from "@modelnode/testing";
 import { startNode } from "./support/node.js";
 import { REPO_ROOT, TINY_MODEL_DIR } from "./support/paths.js";

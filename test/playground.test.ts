@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildModel } from "@modelnode/onnx";
+import { buildModel } from "@modelnode/model-builder";
 import { hashLicenseKey } from "@modelnode/plugin-auth";
 import type { Browser, Page } from "playwright-core";
 import { selfSignedCert } from "./support/cert.js";

@@ -25,7 +25,7 @@ import { fork, spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildModel, MODEL_PRESETS } from "@modelnode/onnx";
+import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
 import WebSocket from "ws";
 import { bareLoop } from "./bare-loop.js";
 import { CLI_PATH, REPO_ROOT } from "../support/paths.js";

@@ -13,14 +13,3 @@ export { FALLBACK_CHAT_TEMPLATE, MAX_ROLE_CHARS } from "./chat-template.js";
 export { ModelLoadError } from "./model-files.js";
 export { sessionOptionsFor } from "./loaded-model.js";
 export type { PipelineLogger } from "./logger.js";
-export {
-  buildModel,
-  buildTinyModel,
-  isModelCurrent,
-  isTinyModelCurrent,
-  TINY_MODEL_BUILDER_VERSION,
-  type BuildModelOptions,
-  type BuildTinyModelOptions,
-} from "./model-builder/build.js";
-export { moveWeightsToExternalData, VARIANT_FILES, type Variant } from "./model-builder/variants.js";
-export { MODEL_PRESETS, TINY_LLAMA3, type ModelPreset, type ModelSpec, type Gpt2Spec, type LlamaSpec } from "./model-builder/specs.js";

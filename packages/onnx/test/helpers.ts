@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isCodedError, type GenerationEvent, type GenerationResult } from "@modelnode/core/pipeline";
-import { buildModel, buildTinyModel } from "../scripts/build-tiny-model.js";
-import { createOnnxPipeline, type ModelPreset, type OnnxPipeline, type OnnxPipelineOptions } from "../src/index.js";
+import { buildModel, buildTinyModel, type ModelPreset } from "@modelnode/model-builder";
+import { createOnnxPipeline, type OnnxPipeline, type OnnxPipelineOptions } from "../src/index.js";
 import { loadModel, type LoadedModel } from "../src/loaded-model.js";
 import { silentLogger } from "../src/logger.js";
 

@@ -5,7 +5,7 @@
  */
 import type onnxProto from "onnx-proto";
 import { encodeModel, OnnxGraph } from "./onnx-graph.js";
-import { createNormal, createRandom } from "../random.js";
+import { createNormal, createRandom } from "./random.js";
 import { attend, attentionBias, causalLmInputs, causalLmOutputs, filled, weightFactory } from "./graph-parts.js";
 import type { LlamaSpec } from "./specs.js";
 

@@ -18,7 +18,8 @@
 import onnxProto from "onnx-proto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { floatToHalf } from "../float16.js";
+import { floatToHalf } from "./float16.js";
+import type { BuildDtype } from "./specs.js";
 
 const { onnx } = onnxProto;
 const DT = onnx.TensorProto.DataType;
@@ -26,7 +27,7 @@ type Model = onnxProto.onnx.IModelProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
 type NodeProto = onnxProto.onnx.INodeProto;
 
-export type Variant = "fp16" | "q8" | "uint8" | "q4" | "q4f16";
+export type Variant = Exclude<BuildDtype, "fp32">;
 
 export const VARIANT_FILES: Record<Variant, string> = {
   fp16: "model_fp16.onnx",
@@ -35,6 +36,9 @@ export const VARIANT_FILES: Record<Variant, string> = {
   q4: "model_q4.onnx",
   q4f16: "model_q4f16.onnx",
 };
+
+/** Every dtype's file in onnx/, as transformers.js names them. */
+export const DTYPE_FILES: Record<BuildDtype, string> = { fp32: "model.onnx", ...VARIANT_FILES };
 
 /** Rewrites `model` (in place) into `variant`. */
 export function applyVariant(model: Model, variant: Variant): Model {

@@ -1,30 +1,25 @@
 /**
  * Writes a model of a `ModelSpec` (see specs.ts) in the Hugging Face ONNX layout: config.json,
- * generation_config.json, the GPT-2 tokenizer files and onnx/model.onnx. Models are generated
+ * generation_config.json, the GPT-2 tokenizer files (or a tokenizer of the caller's) and one graph
+ * per dtype under transformers.js's names (onnx/model.onnx, onnx/model_fp16.onnx, …). Models are generated
  * rather than committed: seeded and deterministic. Their text is meaningless by design; they
  * exist so that tests, benches and the default start run real causal LMs offline.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { buildGpt2Onnx } from "./gpt2-graph.js";
+import { dirname, join, resolve } from "node:path";
+import { buildGpt2Model } from "./gpt2-graph.js";
 import { buildGpt2TokenizerFiles } from "./gpt2-tokenizer-files.js";
 import { buildLlamaModel } from "./llama-graph.js";
 import { encodeModel } from "./onnx-graph.js";
-import { applyVariant, VARIANT_FILES } from "./variants.js";
+import { copyTokenizer, readTokenizerSource, type TokenizerSource } from "./tokenizer-source.js";
+import { applyVariant, DTYPE_FILES, moveWeightsToExternalData } from "./variants.js";
 import { MODEL_PRESETS, type ModelPreset, type ModelSpec } from "./specs.js";
 
 /** Bump when the builder's output changes, so `ifMissing` rebuilds stale copies. */
-export const TINY_MODEL_BUILDER_VERSION = 2;
+export const TINY_MODEL_BUILDER_VERSION = 3;
 
 const EOS_ID = 50256;
-const FILES = [
-  "config.json",
-  "generation_config.json",
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-  join("onnx", "model.onnx"),
-];
+const GPT2_TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
 export interface BuildModelOptions {
   /** Directory to write (created; replaced when rebuilding). */
@@ -33,22 +28,28 @@ export interface BuildModelOptions {
   model: ModelPreset | ModelSpec;
   /** Do nothing when `out` already holds this model from this builder version. */
   ifMissing?: boolean;
+  /**
+   * A tokenizer.json, or a folder holding one (with tokenizer_config.json, special_tokens_map.json,
+   * chat_template.jinja when present), to copy in instead of GPT-2's tokenizer files.
+   */
+  tokenizer?: string;
 }
 
 export type BuildTinyModelOptions = Omit<BuildModelOptions, "model">;
 
 /** Builds the model; returns whether anything was written. */
-export function buildModel({ out, model, ifMissing = false }: BuildModelOptions): { built: boolean; dir: string } {
+export function buildModel({ out, model, ifMissing = false, tokenizer }: BuildModelOptions): { built: boolean; dir: string } {
   const spec: ModelSpec = typeof model === "string" ? MODEL_PRESETS[model] : model;
   if (!spec) throw new Error(`unknown model preset "${model}"; presets: ${Object.keys(MODEL_PRESETS).join(", ")}`);
-  const current = () => isModelCurrent(out, spec);
+  const source = tokenizer === undefined ? undefined : readTokenizerSource(tokenizer, spec.vocabSize);
+  const current = () => isModelCurrent(out, spec, { tokenizer });
   if (ifMissing && current()) return { built: false, dir: out };
   // Write into a sibling temp dir and rename, so a reader (or a concurrent builder) never sees a
   // half-written model.
   const staging = `${out}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(join(staging, "onnx"), { recursive: true });
   try {
-    writeModelFiles(staging, spec);
+    writeModelFiles(staging, spec, source);
     mkdirSync(dirname(out), { recursive: true });
     if (existsSync(out)) {
       if (ifMissing && current()) return { built: false, dir: out }; // another builder won
@@ -73,25 +74,37 @@ export function isTinyModelCurrent(dir: string): boolean {
   return isModelCurrent(dir, MODEL_PRESETS["tiny-gpt2"]);
 }
 
-/** Whether `dir` holds every file of `spec`'s model, written by this builder version. */
-export function isModelCurrent(dir: string, spec: ModelSpec): boolean {
-  if (!filesOf(spec).every((file) => existsSync(join(dir, file)))) return false;
+/**
+ * Whether `dir` holds every file of `spec`'s model, written by this builder version (with the
+ * tokenizer copied from `tokenizer` when one is given).
+ */
+export function isModelCurrent(dir: string, spec: ModelSpec, { tokenizer }: { tokenizer?: string } = {}): boolean {
+  if (!filesOf(spec, tokenizer !== undefined).every((file) => existsSync(join(dir, file)))) return false;
   try {
     const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-    return config.modelnode_builder_version === TINY_MODEL_BUILDER_VERSION && JSON.stringify(config.modelnode_spec) === JSON.stringify(spec);
+    return (
+      config.modelnode_builder_version === TINY_MODEL_BUILDER_VERSION &&
+      JSON.stringify(config.modelnode_spec) === JSON.stringify(spec) &&
+      config.modelnode_tokenizer === (tokenizer === undefined ? undefined : resolve(tokenizer))
+    );
   } catch {
     return false;
   }
 }
 
-/** The files a spec's folder holds. */
-function filesOf(spec: ModelSpec): string[] {
-  const tokenizerless = spec.architecture === "llama" && spec.tokenizer === "none";
-  const variants = spec.architecture === "llama" ? (spec.variants ?? []).map((v) => join("onnx", VARIANT_FILES[v])) : [];
-  return [...FILES.filter((file) => !tokenizerless || !file.startsWith("tokenizer") && file !== "special_tokens_map.json"), ...variants];
+/** The files a spec's folder holds (at least: a copied tokenizer folder may add its companions). */
+function filesOf(spec: ModelSpec, ownTokenizer: boolean): string[] {
+  const tokenizer = ownTokenizer ? ["tokenizer.json"] : spec.architecture === "llama" && spec.tokenizer === "none" ? [] : GPT2_TOKENIZER_FILES;
+  const graphs = dtypesOf(spec).map((dtype) => join("onnx", DTYPE_FILES[dtype]));
+  const data = spec.externalData ? graphs.map((graph) => `${graph}_data`) : [];
+  return ["config.json", "generation_config.json", ...tokenizer, ...graphs, ...data];
 }
 
-function writeModelFiles(dir: string, spec: ModelSpec): void {
+function dtypesOf(spec: ModelSpec) {
+  return spec.dtypes ?? ["fp32"];
+}
+
+function writeModelFiles(dir: string, spec: ModelSpec, tokenizer: TokenizerSource | undefined): void {
   const llama = spec.architecture === "llama" ? spec : undefined;
   const bos = llama?.bosTokenId ?? EOS_ID;
   const eos = llama?.eosTokenIds ?? EOS_ID;
@@ -105,19 +118,24 @@ function writeModelFiles(dir: string, spec: ModelSpec): void {
     torch_dtype: "float32",
     modelnode_builder_version: TINY_MODEL_BUILDER_VERSION,
     modelnode_spec: spec,
-    modelnode_note: "Seeded random weights generated by @modelnode/onnx; the text it produces is meaningless by design.",
+    ...(tokenizer ? { modelnode_tokenizer: tokenizer.path } : {}),
+    modelnode_note: "Seeded random weights generated by @modelnode/model-builder; the text it produces is meaningless by design.",
   });
   const sampling = llama?.sampling ? { do_sample: true, temperature: llama.sampling.temperature, top_p: llama.sampling.topP, ...(llama.sampling.topK !== undefined ? { top_k: llama.sampling.topK } : {}) } : {};
   json("generation_config.json", { bos_token_id: bos, eos_token_id: eos, use_cache: true, ...sampling });
-  if (llama?.tokenizer !== "none") {
+  if (tokenizer) {
+    copyTokenizer(tokenizer, dir);
+  } else if (llama?.tokenizer !== "none") {
     const tokenizerFiles = buildGpt2TokenizerFiles(spec.positions);
     for (const [name, value] of Object.entries(tokenizerFiles)) json(name, value);
   }
-  const metadata = { producer: "@modelnode/onnx model builder", modelnode_builder_version: String(TINY_MODEL_BUILDER_VERSION) };
-  const onnxBytes = spec.architecture === "gpt2" ? buildGpt2Onnx(spec, metadata) : encodeModel(buildLlamaModel(spec, metadata));
-  writeFileSync(join(dir, "onnx", "model.onnx"), onnxBytes);
-  for (const variant of llama?.variants ?? []) {
-    writeFileSync(join(dir, "onnx", VARIANT_FILES[variant]), encodeModel(applyVariant(buildLlamaModel(llama!, metadata), variant)));
+  const metadata = { producer: "@modelnode/model-builder", modelnode_builder_version: String(TINY_MODEL_BUILDER_VERSION) };
+  // Each dtype's graph is rewritten from a fresh fp32 graph (the rewrite works in place).
+  const fp32Model = () => (spec.architecture === "gpt2" ? buildGpt2Model(spec, metadata) : buildLlamaModel(spec, metadata));
+  for (const dtype of dtypesOf(spec)) {
+    const path = join(dir, "onnx", DTYPE_FILES[dtype]);
+    writeFileSync(path, encodeModel(dtype === "fp32" ? fp32Model() : applyVariant(fp32Model(), dtype)));
+    if (spec.externalData) moveWeightsToExternalData(path);
   }
 }
 

@@ -3,13 +3,19 @@
  * so onnxruntime (any language binding) or transformers.js runs it. Inputs and outputs follow the
  * Hugging Face export layout (optimum / transformers.js).
  */
-import { OnnxGraph } from "./onnx-graph.js";
-import { createNormal, createRandom } from "../random.js";
+import type onnxProto from "onnx-proto";
+import { encodeModel, OnnxGraph } from "./onnx-graph.js";
+import { createNormal, createRandom } from "./random.js";
 import { addBusyWork, attend, attentionBias, causalLmInputs, causalLmOutputs, filled, weightFactory } from "./graph-parts.js";
 import type { Gpt2Spec } from "./specs.js";
 
 /** Builds the graph and returns the serialised ONNX model. */
 export function buildGpt2Onnx(spec: Gpt2Spec, metadata: Record<string, string>): Uint8Array {
+  return encodeModel(buildGpt2Model(spec, metadata));
+}
+
+/** The model as a protobuf object (for variants.ts to rewrite before encoding). */
+export function buildGpt2Model(spec: Gpt2Spec, metadata: Record<string, string>): onnxProto.onnx.IModelProto {
   const g = new OnnxGraph();
   const { layers, heads, hidden, vocabSize } = spec;
   const headDim = hidden / heads;
@@ -77,5 +83,5 @@ export function buildGpt2Onnx(spec: Gpt2Spec, metadata: Record<string, string>):
   g.rename(logits, "logits");
 
   causalLmOutputs(g, layers, heads, headDim, vocabSize);
-  return g.toBytes("gpt2", metadata);
+  return g.toModel("gpt2", metadata);
 }

@@ -75,12 +75,7 @@ export class OnnxGraph {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  /** Serialises the model (IR 8 with opset 17: LayerNormalization exists, ReduceMean still takes attributes). */
-  toBytes(graphName: string, metadata: Record<string, string>): Uint8Array {
-    return onnx.ModelProto.encode(this.toModel(graphName, metadata)).finish();
-  }
-
-  /** The model as a protobuf object (for variants.ts to rewrite before encoding). */
+  /** The model (IR 8 with opset 17: LayerNormalization exists, ReduceMean still takes attributes). */
   toModel(graphName: string, metadata: Record<string, string>): onnxProto.onnx.IModelProto {
     return onnx.ModelProto.create({
       irVersion: 8,

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InferenceSession } from "onnxruntime-node";
-import { buildTinyModel, isTinyModelCurrent, TINY_MODEL_BUILDER_VERSION } from "../scripts/build-tiny-model.js";
+import { buildTinyModel, isTinyModelCurrent, TINY_MODEL_BUILDER_VERSION } from "../src/index.js";
 import { ensureTinyModel } from "./helpers.js";
 
 describe("tiny model builder", () => {
