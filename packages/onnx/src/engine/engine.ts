@@ -12,24 +12,17 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { errors, isCodedError, type GenerationResult, type ResumeFrom, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
-import type { LoadedModel } from "../loaded-model.js";
-import type { PipelineLogger } from "../logger.js";
-import { checkContext, type ResolvedSampling } from "../request-settings.js";
+import type { EngineEvent, EngineLimits, EngineStepRequest, FromEngine, ToEngine } from "../messages/engine-protocol.js";
+import { serializeError } from "../messages/errors.js";
+import type { ResolvedSampling } from "../messages/sampling.js";
+import type { PipelineLogger } from "../shared/logger.js";
 import { GenerationRow } from "./generation-row.js";
 import { KvBatch } from "./kv-batch.js";
+import type { LoadedModel } from "./loaded-model.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
-import { serializeError, type EngineEvent, type FromEngine, type ToEngine } from "./protocol.js";
-import { checkStep, type EngineStepRequest } from "./step-requests.js";
+import { checkContext } from "./request-checks.js";
+import { checkStep } from "./step-requests.js";
 import { StepSessionStore, type StepSession } from "./step-sessions.js";
-
-export interface EngineLimits {
-  maxBatchSize: number;
-  maxQueuedGenerations: number;
-  maxCacheBytes: number;
-  prefillChunkTokens: number;
-  maxSessions: number;
-  sessionIdleMs: number;
-}
 
 interface Queued {
   row: GenerationRow;
