@@ -15,8 +15,8 @@ export const MAX_STOP_LENGTH = 256;
 
 /**
  * Precedence, per field: the request's value, else the model's generation_config.json (only when it
- * sets do_sample: true; see engine/loaded-model.ts), else the pipeline's default (temperature 0, top-k off,
- * top-p 1).
+ * sets do_sample: true; see engine/loaded-model.ts), else the pipeline's default (temperature 0,
+ * top-k off, top-p 1).
  */
 export function resolveSampling(
   request: SamplingOptions,

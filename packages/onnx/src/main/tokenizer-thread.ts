@@ -12,9 +12,9 @@
  * key/value cache, and never hold up the event loop.
  *
  * The thread is started with the pipeline and loads every model's tokenizer at once (`warm`),
- * from the same files with the same code as the engine (see shared/text-tokenizer.ts). It keeps the process
- * alive only while calls are in flight; if it dies, its calls fail and the next call starts a new
- * one.
+ * from the same files with the same code as the engine (see shared/text-tokenizer.ts). It keeps
+ * the process alive only while calls are in flight; if it dies, its calls fail and the next call
+ * starts a new one.
  */
 import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
