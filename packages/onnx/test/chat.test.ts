@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import type { ChatMessage } from "@modelnode/core/pipeline";
-import { ChatTemplate } from "../src/chat-template.js";
+import { ChatTemplate } from "../src/shared/chat-template.js";
 import { createOnnxPipeline, FALLBACK_CHAT_TEMPLATE, ModelLoadError, type OnnxPipeline } from "../src/index.js";
 import { copyTinyModel, outcome, pipelineError, streamed, TINY_MODEL_DIR } from "./helpers.js";
 

@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { EventEmitter } from "node:events";
 import type { Worker } from "node:worker_threads";
 import { createOnnxPipeline, OnnxPipeline } from "../src/index.js";
-import type { ToEngine } from "../src/engine/protocol.js";
-import { silentLogger } from "../src/logger.js";
-import { resolveOptions } from "../src/options.js";
+import type { ToEngine } from "../src/messages/engine-protocol.js";
+import { silentLogger } from "../src/shared/logger.js";
+import { resolveOptions } from "../src/main/options.js";
 
 const request = { modelId: "tiny", prompt: "The quick brown fox" };
 

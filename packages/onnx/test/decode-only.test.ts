@@ -2,8 +2,8 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createRandom } from "../src/random.js";
-import { TextTokenizer } from "../src/tokenizer.js";
+import { createRandom } from "../src/shared/random.js";
+import { TextTokenizer } from "../src/shared/text-tokenizer.js";
 import { ensureTinyModel, loadTestModel } from "./helpers.js";
 
 // The engine thread decodes with a packed byte-level vocabulary instead of the tokenizers

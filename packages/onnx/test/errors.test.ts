@@ -4,9 +4,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errors, isCodedError, ProtocolError } from "@modelnode/core/pipeline";
-import { deserializeError } from "../src/engine-thread.js";
-import { serializeError } from "../src/engine/protocol.js";
-import { ModelLoadError } from "../src/model-files.js";
+import { deserializeError, serializeError } from "../src/messages/errors.js";
+import { ModelLoadError } from "../src/shared/model-files.js";
 
 /** Through structured clone, as a message between threads carries it. */
 const acrossThreads = (error: unknown) => deserializeError(structuredClone(serializeError(error)));

@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { isCodedError, type GenerationEvent, type GenerationResult } from "@modelnode/core/pipeline";
 import { buildModel, buildTinyModel, type ModelPreset } from "@modelnode/model-builder";
 import { createOnnxPipeline, type OnnxPipeline, type OnnxPipelineOptions } from "../src/index.js";
-import { loadModel, type LoadedModel } from "../src/loaded-model.js";
-import { silentLogger } from "../src/logger.js";
+import { loadModel, type LoadedModel } from "../src/engine/loaded-model.js";
+import { silentLogger } from "../src/shared/logger.js";
 
 /** <repo>/models (this file runs from packages/onnx/dist/test). */
 export const MODELS_DIR = fileURLToPath(new URL("../../../../models", import.meta.url));

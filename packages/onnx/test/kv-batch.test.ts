@@ -3,10 +3,10 @@
 // (grouped-query attention: fewer key/value heads than query heads).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { LoadedModel } from "../src/loaded-model.js";
+import type { LoadedModel } from "../src/engine/loaded-model.js";
 import { KvBatch } from "../src/engine/kv-batch.js";
-import { argmax } from "../src/sampler.js";
-import { createRandom } from "../src/random.js";
+import { argmax } from "../src/engine/sampler.js";
+import { createRandom } from "../src/shared/random.js";
 import { loadTestModel, maxAbsDiff } from "./helpers.js";
 
 const TOLERANCE = 1e-4;

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { argmax, Sampler } from "../src/sampler.js";
-import { createRandom } from "../src/random.js";
+import { argmax, Sampler } from "../src/engine/sampler.js";
+import { createRandom } from "../src/shared/random.js";
 
 /** Logits whose softmax (temperature 1) is exactly `probs` on the first ids, ~0 elsewhere. */
 function logitsFor(probs: number[], vocab = 1000): Float32Array {

@@ -4,12 +4,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GenerationEvent, GenerationResult } from "@modelnode/core/pipeline";
 import { GenerationRow } from "../src/engine/generation-row.js";
-import { IncrementalDecoder } from "../src/incremental-decoder.js";
-import { createRandom } from "../src/random.js";
-import { ByteLevelTextStream, createTextStream } from "../src/text-stream.js";
-import type { LoadedModel } from "../src/loaded-model.js";
-import { StopSequenceMatcher } from "../src/stop-sequences.js";
-import { TextTokenizer } from "../src/tokenizer.js";
+import { IncrementalDecoder } from "../src/shared/incremental-decoder.js";
+import { createRandom } from "../src/shared/random.js";
+import { ByteLevelTextStream, createTextStream } from "../src/shared/text-stream.js";
+import type { LoadedModel } from "../src/engine/loaded-model.js";
+import { StopSequenceMatcher } from "../src/engine/stop-sequences.js";
+import { TextTokenizer } from "../src/shared/text-tokenizer.js";
 import type { OnnxPipeline } from "../src/index.js";
 import { ensureTinyModel, eventually, tinyPipeline } from "./helpers.js";
 

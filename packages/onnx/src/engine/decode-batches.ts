@@ -16,7 +16,7 @@
  * of rebuilding the batch; then the slot is removed (the last row moves into it).
  * A batch whose leading columns are padding for every row is rebuilt narrower.
  */
-import type { LoadedModel } from "../loaded-model.js";
+import type { LoadedModel } from "./loaded-model.js";
 import type { GenerationRow } from "./generation-row.js";
 import { KvBatch, type RowRef } from "./kv-batch.js";
 

@@ -1,41 +1,23 @@
 /**
  * The engine: everything that touches the models, on the worker thread. It takes requests from
- * the pipeline, admits generations by batch room and cache memory, keeps legacy step sessions,
- * drives one `ModelRunner` per model in a loop, and sends back events in one message per loop
- * iteration.
- *
- * Admission: a generation runs when its model's batch has room (`maxBatchSize`) and its worst
- * case cache — (prompt + max_tokens) tokens — fits the byte budget (`maxCacheBytes`) beside what
- * running generations reserved and sessions hold (idle sessions are evicted, least recently used
- * first, to make room). Otherwise it waits in a FIFO queue of at most `maxQueuedGenerations`;
- * past that, BUSY. A generation that could not fit even in an empty engine is BUSY at once.
+ * the pipeline, admits generations by batch room and cache memory (admission.ts), keeps legacy
+ * step sessions, drives one `ModelRunner` per model in a loop, and sends back events in one
+ * message per loop iteration.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { errors, isCodedError, type GenerationResult, type ResumeFrom, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
-import type { LoadedModel } from "../loaded-model.js";
-import type { PipelineLogger } from "../logger.js";
-import { checkContext, type ResolvedSampling } from "../request-settings.js";
+import type { EngineEvent, EngineLimits, EngineStepRequest, FromEngine, ToEngine } from "../messages/engine-protocol.js";
+import { serializeError } from "../messages/errors.js";
+import type { ResolvedSampling } from "../messages/sampling.js";
+import type { PipelineLogger } from "../shared/logger.js";
+import { Admission } from "./admission.js";
 import { GenerationRow } from "./generation-row.js";
 import { KvBatch } from "./kv-batch.js";
+import type { LoadedModel } from "./loaded-model.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
-import { serializeError, type EngineEvent, type FromEngine, type ToEngine } from "./protocol.js";
-import { checkStep, type EngineStepRequest } from "./step-requests.js";
-import { StepSessionStore, type StepSession } from "./step-sessions.js";
-
-export interface EngineLimits {
-  maxBatchSize: number;
-  maxQueuedGenerations: number;
-  maxCacheBytes: number;
-  prefillChunkTokens: number;
-  maxSessions: number;
-  sessionIdleMs: number;
-}
-
-interface Queued {
-  row: GenerationRow;
-  runner: ModelRunner;
-  reservedBytes: number;
-}
+import { checkContext } from "./request-checks.js";
+import { checkStep } from "./step-requests.js";
+import { StepSessionStore } from "./step-sessions.js";
 
 export class Engine {
   /** By model id (aliases map to their model's runner). */
@@ -43,9 +25,7 @@ export class Engine {
   /** Each runner once, for the loops over all of them. */
   private readonly distinctRunners: ModelRunner[];
   private readonly sessions: StepSessionStore;
-  private readonly queue: Queued[] = [];
-  /** Admitted generations → their reserved cache bytes. */
-  private readonly reservations = new Map<GenerationRow, number>();
+  private readonly admission: Admission;
   private readonly generations = new Map<number, GenerationRow>();
   private readonly steps = new Map<number, StepJob>();
   private events: EngineEvent[] = [];
@@ -86,6 +66,7 @@ export class Engine {
         this.scheduleFlush();
       },
     });
+    this.admission = new Admission(limits, this.sessions);
   }
 
   handle(message: ToEngine): void {
@@ -131,18 +112,8 @@ export class Engine {
     checkContext(model, ids.length + (resumedFull ? 0 : generated.length), resumedFull ? 0 : 1);
     const remaining = Math.max(settings.maxTokens - generated.length, 0);
     const reservedBytes = Math.min(ids.length + generated.length + remaining, model.contextLength) * model.cacheBytesPerToken;
-    if (reservedBytes > this.limits.maxCacheBytes) {
-      throw errors.busy("The prompt plus the maximum number of tokens need more key/value cache memory than this node has; ask for fewer tokens.", {
-        max_cache_bytes: this.limits.maxCacheBytes,
-        needed_bytes: reservedBytes,
-      });
-    }
-    if (this.queue.length >= this.limits.maxQueuedGenerations && !this.canAdmitNow(modelId, reservedBytes)) {
-      throw errors.busy("The model is busy: too many generations are running or waiting; retry later.", {
-        running: this.reservations.size,
-        waiting: this.queue.length,
-      });
-    }
+    const runner = this.runners.get(modelId)!;
+    this.admission.checkRoom(runner, reservedBytes);
     const row = new GenerationRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) }, {
       text: (text, tokenIds) => this.emit(["text", id, text, tokenIds]),
       token: () => this.tokensGenerated++,
@@ -152,8 +123,7 @@ export class Engine {
     // A resumed row replays its earlier tokens' text (emitting what was not delivered yet); it
     // may be over already (maxTokens or the context reached, or a stop string in that text).
     if (row.replay()) return;
-    this.queue.push({ row, runner: this.runners.get(modelId)!, reservedBytes });
-    this.admit();
+    this.admission.enqueue(row, runner, reservedBytes);
     this.wake();
   }
 
@@ -163,7 +133,7 @@ export class Engine {
     const { session, ids, mask } = checkStep(request, model, this.sessions);
     const heldBefore = request.step === 0 ? 0 : session.length;
     const plannedBytes = (heldBefore + ids.length) * model.cacheBytesPerToken;
-    if (!this.makeRoom(plannedBytes - this.sessionBytes(session), session)) {
+    if (!this.admission.makeRoom(plannedBytes - this.admission.sessionBytes(session), session)) {
       if (request.step === 0 && session.length === 0) this.sessions.delete(session.id);
       throw errors.tooManySessions("The key/value cache memory limit is reached and no idle session can be evicted to make room; retry later.", {
         max_cache_bytes: this.limits.maxCacheBytes,
@@ -185,9 +155,7 @@ export class Engine {
   private cancel(id: number): void {
     const row = this.generations.get(id);
     if (row) {
-      const waiting = this.queue.findIndex((queued) => queued.row === row);
-      if (waiting >= 0) {
-        this.queue.splice(waiting, 1);
+      if (this.admission.dequeue(row)) {
         row.finish("cancelled");
       } else {
         row.cancelled = true; // the runner ends it before its next run
@@ -197,44 +165,6 @@ export class Engine {
     }
     const job = this.steps.get(id);
     if (job) job.cancelled = true;
-  }
-
-  /** Admits queued generations in order while their model has batch room and memory allows. */
-  private admit(): void {
-    for (let i = 0; i < this.queue.length; ) {
-      const { row, runner, reservedBytes } = this.queue[i];
-      if (runner.activeGenerations >= this.limits.maxBatchSize) {
-        i++; // another model may have room
-        continue;
-      }
-      if (!this.makeRoom(reservedBytes)) break; // memory is shared: keep first come, first served
-      this.queue.splice(i, 1);
-      this.reservations.set(row, reservedBytes);
-      row.admitted();
-      runner.startGeneration(row);
-    }
-  }
-
-  private canAdmitNow(modelId: string, bytes: number): boolean {
-    const runner = this.runners.get(modelId)!;
-    return this.queue.length === 0 && runner.activeGenerations < this.limits.maxBatchSize && this.committedBytes() + bytes <= this.limits.maxCacheBytes;
-  }
-
-  /** Evicts idle sessions (never `keep`) until `bytes` more fit the budget; false when they cannot. */
-  private makeRoom(bytes: number, keep?: StepSession): boolean {
-    return this.sessions.evictUntil(() => this.committedBytes() + bytes <= this.limits.maxCacheBytes, keep);
-  }
-
-  /** Cache bytes promised: admitted generations' worst cases and every session's (planned) cache. */
-  private committedBytes(): number {
-    let total = 0;
-    for (const bytes of this.reservations.values()) total += bytes;
-    for (const session of this.sessions.values()) total += this.sessionBytes(session);
-    return total;
-  }
-
-  private sessionBytes(session: StepSession): number {
-    return session.busy ? Math.max(session.plannedBytes, session.cache.cacheBytes) : session.cache.cacheBytes;
   }
 
   // --- the loop -------------------------------------------------------------------------------
@@ -271,7 +201,7 @@ export class Engine {
           runner.abandon(error as Error);
         }
       }
-      this.admit();
+      this.admission.admit();
       this.flush();
       // New requests and cancellations arrive between iterations: onnxruntime-node starts every
       // run from a setImmediate, so the event loop (and this thread's message port) gets a turn
@@ -290,7 +220,7 @@ export class Engine {
 
   private generationDone(row: GenerationRow, result: GenerationResult): void {
     this.generations.delete(row.requestId);
-    this.reservations.delete(row);
+    this.admission.release(row);
     this.generationsCompleted++;
     this.emit(["done", row.requestId, result]);
   }
@@ -299,7 +229,7 @@ export class Engine {
     this.logger.error({ err: error, model: row.model.id }, "generation failed");
     row.cancelled = true;
     this.generations.delete(row.requestId);
-    this.reservations.delete(row);
+    this.admission.release(row);
     this.emit(["error", row.requestId, serializeError(error)]);
   }
 
@@ -355,11 +285,11 @@ export class Engine {
     for (const batch of batches) cacheBytes += batch.cacheBytes;
     return {
       activeSessions: this.sessions.size,
-      generationsInFlight: this.reservations.size,
+      generationsInFlight: this.admission.running,
       cacheBytes,
-      cacheBytesCommitted: this.committedBytes(),
-      queued: this.queue.length,
-      queuedGenerations: this.queue.length,
+      cacheBytesCommitted: this.admission.committedBytes(),
+      queued: this.admission.waiting,
+      queuedGenerations: this.admission.waiting,
       batchSize,
       models: this.models.size,
       generationsCompleted: this.generationsCompleted,
@@ -378,7 +308,7 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     const shuttingDown = errors.shuttingDown("The model pipeline is closing.");
-    for (const { row } of this.queue.splice(0)) {
+    for (const row of this.admission.drain()) {
       this.generations.delete(row.requestId);
       this.emit(["error", row.requestId, serializeError(shuttingDown)]);
     }

@@ -6,10 +6,12 @@
  * when cancelled.
  */
 import type { FinishReason, GenerationResult, ResumeFrom } from "@modelnode/core/pipeline";
-import type { LoadedModel } from "../loaded-model.js";
-import { Sampler, type SamplerSettings } from "../sampler.js";
-import { StopSequenceMatcher } from "../stop-sequences.js";
-import { createTextStream, type TokenTextStream } from "../text-stream.js";
+import type { SamplerSettings } from "../messages/sampling.js";
+import { createTextStream } from "../shared/text-stream.js";
+import type { TokenTextStream } from "../shared/token-text-stream.js";
+import type { LoadedModel } from "./loaded-model.js";
+import { Sampler } from "./sampler.js";
+import { StopSequenceMatcher } from "./stop-sequences.js";
 
 export interface GenerationSettings {
   promptIds: number[];

@@ -20,9 +20,9 @@
  * A model without a KV cache re-runs each row's whole history; such batches hold one row.
  */
 import { Tensor, type InferenceSession } from "onnxruntime-node";
-import type { LoadedModel } from "../loaded-model.js";
+import { halfToFloat } from "../shared/float16.js";
+import type { LoadedModel } from "./loaded-model.js";
 import { guardedRun } from "./run-guard.js";
-import { halfToFloat } from "../float16.js";
 
 type CacheData = Float32Array | Uint16Array;
 

@@ -20,13 +20,13 @@
  * KV cache) run each sequence as a batch of its own, one after another.
  */
 import type { ProtocolError, StepResult } from "@modelnode/core/pipeline";
-import type { LoadedModel } from "../loaded-model.js";
-import { argmax } from "../sampler.js";
+import { stepCancelled } from "../messages/steps.js";
 import type { GenerationRow } from "./generation-row.js";
 import { DecodeBatches, type Joiner } from "./decode-batches.js";
 import { KvBatch, type RowInput, type RowRef } from "./kv-batch.js";
+import type { LoadedModel } from "./loaded-model.js";
+import { argmax } from "./sampler.js";
 import type { StepSession } from "./step-sessions.js";
-import { stepCancelled } from "./step-requests.js";
 
 const TRACE = process.env.MODELNODE_ENGINE_TRACE === "1";
 /** Iterations a waiting input may be passed over by shorter ones before it goes first. */

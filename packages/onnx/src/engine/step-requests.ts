@@ -3,13 +3,12 @@
  * the whole prompt; step n > 0 must follow step n - 1 of an existing session of the same model
  * and feeds only the new tokens. Every refusal is a coded error (core's `errors.*`).
  */
-import { errors, type ProtocolError, type StepRequest } from "@modelnode/core/pipeline";
-import type { LoadedModel } from "../loaded-model.js";
-import { checkAttentionMask, checkContext, checkTokenIds, clip } from "../request-settings.js";
+import { errors } from "@modelnode/core/pipeline";
+import type { EngineStepRequest } from "../messages/engine-protocol.js";
+import { clip } from "../shared/clip.js";
+import type { LoadedModel } from "./loaded-model.js";
+import { checkAttentionMask, checkContext, checkTokenIds } from "./request-checks.js";
 import type { StepSession, StepSessionStore } from "./step-sessions.js";
-
-/** A step as the engine gets it: a text input was encoded on the tokenizer thread. */
-export type EngineStepRequest = Omit<StepRequest, "signal" | "inputIds"> & { inputIds: number[] };
 
 export interface CheckedStep {
   /** The session the step runs on (created for a new step 0). */
@@ -43,16 +42,6 @@ export function checkStep(request: EngineStepRequest, model: LoadedModel, sessio
     checkContext(model, session.length, ids.length);
   }
   return { session, ids, mask: checkAttentionMask(request.attentionMask, ids.length) };
-}
-
-/** A step's text is encoded before it reaches the engine: step 0 with the special tokens a prompt gets, later steps without. */
-export function stepAddsSpecialTokens(step: number): boolean {
-  return step === 0;
-}
-
-/** CANCELLED, for a step cancelled before it ran. */
-export function stepCancelled(sessionId: string, step: number): ProtocolError {
-  return errors.cancelled(`Step ${step} of session "${clip(sessionId)}" was cancelled.`);
 }
 
 function stepInputIds(model: LoadedModel, input: number[]): number[] {

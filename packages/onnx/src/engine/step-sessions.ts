@@ -8,8 +8,8 @@
  * The same eviction makes room when the cache bytes of all sequences would pass `maxCacheBytes`.
  */
 import { errors } from "@modelnode/core/pipeline";
-import type { LoadedModel } from "../loaded-model.js";
-import type { PipelineLogger } from "../logger.js";
+import type { PipelineLogger } from "../shared/logger.js";
+import type { LoadedModel } from "./loaded-model.js";
 import { KvBatch } from "./kv-batch.js";
 
 export interface StepSession {

@@ -1,19 +1,17 @@
 /**
- * The engine thread's entry point (a `worker_threads` Worker started by createOnnxPipeline):
+ * The engine thread's entry point (a `worker_threads` Worker started by main/engine-thread.ts):
  * loads the models, says "ready" (or "failed", with the error), then hands every message to the
  * engine. onnxruntime-node's `run()` blocks the thread it runs on; here, that is this thread.
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadModel, type LoadedModel } from "../loaded-model.js";
-import type { PipelineLogger } from "../logger.js";
-import type { ResolvedOptions } from "../options.js";
+import type { EngineOptions, FromEngine, ToEngine } from "../messages/engine-protocol.js";
+import { serializeError } from "../messages/errors.js";
+import type { PipelineLogger } from "../shared/logger.js";
 import { Engine } from "./engine.js";
+import { loadModel, type LoadedModel } from "./loaded-model.js";
 import { installRunGuard } from "./run-guard.js";
-import { serializeError, type FromEngine, type ToEngine } from "./protocol.js";
-
-export type EngineOptions = Omit<ResolvedOptions, "logger"> & { runFlags: Int32Array };
 
 const port = parentPort!;
 const send = (message: FromEngine) => port.postMessage(message);

@@ -6,18 +6,20 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ModelInfo } from "@modelnode/core/pipeline";
-import { ModelLoadError, readModelFiles, type ModelDtype } from "./model-files.js";
+import type { SamplingDefaults } from "../messages/sampling.js";
+import { ChatTemplate } from "../shared/chat-template.js";
+import type { PipelineLogger } from "../shared/logger.js";
+import { ModelLoadError, readModelFiles, type ModelDtype } from "../shared/model-files.js";
+import { sessionOptionsFor } from "../shared/session-options.js";
+import { buildTokenizer, type TextTokenizer } from "../shared/text-tokenizer.js";
 import { readSignature, type ModelSignature } from "./model-signature.js";
-import { buildTokenizer, type TextTokenizer } from "./tokenizer.js";
-import { ChatTemplate } from "./chat-template.js";
-import type { PipelineLogger } from "./logger.js";
 
 export interface LoadedModel {
   id: string;
   dir: string;
   session: InferenceSession;
   tokenizer: TextTokenizer;
-  /** Renders chats: the model's own template, or the fallback (see chat-template.ts). */
+  /** Renders chats: the model's own template, or the fallback (see shared/chat-template.ts). */
   chatTemplate: ChatTemplate;
   signature: ModelSignature;
   contextLength: number;
@@ -45,53 +47,13 @@ export interface LoadedModel {
   samplingDefaults: SamplingDefaults;
 }
 
-export interface SamplingDefaults {
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-}
-
 export interface LoadModelSettings {
-  /** Which graph of the folder (see model-files.ts); default fp32 or the only one. */
+  /** Which graph of the folder (see shared/model-files.ts); default fp32 or the only one. */
   dtype?: ModelDtype;
   threads: number;
   spinning: boolean;
   sessionOptions: InferenceSession.SessionOptions;
   logger: PipelineLogger;
-}
-
-/**
- * The session options every model gets (the load bench's bare loop uses the same). The CPU memory
- * arena is off: measured on onnxruntime-node 1.30, after one long prefill the arena made every
- * later decode step about 2x slower (0.55 vs 0.30 ms/token on the tiny model at 513 tokens of
- * context), while plain malloc costs nothing measurable. Spinning intra-op threads burn a core
- * while they wait for work, which on a small machine is a core the sockets do not get; measured
- * on 2 cores (GPT-2 small, batch 8), spinning off was no slower. `overrides` win.
- */
-export function sessionOptionsFor(
-  threads: number,
-  spinning: boolean,
-  overrides: InferenceSession.SessionOptions = {},
-): InferenceSession.SessionOptions {
-  return {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: "all",
-    enableCpuMemArena: false,
-    ...overrides,
-    extra: withSpinning(overrides.extra, spinning),
-  };
-}
-
-type ExtraOptions = Record<string, unknown> & { session?: Record<string, unknown> & { intra_op?: Record<string, unknown> } };
-
-/** ONNX Runtime's session config entry session.intra_op.allow_spinning, unless the caller set it. */
-function withSpinning(extra: ExtraOptions | undefined, spinning: boolean): ExtraOptions {
-  return {
-    ...extra,
-    session: { ...extra?.session, intra_op: { allow_spinning: spinning ? "1" : "0", ...extra?.session?.intra_op } },
-  };
 }
 
 export async function loadModel(id: string, dir: string, settings: LoadModelSettings): Promise<LoadedModel> {

@@ -1,7 +1,7 @@
 /**
  * `OnnxPipeline`: core's `ModelPipeline` contract, served by two threads: the tokenizer thread
  * (tokenizer-thread.ts) encodes prompts, chats and text steps, and serves `tokenize`,
- * `countTokens` and `detokenize`; the engine thread (engine/) schedules, runs the model, samples
+ * `countTokens` and `detokenize`; the engine thread (src/engine/) schedules, runs the model, samples
  * and turns tokens into text. This side, on the caller's thread, only checks requests, passes
  * them on, and turns the engine's batched events back into promises and async iterables, so the
  * caller's event loop stays free.
@@ -24,12 +24,13 @@ import {
   type StepResult,
   type Tokenization,
 } from "@modelnode/core/pipeline";
+import type { FromEngine, ToEngine } from "../messages/engine-protocol.js";
+import { deserializeError } from "../messages/errors.js";
+import { stopRuns } from "../messages/run-flags.js";
+import { stepAddsSpecialTokens, stepCancelled } from "../messages/steps.js";
+import type { EngineThread } from "./engine-thread.js";
 import { EventQueue } from "./event-queue.js";
-import { deserializeError, type EngineThread } from "./engine-thread.js";
-import type { FromEngine, ToEngine } from "./engine/protocol.js";
 import type { ResolvedOptions } from "./options.js";
-import { stopRuns } from "./engine/run-guard.js";
-import { stepAddsSpecialTokens, stepCancelled } from "./engine/step-requests.js";
 import { generationInput, resolveSampling } from "./request-settings.js";
 import { TokenizerThread } from "./tokenizer-thread.js";
 
@@ -57,7 +58,7 @@ export class OnnxPipeline implements ModelPipeline {
   private worker: Worker | undefined;
   private runFlags: Int32Array | undefined;
   private closing: Promise<void> | undefined;
-  /** On process exit: let the engine's current run finish first (see engine/run-guard.ts). */
+  /** On process exit: let the engine's current run finish first (see messages/run-flags.ts). */
   private readonly onProcessExit = () => {
     if (this.runFlags) stopRuns(this.runFlags, EXIT_WAIT_MS);
   };

@@ -4,17 +4,8 @@
  * PRNG so a seed reproduces the text. Scratch arrays are allocated once per sampler (one per
  * generation), not per token.
  */
-import { createRandom } from "./random.js";
-
-export interface SamplerSettings {
-  /** 0 = greedy. */
-  temperature: number;
-  /** 0 = no top-k cut. */
-  topK: number;
-  /** 1 = no nucleus cut. */
-  topP: number;
-  seed: number;
-}
+import type { SamplerSettings } from "../messages/sampling.js";
+import { createRandom } from "../shared/random.js";
 
 /**
  * Index of the largest logit (the first one on ties). Four independent running maxima break the

@@ -5,8 +5,8 @@
  */
 import { availableParallelism } from "node:os";
 import type { InferenceSession } from "onnxruntime-node";
-import { silentLogger, type PipelineLogger } from "./logger.js";
-import { MODEL_DTYPES, type ModelDtype } from "./model-files.js";
+import { silentLogger, type PipelineLogger } from "../shared/logger.js";
+import { MODEL_DTYPES, type ModelDtype } from "../shared/model-files.js";
 
 /** A model folder and, optionally, which of its graphs to load (transformers.js's `dtype`). */
 export interface ModelEntry {

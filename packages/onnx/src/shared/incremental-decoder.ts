@@ -7,8 +7,8 @@
  * little preceding context also keeps tokenizers that drop a leading space on the first token
  * (SentencePiece) from losing it.
  */
-import type { TokenTextStream } from "./text-stream.js";
-import type { TextTokenizer } from "./tokenizer.js";
+import type { TextTokenizer } from "./text-tokenizer.js";
+import type { TokenTextStream } from "./token-text-stream.js";
 
 const REPLACEMENT = "\uFFFD";
 

@@ -1,6 +1,6 @@
 /**
  * Every text → token ids encoding of the pipeline, served by a thread of its own
- * (tokenizer-worker.ts): `tokenize`, `countTokens` and `detokenize`, and the ids of each
+ * (tokenizer/worker.ts): `tokenize`, `countTokens` and `detokenize`, and the ids of each
  * generation's prompt or chat (rendered with the model's chat template) and of legacy steps
  * given as text, before the request goes to the engine.
  *
@@ -12,34 +12,24 @@
  * key/value cache, and never hold up the event loop.
  *
  * The thread is started with the pipeline and loads every model's tokenizer at once (`warm`),
- * from the same files with the same code as the engine (see tokenizer.ts). It keeps the process
- * alive only while calls are in flight; if it dies, its calls fail and the next call starts a new
- * one.
+ * from the same files with the same code as the engine (see shared/text-tokenizer.ts). It keeps
+ * the process alive only while calls are in flight; if it dies, its calls fail and the next call
+ * starts a new one.
  */
 import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import { errors, type ModelInfo, type Tokenization } from "@modelnode/core/pipeline";
-import { deserializeError } from "./engine-thread.js";
-import type { GenerationInput, SerializedError } from "./engine/protocol.js";
-import { checkVocabulary } from "./request-settings.js";
-
-/** What the tokenizer thread needs of a model. */
-export interface TokenizerModel {
-  /** Absolute model directory (tokenizer.json, tokenizer_config.json). */
-  dir: string;
-  bosTokenId?: number;
-}
-
-export type TokenizerCall =
-  | { op: "tokenize" | "count"; modelId: string; text: string }
-  | { op: "detokenize"; modelId: string; ids: number[] }
-  | { op: "input"; modelId: string; input: GenerationInput }
-  | { op: "encode"; modelId: string; text: string; addSpecialTokens: boolean }
-  | { op: "load"; modelId: string };
-export type TokenizerRequest = TokenizerCall & { id: number };
-/** tokenize: a Tokenization; count: a number; detokenize: the text; input, encode: ids; load: 0. */
-export type TokenizerResult = Tokenization | number | string | number[];
-export type TokenizerReply = { id: number; result: TokenizerResult } | { id: number; error: SerializedError };
+import { deserializeError } from "../messages/errors.js";
+import type {
+  GenerationInput,
+  TokenizerCall,
+  TokenizerModel,
+  TokenizerOptions,
+  TokenizerReply,
+  TokenizerRequest,
+  TokenizerResult,
+} from "../messages/tokenizer-protocol.js";
+import { checkVocabulary } from "../shared/token-ids.js";
 
 interface Pending {
   resolve(result: unknown): void;
@@ -119,8 +109,8 @@ export class TokenizerThread {
   }
 
   private start(): Worker {
-    const worker = new Worker(new URL("./tokenizer-worker.js", import.meta.url), {
-      workerData: { models: this.workerModels },
+    const worker = new Worker(new URL("../tokenizer/worker.js", import.meta.url), {
+      workerData: { models: this.workerModels } satisfies TokenizerOptions,
       name: "modelnode-tokenizer",
     });
     worker.unref();

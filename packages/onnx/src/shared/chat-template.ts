@@ -11,12 +11,14 @@
  * layout newer exports use). A model with neither gets `FALLBACK_CHAT_TEMPLATE`.
  *
  * Checking the messages (`checkChat`) is cheap and happens on the caller's thread; rendering and
- * tokenizing happen on the engine thread, next to the prompt's other tokenizing.
+ * tokenizing happen on the tokenizer thread, next to the prompt's other tokenizing. The engine
+ * thread compiles the template too, at load, so that one that does not parse fails the load.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { errors, type ChatMessage } from "@modelnode/core/pipeline";
+import { clip } from "./clip.js";
 import { ModelLoadError } from "./model-files.js";
 
 /**
@@ -157,8 +159,4 @@ function specialTokensOf(tokenizerConfig: Record<string, any>): Record<string, s
 
 function firstLine(error: unknown): string {
   return String((error as Error)?.message ?? error).split("\n")[0];
-}
-
-function clip(text: string, max = 64): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

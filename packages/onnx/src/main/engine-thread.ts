@@ -1,23 +1,22 @@
 /**
- * Starting the engine thread: a `worker_threads` Worker running engine/worker.js with the resolved
+ * Starting the engine thread: a `worker_threads` Worker running engine/worker.ts with the resolved
  * options, resolved once it has loaded every model (or rejected with the error it reported, e.g.
  * a `ModelLoadError` naming the file at fault).
  */
 import { Worker } from "node:worker_threads";
-import { ProtocolError, type ModelInfo } from "@modelnode/core/pipeline";
-import { ModelLoadError } from "./model-files.js";
+import type { ModelInfo } from "@modelnode/core/pipeline";
+import type { EngineOptions, FromEngine } from "../messages/engine-protocol.js";
+import { deserializeError } from "../messages/errors.js";
+import { createRunFlags } from "../messages/run-flags.js";
+import type { SamplingDefaults } from "../messages/sampling.js";
 import type { ResolvedOptions } from "./options.js";
-import type { FromEngine, SerializedError } from "./engine/protocol.js";
-import { createRunFlags } from "./engine/run-guard.js";
-import type { EngineOptions } from "./engine/worker.js";
-import type { SamplingDefaults } from "./loaded-model.js";
 
 export interface EngineThread {
   worker: Worker;
-  /** Shared with the engine thread: see engine/run-guard.ts. */
+  /** Shared with the engine thread: see messages/run-flags.ts. */
   runFlags: Int32Array;
   models: ModelInfo[];
-  /** Per model id: generation_config.json's sampling values (see loaded-model.ts). */
+  /** Per model id: generation_config.json's sampling values (see engine/loaded-model.ts). */
   samplingDefaults?: Record<string, SamplingDefaults>;
   /** Starts another engine with the same options (after this one died). */
   restart(): Promise<EngineThread>;
@@ -26,7 +25,7 @@ export interface EngineThread {
 export function startEngineThread(options: ResolvedOptions): Promise<EngineThread> {
   const { logger, ...rest } = options;
   const runFlags = createRunFlags();
-  const worker = new Worker(new URL("./engine/worker.js", import.meta.url), {
+  const worker = new Worker(new URL("../engine/worker.js", import.meta.url), {
     workerData: { ...rest, runFlags } satisfies EngineOptions,
     name: "modelnode-engine",
   });
@@ -51,21 +50,3 @@ export function startEngineThread(options: ResolvedOptions): Promise<EngineThrea
   });
 }
 
-/**
- * An error from another thread (the engine's or the tokenizer's) as the classes callers check
- * for: a coded error becomes a `ProtocolError` with its code, message and details (so core sends
- * it to the client as it is); a `ModelLoadError` stays one; anything else is a plain Error.
- */
-export function deserializeError(data: SerializedError): Error {
-  let error: Error;
-  if (data.coded === true && typeof data.code === "string") error = new ProtocolError(data.code, data.message, data.details);
-  else if (data.name === "ModelLoadError" && data.modelId !== undefined && data.file !== undefined) {
-    error = new ModelLoadError(data.modelId, data.file, "");
-    error.message = data.message;
-  } else {
-    error = new Error(data.message);
-    error.name = data.name;
-  }
-  if (data.stack) error.stack = data.stack;
-  return error;
-}

@@ -1,26 +1,48 @@
 /**
- * Messages between the pipeline (main thread) and the engine (worker thread). Requests carry a
+ * Messages between the pipeline (main thread) and the engine (engine thread). Requests carry a
  * numeric id chosen by the pipeline; the engine answers with events in batched messages, each
  * with a fresh stats snapshot, so that a reply and the figures it changed arrive together.
  */
-import type { SamplingDefaults } from "../loaded-model.js";
-import { isCodedError, type ChatMessage, type ResumeFrom, type GenerationResult, type ModelInfo, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
-import type { ResolvedSampling } from "../request-settings.js";
+import type { InferenceSession } from "onnxruntime-node";
+import type { GenerationResult, ModelInfo, PipelineStats, ResumeFrom, StepRequest, StepResult } from "@modelnode/core/pipeline";
+import type { ModelDtype } from "../shared/model-files.js";
+import type { SerializedError } from "./errors.js";
+import type { ResolvedSampling, SamplingDefaults } from "./sampling.js";
+
+/** The limits the engine schedules by (see engine/engine.ts). */
+export interface EngineLimits {
+  maxBatchSize: number;
+  maxQueuedGenerations: number;
+  maxCacheBytes: number;
+  prefillChunkTokens: number;
+  maxSessions: number;
+  sessionIdleMs: number;
+}
+
+/** What the engine thread is started with (its `workerData`): the pipeline's resolved options, less the logger. */
+export interface EngineOptions extends EngineLimits {
+  models: Record<string, { dir: string; dtype?: ModelDtype }>;
+  threads: number;
+  spinning: boolean;
+  sessionOptions: InferenceSession.SessionOptions;
+  /** Shared with the main thread: see run-flags.ts. */
+  runFlags: Int32Array;
+}
+
+/** A step as the engine gets it: a text input was encoded on the tokenizer thread. */
+export type EngineStepRequest = Omit<StepRequest, "signal" | "inputIds"> & { inputIds: number[] };
 
 export type ToEngine =
   /** `promptIds`: the prompt or chat, encoded on the tokenizer thread. */
   | { type: "generate"; id: number; modelId: string; promptIds: number[]; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom }
   /** A step's text input arrives encoded (ids). */
-  | { type: "step"; id: number; request: Omit<StepRequest, "signal" | "inputIds"> & { inputIds: number[] } }
+  | { type: "step"; id: number; request: EngineStepRequest }
   | { type: "cancel"; id: number }
   /** The caller reads a stream more slowly than it is produced: hold it (`resume` undoes it). */
   | { type: "pause"; id: number }
   | { type: "resume"; id: number }
   | { type: "closeSession"; sessionId: string }
   | { type: "close" };
-
-/** What a generation continues: a prompt, or a chat rendered with the model's chat template. */
-export type GenerationInput = { prompt: string } | { messages: ChatMessage[] };
 
 export type EngineEvent =
   /** `tokenIds`: the ids generated since the previous text event of this generation. */
@@ -37,25 +59,3 @@ export type FromEngine =
   | { type: "events"; events: EngineEvent[]; stats: PipelineStats }
   | { type: "log"; level: "debug" | "info" | "warn" | "error"; obj: object; msg?: string }
   | { type: "closed" };
-
-/** An Error as plain data (structured clone drops custom classes and fields). */
-export interface SerializedError {
-  name: string;
-  message: string;
-  stack?: string;
-  /** A coded error (core's `isCodedError`: a ProtocolError, PipelineError or one from another copy of core). */
-  coded?: boolean;
-  code?: string;
-  details?: unknown;
-  /** ModelLoadError */
-  modelId?: string;
-  file?: string;
-}
-
-export function serializeError(error: unknown): SerializedError {
-  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
-  const { name, message, stack } = error;
-  const fields = error as Error & Partial<Pick<SerializedError, "code" | "details" | "modelId" | "file">>;
-  const coded = isCodedError(error);
-  return { name, message, stack, coded, code: fields.code, details: fields.details, modelId: fields.modelId, file: fields.file };
-}

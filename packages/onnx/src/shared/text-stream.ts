@@ -10,14 +10,8 @@
  * same text as the tokenizer's decode (skip_special_tokens, no clean-up), which the tests check.
  */
 import { IncrementalDecoder } from "./incremental-decoder.js";
-import type { TextTokenizer } from "./tokenizer.js";
-
-export interface TokenTextStream {
-  /** Adds a token; returns the text it completes (possibly ""). */
-  push(id: number): string;
-  /** Text still held back, once generation ends (U+FFFD for bytes that never formed a character). */
-  flush(): string;
-}
+import type { TextTokenizer } from "./text-tokenizer.js";
+import type { TokenTextStream } from "./token-text-stream.js";
 
 /**
  * Per tokenizer: the text of each token whose bytes are whole, valid UTF-8 on their own (most
@@ -89,21 +83,4 @@ export class ByteLevelTextStream implements TokenTextStream {
 /** The fast byte-level stream when the tokenizer allows it, else the generic incremental decoder. */
 export function createTextStream(tokenizer: TextTokenizer, promptIds: readonly number[]): TokenTextStream {
   return tokenizer.byteLevel ? new ByteLevelTextStream(tokenizer) : new IncrementalDecoder(tokenizer, promptIds);
-}
-
-/**
- * One piece of text per id, for showing a tokenization: the pieces join to the text of the ids,
- * special tokens (BOS, EOS, …) shown as their content. A character whose bytes span several
- * tokens comes out whole on its last token (the others get ""); bytes that never complete one
- * end up on the last piece.
- */
-export function tokenPieces(tokenizer: TextTokenizer, ids: readonly number[]): string[] {
-  const stream = createTextStream(tokenizer, []);
-  const pieces = ids.map((id) => {
-    const added = tokenizer.addedToken(id);
-    return added?.special ? added.content : stream.push(id);
-  });
-  const rest = stream.flush();
-  if (rest.length > 0 && pieces.length > 0) pieces[pieces.length - 1] += rest;
-  return pieces;
 }

@@ -5,16 +5,16 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { errors } from "@modelnode/core/pipeline";
-import { ChatTemplate } from "./chat-template.js";
-import { readTokenizerFiles } from "./model-files.js";
-import { inputIds, type PromptEncoder } from "./request-settings.js";
-import { serializeError } from "./engine/protocol.js";
-import { tokenPieces } from "./text-stream.js";
-import { buildTokenizer, promptTokenIds, type TextTokenizer } from "./tokenizer.js";
-import type { TokenizerModel, TokenizerReply, TokenizerRequest, TokenizerResult } from "./tokenizer-thread.js";
+import { serializeError } from "../messages/errors.js";
+import type { TokenizerOptions, TokenizerReply, TokenizerRequest, TokenizerResult } from "../messages/tokenizer-protocol.js";
+import { ChatTemplate } from "../shared/chat-template.js";
+import { readTokenizerFiles } from "../shared/model-files.js";
+import { buildTokenizer, promptTokenIds, type TextTokenizer } from "../shared/text-tokenizer.js";
+import { inputIds, type PromptEncoder } from "./prompt-encoding.js";
+import { tokenPieces } from "./token-pieces.js";
 
 const port = parentPort!;
-const { models } = workerData as { models: Record<string, TokenizerModel> };
+const { models } = workerData as TokenizerOptions;
 const encoders = new Map<string, PromptEncoder>();
 
 function encoderOf(modelId: string): PromptEncoder {

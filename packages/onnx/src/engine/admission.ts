@@ -1,0 +1,123 @@
+/**
+ * Which generations run, and when, by batch room and key/value cache memory: the engine's
+ * queue and cache budget, apart from its message handling and loop (engine.ts).
+ *
+ * A generation runs when its model's batch has room (`maxBatchSize`) and its worst case cache —
+ * (prompt + max_tokens) tokens — fits the byte budget (`maxCacheBytes`) beside what running
+ * generations reserved and sessions hold (idle sessions are evicted, least recently used first,
+ * to make room). Otherwise it waits in a FIFO queue of at most `maxQueuedGenerations`; past
+ * that, BUSY. A generation that could not fit even in an empty engine is BUSY at once. Steps
+ * share the budget: a step's session makes room for what it will hold the same way.
+ */
+import { errors } from "@modelnode/core/pipeline";
+import type { EngineLimits } from "../messages/engine-protocol.js";
+import type { GenerationRow } from "./generation-row.js";
+import type { ModelRunner } from "./model-runner.js";
+import type { StepSession, StepSessionStore } from "./step-sessions.js";
+
+type AdmissionLimits = Pick<EngineLimits, "maxBatchSize" | "maxQueuedGenerations" | "maxCacheBytes">;
+
+interface Queued {
+  row: GenerationRow;
+  runner: ModelRunner;
+  reservedBytes: number;
+}
+
+export class Admission {
+  private readonly queue: Queued[] = [];
+  /** Admitted generations → their reserved cache bytes. */
+  private readonly reservations = new Map<GenerationRow, number>();
+
+  constructor(
+    private readonly limits: AdmissionLimits,
+    private readonly sessions: StepSessionStore,
+  ) {}
+
+  /** Generations waiting for batch room or memory. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Generations admitted and not yet over. */
+  get running(): number {
+    return this.reservations.size;
+  }
+
+  /** BUSY when a generation reserving `reservedBytes` on `runner` could never fit, or must wait and the queue is full. */
+  checkRoom(runner: ModelRunner, reservedBytes: number): void {
+    if (reservedBytes > this.limits.maxCacheBytes) {
+      throw errors.busy("The prompt plus the maximum number of tokens need more key/value cache memory than this node has; ask for fewer tokens.", {
+        max_cache_bytes: this.limits.maxCacheBytes,
+        needed_bytes: reservedBytes,
+      });
+    }
+    if (this.queue.length >= this.limits.maxQueuedGenerations && !this.canAdmitNow(runner, reservedBytes)) {
+      throw errors.busy("The model is busy: too many generations are running or waiting; retry later.", {
+        running: this.reservations.size,
+        waiting: this.queue.length,
+      });
+    }
+  }
+
+  /** Queues a generation (checked with `checkRoom`) and admits what can run. */
+  enqueue(row: GenerationRow, runner: ModelRunner, reservedBytes: number): void {
+    this.queue.push({ row, runner, reservedBytes });
+    this.admit();
+  }
+
+  /** Takes a waiting generation out of the queue; false when it is not waiting (admitted, or over). */
+  dequeue(row: GenerationRow): boolean {
+    const waiting = this.queue.findIndex((queued) => queued.row === row);
+    if (waiting < 0) return false;
+    this.queue.splice(waiting, 1);
+    return true;
+  }
+
+  /** Empties the queue (the engine is closing); returns the generations that waited. */
+  drain(): GenerationRow[] {
+    return this.queue.splice(0).map(({ row }) => row);
+  }
+
+  /** A generation is over: its reservation is free. */
+  release(row: GenerationRow): void {
+    this.reservations.delete(row);
+  }
+
+  /** Admits queued generations in order while their model has batch room and memory allows. */
+  admit(): void {
+    for (let i = 0; i < this.queue.length; ) {
+      const { row, runner, reservedBytes } = this.queue[i];
+      if (runner.activeGenerations >= this.limits.maxBatchSize) {
+        i++; // another model may have room
+        continue;
+      }
+      if (!this.makeRoom(reservedBytes)) break; // memory is shared: keep first come, first served
+      this.queue.splice(i, 1);
+      this.reservations.set(row, reservedBytes);
+      row.admitted();
+      runner.startGeneration(row);
+    }
+  }
+
+  /** Evicts idle sessions (never `keep`) until `bytes` more fit the budget; false when they cannot. */
+  makeRoom(bytes: number, keep?: StepSession): boolean {
+    return this.sessions.evictUntil(() => this.committedBytes() + bytes <= this.limits.maxCacheBytes, keep);
+  }
+
+  /** Cache bytes promised: admitted generations' worst cases and every session's (planned) cache. */
+  committedBytes(): number {
+    let total = 0;
+    for (const bytes of this.reservations.values()) total += bytes;
+    for (const session of this.sessions.values()) total += this.sessionBytes(session);
+    return total;
+  }
+
+  /** What a session counts for: a busy one, the larger of what it holds and what its step will. */
+  sessionBytes(session: StepSession): number {
+    return session.busy ? Math.max(session.plannedBytes, session.cache.cacheBytes) : session.cache.cacheBytes;
+  }
+
+  private canAdmitNow(runner: ModelRunner, bytes: number): boolean {
+    return this.queue.length === 0 && runner.activeGenerations < this.limits.maxBatchSize && this.committedBytes() + bytes <= this.limits.maxCacheBytes;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Sampling settings as they travel: the main thread resolves a request's (main/request-settings.ts)
+ * and sends them with the generation; the engine thread reports each model's defaults when ready.
+ */
+
+/** How the next token is chosen (engine/sampler.ts). */
+export interface SamplerSettings {
+  /** 0 = greedy. */
+  temperature: number;
+  /** 0 = no top-k cut. */
+  topK: number;
+  /** 1 = no nucleus cut. */
+  topP: number;
+  seed: number;
+}
+
+/** A request's sampling options, checked and with the defaults filled in. */
+export interface ResolvedSampling {
+  maxTokens: number;
+  stop: string[];
+  sampling: SamplerSettings;
+}
+
+/**
+ * Sampling defaults from generation_config.json (only when it sets do_sample: true, as Hugging
+ * Face's generate() ignores temperature / top_p / top_k otherwise): for requests that give none.
+ */
+export interface SamplingDefaults {
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+}
