@@ -33,12 +33,14 @@ test("garbage instead of HTTP, and broken upgrades, get a 4xx answer; the node s
   const { node, url, port } = await startNode();
   t.after(() => node.close());
   assert.match(await rawExchange(port, "\x00\x01\x02garbage\r\n\r\n"), /^HTTP\/1\.1 400/);
-  assert.match(await rawExchange(port, "GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n"), /^HTTP\/1\.1 426/);
+  assert.match(await rawExchange(port, "GET /elsewhere HTTP/1.1\r\nHost: localhost\r\n\r\n"), /^HTTP\/1\.1 426/);
+  // A name other than localhost or an IP on a loopback address is the DNS rebinding guard's (403).
+  assert.match(await rawExchange(port, "GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n"), /^HTTP\/1\.1 403/);
   // Request targets `new URL()` refuses (this one crashed the node once): answered, not fatal.
   for (const target of ["http://[", "//evil/v1/models", "*", "/v1/models/%E0%A4%A"]) {
-    assert.match(await rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 (426|404|400)/, target);
+    assert.match(await rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`), /^HTTP\/1\.1 (426|404|400)/, target);
   }
-  const badKey = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n";
+  const badKey = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n";
   assert.match(await rawExchange(port, badKey), /^HTTP\/1\.1 400/);
   const badVersion = badKey.replace("Version: 13", "Version: 99").replace("Key: short", "Key: dGhlIHNhbXBsZSBub25jZQ==");
   assert.match(await rawExchange(port, badVersion), /^HTTP\/1\.1 400/);

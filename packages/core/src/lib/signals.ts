@@ -21,7 +21,10 @@ export interface CloseOnSignalsOptions {
   onCloseError?: (error: unknown) => void;
   /** Default: process.exit. */
   exit?: (code: number) => void;
-  /** Signals this soon after the first are the same event (see above). Default 500 ms. */
+  /**
+   * Signals this soon after the first are the same event (see above). Default 100 ms: copies
+   * arrive within milliseconds, a person's second Ctrl-C comes later.
+   */
   coalesceMs?: number;
 }
 
@@ -29,7 +32,7 @@ export interface CloseOnSignalsOptions {
 export function closeOnSignals(node: Closable, options: CloseOnSignalsOptions = {}): () => void {
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   const exit = options.exit ?? ((code: number) => process.exit(code));
-  const coalesceMs = options.coalesceMs ?? 500;
+  const coalesceMs = options.coalesceMs ?? 100;
   let closing = false;
   let firstAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
