@@ -10,12 +10,14 @@
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
 //   node scripts/dev.mjs bench [dispatch|load|nats] [bench options]
+//   node scripts/dev.mjs pack [--out DIR]       build, then pack the publishable packages (pack.mjs)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { currentState, installArgs, installPlan, recordState } from "./install-state.mjs";
+import { PACK_HELP, packAll, parsePackArgs, publishablePackages } from "./pack.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PNPM_VERSION = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).packageManager.split("@")[1];
@@ -157,7 +159,25 @@ switch (command) {
     }
     break;
   }
+  case "pack": {
+    const options = parsePackArgs(rest, root);
+    if (options.help) {
+      console.log(PACK_HELP);
+      break;
+    }
+    if (options.error) {
+      console.error(`${options.error}\n\n${PACK_HELP}`);
+      process.exit(2);
+    }
+    ensureInstalled();
+    build();
+    const pnpm = pnpmCommand();
+    const packages = publishablePackages(root, pnpm);
+    console.error(`[modelnode] packing ${packages.length} packages into ${options.out} ...`);
+    for (const tarball of packAll(root, options.out, pnpm, packages)) console.log(tarball);
+    break;
+  }
   default:
-    console.error(`unknown command "${command}"; use start, test, build, prepare or bench`);
+    console.error(`unknown command "${command}"; use start, test, build, prepare, bench or pack`);
     process.exit(2);
 }
