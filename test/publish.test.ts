@@ -5,7 +5,8 @@
 // installed copies; write a plugin package that lists core as a peer dependency, pack it, and
 // compose a server from it and heartbeatPlugin() in a child process; talk to that server over a
 // real socket; type-check a TypeScript file against the installed declarations; and check that a
-// second copy of core is refused with the error that says so.
+// second copy of core is refused with the error that says so. Every tarball's source maps must
+// resolve inside it.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -14,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { TestClient } from "@modelnode/testing";
 import { run, tarballName, tarEntries, tarFile, userEnv } from "./support/publish/commands.js";
+import { unresolvedMapSources } from "./support/publish/maps.js";
 import { PLUGIN_NAME, PLUGIN_VERSION, writeApp, writePlugin } from "./support/publish/project.js";
 import { dependencyClosure, packInstalled } from "./support/publish/vendor.js";
 import { REPO_ROOT } from "./support/paths.js";
@@ -117,7 +119,8 @@ describe("the packed packages", () => {
     test(`${p.name}: the tarball holds package.json, README.md, LICENSE and dist/src (no tests, no build info), its exports resolve, ranges are real`, async () => {
       const tarball = packedTarballs.get(p.name)!;
       const entries = await tarEntries(tarball);
-      const outside = entries.filter((e) => !/^package\/(package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts)(\.map)?)$/.test(e));
+      // src/*.ts travels too: the source maps point at it (see the source-map test below).
+      const outside = entries.filter((e) => !/^package\/(package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts)(\.map)?|src\/.+\.ts)$/.test(e));
       assert.deepEqual(outside, [], "files a user does not need");
       assert.ok(entries.includes("package/README.md"));
       assert.ok(entries.includes("package/LICENSE"), "the MIT licence the manifest names travels with the code");
@@ -161,6 +164,14 @@ describe("every tarball `npm run pack` made", () => {
     const printed = allTarballs.map((file) => relative(tarballs, file));
     assert.deepEqual(printed.slice().sort(), expected.sort());
     for (const file of allTarballs) assert.ok(existsSync(file), file);
+  });
+
+  test("every source map's sources resolve inside its tarball (or are inlined)", async () => {
+    for (const tarball of allTarballs) {
+      const { maps, unresolved } = await unresolvedMapSources(tarball);
+      assert.ok(maps > 0, `${tarball} ships no source maps`);
+      assert.deepEqual(unresolved, [], `${relative(tarballs, tarball)}: map sources missing from the tarball`);
+    }
   });
 });
 
