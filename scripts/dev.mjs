@@ -11,12 +11,14 @@
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
 //   node scripts/dev.mjs bench [dispatch|load|nats] [bench options]
 //   node scripts/dev.mjs build-model [options]  build, then run the test-model builder (--help)
+//   node scripts/dev.mjs pack [--out DIR]       build, then pack the publishable packages (pack.mjs)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { currentState, installArgs, installPlan, recordState } from "./install-state.mjs";
+import { PACK_HELP, packAll, parsePackArgs, publishablePackages } from "./pack.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PNPM_VERSION = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).packageManager.split("@")[1];
@@ -168,7 +170,25 @@ switch (command) {
     const cli = join(root, "packages", "model-builder", "dist", "src", "cli.js");
     process.exit(run(process.execPath, [cli, ...rest], { cwd: process.env.INIT_CWD ?? process.cwd() }));
   }
+  case "pack": {
+    const options = parsePackArgs(rest, root);
+    if (options.help) {
+      console.log(PACK_HELP);
+      break;
+    }
+    if (options.error) {
+      console.error(`${options.error}\n\n${PACK_HELP}`);
+      process.exit(2);
+    }
+    ensureInstalled();
+    build();
+    const pnpm = pnpmCommand();
+    const packages = publishablePackages(root, pnpm);
+    console.error(`[modelnode] packing ${packages.length} packages into ${options.out} ...`);
+    for (const tarball of packAll(root, options.out, pnpm, packages)) console.log(tarball);
+    break;
+  }
   default:
-    console.error(`unknown command "${command}"; use start, test, build, prepare, bench or build-model`);
+    console.error(`unknown command "${command}"; use start, test, build, prepare, bench, build-model or pack`);
     process.exit(2);
 }

@@ -1,18 +1,21 @@
-// The publishing path as a user walks it, outside the workspace and offline: `pnpm pack` core,
-// testing and plugin-heartbeat (their prepack builds them); install the tarballs with npm into a
+// The publishing path as a user walks it, outside the workspace and offline: `npm run pack`
+// (scripts/pack.mjs, what docs/publishing.md tells users to run) packs every publishable package
+// into one folder; core, testing and plugin-heartbeat from there are installed with npm into a
 // fresh project in the temp directory, third-party dependencies from tarballs of the workspace's
 // installed copies; write a plugin package that lists core as a peer dependency, pack it, and
 // compose a server from it and heartbeatPlugin() in a child process; talk to that server over a
 // real socket; type-check a TypeScript file against the installed declarations; and check that a
-// second copy of core is refused with the error that says so.
+// second copy of core is refused with the error that says so. Every tarball's source maps must
+// resolve inside it.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { TestClient } from "@modelnode/testing";
-import { pnpmCommand, run, tarballName, tarEntries, tarFile, userEnv } from "./support/publish/commands.js";
+import { run, tarballName, tarEntries, tarFile, userEnv } from "./support/publish/commands.js";
+import { unresolvedMapSources } from "./support/publish/maps.js";
 import { PLUGIN_NAME, PLUGIN_VERSION, writeApp, writePlugin } from "./support/publish/project.js";
 import { dependencyClosure, packInstalled } from "./support/publish/vendor.js";
 import { REPO_ROOT } from "./support/paths.js";
@@ -43,6 +46,8 @@ let work: string;
 let tarballs: string;
 let app: string;
 const packedTarballs = new Map<string, string>();
+/** Every tarball `npm run pack` printed. */
+let allTarballs: string[] = [];
 const timings: string[] = [];
 
 async function timed<T>(what: string, step: () => Promise<T>): Promise<T> {
@@ -66,16 +71,15 @@ before(async () => {
   app = join(work, "app");
   mkdirSync(tarballs);
 
-  // 1. The packages, as `pnpm pack` makes them (each one's prepack builds it).
-  await timed("pnpm pack", async () => {
-    const [pnpm, pre] = pnpmCommand();
-    const filters = PACKED.flatMap((p) => ["--filter", p.name]);
-    await run(pnpm, [...pre, ...filters, "pack", "--pack-destination", tarballs], { cwd: REPO_ROOT, timeoutMs: 120_000 });
-  });
+  // 1. The packages, as `npm run pack` makes them (it builds, then pnpm packs each publishable
+  // package) into the folder --out names; it prints one tarball path a line.
+  const packed = await timed("npm run pack", () => run("npm", ["run", "pack", "--", "--out", tarballs], { cwd: REPO_ROOT, timeoutMs: 180_000 }));
+  allTarballs = packed.stdout.split("\n").filter((line) => line.endsWith(".tgz"));
   for (const p of PACKED) {
     const manifest = JSON.parse(readFileSync(join(REPO_ROOT, p.dir, "package.json"), "utf8")) as Manifest;
     const file = join(tarballs, tarballName(manifest.name, manifest.version));
-    assert.ok(existsSync(file), `pnpm pack made no ${file}`);
+    assert.ok(existsSync(file), `npm run pack made no ${file}`);
+    assert.ok(allTarballs.includes(file), `npm run pack did not print ${file}:\n${packed.stdout}`);
     packedTarballs.set(p.name, file);
   }
 
@@ -115,7 +119,8 @@ describe("the packed packages", () => {
     test(`${p.name}: the tarball holds package.json, README.md, LICENSE and dist/src (no tests, no build info), its exports resolve, ranges are real`, async () => {
       const tarball = packedTarballs.get(p.name)!;
       const entries = await tarEntries(tarball);
-      const outside = entries.filter((e) => !/^package\/(package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts)(\.map)?)$/.test(e));
+      // src/*.ts travels too: the source maps point at it (see the source-map test below).
+      const outside = entries.filter((e) => !/^package\/(package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts)(\.map)?|src\/.+\.ts)$/.test(e));
       assert.deepEqual(outside, [], "files a user does not need");
       assert.ok(entries.includes("package/README.md"));
       assert.ok(entries.includes("package/LICENSE"), "the MIT licence the manifest names travels with the code");
@@ -143,6 +148,31 @@ describe("the packed packages", () => {
       }
     });
   }
+});
+
+describe("every tarball `npm run pack` made", () => {
+  test("one per publishable workspace package, none for the private ones", () => {
+    const expected: string[] = [];
+    for (const group of ["packages", "examples"]) {
+      for (const dir of readdirSync(join(REPO_ROOT, group))) {
+        const file = join(REPO_ROOT, group, dir, "package.json");
+        if (!existsSync(file)) continue;
+        const manifest = JSON.parse(readFileSync(file, "utf8")) as Manifest & { private?: boolean };
+        if (!manifest.private) expected.push(tarballName(manifest.name, manifest.version));
+      }
+    }
+    const printed = allTarballs.map((file) => relative(tarballs, file));
+    assert.deepEqual(printed.slice().sort(), expected.sort());
+    for (const file of allTarballs) assert.ok(existsSync(file), file);
+  });
+
+  test("every source map's sources resolve inside its tarball (or are inlined)", async () => {
+    for (const tarball of allTarballs) {
+      const { maps, unresolved } = await unresolvedMapSources(tarball);
+      assert.ok(maps > 0, `${tarball} ships no source maps`);
+      assert.deepEqual(unresolved, [], `${relative(tarballs, tarball)}: map sources missing from the tarball`);
+    }
+  });
 });
 
 describe("installed outside the workspace", () => {

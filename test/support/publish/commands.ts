@@ -1,11 +1,9 @@
 /**
- * Running the tools of the publishing path (pnpm, npm, tar, tsc, node) as a user would from a
+ * Running the tools of the publishing path (npm, tar, tsc, node) as a user would from a
  * shell: no npm_* variables inherited from the `npm test` that started us, a time limit, and
  * the whole output in the error when a command fails.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { REPO_ROOT } from "../paths.js";
 
 export interface CommandResult {
@@ -50,19 +48,6 @@ export function run(
       reject(new Error(`${cmd} ${args.join(" ")} (in ${options.cwd}): ${why}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
     });
   });
-}
-
-/**
- * pnpm as scripts/dev.mjs finds it: the one running us, a global pnpm of the pinned major, or the
- * pinned version through npx (already in npx's cache once `npm test` has installed the workspace).
- */
-export function pnpmCommand(): [string, string[]] {
-  const version = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { packageManager: string }).packageManager.split("@")[1];
-  const execpath = process.env.npm_execpath ?? "";
-  if (/pnpm/.test(execpath)) return [process.execPath, [execpath]];
-  const global = spawnSync("pnpm", ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  if (global.status === 0 && global.stdout.trim().split(".")[0] === version.split(".")[0]) return ["pnpm", []];
-  return ["npx", ["--yes", "--prefer-offline", `pnpm@${version}`]];
 }
 
 /** The file npm/pnpm pack names a package's tarball. */
