@@ -133,8 +133,13 @@ test("errors in OpenAI's shape from the real node: unknown model (404), bad fiel
     assert.equal(e.param, "n");
     return true;
   });
-  // The example node's token ceiling (limits.maxTokens, 512 by default) is the plugin's maxTokensLimit.
-  await assert.rejects(openai.completions.create({ model: "tiny-gpt2", prompt: "Hi", max_tokens: 513 }), (e) => {
+  // The example node's token ceiling (limits.maxTokens, 4096 by default) is the plugin's maxTokensLimit:
+  // what tools send (1024, 4096) is served, and the generation ends when the model's context is full.
+  for (const max_tokens of [1024, 4096]) {
+    const completion = await openai.completions.create({ model: "tiny-gpt2", prompt: "Hi", max_tokens });
+    assert.equal(completion.choices[0].finish_reason, "length", `max_tokens ${max_tokens}`);
+  }
+  await assert.rejects(openai.completions.create({ model: "tiny-gpt2", prompt: "Hi", max_tokens: 4097 }), (e) => {
     assert.ok(e instanceof OpenAI.BadRequestError);
     assert.equal(e.param, "max_tokens");
     return true;

@@ -32,7 +32,11 @@ export interface OnnxPipelineOptions {
   sessionOptions?: InferenceSession.SessionOptions;
   /** `maxTokens` when a request gives none (default 16). */
   defaultMaxTokens?: number;
-  /** Upper bound that every request's `maxTokens` is clamped to (default 512). */
+  /**
+   * Upper bound that every request's `maxTokens` is clamped to (default 4096, what tools send;
+   * a generation also ends when the model's context is full, and cache memory is reserved for at
+   * most the context, so a large value costs nothing).
+   */
   maxTokensCeiling?: number;
   /** Sequences one batched decode run serves, per model (default 16); more generations wait in the queue. */
   maxBatchSize?: number;
@@ -72,7 +76,7 @@ export const DEFAULT_OPTIONS = {
   threads: Math.max(1, Math.min(availableParallelism(), 4)),
   spinning: false,
   defaultMaxTokens: 16,
-  maxTokensCeiling: 512,
+  maxTokensCeiling: 4096,
   maxBatchSize: 16,
   maxQueuedGenerations: 1024,
   maxSessions: 64,
