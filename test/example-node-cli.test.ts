@@ -102,3 +102,15 @@ test("a port in use is reported before any model loads (exit 1, one line, no mod
     blocker.close();
   }
 });
+
+test("a model that cannot load is one line on stderr naming the file (exit 1), no stack trace in the logs first", async () => {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "modelnode-broken-model-"));
+  writeFileSync(join(dir, "config.json"), "{}");
+  const run = await runCli(["--port", "0", "--host", "127.0.0.1", "--model", `broken=${dir}`], { MODELNODE_LOG_LEVEL: "info", MODELNODE_LOG_FORMAT: "json" });
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /startup error: model "broken": .*tokenizer\.json: missing/);
+  assert.doesNotMatch(run.stdout + run.stderr, /"stack"|at readJson|ModelLoadError:/, "no stack trace before the one-line message");
+  assert.doesNotMatch(run.stdout, /"level":50/, "not logged as an error: the operator's mistake is the message");
+});

@@ -3,6 +3,7 @@
  * model (failing at startup, naming the file, when one is broken), then the tokenizer thread with
  * every model's tokenizer, and returns the pipeline.
  */
+import { ModelLoadError } from "../shared/model-files.js";
 import { startEngineThread } from "./engine-thread.js";
 import { resolveOptions, type OnnxPipelineOptions } from "./options.js";
 import { OnnxPipeline } from "./pipeline.js";
@@ -18,7 +19,11 @@ export async function createOnnxPipeline(options: OnnxPipelineOptions): Promise<
     });
     return pipeline;
   } catch (error) {
-    resolved.logger.error({ err: error }, "model pipeline failed to start");
+    // A model that cannot load (a missing file, a wrong dtype) is the operator's to fix, and the
+    // rejection says all of it in one line: the caller prints it, so no stack trace here first.
+    // Anything else is a bug, logged in full.
+    if (error instanceof ModelLoadError) resolved.logger.debug({ err: error }, "model pipeline failed to start");
+    else resolved.logger.error({ err: error }, "model pipeline failed to start");
     throw error;
   }
 }
