@@ -9,23 +9,14 @@
 import { errors, isCodedError, type GenerateRequest, type GenerationEvent, type GenerationResult } from "@modelnode/core/pipeline";
 import type { Msg } from "@nats-io/transport-node";
 import { decode, fromWire, type CallReply, type GenerateCall, type StreamMessage } from "./protocol.js";
-import type { GatewayLink } from "./gateway-link.js";
-import type { GatewayCounters } from "./gateway-options.js";
-import type { MinimalLogger } from "./logger.js";
+import type { GatewayParts } from "./gateway-parts.js";
 import { Mailbox } from "./mailbox.js";
-import type { RetryPolicy, WorkerPicker } from "./routing.js";
 import { StreamAttempt, type Piece } from "./stream-attempt.js";
 
 export type RemoteStreamState = "waiting" | "streaming" | "resuming" | "done";
 
 /** What a RemoteStream uses of its gateway. */
-export interface StreamContext {
-  gatewayId: string;
-  link: GatewayLink;
-  picker: WorkerPicker;
-  retry: RetryPolicy;
-  counters: GatewayCounters;
-  log: MinimalLogger;
+export interface StreamContext extends GatewayParts {
   /** Credit window offered to the worker. */
   window: number;
   /** Quiet time before the worker is pinged. */

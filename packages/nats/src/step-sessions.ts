@@ -5,10 +5,9 @@
 import { errors, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { Msg } from "@nats-io/transport-node";
 import { decode, fromWire, type StepCall, type WireError } from "./protocol.js";
-import { natsError, type GatewayLink } from "./gateway-link.js";
-import { sleep, type GatewayCounters } from "./gateway-options.js";
-import type { MinimalLogger } from "./logger.js";
-import type { RetryPolicy, WorkerPicker } from "./routing.js";
+import { natsError } from "./gateway-link.js";
+import { sleep } from "./gateway-options.js";
+import type { GatewayParts } from "./gateway-parts.js";
 
 interface StepSession {
   modelId: string;
@@ -25,13 +24,7 @@ type StepReply = { ok: true; worker: string; result: StepResult } | { busy: true
 /** The worker stopped answering (or NATS is unreachable): the caller may go on elsewhere. */
 class WorkerLost extends Error {}
 
-export interface StepContext {
-  gatewayId: string;
-  link: GatewayLink;
-  picker: WorkerPicker;
-  retry: RetryPolicy;
-  counters: GatewayCounters;
-  log: MinimalLogger;
+export interface StepContext extends GatewayParts {
   /** A waiting step pings its worker this often. */
   stepIdleMs: number;
 }
