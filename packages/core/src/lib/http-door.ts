@@ -101,8 +101,15 @@ export class HttpDoor {
     const exchange = new HttpExchange(this, req, res, route, client, path, queryAt < 0 ? "" : target.slice(queryAt + 1), params);
     this.running.add(exchange.controller);
     const pending = this.lifecycle.run(this.endpoints.get(route)!, exchange, allowed);
-    if (pending) void pending.finally(() => this.running.delete(exchange.controller));
-    else this.running.delete(exchange.controller);
+    const done = () => this.running.delete(exchange.controller);
+    if (!pending) done();
+    else {
+      // The lifecycle answers every failure itself; this only catches what escapes it (a bug).
+      pending.then(done, (err) => {
+        done();
+        this.logger.error({ err }, "HTTP request handling failed");
+      });
+    }
     return true;
   }
 
