@@ -51,7 +51,8 @@ function must(cmd, args, opts) {
 
 function pnpmCommand() {
   // Under `pnpm <script>` pnpm tells us where it is; otherwise use a matching global pnpm, or
-  // fetch the pinned one through npx (corepack is broken on Node 20 here; see TOOLCHAIN.md).
+  // fetch the pinned one through npx (Node 20's bundled corepack fails here: "No compatible
+  // signature found in package metadata").
   const execpath = process.env.npm_execpath ?? "";
   if (/pnpm/.test(execpath)) return [process.execPath, [execpath]];
   try {
