@@ -35,6 +35,7 @@ const COMMANDS: Record<string, (...args: string[]) => Promise<Run>> = {
   "node scripts/dev.mjs": (...args) => node("scripts/dev.mjs", ...args),
   "npm run build-model --": (...args) => npmRun("build-model", ...args),
   "npm run cluster --": (...args) => npmRun("cluster", ...args),
+  "npm run pack --": (...args) => npmRun("pack", ...args),
   "node examples/model-node/dist/src/cli.js": (...args) => run(process.execPath, [CLI_PATH, ...args]),
   "modelnode-hash-key (packages/plugin-auth)": (...args) => node("packages/plugin-auth/bin/modelnode-hash-key.js", ...args),
 };
