@@ -51,7 +51,8 @@ function must(cmd, args, opts) {
 
 function pnpmCommand() {
   // Under `pnpm <script>` pnpm tells us where it is; otherwise use a matching global pnpm, or
-  // fetch the pinned one through npx (corepack is broken on Node 20 here; see TOOLCHAIN.md).
+  // fetch the pinned one through npx (Node 20's bundled corepack fails here: "No compatible
+  // signature found in package metadata").
   const execpath = process.env.npm_execpath ?? "";
   if (/pnpm/.test(execpath)) return [process.execPath, [execpath]];
   try {
@@ -109,8 +110,25 @@ function allTests() {
   return dirs.flatMap((d) => findTests(d)).map((f) => relative(root, f)).sort();
 }
 
+const USAGE = `usage: node scripts/dev.mjs <command> [args]   (what npm start, npm test, npm run build … run)
+
+  start [node options]          build, then run the example node (start --help lists its options)
+  test [compiled test files]    build, then run every test, or the files given (node --test)
+  build                         install the workspace if needed, then build it
+  prepare                       what \`npm install\` at the root runs: the same as build
+  bench [dispatch|load|nats]    build, then run the benches (all three by default)
+  build-model [options]         build, then run the test-model builder (build-model --help)
+  pack [--out DIR]              build and pack every publishable package into one folder (pack --help)
+  help, -h, --help              show this help
+`;
+
 const [command = "test", ...rest] = process.argv.slice(2);
 switch (command) {
+  case "help":
+  case "-h":
+  case "--help":
+    process.stdout.write(USAGE);
+    break;
   case "build":
     ensureInstalled();
     build();
@@ -189,6 +207,6 @@ switch (command) {
     break;
   }
   default:
-    console.error(`unknown command "${command}"; use start, test, build, prepare, bench, build-model or pack`);
+    process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
     process.exit(2);
 }

@@ -9,7 +9,7 @@
 //   transformers.js's on the same folder and dtype. Requests one at a time for all; all at once
 //   (batched, rows of different lengths, caches merged) for every dtype but the dynamically
 //   quantized ones (q8, uint8), whose activation scale is computed over the whole run's input, so
-//   a batch's other rows and padding change a row's logits slightly (TOOLCHAIN.md).
+//   a batch's other rows and padding change a row's logits slightly.
 // - Tolerance: each dtype's logits against fp32's, as a fraction of fp32's largest |logit|:
 //   fp16 ≤ 0.5 %, q8 / uint8 ≤ 5 %, q4 / q4f16 ≤ 40 % (4-bit blocks of random normal weights are
 //   coarse), and the same top token (not asked of 4-bit, whose top token may differ from fp32's).

@@ -54,6 +54,19 @@ test("the hash-key CLI prints the same hash from an argument or from stdin", () 
   assert.match(empty.stderr, /usage/);
 });
 
+test("the hash-key CLI takes a key starting with - only after --, and refuses other options and a second key", () => {
+  const cli = fileURLToPath(new URL("../src/hash-key-cli.js", import.meta.url));
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { input: "", encoding: "utf8" });
+  const dashed = run("--", "-starts-with-dash");
+  assert.equal(dashed.status, 0);
+  assert.equal(dashed.stdout.trim(), hashLicenseKey("-starts-with-dash"));
+  for (const refused of [run("-x"), run("--verbose"), run("key-one", "key-two")]) {
+    assert.equal(refused.status, 2);
+    assert.equal(refused.stdout, "");
+    assert.match(refused.stderr, /usage/);
+  }
+});
+
 test("authOptionsSchema refuses NaN and negatives, naming the field; its defaults are AUTH_DEFAULTS", () => {
   const parsed = authOptionsSchema.parse({ keyHashes: [] });
   assert.deepEqual(parsed, { keyHashes: [], ...AUTH_DEFAULTS, exemptTypes: [...AUTH_DEFAULTS.exemptTypes] });
