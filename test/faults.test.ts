@@ -120,7 +120,7 @@ test("clients vanishing mid-stream, mid-generation, mid-step and while queued le
       }
       c.send({ session_id: `gone-${round}-${i}`, step: 0, input_tensors: { input_ids: "Hello there" } });
     });
-    await eventually(() => pipelineStats(node).generationsInFlight === 2 && pipelineStats(node).queued > 0, "generations running and queued");
+    await eventually(() => pipelineStats(node).generationsInFlight === 2 && pipelineStats(node).queuedGenerations > 0, "generations running and queued");
     if (round === 0) assert.ok(resourceCounts().TCPSocketWrap >= (before.TCPSocketWrap ?? 0) + 12, "the counts see the connections");
     // Half leave abruptly (no close frame), half politely.
     clients.forEach((c, i) => (i % 2 === 0 ? c.ws.terminate() : c.ws.close()));

@@ -104,7 +104,7 @@ test("generations: past the batch cap (maxBatchSize) and a full queue (maxQueued
   a.send(longWhole("running"));
   await eventually(() => pipelineStats(node).generationsInFlight === 1, "the first generation to run");
   b.send(longWhole("queued"));
-  await eventually(() => pipelineStats(node).queued === 1, "the second to wait");
+  await eventually(() => pipelineStats(node).queuedGenerations === 1, "the second to wait");
   const busy = await c.request(longWhole("refused"));
   assert.equal(busy.code, "BUSY");
   assert.equal(busy.header.correlation_id, "refused");

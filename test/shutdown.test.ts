@@ -81,7 +81,7 @@ test("close(): a generation still waiting for a slot is cancelled with a final r
   const client = await TestClient.connect(url);
   client.send(inference("running", 1000, true));
   client.send(inference("waiting", 1000, false));
-  await eventually(() => pipelineStats(node).queued === 1, "the second generation to wait");
+  await eventually(() => pipelineStats(node).queuedGenerations === 1, "the second generation to wait");
   await node.close();
   assert.equal((await client.closed).code, 1001);
   assert.equal(finalFor(client, "running").finish_reason, "cancelled");

@@ -1,5 +1,6 @@
 /** The example node (real ONNX pipeline) on a free loopback port, and ways to wait for it to be idle. */
 import { PIPELINE } from "@modelnode/core";
+import type { PipelineStats } from "@modelnode/core/pipeline";
 import type { ModelNode } from "@modelnode/core/server";
 import { eventually } from "@modelnode/testing";
 
@@ -21,7 +22,7 @@ export async function startNode(config: ModelNodeConfigInput = {}, runtime: Mode
 }
 
 /** The pipeline's own figures (the contract's camelCase names; /stats shows them in snake_case). */
-export function pipelineStats(node: ModelNode): Record<string, number> {
+export function pipelineStats(node: ModelNode): PipelineStats {
   return node.container.resolve(PIPELINE).stats();
 }
 
@@ -33,7 +34,7 @@ export function busyFigures(node: ModelNode) {
     active_connections: stats.active_connections,
     in_flight: stats.in_flight,
     generations: pipeline.generations_in_flight,
-    queued: pipeline.queued,
+    queued: pipeline.queued_generations,
     batch_rows: pipeline.batch_size,
     inference_in_flight: (stats.inference as { in_flight: number }).in_flight,
   };

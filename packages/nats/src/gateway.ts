@@ -146,6 +146,8 @@ export class NatsPipeline implements ModelPipeline {
       activeSessions: this.sessions.size,
       generationsInFlight: this.active.size,
       cacheBytes: 0,
+      // Generations wait on the workers, each in its own engine; the gateway holds no queue.
+      queuedGenerations: 0,
       workers: this.workers().length,
       ...this.counters,
     } as PipelineStats;

@@ -42,7 +42,7 @@ describe("cancellation", () => {
     const stats = pipeline.stats();
     assert.equal(stats.generationsInFlight, 0);
     assert.equal(stats.cacheBytes, 0);
-    assert.equal(stats.queued, 0);
+    assert.equal(stats.queuedGenerations, 0);
   });
 
   test("a request aborted before it starts does no work", async (t) => {
@@ -239,11 +239,11 @@ describe("admission", () => {
     const second = pipeline.generate({ ...request, maxTokens: 5 });
     await assert.rejects(pipeline.generate(request), pipelineError("BUSY"));
     assert.equal(pipeline.stats().generationsInFlight, 1);
-    assert.equal(pipeline.stats().queued, 1);
+    assert.equal(pipeline.stats().queuedGenerations, 1);
     const [a, b] = await Promise.all([first, second]);
     assert.equal(a.usage.completionTokens, 30);
     assert.equal(b.usage.completionTokens, 5);
-    assert.equal(pipeline.stats().queued, 0);
+    assert.equal(pipeline.stats().queuedGenerations, 0);
   });
 
   test("a queued request that is aborted leaves the queue as cancelled", async (t) => {
@@ -252,12 +252,12 @@ describe("admission", () => {
     const first = pipeline.generate({ ...request, maxTokens: 200 });
     const controller = new AbortController();
     const queued = collect(pipeline.stream({ ...request, signal: controller.signal }));
-    await eventually(() => pipeline.stats().queued === 1, "the second request to wait");
+    await eventually(() => pipeline.stats().queuedGenerations === 1, "the second request to wait");
     controller.abort();
     const events = await queued;
     assert.deepEqual(events.map((e) => e.kind), ["done"]);
     assert.equal((events[0] as Extract<GenerationEvent, { kind: "done" }>).result.finishReason, "cancelled");
-    assert.equal(pipeline.stats().queued, 0);
+    assert.equal(pipeline.stats().queuedGenerations, 0);
     assert.equal((await first).finishReason, "length");
   });
 
@@ -275,7 +275,7 @@ describe("admission", () => {
             for await (const event of pipeline.stream({ ...request, maxTokens: 60 - i })) {
               const stats = pipeline.stats();
               mostRunning = Math.max(mostRunning, stats.generationsInFlight);
-              sawWaiting ||= stats.queued > 0;
+              sawWaiting ||= stats.queuedGenerations > 0;
               assert.ok(stats.cacheBytes <= 2 * 64 * perToken + 100, `cache ${stats.cacheBytes} over the budget`);
               yield event;
             }

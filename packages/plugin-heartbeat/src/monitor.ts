@@ -74,8 +74,7 @@ export class HeartbeatMonitor {
       const stats = pipeline.stats();
       figures.activeSessions = count(stats.activeSessions);
       figures.generationsInFlight = count(stats.generationsInFlight);
-      // @modelnode/onnx reports waiting generations as `queued`; `queuedGenerations` is the explicit name and wins.
-      figures.queued = count(stats.queuedGenerations ?? stats.queued);
+      figures.queued = count(stats.queuedGenerations);
       const limit = this.options.degradedQueueLength;
       figures.saturated = limit > 0 && figures.queued >= limit;
     } catch (err) {

@@ -51,11 +51,11 @@ test("a short queue is normal (healthy); degraded from degradedQueueLength waiti
   assert.equal(report.load.queued_generations, 5);
   pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queuedGenerations: 64 };
   assert.equal(monitor({}, fakeNode(), pipeline).report().status, "degraded", "the default threshold is 64");
-  // @modelnode/onnx names the same figure `queued`; the threshold is an option (0: off).
-  pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queued: 3 };
+  // The threshold is an option (0: off).
+  pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queuedGenerations: 3 };
   assert.equal(monitor({ degradedQueueLength: 3 }, fakeNode(), pipeline).report().status, "degraded");
   assert.equal(monitor({ degradedQueueLength: 0 }, fakeNode(), pipeline).report().status, "healthy");
-  pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queued: 0 };
+  pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queuedGenerations: 0 };
   assert.equal(monitor({}, fakeNode(), pipeline).report().status, "healthy");
 });
 

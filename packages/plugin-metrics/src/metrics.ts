@@ -147,7 +147,7 @@ export class ServingMetrics implements GenerationObserver {
         },
       });
     pipelineGauge("num_requests_running", "Generations admitted to a batch (prefilling or decoding).", (s) => s.generationsInFlight);
-    pipelineGauge("num_requests_waiting", "Generations waiting for a batch slot or cache memory (0 when the pipeline does not report it).", (s) => s.queued);
+    pipelineGauge("num_requests_waiting", "Generations waiting for a batch slot or cache memory (0 when the pipeline does not report it).", (s) => s.queuedGenerations);
     pipelineGauge("batch_size", "Rows of the batches running now, all models together (0 when the pipeline does not report it).", (s) => s.batchSize);
     pipelineGauge("kv_cache_bytes", "Bytes held by key/value caches (generations and step sessions, padding included).", (s) => s.cacheBytes);
     pipelineGauge("kv_cache_committed_bytes", "Bytes of key/value cache reserved by admission (0 when the pipeline does not report it).", (s) => s.cacheBytesCommitted);

@@ -104,7 +104,7 @@ test("figures move as a streamed generation runs: running, time to first token, 
     await gate.opened;
     await new Promise((resolve) => setTimeout(resolve, 2));
   };
-  pipeline.figures = { queued: 3, batchSize: 2, cacheBytes: 4096, cacheBytesCommitted: 8192, decodeRuns: 7 };
+  pipeline.figures = { queuedGenerations: 3, batchSize: 2, cacheBytes: 4096, cacheBytesCommitted: 8192, decodeRuns: 7 };
   const { node, url, port } = await startTestNode({ plugins: [pipelinePlugin(pipeline), metricsPlugin(), generatePlugin()] });
   const client = await TestClient.connect(url);
   try {
@@ -152,7 +152,7 @@ test("figures move as a streamed generation runs: running, time to first token, 
     assert.equal(after.value("modelnode_connections_total"), 1);
 
     // Pipeline figures follow the pipeline.
-    pipeline.figures = { queued: 0, decodeRuns: 9 };
+    pipeline.figures = { queuedGenerations: 0, decodeRuns: 9 };
     const later = await scrape(port);
     assert.equal(later.value("modelnode_num_requests_waiting"), 0);
     assert.equal(later.value("modelnode_decode_runs_total"), 9);
@@ -376,7 +376,7 @@ test("options: path and prefix; bad options and a misplaced plugin fail composit
 
 test("a pipeline whose stats() throws: /metrics still answers, its figures keep their last values", async () => {
   const pipeline = new FakePipeline();
-  pipeline.figures = { queued: 2 };
+  pipeline.figures = { queuedGenerations: 2 };
   const { node, port } = await startTestNode({ plugins: [pipelinePlugin(pipeline), metricsPlugin({ processMetrics: false })] });
   try {
     assert.equal((await scrape(port)).value("modelnode_num_requests_waiting"), 2);

@@ -169,7 +169,7 @@ export class FakePipeline implements ModelPipeline {
   }
   stats(): PipelineStats {
     if (this.failStats) throw new Error("stats unavailable");
-    return { activeSessions: this.sessions.size, generationsInFlight: this.generationsInFlight, cacheBytes: 0, ...this.figures } as PipelineStats;
+    return { activeSessions: this.sessions.size, generationsInFlight: this.generationsInFlight, cacheBytes: 0, queuedGenerations: 0, ...this.figures };
   }
   async close(): Promise<void> {
     this.sessions.clear();

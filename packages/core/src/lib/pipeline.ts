@@ -147,7 +147,9 @@ export interface PipelineStats {
   generationsInFlight: number;
   /** Bytes held by cached key/value state across sessions. */
   cacheBytes: number;
-  /** More figures; by convention `queued` counts generations waiting for a free slot. */
+  /** Generations waiting for a batch slot or cache memory (0 for a pipeline without a queue). */
+  queuedGenerations: number;
+  /** More figures, each a number (/stats shows them as they are). */
   [key: string]: number;
 }
 

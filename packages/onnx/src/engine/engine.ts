@@ -288,7 +288,6 @@ export class Engine {
       generationsInFlight: this.admission.running,
       cacheBytes,
       cacheBytesCommitted: this.admission.committedBytes(),
-      queued: this.admission.waiting,
       queuedGenerations: this.admission.waiting,
       batchSize,
       models: this.models.size,

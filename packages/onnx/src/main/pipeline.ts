@@ -327,7 +327,6 @@ function emptyStats(models: number): PipelineStats {
     generationsInFlight: 0,
     cacheBytes: 0,
     cacheBytesCommitted: 0,
-    queued: 0,
     queuedGenerations: 0,
     batchSize: 0,
     models,
