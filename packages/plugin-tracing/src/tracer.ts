@@ -5,7 +5,7 @@
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
-import type { ResolvedTracingOptions } from "./options.js";
+import { tracesUrl, type ResolvedTracingOptions } from "./options.js";
 
 export function createTracerProvider(options: ResolvedTracingOptions, serviceVersion: string): BasicTracerProvider {
   const exporter: SpanExporter = options.exporter ?? new OTLPTraceExporter({ url: tracesUrl(options.endpoint!), headers: options.headers });
@@ -15,11 +15,4 @@ export function createTracerProvider(options: ResolvedTracingOptions, serviceVer
     sampler: new ParentBasedSampler({ root }),
     spanProcessors: [new BatchSpanProcessor(exporter)],
   });
-}
-
-/** "http://collector:4318" → ".../v1/traces" (as OTEL_EXPORTER_OTLP_ENDPOINT reads); a URL with a path stays as it is. */
-export function tracesUrl(endpoint: string): string {
-  const url = new URL(endpoint);
-  if (url.pathname === "/" || url.pathname === "") url.pathname = "/v1/traces";
-  return url.toString();
 }

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { header, TestClient } from "@modelnode/testing";
-import { tracingPlugin } from "../src/index.js";
+import { tracingConfigSchema, tracingPlugin } from "../src/index.js";
 import { named, PARENT_ID, TRACE_ID, TRACEPARENT, tracedNode } from "./support.js";
 
 test("a WebSocket inference_request: its span (parent from header.traceparent), the generation's, and queue, prefill, decode", async () => {
@@ -125,4 +125,11 @@ test("options: an endpoint (or an exporter) is required, and it must be an http(
   assert.throws(() => tracingPlugin({ endpoint: "ftp://x" }), /tracingPlugin: endpoint must be an http/);
   assert.throws(() => tracingPlugin({ endpoint: "http://x", sampleRatio: 2 }), /sampleRatio/);
   assert.throws(() => tracingPlugin({ endpoint: "http://x", nope: 1 } as never), /unknown option "nope"/);
+});
+
+test("tracingConfigSchema (a config file's section): no endpoint is valid (tracing off), defaults filled in, no exporter", () => {
+  assert.deepEqual(tracingConfigSchema.parse({}), { serviceName: "modelnode", sampleRatio: 1 });
+  assert.deepEqual(tracingConfigSchema.parse({ endpoint: "http://c:4318", serviceName: "n" }), { endpoint: "http://c:4318", serviceName: "n", sampleRatio: 1 });
+  assert.equal(tracingConfigSchema.safeParse({ exporter: {} }).success, false);
+  assert.equal(tracingConfigSchema.safeParse({ headers: { a: 1 } }).success, false);
 });
