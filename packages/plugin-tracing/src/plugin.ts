@@ -29,7 +29,7 @@ export function tracingPlugin(options: TracingOptions): Plugin {
     name: "tracing",
     ...MANIFEST,
     register(container, host) {
-      const provider = createTracerProvider(resolved, MANIFEST.version);
+      const provider = createTracerProvider(resolved, MANIFEST.version, host.logger);
       const tracer = provider.getTracer("@modelnode/plugin-tracing", MANIFEST.version);
       const requests = new RequestSpans(tracer, host.logger);
       container.register(TRACER_PROVIDER, { useValue: provider });

@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pipelinePlugin } from "@modelnode/core/server";
-import { FakePipeline, header, startTestNode, TestClient } from "@modelnode/testing";
+import { eventually, FakePipeline, header, LogCapture, sleep, startTestNode, TestClient } from "@modelnode/testing";
 import { inferencePlugin } from "@modelnode/plugin-inference";
-import { tracesUrl, tracingPlugin } from "../src/index.js";
+import { TRACER_PROVIDER, tracesUrl, tracingPlugin } from "../src/index.js";
 import { PARENT_ID, TRACE_ID, TRACEPARENT } from "./support.js";
 
 interface Export {
@@ -73,4 +73,49 @@ test("tracesUrl: a bare endpoint gets /v1/traces, a URL with a path is used as i
   assert.equal(tracesUrl("http://collector:4318"), "http://collector:4318/v1/traces");
   assert.equal(tracesUrl("http://collector:4318/"), "http://collector:4318/v1/traces");
   assert.equal(tracesUrl("https://otlp.example/api/traces"), "https://otlp.example/api/traces");
+});
+
+test("a collector that refuses the spans is logged once as a warning, and its recovery once as info", async () => {
+  let refuse = true;
+  let exports = 0;
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      exports++;
+      // 400 is not retryable: the exporter gives the batch up at once.
+      if (refuse) res.writeHead(400, { "content-type": "application/json" }).end('{"code":3,"message":"no"}');
+      else res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  const logs = new LogCapture();
+  const { node, url } = await startTestNode({
+    logger: logs.logger,
+    plugins: [pipelinePlugin(new FakePipeline()), tracingPlugin({ endpoint }), inferencePlugin()],
+  });
+  const provider = node.container.resolve(TRACER_PROVIDER);
+  const client = await TestClient.connect(url);
+  const exported = async (id: string) => {
+    await client.request({ header: header("inference_request", id), model_id: "fake", prompt: "Hi", max_tokens: 1 });
+    const before = exports;
+    // forceFlush rejects when the export fails: the node's own timer-driven exports do not.
+    await eventually(() => (provider.forceFlush().catch(() => {}), exports > before), "an export to arrive");
+    await sleep(20); // the exporter's callback follows the response
+  };
+  try {
+    await exported("a");
+    await exported("b");
+    const warnings = logs.matching(/could not export spans/);
+    assert.equal(warnings.length, 1, "one warning for two refused batches");
+    assert.equal(warnings[0].url, `${endpoint}/v1/traces`);
+    assert.equal(logs.matching(/exported again/).length, 0);
+    refuse = false;
+    await exported("c");
+    await eventually(() => logs.matching(/spans are exported again/).length === 1, "the recovery line");
+  } finally {
+    await client.close();
+    await node.close();
+    receiver.close();
+  }
 });
