@@ -75,6 +75,14 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     origins.set(`tls.${key}`, name);
   }
   if (Object.keys(tls).length > 0) envLayer.tls = tls;
+  const tracing: Layer = {};
+  for (const [name, key] of [["MODELNODE_OTLP_TRACES_ENDPOINT", "endpoint"], ["OTEL_SERVICE_NAME", "serviceName"]] as const) {
+    const value = nonBlank(env[name]);
+    if (value === undefined) continue;
+    tracing[key] = value;
+    origins.set(`tracing.${key}`, name);
+  }
+  if (Object.keys(tracing).length > 0) envLayer.tracing = tracing;
   const pluginOptions = jsonObject(env.MODELNODE_PLUGINS, "MODELNODE_PLUGINS");
   if (pluginOptions) {
     envLayer.plugins = pluginOptions;
@@ -106,6 +114,14 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     flagLayer.auth = { required: true };
     origins.set("auth.required", "--auth");
   }
+  const tracingFlags: Layer = {};
+  for (const [flag, key] of [["otlp-traces-endpoint", "endpoint"], ["otlp-service-name", "serviceName"]] as const) {
+    const value = flags.values[flag];
+    if (value === undefined) continue;
+    tracingFlags[key] = value;
+    origins.set(`tracing.${key}`, `--${flag}`);
+  }
+  if (Object.keys(tracingFlags).length > 0) flagLayer.tracing = tracingFlags;
 
   const merged = merge(merge(fileLayer, envLayer), flagLayer);
   const parsed = configSchemaFor(plugins).safeParse(merged);
@@ -141,6 +157,8 @@ function parseFlags(argv: string[]) {
         auth: { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
+        "otlp-traces-endpoint": { type: "string" },
+        "otlp-service-name": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });

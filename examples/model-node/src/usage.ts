@@ -13,6 +13,9 @@ export const USAGE = `Usage: model-node [options]
   --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY
   --role <role>         single (default) | gateway | worker (docs/scale-out.md)    env MODELNODE_ROLE
   --nats <url>          NATS server(s) for the gateway and worker roles           env MODELNODE_NATS
+  --otlp-traces-endpoint <url> export OpenTelemetry traces over OTLP/HTTP,        env MODELNODE_OTLP_TRACES_ENDPOINT
+                        e.g. to http://localhost:4318 (docs/tracing.md)
+  --otlp-service-name <name> their service.name (default modelnode)               env OTEL_SERVICE_NAME
   -h, --help            show this help
 
 Also from the environment: MODELNODE_NODE_ID, MODELNODE_AUTH_SECRET,
