@@ -37,7 +37,7 @@ export const tracingOptionsSchema = tracingConfigSchema
     exporter: z.custom<SpanExporter>((value) => typeof (value as SpanExporter | null)?.export === "function", { error: "expected a SpanExporter" }).optional(),
   })
   .refine((options) => options.endpoint !== undefined || options.exporter !== undefined, {
-    error: "expected an endpoint (or an exporter)",
+    error: "expected a URL (or give an exporter)",
     path: ["endpoint"],
   });
 

@@ -121,7 +121,7 @@ test("a caller's unsampled traceparent is followed: nothing is recorded", async 
 });
 
 test("options: an endpoint (or an exporter) is required, and it must be an http(s) URL", () => {
-  assert.throws(() => tracingPlugin({}), /tracingPlugin: endpoint must be an endpoint \(or an exporter\)/);
+  assert.throws(() => tracingPlugin({}), /tracingPlugin: endpoint must be a URL \(or give an exporter\)/);
   assert.throws(() => tracingPlugin({ endpoint: "ftp://x" }), /tracingPlugin: endpoint must be an http/);
   assert.throws(() => tracingPlugin({ endpoint: "http://x", sampleRatio: 2 }), /sampleRatio/);
   assert.throws(() => tracingPlugin({ endpoint: "http://x", nope: 1 } as never), /unknown option "nope"/);
