@@ -12,6 +12,7 @@ import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { metricsPlugin, METRICS_PLUGIN_VERSION } from "@modelnode/plugin-metrics";
 import { openaiPlugin } from "@modelnode/plugin-openai";
 import { playgroundPlugin, PLAYGROUND_VERSION } from "@modelnode/plugin-playground";
+import { tracingPlugin, TRACING_PLUGIN_VERSION } from "@modelnode/plugin-tracing";
 import { echoPlugin } from "@modelnode/example-custom-plugin";
 import { REPO_ROOT } from "./support/paths.js";
 
@@ -23,6 +24,7 @@ const PLUGINS: [dir: string, plugin: Plugin][] = [
   ["packages/plugin-metrics", metricsPlugin()],
   ["packages/plugin-openai", openaiPlugin()],
   ["packages/plugin-playground", playgroundPlugin()],
+  ["packages/plugin-tracing", tracingPlugin({ endpoint: "http://127.0.0.1:4318" })],
   ["examples/custom-plugin", echoPlugin()],
 ];
 
@@ -37,4 +39,5 @@ for (const [dir, plugin] of PLUGINS) {
 test("the exported version constants are the packages' versions", () => {
   assert.equal(METRICS_PLUGIN_VERSION, PLUGINS.find(([d]) => d === "packages/plugin-metrics")![1].version);
   assert.equal(PLAYGROUND_VERSION, PLUGINS.find(([d]) => d === "packages/plugin-playground")![1].version);
+  assert.equal(TRACING_PLUGIN_VERSION, PLUGINS.find(([d]) => d === "packages/plugin-tracing")![1].version);
 });

@@ -11,6 +11,7 @@
  * process from exiting.
  */
 import { PIPELINE } from "@modelnode/core";
+import { tracesUrl } from "@modelnode/plugin-tracing/options";
 import { closeOnSignals, type ModelNode } from "@modelnode/core/server";
 import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
@@ -78,6 +79,7 @@ async function main(): Promise<number | undefined> {
   const base = `${config.tls ? "https" : "http"}://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}`;
   if (config.playground.enabled) console.error(`playground: ${base}${config.playground.path}`);
   if (config.openai.enabled) console.error(`OpenAI API: ${base}/v1`);
+  if (config.tracing.endpoint) console.error(`traces: OTLP/HTTP to ${tracesUrl(config.tracing.endpoint)} (service.name ${config.tracing.serviceName})`);
   return undefined;
 }
 
@@ -115,6 +117,8 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
     },
   );
   console.error(`model worker ${worker.id} connected to ${config.nats} (models: ${Object.keys(config.models).join(", ")})`);
+  // A worker serves no requests: the gateways' spans cover them (their generations included).
+  if (config.tracing.endpoint) console.error("tracing: a worker exports no traces; set it on the gateways");
   return undefined;
 }
 

@@ -15,6 +15,8 @@ import { legacyOptionsSchema } from "@modelnode/plugin-legacy";
 import { openaiDefaultsSchema, openaiOptionsSchema } from "@modelnode/plugin-openai";
 import { metricsOptionsSchema, type MetricsOptions } from "@modelnode/plugin-metrics";
 import { playgroundOptionsSchema } from "@modelnode/plugin-playground";
+// Only the options' schema (no OpenTelemetry): model-node.ts imports the plugin when tracing is on.
+import { tracingConfigSchema } from "@modelnode/plugin-tracing/options";
 import { extraPlugins } from "./extra-plugins.js";
 import { pluginEntries, type ExtraPlugin } from "./plugin-entry.js";
 
@@ -197,6 +199,8 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       openai: openaiConfigSchema.prefault({}),
       /** Prometheus metrics at GET /metrics (see docs/operations.md, "Metrics"). */
       metrics: metricsConfigSchema.prefault({}),
+      /** OpenTelemetry traces over OTLP/HTTP, on when `endpoint` is set (docs/tracing.md). */
+      tracing: tracingConfigSchema.prefault({}),
       /** The browser playground at GET / (docs/playground.md). */
       playground: playgroundConfigSchema.prefault({}),
       /** Options of the plugins listed in extra-plugins.ts (or given to createModelNode), by plugin name. */

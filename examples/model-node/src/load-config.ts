@@ -12,35 +12,7 @@ import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import type { ExtraPlugin } from "./plugin-entry.js";
 
-export const USAGE = `Usage: model-node [options]
-
-  --port <n>            port to listen on (default 8702; 0 = any free port)        env PORT
-  --host <addr>         address to bind (default: all interfaces)                 env HOST
-  --config <file.json>  configuration file (see model-node.config.json)           env MODELNODE_CONFIG
-  --model <id=dir[:dtype]> serve the model in <dir> as <id> (dtype: fp32, fp16, q8, int8, uint8,
-                        q4, q4f16, bnb4 — which of its graphs); repeatable        env MODELNODE_MODELS (id=dir,id=dir:q8)
-  --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
-  --threads <n>         ONNX Runtime threads per model (default: CPUs, at most 4) env MODELNODE_THREADS
-  --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED
-  --tls-cert <file>     serve wss:// with this PEM certificate (needs --tls-key)  env MODELNODE_TLS_CERT
-  --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY
-  --role <role>         single (default) | gateway | worker (docs/scale-out.md)    env MODELNODE_ROLE
-  --nats <url>          NATS server(s) for the gateway and worker roles           env MODELNODE_NATS
-  -h, --help            show this help
-
-Also from the environment: MODELNODE_NODE_ID, MODELNODE_AUTH_SECRET,
-MODELNODE_AUTH_KEY_HASHES (comma-separated "sha256:<hex>" hashes),
-MODELNODE_ALLOWED_ORIGINS (comma-separated; WebSocket upgrades and HTTP requests from other
-origins get 403), MODELNODE_ALLOWED_HOSTS (comma-separated host names a request on a loopback
-address may carry besides localhost and IP addresses; "*" = any), MODELNODE_PLUGINS (JSON: {"<plugin>": {options}}, merged over the file's
-"plugins"), MODELNODE_LOG_FORMAT (pretty|json; default pretty at a terminal, JSON otherwise).
-Scale-out: --role gateway serves clients and runs the models on NATS workers; --role worker
-opens no port and runs the models for gateways (npm run cluster starts a local set).
-Precedence: flags > environment > config file > defaults.
-
-On the same port: the WebSocket protocol, the playground page at / (config "playground"), the
-OpenAI API (/v1/models, /v1/completions, /v1/chat/completions; config "openai"), GET /metrics
-(config "metrics"), /livez, /readyz, /health, /stats, /asyncapi.json.`;
+export { USAGE } from "./usage.js";
 
 type Layer = Record<string, unknown>;
 
@@ -103,6 +75,14 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     origins.set(`tls.${key}`, name);
   }
   if (Object.keys(tls).length > 0) envLayer.tls = tls;
+  const tracing: Layer = {};
+  for (const [name, key] of [["MODELNODE_OTLP_TRACES_ENDPOINT", "endpoint"], ["OTEL_SERVICE_NAME", "serviceName"]] as const) {
+    const value = nonBlank(env[name]);
+    if (value === undefined) continue;
+    tracing[key] = value;
+    origins.set(`tracing.${key}`, name);
+  }
+  if (Object.keys(tracing).length > 0) envLayer.tracing = tracing;
   const pluginOptions = jsonObject(env.MODELNODE_PLUGINS, "MODELNODE_PLUGINS");
   if (pluginOptions) {
     envLayer.plugins = pluginOptions;
@@ -134,6 +114,14 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     flagLayer.auth = { required: true };
     origins.set("auth.required", "--auth");
   }
+  const tracingFlags: Layer = {};
+  for (const [flag, key] of [["otlp-traces-endpoint", "endpoint"], ["otlp-service-name", "serviceName"]] as const) {
+    const value = flags.values[flag];
+    if (value === undefined) continue;
+    tracingFlags[key] = value;
+    origins.set(`tracing.${key}`, `--${flag}`);
+  }
+  if (Object.keys(tracingFlags).length > 0) flagLayer.tracing = tracingFlags;
 
   const merged = merge(merge(fileLayer, envLayer), flagLayer);
   const parsed = configSchemaFor(plugins).safeParse(merged);
@@ -169,6 +157,8 @@ function parseFlags(argv: string[]) {
         auth: { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
+        "otlp-traces-endpoint": { type: "string" },
+        "otlp-service-name": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });

@@ -1,11 +1,12 @@
 /**
  * createModelNode(config): the example node. The ONNX pipeline is created first (inside
- * pipelinePlugin, with the node's logger) and bound to PIPELINE; heartbeat, auth, legacy and
- * inference plugins use it through DI, and so may the extra plugins (extra-plugins.ts), which
- * come last with their options from the config's `plugins` section.
+ * pipelinePlugin, with the node's logger) and bound to PIPELINE, then decorated by the metrics
+ * and (when configured) tracing plugins; heartbeat, auth, legacy and inference plugins use it
+ * through DI, and so may the extra plugins (extra-plugins.ts), which come last with their options
+ * from the config's `plugins` section.
  */
 import { readFileSync } from "node:fs";
-import type { Logger, NodeLimits } from "@modelnode/core";
+import type { Logger, NodeLimits, Plugin } from "@modelnode/core";
 import { createNode, pipelinePlugin, startNode, type ModelNode, type NodeOptions, type TlsOptions } from "@modelnode/core/server";
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
@@ -63,6 +64,7 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
   const maxTokens = limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling;
   // Made before anything starts, so that a plugin refusing its options costs no model loading.
   const userPlugins = await createExtraPlugins(extras, config.plugins);
+  const tracing = await tracingPlugins(config);
   const inference = {
     ...config.inference,
     maxPromptChars: limits.maxPromptChars,
@@ -89,6 +91,8 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
         : pipelinePlugin((logger) => createOnnxPipeline(onnxOptions(config, maxTokens, logger))),
       // Right after the pipeline: it instruments the pipeline the plugins below are given (docs/operations.md, "Metrics").
       ...(config.metrics.enabled ? [metricsPlugin(metricsOptionsOf(config.metrics))] : []),
+      // After them: the plugins below get the pipeline it traces (docs/tracing.md).
+      ...tracing,
       heartbeatPlugin(),
       authPlugin(config.auth),
       legacyPlugin({ ...config.legacy, maxInputTokens: limits.maxInputTokens }),
@@ -99,6 +103,16 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
       ...userPlugins,
     ],
   };
+}
+
+/**
+ * tracingPlugin when `tracing.endpoint` is set; otherwise nothing, and the plugin's package (with
+ * the OpenTelemetry SDK) is not even loaded: a node without tracing pays nothing for it.
+ */
+async function tracingPlugins({ tracing }: ModelNodeConfig): Promise<Plugin[]> {
+  if (tracing.endpoint === undefined) return [];
+  const { tracingPlugin } = await import("@modelnode/plugin-tracing");
+  return [tracingPlugin(tracing)];
 }
 
 function coreLimits({ limits }: ModelNodeConfig): Partial<NodeLimits> {

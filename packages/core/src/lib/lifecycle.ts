@@ -12,7 +12,7 @@ import type { ZodType } from "zod";
 import type { HandlerContext, IncomingMessage, MessageHeader, Protocol } from "./context.js";
 import { errors } from "./errors.js";
 import type { NodeLimits } from "./options.js";
-import type { Guard, RequestEnd, RequestObserver } from "./plugin.js";
+import type { Guard, RequestEnd, RequestObserver, RequestScope } from "./plugin.js";
 import { TokenBucket } from "./rate-limit.js";
 import type { StatsCollector } from "./stats.js";
 import { validationError } from "./validation.js";
@@ -77,14 +77,22 @@ export interface Exchange {
 export class RequestLifecycle {
   /** Set when the node starts draining (see ClientBudget.connected). */
   draining = false;
+  /** The plugins' request scopes nested into one; undefined (one check per request) when none. */
+  private readonly scope: RequestScope | undefined;
 
   constructor(
     private readonly guards: readonly Guard[],
     private readonly observers: readonly RequestObserver[],
+    scopes: readonly RequestScope[],
     private readonly stats: StatsCollector,
     private readonly limits: NodeLimits,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.scope = scopes.reduceRight<RequestScope | undefined>(
+      (inner, outer) => (inner ? (start, walk) => outer(start, () => inner(start, walk)) : outer),
+      undefined,
+    );
+  }
 
   /** A fresh budget for a connection or an HTTP client. */
   newClient(connected: boolean): ClientBudget {
@@ -122,7 +130,16 @@ export class RequestLifecycle {
       exchange.client.inFlight++;
       this.stats.inFlight++;
       if (this.observers.length > 0) exchange.startedAt = performance.now();
+      if (this.scope !== undefined) {
+        const start = { protocol: exchange.protocol, type: endpoint.type, header: exchange.header, http: exchange.http, context: exchange.context };
+        return this.scope(start, () => this.walk(endpoint, exchange));
+      }
     }
+    return this.walk(endpoint, exchange);
+  }
+
+  /** From the body and the guards to the end (observers included). Never throws. */
+  private walk(endpoint: Endpoint, exchange: Exchange): void | Promise<void> {
     let pending: void | Promise<void> = undefined;
     try {
       pending = exchange.readBody ? this.readThenHandle(endpoint, exchange) : this.guardThenHandle(endpoint, exchange, exchange.raw ?? {}, exchange.raw);

@@ -11,7 +11,7 @@ import type { HandlerEntry } from "./decorators.js";
 import { createLogger, withRedaction } from "./logger.js";
 import { resolveOptions, type NodeOptions, type ResolvedNodeOptions } from "./options.js";
 import { checkPlugins, checkServices } from "./plugin-checks.js";
-import type { Guard, PluginHost, RequestObserver } from "./plugin.js";
+import type { Guard, PluginHost, RequestObserver, RequestScope } from "./plugin.js";
 import { HttpDoor } from "./http-door.js";
 import type { ResolvedRoute, RouteDefinition } from "./http-route.js";
 import { HandlerRegistry } from "./registry.js";
@@ -61,6 +61,7 @@ export interface NodeParts {
   closeHooks: (() => void | Promise<void>)[];
   guards: readonly Guard[];
   observers: readonly RequestObserver[];
+  scopes: readonly RequestScope[];
   routes: readonly ResolvedRoute[];
 }
 
@@ -81,7 +82,7 @@ export class ModelNode implements NodeInfo {
     ({ info: this.info, collector: this.collector, statsSources: this.statsSources, closeHooks: this.closeHooks } = parts);
     const { options, logger, collector } = parts;
     // One lifecycle for every request, whichever door it comes in by.
-    const lifecycle = new RequestLifecycle(parts.guards, parts.observers, collector, options.limits, logger);
+    const lifecycle = new RequestLifecycle(parts.guards, parts.observers, parts.scopes, collector, options.limits, logger);
     const messages = new WsDoor(parts.registry, lifecycle, collector, options.limits);
     const http = new HttpDoor([...this.operatorRoutes(), ...parts.routes], lifecycle, collector, options, logger);
     this.transport = new WsTransport(options, logger, collector, lifecycle, messages, http);
@@ -191,6 +192,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
   const container = rootContainer.createChildContainer();
   const guards: Guard[] = [];
   const observers: RequestObserver[] = [];
+  const scopes: RequestScope[] = [];
   const closeHooks: (() => void | Promise<void>)[] = [];
   const statsSources = new Map<string, StatsSource>();
   const handlers: { plugin: string; entry: HandlerEntry }[] = [];
@@ -210,6 +212,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
         onClose: (hook) => closeHooks.push(hook),
         addStatsSource: (key, source) => statsSources.set(key, source),
         onRequestEnd: (observer) => observers.push(observer),
+        scopeRequests: (scope) => scopes.push(scope),
       };
       await plugin.register?.(container, host);
       for (const entry of plugin.handlers ?? []) handlers.push({ plugin: plugin.name, entry });
@@ -218,7 +221,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
     checkServices(plugins, container);
     const registry = HandlerRegistry.build(handlers, container);
     const node = new ModelNode({
-      info, container, options: resolved, logger, registry, collector, statsSources, closeHooks, guards, observers, routes: resolveRoutes(routes, container),
+      info, container, options: resolved, logger, registry, collector, statsSources, closeHooks, guards, observers, scopes, routes: resolveRoutes(routes, container),
     });
     logger.debug(
       { core: CORE_VERSION, types: registry.types(), legacy: Boolean(registry.legacy), plugins: plugins.map((p) => p.name) },

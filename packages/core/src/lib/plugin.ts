@@ -6,7 +6,7 @@
  */
 import type { DependencyContainer, InjectionToken } from "tsyringe";
 import type { Logger } from "pino";
-import type { HandlerContext, IncomingMessage } from "./context.js";
+import type { HandlerContext, IncomingMessage, MessageHeader, Protocol } from "./context.js";
 import type { HandlerEntry } from "./decorators.js";
 import type { RouteDefinition } from "./http-route.js";
 
@@ -31,6 +31,27 @@ export interface RequestEnd {
 /** Called synchronously as each request ends: keep it cheap (count, observe a histogram, log a line). */
 export type RequestObserver = (event: RequestEnd) => void;
 
+/** A request as its walk begins: admitted, before its body is read and the guards run. */
+export interface RequestStart {
+  protocol: Protocol;
+  /** The message_type, "legacy", or the HTTP route's name. */
+  type: string;
+  /** Standard protocol only. */
+  header?: MessageHeader;
+  /** HTTP routes only: the request line and headers. */
+  http?: IncomingMessage["http"];
+  /** What the guards and the handler get. */
+  context: HandlerContext;
+}
+
+/**
+ * Runs around each admitted request's walk (body, guards, validation, handler, reply, and the
+ * request's end observers): call `walk` exactly once, synchronously, and return what it returns.
+ * For what needs the request's async context from its start to its end, e.g. tracing holding
+ * its span in an AsyncLocalStorage (`storage.run(span, walk)`); observers run inside it.
+ */
+export type RequestScope = (start: RequestStart, walk: () => void | Promise<void>) => void | Promise<void>;
+
 export interface PluginHost {
   readonly logger: Logger;
   /** Guards run in the order they were added (plugins register in the order given). */
@@ -41,6 +62,11 @@ export interface PluginHost {
   addStatsSource(key: string, source: () => unknown): void;
   /** Observes every request's end (metrics, request logs). Frames refused before a handler is chosen are not requests. */
   onRequestEnd(observer: RequestObserver): void;
+  /**
+   * Runs every admitted request inside `scope` (scopes nest in the order added). Costs nothing
+   * per request while no plugin adds one.
+   */
+  scopeRequests(scope: RequestScope): void;
 }
 
 export interface Plugin {
