@@ -15,7 +15,7 @@ before(async () => {
 after(() => node.close());
 
 test("heartbeat → heartbeat_ack echoing worker_id, with the node's id, status, load and models", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   const ack = await client.call("heartbeat", { worker_id: "model_node_1" }, "hb-1");
   assert.equal(ack.header.message_type, "heartbeat_ack");
   assert.equal(ack.header.correlation_id, "hb-1");
@@ -28,7 +28,7 @@ test("heartbeat → heartbeat_ack echoing worker_id, with the node's id, status,
 });
 
 test("authentication with auth off: answered (an unknown key is not authenticated), other messages still served", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   const reply = await client.call("authentication", { license_key: "not-a-key" });
   assert.equal(reply.header.message_type, "authentication_response");
   assert.equal(reply.authenticated, false);
@@ -38,7 +38,7 @@ test("authentication with auth off: answered (an unknown key is not authenticate
 });
 
 test("list_models → list_models_response with the bundled model's facts", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   const reply = await client.call("list_models", {}, "lm-1");
   assert.equal(reply.header.correlation_id, "lm-1");
   assert.equal(reply.models.length, 1);
@@ -50,7 +50,7 @@ test("list_models → list_models_response with the bundled model's facts", asyn
 });
 
 test("inference_request → inference_response: model_id echoed, text, finish_reason, usage", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   const reply = await client.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hello, world!", max_tokens: 8 }, "inf-1");
   assert.equal(reply.header.message_type, "inference_response");
   assert.equal(reply.header.correlation_id, "inf-1");
@@ -67,7 +67,7 @@ test("inference_request → inference_response: model_id echoed, text, finish_re
 });
 
 test("stream: true → inference_chunk frames (same correlation_id, index 0, 1, …) joining to the final text", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   client.send({ header: header("inference_request", "stream-1"), model_id: "tiny-gpt2", prompt: "Once upon a time", max_tokens: 12, stream: true, temperature: 0.8, seed: 7 });
   const chunks: any[] = [];
   let frame = await client.next();
@@ -86,7 +86,7 @@ test("stream: true → inference_chunk frames (same correlation_id, index 0, 1, 
 });
 
 test("inference errors: strict types (VALIDATION_FAILED naming the field), MODEL_NOT_FOUND listing models", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   const bad = await client.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hi", max_tokens: "10" }, "bad-1");
   assert.equal(bad.header.message_type, "error");
   assert.equal(bad.header.correlation_id, "bad-1");
@@ -101,7 +101,7 @@ test("inference errors: strict types (VALIDATION_FAILED naming the field), MODEL
 });
 
 test("legacy: step 0 with text, step 1 with the returned token continues the session", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   const first = await client.request({ session_id: "e2e-text", step: 0, input_tensors: { input_ids: "Hello" } });
   assert.equal(first.session_id, "e2e-text");
   assert.equal(first.step, 0);
@@ -120,7 +120,7 @@ test("legacy: step 0 with text, step 1 with the returned token continues the ses
 });
 
 test("legacy: step 0 with token ids and attention_mask; the KV-cached step equals a full recompute", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   const ids = [15496, 11, 995];
   const first = await client.request({ session_id: "e2e-ids", step: 0, input_tensors: { input_ids: ids, attention_mask: [1, 1, 1] } });
   assert.deepEqual(first.output_tensors.input_ids, ids);
@@ -132,7 +132,7 @@ test("legacy: step 0 with token ids and attention_mask; the KV-cached step equal
 });
 
 test("legacy errors come back legacy-shaped: SESSION_NOT_FOUND, STEP_OUT_OF_ORDER, VALIDATION_FAILED, INVALID_TOKENS, MODEL_NOT_FOUND", async () => {
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   const unknown = await client.request({ session_id: "never-started", step: 3, input_tensors: { input_ids: [1] } });
   assert.deepEqual(Object.keys(unknown).sort(), ["error", "session_id", "step"]);
   assert.equal(unknown.session_id, "never-started");

@@ -9,7 +9,16 @@ const ECHO_OPTIONS: InjectionToken<z.output<typeof echoOptionsSchema>> = Symbol(
 export const echoSchema = ({ maxChars }: z.output<typeof echoOptionsSchema>) =>
   z.object({ text: z.string().max(maxChars), uppercase: z.boolean().default(false), stream: z.boolean().default(false) });
 
-@MessageHandler("echo", { schema: (resolve) => echoSchema(resolve(ECHO_OPTIONS)), replyType: "echo_response" })
+/** What it sends: echo_response, and with `stream` an echo_chunk per word before it (declared, so checked). */
+export const echoResponseSchema = z.object({ text: z.string(), characters: z.int().min(0) });
+export const echoChunkSchema = z.object({ index: z.int().min(0), text: z.string() });
+
+@MessageHandler("echo", {
+  schema: (resolve) => echoSchema(resolve(ECHO_OPTIONS)),
+  replyType: "echo_response",
+  replySchema: echoResponseSchema,
+  replies: { echo_chunk: echoChunkSchema },
+})
 export class EchoHandler {
   /** The message type follows from the schema; the compiler checks this signature against it. */
   async *handle(msg: z.output<ReturnType<typeof echoSchema>>, ctx: HandlerContext) {

@@ -11,7 +11,7 @@ let client: TestClient;
 before(async () => {
   node = await createCustomServer({ nodeId: "custom-1", logLevel: "silent" });
   const { port } = await node.listen(0, "127.0.0.1");
-  client = await TestClient.connect(`ws://127.0.0.1:${port}`);
+  client = await TestClient.connect(`ws://127.0.0.1:${port}`, { checkReplies: node });
 });
 
 after(async () => {
@@ -80,7 +80,7 @@ test("only the chosen plugins are served: no inference, no legacy", async () => 
 test("echo's maxChars option reaches its schema: each server enforces its own", async () => {
   const strict = await createCustomServer({ logLevel: "silent", echo: { maxChars: 4 } });
   const { port } = await strict.listen(0, "127.0.0.1");
-  const c = await TestClient.connect(`ws://127.0.0.1:${port}`);
+  const c = await TestClient.connect(`ws://127.0.0.1:${port}`, { checkReplies: strict });
   const refused = await c.request({ header: header("echo"), text: "too long" });
   assert.equal(refused.code, "VALIDATION_FAILED");
   assert.equal(refused.details.issues[0].path, "text");

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import asyncapiParser from "@asyncapi/parser";
 import { defineHandler, definePlugin, z } from "../src/index.js";
 import { asyncApiDocument, createNode, CORE_VERSION, type AsyncApiDocument, type HandlerRegistry, type ModelNode, type NodeOptions } from "../src/server.js";
+import { errorBodySchema, errorCodeSchema, PROTOCOL_VERSION, replyHeaderSchema } from "../src/protocol.js";
 import { testPlugin } from "./test-plugin.js";
 
 const { Parser, DiagnosticSeverity } = asyncapiParser;
@@ -234,4 +235,30 @@ test("GET /asyncapi.json serves the document of the node's own message types, wi
   } finally {
     await node.close();
   }
+});
+
+test("what core itself sends is described from core's zod schemas: the reply header, the error frame, the legacy error", async () => {
+  const n = await node([testPlugin()]);
+  const doc = asyncApiDocument(n);
+  const schemas = doc.components.schemas as Record<string, any>;
+  const messages = doc.components.messages as Record<string, any>;
+  assert.deepEqual(schemas.ReplyHeader.required, Object.keys(replyHeaderSchema.shape));
+  assert.equal(schemas.ReplyHeader.properties.protocol_version.const, PROTOCOL_VERSION);
+  assert.deepEqual(schemas.ReplyHeader.properties.correlation_id.type, ["string", "null"]);
+  assert.equal(schemas.ErrorCode.pattern, "^[A-Z][A-Z0-9_]*$");
+  assert.deepEqual(schemas.ErrorCode.examples, errorCodeSchema.meta()?.examples);
+  const error = messages.error.payload;
+  assert.deepEqual(Object.keys(error.properties), ["header", ...Object.keys(errorBodySchema.shape)]);
+  assert.deepEqual(error.properties.code, { $ref: "#/components/schemas/ErrorCode" });
+  const legacyError = messages.legacy_error.payload;
+  assert.deepEqual(legacyError.required, ["session_id", "step", "error"]);
+  assert.deepEqual(legacyError.properties.error.properties.code, { $ref: "#/components/schemas/ErrorCode" });
+  assert.deepEqual(legacyError.properties.error.required, ["code", "message"]);
+  // Every receive operation may be answered by the error in its format.
+  for (const [name, op] of Object.entries(doc.operations).filter(([, o]) => o.action === "receive")) {
+    const replies = (op.reply as any).messages.map((m: any) => m.$ref.split("/").pop());
+    assert.ok(replies.includes(name === "receive_legacy" ? "legacy_error" : "error"), `${name} documents its error reply`);
+  }
+  await validate(doc);
+  await n.close();
 });

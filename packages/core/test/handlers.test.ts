@@ -8,6 +8,7 @@ import {
   LEGACY_FORMAT,
   MessageHandler,
   NODE_INFO,
+  reply,
   z,
   type InjectionToken,
   type NodeInfo,
@@ -49,6 +50,74 @@ class ExtraField {
 }
 void Mismatched;
 void ExtraField;
+
+// With replySchema / replies declared, the compiler checks what handle() returns against them too.
+const pong = z.object({ ok: z.boolean(), n: z.int().optional() });
+const chunk = z.object({ i: z.int() });
+@MessageHandler("typed", { schema: typed, replySchema: pong, replies: { typed_chunk: chunk } })
+class Declared {
+  async *handle(msg: { a: string }) {
+    yield reply("typed_chunk", { i: msg.a.length });
+    yield { ok: true };
+  }
+}
+// @ts-expect-error the reply must be what replySchema accepts ({ ok: boolean }), not { ok: string }
+@MessageHandler("typed", { schema: typed, replySchema: pong })
+class WrongReply {
+  handle() {
+    return { ok: "yes" };
+  }
+}
+// @ts-expect-error a field replySchema requires is missing
+@MessageHandler("typed", { schema: typed, replySchema: pong })
+class MissingReplyField {
+  async handle() {
+    return { n: 1 };
+  }
+}
+// @ts-expect-error a reply(type, …) of a type not listed in replies
+@MessageHandler("typed", { schema: typed, replySchema: pong, replies: { typed_chunk: chunk } })
+class UndeclaredReplyType {
+  async *handle() {
+    yield reply("typed_other", { i: 1 });
+    yield { ok: true };
+  }
+}
+// @ts-expect-error a declared reply type with the wrong payload
+@MessageHandler("typed", { schema: typed, replySchema: pong, replies: { typed_chunk: chunk } })
+class WrongChunk {
+  async *handle() {
+    yield reply("typed_chunk", { i: "one" });
+    yield { ok: true };
+  }
+}
+const definedWrong = defineHandler({
+  type: "typed",
+  schema: typed,
+  replySchema: pong,
+  // @ts-expect-error defineHandler checks handle's return against replySchema the same way
+  handle: () => ({ ok: 1 }),
+});
+void Declared;
+void WrongReply;
+void MissingReplyField;
+void UndeclaredReplyType;
+void WrongChunk;
+void definedWrong;
+
+test("declared reply schemas reach the registry; ones that are not zod schemas fail startup naming the handler", async () => {
+  const node = await createNode({ logLevel: "silent", plugins: [definePlugin({ name: "declared", handlers: [Declared] })] });
+  const handler = node.registry.get("typed")!;
+  assert.equal(handler.replySchema, pong);
+  assert.deepEqual(Object.keys(handler.replies), ["typed_chunk"]);
+  assert.equal(handler.replies.typed_chunk, chunk);
+  await node.close();
+  const bad = (options: Record<string, unknown>) =>
+    createNode({ logLevel: "silent", plugins: [definePlugin({ name: "pb", handlers: [{ ...defineHandler({ type: "b", schema: z.object({}), handle: () => ({}) }), ...options }] })] });
+  await assert.rejects(bad({ replySchema: { type: "object" } }), /handler "b" \(plugin "pb"\): replySchema is not a zod schema/);
+  await assert.rejects(bad({ replies: { b_chunk: {} } }), /handler "b" \(plugin "pb"\): replies\["b_chunk"\] is not a zod schema/);
+  await assert.rejects(bad({ replies: { b_response: z.object({}) } }), /replies\["b_response"\] is its replyType/);
+});
 
 test("an option-aware schema: each node enforces its own plugin options", async () => {
   const small = await startNode({ plugins: [shoutPlugin({ maxChars: 3 })] });

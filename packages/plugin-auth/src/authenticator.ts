@@ -5,15 +5,12 @@
  */
 import { errors, type HandlerContext } from "@modelnode/core";
 import { KeyDigests, LicenseHashes } from "./credentials.js";
+import type { AuthenticationResponse } from "./messages.js";
 import type { ResolvedAuthOptions } from "./options.js";
 import { authStateOf, type ConnectionAuth } from "./state.js";
 import { AddressFailures, failureDelayMs, pause } from "./throttle.js";
 
 export const POLICY_VIOLATION = 1008;
-
-export type AuthenticationResponse =
-  | { authenticated: true; license_hash: string }
-  | { authenticated: false; message: string; attempts_remaining: number };
 
 export interface AuthCounters {
   successful_attempts: number;

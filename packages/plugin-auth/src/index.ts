@@ -11,11 +11,13 @@ export {
   type AuthOptions,
   type ResolvedAuthOptions,
 } from "./options.js";
+export { AuthenticationHandler } from "./auth-handler.js";
 export {
-  AuthenticationHandler,
+  authenticationResponseSchema,
   authenticationSchema,
   MAX_LICENSE_KEY_LENGTH,
   type AuthenticationRequest,
-} from "./auth-handler.js";
-export { Authenticator, POLICY_VIOLATION, type AuthCounters, type AuthenticationResponse } from "./authenticator.js";
+  type AuthenticationResponse,
+} from "./messages.js";
+export { Authenticator, POLICY_VIOLATION, type AuthCounters } from "./authenticator.js";
 export { AUTHENTICATOR } from "./tokens.js";

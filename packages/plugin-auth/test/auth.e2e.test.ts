@@ -19,8 +19,8 @@ async function withNode(options: Partial<AuthOptions>, body: (url: string, node:
 }
 
 test("auth required: inference gets UNAUTHENTICATED, heartbeat passes, the right key opens the door", async () => {
-  await withNode({}, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({}, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     const request = inference();
     const refused = await client.request(request);
     assert.equal(refused.header.message_type, "error");
@@ -47,8 +47,8 @@ test("auth required: inference gets UNAUTHENTICATED, heartbeat passes, the right
 });
 
 test("a wrong key: authenticated false with attempts left; a bad license_key is VALIDATION_FAILED", async () => {
-  await withNode({}, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({}, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     const wrong = await client.request(authentication("not-the-key"));
     assert.equal(wrong.header.message_type, "authentication_response");
     assert.equal(wrong.authenticated, false);
@@ -68,8 +68,8 @@ test("a wrong key: authenticated false with attempts left; a bad license_key is 
 });
 
 test("five failed attempts close the connection with 1008, after the fifth reply", async () => {
-  await withNode({}, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({}, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     for (let i = 1; i <= 5; i++) {
       const reply = await client.request(authentication(`guess-${i}`));
       assert.equal(reply.authenticated, false);
@@ -78,19 +78,19 @@ test("five failed attempts close the connection with 1008, after the fifth reply
     const { code } = await client.closed;
     assert.equal(code, 1008);
     // Other connections are unaffected.
-    const other = await TestClient.connect(url);
+    const other = await TestClient.connect(url, { checkReplies: node });
     assert.equal((await other.request(authentication(KEY))).authenticated, true);
     other.close();
   });
 });
 
 test("a license_hash in the header authenticates that message on a new connection; tampered ones fail", async () => {
-  await withNode({ maxFailedAttempts: 2 }, async (url) => {
-    const first = await TestClient.connect(url);
+  await withNode({ maxFailedAttempts: 2 }, async (url, node) => {
+    const first = await TestClient.connect(url, { checkReplies: node });
     const { license_hash } = await first.request(authentication(KEY));
     first.close();
 
-    const second = await TestClient.connect(url);
+    const second = await TestClient.connect(url, { checkReplies: node });
     const served = await second.request(inference({ license_hash }));
     assert.equal(served.text, "echo: hi");
     // Only that message: the connection itself has not authenticated.
@@ -109,26 +109,26 @@ test("a license_hash in the header authenticates that message on a new connectio
 
 test("a license_hash from another node (another secret) is refused", async () => {
   let foreign = "";
-  await withNode({}, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({}, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     foreign = (await client.request(authentication(KEY))).license_hash;
     client.close();
   });
-  await withNode({}, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({}, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     assert.equal((await client.request(inference({ license_hash: foreign }))).code, "UNAUTHENTICATED");
     client.close();
   });
   // With a shared configured secret the hash survives restarts and works across nodes.
   const secret = "0123456789abcdef0123456789abcdef-shared";
   let shared = "";
-  await withNode({ secret }, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({ secret }, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     shared = (await client.request(authentication(KEY))).license_hash;
     client.close();
   });
-  await withNode({ secret }, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({ secret }, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     assert.equal((await client.request(inference({ license_hash: shared }))).text, "echo: hi");
     client.close();
   });
@@ -136,13 +136,13 @@ test("a license_hash from another node (another secret) is refused", async () =>
 
 test("legacy messages are served by default, refused legacy-shaped when not exempt", async () => {
   const legacy = { session_id: "s-1", step: 0, input_tensors: { input_ids: [1, 2] } };
-  await withNode({}, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({}, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     assert.deepEqual(await client.request(legacy), { session_id: "s-1", step: 0, output_tensors: { next_token_id: 1 } });
     client.close();
   });
-  await withNode({ exemptLegacy: false }, async (url) => {
-    const client = await TestClient.connect(url);
+  await withNode({ exemptLegacy: false }, async (url, node) => {
+    const client = await TestClient.connect(url, { checkReplies: node });
     const refused = await client.request(legacy);
     assert.equal(refused.session_id, "s-1");
     assert.equal(refused.step, 0);
@@ -157,7 +157,7 @@ test("legacy messages are served by default, refused legacy-shaped when not exem
 
 test("required: false serves everything; authentication still works", async () => {
   await withNode({ required: false, exemptLegacy: false }, async (url, node) => {
-    const client = await TestClient.connect(url);
+    const client = await TestClient.connect(url, { checkReplies: node });
     assert.equal((await client.request(inference())).text, "echo: hi");
     assert.equal((await client.request({ session_id: "s", step: 0 })).session_id, "s");
     assert.equal((await client.request(inference({ license_hash: "abc123" }))).text, "echo: hi");
@@ -169,10 +169,10 @@ test("required: false serves everything; authentication still works", async () =
 
 test("failures from one address are limited across connections (RATE_LIMITED with retry_after_ms)", async () => {
   await withNode({ addressFailureLimit: 2, addressFailureWindowMs: 60_000 }, async (url, node) => {
-    const a = await TestClient.connect(url);
+    const a = await TestClient.connect(url, { checkReplies: node });
     assert.equal((await a.request(authentication("guess-1"))).authenticated, false);
     a.close();
-    const b = await TestClient.connect(url);
+    const b = await TestClient.connect(url, { checkReplies: node });
     assert.equal((await b.request(authentication("guess-2"))).authenticated, false);
     const limited = await b.request(authentication(KEY));
     assert.equal(limited.header.message_type, "error");
@@ -188,7 +188,7 @@ test("failures from one address are limited across connections (RATE_LIMITED wit
 
 test("parallel attempts cannot exceed maxFailedAttempts", async () => {
   await withNode({ maxFailedAttempts: 3 }, async (url, node) => {
-    const client = await TestClient.connect(url);
+    const client = await TestClient.connect(url, { checkReplies: node });
     // Ten guesses sent at once; the correct key is last.
     for (let i = 0; i < 9; i++) client.ws.send(JSON.stringify(authentication(`guess-${i}`)));
     client.ws.send(JSON.stringify(authentication(KEY)));

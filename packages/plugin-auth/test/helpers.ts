@@ -11,15 +11,22 @@ export function header(type: string, extra: Record<string, unknown> = {}) {
 
 const inferenceSchema = z.object({ model_id: z.string(), prompt: z.string() });
 
-/** Stands in for inference: the kind of message auth protects. */
-@MessageHandler("inference_request", { schema: inferenceSchema })
+/** Stands in for inference: the kind of message auth protects (replies declared, as the tests check them). */
+@MessageHandler("inference_request", {
+  schema: inferenceSchema,
+  replySchema: z.object({ model_id: z.string(), text: z.string(), finish_reason: z.string() }),
+})
 class TestInference {
   handle(msg: z.infer<typeof inferenceSchema>) {
     return { model_id: msg.model_id, text: `echo: ${msg.prompt}`, finish_reason: "stop" };
   }
 }
 
-@MessageHandler("heartbeat", { schema: z.object({ worker_id: z.string() }), replyType: "heartbeat_ack" })
+@MessageHandler("heartbeat", {
+  schema: z.object({ worker_id: z.string() }),
+  replyType: "heartbeat_ack",
+  replySchema: z.object({ worker_id: z.string(), status: z.string() }),
+})
 class TestHeartbeat {
   handle(msg: { worker_id: string }) {
     return { worker_id: msg.worker_id, status: "healthy" };
@@ -28,7 +35,10 @@ class TestHeartbeat {
 
 const legacySchema = z.looseObject({ session_id: z.string(), step: z.number() });
 
-@MessageHandler(LEGACY_FORMAT, { schema: legacySchema })
+@MessageHandler(LEGACY_FORMAT, {
+  schema: legacySchema,
+  replySchema: z.object({ session_id: z.string(), step: z.number(), output_tensors: z.object({ next_token_id: z.int() }) }),
+})
 class TestLegacy {
   handle(msg: z.infer<typeof legacySchema>) {
     return { session_id: msg.session_id, step: msg.step, output_tensors: { next_token_id: 1 } };

@@ -20,7 +20,7 @@ test("nothing secret is logged, even at trace level", async () => {
   });
   let licenseHash = "";
   try {
-    const client = await TestClient.connect(url);
+    const client = await TestClient.connect(url, { checkReplies: node });
     await client.request(authentication(WRONG));
     licenseHash = (await client.request(authentication(KEY))).license_hash;
     await client.request(inference({ license_hash: licenseHash }));
@@ -29,7 +29,7 @@ test("nothing secret is logged, even at trace level", async () => {
     await client.request({ header: header("heartbeat", { license_hash: licenseHash }), worker_id: "w" });
     client.close();
 
-    const other = await TestClient.connect(url);
+    const other = await TestClient.connect(url, { checkReplies: node });
     for (let i = 0; i < 3; i++) await other.request(inference({ license_hash: `lh1.${WRONG}` }));
     await other.closed;
   } finally {

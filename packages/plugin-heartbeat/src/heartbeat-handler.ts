@@ -1,7 +1,7 @@
 /** `heartbeat` → `heartbeat_ack`: the node's id, status, uptime, load and models, echoing worker_id. */
 import { inject, MessageHandler, z } from "@modelnode/core";
 import type { HeartbeatMonitor } from "./monitor.js";
-import type { HeartbeatReport } from "./report.js";
+import { heartbeatReportSchema } from "./report.js";
 import { MAX_WORKER_ID_LENGTH } from "./options.js";
 import { HEARTBEAT_MONITOR } from "./tokens.js";
 
@@ -10,11 +10,12 @@ export const heartbeatSchema = z.object({
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatSchema>;
 
-export interface HeartbeatAck extends HeartbeatReport {
-  worker_id: string;
-}
+/** heartbeat_ack beside its header: the report, echoing the request's worker_id. */
+export const heartbeatAckSchema = heartbeatReportSchema.extend({ worker_id: z.string().describe("The request's, echoed.") });
 
-@MessageHandler("heartbeat", { schema: heartbeatSchema, replyType: "heartbeat_ack" })
+export type HeartbeatAck = z.infer<typeof heartbeatAckSchema>;
+
+@MessageHandler("heartbeat", { schema: heartbeatSchema, replyType: "heartbeat_ack", replySchema: heartbeatAckSchema })
 export class HeartbeatHandler {
   constructor(@inject(HEARTBEAT_MONITOR) private readonly monitor: HeartbeatMonitor) {}
 

@@ -1,8 +1,8 @@
 // @modelnode/plugin-heartbeat: `heartbeat` → `heartbeat_ack` (node id, status, uptime, load, models).
 export { heartbeatPlugin } from "./plugin.js";
-export { HeartbeatHandler, heartbeatSchema, type HeartbeatAck, type HeartbeatRequest } from "./heartbeat-handler.js";
+export { HeartbeatHandler, heartbeatAckSchema, heartbeatSchema, type HeartbeatAck, type HeartbeatRequest } from "./heartbeat-handler.js";
 export { HeartbeatMonitor } from "./monitor.js";
-export type { HeartbeatLoad, HeartbeatReport } from "./report.js";
+export { heartbeatLoadSchema, heartbeatReportSchema, type HeartbeatLoad, type HeartbeatReport } from "./report.js";
 export {
   DEFAULT_DEGRADED_QUEUE_LENGTH,
   DEFAULT_MAX_TRACKED_WORKERS,

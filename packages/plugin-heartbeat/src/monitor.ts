@@ -90,6 +90,7 @@ export class HeartbeatMonitor {
   }
 }
 
+/** A figure as the whole, non-negative count heartbeat_ack declares (0 for anything else). */
 function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
 }

@@ -11,7 +11,7 @@ test("heartbeat_ack echoes worker_id and correlates, with node id, status, uptim
   pipeline.figures = { activeSessions: 2, generationsInFlight: 1, cacheBytes: 0 };
   // The pipeline plugin comes after heartbeat: the monitor finds PIPELINE at request time.
   const { node, url } = await startNode({ nodeId: "node-e2e", plugins: [heartbeatPlugin(), pipelinePlugin(pipeline)] });
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   try {
     const ack = await client.request({ header: header("heartbeat", "hb-1"), worker_id: "worker-7" });
     assert.equal(ack.header.message_type, "heartbeat_ack");
@@ -37,7 +37,7 @@ test("heartbeat_ack echoes worker_id and correlates, with node id, status, uptim
 
 test("without a pipeline the node serves no models and reports zero pipeline load", async () => {
   const { node, url } = await startNode({ plugins: [heartbeatPlugin()] });
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   try {
     const ack = await client.request({ header: header("heartbeat"), worker_id: "w" });
     assert.deepEqual(ack.models, []);
@@ -51,7 +51,7 @@ test("without a pipeline the node serves no models and reports zero pipeline loa
 
 test("a bad worker_id gets VALIDATION_FAILED naming the field; the connection lives on", async () => {
   const { node, url } = await startNode({ plugins: [heartbeatPlugin()] });
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   try {
     for (const worker_id of [undefined, "", 42, "x".repeat(257)]) {
       const reply = await client.request({ header: header("heartbeat", "bad"), worker_id });
@@ -70,7 +70,7 @@ test("a bad worker_id gets VALIDATION_FAILED naming the field; the connection li
 
 test("workers' last-seen times and counts show in getStats() and GET /stats, bounded", async () => {
   const { node, url, port } = await startNode({ plugins: [heartbeatPlugin({ maxTrackedWorkers: 2 })] });
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   try {
     const before = Date.now();
     await client.request({ header: header("heartbeat"), worker_id: "a" });
@@ -96,10 +96,10 @@ test("a degraded() check in the options shows as status degraded", async () => {
   const { node, url } = await startNode({
     plugins: [heartbeatPlugin({ degraded: (load) => load.connections >= 2 })],
   });
-  const first = await TestClient.connect(url);
+  const first = await TestClient.connect(url, { checkReplies: node });
   try {
     assert.equal((await first.request({ header: header("heartbeat"), worker_id: "w" })).status, "healthy");
-    const second = await TestClient.connect(url);
+    const second = await TestClient.connect(url, { checkReplies: node });
     assert.equal((await second.request({ header: header("heartbeat"), worker_id: "w" })).status, "degraded");
     second.close();
   } finally {
@@ -111,7 +111,7 @@ test("a degraded() check in the options shows as status degraded", async () => {
 // A request that stays in flight until the test releases it, to hold node.close() in its drain.
 let release: () => void = () => {};
 let started: () => void = () => {};
-@MessageHandler("hold", { schema: z.object({}) })
+@MessageHandler("hold", { schema: z.object({}), replySchema: z.object({ released: z.boolean() }) })
 class HoldHandler {
   async handle() {
     started();
@@ -123,8 +123,8 @@ class HoldHandler {
 test("status is draining while node.close() waits for in-flight work", async () => {
   const holdPlugin = definePlugin({ name: "hold", handlers: [HoldHandler] });
   const { node, url } = await startNode({ plugins: [heartbeatPlugin(), holdPlugin] });
-  const busy = await TestClient.connect(url);
-  const monitor = await TestClient.connect(url);
+  const busy = await TestClient.connect(url, { checkReplies: node });
+  const monitor = await TestClient.connect(url, { checkReplies: node });
   const holding = new Promise<void>((resolve) => (started = resolve));
   busy.ws.send(JSON.stringify({ header: header("hold", "hold-1") }));
   await holding;

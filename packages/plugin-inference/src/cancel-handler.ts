@@ -7,10 +7,15 @@ import { errors, inject, MessageHandler, type HandlerContext } from "@modelnode/
 import type { InferenceCounters } from "./counters.js";
 import { cancelRequest } from "./in-flight.js";
 import { INFERENCE_COUNTERS } from "./options.js";
-import { inferenceCancelSchema, type InferenceCancel, type InferenceCancelResponse } from "./schema.js";
+import { inferenceCancelResponseSchema, inferenceCancelSchema, type InferenceCancel, type InferenceCancelResponse } from "./schema.js";
 
 // A control message: answered even when the connection's in-flight cap is reached (it ends a request).
-@MessageHandler("inference_cancel", { schema: inferenceCancelSchema, replyType: "inference_cancel_response", control: true })
+@MessageHandler("inference_cancel", {
+  schema: inferenceCancelSchema,
+  replyType: "inference_cancel_response",
+  replySchema: inferenceCancelResponseSchema,
+  control: true,
+})
 export class InferenceCancelHandler {
   constructor(@inject(INFERENCE_COUNTERS) private readonly counters: InferenceCounters) {}
 

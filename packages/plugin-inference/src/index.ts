@@ -13,8 +13,12 @@ export {
   type ResolvedInferenceOptions,
 } from "./options.js";
 export {
+  inferenceCancelResponseSchema,
   inferenceCancelSchema,
+  inferenceChunkSchema,
   inferenceRequestSchema,
+  inferenceResponseSchema,
+  listModelsResponseSchema,
   listModelsSchema,
   MAX_ROLE_CHARS,
   type InferenceCancel,

@@ -24,12 +24,24 @@ import {
 import type { InferenceCounters } from "./counters.js";
 import { trackRequest, type TrackedRequest } from "./in-flight.js";
 import { INFERENCE_COUNTERS, INFERENCE_OPTIONS, type ResolvedInferenceOptions } from "./options.js";
-import { inferenceRequestSchema, type InferenceChunk, type InferenceRequest, type InferenceResponse } from "./schema.js";
+import {
+  inferenceChunkSchema,
+  inferenceRequestSchema,
+  inferenceResponseSchema,
+  type InferenceChunk,
+  type InferenceRequest,
+  type InferenceResponse,
+} from "./schema.js";
+
+/** A streamed frame: the Reply type names its message_type, which the handler declares in `replies`. */
+type ChunkReply = Reply<InferenceChunk, "inference_chunk">;
 
 /** The schema comes from this node's INFERENCE_OPTIONS, so each plugin instance has its own limits. */
 @MessageHandler("inference_request", {
   schema: (resolve) => inferenceRequestSchema(resolve(INFERENCE_OPTIONS)),
   replyType: "inference_response",
+  replySchema: inferenceResponseSchema,
+  replies: { inference_chunk: inferenceChunkSchema },
 })
 export class InferenceRequestHandler {
   constructor(
@@ -38,7 +50,7 @@ export class InferenceRequestHandler {
     @inject(INFERENCE_COUNTERS) private readonly counters: InferenceCounters,
   ) {}
 
-  handle(msg: InferenceRequest, ctx: HandlerContext): Promise<InferenceResponse> | AsyncIterable<InferenceResponse | Reply<InferenceChunk>> {
+  handle(msg: InferenceRequest, ctx: HandlerContext): Promise<InferenceResponse> | AsyncIterable<InferenceResponse | ChunkReply> {
     if (!this.pipeline.hasModel(msg.model_id)) throw modelNotFound(msg.model_id, this.pipeline);
     // Tracked before this returns, so that a cancel sent right behind the request finds it.
     const tracked = trackRequest(ctx);
@@ -66,7 +78,7 @@ export class InferenceRequestHandler {
     modelId: string,
     request: GenerateRequest,
     tracked: TrackedRequest,
-  ): AsyncIterable<InferenceResponse | Reply<InferenceChunk>> {
+  ): AsyncIterable<InferenceResponse | ChunkReply> {
     this.counters.inFlight++;
     this.counters.streams++;
     let done = false;
@@ -79,7 +91,7 @@ export class InferenceRequestHandler {
           tracked.release(); // finished: a cancel from now on is REQUEST_NOT_FOUND
           yield this.finish(modelId, event.result);
         } else if (event.text.length > 0) {
-          yield reply<InferenceChunk>("inference_chunk", { model_id: modelId, index: index++, text: event.text });
+          yield reply("inference_chunk", { model_id: modelId, index: index++, text: event.text });
         }
       }
     } finally {

@@ -4,9 +4,9 @@
  * and alias_of for an id that is another name of a model served under another id).
  */
 import { inject, MessageHandler, PIPELINE, type ModelPipeline } from "@modelnode/core";
-import { listModelsSchema, type ListModelsResponse } from "./schema.js";
+import { listModelsResponseSchema, listModelsSchema, type ListModelsResponse } from "./schema.js";
 
-@MessageHandler("list_models", { schema: listModelsSchema, replyType: "list_models_response" })
+@MessageHandler("list_models", { schema: listModelsSchema, replyType: "list_models_response", replySchema: listModelsResponseSchema })
 export class ListModelsHandler {
   constructor(@inject(PIPELINE) private readonly pipeline: ModelPipeline) {}
 

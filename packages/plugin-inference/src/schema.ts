@@ -53,29 +53,47 @@ export const inferenceCancelSchema = z.object({
 
 export type InferenceCancel = z.infer<typeof inferenceCancelSchema>;
 
-export interface InferenceCancelResponse {
-  target_message_id: string;
-  /** Always true: a cancel that finds nothing to cancel is a REQUEST_NOT_FOUND error instead. */
-  cancelled: true;
-}
-
 /** list_models takes no fields (unknown ones are ignored). */
 export const listModelsSchema = z.object({});
 
-export interface InferenceResponse {
-  model_id: string;
-  text: string;
-  finish_reason: "stop" | "length" | "cancelled";
-  usage: { prompt_tokens: number; completion_tokens: number };
-}
+/**
+ * The replies, beside their header: declared by the handlers as replySchema / replies, so the
+ * AsyncAPI document describes them and the compiler and the tests hold the handlers to them.
+ */
+const count = () => z.int().min(0);
 
-export interface InferenceChunk {
-  model_id: string;
-  /** 0, 1, 2 … in order of production. */
-  index: number;
-  text: string;
-}
+export const inferenceResponseSchema = z.object({
+  model_id: z.string().describe("The request's."),
+  text: z.string().describe("The generated text (streamed: the chunks' texts joined)."),
+  finish_reason: z.enum(["stop", "length", "cancelled"]).describe('"length": max_tokens or the context length reached; "stop": the end-of-sequence token or a stop sequence; "cancelled": inference_cancel, or the node began shutting down.'),
+  usage: z.object({ prompt_tokens: count(), completion_tokens: count() }),
+});
+export type InferenceResponse = z.infer<typeof inferenceResponseSchema>;
 
-export interface ListModelsResponse {
-  models: { id: string; context_length: number; vocab_size: number; description?: string; has_chat_template?: boolean; alias_of?: string }[];
-}
+/** With `stream: true`: a piece of text as it is generated; the stream ends with the inference_response. */
+export const inferenceChunkSchema = z.object({
+  model_id: z.string().describe("The request's."),
+  index: count().describe("0, 1, 2 … in order of production."),
+  text: z.string().min(1),
+});
+export type InferenceChunk = z.infer<typeof inferenceChunkSchema>;
+
+export const inferenceCancelResponseSchema = z.object({
+  target_message_id: z.string().describe("The request's, echoed."),
+  cancelled: z.literal(true).describe("Always true: a cancel that finds nothing to cancel is a REQUEST_NOT_FOUND error instead."),
+});
+export type InferenceCancelResponse = z.infer<typeof inferenceCancelResponseSchema>;
+
+export const listModelsResponseSchema = z.object({
+  models: z.array(
+    z.object({
+      id: z.string().describe("What to send as model_id."),
+      context_length: count().describe("Tokens the model holds, prompt and generation together."),
+      vocab_size: count(),
+      description: z.string().optional(),
+      has_chat_template: z.boolean().optional().describe("Whether a chat (messages) gets the model's own template; absent when the pipeline does not say."),
+      alias_of: z.string().optional().describe("For an id that is another name of a model: the id it is served under."),
+    }),
+  ),
+});
+export type ListModelsResponse = z.infer<typeof listModelsResponseSchema>;

@@ -16,7 +16,7 @@ async function setup(limits: { maxInFlightPerConnection?: number } = {}) {
     pipeline,
     url,
     async connect() {
-      const client = await TestClient.connect(url);
+      const client = await TestClient.connect(url, { checkReplies: node });
       clients.push(client);
       return client;
     },

@@ -7,7 +7,7 @@ import { inferencePlugin } from "../src/index.js";
 
 async function setup(options: Parameters<typeof inferencePlugin>[0] = {}, pipeline = new FakePipeline()) {
   const { node, url } = await startTestNode({ plugins: [pipelinePlugin(pipeline), inferencePlugin(options)] });
-  const client = await TestClient.connect(url);
+  const client = await TestClient.connect(url, { checkReplies: node });
   return {
     node,
     pipeline,

@@ -17,13 +17,13 @@ import {
   type ModelPipeline,
 } from "@modelnode/core";
 import { LEGACY_COUNTERS, LEGACY_OPTIONS, type LegacyCounters, type ResolvedLegacyOptions } from "./options.js";
-import { legacyMessageSchema, type LegacyMessage, type LegacyStepReply } from "./schema.js";
+import { legacyMessageSchema, legacyStepReplySchema, type LegacyMessage, type LegacyStepReply } from "./schema.js";
 
 /** ctx.state key: the pipeline keys of sessions this connection started (connection scope). */
 const CONNECTION_SESSIONS = Symbol("modelnode.legacy.connection-sessions");
 
 /** The schema comes from this node's LEGACY_OPTIONS, so each plugin instance has its own limits. */
-@MessageHandler(LEGACY_FORMAT, { schema: (resolve) => legacyMessageSchema(resolve(LEGACY_OPTIONS)) })
+@MessageHandler(LEGACY_FORMAT, { schema: (resolve) => legacyMessageSchema(resolve(LEGACY_OPTIONS)), replySchema: legacyStepReplySchema })
 export class LegacyStepHandler {
   private readonly modelId: string;
 

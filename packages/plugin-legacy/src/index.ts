@@ -9,5 +9,5 @@ export {
   type ResolvedLegacyOptions,
   type SessionScope,
 } from "./options.js";
-export { legacyMessageSchema, type LegacyMessage, type LegacyStepReply } from "./schema.js";
+export { legacyMessageSchema, legacyStepReplySchema, type LegacyMessage, type LegacyStepReply } from "./schema.js";
 export { LegacyStepHandler } from "./handler.js";

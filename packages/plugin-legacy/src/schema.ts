@@ -37,15 +37,21 @@ export function legacyMessageSchema(limits: Pick<ResolvedLegacyOptions, "maxInpu
 
 export type LegacyMessage = z.infer<ReturnType<typeof legacyMessageSchema>>;
 
-/** What a successful step sends back (see docs/plugin-legacy.md). */
-export interface LegacyStepReply {
-  session_id: string;
-  step: number;
-  output_tensors: {
-    next_token_id: number;
-    next_token: string;
-    sequence_length: number;
-    input_ids: number[];
-    is_eos: boolean;
-  };
-}
+/**
+ * What a successful step sends back (see docs/plugin-legacy.md): declared as the handler's
+ * replySchema, so the AsyncAPI document describes it and the compiler and the tests hold the
+ * handler to it.
+ */
+export const legacyStepReplySchema = z.object({
+  session_id: z.string().describe("The request's."),
+  step: z.int().min(0).describe("The request's."),
+  output_tensors: z.object({
+    next_token_id: z.int().min(0).describe("The model's greedy (argmax) next token after this step's input; send it as input_ids in step n + 1."),
+    next_token: z.string().describe("That token's text (may be a fragment of a word or of a character)."),
+    sequence_length: z.int().min(0).describe("Tokens the session holds after this step (prompt + every step's input)."),
+    input_ids: z.array(z.int().min(0)).describe("The ids this step consumed: the tokenisation of a string input_ids, or the ids as sent."),
+    is_eos: z.boolean().describe("Whether next_token_id is the model's end-of-sequence token."),
+  }),
+});
+
+export type LegacyStepReply = z.infer<typeof legacyStepReplySchema>;

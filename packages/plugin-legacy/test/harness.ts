@@ -1,7 +1,7 @@
 /** Legacy-handler tests without a socket, on @modelnode/testing's harness (the wire is covered in test/). */
 import { LEGACY_FORMAT, type Plugin } from "@modelnode/core";
 import { createNode, type ModelNode } from "@modelnode/core/server";
-import { fakeConnection, invokeHandler, type FakeConnection } from "@modelnode/testing";
+import { fakeConnection, invokeHandler, replyChecker, type FakeConnection } from "@modelnode/testing";
 
 export type { FakeConnection };
 
@@ -13,9 +13,13 @@ export async function nodeWith(plugins: Plugin[]): Promise<ModelNode> {
   return createNode({ plugins, logLevel: "silent" });
 }
 
-/** Validates and handles one legacy message; resolves with the reply or rejects with the coded error. */
+/**
+ * Validates and handles one legacy message; resolves with the reply (held to the handler's
+ * declared replySchema) or rejects with the coded error.
+ */
 export async function send(node: ModelNode, raw: unknown, conn: FakeConnection): Promise<any> {
   const [frame] = await invokeHandler(node, LEGACY_FORMAT, raw, conn);
+  if (frame) replyChecker(node).checkReply(LEGACY_FORMAT, frame);
   return frame?.payload;
 }
 

@@ -1,38 +1,33 @@
 /**
  * The parts of the AsyncAPI document (asyncapi.ts) that no handler declares: the reply header,
- * the error code, and the standard and legacy error and reply messages, as fixed JSON Schema.
+ * the error code, and the standard and legacy error messages, from core's zod schemas of them
+ * (envelope.ts, the same ones @modelnode/testing's replyChecker holds sent frames to); and the
+ * outline of a legacy reply for a legacy handler that declares no replySchema.
  */
-import { ErrorCode } from "./errors.js";
-import { PROTOCOL_VERSION } from "./header.js";
-import type { JsonSchema } from "./zod-json-schema.js";
+import { errorBodySchema, errorCodeSchema, legacyErrorSchema, replyHeaderSchema } from "./envelope.js";
+import { zodToJsonSchema, type JsonSchema } from "./zod-json-schema.js";
 
 /** A header whose message_type is `type`. */
 export function typeHeader(type: string): JsonSchema {
   return { type: "object", required: ["message_type"], properties: { message_type: { const: type } } };
 }
 
+const ERROR_CODE_REF = { $ref: "#/components/schemas/ErrorCode" };
+
 export const REPLY_HEADER: JsonSchema = {
-  type: "object",
   description: "The header of every standard reply the node sends.",
-  required: ["message_id", "message_type", "protocol_version", "timestamp", "correlation_id"],
-  properties: {
-    message_id: { type: "string", description: "A new id (UUID) per reply frame." },
-    message_type: { type: "string" },
-    protocol_version: { type: "string", const: PROTOCOL_VERSION },
-    timestamp: { type: "string", format: "date-time", description: "UTC, ISO-8601 with milliseconds." },
-    correlation_id: {
-      type: ["string", "null"],
-      description: "The request's header.message_id; null when the frame could not be read that far.",
-    },
-  },
+  ...zodToJsonSchema(replyHeaderSchema, "ReplyHeader", {}, "the reply header"),
 };
 
-export const ERROR_CODE: JsonSchema = {
-  type: "string",
-  pattern: "^[A-Z][A-Z0-9_]*$",
-  description: "UPPER_SNAKE. The node's catalogue is listed in examples; plugins may add codes.",
-  examples: Object.values(ErrorCode),
-};
+export const ERROR_CODE: JsonSchema = zodToJsonSchema(errorCodeSchema, "ErrorCode", {}, "the error code");
+
+/** `{code, message, details?}` with `code` referring to ErrorCode. */
+function errorBody(): JsonSchema {
+  const body = zodToJsonSchema(errorBodySchema, "ErrorBody", {}, "the error body");
+  return { ...body, properties: { ...(body.properties as Record<string, JsonSchema>), code: ERROR_CODE_REF } };
+}
+
+const ERROR_BODY = errorBody();
 
 export const ERROR_MESSAGE: JsonSchema = {
   name: "error",
@@ -41,13 +36,11 @@ export const ERROR_MESSAGE: JsonSchema = {
   contentType: "application/json",
   correlationId: { description: "The request's header.message_id, or null.", location: "$message.payload#/header/correlation_id" },
   payload: {
-    type: "object",
-    required: ["header", "code", "message"],
+    ...ERROR_BODY,
+    required: ["header", ...(ERROR_BODY.required as string[])],
     properties: {
       header: { allOf: [{ $ref: "#/components/schemas/ReplyHeader" }, typeHeader("error")] },
-      code: { $ref: "#/components/schemas/ErrorCode" },
-      message: { type: "string", description: "For humans." },
-      details: { description: "Where useful: e.g. VALIDATION_FAILED's issues ({path, code, message}, at most 10)." },
+      ...(ERROR_BODY.properties as Record<string, JsonSchema>),
     },
   },
 };
@@ -68,27 +61,16 @@ export const LEGACY_REPLY_MESSAGE: JsonSchema = {
   },
 };
 
+function legacyErrorPayload(): JsonSchema {
+  const payload = zodToJsonSchema(legacyErrorSchema, "LegacyError", {}, "the legacy error");
+  return { ...payload, properties: { ...(payload.properties as Record<string, JsonSchema>), error: ERROR_BODY } };
+}
+
 export const LEGACY_ERROR_MESSAGE: JsonSchema = {
   name: "legacy_error",
   title: "Legacy error",
   summary: "The node refuses a legacy message, in the legacy shape.",
   contentType: "application/json",
   correlationId: { description: "Echoed from the request when it was a short string or a number.", location: "$message.payload#/session_id" },
-  payload: {
-    type: "object",
-    required: ["session_id", "step", "error"],
-    properties: {
-      session_id: { type: ["string", "number", "null"], description: "The request's, when it was a string of ≤ 256 characters or a number; else null." },
-      step: { type: ["string", "number", "null"], description: "The request's, under the same rule." },
-      error: {
-        type: "object",
-        required: ["code", "message"],
-        properties: {
-          code: { $ref: "#/components/schemas/ErrorCode" },
-          message: { type: "string" },
-          details: {},
-        },
-      },
-    },
-  },
+  payload: legacyErrorPayload(),
 };

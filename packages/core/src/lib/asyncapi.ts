@@ -6,10 +6,10 @@
  * send operation per reply type; the legacy format as its own messages when a legacy handler is
  * registered. docs/protocol.md is the same contract in prose.
  *
- * Reply payloads are not declared by handlers today, so replies are described as the reply
- * envelope with an open payload. A handler object that carries `replySchema` (a zod schema of
- * its default reply's payload) or `replies` (other reply types it sends, e.g. streamed chunks,
- * each with a zod schema) is described with them.
+ * Reply payloads come from the handlers' declarations (MessageHandlerOptions): `replySchema`, the
+ * payload of its default reply type, and `replies`, the other types it sends (e.g. streamed
+ * chunks), each with its zod schema; a reply type nobody declared a schema for is described as
+ * the reply envelope with an open payload. The legacy handler's `replySchema` is the legacy reply.
  */
 import type { ZodType } from "zod";
 import { ERROR_CODE, ERROR_MESSAGE, LEGACY_ERROR_MESSAGE, LEGACY_REPLY_MESSAGE, REPLY_HEADER, typeHeader } from "./asyncapi-envelopes.js";
@@ -43,15 +43,6 @@ export interface AsyncApiDocument {
   channels: Record<string, JsonSchema>;
   operations: Record<string, JsonSchema>;
   components: { schemas: Record<string, JsonSchema>; messages: Record<string, JsonSchema> };
-}
-
-/**
- * Optional facts a handler may carry besides the registry's (proposed for MessageHandlerOptions;
- * read here when present).
- */
-interface ReplyDeclarations {
-  replySchema?: ZodType;
-  replies?: Record<string, ZodType>;
 }
 
 const CHANNEL = "root";
@@ -160,7 +151,6 @@ function build(registry: HandlerRegistry): Body {
     schemas[payloadKey] = zodToJsonSchema(handler.schema, payloadKey, schemas, `message type "${handler.type}"`);
     messages[key] = requestMessage(handler, payloadKey);
 
-    const declared = handler as RegisteredHandler & ReplyDeclarations;
     const replyTypes: ReplyEntry[] = [];
     const addReply = (type: string, schema: ZodType | undefined) => {
       const entry = replyOf(type);
@@ -172,10 +162,8 @@ function build(registry: HandlerRegistry): Body {
       }
       if (!replyTypes.includes(entry)) replyTypes.push(entry);
     };
-    addReply(handler.replyType, declared.replySchema);
-    if (declared.replies && typeof declared.replies === "object") {
-      for (const [type, schema] of Object.entries(declared.replies)) addReply(type, schema);
-    }
+    addReply(handler.replyType, handler.replySchema);
+    for (const [type, schema] of Object.entries(handler.replies ?? {})) addReply(type, schema);
 
     operations[`receive_${key}`] = {
       action: "receive",
@@ -212,7 +200,7 @@ function build(registry: HandlerRegistry): Body {
   if (legacy) {
     schemas["payload.legacy"] = zodToJsonSchema(legacy.schema, "payload.legacy", schemas, "the legacy format");
     messages.legacy = legacyMessage(legacy);
-    messages.legacy_reply = LEGACY_REPLY_MESSAGE;
+    messages.legacy_reply = legacyReplyMessage(legacy, schemas);
     operations.receive_legacy = {
       action: "receive",
       channel: CHANNEL_REF,
@@ -303,6 +291,13 @@ function replyMessage(entry: ReplyEntry): JsonSchema {
     correlationId: { description: "The request's header.message_id.", location: "$message.payload#/header/correlation_id" },
     payload: declared ? { allOf: [envelope, declared] } : envelope,
   };
+}
+
+/** The legacy handler's declared replySchema, or core's outline of a legacy reply. */
+function legacyReplyMessage(handler: RegisteredHandler, schemas: Record<string, JsonSchema>): JsonSchema {
+  if (handler.replySchema === undefined || !isZod(handler.replySchema)) return LEGACY_REPLY_MESSAGE;
+  schemas["reply.legacy"] = zodToJsonSchema(handler.replySchema, "reply.legacy", schemas, "the legacy reply");
+  return { ...LEGACY_REPLY_MESSAGE, summary: "The reply to a legacy step.", payload: { $ref: "#/components/schemas/reply.legacy" } };
 }
 
 function legacyMessage(handler: RegisteredHandler): JsonSchema {

@@ -6,7 +6,8 @@
  * - `defineHandler({ type, schema, inject, handle })`: a plain value, for handlers that are a
  *   function of their dependencies.
  *
- * In both, `handle`'s message type follows from the schema and the compiler checks it. A schema
+ * In both, `handle`'s message type follows from the schema and the compiler checks it; with
+ * `replySchema` / `replies` declared, so is what it returns (reply-declarations.ts). A schema
  * may be a function of the node's services (`(resolve) => schemaFor(resolve(MY_OPTIONS))`), so
  * that limits can come from a plugin's options without defining a class inside a factory.
  * Checks happen in the registry at startup, so that a mistake fails startup with a message
@@ -17,6 +18,7 @@ import type { z, ZodType } from "zod";
 import type { HandlerContext } from "./context.js";
 import { CORE_COPY_ID } from "./core-identity.js";
 import type { HandlerResult } from "./reply.js";
+import type { DeclaredResult, ReplySchemas } from "./reply-declarations.js";
 
 /**
  * The key of the legacy-format handler: legacy messages have no message_type, so their handler
@@ -31,11 +33,22 @@ export type Resolve = <T>(token: InjectionToken<T>) => T;
 /** A zod schema, or a function building one from the node's services (e.g. the plugin's options). */
 export type SchemaSource<S extends ZodType = ZodType> = S | ((resolve: Resolve) => S);
 
-export interface MessageHandlerOptions<S extends ZodType = ZodType> {
+export interface MessageHandlerOptions<S extends ZodType = ZodType, R extends ZodType | undefined = ZodType | undefined, X extends ReplySchemas | undefined = ReplySchemas | undefined> {
   /** zod schema for the payload (the message without its header; for legacy, the whole message). */
   schema: SchemaSource<S>;
   /** message_type of replies that are plain objects. Default: `${type}_response`. */
   replyType?: string;
+  /**
+   * zod schema of the plain replies' payload (without the header; for legacy, the whole reply).
+   * Describes the reply in the AsyncAPI document and is what @modelnode/testing's replyChecker
+   * holds sent frames to; `handle`'s return type is checked against its `z.input`.
+   */
+  replySchema?: R;
+  /**
+   * The other reply types it sends with `reply(type, payload)` (e.g. streamed chunks), each with
+   * the zod schema of its payload. Errors are core's and need no declaration.
+   */
+  replies?: X;
   /**
    * A control message (e.g. a cancel): it is answered even when its connection has
    * maxInFlightPerConnection requests in flight, since it exists to end one of them. It should
@@ -50,9 +63,9 @@ export interface HandlerMetadata extends MessageHandlerOptions {
   core: string;
 }
 
-/** What a handler class must have for schema S: the message is what S outputs. */
-export interface HandlerFor<S extends ZodType> {
-  handle: (message: z.output<S>, ctx: HandlerContext) => HandlerResult;
+/** What a handler class must have for schema S: the message is what S outputs; its replies are what R and X accept. */
+export interface HandlerFor<S extends ZodType, R extends ZodType | undefined = undefined, X extends ReplySchemas | undefined = undefined> {
+  handle: (message: z.output<S>, ctx: HandlerContext) => DeclaredResult<R, X>;
 }
 
 export interface MessageHandlerInstance<M = any> {
@@ -63,9 +76,20 @@ export type MessageHandlerClass = abstract new (...args: any[]) => MessageHandle
 
 const HANDLER_METADATA = Symbol.for("modelnode.handler");
 
-export function MessageHandler<S extends ZodType>(type: HandlerKey, options: MessageHandlerOptions<S>) {
-  return <T extends abstract new (...args: any[]) => HandlerFor<S>>(target: T): void => {
-    const meta: HandlerMetadata = { type, schema: options.schema, replyType: options.replyType, control: options.control, core: CORE_COPY_ID };
+export function MessageHandler<S extends ZodType, R extends ZodType | undefined = undefined, X extends ReplySchemas | undefined = undefined>(
+  type: HandlerKey,
+  options: MessageHandlerOptions<S, R, X>,
+) {
+  return <T extends abstract new (...args: any[]) => HandlerFor<S, R, X>>(target: T): void => {
+    const meta: HandlerMetadata = {
+      type,
+      schema: options.schema,
+      replyType: options.replyType,
+      replySchema: options.replySchema,
+      replies: options.replies,
+      control: options.control,
+      core: CORE_COPY_ID,
+    };
     Reflect.defineMetadata(HANDLER_METADATA, meta, target);
     injectable()(target as unknown as new (...args: any[]) => unknown);
   };
@@ -80,28 +104,37 @@ const DEFINITION = Symbol.for("modelnode.handler-definition");
 /** Tokens to resolve, by the name the handler receives them under. */
 export type InjectMap<D> = { [K in keyof D]: InjectionToken<D[K]> };
 
-export interface HandlerDefinition<S extends ZodType = ZodType, D = any> extends MessageHandlerOptions<S> {
+export interface HandlerDefinition<
+  S extends ZodType = ZodType,
+  D = any,
+  R extends ZodType | undefined = ZodType | undefined,
+  X extends ReplySchemas | undefined = ReplySchemas | undefined,
+> extends MessageHandlerOptions<S, R, X> {
   /** The id of the copy of core that made it (see core-identity.ts). */
   readonly [DEFINITION]: string;
   type: HandlerKey;
   /** Shown in startup errors. Default: the type. */
   name?: string;
   inject?: InjectMap<D>;
-  handle(message: z.output<S>, ctx: HandlerContext, deps: D): HandlerResult;
+  handle(message: z.output<S>, ctx: HandlerContext, deps: D): DeclaredResult<R, X>;
 }
 
-export interface HandlerSpec<S extends ZodType, D> extends MessageHandlerOptions<S> {
+export interface HandlerSpec<S extends ZodType, D, R extends ZodType | undefined = undefined, X extends ReplySchemas | undefined = undefined>
+  extends MessageHandlerOptions<S, R, X> {
   type: HandlerKey;
   name?: string;
   /** Services from the node's container, resolved once when the node is composed. */
   inject?: InjectMap<D>;
-  handle(message: z.output<S>, ctx: HandlerContext, deps: D): HandlerResult;
+  handle(message: z.output<S>, ctx: HandlerContext, deps: D): DeclaredResult<R, X>;
 }
 
 /** A handler as a plain value: `handle(message, ctx, deps)` with `deps` resolved from `inject`. */
-export function defineHandler<S extends ZodType, D extends Record<string, unknown> = Record<string, never>>(
-  spec: HandlerSpec<S, D>,
-): HandlerDefinition<S, D> {
+export function defineHandler<
+  S extends ZodType,
+  D extends Record<string, unknown> = Record<string, never>,
+  R extends ZodType | undefined = undefined,
+  X extends ReplySchemas | undefined = undefined,
+>(spec: HandlerSpec<S, D, R, X>): HandlerDefinition<S, D, R, X> {
   return { ...spec, [DEFINITION]: CORE_COPY_ID };
 }
 
@@ -115,7 +148,7 @@ export function definitionCore(value: HandlerDefinition): string {
 }
 
 /** What a plugin lists in `handlers`. */
-export type HandlerEntry = MessageHandlerClass | HandlerDefinition<any, any>;
+export type HandlerEntry = MessageHandlerClass | HandlerDefinition<any, any, any, any>;
 
 /** The label of a handler key in messages and stats ("legacy" for the legacy slot). */
 export function keyLabel(key: HandlerKey): string {

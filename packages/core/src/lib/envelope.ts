@@ -1,15 +1,51 @@
-/** Builds the frames core sends: standard replies with their header, and error frames in both formats. */
+/**
+ * The frames core sends: standard replies with their header, and error frames in both formats;
+ * with the zod schemas of the parts core owns (the reply header, the error frame, the legacy
+ * error), which the AsyncAPI document describes (asyncapi-envelopes.ts) and
+ * @modelnode/testing's replyChecker holds sent frames to. A handler declares the rest: its
+ * replies' payloads (MessageHandlerOptions.replySchema / replies).
+ */
 import { randomUUID } from "node:crypto";
-import type { ErrorBody } from "./errors.js";
+import { z } from "zod";
+import { ErrorCode, type ErrorBody } from "./errors.js";
 import { PROTOCOL_VERSION } from "./header.js";
 
-export interface ReplyHeader {
-  message_id: string;
-  message_type: string;
-  protocol_version: string;
-  timestamp: string;
-  correlation_id: string | null;
-}
+/** The header of every standard reply frame. */
+export const replyHeaderSchema = z.object({
+  message_id: z.string().min(1).describe("A new id (UUID) per reply frame."),
+  message_type: z.string().min(1),
+  protocol_version: z.literal(PROTOCOL_VERSION),
+  timestamp: z.iso.datetime().describe("UTC, ISO-8601 with milliseconds."),
+  correlation_id: z.string().nullable().describe("The request's header.message_id; null when the frame could not be read that far."),
+});
+
+export type ReplyHeader = z.infer<typeof replyHeaderSchema>;
+
+/** A wire error code: UPPER_SNAKE; core's catalogue (ErrorCode) or a plugin's own. */
+export const errorCodeSchema = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9_]*$/)
+  .meta({ description: "UPPER_SNAKE. The node's catalogue is listed in examples; plugins may add codes.", examples: Object.values(ErrorCode) });
+
+/** What an error says, in both formats: `{code, message, details?}` (errors.ts's ErrorBody). */
+export const errorBodySchema = z.object({
+  code: errorCodeSchema,
+  message: z.string().describe("For humans."),
+  details: z.unknown().optional().describe("Where useful: e.g. VALIDATION_FAILED's issues ({path, code, message}, at most 10)."),
+});
+
+/** A standard error frame: the reply header (message_type "error") beside the error body. */
+export const errorFrameSchema = errorBodySchema.extend({ header: replyHeaderSchema.extend({ message_type: z.literal("error") }) });
+
+/** An echoed id: the request's when it was a string of ≤ 256 characters or a finite number, else null. */
+const echoedSchema = z.union([z.string().max(256), z.number(), z.null()]);
+
+/** The legacy error: `{session_id, step, error: {code, message, details?}}`. */
+export const legacyErrorSchema = z.object({
+  session_id: echoedSchema.describe("The request's, when it was a string of ≤ 256 characters or a number; else null."),
+  step: echoedSchema.describe("The request's, under the same rule."),
+  error: errorBodySchema,
+});
 
 export function replyHeader(messageType: string, correlationId: string | null): ReplyHeader {
   return {

@@ -25,6 +25,10 @@ export interface RegisteredHandler extends Endpoint {
   type: string;
   replyType: string;
   schema: ZodType;
+  /** The declared payload schema of its `replyType` replies (MessageHandlerOptions.replySchema), if any. */
+  replySchema: ZodType | undefined;
+  /** The other reply types it declared, with their payload schemas ({} when none). */
+  replies: Readonly<Record<string, ZodType>>;
   /** The class name, or the definition's name. */
   className: string;
   plugin: string;
@@ -49,6 +53,8 @@ interface Pending {
   plugin: string;
   schema: SchemaSource;
   replyType: string | undefined;
+  replySchema: unknown;
+  replies: unknown;
   control: boolean;
 }
 
@@ -80,12 +86,16 @@ export class HandlerRegistry {
       const where = `${pending.name} (plugin "${pending.plugin}")`;
       const schema = typeof pending.schema === "function" ? guarded(where, "its schema function failed", () => (pending.schema as (r: typeof resolve) => ZodType)(resolve)) : pending.schema;
       if (!isZodSchema(schema)) throw new RegistryError(`${where} has no zod schema: pass { schema } (a zod schema or a function returning one)`);
-      const instance = guarded(where, "could not be built", () => instantiate(pending.entry, container));
       const type = keyLabel(pending.key);
+      const replyType = pending.replyType ?? `${type}_response`;
+      const { replySchema, replies } = replyDeclarations(where, replyType, pending);
+      const instance = guarded(where, "could not be built", () => instantiate(pending.entry, container));
       const handler: RegisteredHandler = {
         type,
-        replyType: pending.replyType ?? `${type}_response`,
+        replyType,
         schema,
+        replySchema,
+        replies,
         className: pending.name,
         plugin: pending.plugin,
         control: pending.control,
@@ -114,7 +124,7 @@ function describe(plugin: string, entry: HandlerEntry): Pending {
   if (isHandlerDefinition(entry)) {
     if (definitionCore(entry) !== CORE_COPY_ID) throw anotherCopy(`handler "${keyLabel(entry.type)}"`, plugin, "made");
     if (typeof entry.handle !== "function") throw new RegistryError(`plugin "${plugin}": handler "${keyLabel(entry.type)}" has no handle function`);
-    return { key: entry.type, entry, name: entry.name ?? `handler "${keyLabel(entry.type)}"`, plugin, schema: entry.schema, replyType: entry.replyType, control: entry.control === true };
+    return { key: entry.type, entry, name: entry.name ?? `handler "${keyLabel(entry.type)}"`, plugin, schema: entry.schema, replyType: entry.replyType, replySchema: entry.replySchema, replies: entry.replies, control: entry.control === true };
   }
   if (typeof entry !== "function") {
     throw new RegistryError(`plugin "${plugin}" lists a handler that is neither a class nor a defineHandler(...) value`);
@@ -124,7 +134,7 @@ function describe(plugin: string, entry: HandlerEntry): Pending {
     throw new RegistryError(`${entry.name} (plugin "${plugin}") is listed as a handler but has no @MessageHandler(...) decorator`);
   }
   if (meta.core !== CORE_COPY_ID) throw anotherCopy(entry.name, plugin, "decorated");
-  return { key: meta.type, entry, name: entry.name, plugin, schema: meta.schema, replyType: meta.replyType, control: meta.control === true };
+  return { key: meta.type, entry, name: entry.name, plugin, schema: meta.schema, replyType: meta.replyType, replySchema: meta.replySchema, replies: meta.replies, control: meta.control === true };
 }
 
 function anotherCopy(name: string, plugin: string, how: "made" | "decorated"): RegistryError {
@@ -164,6 +174,23 @@ function missingService(error: unknown): string | undefined {
   const match = /Cannot inject the dependency "?([^"]*?)"? at position #(\d+)[^]*?Attempted to resolve unregistered dependency token: "?([^"\n]+?)"?(?:\n|$)/.exec(text);
   if (!match) return undefined;
   return `constructor parameter #${match[2]} needs ${match[3]}, which no plugin provides`;
+}
+
+/** `replySchema` and `replies` as declared, refused (naming the handler) when they are not zod schemas. */
+function replyDeclarations(where: string, replyType: string, pending: Pending): Pick<RegisteredHandler, "replySchema" | "replies"> {
+  const { replySchema, replies } = pending;
+  if (replySchema !== undefined && !isZodSchema(replySchema)) throw new RegistryError(`${where}: replySchema is not a zod schema`);
+  if (replies !== undefined && (typeof replies !== "object" || replies === null || Array.isArray(replies))) {
+    throw new RegistryError(`${where}: replies must be an object of reply type → zod schema`);
+  }
+  const declared: Record<string, ZodType> = {};
+  for (const [type, schema] of Object.entries((replies ?? {}) as Record<string, unknown>)) {
+    if (!isZodSchema(schema)) throw new RegistryError(`${where}: replies["${type}"] is not a zod schema`);
+    if (type === replyType) throw new RegistryError(`${where}: replies["${type}"] is its replyType; declare that one's schema as replySchema`);
+    if (type === "error") throw new RegistryError(`${where}: replies cannot declare "error", core's error reply`);
+    declared[type] = schema;
+  }
+  return { replySchema: replySchema as ZodType | undefined, replies: Object.freeze(declared) };
 }
 
 function isZodSchema(value: unknown): value is ZodType {

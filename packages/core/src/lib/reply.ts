@@ -4,17 +4,18 @@
  */
 const REPLY = Symbol.for("modelnode.reply");
 
-export class Reply<P extends object = Record<string, unknown>> {
+export class Reply<P extends object = Record<string, unknown>, T extends string = string> {
   /** Marks replies across copies of core, so that `isReply` knows one made by another copy. */
   readonly [REPLY] = true;
 
   constructor(
-    readonly type: string,
+    readonly type: T,
     readonly payload: P,
   ) {}
 }
 
-export function reply<P extends object>(type: string, payload: P): Reply<P> {
+/** `type` is kept as a literal type, so that a handler declaring `replies` is checked against it. */
+export function reply<P extends object, T extends string = string>(type: T, payload: P): Reply<P, T> {
   return new Reply(type, payload);
 }
 
