@@ -169,8 +169,7 @@ function llamaConfig(spec: Extract<ModelSpec, { architecture: "llama" }>) {
           },
         }
       : {}),
-    architectures: ["LlamaForCausalLM"],
-    model_type: "llama",
+    ...(spec.family === "qwen3" ? { architectures: ["Qwen3ForCausalLM"], model_type: "qwen3" } : { architectures: ["LlamaForCausalLM"], model_type: "llama" }),
     hidden_act: "silu",
     hidden_size: spec.hidden,
     intermediate_size: spec.intermediate,

@@ -1,6 +1,6 @@
 /**
  * A Llama-shaped causal LM (RMSNorm, rotary position embeddings, grouped-query attention, SwiGLU
- * MLP, untied LM head) in standard ONNX ops (opset 17), with the Hugging Face export's inputs and
+ * MLP, untied LM head; Qwen3's per-head q/k norms with family "qwen3") in standard ONNX ops (opset 17), with the Hugging Face export's inputs and
  * outputs. The cache holds `kvHeads` heads per layer; each is shared by heads / kvHeads query heads.
  */
 import type onnxProto from "onnx-proto";
@@ -23,10 +23,10 @@ export function buildLlamaModel(spec: LlamaSpec, metadata: Record<string, string
   const { inputIds, attentionMask, positionIds, past } = causalLmInputs(g, layers, kvHeads, headDim);
   const keep = spec.numLogitsToKeep ? g.input("num_logits_to_keep", "int64", []) : undefined;
 
-  const rmsNorm = (x: string, name: string) => {
+  const rmsNorm = (x: string, name: string, width = hidden) => {
     const meanSquare = g.op("ReduceMean", [g.op("Mul", [x, x])], { axes: [-1], keepdims: 1 });
     const inverse = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [meanSquare, g.scalar(spec.rmsNormEpsilon)])])]);
-    return g.op("Mul", [g.op("Mul", [x, inverse]), filled(g, `${name}.weight`, hidden, 1)]);
+    return g.op("Mul", [g.op("Mul", [x, inverse]), filled(g, `${name}.weight`, width, 1)]);
   };
   const linear = (x: string, name: string, fanIn: number, fanOut: number) =>
     g.op("MatMul", [x, weights(`${name}.weight`, [fanIn, fanOut], 1 / Math.sqrt(fanIn))]);
@@ -46,6 +46,9 @@ export function buildLlamaModel(spec: LlamaSpec, metadata: Record<string, string
   };
   const toHeads = (x: string, count: number) =>
     g.op("Transpose", [g.op("Reshape", [x, g.ints([0, 0, count, headDim])])], { perm: [0, 2, 1, 3] });
+  // Qwen3: an RMSNorm over each head's head_dim values (one weight per dimension, shared by heads).
+  const headNorm = (x: string, name: string) =>
+    spec.family !== "qwen3" ? x : rmsNorm(x, name, headDim);
   // [batch, kvHeads, total, d] → [batch, heads, total, d]: each key/value head serves a group.
   const repeatKv = (x: string) =>
     kvHeads === heads
@@ -55,8 +58,8 @@ export function buildLlamaModel(spec: LlamaSpec, metadata: Record<string, string
   for (let layer = 0; layer < layers; layer++) {
     const p = `model.layers.${layer}`;
     const normed = rmsNorm(stream, `${p}.input_layernorm`);
-    const q = rotate(toHeads(linear(normed, `${p}.self_attn.q_proj`, hidden, heads * headDim), heads));
-    const k = rotate(toHeads(linear(normed, `${p}.self_attn.k_proj`, hidden, kvHeads * headDim), kvHeads));
+    const q = rotate(headNorm(toHeads(linear(normed, `${p}.self_attn.q_proj`, hidden, heads * headDim), heads), `${p}.self_attn.q_norm`));
+    const k = rotate(headNorm(toHeads(linear(normed, `${p}.self_attn.k_proj`, hidden, kvHeads * headDim), kvHeads), `${p}.self_attn.k_norm`));
     const v = toHeads(linear(normed, `${p}.self_attn.v_proj`, hidden, kvHeads * headDim), kvHeads);
     const keys = g.rename(g.op("Concat", [past[layer][0], k], { axis: 2 }), `present.${layer}.key`);
     const values = g.rename(g.op("Concat", [past[layer][1], v], { axis: 2 }), `present.${layer}.value`);

