@@ -115,7 +115,7 @@ export class Engine {
     const runner = this.runners.get(modelId)!;
     this.admission.checkRoom(runner, reservedBytes);
     const row = new GenerationRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) }, {
-      text: (text, tokenIds) => this.emit(["text", id, text, tokenIds]),
+      text: (text, tokenIds, logprobs) => this.emit(logprobs ? ["text", id, text, tokenIds, logprobs] : ["text", id, text, tokenIds]),
       token: () => this.tokensGenerated++,
       done: (result) => this.generationDone(row, result),
     });

@@ -23,6 +23,7 @@ import {
   type StepRequest,
   type StepResult,
   type Tokenization,
+  type TokenLogprob,
 } from "@modelnode/core/pipeline";
 import type { FromEngine, ToEngine } from "../messages/engine-protocol.js";
 import { deserializeError } from "../messages/errors.js";
@@ -45,7 +46,8 @@ const EXIT_WAIT_MS = 10_000;
 
 /** `sent`: the request reached the engine (until then it is being encoded); `cancelled`: cancelled before that. */
 type Pending = { sent: boolean; cancelled: boolean; cleanup: () => void } & (
-  | { kind: "stream"; queue: EventQueue<GenerationEvent> }
+  /** `logprobs`: every token's so far, for the result (when the request asks for them). */
+  | { kind: "stream"; queue: EventQueue<GenerationEvent>; logprobs?: TokenLogprob[] }
   | { kind: "step"; resolve: (result: StepResult) => void; reject: (error: Error) => void }
 );
 
@@ -182,10 +184,11 @@ export class OnnxPipeline implements ModelPipeline {
     );
     try {
       const input = generationInput(request, this.options);
-      const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId]);
-      const resume = checkResume(request.resume, this.models.find((m) => m.id === request.modelId)?.vocabSize);
+      const vocabSize = this.models.find((m) => m.id === request.modelId)?.vocabSize;
+      const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId], vocabSize);
+      const resume = checkResume(request.resume, vocabSize);
       const cleanup = this.onAbort(id, request.signal);
-      const pending: Pending = { kind: "stream", queue, cleanup, sent: false, cancelled: false };
+      const pending: Pending = { kind: "stream", queue, cleanup, sent: false, cancelled: false, ...(settings.sampling.logprobs !== undefined ? { logprobs: [] } : {}) };
       this.pending.set(id, pending);
       this.whenEncoded(id, this.tokenizers.inputIds(request.modelId, input), (promptIds) => {
         // Cancelled while it was encoded: the engine ends it "cancelled" before any model run.
@@ -260,9 +263,12 @@ export class OnnxPipeline implements ModelPipeline {
       const id = event[1];
       const pending = this.pending.get(id);
       if (!pending) continue;
-      if (kind === "text" && pending.kind === "stream") pending.queue.push({ kind: "text", text: event[2], tokenIds: event[3] });
-      else if (kind === "done" && pending.kind === "stream") {
-        pending.queue.push({ kind: "done", result: event[2] });
+      if (kind === "text" && pending.kind === "stream") {
+        const logprobs = event[4];
+        if (logprobs) pending.logprobs?.push(...logprobs);
+        pending.queue.push(logprobs ? { kind: "text", text: event[2], tokenIds: event[3], logprobs } : { kind: "text", text: event[2], tokenIds: event[3] });
+      } else if (kind === "done" && pending.kind === "stream") {
+        pending.queue.push({ kind: "done", result: pending.logprobs ? { ...event[2], logprobs: pending.logprobs } : event[2] });
         this.settle(id);
       } else if (kind === "step" && pending.kind === "step") {
         this.sessionIds.add(event[2].sessionId);

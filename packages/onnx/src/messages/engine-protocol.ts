@@ -4,7 +4,7 @@
  * with a fresh stats snapshot, so that a reply and the figures it changed arrive together.
  */
 import type { InferenceSession } from "onnxruntime-node";
-import type { GenerationResult, ModelInfo, PipelineStats, ResumeFrom, StepRequest, StepResult } from "@modelnode/core/pipeline";
+import type { GenerationResult, ModelInfo, PipelineStats, ResumeFrom, StepRequest, StepResult, TokenLogprob } from "@modelnode/core/pipeline";
 import type { ModelDtype } from "../shared/model-files.js";
 import type { SerializedError } from "./errors.js";
 import type { ResolvedSampling, SamplingDefaults } from "./sampling.js";
@@ -45,8 +45,8 @@ export type ToEngine =
   | { type: "close" };
 
 export type EngineEvent =
-  /** `tokenIds`: the ids generated since the previous text event of this generation. */
-  | [kind: "text", id: number, text: string, tokenIds: number[]]
+  /** `tokenIds`: the ids generated since the previous text event of this generation; `logprobs` when asked for. */
+  | [kind: "text", id: number, text: string, tokenIds: number[], logprobs?: TokenLogprob[]]
   | [kind: "done", id: number, result: GenerationResult]
   | [kind: "step", id: number, result: StepResult]
   | [kind: "error", id: number, error: SerializedError]
