@@ -32,9 +32,19 @@ export interface EngineOptions extends EngineLimits {
 /** A step as the engine gets it: a text input was encoded on the tokenizer thread. */
 export type EngineStepRequest = Omit<StepRequest, "signal" | "inputIds"> & { inputIds: number[] };
 
+/** Another choice of a generation's group: the same prompt and settings but its seed; cancelled before it was sent. */
+export interface GroupChoice {
+  id: number;
+  seed: number;
+  cancelled?: boolean;
+}
+
 export type ToEngine =
-  /** `promptIds`: the prompt or chat, encoded on the tokenizer thread. */
-  | { type: "generate"; id: number; modelId: string; promptIds: number[]; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom }
+  /**
+   * `promptIds`: the prompt or chat, encoded on the tokenizer thread. `choices`: the other choices
+   * of its choice group (OpenAI's `n`), prefilled once with it; never with `resume`.
+   */
+  | { type: "generate"; id: number; modelId: string; promptIds: number[]; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom; choices?: GroupChoice[] }
   /** A step's text input arrives encoded (ids). */
   | { type: "step"; id: number; request: EngineStepRequest }
   | { type: "cancel"; id: number }
