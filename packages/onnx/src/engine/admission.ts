@@ -29,6 +29,7 @@ interface Queued {
 
 export class Admission {
   private readonly queue: Queued[] = [];
+  private waitingRows = 0;
   /** Admitted generations → their reserved cache bytes. */
   private readonly reservations = new Map<GenerationRow, number>();
 
@@ -37,11 +38,9 @@ export class Admission {
     private readonly sessions: StepSessionStore,
   ) {}
 
-  /** Generations waiting for batch room or memory. */
+  /** Generations waiting for batch room or memory (a group's each count). */
   get waiting(): number {
-    let rows = 0;
-    for (const queued of this.queue) rows += queued.rows.length;
-    return rows;
+    return this.waitingRows;
   }
 
   /** Generations admitted and not yet over. */
@@ -71,6 +70,7 @@ export class Admission {
    */
   enqueue(rows: GenerationRow[], runner: ModelRunner, reservedBytes: number): void {
     this.queue.push({ rows, runner, reservedBytes });
+    this.waitingRows += rows.length;
     this.admit();
   }
 
@@ -81,11 +81,13 @@ export class Admission {
     const queued = this.queue[waiting];
     queued.rows = queued.rows.filter((other) => other !== row);
     if (queued.rows.length === 0) this.queue.splice(waiting, 1);
+    this.waitingRows--;
     return true;
   }
 
   /** Empties the queue (the engine is closing); returns the generations that waited. */
   drain(): GenerationRow[] {
+    this.waitingRows = 0;
     return this.queue.splice(0).flatMap(({ rows }) => rows);
   }
 
@@ -110,6 +112,7 @@ export class Admission {
       }
       if (!this.makeRoom(reservedBytes * rows.length)) break; // memory is shared: keep first come, first served
       this.queue.splice(i, 1);
+      this.waitingRows -= rows.length;
       for (const row of rows) {
         this.reservations.set(row, reservedBytes);
         row.admitted();
