@@ -59,6 +59,25 @@ describe("choice groups", () => {
     await eventually(() => pipeline.stats().generationsInFlight === 0 && pipeline.stats().cacheBytes === 0, "everything freed");
   });
 
+  test("a group whose caches do not fit the budget together is prefilled in parts that do", async () => {
+    const small = await tinyPipeline({ maxTokensCeiling: 40 });
+    const perToken = 2 * 2 * 32 * 4; // the tiny model: 2 layers × (key + value) × 32 × float32
+    // Each choice reserves (2 prompt tokens + 10) tokens: room for two at a time.
+    const tight = await tinyPipeline({ maxTokensCeiling: 40, maxCacheBytes: 2 * 12 * perToken });
+    try {
+      const group = { modelId: "tiny", prompt: "Hello there", maxTokens: 10, temperature: 1, seed: 3 };
+      const before = tight.stats().prefillRows;
+      const results = await Promise.all(choiceRequests(group, 4).map((each) => tight.generate(each)));
+      assert.equal(tight.stats().prefillRows - before, 2, "two parts of two");
+      assert.equal((await tight.tokenize("tiny", group.prompt)).ids.length, 2);
+      const alone = await Promise.all(choiceRequests(group, 4).map((each) => small.generate(each)));
+      assert.deepEqual(results.map(outcome).map((r) => r.text), alone.map(outcome).map((r) => r.text));
+    } finally {
+      await small.close();
+      await tight.close();
+    }
+  });
+
   test("a refused group fails every choice", async () => {
     const requests = choiceRequests({ ...request, prompt: "x ".repeat(3000) }, 3);
     const outcomes = await Promise.allSettled(requests.map((each) => pipeline.generate(each)));

@@ -116,13 +116,16 @@ export class Engine {
     const remaining = Math.max(settings.maxTokens - generated.length, 0);
     const reservedBytes = Math.min(ids.length + generated.length + remaining, model.contextLength) * model.cacheBytesPerToken;
     const runner = this.runners.get(modelId)!;
-    this.admission.checkRoom(runner, reservedBytes * (1 + choices.length));
+    // A choice group is admitted (and prefilled) together, in parts that fit the cache budget.
+    const together = Math.min(1 + choices.length, Math.max(1, Math.floor(this.limits.maxCacheBytes / Math.max(reservedBytes, 1))));
+    this.admission.checkRoom(runner, reservedBytes * together);
     const row = this.newRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) });
     const siblings = choices.map((choice) => this.newRow(choice.id, model, { promptIds: ids, ...settings, sampling: { ...settings.sampling, seed: choice.seed } }));
     // A resumed row replays its earlier tokens' text (emitting what was not delivered yet); it
     // may be over already (maxTokens or the context reached, or a stop string in that text).
     if (row.replay()) return;
-    this.admission.enqueue([row, ...siblings], runner, reservedBytes);
+    const rows = [row, ...siblings];
+    for (let i = 0; i < rows.length; i += together) this.admission.enqueue(rows.slice(i, i + together), runner, reservedBytes);
     this.wake();
   }
 
