@@ -92,6 +92,29 @@ describe("NATS scale-out", { skip: skipWithoutNats }, () => {
     }
   });
 
+  test("the sampling adjustments reach the worker's pipeline; logprobs come back per piece and in the result", async () => {
+    const pipeline = new FakePipeline(MODEL);
+    const worker = await startWorker({ servers: nats.url, pipeline, name: "sampling" });
+    const gw = await NatsPipeline.connect({ servers: nats.url });
+    try {
+      const adjustments = { minP: 0.1, presencePenalty: 0.5, frequencyPenalty: -0.5, repetitionPenalty: 1.2, logitBias: { 3: -100 }, logprobs: 1 };
+      const events = [];
+      for await (const e of gw.stream({ modelId: "fake", prompt: "p", maxTokens: 3, ...adjustments })) events.push(e);
+      const { signal: _signal, ...received } = pipeline.requests[0];
+      assert.deepEqual({ ...received }, { ...received, ...adjustments }, "every adjustment arrived as sent");
+      const pieces = events.filter((e) => e.kind === "text");
+      assert.deepEqual(pieces.map((e) => e.kind === "text" && e.logprobs?.map((l) => l.token)), [["w0 "], ["w1 "], ["w2 "]]);
+      const done = events.at(-1)!;
+      assert.equal(done.kind === "done" && done.result.logprobs?.length, 3);
+      const plain = await gw.generate({ modelId: "fake", prompt: "p", maxTokens: 1 });
+      assert.equal(plain.logprobs, undefined);
+      assert.equal(pipeline.requests[1].logprobs, undefined);
+    } finally {
+      await gw.close();
+      await worker.close();
+    }
+  });
+
   test("SIGKILL a worker while streams run: every request completes with the undisturbed text", async () => {
     const children = await Promise.all(["k0", "k1", "k2"].map((n) => spawnWorker(nats.url, n, { NATS_TEST_TOKEN_MS: "15" })));
     const gw = await NatsPipeline.connect({ servers: nats.url, idleMs: 300, requestTimeoutMs: 500 });

@@ -86,6 +86,9 @@ export const validMessage: fc.Arbitrary<Message> = fc.oneof(
     prompt: fc.string({ minLength: 1, maxLength: 30 }),
     max_tokens: fc.integer({ min: 1, max: 3 }),
     temperature: fc.constantFrom(0, 0.7, 2),
+    presence_penalty: fc.constantFrom(0, -1, 1.5),
+    logit_bias: fc.constantFrom({}, { "13": -100 }, { "0": 5, "50256": 100 }),
+    logprobs: fc.boolean(),
     stream: fc.boolean(),
   }),
   fc.record({
@@ -102,6 +105,7 @@ export const validMessage: fc.Arbitrary<Message> = fc.oneof(
 
 const FIELDS = [
   "header", "worker_id", "model_id", "prompt", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "stream",
+  "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty", "logit_bias", "logprobs", "top_logprobs",
   "session_id", "step", "input_tensors", "license_key", "extra",
 ];
 const HEADER_FIELDS = ["message_id", "message_type", "protocol_version", "timestamp", "license_hash", "correlation_id"];

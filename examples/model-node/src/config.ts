@@ -66,6 +66,10 @@ const pipelineLimits = {
   maxQueuedGenerations: atLeast(0).optional(),
   /** Ceiling on generated tokens per request (inference max_tokens above it is VALIDATION_FAILED). */
   maxTokens: atLeast(1).optional(),
+  /** Largest top_logprobs (the completions' logprobs) a request may ask for: the pipeline's and both APIs'. */
+  maxTopLogprobs: atLeast(0).optional(),
+  /** Most tokens in a request's logit_bias: the pipeline's and both APIs'. */
+  maxLogitBias: atLeast(0).optional(),
 };
 
 /** Core's limits (WebSocket layer and dispatch), the pipeline's, and the message plugins' size limits. */
@@ -122,6 +126,7 @@ export const openaiConfigSchema = z.strictObject({
   maxStopChars: openai.maxStopChars,
   maxBodyBytes: openai.maxBodyBytes,
   ownedBy: openai.ownedBy,
+  maxChoices: openai.maxChoices,
   defaults: openaiDefaultsSchema.extend({ maxTokens: openaiDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
 });
 

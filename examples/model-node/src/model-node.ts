@@ -69,6 +69,8 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
     ...config.inference,
     maxPromptChars: limits.maxPromptChars,
     maxTokensLimit: maxTokens,
+    maxTopLogprobs: limits.maxTopLogprobs,
+    maxLogitBias: limits.maxLogitBias,
     defaults: clampDefaults(config, maxTokens),
   };
   // If a plugin fails to register, createNode runs the close hooks of those before it (the pipeline's included).
@@ -150,7 +152,8 @@ function clampDefaults({ inference }: ModelNodeConfig, maxTokens: number) {
 /** openaiPlugin's options: its config section, with the prompt and token limits the inference plugin gets. */
 function openaiOptions({ openai: { enabled: _enabled, ...options }, limits }: ModelNodeConfig, maxTokens: number) {
   const defaults = { ...options.defaults, maxTokens: options.defaults.maxTokens ?? Math.min(maxTokens, OPENAI_DEFAULTS.maxTokens) };
-  return { ...options, maxPromptChars: limits.maxPromptChars, maxTokensLimit: maxTokens, defaults };
+  const { maxPromptChars, maxTopLogprobs, maxLogitBias } = limits;
+  return { ...options, maxPromptChars, maxTokensLimit: maxTokens, maxTopLogprobs, maxLogitBias, defaults };
 }
 
 /** The ONNX pipeline's options for a config (single process, or a worker). */
@@ -167,6 +170,8 @@ export function onnxOptions(config: ModelNodeConfig, maxTokens: number, logger: 
     prefillChunkTokens: limits.prefillChunkTokens,
     maxQueuedGenerations: limits.maxQueuedGenerations,
     maxTokensCeiling: maxTokens,
+    maxTopLogprobs: limits.maxTopLogprobs,
+    maxLogitBias: limits.maxLogitBias,
     logger: logger.child({ component: "onnx" }),
   };
 }

@@ -10,7 +10,21 @@ import type { PendingRequest, PendingRequests } from "./pending-requests.js";
 import { frameHeader } from "./requests.js";
 import type { GenerateOptions, GenerationResult } from "./types.js";
 
-const SAMPLING_FIELDS = ["max_tokens", "temperature", "top_p", "top_k", "seed", "stop"] as const;
+const SAMPLING_FIELDS = [
+  "max_tokens",
+  "temperature",
+  "top_p",
+  "top_k",
+  "min_p",
+  "presence_penalty",
+  "frequency_penalty",
+  "repetition_penalty",
+  "logit_bias",
+  "seed",
+  "stop",
+  "logprobs",
+  "top_logprobs",
+] as const;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -108,7 +122,9 @@ export class GenerationRequest implements PendingRequest, GenerationControl {
     this.#finish();
     if (type === "inference_response") {
       if (!this.#stream && typeof frame.text === "string" && frame.text !== "") this.#sink.piece(frame.text);
-      this.#sink.done({ text: frame.text, finishReason: frame.finish_reason, usage: frame.usage, model: frame.model_id });
+      const result: GenerationResult = { text: frame.text, finishReason: frame.finish_reason, usage: frame.usage, model: frame.model_id };
+      if (Array.isArray(frame.logprobs)) result.logprobs = frame.logprobs;
+      this.#sink.done(result);
     } else if (type === "error") {
       this.#sink.fail(fromErrorFrame(frame));
     } else {

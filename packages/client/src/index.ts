@@ -44,6 +44,7 @@ export type {
   ReconnectOptions,
   Reply,
   SamplingOptions,
+  TokenLogprobEntry,
   Usage,
   WebSocketConstructor,
   WebSocketLike,

@@ -11,6 +11,7 @@ import type {
   InferenceRequest,
   InferenceResponse,
   ListModelsResponse,
+  TokenLogprobEntry,
 } from "@modelnode/plugin-inference";
 import type { LegacyMessage, LegacyStepReply } from "@modelnode/plugin-legacy";
 
@@ -25,6 +26,7 @@ export type {
   LegacyMessage,
   LegacyStepReply,
   ListModelsResponse,
+  TokenLogprobEntry,
 };
 
 /** The header every standard frame carries (replies: `correlation_id` is the request's message_id). */
@@ -43,8 +45,23 @@ export type Reply<T> = T & { header: FrameHeader };
 /** One message of a chat (`messages`). */
 export type ChatMessage = NonNullable<InferenceRequest["messages"]>[number];
 
-/** The sampling fields of `inference_request`, as the protocol names them. */
-export type SamplingOptions = Pick<InferenceRequest, "max_tokens" | "temperature" | "top_p" | "top_k" | "seed" | "stop">;
+/** The sampling fields of `inference_request`, as the protocol names them (docs/sampling.md). */
+export type SamplingOptions = Pick<
+  InferenceRequest,
+  | "max_tokens"
+  | "temperature"
+  | "top_p"
+  | "top_k"
+  | "min_p"
+  | "presence_penalty"
+  | "frequency_penalty"
+  | "repetition_penalty"
+  | "logit_bias"
+  | "seed"
+  | "stop"
+  | "logprobs"
+  | "top_logprobs"
+>;
 
 /** What `client.generate()` takes: a prompt or a chat, the sampling fields, and client-side controls. */
 export type GenerateOptions = SamplingOptions & {
@@ -69,6 +86,8 @@ export interface GenerationResult {
   usage: Usage;
   /** The model that ran it. */
   model: string;
+  /** With `logprobs: true`: each generated token's log probability (and `top_logprobs` alternatives). */
+  logprobs?: TokenLogprobEntry[];
 }
 
 /** A model as `list_models` describes it. */

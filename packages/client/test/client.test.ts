@@ -96,6 +96,18 @@ test("generate: pieces stream, the awaited result is the final response; samplin
   await c.close();
 });
 
+test("generate: the other sampling fields and logprobs pass as the protocol names them; the result carries the response's logprobs", async () => {
+  const { c, socket } = await opened({ model: "m" });
+  const options = { min_p: 0.1, presence_penalty: 0.5, frequency_penalty: 0.2, repetition_penalty: 1.1, logit_bias: { "3": -100 }, logprobs: true, top_logprobs: 2 };
+  const gen = c.generate({ prompt: "Hi", ...options });
+  const request = socket.last("inference_request");
+  assert.deepEqual({ ...request, header: undefined }, { header: undefined, model_id: "m", prompt: "Hi", ...options, stream: true });
+  const logprobs = [{ token: "a", token_id: 1, logprob: -0.5, bytes: [97], top_logprobs: [] }];
+  socket.reply(request, "inference_response", { model_id: "m", text: "a", finish_reason: "length", usage: { prompt_tokens: 1, completion_tokens: 1 }, logprobs });
+  assert.deepEqual((await gen).logprobs, logprobs);
+  await c.close();
+});
+
 test("generate with stream:false yields the whole text once; messages are sent as given", async () => {
   const { c, socket } = await opened();
   const gen = c.generate({ model: "m", messages: [{ role: "user", content: "Hi" }], stream: false });

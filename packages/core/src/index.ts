@@ -26,6 +26,7 @@ export {
 } from "./lib/generation-options.js";
 export { GenerationCounters } from "./lib/generation-counters.js";
 export { buildGenerateRequest, type RequestedGeneration, type SamplingDefaults } from "./lib/generate-request.js";
+export { choiceRequests, generateChoices, streamChoices, type ChoiceEvent } from "./lib/choices.js";
 export { definePlugin, type Guard, type Plugin, type PluginHost, type RequestEnd, type RequestObserver, type RequestScope, type RequestStart } from "./lib/plugin.js";
 export {
   MessageHandler,

@@ -63,3 +63,14 @@ test("GenerationCounters.recordFinish counts the reason and the completion token
     completion_tokens: 8,
   });
 });
+
+test("buildGenerateRequest passes the optional adjustments only when given (null: left out)", () => {
+  const plain = buildGenerateRequest({ modelId: "m", prompt: "p", minP: null, logitBias: null, logprobs: null }, { maxTokens: 1 }, signal);
+  assert.deepEqual(plain, { modelId: "m", maxTokens: 1, signal, prompt: "p" });
+  const request = buildGenerateRequest(
+    { modelId: "m", prompt: "p", minP: 0.1, presencePenalty: 0.5, frequencyPenalty: -0.5, repetitionPenalty: 1.1, logitBias: { 5: -100 }, logprobs: 0 },
+    { maxTokens: 1 },
+    signal,
+  );
+  assert.deepEqual(request, { modelId: "m", maxTokens: 1, signal, prompt: "p", minP: 0.1, presencePenalty: 0.5, frequencyPenalty: -0.5, repetitionPenalty: 1.1, logitBias: { 5: -100 }, logprobs: 0 });
+});

@@ -10,7 +10,7 @@
  * - `<p>.hb`                every worker's heartbeat (membership); `<p>.discover` asks them all for one now
  * - the gateway's per-request inbox: the pieces of one generation, numbered, then done / error / handback
  */
-import { errors, isCodedError, ProtocolError, type ChatMessage, type GenerationResult, type ModelInfo, type SamplingOptions } from "@modelnode/core/pipeline";
+import { errors, isCodedError, ProtocolError, type ChatMessage, type GenerationResult, type ModelInfo, type SamplingOptions, type TokenLogprob } from "@modelnode/core/pipeline";
 
 export const DEFAULT_PREFIX = "modelnode.v1";
 export const QUEUE_GROUP = "workers";
@@ -67,12 +67,21 @@ export interface GenerateCall extends SamplingOptions {
   resume?: { text: string; pieces: number; generatedIds?: number[]; deliveredChars?: number };
 }
 
+/** The sampling adjustments a request turns on (those left off stay off the wire): both ends copy them with this. */
+export function adjustmentsOf(options: SamplingOptions): Partial<SamplingOptions> {
+  const out: Partial<SamplingOptions> = {};
+  for (const field of ADJUSTMENTS) if (options[field] !== undefined) (out as Record<string, unknown>)[field] = options[field];
+  return out;
+}
+
+const ADJUSTMENTS = ["minP", "presencePenalty", "frequencyPenalty", "repetitionPenalty", "logitBias", "logprobs"] as const;
+
 export type CallReply = { ok: true; worker: string } | { busy: true; worker: string; reason: string } | { error: WireError };
 
 /** Worker → gateway inbox. `n`: pieces sent so far in the whole generation (resumed ones included). */
 export type StreamMessage =
-  /** `ids`: the token ids generated since the previous piece, where the pipeline says them. */
-  | { t: "text"; attempt: number; seq: number; n: number; text: string; ids?: number[] }
+  /** `ids`: the token ids generated since the previous piece, where the pipeline says them; `lp`: their log probabilities when asked for. */
+  | { t: "text"; attempt: number; seq: number; n: number; text: string; ids?: number[]; lp?: TokenLogprob[] }
   | { t: "done"; attempt: number; seq: number; result: GenerationResult }
   | { t: "error"; attempt: number; seq: number; error: WireError }
   /** The worker is draining and gives the generation back; the gateway continues it elsewhere. */

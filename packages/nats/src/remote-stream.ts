@@ -6,9 +6,9 @@
  * States: `waiting` (the first try is being offered), `streaming` (a worker accepted the current
  * try), `resuming` (a later try is being offered, continuing what was delivered), `done`.
  */
-import { errors, isCodedError, type GenerateRequest, type GenerationEvent, type GenerationResult } from "@modelnode/core/pipeline";
+import { errors, isCodedError, type GenerateRequest, type GenerationEvent, type GenerationResult, type TokenLogprob } from "@modelnode/core/pipeline";
 import type { Msg } from "@nats-io/transport-node";
-import { decode, fromWire, type CallReply, type GenerateCall, type StreamMessage } from "./protocol.js";
+import { adjustmentsOf, decode, fromWire, type CallReply, type GenerateCall, type StreamMessage } from "./protocol.js";
 import type { GatewayParts } from "./gateway-parts.js";
 import { Mailbox } from "./mailbox.js";
 import { StreamAttempt, type Piece } from "./stream-attempt.js";
@@ -30,9 +30,12 @@ class Delivered {
   pieces = 0;
   /** The token ids of the delivered pieces, while every piece has said them (else undefined). */
   ids: number[] | undefined = [];
+  /** The log probabilities of the delivered pieces' tokens (when asked for). */
+  readonly logprobs: TokenLogprob[] = [];
 
   add(piece: Piece): void {
     this.text += piece.text;
+    if (piece.lp) this.logprobs.push(...piece.lp);
     this.pieces = piece.n;
     if (this.ids && Array.isArray(piece.ids)) this.ids.push(...piece.ids);
     else this.ids = undefined;
@@ -130,7 +133,8 @@ export class RemoteStream {
 
   /** A resumed generation's text is every piece that passed through here; the last worker knows only its part. */
   private finalResult(result: GenerationResult): GenerationResult {
-    return { ...result, text: this.attempt > 1 ? this.delivered.text : result.text };
+    if (this.attempt <= 1) return result;
+    return { ...result, text: this.delivered.text, ...(this.request.logprobs !== undefined ? { logprobs: this.delivered.logprobs } : {}) };
   }
 
   /** Aborted while no try runs: done, with what was delivered. */
@@ -146,7 +150,7 @@ export class RemoteStream {
     return {
       id: this.id, attempt: this.attempt, inbox, gateway: this.ctx.gatewayId, modelId: r.modelId, prompt: r.prompt,
       messages: r.messages as GenerateCall["messages"], maxTokens: r.maxTokens, temperature: r.temperature,
-      topK: r.topK, topP: r.topP, seed: r.seed, stop: r.stop, window: this.ctx.window,
+      topK: r.topK, topP: r.topP, seed: r.seed, stop: r.stop, ...adjustmentsOf(r), window: this.ctx.window,
       ...(this.delivered.pieces > 0 || this.attempt > 1 ? { resume: this.delivered.resume() } : {}),
     };
   }

@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { GenerateRequest, ModelPipeline } from "@modelnode/core/pipeline";
-import { encode, toWire, type ControlMessage, type GenerateCall, type StreamMessage } from "./protocol.js";
+import { adjustmentsOf, encode, toWire, type ControlMessage, type GenerateCall, type StreamMessage } from "./protocol.js";
 import type { MinimalLogger } from "./logger.js";
 
 /** What every served stream of a worker shares. */
@@ -92,7 +92,7 @@ export class ServedStream {
           const seq = ++this.seq;
           await this.credit(seq);
           if (this.handedBack) return this.sendHandback();
-          this.send({ t: "text", attempt: call.attempt, seq, n, text: event.text, ...(event.tokenIds ? { ids: event.tokenIds } : {}) });
+          this.send({ t: "text", attempt: call.attempt, seq, n, text: event.text, ...(event.tokenIds ? { ids: event.tokenIds } : {}), ...(event.logprobs ? { lp: event.logprobs } : {}) });
         } else {
           const result = { ...event.result };
           if (resume && !exact) {
@@ -143,6 +143,7 @@ function pipelineRequest(call: GenerateCall, signal: AbortSignal): { request: Ge
     topP: call.topP,
     seed: call.seed,
     stop: call.stop,
+    ...adjustmentsOf(call),
   };
   const resume = call.resume;
   const exact = resume?.generatedIds !== undefined;

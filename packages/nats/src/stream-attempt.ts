@@ -42,7 +42,9 @@ export class StreamAttempt {
       if (next === "lost") return { t: "lost" };
       if (next.t === "text") {
         record(next);
-        yield next.ids ? { kind: "text", text: next.text, tokenIds: next.ids } : { kind: "text", text: next.text };
+        const event: GenerationEvent = next.ids ? { kind: "text", text: next.text, tokenIds: next.ids } : { kind: "text", text: next.text };
+        if (next.lp) event.logprobs = next.lp;
+        yield event;
         this.control({ id: this.requestId, attempt: this.attempt, ack: next.seq }); // the consumer took it: one more credit
       } else if (next.t === "done") return { t: "done", result: next.result };
       else if (next.t === "error") return { t: "error", error: fromWire(next.error) };

@@ -91,3 +91,42 @@ export function outcome(result: GenerationResult): Omit<GenerationResult, "timin
   const { timings: _timings, ...rest } = result;
   return rest;
 }
+
+/**
+ * A bare onnxruntime-node run of a model folder's graph, without the engine: the logits after the
+ * last of `ids` (the whole sequence fed at once, an empty cache, one row). What tests check the
+ * engine's numbers against.
+ */
+export async function bareModel(dir: string): Promise<{ lastLogits(ids: readonly number[]): Promise<Float32Array>; release(): Promise<void> }> {
+  const { InferenceSession, Tensor } = await import("onnxruntime-node");
+  const session = await InferenceSession.create(join(dir, "onnx", "model.onnx"));
+  const pasts = session.inputNames.filter((name) => name.startsWith("past_key_values."));
+  const meta = session.inputMetadata.find((m) => m.name === pasts[0]);
+  const shape = meta?.isTensor ? meta.shape : [];
+  const [heads, headDim] = [Number(shape[1]), Number(shape[3])];
+  return {
+    async lastLogits(ids) {
+      const n = ids.length;
+      const feeds: Record<string, InstanceType<typeof Tensor>> = {
+        input_ids: new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, n]),
+        attention_mask: new Tensor("int64", new BigInt64Array(n).fill(1n), [1, n]),
+        position_ids: new Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), [1, n]),
+      };
+      for (const name of pasts) feeds[name] = new Tensor("float32", new Float32Array(0), [1, heads, 0, headDim]);
+      const logits = (await session.run(feeds)).logits;
+      const vocab = logits.dims[2];
+      return (logits.data as Float32Array).slice((n - 1) * vocab, n * vocab);
+    },
+    release: () => session.release(),
+  };
+}
+
+/** log softmax(values / temperature) in float64. */
+export function logSoftmax(values: ArrayLike<number>, temperature = 1): number[] {
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, values[i] / temperature);
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += Math.exp(values[i] / temperature - max);
+  const logSum = Math.log(sum);
+  return Array.from(values, (v) => v / temperature - max - logSum);
+}

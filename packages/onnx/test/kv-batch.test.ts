@@ -94,6 +94,20 @@ for (const preset of ["tiny-gpt2", "tiny-llama"] as const) {
       assert.equal(chunked.cacheBytes, 80 * model.cacheBytesPerToken);
     });
 
+    test("copyRow: a copy shares nothing; the copy and the original go on apart (a choice group's rows)", async () => {
+      const prompt = promptOf(9, 3);
+      const [first, second] = [11, 12].map((token) => [...prompt, token]);
+      const expected = await Promise.all([first, second].map(async (ids) => (await KvBatch.single(model).run(model.session, [{ ids }], true))![0].slice()));
+      const original = KvBatch.single<null>(model);
+      await original.run(model.session, [{ ids: prompt }], true);
+      const copy = original.copyRow<null>(0);
+      assert.notEqual(copy.tensors[0].data, original.tensors[0].data);
+      const afterOriginal = (await original.run(model.session, [{ ids: [11] }], true))![0].slice();
+      const afterCopy = (await copy.run(model.session, [{ ids: [12] }], true))![0];
+      assertClose(afterOriginal, expected[0], "the original");
+      assertClose(afterCopy, expected[1], "the copy");
+    });
+
     test("rows of different lengths prefilled and decoded together", async () => {
       const references = await Promise.all([3, 17, 40, 1].map((length, i) => alone(model, promptOf(length, i), 10)));
       const batch = await prefillTogether(model, references.map((reference) => ({ reference, at: 0 })));

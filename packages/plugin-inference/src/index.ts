@@ -21,12 +21,16 @@ export {
   listModelsResponseSchema,
   listModelsSchema,
   MAX_ROLE_CHARS,
+  tokenAlternativeSchema,
+  tokenLogprobSchema,
   type InferenceCancel,
   type InferenceCancelResponse,
   type InferenceChunk,
   type InferenceRequest,
   type InferenceResponse,
   type ListModelsResponse,
+  type TokenAlternativeLogprob,
+  type TokenLogprobEntry,
 } from "./schema.js";
 export { ListModelsHandler } from "./list-models-handler.js";
 export { InferenceRequestHandler } from "./inference-handler.js";

@@ -20,6 +20,7 @@ import {
   type HandlerContext,
   type ModelPipeline,
   type Reply,
+  type TokenLogprob,
 } from "@modelnode/core";
 import type { InferenceCounters } from "./counters.js";
 import { trackRequest, type TrackedRequest } from "./in-flight.js";
@@ -31,6 +32,7 @@ import {
   type InferenceChunk,
   type InferenceRequest,
   type InferenceResponse,
+  type TokenLogprobEntry,
 } from "./schema.js";
 
 /** A streamed frame: the Reply type names its message_type, which the handler declares in `replies`. */
@@ -67,7 +69,7 @@ export class InferenceRequestHandler {
   private async whole(modelId: string, request: GenerateRequest, tracked: TrackedRequest): Promise<InferenceResponse> {
     this.counters.inFlight++;
     try {
-      return this.finish(modelId, await this.pipeline.generate(request));
+      return this.finish(modelId, await this.pipeline.generate(request), request.logprobs !== undefined);
     } finally {
       tracked.release();
       this.counters.inFlight--;
@@ -89,9 +91,11 @@ export class InferenceRequestHandler {
         if (event.kind === "done") {
           done = true;
           tracked.release(); // finished: a cancel from now on is REQUEST_NOT_FOUND
-          yield this.finish(modelId, event.result);
+          yield this.finish(modelId, event.result, request.logprobs !== undefined);
         } else if (event.text.length > 0) {
-          yield reply("inference_chunk", { model_id: modelId, index: index++, text: event.text });
+          const chunk: InferenceChunk = { model_id: modelId, index: index++, text: event.text };
+          if (request.logprobs !== undefined) chunk.logprobs = wireLogprobs(event.logprobs ?? []);
+          yield reply("inference_chunk", chunk);
         }
       }
     } finally {
@@ -101,20 +105,34 @@ export class InferenceRequestHandler {
     }
   }
 
-  private finish(modelId: string, result: GenerationResult): InferenceResponse {
+  private finish(modelId: string, result: GenerationResult, logprobs: boolean): InferenceResponse {
     this.counters.recordFinish(result);
-    return {
+    const response: InferenceResponse = {
       model_id: modelId,
       text: result.text,
       finish_reason: result.finishReason,
       usage: { prompt_tokens: result.usage.promptTokens, completion_tokens: result.usage.completionTokens },
     };
+    if (logprobs) response.logprobs = wireLogprobs(result.logprobs ?? []);
+    return response;
   }
 }
 
 /** The message in the pipeline's names (core's one mapping, with this plugin's defaults). */
 function toGenerateRequest(msg: InferenceRequest, options: ResolvedInferenceOptions, signal: AbortSignal): GenerateRequest {
-  const { model_id: modelId, prompt, messages, max_tokens: maxTokens, temperature, top_p: topP, top_k: topK, seed, stop } = msg;
+  const { model_id: modelId, prompt, messages, max_tokens: maxTokens, temperature, top_p: topP, top_k: topK, min_p: minP, seed, stop } = msg;
+  const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias } = msg;
+  const logprobs = msg.logprobs === true ? (msg.top_logprobs ?? 0) : undefined;
   // The schema lets exactly one of prompt and messages through.
-  return buildGenerateRequest({ modelId, prompt, messages, maxTokens, temperature, topP, topK, seed, stop }, options.defaults, signal);
+  return buildGenerateRequest(
+    { modelId, prompt, messages, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs },
+    options.defaults,
+    signal,
+  );
+}
+
+/** The pipeline's log probabilities in the protocol's names. */
+function wireLogprobs(entries: readonly TokenLogprob[]): TokenLogprobEntry[] {
+  const alternative = ({ id, token, logprob, bytes }: TokenLogprob) => ({ token, token_id: id, logprob, bytes });
+  return entries.map((entry) => ({ ...alternative(entry), top_logprobs: (entry.top ?? []).map(alternative) }));
 }

@@ -42,6 +42,10 @@ export interface InferencePluginOptions {
   maxChatMessages?: number;
   /** Most characters in a request's `messages` contents, all together. Default 32 768. */
   maxChatChars?: number;
+  /** Largest `top_logprobs` a request may ask for. Default 20. */
+  maxTopLogprobs?: number;
+  /** Most tokens in a request's `logit_bias`. Default 300. */
+  maxLogitBias?: number;
   defaults?: Partial<InferenceDefaults>;
 }
 

@@ -25,11 +25,24 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
       top_p: z.number().gt(0).max(1).optional(),
       top_k: z.int().min(0).optional(),
       seed: z.int().min(0).optional(),
+      min_p: z.number().min(0).max(1).optional(),
+      presence_penalty: z.number().min(-2).max(2).optional(),
+      frequency_penalty: z.number().min(-2).max(2).optional(),
+      repetition_penalty: z.number().gt(0).max(2).optional(),
+      logit_bias: z
+        .record(z.string().regex(/^\d{1,9}$/, { error: "Keys are token ids." }), z.number().min(-100).max(100))
+        .refine((bias) => Object.keys(bias).length <= limits.maxLogitBias, { error: `At most ${limits.maxLogitBias} tokens.` })
+        .optional(),
+      logprobs: z.boolean().optional(),
+      top_logprobs: z.int().min(0).max(limits.maxTopLogprobs).optional(),
       stop: z.union([stopText, z.array(stopText).max(limits.maxStopSequences)]).optional(),
       stream: z.boolean().optional(),
     })
     .superRefine((msg, ctx) => {
       // zod runs this even when a field failed: a field that failed is still present here.
+      if (msg.top_logprobs !== undefined && msg.top_logprobs > 0 && msg.logprobs !== true) {
+        ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "top_logprobs needs logprobs: true." });
+      }
       if (msg.prompt !== undefined && msg.messages !== undefined) {
         ctx.addIssue({ code: "custom", path: ["messages"], message: "Give either prompt or messages, not both." });
       } else if (msg.prompt === undefined && msg.messages === undefined) {
@@ -62,11 +75,27 @@ export const listModelsSchema = z.object({});
  */
 const count = () => z.int().min(0);
 
+/** One of the likeliest tokens at a position (`top_logprobs`). */
+export const tokenAlternativeSchema = z.object({
+  token: z.string().describe("The token's text alone (a piece of a character that spans tokens reads U+FFFD)."),
+  token_id: count(),
+  logprob: z.number().describe("Natural log of its probability: after the penalties and logit_bias, over the temperature (1 when greedy), before top-k/top-p/min-p (docs/sampling.md); never below -9999."),
+  bytes: z.array(z.int().min(0).max(255)).describe("Its UTF-8 bytes (exact, also for a piece of a character)."),
+});
+export type TokenAlternativeLogprob = z.infer<typeof tokenAlternativeSchema>;
+
+/** A generated token's log probability (with `logprobs: true`). */
+export const tokenLogprobSchema = tokenAlternativeSchema.extend({
+  top_logprobs: z.array(tokenAlternativeSchema).describe("The top_logprobs likeliest tokens at its position, likeliest first (empty for 0)."),
+});
+export type TokenLogprobEntry = z.infer<typeof tokenLogprobSchema>;
+
 export const inferenceResponseSchema = z.object({
   model_id: z.string().describe("The request's."),
   text: z.string().describe("The generated text (streamed: the chunks' texts joined)."),
   finish_reason: z.enum(["stop", "length", "cancelled"]).describe('"length": max_tokens or the context length reached; "stop": the end-of-sequence token or a stop sequence; "cancelled": inference_cancel, or the node began shutting down.'),
   usage: z.object({ prompt_tokens: count(), completion_tokens: count() }),
+  logprobs: z.array(tokenLogprobSchema).optional().describe("With logprobs: true: one entry per generated token whose text is in text."),
 });
 export type InferenceResponse = z.infer<typeof inferenceResponseSchema>;
 
@@ -75,6 +104,7 @@ export const inferenceChunkSchema = z.object({
   model_id: z.string().describe("The request's."),
   index: count().describe("0, 1, 2 … in order of production."),
   text: z.string().min(1),
+  logprobs: z.array(tokenLogprobSchema).optional().describe("With logprobs: true: the entries of the tokens whose text this chunk holds."),
 });
 export type InferenceChunk = z.infer<typeof inferenceChunkSchema>;
 

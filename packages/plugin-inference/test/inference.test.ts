@@ -37,6 +37,46 @@ test("sampling fields reach the pipeline; a single stop string becomes a list", 
   await node.close();
 });
 
+test("the other sampling fields reach the pipeline; logprobs come per chunk and in the response, in the protocol's names", async () => {
+  const { node, pipeline } = await setup();
+  const sampling = { min_p: 0.1, presence_penalty: 0.5, frequency_penalty: -0.5, repetition_penalty: 1.2, logit_bias: { "7": -100 } };
+  const [whole] = await send(node, "inference_request", { model_id: "fake", prompt: "p", max_tokens: 2, ...sampling, logprobs: true, top_logprobs: 2 });
+  const { signal: _1, ...request } = pipeline.requests[0];
+  assert.deepEqual(request, {
+    modelId: "fake",
+    prompt: "p",
+    maxTokens: 2,
+    minP: 0.1,
+    presencePenalty: 0.5,
+    frequencyPenalty: -0.5,
+    repetitionPenalty: 1.2,
+    logitBias: { 7: -100 },
+    logprobs: 2,
+  });
+  const bytes = (text: string) => [...new TextEncoder().encode(text)];
+  const entry = (i: number) => ({
+    token: `w${i} `,
+    token_id: i,
+    logprob: -(i + 1) / 10,
+    bytes: bytes(`w${i} `),
+    top_logprobs: [
+      { token: `w${i} `, token_id: i, logprob: -(i + 1) / 10, bytes: bytes(`w${i} `) },
+      { token: "alt1", token_id: 1001, logprob: -1, bytes: bytes("alt1") },
+    ],
+  });
+  assert.deepEqual(whole.payload.logprobs, [entry(0), entry(1)]);
+
+  const frames = await send(node, "inference_request", { model_id: "fake", prompt: "p", max_tokens: 2, logprobs: true, stream: true });
+  assert.equal(pipeline.requests[1].logprobs, 0);
+  assert.deepEqual(frames.slice(0, -1).map((f) => f.payload.logprobs.map((e: { token: string; top_logprobs: unknown[] }) => [e.token, e.top_logprobs.length])), [[["w0 ", 0]], [["w1 ", 0]]]);
+  assert.equal(frames.at(-1)!.payload.logprobs.length, 2);
+
+  const [plain] = await send(node, "inference_request", { model_id: "fake", prompt: "p", max_tokens: 1, logprobs: false });
+  assert.equal("logprobs" in plain.payload, false);
+  assert.equal(pipeline.requests[2].logprobs, undefined);
+  await node.close();
+});
+
 test("stream: true sends inference_chunk frames in order, then the response; chunks join to its text", async () => {
   const { node } = await setup();
   const frames = await send(node, "inference_request", { model_id: "fake", prompt: "p", max_tokens: 4, stream: true });
@@ -79,6 +119,16 @@ test("types are strict and bounded: each bad field is VALIDATION_FAILED naming i
     [{ ...base, prompt: 5 }, "prompt"],
     [{ prompt: "p" }, "model_id"],
     [{ ...base, model_id: 1 }, "model_id"],
+    [{ ...base, min_p: 1.5 }, "min_p"],
+    [{ ...base, presence_penalty: 2.5 }, "presence_penalty"],
+    [{ ...base, frequency_penalty: -3 }, "frequency_penalty"],
+    [{ ...base, repetition_penalty: 0 }, "repetition_penalty"],
+    [{ ...base, logit_bias: { x: 1 } }, "logit_bias"],
+    [{ ...base, logit_bias: { 5: 101 } }, "logit_bias"],
+    [{ ...base, logit_bias: [1] }, "logit_bias"],
+    [{ ...base, logprobs: 1 }, "logprobs"],
+    [{ ...base, logprobs: true, top_logprobs: 21 }, "top_logprobs"],
+    [{ ...base, top_logprobs: 2 }, "top_logprobs"],
   ];
   for (const [payload, path] of cases) {
     await assert.rejects(send(node, "inference_request", payload), (err: any) => {

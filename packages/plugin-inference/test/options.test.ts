@@ -13,6 +13,8 @@ test("inferenceOptionsSchema refuses NaN and negatives, naming the field (nested
     [{ maxTokensLimit: -1 }, "maxTokensLimit", "an integer ≥ 1"],
     [{ maxStopSequences: -1 }, "maxStopSequences", "an integer ≥ 0"],
     [{ maxStopChars: 0 }, "maxStopChars", "an integer ≥ 1"],
+    [{ maxTopLogprobs: -1 }, "maxTopLogprobs", "an integer ≥ 0"],
+    [{ maxLogitBias: 0.5 }, "maxLogitBias", "an integer ≥ 0"],
     [{ defaults: { maxTokens: Number.NaN } }, "defaults.maxTokens", "an integer ≥ 1"],
     [{ defaults: { topK: -1 } }, "defaults.topK", "an integer ≥ 0"],
     [{ defaults: { temperature: Number.NaN } }, "defaults.temperature", "a number from 0 to 2"],

@@ -28,7 +28,16 @@ const CODES: Record<string, string> = {
 };
 
 /** The pipeline's field names (errors.invalidRequest's `field`) as the API's. */
-const FIELDS: Record<string, string> = { maxTokens: "max_tokens", topP: "top_p", topK: "top_k" };
+const FIELDS: Record<string, string> = {
+  maxTokens: "max_tokens",
+  topP: "top_p",
+  topK: "top_k",
+  minP: "min_p",
+  presencePenalty: "presence_penalty",
+  frequencyPenalty: "frequency_penalty",
+  repetitionPenalty: "repetition_penalty",
+  logitBias: "logit_bias",
+};
 
 function typeOf(status: number): string {
   if (status === 401) return "authentication_error";

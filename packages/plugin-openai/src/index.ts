@@ -5,6 +5,7 @@ export { openaiPlugin } from "./plugin.js";
 export {
   OPENAI_DEFAULTS,
   OPENAI_LIMITS,
+  OPENAI_MAX_CHOICES,
   openaiDefaultsSchema,
   openaiOptionsSchema,
   resolveOpenAIOptions,
@@ -25,6 +26,9 @@ export { toOpenAIError, type OpenAIError, type OpenAIErrorResponse } from "./err
 export type {
   ChatCompletion,
   ChatCompletionChunk,
+  ChatLogprobs,
+  ChatTokenLogprob,
+  CompletionLogprobs,
   ModelList,
   OpenAIFinishReason,
   OpenAIUsage,

@@ -32,6 +32,12 @@ export interface OpenAIPluginOptions {
   maxStopSequences?: number;
   /** Longest single `stop` sequence, in characters. Default 64. */
   maxStopChars?: number;
+  /** Most choices one request may ask for (`n`). Default 8. */
+  maxChoices?: number;
+  /** Largest `top_logprobs` (chat) or `logprobs` (completions). Default 20 (OpenAI's limit). */
+  maxTopLogprobs?: number;
+  /** Most tokens in one `logit_bias`. Default 300 (OpenAI's limit). */
+  maxLogitBias?: number;
   /** Largest request body, in bytes. Default: the node's `limits.maxMessageBytes` (512 KiB). */
   maxBodyBytes?: number;
   /** What `GET /v1/models` says in `owned_by`. Default "modelnode". */
@@ -39,11 +45,14 @@ export interface OpenAIPluginOptions {
   defaults?: Partial<OpenAIDefaults>;
 }
 
+/** Most choices (`n`) a request may ask for, unless the options say otherwise: each is a generation of its own. */
+export const OPENAI_MAX_CHOICES = 8;
+
 /** Only max_tokens has a plugin default: sampling is left to the pipeline (and the model) unless configured. */
 export const OPENAI_DEFAULTS: OpenAIDefaults = { maxTokens: DEFAULT_MAX_TOKENS };
 
-/** The request limits: the same as the inference plugin's (core's GENERATION_LIMITS). */
-export const OPENAI_LIMITS = GENERATION_LIMITS;
+/** The request limits: the inference plugin's (core's GENERATION_LIMITS), and `n`'s. */
+export const OPENAI_LIMITS = { ...GENERATION_LIMITS, maxChoices: OPENAI_MAX_CHOICES } as const;
 
 /** Sampling defaults' rules (what `defaults` may hold); only maxTokens has a default (OPENAI_DEFAULTS). */
 export const openaiDefaultsSchema = samplingDefaultsSchema;
@@ -54,6 +63,7 @@ const BODY = "expected a string of 1 to 256 characters";
 export const openaiOptionsSchema = z
   .strictObject({
     ...generationOptionsShape,
+    maxChoices: z.int({ error: "expected an integer ≥ 1" }).min(1, { error: "expected an integer ≥ 1" }).default(OPENAI_MAX_CHOICES),
     maxBodyBytes: z.int({ error: "expected an integer ≥ 1" }).min(1, { error: "expected an integer ≥ 1" }).optional(),
     ownedBy: z.string({ error: BODY }).min(1, { error: BODY }).max(256, { error: BODY }).default("modelnode"),
   })

@@ -13,12 +13,14 @@ import {
   buildGenerateRequest,
   defineRoute,
   errors,
+  generateChoices,
   modelNotFound,
   NODE_INFO,
   PIPELINE,
+  streamChoices,
+  type ChoiceEvent,
   type ErrorBody,
   type GenerateRequest,
-  type GenerationEvent,
   type GenerationResult,
   type HandlerContext,
   type HttpResponse,
@@ -29,54 +31,19 @@ import type { OpenAICounters } from "./counters.js";
 import { toOpenAIError } from "./errors.js";
 import { OPENAI_COUNTERS, type ResolvedOpenAIOptions } from "./options.js";
 import { chatRequestSchema, completionRequestSchema, type ChatRequest, type ChatTurn, type CompletionRequest } from "./schema.js";
+import { chatShape, completionShape, usageOf, type ChoiceCursor, type ChunkBase, type Shape } from "./shapes.js";
 
-export type OpenAIFinishReason = "stop" | "length";
-
-export interface OpenAIUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
-
-/** What POST /v1/completions answers (without `stream`). */
-export interface TextCompletion {
-  id: string;
-  object: "text_completion";
-  created: number;
-  model: string;
-  choices: { text: string; index: 0; logprobs: null; finish_reason: OpenAIFinishReason }[];
-  usage: OpenAIUsage;
-}
-
-/** What POST /v1/chat/completions answers (without `stream`). */
-export interface ChatCompletion {
-  id: string;
-  object: "chat.completion";
-  created: number;
-  model: string;
-  choices: { index: 0; message: { role: "assistant"; content: string; refusal: null }; logprobs: null; finish_reason: OpenAIFinishReason }[];
-  usage: OpenAIUsage;
-}
-
-/** One server-sent event of a streamed completion. */
-export interface TextCompletionChunk {
-  id: string;
-  object: "text_completion";
-  created: number;
-  model: string;
-  choices: { text: string; index: 0; logprobs: null; finish_reason: OpenAIFinishReason | null }[];
-  usage?: OpenAIUsage | null;
-}
-
-/** One server-sent event of a streamed chat completion. */
-export interface ChatCompletionChunk {
-  id: string;
-  object: "chat.completion.chunk";
-  created: number;
-  model: string;
-  choices: { index: 0; delta: { role?: "assistant"; content?: string }; logprobs: null; finish_reason: OpenAIFinishReason | null }[];
-  usage?: OpenAIUsage | null;
-}
+export type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatLogprobs,
+  ChatTokenLogprob,
+  CompletionLogprobs,
+  OpenAIFinishReason,
+  OpenAIUsage,
+  TextCompletion,
+  TextCompletionChunk,
+} from "./shapes.js";
 
 export interface ModelList {
   object: "list";
@@ -92,33 +59,42 @@ interface Deps {
 const unixNow = () => Math.floor(Date.now() / 1000);
 const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString("hex")}`;
 
-function usageOf(result: GenerationResult): OpenAIUsage {
-  const { promptTokens, completionTokens } = result.usage;
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
-}
-
 /** The API's names for the pipeline's request fields, shared by both endpoints. */
 interface SamplingBody {
   model: string;
   temperature?: number | null;
   top_p?: number | null;
   top_k?: number | null;
+  min_p?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  repetition_penalty?: number | null;
+  logit_bias?: Record<number, number> | null;
   seed?: number | null;
   /** Already a list (the schema turns a single string into one). */
   stop?: string[];
 }
 
-/** The GenerateRequest for a body: core's one mapping (the inference plugin's too), with this plugin's defaults. */
+/**
+ * The GenerateRequest for a body: core's one mapping (the inference plugin's too), with this
+ * plugin's defaults. `logprobs`: the alternatives per token to report, or undefined for none.
+ */
 function toGenerateRequest(
   body: SamplingBody,
   input: { prompt: string } | { messages: ChatTurn[] },
   maxTokens: number | null | undefined,
+  logprobs: number | undefined,
   options: ResolvedOpenAIOptions,
   signal: AbortSignal,
 ): GenerateRequest {
   // OpenAI's own default temperature is 1; ours is the model's (left to the pipeline).
-  const { model: modelId, temperature, top_p: topP, top_k: topK, seed, stop } = body;
-  return buildGenerateRequest({ modelId, ...input, maxTokens, temperature, topP, topK, seed, stop }, options.defaults, signal);
+  const { model: modelId, temperature, top_p: topP, top_k: topK, min_p: minP, seed, stop } = body;
+  const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias } = body;
+  return buildGenerateRequest(
+    { modelId, ...input, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs },
+    options.defaults,
+    signal,
+  );
 }
 
 /**
@@ -132,116 +108,43 @@ function cancelledError(ctx: HandlerContext, info: NodeInfo) {
     : errors.shuttingDown("The generation was cancelled: the node is shutting down.");
 }
 
-/** How one endpoint turns a generation into JSON and into stream chunks. */
-interface Shape<Whole, Chunk> {
-  whole(id: string, created: number, model: string, result: GenerationResult): Whole;
-  /** The chunk sent before any text (chat: the assistant's role), if any. */
-  opening?(base: ChunkBase): Chunk;
-  text(base: ChunkBase, text: string): Chunk;
-  finish(base: ChunkBase, reason: OpenAIFinishReason): Chunk;
-  /** The extra last chunk of `stream_options.include_usage`: no choices, the usage. */
-  usage(base: ChunkBase, usage: OpenAIUsage): Chunk;
-}
-
-interface ChunkBase {
-  id: string;
-  created: number;
-  model: string;
-  /** `usage: null` on every chunk but the last when include_usage is asked for, as OpenAI does. */
-  includeUsage: boolean;
-}
-
-const completionShape: Shape<TextCompletion, TextCompletionChunk> = {
-  whole: (id, created, model, result) => ({
-    id,
-    object: "text_completion",
-    created,
-    model,
-    choices: [{ text: result.text, index: 0, logprobs: null, finish_reason: result.finishReason as OpenAIFinishReason }],
-    usage: usageOf(result),
-  }),
-  text: (b, text) => textChunk(b, text, null),
-  finish: (b, reason) => textChunk(b, "", reason),
-  usage: (b, usage) => ({ id: b.id, object: "text_completion", created: b.created, model: b.model, choices: [], usage }),
-};
-
-function textChunk(b: ChunkBase, text: string, finish: OpenAIFinishReason | null): TextCompletionChunk {
-  const chunk: TextCompletionChunk = {
-    id: b.id,
-    object: "text_completion",
-    created: b.created,
-    model: b.model,
-    choices: [{ text, index: 0, logprobs: null, finish_reason: finish }],
-  };
-  if (b.includeUsage) chunk.usage = null;
-  return chunk;
-}
-
-const chatShape: Shape<ChatCompletion, ChatCompletionChunk> = {
-  whole: (id, created, model, result) => ({
-    id,
-    object: "chat.completion",
-    created,
-    model,
-    choices: [
-      {
-        index: 0,
-        message: { role: "assistant", content: result.text, refusal: null },
-        logprobs: null,
-        finish_reason: result.finishReason as OpenAIFinishReason,
-      },
-    ],
-    usage: usageOf(result),
-  }),
-  opening: (b) => chatChunk(b, { role: "assistant", content: "" }, null),
-  text: (b, text) => chatChunk(b, { content: text }, null),
-  finish: (b, reason) => chatChunk(b, {}, reason),
-  usage: (b, usage) => ({ id: b.id, object: "chat.completion.chunk", created: b.created, model: b.model, choices: [], usage }),
-};
-
-function chatChunk(b: ChunkBase, delta: ChatCompletionChunk["choices"][0]["delta"], finish: OpenAIFinishReason | null): ChatCompletionChunk {
-  const chunk: ChatCompletionChunk = {
-    id: b.id,
-    object: "chat.completion.chunk",
-    created: b.created,
-    model: b.model,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-  };
-  if (b.includeUsage) chunk.usage = null;
-  return chunk;
-}
-
 interface Job<W, C> {
   shape: Shape<W, C>;
   idPrefix: string;
   model: string;
   request: GenerateRequest;
+  /** Choices to generate (OpenAI's `n`). */
+  n: number;
   stream: boolean;
   includeUsage: boolean;
 }
 
-/** Runs one request on the pipeline: the whole result as JSON, or server-sent chunks then [DONE]. */
+/**
+ * Runs one request on the pipeline, as `n` generations (core's choice group: the pipeline may
+ * prefill the prompt once): the whole result as JSON, or server-sent chunks then [DONE].
+ */
 async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, counters, info }: Deps): Promise<HttpResponse> {
   if (!pipeline.hasModel(job.model)) throw modelNotFound(job.model, pipeline);
   const id = newId(job.idPrefix);
   const created = unixNow();
+  const logprobs = job.request.logprobs !== undefined;
   if (!job.stream) {
     counters.inFlight++;
-    let result: GenerationResult;
+    let results: GenerationResult[];
     try {
-      result = await pipeline.generate(job.request);
+      results = job.n === 1 ? [await pipeline.generate(job.request)] : await generateChoices(pipeline, job.request, job.n);
     } finally {
       counters.inFlight--;
     }
-    counters.recordFinish(result);
-    if (result.finishReason === "cancelled") throw cancelledError(ctx, info);
-    return { json: job.shape.whole(id, created, job.model, result) };
+    for (const result of results) counters.recordFinish(result);
+    if (results.some((result) => result.finishReason === "cancelled")) throw cancelledError(ctx, info);
+    return { json: job.shape.whole(id, created, job.model, results, logprobs) };
   }
 
   counters.inFlight++;
   counters.streams++;
-  const iterator = pipeline.stream(job.request)[Symbol.asyncIterator]();
-  let first: IteratorResult<GenerationEvent>;
+  const iterator = streamChoices(pipeline, job.request, job.n)[Symbol.asyncIterator]();
+  let first: IteratorResult<ChoiceEvent>;
   try {
     first = await iterator.next(); // the pipeline's refusals are thrown here, before any header is sent
   } catch (error) {
@@ -251,25 +154,28 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
   const base: ChunkBase = { id, created, model: job.model, includeUsage: job.includeUsage };
   const { shape } = job;
   async function* events(): AsyncGenerator<C> {
-    let finished = false;
+    const results: GenerationResult[] = [];
+    let finished = 0;
+    const cursors: ChoiceCursor[] = Array.from({ length: job.n }, (_, index) => ({ index, offset: 0 }));
     try {
-      if (shape.opening) yield shape.opening(base);
+      if (shape.opening) for (let index = 0; index < job.n; index++) yield shape.opening(base, index);
       for (let step = first; !step.done; step = await iterator.next()) {
         const event = step.value;
         if (event.kind === "text") {
-          if (event.text.length > 0) yield shape.text(base, event.text);
+          if (event.text.length > 0) yield shape.text(base, cursors[event.index], event.text, logprobs ? (event.logprobs ?? []) : undefined);
           continue;
         }
-        finished = true;
+        finished++;
         counters.recordFinish(event.result);
         if (event.result.finishReason === "cancelled") throw cancelledError(ctx, info);
-        yield shape.finish(base, event.result.finishReason);
-        if (job.includeUsage) yield shape.usage(base, usageOf(event.result));
+        results[event.index] = event.result;
+        yield shape.finish(base, event.index, event.result.finishReason as "stop" | "length");
       }
+      if (job.includeUsage) yield shape.usage(base, usageOf(results));
     } finally {
       counters.inFlight--;
-      if (!finished) counters.recordAbandoned();
-      // Stopped early (the client left): returning the pipeline's iterator cancels the generation.
+      if (finished < job.n) counters.recordAbandoned();
+      // Stopped early (the client left): returning the pipeline's iterators cancels the generations.
       await iterator.return?.();
     }
   }
@@ -318,10 +224,10 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
     formatError: formatFor("prompt"),
     handle: (req, ctx, d) => {
       const body: CompletionRequest = req.body;
-      const request = toGenerateRequest(body, { prompt: body.prompt }, body.max_tokens, options, ctx.signal);
+      const request = toGenerateRequest(body, { prompt: body.prompt }, body.max_tokens, body.logprobs ?? undefined, options, ctx.signal);
       const stream = body.stream === true;
       const includeUsage = stream && body.stream_options?.include_usage === true;
-      return generate({ shape: completionShape, idPrefix: "cmpl", model: body.model, request, stream, includeUsage }, ctx, d);
+      return generate({ shape: completionShape, idPrefix: "cmpl", model: body.model, request, n: body.n ?? 1, stream, includeUsage }, ctx, d);
     },
   });
 
@@ -335,10 +241,11 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
     handle: (req, ctx, d) => {
       const body: ChatRequest = req.body;
       const maxTokens = body.max_completion_tokens ?? body.max_tokens;
-      const request = toGenerateRequest(body, { messages: body.messages }, maxTokens, options, ctx.signal);
+      const logprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : undefined;
+      const request = toGenerateRequest(body, { messages: body.messages }, maxTokens, logprobs, options, ctx.signal);
       const stream = body.stream === true;
       const includeUsage = stream && body.stream_options?.include_usage === true;
-      return generate({ shape: chatShape, idPrefix: "chatcmpl", model: body.model, request, stream, includeUsage }, ctx, d);
+      return generate({ shape: chatShape, idPrefix: "chatcmpl", model: body.model, request, n: body.n ?? 1, stream, includeUsage }, ctx, d);
     },
   });
 

@@ -1,9 +1,9 @@
 /**
  * The request bodies of POST /v1/completions and POST /v1/chat/completions, typed strictly (nothing
  * is coerced) and bounded by the plugin's options. OpenAI's optional fields may be null, which
- * means "not given". Fields this node cannot honour (several choices, log probabilities, tools,
- * penalties, …) are refused with a message naming them when they ask for something, and accepted
- * when they ask for the default; other fields are ignored.
+ * means "not given". Fields this node cannot honour (tools, JSON mode, echo, best_of, …) are
+ * refused with a message naming them when they ask for something, and accepted when they ask for
+ * the default; other fields are ignored.
  */
 import { z } from "@modelnode/core";
 import type { ResolvedOpenAIOptions } from "./options.js";
@@ -33,8 +33,6 @@ const numberIn = (what: string, check: (n: number) => boolean) =>
 const refused = (accept: (value: unknown) => boolean, message: string) =>
   z.unknown().refine((value) => value === undefined || value === null || accept(value), { error: message }).optional();
 
-const isZero = (v: unknown) => v === 0;
-const isEmptyObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
 const isEmptyArray = (v: unknown) => Array.isArray(v) && v.length === 0;
 
 /** Sampling and output fields both endpoints take. */
@@ -55,11 +53,39 @@ function commonFields(limits: Limits) {
     stream_options: z
       .object({ include_usage: z.boolean({ error: "expected true or false" }).nullish() }, { error: "expected an object" })
       .nullish(),
-    n: refused((v) => v === 1, "only 1 is supported: this node returns one choice per request"),
-    presence_penalty: refused(isZero, "only 0 is supported: this node applies no presence penalty"),
-    frequency_penalty: refused(isZero, "only 0 is supported: this node applies no frequency penalty"),
-    logit_bias: refused(isEmptyObject, "not supported: this node applies no logit bias"),
+    n: boundedInt(1, limits.maxChoices).nullish(),
+    presence_penalty: numberIn("a number from -2 to 2", (n) => n >= -2 && n <= 2).nullish(),
+    frequency_penalty: numberIn("a number from -2 to 2", (n) => n >= -2 && n <= 2).nullish(),
+    /** Not OpenAI's: common extensions (vLLM and others take them). */
+    min_p: numberIn("a number from 0 to 1", (n) => n >= 0 && n <= 1).nullish(),
+    repetition_penalty: numberIn("a number more than 0 and at most 2", (n) => n > 0 && n <= 2).nullish(),
+    logit_bias: logitBiasField(limits).optional(),
   };
+}
+
+/**
+ * `logit_bias`: token ids (as JSON keys) → a bias from −100 to 100 (null: none). Whether each id
+ * is in the model's vocabulary is the pipeline's check (a 400 naming `logit_bias` too).
+ */
+function logitBiasField(limits: Limits) {
+  return z.unknown().transform((value, ctx): Record<number, number> | undefined => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    };
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "object" || Array.isArray(value)) return fail("expected an object mapping token ids to biases");
+    const entries = Object.entries(value);
+    if (entries.length > limits.maxLogitBias) return fail(`expected at most ${limits.maxLogitBias} tokens`);
+    const out: Record<number, number> = {};
+    for (const [key, bias] of entries) {
+      const what = key.length > 32 ? `${key.slice(0, 32)}…` : key;
+      if (!/^\d{1,9}$/.test(key)) return fail(`expected token ids as keys (got "${what}")`);
+      if (typeof bias !== "number" || !Number.isFinite(bias) || bias < -100 || bias > 100) return fail(`expected a number from -100 to 100 for token ${what}`);
+      out[Number(key)] = bias;
+    }
+    return out;
+  });
 }
 
 /** `stop`: a string or an array of strings (null: none), as a list. */
@@ -120,7 +146,7 @@ export function completionRequestSchema(limits: Limits) {
       prompt: promptField(limits),
       echo: refused((v) => v === false, "not supported: the prompt is never repeated in the completion"),
       best_of: refused((v) => v === 1, "only 1 is supported"),
-      logprobs: refused(() => false, "not supported: this node returns no log probabilities"),
+      logprobs: boundedInt(0, limits.maxTopLogprobs).nullish(),
       suffix: refused((v) => v === "", "not supported: this node does not insert text"),
     },
     { error: "expected a JSON object" },
@@ -209,8 +235,8 @@ export function chatRequestSchema(limits: Limits) {
           .min(1, { error: "expected at least one message" })
           .max(limits.maxChatMessages, { error: `expected at most ${limits.maxChatMessages} messages` }),
         max_completion_tokens: boundedInt(1, limits.maxTokensLimit).nullish(),
-        logprobs: refused((v) => v === false, "not supported: this node returns no log probabilities"),
-        top_logprobs: refused(isZero, "not supported: this node returns no log probabilities"),
+        logprobs: z.boolean({ error: "expected true or false" }).nullish(),
+        top_logprobs: boundedInt(0, limits.maxTopLogprobs).nullish(),
         tools: refused(isEmptyArray, "not supported: this node runs no tools"),
         tool_choice: refused((v) => v === "none", "not supported: this node runs no tools"),
         functions: refused(isEmptyArray, "not supported: this node runs no tools"),
@@ -231,6 +257,9 @@ export function chatRequestSchema(limits: Limits) {
         body.max_tokens !== body.max_completion_tokens
       ) {
         ctx.addIssue({ code: "custom", path: ["max_completion_tokens"], message: "differs from max_tokens: send one of them" });
+      }
+      if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
+        ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "needs logprobs: true" });
       }
       if (Array.isArray(body.messages)) {
         let chars = 0;

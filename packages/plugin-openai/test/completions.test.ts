@@ -85,18 +85,44 @@ test("sampling fields reach the pipeline; stop (string or list) ends with finish
       best_of: 1,
       echo: false,
       logprobs: null,
-      presence_penalty: 0,
-      frequency_penalty: 0,
-      logit_bias: {},
+      presence_penalty: null,
+      frequency_penalty: null,
+      logit_bias: null,
+      min_p: null,
+      repetition_penalty: null,
       stream: null,
     } as never);
     assert.equal(nulls.choices[0].finish_reason, "length");
     const { signal: _3, ...third } = pipeline.requests[2];
     assert.deepEqual(third, { modelId: "fake", prompt: "p", maxTokens: 8, temperature: 0.25 });
 
+    await client.completions.create({
+      model: "fake",
+      prompt: "p",
+      presence_penalty: 0.5,
+      frequency_penalty: -0.25,
+      logit_bias: { "7": -100, "12": 2.5 },
+      min_p: 0.05,
+      repetition_penalty: 1.1,
+      logprobs: 2,
+    } as never);
+    const { signal: _4, ...fourth } = pipeline.requests[3];
+    assert.deepEqual(fourth, {
+      modelId: "fake",
+      prompt: "p",
+      maxTokens: 8,
+      temperature: 0.25,
+      minP: 0.05,
+      presencePenalty: 0.5,
+      frequencyPenalty: -0.25,
+      repetitionPenalty: 1.1,
+      logitBias: { 7: -100, 12: 2.5 },
+      logprobs: 2,
+    });
+
     // top_k is not OpenAI's, but a common extension.
     await client.completions.create({ model: "fake", prompt: "p", top_k: 5 } as never);
-    assert.equal(pipeline.requests[3].topK, 5);
+    assert.equal(pipeline.requests[4].topK, 5);
   } finally {
     await close();
   }

@@ -41,7 +41,8 @@ test("bad or unsupported fields are BadRequestError (400) naming the field in pa
   const completion = (extra: Record<string, unknown>) => ({ model: "fake", prompt: "p", ...extra });
   const chat = (extra: Record<string, unknown>) => ({ model: "fake", messages: [{ role: "user", content: "p" }], ...extra });
   const cases: ["completions" | "chat", Record<string, unknown>, string | null, RegExp][] = [
-    ["completions", completion({ n: 2 }), "n", /Invalid 'n': only 1 is supported/],
+    ["completions", completion({ n: 9 }), "n", /Invalid 'n': expected an integer from 1 to 8/],
+    ["completions", completion({ n: 0 }), "n", /from 1 to 8/],
     ["completions", completion({ temperature: 3 }), "temperature", /expected a number from 0 to 2/],
     ["completions", completion({ temperature: "0.5" }), "temperature", /expected a number from 0 to 2/],
     ["completions", completion({ top_p: 0 }), "top_p", /more than 0/],
@@ -62,12 +63,17 @@ test("bad or unsupported fields are BadRequestError (400) naming the field in pa
     ["completions", { model: "fake" }, "prompt", /Invalid 'prompt': required/],
     ["completions", { prompt: "p" }, "model", /Invalid 'model': required/],
     ["completions", completion({ echo: true }), "echo", /not supported/],
-    ["completions", completion({ logprobs: 2 }), "logprobs", /log probabilities/],
+    ["completions", completion({ logprobs: 21 }), "logprobs", /from 0 to 20/],
+    ["completions", completion({ logprobs: true }), "logprobs", /integer/],
     ["completions", completion({ best_of: 3 }), "best_of", /only 1/],
     ["completions", completion({ suffix: "end" }), "suffix", /not supported/],
-    ["completions", completion({ presence_penalty: 0.5 }), "presence_penalty", /only 0/],
-    ["completions", completion({ frequency_penalty: -1 }), "frequency_penalty", /only 0/],
-    ["completions", completion({ logit_bias: { "50256": -100 } }), "logit_bias", /not supported/],
+    ["completions", completion({ presence_penalty: 2.5 }), "presence_penalty", /from -2 to 2/],
+    ["completions", completion({ frequency_penalty: -3 }), "frequency_penalty", /from -2 to 2/],
+    ["completions", completion({ repetition_penalty: 0 }), "repetition_penalty", /more than 0/],
+    ["completions", completion({ min_p: 1.5 }), "min_p", /from 0 to 1/],
+    ["completions", completion({ logit_bias: { "5": 101 } }), "logit_bias", /from -100 to 100 for token 5/],
+    ["completions", completion({ logit_bias: { abc: 1 } }), "logit_bias", /token ids as keys \(got "abc"\)/],
+    ["completions", completion({ logit_bias: [1] }), "logit_bias", /object mapping token ids/],
     ["chat", chat({ messages: [] }), "messages", /at least one message/],
     ["chat", { model: "fake" }, "messages", /required/],
     ["chat", chat({ messages: [{ role: "tool", content: "42", tool_call_id: "t" }] }), "messages[0].role", /runs no tools/],
@@ -79,9 +85,11 @@ test("bad or unsupported fields are BadRequestError (400) naming the field in pa
     ["chat", chat({ messages: [{ role: "assistant", content: null, tool_calls: [{ id: "1" }] }] }), "messages[0].tool_calls", /runs no tools/],
     ["chat", chat({ tools: [{ type: "function", function: { name: "f" } }] }), "tools", /runs no tools/],
     ["chat", chat({ tool_choice: "auto" }), "tool_choice", /runs no tools/],
-    ["chat", chat({ logprobs: true }), "logprobs", /log probabilities/],
+    ["chat", chat({ logprobs: "yes" }), "logprobs", /true or false/],
+    ["chat", chat({ top_logprobs: 3 }), "top_logprobs", /needs logprobs: true/],
+    ["chat", chat({ logprobs: true, top_logprobs: 21 }), "top_logprobs", /from 0 to 20/],
     ["chat", chat({ response_format: { type: "json_object" } }), "response_format", /"type": "text"/],
-    ["chat", chat({ n: 3 }), "n", /only 1/],
+    ["chat", chat({ n: 9 }), "n", /from 1 to 8/],
     ["chat", chat({ modalities: [] }), "modalities", /only \["text"\]/],
     ["chat", chat({ modalities: ["text", "text"] }), "modalities", /only \["text"\]/],
     ["chat", chat({ modalities: ["text", "audio"] }), "modalities", /only \["text"\]/],
@@ -107,12 +115,12 @@ test("bad or unsupported fields are BadRequestError (400) naming the field in pa
 test("the raw error body: exactly {error: {message, type, param, code}}; not JSON, not an object, too large", async () => {
   const { base, close } = await serve({ maxBodyBytes: 200 });
   try {
-    const invalid = await postJson(`${base}/v1/completions`, { model: "fake", prompt: "p", n: 2 });
+    const invalid = await postJson(`${base}/v1/completions`, { model: "fake", prompt: "p", n: 20 });
     assert.equal(invalid.status, 400);
     assert.equal(invalid.headers.get("content-type"), "application/json");
     assert.deepEqual(await invalid.json(), {
       error: {
-        message: "Invalid 'n': only 1 is supported: this node returns one choice per request.",
+        message: "Invalid 'n': expected an integer from 1 to 8.",
         type: "invalid_request_error",
         param: "n",
         code: "validation_failed",

@@ -18,6 +18,9 @@ test("defaults: the inference plugin's limits and sampling defaults", () => {
     maxTokensLimit: 4096,
     maxStopSequences: 4,
     maxStopChars: 64,
+    maxTopLogprobs: 20,
+    maxLogitBias: 300,
+    maxChoices: 8,
   });
   const plugin = openaiPlugin();
   assert.equal(plugin.name, "openai");
@@ -34,6 +37,9 @@ test("bad options throw a TypeError naming each field", () => {
   assert.throws(() => openaiPlugin({ maxTokensLimit: 10, defaults: { maxTokens: 20 } }), /defaults\.maxTokens: exceeds maxTokensLimit \(10\)/);
   assert.throws(() => openaiPlugin({ maxPromptChar: 5 } as never), /unknown option "maxPromptChar"/);
   assert.throws(() => openaiPlugin({ ownedBy: "" }), /ownedBy must be a string of 1 to 256 characters/);
+  assert.throws(() => openaiPlugin({ maxChoices: 0 }), /maxChoices must be an integer ≥ 1/);
+  assert.throws(() => openaiPlugin({ maxTopLogprobs: -1 }), /maxTopLogprobs must be an integer ≥ 0/);
+  assert.throws(() => openaiPlugin({ maxLogitBias: 1.5 }), /maxLogitBias must be an integer ≥ 0/);
 });
 
 test("the schema composes into an application's config through .shape", () => {

@@ -5,7 +5,9 @@
  *   ("Hi" → [72, 105] with the default vocabulary of 128).
  * - Chat: `messages` rendered as "<role>: <content>\n" lines, then "assistant: ".
  * - Generation: the words "w0 ", "w1 ", … one per token; honours maxTokens, stop and the abort
- *   signal; CONTEXT_LENGTH_EXCEEDED when prompt + maxTokens exceed the model's context.
+ *   signal; CONTEXT_LENGTH_EXCEEDED when prompt + maxTokens exceed the model's context. With
+ *   `logprobs`, token i ("wi ", id i) has log probability −(i + 1) / 10, and its alternatives
+ *   are itself then "alt1", "alt2", … (ids 1001, 1002, …) at −1, −2, ….
  * - Steps: sessions that check step order and context; the next token is (last id + 1) % vocab.
  * - Records what it was asked (`requests`, `steps`, `closed`) and counts what is in flight.
  */
@@ -20,6 +22,7 @@ import {
   type StepRequest,
   type StepResult,
   type Tokenization,
+  type TokenLogprob,
 } from "@modelnode/core/pipeline";
 
 interface FakeSession {
@@ -98,6 +101,7 @@ export class FakePipeline implements ModelPipeline {
       let text = "";
       let count = 0;
       let finishReason: GenerationResult["finishReason"] = "length";
+      const logprobs: TokenLogprob[] = [];
       while (count < maxTokens) {
         await this.tokenDelay();
         if (request.signal?.aborted) {
@@ -113,13 +117,31 @@ export class FakePipeline implements ModelPipeline {
           break;
         }
         text += piece;
-        yield { kind: "text", text: piece };
+        if (request.logprobs === undefined) yield { kind: "text", text: piece };
+        else {
+          const entry = FakePipeline.logprob(count - 1, piece, request.logprobs);
+          logprobs.push(entry);
+          yield { kind: "text", text: piece, tokenIds: [count - 1], logprobs: [entry] };
+        }
       }
-      yield { kind: "done", result: { text, finishReason, usage: { promptTokens, completionTokens: count } } };
+      const result: GenerationResult = { text, finishReason, usage: { promptTokens, completionTokens: count } };
+      if (request.logprobs !== undefined) result.logprobs = logprobs;
+      yield { kind: "done", result };
     } finally {
       this.generationsInFlight--;
       this.markEnded();
     }
+  }
+
+  /** Token `index`'s log probability entry (see the class comment), with `top` alternatives. */
+  static logprob(index: number, token: string, top: number): TokenLogprob {
+    const bytes = (text: string) => [...new TextEncoder().encode(text)];
+    const entry: TokenLogprob = { id: index, token, bytes: bytes(token), logprob: -(index + 1) / 10 };
+    if (top > 0) {
+      entry.top = [{ id: index, token, bytes: bytes(token), logprob: entry.logprob }];
+      for (let i = 1; i < top; i++) entry.top.push({ id: 1000 + i, token: `alt${i}`, bytes: bytes(`alt${i}`), logprob: -i });
+    }
+    return entry;
   }
 
   /**

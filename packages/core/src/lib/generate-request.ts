@@ -24,7 +24,16 @@ export interface RequestedGeneration {
   seed?: number | null;
   /** One stop sequence or several. */
   stop?: string | string[];
+  minP?: number | null;
+  presencePenalty?: number | null;
+  frequencyPenalty?: number | null;
+  repetitionPenalty?: number | null;
+  logitBias?: Readonly<Record<number, number>> | null;
+  /** Log probabilities: the chosen tokens', and this many alternatives' per position (0: none). */
+  logprobs?: number | null;
 }
+
+const OPTIONAL_FIELDS = ["minP", "presencePenalty", "frequencyPenalty", "repetitionPenalty", "logitBias", "logprobs"] as const;
 
 export function buildGenerateRequest(requested: RequestedGeneration, defaults: SamplingDefaults, signal: AbortSignal): GenerateRequest {
   const request: GenerateRequest = { modelId: requested.modelId, maxTokens: requested.maxTokens ?? defaults.maxTokens, signal };
@@ -39,5 +48,10 @@ export function buildGenerateRequest(requested: RequestedGeneration, defaults: S
   else request.prompt = requested.prompt;
   if (requested.seed !== undefined && requested.seed !== null) request.seed = requested.seed;
   if (requested.stop !== undefined) request.stop = typeof requested.stop === "string" ? [requested.stop] : requested.stop;
+  // Fields that are off by default: set only when given, so a plain request stays plain.
+  for (const field of OPTIONAL_FIELDS) {
+    const value = requested[field];
+    if (value !== undefined && value !== null) (request as unknown as Record<string, unknown>)[field] = value;
+  }
   return request;
 }

@@ -13,6 +13,10 @@ export const GENERATION_LIMITS = {
   maxStopChars: 64,
   maxChatMessages: 64,
   maxChatChars: 32_768,
+  /** Most alternatives per token a request may ask log probabilities of (OpenAI's limit: 20). */
+  maxTopLogprobs: 20,
+  /** Most entries in a request's `logit_bias` (OpenAI's limit: 300). */
+  maxLogitBias: 300,
 } as const;
 
 /** max_tokens when a request gives none. Sampling has no plugin default: the pipeline (and the model) decides. */
@@ -41,6 +45,8 @@ export const generationOptionsShape = {
   maxStopChars: integer(1).default(GENERATION_LIMITS.maxStopChars),
   maxChatMessages: integer(1).default(GENERATION_LIMITS.maxChatMessages),
   maxChatChars: integer(1).default(GENERATION_LIMITS.maxChatChars),
+  maxTopLogprobs: integer(0).default(GENERATION_LIMITS.maxTopLogprobs),
+  maxLogitBias: integer(0).default(GENERATION_LIMITS.maxLogitBias),
   defaults: samplingDefaultsSchema.prefault({}),
 };
 

@@ -45,10 +45,57 @@ export interface SamplingOptions {
   temperature?: number;
   topK?: number;
   topP?: number;
+  /** Drops tokens whose probability (after temperature) is below minP × the likeliest token's; 0 means off. */
+  minP?: number;
+  /** OpenAI's: subtracted from the logit of every token generated at least once so far; 0 means off. */
+  presencePenalty?: number;
+  /** OpenAI's: subtracted from a token's logit once per time it was generated so far; 0 means off. */
+  frequencyPenalty?: number;
+  /**
+   * Hugging Face's and llama.cpp's: the logit of every token of the prompt or of the generation so
+   * far is divided by it when positive, multiplied by it when negative; 1 means off.
+   */
+  repetitionPenalty?: number;
+  /** Token id → a bias added to that token's logit (OpenAI: −100 to 100; −100 in effect bans it). */
+  logitBias?: Readonly<Record<number, number>>;
   /** Makes sampling reproducible: the same seed, prompt and options give the same text. */
   seed?: number;
   /** Generation ends (finish_reason "stop") when the text produced contains one of these; the stop text is not returned. */
   stop?: string[];
+  /**
+   * Ask for log probabilities: each generated token's (`TokenLogprob`), and with N > 0 those of
+   * the N likeliest tokens at its position too. Absent: none (and no cost).
+   */
+  logprobs?: number;
+}
+
+/** A generated token and its log probability (see `SamplingOptions.logprobs`). */
+export interface TokenLogprob {
+  id: number;
+  /** The token's text alone (a piece of a character that spans tokens reads U+FFFD). */
+  token: string;
+  /** The token's bytes (UTF-8; exact, also for a piece of a character). */
+  bytes: number[];
+  /**
+   * Natural log of its probability in the distribution it was sampled from: the logits after
+   * the penalties and the bias, divided by the temperature (1 when greedy), before any top-k,
+   * top-p or min-p cut. Never below −9999 (what OpenAI sends for an impossible token).
+   */
+  logprob: number;
+  /** The likeliest tokens at its position, likeliest first, as many as asked. */
+  top?: TokenAlternative[];
+}
+
+export type TokenAlternative = Omit<TokenLogprob, "top">;
+
+/**
+ * Several choices for one request (OpenAI's `n`): `size` requests that differ only in their
+ * seed, each marked with this object (see `choiceRequests`), so that a pipeline may prefill
+ * their prompt once and share it. A pipeline that does not look at it runs them as it would
+ * any requests.
+ */
+export interface ChoiceGroup {
+  readonly size: number;
 }
 
 /** One turn of a chat, as OpenAI's API and chat templates name them. */
@@ -78,6 +125,8 @@ export interface GenerateRequest extends SamplingOptions {
    * tokens; the result's text is the whole generation's). A pipeline without token ids may ignore it.
    */
   resume?: ResumeFrom;
+  /** One of the `group.size` choices of a request (see `ChoiceGroup`); `index` from 0. */
+  choice?: { group: ChoiceGroup; index: number };
 }
 
 /** See `GenerateRequest.resume`. */
@@ -95,6 +144,8 @@ export interface GenerationResult {
   text: string;
   finishReason: FinishReason;
   usage: Usage;
+  /** With `logprobs` asked for: one entry per generated token whose text is in `text`. */
+  logprobs?: TokenLogprob[];
   /** What the pipeline measured, where it can (metrics use it). */
   timings?: GenerationTimings;
 }
@@ -109,9 +160,9 @@ export type GenerationEvent =
   /**
    * `tokenIds`: the ids generated since the previous text event (their text may be partly held
    * back until a later event, e.g. an incomplete character or a possible stop-string start); a
-   * pipeline that cannot say leaves it out.
+   * pipeline that cannot say leaves it out. `logprobs` (when asked for): one per id of `tokenIds`.
    */
-  | { kind: "text"; text: string; tokenIds?: number[] }
+  | { kind: "text"; text: string; tokenIds?: number[]; logprobs?: TokenLogprob[] }
   | { kind: "done"; result: GenerationResult };
 
 /** One step of the legacy protocol (see PROTOCOL.md, "Legacy format"). */

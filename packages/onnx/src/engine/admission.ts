@@ -8,6 +8,9 @@
  * to make room). Otherwise it waits in a FIFO queue of at most `maxQueuedGenerations`; past
  * that, BUSY. A generation that could not fit even in an empty engine is BUSY at once. Steps
  * share the budget: a step's session makes room for what it will hold the same way.
+ *
+ * The choices of one request (a choice group, OpenAI's `n`) queue and are admitted together,
+ * each reserving its own worst case, so that one prefill serves them all.
  */
 import { errors } from "@modelnode/core/pipeline";
 import type { EngineLimits } from "../messages/engine-protocol.js";
@@ -18,13 +21,15 @@ import type { StepSession, StepSessionStore } from "./step-sessions.js";
 type AdmissionLimits = Pick<EngineLimits, "maxBatchSize" | "maxQueuedGenerations" | "maxCacheBytes">;
 
 interface Queued {
-  row: GenerationRow;
+  /** One generation, or a choice group's (admitted together). */
+  rows: GenerationRow[];
   runner: ModelRunner;
   reservedBytes: number;
 }
 
 export class Admission {
   private readonly queue: Queued[] = [];
+  private waitingRows = 0;
   /** Admitted generations → their reserved cache bytes. */
   private readonly reservations = new Map<GenerationRow, number>();
 
@@ -33,9 +38,9 @@ export class Admission {
     private readonly sessions: StepSessionStore,
   ) {}
 
-  /** Generations waiting for batch room or memory. */
+  /** Generations waiting for batch room or memory (a group's each count). */
   get waiting(): number {
-    return this.queue.length;
+    return this.waitingRows;
   }
 
   /** Generations admitted and not yet over. */
@@ -51,31 +56,39 @@ export class Admission {
         needed_bytes: reservedBytes,
       });
     }
-    if (this.queue.length >= this.limits.maxQueuedGenerations && !this.canAdmitNow(runner, reservedBytes)) {
+    if (this.waiting >= this.limits.maxQueuedGenerations && !this.canAdmitNow(runner, reservedBytes)) {
       throw errors.busy("The model is busy: too many generations are running or waiting; retry later.", {
         running: this.reservations.size,
-        waiting: this.queue.length,
+        waiting: this.waiting,
       });
     }
   }
 
-  /** Queues a generation (checked with `checkRoom`) and admits what can run. */
-  enqueue(row: GenerationRow, runner: ModelRunner, reservedBytes: number): void {
-    this.queue.push({ row, runner, reservedBytes });
+  /**
+   * Queues a generation, or a choice group's (checked with `checkRoom` for all of them; each
+   * reserving `reservedBytes`), and admits what can run.
+   */
+  enqueue(rows: GenerationRow[], runner: ModelRunner, reservedBytes: number): void {
+    this.queue.push({ rows, runner, reservedBytes });
+    this.waitingRows += rows.length;
     this.admit();
   }
 
-  /** Takes a waiting generation out of the queue; false when it is not waiting (admitted, or over). */
+  /** Takes a waiting generation out of the queue (its group waits on); false when it is not waiting (admitted, or over). */
   dequeue(row: GenerationRow): boolean {
-    const waiting = this.queue.findIndex((queued) => queued.row === row);
+    const waiting = this.queue.findIndex((queued) => queued.rows.includes(row));
     if (waiting < 0) return false;
-    this.queue.splice(waiting, 1);
+    const queued = this.queue[waiting];
+    queued.rows = queued.rows.filter((other) => other !== row);
+    if (queued.rows.length === 0) this.queue.splice(waiting, 1);
+    this.waitingRows--;
     return true;
   }
 
   /** Empties the queue (the engine is closing); returns the generations that waited. */
   drain(): GenerationRow[] {
-    return this.queue.splice(0).map(({ row }) => row);
+    this.waitingRows = 0;
+    return this.queue.splice(0).flatMap(({ rows }) => rows);
   }
 
   /** A generation is over: its reservation is free. */
@@ -83,19 +96,28 @@ export class Admission {
     this.reservations.delete(row);
   }
 
-  /** Admits queued generations in order while their model has batch room and memory allows. */
+  /**
+   * Admits queued generations in order while their model has batch room (a group: for all its
+   * rows, or an idle model) and memory allows.
+   */
   admit(): void {
+    const full = new Set<ModelRunner>();
     for (let i = 0; i < this.queue.length; ) {
-      const { row, runner, reservedBytes } = this.queue[i];
-      if (runner.activeGenerations >= this.limits.maxBatchSize) {
-        i++; // another model may have room
+      const { rows, runner, reservedBytes } = this.queue[i];
+      const active = runner.activeGenerations;
+      if (full.has(runner) || (active > 0 && active + rows.length > this.limits.maxBatchSize)) {
+        full.add(runner); // first come, first served within a model; another model may have room
+        i++;
         continue;
       }
-      if (!this.makeRoom(reservedBytes)) break; // memory is shared: keep first come, first served
+      if (!this.makeRoom(reservedBytes * rows.length)) break; // memory is shared: keep first come, first served
       this.queue.splice(i, 1);
-      this.reservations.set(row, reservedBytes);
-      row.admitted();
-      runner.startGeneration(row);
+      this.waitingRows -= rows.length;
+      for (const row of rows) {
+        this.reservations.set(row, reservedBytes);
+        row.admitted();
+      }
+      runner.startGeneration(rows[0], rows.slice(1));
     }
   }
 

@@ -6,12 +6,12 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { errors, isCodedError, type GenerationResult, type ResumeFrom, type PipelineStats, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
-import type { EngineEvent, EngineLimits, EngineStepRequest, FromEngine, ToEngine } from "../messages/engine-protocol.js";
+import type { EngineEvent, EngineLimits, EngineStepRequest, FromEngine, GroupChoice, ToEngine } from "../messages/engine-protocol.js";
 import { serializeError } from "../messages/errors.js";
 import type { ResolvedSampling } from "../messages/sampling.js";
 import type { PipelineLogger } from "../shared/logger.js";
 import { Admission } from "./admission.js";
-import { GenerationRow } from "./generation-row.js";
+import { GenerationRow, type GenerationSettings } from "./generation-row.js";
 import { KvBatch } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
@@ -73,9 +73,10 @@ export class Engine {
     try {
       switch (message.type) {
         case "generate":
-          this.generate(message.id, message.modelId, message.promptIds, message.settings, message.resume);
+          this.generate(message.id, message.modelId, message.promptIds, message.settings, message.resume, message.choices);
           // Aborted before it was sent: it ends "cancelled" before any model run.
           if (message.cancelled) this.cancel(message.id);
+          for (const choice of message.choices ?? []) if (choice.cancelled) this.cancel(choice.id);
           return;
         case "step":
           return this.step(message.id, message.request);
@@ -96,13 +97,15 @@ export class Engine {
           return;
       }
     } catch (error) {
-      if ("id" in message) this.emit(["error", message.id, serializeError(error)]);
+      // A refused choice group: every choice gets the error.
+      if ("id" in message) for (const id of [message.id, ...(message.type === "generate" ? (message.choices ?? []).map((c) => c.id) : [])]) this.emit(["error", id, serializeError(error)]);
     } finally {
       this.scheduleFlush();
     }
   }
 
-  private generate(id: number, modelId: string, ids: number[], settings: ResolvedSampling, resume?: ResumeFrom): void {
+  /** `choices`: the other choices of its group (same prompt and settings, their own seeds), prefilled with it. */
+  private generate(id: number, modelId: string, ids: number[], settings: ResolvedSampling, resume?: ResumeFrom, choices: GroupChoice[] = []): void {
     this.assertOpen();
     const model = this.model(modelId);
     const generated = resume?.generatedIds ?? [];
@@ -113,18 +116,27 @@ export class Engine {
     const remaining = Math.max(settings.maxTokens - generated.length, 0);
     const reservedBytes = Math.min(ids.length + generated.length + remaining, model.contextLength) * model.cacheBytesPerToken;
     const runner = this.runners.get(modelId)!;
-    this.admission.checkRoom(runner, reservedBytes);
-    const row = new GenerationRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) }, {
-      text: (text, tokenIds) => this.emit(["text", id, text, tokenIds]),
+    // A choice group is admitted (and prefilled) together, in parts that fit the cache budget.
+    const together = Math.min(1 + choices.length, Math.max(1, Math.floor(this.limits.maxCacheBytes / Math.max(reservedBytes, 1))));
+    this.admission.checkRoom(runner, reservedBytes * together);
+    const row = this.newRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) });
+    const siblings = choices.map((choice) => this.newRow(choice.id, model, { promptIds: ids, ...settings, sampling: { ...settings.sampling, seed: choice.seed } }));
+    // A resumed row replays its earlier tokens' text (emitting what was not delivered yet); it
+    // may be over already (maxTokens or the context reached, or a stop string in that text).
+    if (row.replay()) return;
+    const rows = [row, ...siblings];
+    for (let i = 0; i < rows.length; i += together) this.admission.enqueue(rows.slice(i, i + together), runner, reservedBytes);
+    this.wake();
+  }
+
+  private newRow(id: number, model: LoadedModel, settings: GenerationSettings): GenerationRow {
+    const row = new GenerationRow(id, model, settings, {
+      text: (text, tokenIds, logprobs) => this.emit(logprobs ? ["text", id, text, tokenIds, logprobs] : ["text", id, text, tokenIds]),
       token: () => this.tokensGenerated++,
       done: (result) => this.generationDone(row, result),
     });
     this.generations.set(id, row);
-    // A resumed row replays its earlier tokens' text (emitting what was not delivered yet); it
-    // may be over already (maxTokens or the context reached, or a stop string in that text).
-    if (row.replay()) return;
-    this.admission.enqueue(row, runner, reservedBytes);
-    this.wake();
+    return row;
   }
 
   private step(id: number, request: EngineStepRequest): void {

@@ -5,13 +5,15 @@
  * is done. Ends on EOS or a stop string ("stop"), on max tokens or a full context ("length"), or
  * when cancelled.
  */
-import type { FinishReason, GenerationResult, ResumeFrom } from "@modelnode/core/pipeline";
+import type { FinishReason, GenerationResult, ResumeFrom, TokenLogprob } from "@modelnode/core/pipeline";
 import type { SamplerSettings } from "../messages/sampling.js";
 import { createTextStream } from "../shared/text-stream.js";
 import type { TokenTextStream } from "../shared/token-text-stream.js";
 import type { LoadedModel } from "./loaded-model.js";
+import { logitProcessors } from "./logit-processors.js";
 import { Sampler } from "./sampler.js";
 import { StopSequenceMatcher } from "./stop-sequences.js";
+import { describeLogprobs } from "./token-logprobs.js";
 
 export interface GenerationSettings {
   promptIds: number[];
@@ -23,8 +25,8 @@ export interface GenerationSettings {
 }
 
 export interface RowSink {
-  /** `tokenIds`: the ids generated since the previous text event. */
-  text(text: string, tokenIds: number[]): void;
+  /** `tokenIds`: the ids generated since the previous text event; `logprobs`, when asked for, one per id. */
+  text(text: string, tokenIds: number[], logprobs?: TokenLogprob[]): void;
   /** Once per generated token (EOS excluded), for stats. */
   token(): void;
   done(result: GenerationResult): void;
@@ -44,8 +46,9 @@ export class GenerationRow {
   private readonly sampler: Sampler;
   private readonly decoder: TokenTextStream;
   private readonly matcher: StopSequenceMatcher;
-  /** Ids generated since the last text event. */
+  /** Ids generated since the last text event, and their log probabilities when asked for. */
   private pendingIds: number[] = [];
+  private pendingLogprobs: TokenLogprob[] | undefined;
   /** Characters of replayed text the client already has (a resumed generation). */
   private skipChars = 0;
   /** What the model is fed first: the prompt's ids, then a resumed generation's earlier ids. */
@@ -57,7 +60,9 @@ export class GenerationRow {
     readonly settings: GenerationSettings,
     private readonly sink: RowSink,
   ) {
-    this.sampler = new Sampler(settings.sampling);
+    // Penalties and bias, in the documented order (logit-processors.ts); a grammar mask goes last.
+    this.sampler = new Sampler(settings.sampling, logitProcessors(settings.sampling, settings.promptIds, settings.resume?.generatedIds));
+    if (settings.sampling.logprobs !== undefined) this.pendingLogprobs = [];
     this.decoder = createTextStream(model.tokenizer, settings.promptIds);
     this.matcher = new StopSequenceMatcher(settings.stop);
     const generated = settings.resume?.generatedIds ?? [];
@@ -95,7 +100,9 @@ export class GenerationRow {
     if (!text) return;
     const ids = this.pendingIds;
     this.pendingIds = [];
-    this.sink.text(text, ids);
+    const logprobs = this.pendingLogprobs;
+    if (logprobs) this.pendingLogprobs = [];
+    this.sink.text(text, ids, logprobs);
   }
 
   get done(): boolean {
@@ -114,6 +121,7 @@ export class GenerationRow {
     this.completionTokens++;
     this.sink.token();
     this.pendingIds.push(id);
+    if (this.pendingLogprobs) this.pendingLogprobs.push(describeLogprobs(this.model.tokenizer, id, this.sampler.lastLogprobs!, this.settings.sampling.logprobs! > 0));
     const { emit, stopped } = this.matcher.push(this.decoder.push(id));
     this.emitText(emit);
     if (stopped) return this.finish("stop", true);

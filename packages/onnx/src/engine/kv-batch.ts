@@ -77,6 +77,11 @@ export class KvBatch<Owner> {
       const history = batch.history && [batch.history[0]];
       return new KvBatch<O>(model, [owner], batch.past, [batch.masks[0]], [batch.attended[0]], batch.columns, history);
     }
+    return KvBatch.packed(model, sources);
+  }
+
+  /** `merge` without its shortcut: always a copy, sharing no tensor or buffer with the sources. */
+  private static packed<O>(model: LoadedModel, sources: readonly (RowRef & { owner: O | null })[]): KvBatch<O> {
     if (model.signature.cache.length === 0) throw new Error("a model without a KV cache runs one sequence per batch");
     const segments = sources.map(({ batch, row }) => batch.keptSegments(row));
     const lengths = segments.map((list) => list.reduce((sum, [start, end]) => sum + end - start, 0));
@@ -153,6 +158,18 @@ export class KvBatch<Owner> {
     const split = wantLogits && this.model.splitLastColumn(this.size, width) ? width - 1 : 0;
     if (split > 0) await this.feed(session, ids, bits, width, 0, split, false);
     return this.feed(session, ids, bits, width, split, width, wantLogits);
+  }
+
+  /**
+   * Row `row` alone as a batch of its own that shares nothing with this one, this one unchanged:
+   * the other rows of a choice group start from one prefill this way.
+   */
+  copyRow<O>(row: number, owner: O | null = null): KvBatch<O> {
+    if (this.history) {
+      const mask = Uint8Array.from(this.masks[row]);
+      return new KvBatch<O>(this.model, [owner], this.past, [mask], [this.attended[row]], this.columns, [[...this.history[row]]]);
+    }
+    return KvBatch.packed<O>(this.model, [{ batch: this, row, owner }]);
   }
 
   /**

@@ -14,6 +14,9 @@
  * 3. **Decode**: one batched run per decode batch, feeding every running generation its last
  *    token; then finished and cancelled rows leave.
  *
+ * The choices of one request (a choice group) are one prefill input: each samples its first token
+ * from the same logits, then joins with its own copy of the prompt's cache.
+ *
  * So a request is prefilled in the first iteration after it is admitted, joins the running batch
  * at once, and leaves as soon as it ends; a long prompt never holds the others up for more than one
  * chunk per iteration. Graphs that cannot batch (no attention_mask or position_ids input, or no
@@ -46,6 +49,8 @@ export interface PrefillItem {
   pending: number[];
   pendingMask?: number[];
   generation?: GenerationRow;
+  /** The other choices of `generation`'s group, prefilled with it. */
+  siblings?: GenerationRow[];
   step?: StepJob;
   /** Iterations in a row this input was left out of the prefill run. */
   waited: number;
@@ -86,7 +91,9 @@ export class ModelRunner {
 
   /** Generations admitted and not finished: prefilling, joining or decoding. */
   get activeGenerations(): number {
-    return this.prefilling.filter((item) => item.generation).length + this.joining.length + this.decode.running;
+    let prefilling = 0;
+    for (const item of this.prefilling) if (item.generation) prefilling += 1 + (item.siblings?.length ?? 0);
+    return prefilling + this.joining.length + this.decode.running;
   }
 
   /** Whether an iteration would run something or end something (paused rows alone wait for a message). */
@@ -104,8 +111,11 @@ export class ModelRunner {
     return [...this.decode.batches, ...this.prefilling.map((item) => item.source.batch), ...this.joining.map((j) => j.source.batch)];
   }
 
-  startGeneration(row: GenerationRow): void {
-    this.prefilling.push({ source: { batch: KvBatch.single(this.model), row: 0 }, pending: [...row.inputIds], generation: row, waited: 0 });
+  /** Starts a generation, and the other choices of its group (`siblings`: the same input). */
+  startGeneration(row: GenerationRow, siblings: GenerationRow[] = []): void {
+    const item: PrefillItem = { source: { batch: KvBatch.single(this.model), row: 0 }, pending: [...row.inputIds], generation: row, waited: 0 };
+    if (siblings.length > 0) item.siblings = siblings;
+    this.prefilling.push(item);
   }
 
   startStep(job: StepJob, mask: number[] | undefined): void {
@@ -114,7 +124,10 @@ export class ModelRunner {
 
   /** Every generation and step of this runner, for cancellation on close. */
   *work(): Iterable<GenerationRow | StepJob> {
-    for (const item of this.prefilling) yield (item.generation ?? item.step)!;
+    for (const item of this.prefilling) {
+      yield (item.generation ?? item.step)!;
+      if (item.siblings) yield* item.siblings;
+    }
     for (const { row } of this.joining) yield row;
     yield* this.decode.rows();
   }
@@ -123,7 +136,7 @@ export class ModelRunner {
   abandon(error: Error): void {
     for (const item of this.prefilling.splice(0)) {
       if (item.step) this.hooks.stepFailed(item.step, error);
-      else this.hooks.generationFailed(item.generation!, error);
+      else for (const row of rowsOf(item)) this.hooks.generationFailed(row, error);
     }
     for (const { row } of this.joining.splice(0)) this.hooks.generationFailed(row, error);
     for (const row of this.decode.rows()) if (!row.done) this.hooks.generationFailed(row, error);
@@ -155,8 +168,15 @@ export class ModelRunner {
   private dropCancelledPrefills(): void {
     for (let i = this.prefilling.length - 1; i >= 0; i--) {
       const item = this.prefilling[i];
-      if (item.generation?.cancelled) item.generation.finish("cancelled");
-      else if (item.step?.cancelled) this.hooks.stepFailed(item.step, cancelledStep(item.step));
+      if (item.generation) {
+        // A group goes on with its choices that are not cancelled.
+        const live = rowsOf(item).filter((row) => !row.cancelled || !row.finish("cancelled"));
+        if (live.length > 0) {
+          [item.generation, ...item.siblings] = live;
+          if (item.siblings?.length === 0) delete item.siblings;
+          continue;
+        }
+      } else if (item.step?.cancelled) this.hooks.stepFailed(item.step, cancelledStep(item.step));
       else continue;
       this.prefilling.splice(i, 1);
     }
@@ -202,9 +222,25 @@ export class ModelRunner {
       if (!fed[row]) return;
       this.prefilling.splice(this.prefilling.indexOf(item), 1);
       if (item.step) this.finishStep(item.step, item.source, logits![row]);
-      else if (item.generation!.cancelled) item.generation!.finish("cancelled");
-      else if (!item.generation!.accept(logits![row])) this.joining.push({ source: item.source, row: item.generation! });
+      else this.firstTokens(item, logits![row]);
     });
+  }
+
+  /**
+   * A generation's first token, from its prefill's logits; each choice of a group samples its
+   * own from the same logits, and those that go on each get a copy of the prompt's cache (the
+   * first takes the prefill's own).
+   */
+  private firstTokens(item: PrefillItem, logits: Float32Array): void {
+    let sourceTaken = false;
+    for (const row of rowsOf(item)) {
+      if (row.cancelled) row.finish("cancelled");
+      else if (!row.accept(logits)) {
+        const { batch, row: index } = item.source;
+        this.joining.push({ source: sourceTaken ? { batch: batch.copyRow(index), row: 0 } : item.source, row });
+        sourceTaken = true;
+      }
+    }
   }
 
   private finishStep(job: StepJob, source: RowRef, logits: Float32Array): void {
@@ -249,8 +285,13 @@ export class ModelRunner {
   private fail(item: PrefillItem, error: Error): void {
     this.prefilling.splice(this.prefilling.indexOf(item), 1);
     if (item.step) this.hooks.stepFailed(item.step, error);
-    else this.hooks.generationFailed(item.generation!, error);
+    else for (const row of rowsOf(item)) this.hooks.generationFailed(row, error);
   }
+}
+
+/** A prefill input's generations: the generation and its group's other choices. */
+function rowsOf(item: PrefillItem): GenerationRow[] {
+  return item.siblings ? [item.generation!, ...item.siblings] : [item.generation!];
 }
 
 export function cancelledStep(job: StepJob): ProtocolError {

@@ -1,11 +1,16 @@
 /**
- * Picks the next token from a row of logits: greedy (argmax) at temperature 0, otherwise
- * temperature → top-k → top-p (nucleus) sampling, in Hugging Face's order, driven by a seeded
- * PRNG so a seed reproduces the text. Scratch arrays are allocated once per sampler (one per
- * generation), not per token.
+ * Picks the next token from a row of logits: first the row's logit processors (penalties, bias;
+ * see logit-processors.ts), on a copy; then greedy (argmax) at temperature 0, otherwise
+ * temperature → top-k → top-p (nucleus) → min-p, in Hugging Face's order, driven by a seeded
+ * PRNG so a seed reproduces the text. With `logprobs` asked for, it also says the chosen token's
+ * log probability (and the likeliest alternatives') in the distribution it was drawn from: the
+ * adjusted logits over the temperature (1 when greedy), before the cuts. Scratch arrays are
+ * allocated once per sampler (one per generation), not per token.
  */
 import type { SamplerSettings } from "../messages/sampling.js";
 import { createRandom } from "../shared/random.js";
+import type { LogitProcessor } from "./logit-processors.js";
+import { logprobsOf, type RawLogprobs } from "./token-logprobs.js";
 
 /**
  * Index of the largest logit (the first one on ties). Four independent running maxima break the
@@ -35,17 +40,52 @@ export class Sampler {
   private readonly random: () => number;
   private probs: Float32Array | undefined;
   private heap: Int32Array | undefined;
+  /** The row's own copy of its logits, when processors adjust them. */
+  private adjusted: Float32Array | undefined;
+  /** The last softmax's max logit and log of its sum (for logprobs without a second pass). */
+  private softmaxMax = 0;
+  private softmaxLogSum = 0;
+  /** After next(), with `logprobs` asked for: the chosen token's, and the alternatives'. */
+  lastLogprobs: RawLogprobs | undefined;
 
-  constructor(private readonly settings: SamplerSettings) {
+  constructor(
+    private readonly settings: SamplerSettings,
+    /** Applied in order before temperature (logit-processors.ts); empty: the logits are read as they are. */
+    private readonly processors: readonly LogitProcessor[] = [],
+  ) {
     this.random = createRandom(settings.seed);
   }
 
+  /** The next token. `logits` is only read (the rows of a choice group share one run's output). */
   next(logits: Float32Array): number {
-    const { temperature, topK, topP } = this.settings;
+    if (this.processors.length > 0) logits = this.adjust(logits);
+    const id = this.pick(logits);
+    if (this.settings.logprobs !== undefined) this.lastLogprobs = this.describe(logits, id);
+    for (const processor of this.processors) processor.accepted(id);
+    return id;
+  }
+
+  private pick(logits: Float32Array): number {
+    const { temperature, topK, topP, minP = 0 } = this.settings;
     if (temperature === 0) return argmax(logits);
     const probs = this.softmax(logits, temperature);
-    if ((topK === 0 || topK >= probs.length) && topP >= 1) return this.drawFromAll(probs);
-    return this.drawFromTop(probs, topK === 0 ? probs.length : Math.min(topK, probs.length), topP);
+    if ((topK === 0 || topK >= probs.length) && topP >= 1 && minP <= 0) return this.drawFromAll(probs);
+    return this.drawFromTop(probs, topK === 0 ? probs.length : Math.min(topK, probs.length), topP, minP);
+  }
+
+  private adjust(logits: Float32Array): Float32Array {
+    if (!this.adjusted || this.adjusted.length !== logits.length) this.adjusted = new Float32Array(logits.length);
+    const adjusted = this.adjusted;
+    adjusted.set(logits);
+    for (const processor of this.processors) processor.apply(adjusted);
+    return adjusted;
+  }
+
+  private describe(logits: Float32Array, id: number): RawLogprobs {
+    const { temperature, logprobs = 0 } = this.settings;
+    // Sampling computed the softmax already: its max and sum give every log probability.
+    const normaliser = temperature > 0 ? { max: this.softmaxMax, logSum: this.softmaxLogSum } : undefined;
+    return logprobsOf(logits, temperature > 0 ? temperature : 1, id, logprobs, normaliser);
   }
 
   private softmax(logits: Float32Array, temperature: number): Float32Array {
@@ -60,6 +100,8 @@ export class Sampler {
       sum += p;
     }
     for (let i = 0; i < probs.length; i++) probs[i] /= sum;
+    this.softmaxMax = max;
+    this.softmaxLogSum = Math.log(sum);
     return probs;
   }
 
@@ -74,10 +116,10 @@ export class Sampler {
 
   /**
    * The `k` likeliest tokens, then the smallest prefix of them whose mass (relative to the k)
-   * reaches `topP`. A binary max-heap over token indices pops them in order in O(V + k log V),
-   * so no full 50k-entry sort per token.
+   * reaches `topP`, then those at least `minP` × the likeliest's probability. A binary max-heap
+   * over token indices pops them in order in O(V + k log V), so no full 50k-entry sort per token.
    */
-  private drawFromTop(probs: Float32Array, k: number, topP: number): number {
+  private drawFromTop(probs: Float32Array, k: number, topP: number, minP: number): number {
     if (!this.heap || this.heap.length !== probs.length) this.heap = new Int32Array(probs.length);
     const heap = this.heap;
     let size = probs.length;
@@ -86,8 +128,11 @@ export class Sampler {
 
     const chosen: number[] = [];
     let chosenMass = 0;
+    // Without top-k, min-p's cut can stop the popping: it keeps a prefix, whatever top-p keeps.
+    const floor = k === probs.length && minP > 0 ? minP * probs[heap[0]] : 0;
     while (chosen.length < k && size > 0) {
       const top = heap[0];
+      if (probs[top] < floor) break;
       heap[0] = heap[--size];
       siftDown(heap, size, 0, probs);
       chosen.push(top);
@@ -104,8 +149,15 @@ export class Sampler {
           break;
         }
       }
-      chosenMass = chosen.reduce((sum, id) => sum + probs[id], 0);
     }
+    if (minP > 0) {
+      // Relative to the likeliest token, so the renormalisations before do not change it.
+      const threshold = minP * probs[chosen[0]];
+      let kept = 1;
+      while (kept < chosen.length && probs[chosen[kept]] >= threshold) kept++;
+      chosen.length = kept;
+    }
+    chosenMass = chosen.reduce((sum, id) => sum + probs[id], 0);
     let target = this.random() * chosenMass;
     for (const id of chosen) {
       target -= probs[id];

@@ -59,6 +59,10 @@ export interface OnnxPipelineOptions {
   maxCacheBytes?: number;
   /** Prompt tokens fed per scheduler iteration: long prompts go in chunks, short ones are batched up to this many padded tokens (default 128). */
   prefillChunkTokens?: number;
+  /** Most alternatives per token a request's `logprobs` may ask for; more is INVALID_REQUEST (default 20, OpenAI's limit). */
+  maxTopLogprobs?: number;
+  /** Most tokens a request's `logitBias` may name; more is INVALID_REQUEST (default 300, OpenAI's limit). */
+  maxLogitBias?: number;
   /** Most messages in one chat (a request's `messages`); more is INVALID_REQUEST (default 512). */
   maxChatMessages?: number;
   /** Most characters in one chat's message contents together; more is INVALID_REQUEST (default 262144). */
@@ -85,6 +89,8 @@ export const DEFAULT_OPTIONS = {
   prefillChunkTokens: 128,
   maxChatMessages: 512,
   maxChatChars: 262_144,
+  maxTopLogprobs: 20,
+  maxLogitBias: 300,
 } as const;
 
 const POSITIVE_INTEGERS = [
@@ -119,8 +125,8 @@ export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
       throw new TypeError(`createOnnxPipeline: \`${key}\` must be a positive integer (got ${resolved[key]})`);
     }
   }
-  if (!Number.isInteger(resolved.maxQueuedGenerations) || resolved.maxQueuedGenerations < 0) {
-    throw new TypeError("createOnnxPipeline: `maxQueuedGenerations` must be an integer ≥ 0");
+  for (const key of ["maxQueuedGenerations", "maxTopLogprobs", "maxLogitBias"] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 0) throw new TypeError(`createOnnxPipeline: \`${key}\` must be an integer ≥ 0`);
   }
   if (typeof resolved.spinning !== "boolean") throw new TypeError("createOnnxPipeline: `spinning` must be true or false");
   return resolved;

@@ -13,6 +13,7 @@
 import type { Worker } from "node:worker_threads";
 import {
   errors,
+  type ChoiceGroup,
   type GenerateRequest,
   type GenerationEvent,
   type GenerationResult,
@@ -23,8 +24,10 @@ import {
   type StepRequest,
   type StepResult,
   type Tokenization,
+  type TokenLogprob,
 } from "@modelnode/core/pipeline";
 import type { FromEngine, ToEngine } from "../messages/engine-protocol.js";
+import type { ResolvedSampling } from "../messages/sampling.js";
 import { deserializeError } from "../messages/errors.js";
 import { stopRuns } from "../messages/run-flags.js";
 import { stepAddsSpecialTokens, stepCancelled } from "../messages/steps.js";
@@ -32,6 +35,7 @@ import type { EngineThread } from "./engine-thread.js";
 import { EventQueue } from "./event-queue.js";
 import type { ResolvedOptions } from "./options.js";
 import { generationInput, resolveSampling } from "./request-settings.js";
+import { ChoiceGroups, chunks } from "./choice-groups.js";
 import { TokenizerThread } from "./tokenizer-thread.js";
 
 /**
@@ -45,7 +49,8 @@ const EXIT_WAIT_MS = 10_000;
 
 /** `sent`: the request reached the engine (until then it is being encoded); `cancelled`: cancelled before that. */
 type Pending = { sent: boolean; cancelled: boolean; cleanup: () => void } & (
-  | { kind: "stream"; queue: EventQueue<GenerationEvent> }
+  /** `logprobs`: every token's so far, for the result (when the request asks for them). */
+  | { kind: "stream"; queue: EventQueue<GenerationEvent>; logprobs?: TokenLogprob[] }
   | { kind: "step"; resolve: (result: StepResult) => void; reject: (error: Error) => void }
 );
 
@@ -53,6 +58,7 @@ export class OnnxPipeline implements ModelPipeline {
   private readonly pending = new Map<number, Pending>();
   private readonly sessionIds = new Set<string>();
   private readonly tokenizers: TokenizerThread;
+  private readonly choiceGroups = new ChoiceGroups();
   private nextId = 1;
   private latestStats: PipelineStats;
   private worker: Worker | undefined;
@@ -182,20 +188,48 @@ export class OnnxPipeline implements ModelPipeline {
     );
     try {
       const input = generationInput(request, this.options);
-      const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId]);
-      const resume = checkResume(request.resume, this.models.find((m) => m.id === request.modelId)?.vocabSize);
+      const vocabSize = this.models.find((m) => m.id === request.modelId)?.vocabSize;
+      const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId], vocabSize);
+      const resume = checkResume(request.resume, vocabSize);
       const cleanup = this.onAbort(id, request.signal);
-      const pending: Pending = { kind: "stream", queue, cleanup, sent: false, cancelled: false };
+      const pending: Pending = { kind: "stream", queue, cleanup, sent: false, cancelled: false, ...(settings.sampling.logprobs !== undefined ? { logprobs: [] } : {}) };
       this.pending.set(id, pending);
-      this.whenEncoded(id, this.tokenizers.inputIds(request.modelId, input), (promptIds) => {
-        // Cancelled while it was encoded: the engine ends it "cancelled" before any model run.
-        const cancelled = pending.cancelled || request.signal?.aborted;
-        this.post({ type: "generate", id, modelId: request.modelId, promptIds, settings, cancelled, ...(resume ? { resume } : {}) }, id);
-      });
+      // Cancelled while it was encoded: the engine ends it "cancelled" before any model run.
+      const cancelled = () => pending.cancelled || request.signal?.aborted === true;
+      const place = this.choiceGroups.join(request, input, settings, { id, seed: settings.sampling.seed, cancelled });
+      if (place === "joined") return queue; // its group's first choice sends it
+      const encoded = this.tokenizers.inputIds(request.modelId, input);
+      if (place === "first") this.sendGroup(request.choice!.group, request.modelId, settings, encoded);
+      else {
+        this.whenEncoded(id, encoded, (promptIds) => {
+          this.post({ type: "generate", id, modelId: request.modelId, promptIds, settings, cancelled: cancelled(), ...(resume ? { resume } : {}) }, id);
+        });
+      }
     } catch (error) {
       queue.fail(error as Error);
     }
     return queue;
+  }
+
+  /**
+   * A choice group's generations, once their prompt is encoded: one message per `maxBatchSize` of
+   * them (the engine prefills each message's prompt once); an encoding error fails them all.
+   */
+  private sendGroup(group: ChoiceGroup, modelId: string, settings: ResolvedSampling, encoded: Promise<number[]>): void {
+    encoded.then(
+      (promptIds) => {
+        const members = this.choiceGroups.close(group).filter((member) => this.pending.has(member.id));
+        for (const [first, ...others] of chunks(members, this.options.maxBatchSize)) {
+          for (const member of [first, ...others]) this.pending.get(member.id)!.sent = true;
+          const choices = others.map((member) => ({ id: member.id, seed: member.seed, cancelled: member.cancelled() }));
+          const own = { ...settings, sampling: { ...settings.sampling, seed: first.seed } };
+          this.post({ type: "generate", id: first.id, modelId, promptIds, settings: own, cancelled: first.cancelled(), choices }, first.id);
+        }
+      },
+      (error: Error) => {
+        for (const member of this.choiceGroups.close(group)) this.settle(member.id, error);
+      },
+    );
   }
 
   /** Once a request's text is encoded (tokenizer thread), `send` passes it on; an encoding error fails it. */
@@ -211,10 +245,11 @@ export class OnnxPipeline implements ModelPipeline {
     );
   }
 
-  /** Sends a request, or fails it at once when there is no engine to take it. */
+  /** Sends a request, or fails it (and the choices it carries) at once when there is no engine to take it. */
   private post(message: ToEngine & { id: number }, id: number): void {
-    if (this.closing) return this.settle(id, errors.shuttingDown("The model pipeline is closed."));
-    if (!this.worker) return this.settle(id, errors.busy("The model engine is restarting; retry shortly."));
+    const ids = [id, ...(message.type === "generate" ? (message.choices ?? []).map((choice) => choice.id) : [])];
+    if (this.closing) return ids.forEach((each) => this.settle(each, errors.shuttingDown("The model pipeline is closed.")));
+    if (!this.worker) return ids.forEach((each) => this.settle(each, errors.busy("The model engine is restarting; retry shortly.")));
     this.worker.ref();
     this.worker.postMessage(message);
   }
@@ -260,9 +295,12 @@ export class OnnxPipeline implements ModelPipeline {
       const id = event[1];
       const pending = this.pending.get(id);
       if (!pending) continue;
-      if (kind === "text" && pending.kind === "stream") pending.queue.push({ kind: "text", text: event[2], tokenIds: event[3] });
-      else if (kind === "done" && pending.kind === "stream") {
-        pending.queue.push({ kind: "done", result: event[2] });
+      if (kind === "text" && pending.kind === "stream") {
+        const logprobs = event[4];
+        if (logprobs) pending.logprobs?.push(...logprobs);
+        pending.queue.push(logprobs ? { kind: "text", text: event[2], tokenIds: event[3], logprobs } : { kind: "text", text: event[2], tokenIds: event[3] });
+      } else if (kind === "done" && pending.kind === "stream") {
+        pending.queue.push({ kind: "done", result: pending.logprobs ? { ...event[2], logprobs: pending.logprobs } : event[2] });
         this.settle(id);
       } else if (kind === "step" && pending.kind === "step") {
         this.sessionIds.add(event[2].sessionId);

@@ -4,7 +4,7 @@
  * the tokenizer thread). Bad values are coded errors (core's `errors.*`) a client can act on.
  */
 import { errors, type GenerateRequest, type SamplingOptions } from "@modelnode/core/pipeline";
-import type { ResolvedSampling, SamplingDefaults } from "../messages/sampling.js";
+import type { ResolvedSampling, SamplerSettings, SamplingDefaults } from "../messages/sampling.js";
 import type { GenerationInput } from "../messages/tokenizer-protocol.js";
 import { checkChat, type ChatLimits } from "../shared/chat-template.js";
 
@@ -13,18 +13,24 @@ export const DEFAULT_TEMPERATURE = 0;
 export const MAX_STOP_SEQUENCES = 16;
 export const MAX_STOP_LENGTH = 256;
 
+/** The pipeline's limits on what a request may ask (its options). */
+export interface SamplingLimits {
+  defaultMaxTokens: number;
+  maxTokensCeiling: number;
+  maxTopLogprobs: number;
+  maxLogitBias: number;
+}
+
 /**
  * Precedence, per field: the request's value, else the model's generation_config.json (only when it
  * sets do_sample: true; see engine/loaded-model.ts), else the pipeline's default (temperature 0,
- * top-k off, top-p 1).
+ * top-k off, top-p 1). The other adjustments (min-p, penalties, bias, logprobs) are off unless
+ * asked for, and only what is on travels to the engine. `vocabSize`: logit_bias ids are checked
+ * against it.
  */
-export function resolveSampling(
-  request: SamplingOptions,
-  defaults: { defaultMaxTokens: number; maxTokensCeiling: number },
-  model: SamplingDefaults = {},
-): ResolvedSampling {
+export function resolveSampling(request: SamplingOptions, limits: SamplingLimits, model: SamplingDefaults = {}, vocabSize?: number): ResolvedSampling {
   const invalid = errors.invalidRequest;
-  const maxTokens = request.maxTokens ?? defaults.defaultMaxTokens;
+  const maxTokens = request.maxTokens ?? limits.defaultMaxTokens;
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw invalid("The maximum number of tokens must be a positive integer.", "maxTokens");
   const temperature = request.temperature ?? model.temperature ?? DEFAULT_TEMPERATURE;
   if (!Number.isFinite(temperature) || temperature < 0) throw invalid("The temperature must be a number of at least 0.", "temperature");
@@ -42,10 +48,56 @@ export function resolveSampling(
     }
   }
   return {
-    maxTokens: Math.min(maxTokens, defaults.maxTokensCeiling),
+    maxTokens: Math.min(maxTokens, limits.maxTokensCeiling),
     stop: [...stop],
-    sampling: { temperature, topK, topP, seed },
+    sampling: { temperature, topK, topP, seed, ...adjustments(request, limits, vocabSize) },
   };
+}
+
+/** The optional adjustments a request turns on, checked; nothing for those left off. */
+function adjustments(request: SamplingOptions, limits: SamplingLimits, vocabSize: number | undefined): Partial<SamplerSettings> {
+  const invalid = errors.invalidRequest;
+  const out: Partial<SamplerSettings> = {};
+  const { minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, logprobs } = request;
+  if (minP !== undefined) {
+    if (!Number.isFinite(minP) || minP < 0 || minP > 1) throw invalid("Min-p must be a number from 0 to 1 (0 turns it off).", "minP");
+    if (minP > 0) out.minP = minP;
+  }
+  for (const [field, value] of [["presencePenalty", presencePenalty], ["frequencyPenalty", frequencyPenalty]] as const) {
+    if (value === undefined) continue;
+    if (!Number.isFinite(value) || Math.abs(value) > 2) throw invalid(`The ${field === "presencePenalty" ? "presence" : "frequency"} penalty must be a number from -2 to 2.`, field);
+    if (value !== 0) out[field] = value;
+  }
+  if (repetitionPenalty !== undefined) {
+    if (!Number.isFinite(repetitionPenalty) || repetitionPenalty <= 0) throw invalid("The repetition penalty must be a number more than 0 (1 turns it off).", "repetitionPenalty");
+    if (repetitionPenalty !== 1) out.repetitionPenalty = repetitionPenalty;
+  }
+  if (logitBias !== undefined) {
+    const entries = logitBiasEntries(logitBias, limits.maxLogitBias, vocabSize);
+    if (entries.length > 0) out.logitBias = entries;
+  }
+  if (logprobs !== undefined) {
+    if (!Number.isInteger(logprobs) || logprobs < 0 || logprobs > limits.maxTopLogprobs) {
+      throw invalid(`Logprobs must be an integer from 0 to ${limits.maxTopLogprobs} (the alternatives to report per token).`, "logprobs");
+    }
+    out.logprobs = logprobs;
+  }
+  return out;
+}
+
+function logitBiasEntries(logitBias: unknown, max: number, vocabSize: number | undefined): [number, number][] {
+  const invalid = (message: string) => errors.invalidRequest(message, "logitBias");
+  if (typeof logitBias !== "object" || logitBias === null || Array.isArray(logitBias)) throw invalid("The logit bias must map token ids to numbers.");
+  const entries = Object.entries(logitBias);
+  if (entries.length > max) throw invalid(`The logit bias may name at most ${max} tokens (got ${entries.length}).`);
+  return entries.map(([key, bias]): [number, number] => {
+    const id = Number(key);
+    if (!/^\d+$/.test(key) || !Number.isSafeInteger(id) || (vocabSize !== undefined && id >= vocabSize)) {
+      throw invalid(`The logit bias names ${JSON.stringify(key.slice(0, 32))}, not a token id of this model (0 to ${vocabSize === undefined ? "…" : vocabSize - 1}).`);
+    }
+    if (typeof bias !== "number" || !Number.isFinite(bias) || Math.abs(bias) > 100) throw invalid(`The logit bias of token ${id} must be a number from -100 to 100.`);
+    return [id, bias];
+  });
 }
 
 /**

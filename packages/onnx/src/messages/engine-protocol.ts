@@ -4,7 +4,7 @@
  * with a fresh stats snapshot, so that a reply and the figures it changed arrive together.
  */
 import type { InferenceSession } from "onnxruntime-node";
-import type { GenerationResult, ModelInfo, PipelineStats, ResumeFrom, StepRequest, StepResult } from "@modelnode/core/pipeline";
+import type { GenerationResult, ModelInfo, PipelineStats, ResumeFrom, StepRequest, StepResult, TokenLogprob } from "@modelnode/core/pipeline";
 import type { ModelDtype } from "../shared/model-files.js";
 import type { SerializedError } from "./errors.js";
 import type { ResolvedSampling, SamplingDefaults } from "./sampling.js";
@@ -32,9 +32,19 @@ export interface EngineOptions extends EngineLimits {
 /** A step as the engine gets it: a text input was encoded on the tokenizer thread. */
 export type EngineStepRequest = Omit<StepRequest, "signal" | "inputIds"> & { inputIds: number[] };
 
+/** Another choice of a generation's group: the same prompt and settings but its seed; cancelled before it was sent. */
+export interface GroupChoice {
+  id: number;
+  seed: number;
+  cancelled?: boolean;
+}
+
 export type ToEngine =
-  /** `promptIds`: the prompt or chat, encoded on the tokenizer thread. */
-  | { type: "generate"; id: number; modelId: string; promptIds: number[]; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom }
+  /**
+   * `promptIds`: the prompt or chat, encoded on the tokenizer thread. `choices`: the other choices
+   * of its choice group (OpenAI's `n`), prefilled once with it; never with `resume`.
+   */
+  | { type: "generate"; id: number; modelId: string; promptIds: number[]; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom; choices?: GroupChoice[] }
   /** A step's text input arrives encoded (ids). */
   | { type: "step"; id: number; request: EngineStepRequest }
   | { type: "cancel"; id: number }
@@ -45,8 +55,8 @@ export type ToEngine =
   | { type: "close" };
 
 export type EngineEvent =
-  /** `tokenIds`: the ids generated since the previous text event of this generation. */
-  | [kind: "text", id: number, text: string, tokenIds: number[]]
+  /** `tokenIds`: the ids generated since the previous text event of this generation; `logprobs` when asked for. */
+  | [kind: "text", id: number, text: string, tokenIds: number[], logprobs?: TokenLogprob[]]
   | [kind: "done", id: number, result: GenerationResult]
   | [kind: "step", id: number, result: StepResult]
   | [kind: "error", id: number, error: SerializedError]

@@ -122,6 +122,28 @@ export class TextTokenizer {
     return this.added.get(id);
   }
 
+  /**
+   * Token `id` alone, as log probabilities show it: its text, and its bytes (exact for a byte-level
+   * vocabulary and for byte-fallback tokens such as <0xE2>, whose text alone is U+FFFD).
+   */
+  tokenPiece(id: number): { text: string; bytes: Uint8Array } {
+    const added = this.added.get(id);
+    if (added) return { text: added.content, bytes: UTF8.encode(added.content) };
+    if (this.byteLevel) {
+      const bytes = this.tokenBytes(id);
+      return { text: LOSSY_UTF8.decode(bytes), bytes };
+    }
+    const token = this.tokenizer?.id_to_token(id) ?? "";
+    const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(token);
+    if (byte) {
+      const bytes = Uint8Array.of(parseInt(byte[1], 16));
+      return { text: LOSSY_UTF8.decode(bytes), bytes };
+    }
+    // SentencePiece writes a space as "▁".
+    const text = token.replaceAll("\u2581", " ");
+    return { text, bytes: UTF8.encode(text) };
+  }
+
   /** The bytes a byte-level token stands for (empty for ids outside the vocabulary). */
   tokenBytes(id: number): Uint8Array {
     if (this.packed) return this.packed.tokenBytes(id);
@@ -135,3 +157,4 @@ export class TextTokenizer {
 }
 
 const LOSSY_UTF8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+const UTF8 = new TextEncoder();
