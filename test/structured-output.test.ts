@@ -94,7 +94,8 @@ test("an invalid or unsupported schema is a 400 naming response_format.json_sche
 });
 
 test("WebSocket inference_request with response_format: valid JSON; a bad regex is INVALID_GRAMMAR naming response_format.pattern", async () => {
-  const client = await TestClient.connect(url);
+  // Every frame the node sends is held to what its handlers declare (the error frame too).
+  const client = await TestClient.connect(url, { checkReplies: node });
   try {
     const schema = z.toJSONSchema(Thing);
     const reply = (await client.call("inference_request", {
