@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rewriteEbnf } from "../src/grammar/ebnf-rewrite.js";
-import { lowerSchema, SchemaProblem } from "../src/shared/json-schema-lowering.js";
+import { Utf8Guard } from "../src/grammar/utf8-guard.js";
+import { lowerSchema, mayWriteEscaped, SchemaProblem } from "../src/shared/json-schema-lowering.js";
 import { boundedNumber, type NumberBounds } from "../src/shared/number-ranges.js";
 
 /** The EBNF expressions number-ranges.ts writes (literals, classes, counts, groups, |) as a RegExp. */
@@ -125,4 +126,33 @@ test("xgrammar's EBNF rewritten: whitespace runs bounded, JSON-escaped character
     ].join("\n"),
   );
   assert.match(rewriteEbnf('a ::= [ \\n\\t]* "x"', 0, new Map()), /^a ::= "" "x"$/);
+});
+
+test("patterns that could write a character JSON escapes inside a string are found", () => {
+  for (const safe of ["^[A-Z]{2}-[0-9]{3}$", "[a-z]+", "\\d+\\.\\d", ".{1,3}", "[^a]", "[^\\s]+", "\\w+@\\w+", "[ -!#-\\[\\]-~]+", "a|b", "(x)?y*"]) {
+    assert.equal(mayWriteEscaped(safe), false, safe);
+  }
+  for (const unsafe of ["[ -~]", "a\\sb", "[\\s]", '"', 'a\\"b', "\\\\", "\\n", "[\\x00-\\x7f]", "[!-~]", "x\ny", "[\\u0000-z]", "\\x1f"]) {
+    assert.equal(mayWriteEscaped(unsafe), true, unsafe);
+  }
+  assert.throws(() => lowerSchema({ type: "string", pattern: "^[ -~]{1,8}$" }, limits), /a character JSON must escape/);
+  // Invalid patterns are xgrammar's to report: no crash here.
+  for (const broken of ["[a-", "[a-\\", "\\", "[", "a\\x"]) assert.equal(typeof mayWriteEscaped(broken), "boolean", broken);
+});
+
+test("the UTF-8 guard: a token is allowed only where its bytes continue valid UTF-8", () => {
+  // 0 "a", 1 a continuation byte, 2 a 2-byte lead, 3 "é" whole, 4 a 3-byte lead then one continuation, 5 ED A0 (a surrogate's start), 6 "" (special)
+  const tokens = [[0x61], [0xa9], [0xc3], [0xc3, 0xa9], [0xe4, 0xb8], [0xed, 0xa0], []].map((bytes) => Uint8Array.from(bytes));
+  const guard = Utf8Guard.build(tokens.length, (id) => tokens[id]);
+  const allowed = (state: number) => {
+    const mask = new Int32Array([-1]);
+    guard.restrict(mask, state);
+    return tokens.map((_, id) => (mask[0] >>> id) & 1);
+  };
+  assert.deepEqual(allowed(0), [1, 0, 1, 1, 1, 0, 1]);
+  const afterLead = guard.after(0, 2);
+  assert.deepEqual(allowed(afterLead), [0, 1, 0, 0, 0, 0, 1]);
+  assert.equal(guard.after(afterLead, 1), 0);
+  const midThree = guard.after(0, 4);
+  assert.deepEqual(allowed(midThree), [0, 1, 0, 0, 0, 0, 1]);
 });

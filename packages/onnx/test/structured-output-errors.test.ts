@@ -121,7 +121,9 @@ test("a compile past its deadline: INVALID_GRAMMAR at once and on retry; constra
     await plain;
     const worst = Math.max(...gaps);
     console.log(`# deadline ${slowLimitMs} ms: refused after ${failedAfter.toFixed(0)} ms; unconstrained stream: ${gaps.length} chunks, worst gap ${worst.toFixed(1)} ms`);
-    assert.ok(worst < 1000, `an unconstrained stream stalled ${worst} ms`);
+    // That grammar alone would take seconds to compile (maxLength 1000 took GPT-2's vocabulary 5 s);
+    // the bound is loose because this machine's cores are shared with other tests.
+    assert.ok(worst < 3000, `an unconstrained stream stalled ${worst} ms`);
     const after = await strict.generate({ modelId: "tiny", prompt: "x", temperature: 1, seed: 2, grammar: { type: "choice", choices: ["fine"] } });
     assert.equal(after.text, "fine");
   } finally {

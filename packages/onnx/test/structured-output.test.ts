@@ -60,8 +60,14 @@ export const SCHEMAS: Record<string, Record<string, unknown>> = {
   patterns: {
     type: "object",
     additionalProperties: false,
-    required: ["code", "id"],
-    properties: { code: { type: "string", pattern: "^[A-Z]{2}-[0-9]{3}$" }, id: { type: "string", format: "uuid" } },
+    required: ["code", "id", "any", "not"],
+    properties: {
+      code: { type: "string", pattern: "^[A-Z]{2}-[0-9]{3}$" },
+      id: { type: "string", format: "uuid" },
+      // "." and a negated class: never a quote, backslash or control character raw, never a stray UTF-8 byte.
+      any: { type: "string", pattern: "^.{2,3}$" },
+      not: { type: "string", pattern: "^[^a]{1,4}$" },
+    },
   },
   optional: {
     type: "object",

@@ -15,12 +15,22 @@ import { serializeError } from "../messages/errors.js";
 import type { FromGrammar, GrammarModel, GrammarThreadOptions, TokenMask, ToGrammar } from "../messages/grammar-protocol.js";
 import { GRAMMAR_FIELD, type GrammarSource } from "../shared/grammar-spec.js";
 import { GrammarChecker, type CheckedGrammar } from "./checker.js";
+import type { Utf8Guard } from "./utf8-guard.js";
 import { tokenizerInfo } from "./vocabulary.js";
 import { loadXGrammar, XGrammarError, xgCall, type CompiledGrammar, type GrammarCompiler, type GrammarMatcher, type TokenizerInfo } from "./xgrammar.js";
 
 interface Matcher {
   matcher: GrammarMatcher;
   model: GrammarModel;
+  /** Its model's UTF-8 guard, and the state of the generation's bytes in it. */
+  guard: Utf8Guard;
+  utf8: number;
+}
+
+interface ModelEntry {
+  info: TokenizerInfo;
+  compiler: GrammarCompiler;
+  guard: Utf8Guard;
 }
 
 /** Where a grammar problem is, by kind: a schema's is in its schema; a regex's in its pattern; … */
@@ -29,7 +39,7 @@ const FIELD_OF: Record<GrammarSource["kind"], string> = { json: `${GRAMMAR_FIELD
 export class GrammarService {
   private readonly xg = loadXGrammar();
   private readonly checker: GrammarChecker;
-  private readonly compilers = new Map<string, Promise<{ info: TokenizerInfo; compiler: GrammarCompiler }>>();
+  private readonly compilers = new Map<string, Promise<ModelEntry>>();
   /** Map order is recency: oldest first. */
   private readonly cache = new Map<string, CompiledGrammar>();
   private readonly matchers = new Map<number, Matcher>();
@@ -94,16 +104,19 @@ export class GrammarService {
       compileMs = performance.now() - started;
       this.remember(cacheKey, compiled);
     }
+    const { guard } = await this.compiler(model);
     const stops = model.eosIds;
     const matcher = await xgCall(() => this.xg.GrammarMatcher.createGrammarMatcher(compiled, stops, stops.length === 0));
+    const entry: Matcher = { matcher, model, guard, utf8: 0 };
     for (const token of replay) {
       if (matcher.isTerminated() || !matcher.acceptToken(token)) {
         matcher.dispose();
         throw errors.invalidRequest("The resumed generation's token ids do not follow the request's grammar.", "resume");
       }
+      entry.utf8 = guard.after(entry.utf8, token);
     }
-    this.matchers.set(id, { matcher, model });
-    const mask = await this.mask(matcher);
+    this.matchers.set(id, entry);
+    const mask = await this.mask(entry);
     this.send({ type: "opened", id, mask, compileMs }, mask ? [mask.buffer as ArrayBuffer] : []);
   }
 
@@ -127,13 +140,13 @@ export class GrammarService {
     }
   }
 
-  private compiler(model: GrammarModel): Promise<{ info: TokenizerInfo; compiler: GrammarCompiler }> {
+  private compiler(model: GrammarModel): Promise<ModelEntry> {
     let entry = this.compilers.get(model.id);
     if (!entry) {
       entry = (async () => {
-        const info = await tokenizerInfo(this.xg, model);
+        const { info, guard } = await tokenizerInfo(this.xg, model);
         // This thread's cache (above) bounds memory; xgrammar's own would grow without limit.
-        return { info, compiler: await xgCall(() => this.xg.GrammarCompiler.createGrammarCompiler(info, false)) };
+        return { info, guard, compiler: await xgCall(() => this.xg.GrammarCompiler.createGrammarCompiler(info, false)) };
       })();
       this.compilers.set(model.id, entry);
       entry.catch(() => this.compilers.delete(model.id));
@@ -153,17 +166,23 @@ export class GrammarService {
         this.send({ type: "failed", id, error: serializeError(new Error(`the grammar refused token ${token}, which its mask allowed`)) });
         continue;
       }
-      const mask = await this.mask(entry.matcher);
+      entry.utf8 = entry.guard.after(entry.utf8, token);
+      const mask = await this.mask(entry);
       masks.push([id, mask]);
       if (mask) transfer.push(mask.buffer as ArrayBuffer);
     }
     if (masks.length > 0) this.send({ type: "masks", masks }, transfer);
   }
 
-  /** The next mask, or null once the text is complete and ended (asking then would abort the instance). */
-  private async mask(matcher: GrammarMatcher): Promise<TokenMask> {
+  /**
+   * The next mask (the grammar's, less what would break UTF-8), or null once the text is complete
+   * and ended (asking then would abort the instance).
+   */
+  private async mask({ matcher, guard, utf8 }: Matcher): Promise<TokenMask> {
     if (matcher.isTerminated()) return null;
-    return xgCall(() => matcher.getNextTokenBitmask());
+    const mask = await xgCall(() => matcher.getNextTokenBitmask());
+    guard.restrict(mask, utf8);
+    return mask;
   }
 
   private drop(id: number): void {

@@ -141,6 +141,9 @@ class Lowerer {
       case "pattern":
         if (typeof value !== "string") throw new SchemaProblem('"pattern" must be a string.', at);
         checkRepetitions(value, this.limits.maxRepetition, at);
+        if (mayWriteEscaped(value)) {
+          throw new SchemaProblem('The pattern may produce a character JSON must escape inside a string (a quote, a backslash or a control character such as \\n): leave those out (use "[ -!#-\\[\\]-~]" rather than "[ -~]", " " rather than "\\s").', at);
+        }
         return value;
       case "const":
       case "required":
@@ -186,4 +189,73 @@ export function checkRepetitions(text: string, max: number, path: string): void 
     const largest = Math.max(Number(match[1]), Number(match[2] || 0));
     if (largest > max) throw new SchemaProblem(`The repetition ${match[0]} is more than this node allows (${max}).`, path);
   }
+}
+
+/** Characters JSON writes escaped inside a string: control characters, `"` and `\`. */
+const escaped = (code: number) => code < 0x20 || code === 0x22 || code === 0x5c;
+const SIMPLE_ESCAPES: Record<string, number> = { n: 10, t: 9, r: 13, f: 12, v: 11, "0": 0 };
+
+/**
+ * Whether a regex may match a character JSON must escape: the EBNF xgrammar writes for a
+ * pattern puts matched characters raw into the string, which is then not JSON. `.` and negated
+ * classes are safe (the grammar thread takes those characters out of them, ebnf-rewrite.ts);
+ * `\s`, literal quotes, backslashes and control characters, and positive classes whose ranges
+ * hold any of them are not. Conservative: an unknown escape counts as unsafe.
+ */
+export function mayWriteEscaped(pattern: string): boolean {
+  let inClass = false;
+  let negated = false;
+  let previous: number | undefined;
+  for (let i = 0; i < pattern.length; i++) {
+    let char = pattern[i];
+    let code: number | undefined;
+    if (char === "\\") {
+      const next = pattern[++i] ?? "";
+      if (next === "s" && !(inClass && negated)) return true;
+      if ("dwDWSbB".includes(next)) {
+        previous = undefined;
+        continue;
+      }
+      if (next === "x" || next === "u") {
+        const digits = next === "x" ? 2 : 4;
+        code = parseInt(pattern.slice(i + 1, i + 1 + digits), 16);
+        i += digits;
+      } else code = SIMPLE_ESCAPES[next] ?? next.codePointAt(0);
+      char = "";
+    }
+    if (char === "[" && !inClass) {
+      inClass = true;
+      negated = pattern[i + 1] === "^";
+      if (negated) i++;
+      previous = undefined;
+      continue;
+    }
+    if (char === "]" && inClass) {
+      inClass = false;
+      continue;
+    }
+    code ??= char.codePointAt(0)!;
+    if (inClass && negated) continue;
+    if (inClass && char === "-" && previous !== undefined && i + 1 < pattern.length && pattern[i + 1] !== "]") {
+      // A range: previous-next.
+      let end = pattern[i + 1];
+      let endCode = end.codePointAt(0)!;
+      if (end === "\\") {
+        const kind = pattern[i + 2] ?? "";
+        endCode = kind === "x" ? parseInt(pattern.slice(i + 3, i + 5), 16) : kind === "u" ? parseInt(pattern.slice(i + 3, i + 7), 16) : (SIMPLE_ESCAPES[kind] ?? kind.codePointAt(0) ?? 0);
+        i += kind === "x" ? 4 : kind === "u" ? 6 : 2;
+      } else i++;
+      for (const bad of [0x22, 0x5c]) if (previous <= bad && bad <= endCode) return true;
+      if (previous < 0x20) return true;
+      previous = undefined;
+      continue;
+    }
+    if (!inClass && char !== "" && "^$.|?*+(){}".includes(char)) {
+      previous = undefined;
+      continue;
+    }
+    if (escaped(code)) return true;
+    previous = code;
+  }
+  return false;
 }
