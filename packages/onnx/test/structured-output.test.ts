@@ -8,6 +8,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Ajv } from "ajv";
+import { choiceRequests } from "@modelnode/core";
 import type { GenerationResult, GrammarSpec } from "@modelnode/core/pipeline";
 import type { OnnxPipeline } from "../src/index.js";
 import { tinyPipeline } from "./helpers.js";
@@ -173,5 +174,22 @@ test("max_tokens reached before the grammar is complete: finish_reason length, a
     assert.equal(result.finishReason, "length");
     assert.equal(result.usage.completionTokens, 4);
     assert.match(result.text, /^\s{0,2}\{/);
+  }
+});
+
+test("with the rest of the sampling surface: n choices (one prefill) each follow the grammar, as each alone does; penalties, bias and logprobs never bring back a masked token", async () => {
+  const grammar: GrammarSpec = { type: "json_schema", schema: SCHEMAS.nested };
+  const request = { modelId: "tiny", prompt: "Choices:", temperature: 1, seed: 70, maxTokens: MAX_TOKENS, grammar, logprobs: 2, presencePenalty: 1.5, repetitionPenalty: 1.3, logitBias: { 0: 100, 90: 100 } };
+  const before = pipeline.stats().prefillRows;
+  const choices = await Promise.all(choiceRequests(request, 3).map((each) => pipeline.generate(each)));
+  assert.equal(pipeline.stats().prefillRows - before, 1, "one prefill input for the three");
+  for (const [index, choice] of choices.entries()) {
+    assert.equal(choice.finishReason, "stop", choice.text);
+    assert.ok(ajv.validate(SCHEMAS.nested, JSON.parse(choice.text)), choice.text);
+    assert.equal((await pipeline.generate({ ...request, seed: 70 + index })).text, choice.text, "each choice is what the request alone gives");
+    // The logprobs describe the masked distribution: each chosen token was allowed (finite), and
+    // an alternative is either allowed or -Infinity (fewer allowed tokens than asked for).
+    assert.equal(choice.logprobs?.length, choice.usage.completionTokens);
+    for (const entry of choice.logprobs ?? []) assert.ok(Number.isFinite(entry.logprob), JSON.stringify(entry));
   }
 });
