@@ -9,7 +9,7 @@
 //   node scripts/dev.mjs test [files...]        build, then run every test (node --test)
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
-//   node scripts/dev.mjs bench [dispatch|load|nats] [bench options]
+//   node scripts/dev.mjs bench [dispatch|load|nats|structured] [bench options]
 //   node scripts/dev.mjs build-model [options]  build, then run the test-model builder (--help)
 //   node scripts/dev.mjs pack [--out DIR]       build, then pack the publishable packages (pack.mjs)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
@@ -169,6 +169,7 @@ switch (command) {
       dispatch: join(root, "packages", "core", "dist", "bench", "dispatch.js"),
       load: join(root, "test", "dist", "bench", "load.js"),
       nats: join(root, "test", "dist", "bench", "nats.js"),
+      structured: join(root, "test", "dist", "bench", "structured.js"),
     };
     const chosen = which === "all" ? Object.keys(benches) : [which];
     for (const name of chosen) {

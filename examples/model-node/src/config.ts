@@ -70,6 +70,16 @@ const pipelineLimits = {
   maxTopLogprobs: atLeast(0).optional(),
   /** Most tokens in a request's logit_bias: the pipeline's and both APIs'. */
   maxLogitBias: atLeast(0).optional(),
+  /** Structured output (docs/structured-output.md): a grammar's size in bytes, repetition counts, alternatives. */
+  maxGrammarBytes: atLeast(1).optional(),
+  maxGrammarRepetition: atLeast(1).optional(),
+  maxGrammarAlternatives: atLeast(1).optional(),
+  /** How long one grammar may take to compile (ms) before the request fails. */
+  grammarCompileTimeoutMs: atLeast(1).optional(),
+  /** Compiled grammars kept for reuse. */
+  grammarCacheSize: atLeast(1).optional(),
+  /** Whitespace characters allowed between JSON tokens (0: compact JSON). */
+  jsonMaxWhitespace: atLeast(0).max(64, { error: "expected an integer from 0 to 64" }).optional(),
 };
 
 /** Core's limits (WebSocket layer and dispatch), the pipeline's, and the message plugins' size limits. */

@@ -172,6 +172,12 @@ export function onnxOptions(config: ModelNodeConfig, maxTokens: number, logger: 
     maxTokensCeiling: maxTokens,
     maxTopLogprobs: limits.maxTopLogprobs,
     maxLogitBias: limits.maxLogitBias,
+    maxGrammarBytes: limits.maxGrammarBytes,
+    maxGrammarRepetition: limits.maxGrammarRepetition,
+    maxGrammarAlternatives: limits.maxGrammarAlternatives,
+    grammarCompileTimeoutMs: limits.grammarCompileTimeoutMs,
+    grammarCacheSize: limits.grammarCacheSize,
+    jsonMaxWhitespace: limits.jsonMaxWhitespace,
     logger: logger.child({ component: "onnx" }),
   };
 }

@@ -25,6 +25,8 @@ export interface ErrorDetailsByCode {
   MODEL_NOT_FOUND: { model_id: string; available: string[] };
   INVALID_REQUEST: { field?: string } | undefined;
   INVALID_TOKENS: Record<string, unknown> | undefined;
+  /** `field`: where the grammar is (e.g. "response_format.json_schema.schema"); a limit when one was passed. */
+  INVALID_GRAMMAR: { field: string; limit_bytes?: number; limit_ms?: number };
   CONTEXT_LENGTH_EXCEEDED: { context_length: number; tokens: number };
   BUSY: { running?: number; waiting?: number; max_cache_bytes?: number; needed_bytes?: number } | undefined;
   REQUEST_NOT_FOUND: { message_id: string };

@@ -24,6 +24,7 @@ const SAMPLING_FIELDS = [
   "stop",
   "logprobs",
   "top_logprobs",
+  "response_format",
 ] as const;
 
 type Timer = ReturnType<typeof setTimeout>;

@@ -43,6 +43,7 @@ export type {
   ModelInfo,
   ReconnectOptions,
   Reply,
+  ResponseFormat,
   SamplingOptions,
   TokenLogprobEntry,
   Usage,

@@ -45,7 +45,13 @@ export type Reply<T> = T & { header: FrameHeader };
 /** One message of a chat (`messages`). */
 export type ChatMessage = NonNullable<InferenceRequest["messages"]>[number];
 
-/** The sampling fields of `inference_request`, as the protocol names them (docs/sampling.md). */
+/**
+ * Structured output (docs/structured-output.md): OpenAI's `{"type": "json_schema", "json_schema":
+ * {name, schema, strict}}` or `{"type": "json_object"}`, or this node's `regex`, `grammar`, `choice`.
+ */
+export type ResponseFormat = NonNullable<InferenceRequest["response_format"]>;
+
+/** The sampling fields of `inference_request`, as the protocol names them (docs/sampling.md), and `response_format`. */
 export type SamplingOptions = Pick<
   InferenceRequest,
   | "max_tokens"
@@ -61,6 +67,7 @@ export type SamplingOptions = Pick<
   | "stop"
   | "logprobs"
   | "top_logprobs"
+  | "response_format"
 >;
 
 /** What `client.generate()` takes: a prompt or a chat, the sampling fields, and client-side controls. */

@@ -69,11 +69,12 @@ test("connects in a microtask (listeners added after `new` see connecting), queu
 
 test("generate: pieces stream, the awaited result is the final response; sampling fields pass as the protocol names them", async () => {
   const { c, socket } = await opened({ model: "m" });
-  const gen = c.generate({ prompt: "Hi", max_tokens: 3, temperature: 0.5, top_p: 0.9, top_k: 4, seed: 7, stop: ["\n"] });
+  const response_format = { type: "json_schema" as const, json_schema: { name: "n", schema: { type: "object" }, strict: true } };
+  const gen = c.generate({ prompt: "Hi", max_tokens: 3, temperature: 0.5, top_p: 0.9, top_k: 4, seed: 7, stop: ["\n"], response_format });
   const request = socket.last("inference_request");
   assert.deepEqual(
     { ...request, header: undefined },
-    { header: undefined, model_id: "m", prompt: "Hi", max_tokens: 3, temperature: 0.5, top_p: 0.9, top_k: 4, seed: 7, stop: ["\n"], stream: true },
+    { header: undefined, model_id: "m", prompt: "Hi", max_tokens: 3, temperature: 0.5, top_p: 0.9, top_k: 4, seed: 7, stop: ["\n"], response_format, stream: true },
   );
   assert.equal(request.header.message_id, gen.id);
   const pieces: string[] = [];

@@ -27,6 +27,13 @@ export {
 export { GenerationCounters } from "./lib/generation-counters.js";
 export { buildGenerateRequest, type RequestedGeneration, type SamplingDefaults } from "./lib/generate-request.js";
 export { choiceRequests, generateChoices, streamChoices, type ChoiceEvent } from "./lib/choices.js";
+export {
+  grammarOfResponseFormat,
+  renameGrammarField,
+  responseFormatSchema,
+  type RequestedGrammar,
+  type ResponseFormat,
+} from "./lib/response-format.js";
 export { definePlugin, type Guard, type Plugin, type PluginHost, type RequestEnd, type RequestObserver, type RequestScope, type RequestStart } from "./lib/plugin.js";
 export {
   MessageHandler,

@@ -151,6 +151,7 @@ export class RemoteStream {
       id: this.id, attempt: this.attempt, inbox, gateway: this.ctx.gatewayId, modelId: r.modelId, prompt: r.prompt,
       messages: r.messages as GenerateCall["messages"], maxTokens: r.maxTokens, temperature: r.temperature,
       topK: r.topK, topP: r.topP, seed: r.seed, stop: r.stop, ...adjustmentsOf(r), window: this.ctx.window,
+      ...(r.grammar ? { grammar: r.grammar } : {}),
       ...(this.delivered.pieces > 0 || this.attempt > 1 ? { resume: this.delivered.resume() } : {}),
     };
   }

@@ -4,7 +4,7 @@
  * gateway cancels or goes quiet; hands the generation back when the worker drains.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { GenerateRequest, ModelPipeline } from "@modelnode/core/pipeline";
+import { errors, type GenerateRequest, type ModelPipeline } from "@modelnode/core/pipeline";
 import { adjustmentsOf, encode, toWire, type ControlMessage, type GenerateCall, type StreamMessage } from "./protocol.js";
 import type { MinimalLogger } from "./logger.js";
 
@@ -145,8 +145,11 @@ function pipelineRequest(call: GenerateCall, signal: AbortSignal): { request: Ge
     stop: call.stop,
     ...adjustmentsOf(call),
   };
+  if (call.grammar) request.grammar = call.grammar;
   const resume = call.resume;
   const exact = resume?.generatedIds !== undefined;
+  // A grammar's state follows the tokens: a text-only resume would restart it mid-output.
+  if (resume && !exact && call.grammar) throw errors.invalidRequest("A generation with a grammar can only be resumed from its token ids, which this worker's pipeline does not give.", "grammar");
   if (resume && exact) {
     // Continue from the token ids generated so far, after the original prompt or chat: the
     // pipeline feeds them as they were and emits only the text past what was delivered.

@@ -1,9 +1,9 @@
 /**
  * The source layout says which thread code runs on (see src/index.ts and each folder's
- * README.md), and this test holds it: main/, engine/ and tokenizer/ never import each other,
+ * README.md), and this test holds it: main/, engine/, tokenizer/ and grammar/ never import each other,
  * only messages/ and shared/; messages/ imports only shared/; shared/ imports no thread folder;
  * files outside these folders (src/index.ts, loaded on the caller's thread) import neither
- * engine/ nor tokenizer/. No import circle anywhere in src/, type-only imports included. A
+ * engine/, tokenizer/ nor grammar/. No import circle anywhere in src/, type-only imports included. A
  * worker started by path (`new Worker(new URL(...))`) must name a source file that exists.
  *
  * Imports are read with regular expressions (comments stripped first), not the compiler: the
@@ -20,11 +20,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   main: ["main", "messages", "shared"],
   engine: ["engine", "messages", "shared"],
   tokenizer: ["tokenizer", "messages", "shared"],
+  grammar: ["grammar", "messages", "shared"],
   messages: ["messages", "shared"],
   shared: ["shared"],
 };
 /** Code of the worker threads: nothing else under src/ may import it. */
-const WORKER_FOLDERS = ["engine", "tokenizer"];
+const WORKER_FOLDERS = ["engine", "tokenizer", "grammar"];
 
 type Sources = ReadonlyMap<string, string>; // path relative to src/ (posix) → text
 
@@ -117,15 +118,15 @@ function importCycles(graph: ReadonlyMap<string, readonly string[]>): string[][]
 
 test("src/ holds the layout: thread folders import only messages/ and shared/, and no import circle", () => {
   const sources = readSources();
-  assert.ok(["main", "engine", "tokenizer", "messages", "shared"].every((folder) => [...sources.keys()].some((file) => folderOf(file) === folder)), "every layout folder exists");
+  assert.ok(["main", "engine", "tokenizer", "grammar", "messages", "shared"].every((folder) => [...sources.keys()].some((file) => folderOf(file) === folder)), "every layout folder exists");
   assert.ok(sources.size > 30, `found ${sources.size} source files`);
   assert.deepEqual(layoutProblems(sources), []);
 });
 
-test("the worker entry files are started by path from main/", () => {
+test("the worker entry files are started by path (the grammar thread's by the engine's)", () => {
   const sources = readSources();
   const started = [...sources].flatMap(([file, text]) => workerUrlsOf(text).map((url) => resolveSource(file, url)));
-  assert.deepEqual(started.sort(), ["engine/worker.ts", "tokenizer/worker.ts"]);
+  assert.deepEqual(started.sort(), ["engine/worker.ts", "grammar/worker.ts", "tokenizer/worker.ts"]);
 });
 
 test("the layout check finds a thread folder importing another, a shared file importing a thread, and circles", () => {

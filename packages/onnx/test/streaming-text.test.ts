@@ -86,7 +86,7 @@ describe("incremental decoding across split UTF-8 characters", () => {
   async function scriptedGeneration(script: number[], stop: string[] = []) {
     const model = { tokenizer, eosTokenIds: new Set([50256]), contextLength: 1024 } as unknown as LoadedModel;
     const events: GenerationEvent[] = [];
-    const sink = { text: (text: string) => events.push({ kind: "text", text }), token: () => {}, done: (result: GenerationResult) => events.push({ kind: "done", result }) };
+    const sink = { text: (text: string) => events.push({ kind: "text", text }), token: () => {}, done: (result: GenerationResult) => events.push({ kind: "done", result }), failed: (error: Error) => assert.fail(error) };
     const sampling = { temperature: 0, topK: 0, topP: 1, seed: 1 };
     const row = new GenerationRow(1, model, { promptIds: [15496], maxTokens: 50, stop, sampling }, sink);
     for (let position = 0; !row.done; position++) {

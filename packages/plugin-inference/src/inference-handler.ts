@@ -7,19 +7,25 @@
  * header's message_id, with an AbortController that `inference_cancel` aborts; the controller
  * also follows the connection's signal, so a closed connection (or a draining node) cancels the
  * generation too. It leaves the list as soon as the pipeline has its result.
+ *
+ * `response_format` becomes the request's grammar; an INVALID_GRAMMAR names the field as the
+ * client wrote it ("response_format.json_schema.schema", …).
  */
 import {
   buildGenerateRequest,
+  grammarOfResponseFormat,
   inject,
   MessageHandler,
   modelNotFound,
   PIPELINE,
+  renameGrammarField,
   reply,
   type GenerateRequest,
   type GenerationResult,
   type HandlerContext,
   type ModelPipeline,
   type Reply,
+  type RequestedGrammar,
   type TokenLogprob,
 } from "@modelnode/core";
 import type { InferenceCounters } from "./counters.js";
@@ -57,19 +63,22 @@ export class InferenceRequestHandler {
     // Tracked before this returns, so that a cancel sent right behind the request finds it.
     const tracked = trackRequest(ctx);
     let request: GenerateRequest;
+    const grammar = grammarOfResponseFormat(msg.response_format);
     try {
-      request = toGenerateRequest(msg, this.options, tracked.signal);
+      request = toGenerateRequest(msg, grammar, this.options, tracked.signal);
     } catch (error) {
       tracked.release();
       throw error;
     }
-    return msg.stream === true ? this.streamed(msg.model_id, request, tracked) : this.whole(msg.model_id, request, tracked);
+    return msg.stream === true ? this.streamed(msg.model_id, request, grammar, tracked) : this.whole(msg.model_id, request, grammar, tracked);
   }
 
-  private async whole(modelId: string, request: GenerateRequest, tracked: TrackedRequest): Promise<InferenceResponse> {
+  private async whole(modelId: string, request: GenerateRequest, grammar: RequestedGrammar | undefined, tracked: TrackedRequest): Promise<InferenceResponse> {
     this.counters.inFlight++;
     try {
       return this.finish(modelId, await this.pipeline.generate(request), request.logprobs !== undefined);
+    } catch (error) {
+      throw renameGrammarField(error, grammar);
     } finally {
       tracked.release();
       this.counters.inFlight--;
@@ -79,6 +88,7 @@ export class InferenceRequestHandler {
   private async *streamed(
     modelId: string,
     request: GenerateRequest,
+    grammar: RequestedGrammar | undefined,
     tracked: TrackedRequest,
   ): AsyncIterable<InferenceResponse | ChunkReply> {
     this.counters.inFlight++;
@@ -98,6 +108,8 @@ export class InferenceRequestHandler {
           yield reply("inference_chunk", chunk);
         }
       }
+    } catch (error) {
+      throw renameGrammarField(error, grammar);
     } finally {
       tracked.release();
       this.counters.inFlight--;
@@ -119,13 +131,13 @@ export class InferenceRequestHandler {
 }
 
 /** The message in the pipeline's names (core's one mapping, with this plugin's defaults). */
-function toGenerateRequest(msg: InferenceRequest, options: ResolvedInferenceOptions, signal: AbortSignal): GenerateRequest {
+function toGenerateRequest(msg: InferenceRequest, grammar: RequestedGrammar | undefined, options: ResolvedInferenceOptions, signal: AbortSignal): GenerateRequest {
   const { model_id: modelId, prompt, messages, max_tokens: maxTokens, temperature, top_p: topP, top_k: topK, min_p: minP, seed, stop } = msg;
   const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias } = msg;
   const logprobs = msg.logprobs === true ? (msg.top_logprobs ?? 0) : undefined;
   // The schema lets exactly one of prompt and messages through.
   return buildGenerateRequest(
-    { modelId, prompt, messages, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs },
+    { modelId, prompt, messages, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, ...(grammar ? { grammar: grammar.grammar } : {}) },
     options.defaults,
     signal,
   );

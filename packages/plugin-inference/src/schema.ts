@@ -1,5 +1,5 @@
 /** inference_request, inference_cancel and list_models payloads, typed strictly: nothing is coerced. */
-import { z } from "@modelnode/core";
+import { responseFormatSchema, z } from "@modelnode/core";
 import type { ResolvedInferenceOptions } from "./options.js";
 
 /** Longest `role` in `messages`, in characters. */
@@ -7,7 +7,8 @@ export const MAX_ROLE_CHARS = 64;
 
 /**
  * inference_request: `prompt` or `messages` (exactly one; the other, or neither, is
- * VALIDATION_FAILED naming the field), the sampling fields and `stream`.
+ * VALIDATION_FAILED naming the field), the sampling fields, `stream` and `response_format`
+ * (structured output: OpenAI's shape plus regex, grammar and choice; docs/structured-output.md).
  */
 export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "defaults">) {
   const stopText = z.string().min(1).max(limits.maxStopChars);
@@ -37,6 +38,7 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
       top_logprobs: z.int().min(0).max(limits.maxTopLogprobs).optional(),
       stop: z.union([stopText, z.array(stopText).max(limits.maxStopSequences)]).optional(),
       stream: z.boolean().optional(),
+      response_format: responseFormatSchema.optional(),
     })
     .superRefine((msg, ctx) => {
       // zod runs this even when a field failed: a field that failed is still present here.

@@ -5,8 +5,9 @@
  * away cancels its generation.
  *
  * A streamed request is started before the response's headers go out: the pipeline refuses a
- * request (unknown model, prompt too long, no room) on the stream's first step, so those errors
- * still reach the client as an HTTP error status rather than as an event after a 200.
+ * request (unknown model, prompt too long, no room, a grammar it cannot follow) on the stream's
+ * first step, so those errors still reach the client as an HTTP error status rather than as an
+ * event after a 200. A grammar's errors name the field the client wrote it in (`param`).
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -17,6 +18,7 @@ import {
   modelNotFound,
   NODE_INFO,
   PIPELINE,
+  renameGrammarField,
   streamChoices,
   type ChoiceEvent,
   type ErrorBody,
@@ -26,11 +28,12 @@ import {
   type HttpResponse,
   type ModelPipeline,
   type NodeInfo,
+  type RequestedGrammar,
 } from "@modelnode/core";
 import type { OpenAICounters } from "./counters.js";
 import { toOpenAIError } from "./errors.js";
 import { OPENAI_COUNTERS, type ResolvedOpenAIOptions } from "./options.js";
-import { chatRequestSchema, completionRequestSchema, type ChatRequest, type ChatTurn, type CompletionRequest } from "./schema.js";
+import { chatRequestSchema, completionRequestSchema, requestedGrammar, type ChatRequest, type ChatTurn, type CompletionRequest } from "./schema.js";
 import { chatShape, completionShape, usageOf, type ChoiceCursor, type ChunkBase, type Shape } from "./shapes.js";
 
 export type {
@@ -84,6 +87,7 @@ function toGenerateRequest(
   input: { prompt: string } | { messages: ChatTurn[] },
   maxTokens: number | null | undefined,
   logprobs: number | undefined,
+  grammar: RequestedGrammar | undefined,
   options: ResolvedOpenAIOptions,
   signal: AbortSignal,
 ): GenerateRequest {
@@ -91,7 +95,7 @@ function toGenerateRequest(
   const { model: modelId, temperature, top_p: topP, top_k: topK, min_p: minP, seed, stop } = body;
   const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias } = body;
   return buildGenerateRequest(
-    { modelId, ...input, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs },
+    { modelId, ...input, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, ...(grammar ? { grammar: grammar.grammar } : {}) },
     options.defaults,
     signal,
   );
@@ -115,6 +119,8 @@ interface Job<W, C> {
   request: GenerateRequest;
   /** Choices to generate (OpenAI's `n`). */
   n: number;
+  /** Where the client wrote the request's grammar, if any: its errors name that field. */
+  grammar: RequestedGrammar | undefined;
   stream: boolean;
   includeUsage: boolean;
 }
@@ -133,6 +139,8 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
     let results: GenerationResult[];
     try {
       results = job.n === 1 ? [await pipeline.generate(job.request)] : await generateChoices(pipeline, job.request, job.n);
+    } catch (error) {
+      throw renameGrammarField(error, job.grammar);
     } finally {
       counters.inFlight--;
     }
@@ -149,7 +157,7 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
     first = await iterator.next(); // the pipeline's refusals are thrown here, before any header is sent
   } catch (error) {
     counters.inFlight--;
-    throw error;
+    throw renameGrammarField(error, job.grammar);
   }
   const base: ChunkBase = { id, created, model: job.model, includeUsage: job.includeUsage };
   const { shape } = job;
@@ -224,10 +232,11 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
     formatError: formatFor("prompt"),
     handle: (req, ctx, d) => {
       const body: CompletionRequest = req.body;
-      const request = toGenerateRequest(body, { prompt: body.prompt }, body.max_tokens, body.logprobs ?? undefined, options, ctx.signal);
+      const grammar = requestedGrammar(body);
+      const request = toGenerateRequest(body, { prompt: body.prompt }, body.max_tokens, body.logprobs ?? undefined, grammar, options, ctx.signal);
       const stream = body.stream === true;
       const includeUsage = stream && body.stream_options?.include_usage === true;
-      return generate({ shape: completionShape, idPrefix: "cmpl", model: body.model, request, n: body.n ?? 1, stream, includeUsage }, ctx, d);
+      return generate({ shape: completionShape, idPrefix: "cmpl", model: body.model, request, n: body.n ?? 1, grammar, stream, includeUsage }, ctx, d);
     },
   });
 
@@ -242,10 +251,11 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
       const body: ChatRequest = req.body;
       const maxTokens = body.max_completion_tokens ?? body.max_tokens;
       const logprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : undefined;
-      const request = toGenerateRequest(body, { messages: body.messages }, maxTokens, logprobs, options, ctx.signal);
+      const grammar = requestedGrammar(body);
+      const request = toGenerateRequest(body, { messages: body.messages }, maxTokens, logprobs, grammar, options, ctx.signal);
       const stream = body.stream === true;
       const includeUsage = stream && body.stream_options?.include_usage === true;
-      return generate({ shape: chatShape, idPrefix: "chatcmpl", model: body.model, request, n: body.n ?? 1, stream, includeUsage }, ctx, d);
+      return generate({ shape: chatShape, idPrefix: "chatcmpl", model: body.model, request, n: body.n ?? 1, grammar, stream, includeUsage }, ctx, d);
     },
   });
 

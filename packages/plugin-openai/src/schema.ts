@@ -1,11 +1,15 @@
 /**
  * The request bodies of POST /v1/completions and POST /v1/chat/completions, typed strictly (nothing
  * is coerced) and bounded by the plugin's options. OpenAI's optional fields may be null, which
- * means "not given". Fields this node cannot honour (tools, JSON mode, echo, best_of, …) are
+ * means "not given". Fields this node cannot honour (tools, echo, best_of, …) are
  * refused with a message naming them when they ask for something, and accepted when they ask for
  * the default; other fields are ignored.
+ *
+ * Structured output: `response_format` (OpenAI's json_object and json_schema, plus this node's
+ * regex, grammar and choice), or vLLM's `guided_json`, `guided_regex`, `guided_grammar`,
+ * `guided_choice`: at most one of them (docs/structured-output.md).
  */
-import { z } from "@modelnode/core";
+import { grammarOfResponseFormat, responseFormatSchema, z, type RequestedGrammar } from "@modelnode/core";
 import type { ResolvedOpenAIOptions } from "./options.js";
 
 /** Most content parts in one chat message's `content` array. */
@@ -60,7 +64,48 @@ function commonFields(limits: Limits) {
     min_p: numberIn("a number from 0 to 1", (n) => n >= 0 && n <= 1).nullish(),
     repetition_penalty: numberIn("a number more than 0 and at most 2", (n) => n > 0 && n <= 2).nullish(),
     logit_bias: logitBiasField(limits).optional(),
+    response_format: responseFormatSchema.nullish(),
+    /** vLLM's names for the same: a JSON schema (an object, or its JSON text), a regex, an EBNF grammar, a choice. */
+    guided_json: z
+      .unknown()
+      .transform((value, ctx): Record<string, unknown> | null | undefined => {
+        const parsed = typeof value === "string" ? parseJson(value) : value;
+        if (value === undefined || value === null) return value;
+        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+        ctx.addIssue({ code: "custom", message: "expected a JSON schema (an object, or its JSON text)" });
+        return z.NEVER;
+      })
+      .optional(),
+    guided_regex: z.string({ error: "expected a regex (a string)" }).min(1, { error: "expected a regex" }).nullish(),
+    guided_grammar: z.string({ error: "expected an EBNF grammar (a string)" }).min(1, { error: "expected a grammar" }).nullish(),
+    guided_choice: z.array(z.string().min(1), { error: "expected an array of strings" }).min(1, { error: "expected at least one choice" }).nullish(),
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const GUIDED = ["guided_json", "guided_regex", "guided_grammar", "guided_choice"] as const;
+
+/** At most one structured-output field: a second one is an issue on its field. */
+function oneGrammar(body: Partial<Record<(typeof GUIDED)[number] | "response_format", unknown>>, ctx: z.RefinementCtx): void {
+  const given = [...(body.response_format && (body.response_format as { type?: unknown }).type !== "text" ? ["response_format"] : []), ...GUIDED.filter((key) => body[key] !== undefined && body[key] !== null)];
+  if (given.length > 1) ctx.addIssue({ code: "custom", path: [given[1]], message: `give one of ${given.join(" and ")}, not both` });
+}
+
+/** The grammar a body asks for (response_format or a guided_* field), if any. */
+export function requestedGrammar(body: CompletionRequest | ChatRequest): RequestedGrammar | undefined {
+  const at = (field: string) => () => field;
+  if (body.guided_json) return { grammar: { type: "json_schema", schema: body.guided_json }, field: at("guided_json") };
+  if (body.guided_regex) return { grammar: { type: "regex", pattern: body.guided_regex }, field: at("guided_regex") };
+  if (body.guided_grammar) return { grammar: { type: "grammar", grammar: body.guided_grammar }, field: at("guided_grammar") };
+  if (body.guided_choice) return { grammar: { type: "choice", choices: [...body.guided_choice] }, field: at("guided_choice") };
+  return grammarOfResponseFormat(body.response_format);
 }
 
 /**
@@ -150,7 +195,7 @@ export function completionRequestSchema(limits: Limits) {
       suffix: refused((v) => v === "", "not supported: this node does not insert text"),
     },
     { error: "expected a JSON object" },
-  );
+  ).superRefine(oneGrammar);
 }
 
 export type CompletionRequest = z.output<ReturnType<typeof completionRequestSchema>>;
@@ -241,16 +286,13 @@ export function chatRequestSchema(limits: Limits) {
         tool_choice: refused((v) => v === "none", "not supported: this node runs no tools"),
         functions: refused(isEmptyArray, "not supported: this node runs no tools"),
         function_call: refused((v) => v === "none", "not supported: this node runs no tools"),
-        response_format: refused(
-          (v) => typeof v === "object" && v !== null && (v as { type?: unknown }).type === "text",
-          'only {"type": "text"} is supported: this node does not constrain output to JSON',
-        ),
         modalities: refused((v) => Array.isArray(v) && v.length === 1 && v[0] === "text", 'only ["text"] is supported'),
         audio: refused(() => false, "not supported: this node produces text only"),
       },
       { error: "expected a JSON object" },
     )
     .superRefine((body, ctx) => {
+      oneGrammar(body, ctx);
       if (
         typeof body.max_tokens === "number" &&
         typeof body.max_completion_tokens === "number" &&

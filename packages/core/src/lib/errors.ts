@@ -34,6 +34,8 @@ export const ErrorCode = {
   MODEL_NOT_FOUND: "MODEL_NOT_FOUND",
   INVALID_REQUEST: "INVALID_REQUEST",
   INVALID_TOKENS: "INVALID_TOKENS",
+  /** Structured output: a JSON schema, regex, grammar or choice the node cannot follow (details.field names it). */
+  INVALID_GRAMMAR: "INVALID_GRAMMAR",
   CONTEXT_LENGTH_EXCEEDED: "CONTEXT_LENGTH_EXCEEDED",
   BUSY: "BUSY",
   CANCELLED: "CANCELLED",
@@ -182,6 +184,19 @@ export const errors = {
     new ProtocolError(ErrorCode.INVALID_REQUEST, message, field === undefined ? undefined : { field }),
   invalidTokens: (message: string, details?: Record<string, unknown>) =>
     new ProtocolError(ErrorCode.INVALID_TOKENS, message, details),
+  /**
+   * Structured output (docs/structured-output.md). `field`: where the grammar is, in the
+   * pipeline's names ("grammar", "grammar.schema", …), which each door renames to its own.
+   */
+  invalidGrammar: (message: string, field: string) => new ProtocolError(ErrorCode.INVALID_GRAMMAR, message, { field }),
+  grammarTooLarge: (bytes: number, limit: number, field: string) =>
+    new ProtocolError(ErrorCode.INVALID_GRAMMAR, `The grammar is ${bytes} bytes; this node takes at most ${limit}.`, { field, limit_bytes: limit }),
+  grammarCompileTimeout: (limitMs: number, field: string) =>
+    new ProtocolError(
+      ErrorCode.INVALID_GRAMMAR,
+      `The grammar took longer than ${limitMs} ms to prepare; make it smaller (fewer or shorter repetitions, maxLength, maxItems, enum values).`,
+      { field, limit_ms: limitMs },
+    ),
   contextLengthExceeded: (message: string, details?: Record<string, unknown>) =>
     new ProtocolError(ErrorCode.CONTEXT_LENGTH_EXCEEDED, message, details),
   busy: (message: string, details?: Record<string, unknown>) => new ProtocolError(ErrorCode.BUSY, message, details),
@@ -234,6 +249,7 @@ const HTTP_STATUS: Record<string, number> = {
   VALIDATION_FAILED: 400,
   INVALID_REQUEST: 400,
   INVALID_TOKENS: 400,
+  INVALID_GRAMMAR: 400,
   CONTEXT_LENGTH_EXCEEDED: 400,
   UNAUTHENTICATED: 401,
   ORIGIN_NOT_ALLOWED: 403,

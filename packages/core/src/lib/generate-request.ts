@@ -6,7 +6,7 @@
  */
 import type { z } from "zod";
 import type { samplingDefaultsSchema } from "./generation-options.js";
-import type { ChatMessage, GenerateRequest } from "./pipeline.js";
+import type { ChatMessage, GenerateRequest, GrammarSpec } from "./pipeline.js";
 
 /** A plugin's sampling defaults (its resolved `defaults` option). */
 export type SamplingDefaults = z.output<typeof samplingDefaultsSchema>;
@@ -31,6 +31,8 @@ export interface RequestedGeneration {
   logitBias?: Readonly<Record<number, number>> | null;
   /** Log probabilities: the chosen tokens', and this many alternatives' per position (0: none). */
   logprobs?: number | null;
+  /** Structured output (see response-format.ts). */
+  grammar?: GrammarSpec;
 }
 
 const OPTIONAL_FIELDS = ["minP", "presencePenalty", "frequencyPenalty", "repetitionPenalty", "logitBias", "logprobs"] as const;
@@ -53,5 +55,6 @@ export function buildGenerateRequest(requested: RequestedGeneration, defaults: S
     const value = requested[field];
     if (value !== undefined && value !== null) (request as unknown as Record<string, unknown>)[field] = value;
   }
+  if (requested.grammar !== undefined) request.grammar = requested.grammar;
   return request;
 }

@@ -127,7 +127,32 @@ export interface GenerateRequest extends SamplingOptions {
   resume?: ResumeFrom;
   /** One of the `group.size` choices of a request (see `ChoiceGroup`); `index` from 0. */
   choice?: { group: ChoiceGroup; index: number };
+  /**
+   * Constrains the generated text to a grammar (structured output, docs/structured-output.md):
+   * before each token is sampled, tokens the grammar does not allow next are masked out, and
+   * end-of-sequence is allowed only where the text is complete. A grammar the pipeline cannot
+   * follow is INVALID_GRAMMAR with `details.field` "grammar" or "grammar.<its field>"; a pipeline
+   * that cannot constrain at all refuses every request carrying one the same way.
+   */
+  grammar?: GrammarSpec;
 }
+
+/** See `GenerateRequest.grammar` and docs/structured-output.md. */
+export type GrammarSpec =
+  /**
+   * A JSON value valid against this JSON Schema (an object, as parsed). `strict` (default true):
+   * no properties or items beyond those the schema names, where it does not say; false: JSON
+   * Schema's own default (more are allowed).
+   */
+  | { type: "json_schema"; schema: Record<string, unknown>; strict?: boolean }
+  /** Any JSON object. */
+  | { type: "json_object" }
+  /** Text matching this regular expression, whole (no lookaround, no backreferences). */
+  | { type: "regex"; pattern: string }
+  /** Text of this EBNF grammar (xgrammar's dialect, GBNF-like: `root ::= ...`), from the rule `root`. */
+  | { type: "grammar"; grammar: string }
+  /** Exactly one of these strings. */
+  | { type: "choice"; choices: string[] };
 
 /** See `GenerateRequest.resume`. */
 export interface ResumeFrom {

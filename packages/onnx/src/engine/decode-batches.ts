@@ -51,7 +51,7 @@ export class DecodeBatches {
 
   /** Rows that a decode step would advance, or that must leave (finished, cancelled). */
   get hasRunnableRows(): boolean {
-    for (const row of this.rows()) if (!row.paused || row.done || row.cancelled) return true;
+    for (const row of this.rows()) if (!row.idle || row.done || row.cancelled || (row.waiting && row.constraint!.ready)) return true;
     return false;
   }
 

@@ -9,9 +9,11 @@ import { errors, isCodedError, type GenerationResult, type ResumeFrom, type Pipe
 import type { EngineEvent, EngineLimits, EngineStepRequest, FromEngine, GroupChoice, ToEngine } from "../messages/engine-protocol.js";
 import { serializeError } from "../messages/errors.js";
 import type { ResolvedSampling } from "../messages/sampling.js";
+import type { GrammarSource } from "../shared/grammar-spec.js";
 import type { PipelineLogger } from "../shared/logger.js";
 import { Admission } from "./admission.js";
 import { GenerationRow, type GenerationSettings } from "./generation-row.js";
+import { GrammarGate } from "./grammar-gate.js";
 import { KvBatch } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
@@ -27,6 +29,8 @@ export class Engine {
   private readonly sessions: StepSessionStore;
   private readonly admission: Admission;
   private readonly generations = new Map<number, GenerationRow>();
+  /** Constrained generations wait there while their grammar is prepared. */
+  private readonly grammars: GrammarGate;
   private readonly steps = new Map<number, StepJob>();
   private events: EngineEvent[] = [];
   private flushScheduled = false;
@@ -67,13 +71,21 @@ export class Engine {
       },
     });
     this.admission = new Admission(limits, this.sessions);
+    const grammarLimits = { compileTimeoutMs: limits.grammarCompileTimeoutMs, cacheSize: limits.grammarCacheSize, jsonMaxWhitespace: limits.jsonMaxWhitespace };
+    this.grammars = new GrammarGate(grammarLimits, logger, {
+      failed: (row, error) => {
+        this.generationFailed(row, error);
+        this.scheduleFlush();
+      },
+      masked: () => this.wake(),
+    });
   }
 
   handle(message: ToEngine): void {
     try {
       switch (message.type) {
         case "generate":
-          this.generate(message.id, message.modelId, message.promptIds, message.settings, message.resume, message.choices);
+          this.generate(message.id, message.modelId, message.promptIds, message.settings, message.resume, message.choices, message.grammar);
           // Aborted before it was sent: it ends "cancelled" before any model run.
           if (message.cancelled) this.cancel(message.id);
           for (const choice of message.choices ?? []) if (choice.cancelled) this.cancel(choice.id);
@@ -104,8 +116,11 @@ export class Engine {
     }
   }
 
-  /** `choices`: the other choices of its group (same prompt and settings, their own seeds), prefilled with it. */
-  private generate(id: number, modelId: string, ids: number[], settings: ResolvedSampling, resume?: ResumeFrom, choices: GroupChoice[] = []): void {
+  /**
+   * `choices`: the other choices of its group (same prompt and settings, their own seeds), prefilled
+   * with it. `grammar`: each choice follows it; they are admitted once it is ready for all of them.
+   */
+  private generate(id: number, modelId: string, ids: number[], settings: ResolvedSampling, resume?: ResumeFrom, choices: GroupChoice[] = [], grammar?: GrammarSource): void {
     this.assertOpen();
     const model = this.model(modelId);
     const generated = resume?.generatedIds ?? [];
@@ -121,12 +136,19 @@ export class Engine {
     this.admission.checkRoom(runner, reservedBytes * together);
     const row = this.newRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) });
     const siblings = choices.map((choice) => this.newRow(choice.id, model, { promptIds: ids, ...settings, sampling: { ...settings.sampling, seed: choice.seed } }));
-    // A resumed row replays its earlier tokens' text (emitting what was not delivered yet); it
-    // may be over already (maxTokens or the context reached, or a stop string in that text).
-    if (row.replay()) return;
     const rows = [row, ...siblings];
-    for (let i = 0; i < rows.length; i += together) this.admission.enqueue(rows.slice(i, i + together), runner, reservedBytes);
-    this.wake();
+    const admit = () => {
+      // A resumed row replays its earlier tokens' text (emitting what was not delivered yet); it
+      // may be over already (maxTokens or the context reached, or a stop string in that text).
+      if (row.replay()) return;
+      const live = rows.filter((each) => !each.done); // choices cancelled while their grammar was prepared
+      for (let i = 0; i < live.length; i += together) this.admission.enqueue(live.slice(i, i + together), runner, reservedBytes);
+      this.wake();
+      this.scheduleFlush();
+    };
+    // Admitted once the grammar is ready (compiled on the grammar thread, or from its cache).
+    if (grammar) this.grammars.hold(rows, model, grammar, generated, admit);
+    else admit();
   }
 
   private newRow(id: number, model: LoadedModel, settings: GenerationSettings): GenerationRow {
@@ -134,6 +156,7 @@ export class Engine {
       text: (text, tokenIds, logprobs) => this.emit(logprobs ? ["text", id, text, tokenIds, logprobs] : ["text", id, text, tokenIds]),
       token: () => this.tokensGenerated++,
       done: (result) => this.generationDone(row, result),
+      failed: (error) => this.generationFailed(row, error),
     });
     this.generations.set(id, row);
     return row;
@@ -166,6 +189,7 @@ export class Engine {
 
   private cancel(id: number): void {
     const row = this.generations.get(id);
+    if (row && this.grammars.cancel(id)) return; // its grammar was still being prepared
     if (row) {
       if (this.admission.dequeue(row)) {
         row.finish("cancelled");
@@ -238,7 +262,9 @@ export class Engine {
   }
 
   private generationFailed(row: GenerationRow, error: Error): void {
-    this.logger.error({ err: error, model: row.model.id }, "generation failed");
+    // A coded error is the request's fault (an invalid grammar), not the node's.
+    if (isCodedError(error)) this.logger.debug({ err: error, model: row.model.id }, "generation refused");
+    else this.logger.error({ err: error, model: row.model.id }, "generation failed");
     row.cancelled = true;
     this.generations.delete(row.requestId);
     this.admission.release(row);
@@ -319,7 +345,8 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     const shuttingDown = errors.shuttingDown("The model pipeline is closing.");
-    for (const row of this.admission.drain()) {
+    for (const row of [...this.admission.drain(), ...this.grammars.drain()]) {
+      row.fail();
       this.generations.delete(row.requestId);
       this.emit(["error", row.requestId, serializeError(shuttingDown)]);
     }
@@ -333,6 +360,7 @@ export class Engine {
     for (const job of [...this.steps.values()]) this.stepFailed(job, cancelledStep(job));
     this.sessions.clear();
     this.flush();
+    await this.grammars.dispose();
     for (const model of new Set(this.models.values())) await model.session.release();
     this.logger.info({ models: [...this.models.keys()] }, "model pipeline closed");
     this.send({ type: "closed" });

@@ -3,12 +3,14 @@
  * stop strings, its text stream and its counts. The scheduler hands it the logits of its row after
  * every run; the row picks the next token, emits the text that became final and says whether it
  * is done. Ends on EOS or a stop string ("stop"), on max tokens or a full context ("length"), or
- * when cancelled.
+ * when cancelled. A row with a grammar (structured output) samples only among the tokens its
+ * grammar allows next (grammar-constraint.ts), and sits out runs while it waits for that mask.
  */
 import type { FinishReason, GenerationResult, ResumeFrom, TokenLogprob } from "@modelnode/core/pipeline";
 import type { SamplerSettings } from "../messages/sampling.js";
 import { createTextStream } from "../shared/text-stream.js";
 import type { TokenTextStream } from "../shared/token-text-stream.js";
+import type { GrammarConstraint } from "./grammar-constraint.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { logitProcessors } from "./logit-processors.js";
 import { Sampler } from "./sampler.js";
@@ -30,6 +32,8 @@ export interface RowSink {
   /** Once per generated token (EOS excluded), for stats. */
   token(): void;
   done(result: GenerationResult): void;
+  /** It cannot go on (its grammar left no token to pick): reported as an error, not a result. */
+  failed(error: Error): void;
 }
 
 export class GenerationRow {
@@ -53,6 +57,8 @@ export class GenerationRow {
   private skipChars = 0;
   /** What the model is fed first: the prompt's ids, then a resumed generation's earlier ids. */
   readonly inputIds: number[];
+  /** Its grammar (GenerateRequest.grammar), if any. */
+  constraint: GrammarConstraint | undefined;
 
   constructor(
     readonly requestId: number,
@@ -114,9 +120,43 @@ export class GenerationRow {
     return this.settings.promptIds.length + this.completionTokens;
   }
 
+  /** Waits for its grammar's mask (holding its logits): it sits out decode runs until `retry` samples. */
+  get waiting(): boolean {
+    return this.constraint?.held !== undefined;
+  }
+
+  /** Held or paused: a decode run feeds it nothing. */
+  get idle(): boolean {
+    return this.paused || this.waiting;
+  }
+
+  /** A waiting row samples from its held logits once its mask is here; true when the generation is over. */
+  retry(): boolean {
+    const constraint = this.constraint!;
+    const held = constraint.held!;
+    if (!constraint.ready) return false;
+    constraint.held = undefined;
+    return this.accept(held);
+  }
+
   /** Samples from the logits after the row's last token; true when the generation is over. */
   accept(logits: Float32Array): boolean {
+    const constraint = this.constraint;
+    if (constraint) {
+      if (!constraint.ready) {
+        constraint.held = logits.slice(); // a run's logits are views, valid until the next run
+        return false;
+      }
+      // Complete, where the model has no end-of-sequence token to say so.
+      if (constraint.mask === null) return this.finish("stop");
+      constraint.apply(logits);
+    }
     const id = this.sampler.next(logits);
+    if (constraint && !constraint.allows(id)) {
+      this.fail();
+      this.sink.failed(new Error(`the grammar allows no token this model can produce (sampled ${id})`));
+      return true;
+    }
     if (this.model.eosTokenIds.has(id)) return this.finish("stop");
     this.completionTokens++;
     this.sink.token();
@@ -127,19 +167,27 @@ export class GenerationRow {
     if (stopped) return this.finish("stop", true);
     // prompt + completion may fill the context; the last sampled token is never fed back.
     if (this.completionTokens >= this.settings.maxTokens || this.length >= this.model.contextLength) return this.finish("length");
+    constraint?.advance(id);
     this.nextInput = id;
     return false;
   }
 
-  /** Ends the generation (once): releases held-back text and reports the result. */
+  /** Ends it without a result (the caller reports an error instead). */
+  fail(): void {
+    this.finished = true;
+    this.constraint?.close();
+  }
+
   /** The engine admitted it to a batch. */
   admitted(): void {
     this.admittedAt ??= performance.now();
   }
 
+  /** Ends the generation (once): releases held-back text and reports the result. */
   finish(reason: FinishReason, hitStopString = false): true {
     if (this.finished) return true;
     this.finished = true;
+    this.constraint?.close();
     let finishReason = reason;
     if (!hitStopString) {
       // Characters still held back by the decoder (an incomplete UTF-8 sequence) come out now, and

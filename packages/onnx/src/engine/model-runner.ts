@@ -261,9 +261,15 @@ export class ModelRunner {
   }
 
   private async decodeStep(batch: KvBatch<GenerationRow>): Promise<void> {
-    // A free slot, a finished row or a paused one is fed a masked token: its real sequence does
+    // A free slot, a finished row, a paused one or one waiting for its mask is fed a masked token: its real sequence does
     // not change (the column stays hidden), and its logits are not used.
-    const inputs = batch.owners.map((row): RowInput => (row && !row.done && !row.paused ? { ids: [row.nextInput] } : { ids: [0], mask: [0] }));
+    // A row that waited for its grammar's mask samples now, if the mask is here.
+    for (const row of batch.owners) {
+      if (!row?.waiting || row.done) continue;
+      if (row.cancelled) row.finish("cancelled");
+      else row.retry();
+    }
+    const inputs = batch.owners.map((row): RowInput => (row && !row.done && !row.idle ? { ids: [row.nextInput] } : { ids: [0], mask: [0] }));
     if (inputs.every((input) => input.mask)) return; // nobody advances: no run
     let logits: Float32Array[];
     this.counts.decodeRuns++;

@@ -67,6 +67,28 @@ export interface OnnxPipelineOptions {
   maxChatMessages?: number;
   /** Most characters in one chat's message contents together; more is INVALID_REQUEST (default 262144). */
   maxChatChars?: number;
+  /**
+   * Structured output (GenerateRequest.grammar; docs/structured-output.md). Largest grammar (the
+   * request's `grammar`, as JSON) in bytes (default 32768).
+   */
+  maxGrammarBytes?: number;
+  /**
+   * Largest repetition count in a grammar: a schema's maxLength, minLength, maxItems, minItems,
+   * max/minProperties; a regex's or EBNF grammar's `{m,n}` (default 256). Compile time grows with it.
+   */
+  maxGrammarRepetition?: number;
+  /** Most alternatives in a grammar: enum values, anyOf entries, choices (default 1024). */
+  maxGrammarAlternatives?: number;
+  /**
+   * How long compiling one grammar may take, in ms, on the grammar thread (default 5000): past
+   * it the request fails (INVALID_GRAMMAR) and the thread is restarted. Unconstrained generations
+   * never wait for a compile; other constrained ones wait for their masks meanwhile.
+   */
+  grammarCompileTimeoutMs?: number;
+  /** Compiled grammars kept for reuse, per pipeline (default 64; least recently used out). */
+  grammarCacheSize?: number;
+  /** Whitespace characters allowed in each gap between JSON tokens outside strings (default 2; 0: compact JSON). */
+  jsonMaxWhitespace?: number;
   /** Where load times, model facts and evictions are logged (default: silent). */
   logger?: PipelineLogger;
 }
@@ -91,6 +113,12 @@ export const DEFAULT_OPTIONS = {
   maxChatChars: 262_144,
   maxTopLogprobs: 20,
   maxLogitBias: 300,
+  maxGrammarBytes: 32 * 1024,
+  maxGrammarRepetition: 256,
+  maxGrammarAlternatives: 1024,
+  grammarCompileTimeoutMs: 5000,
+  grammarCacheSize: 64,
+  jsonMaxWhitespace: 2,
 } as const;
 
 const POSITIVE_INTEGERS = [
@@ -104,6 +132,11 @@ const POSITIVE_INTEGERS = [
   "prefillChunkTokens",
   "maxChatMessages",
   "maxChatChars",
+  "maxGrammarBytes",
+  "maxGrammarRepetition",
+  "maxGrammarAlternatives",
+  "grammarCompileTimeoutMs",
+  "grammarCacheSize",
 ] as const;
 
 export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
@@ -127,6 +160,9 @@ export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
   }
   for (const key of ["maxQueuedGenerations", "maxTopLogprobs", "maxLogitBias"] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 0) throw new TypeError(`createOnnxPipeline: \`${key}\` must be an integer ≥ 0`);
+  }
+  if (!Number.isInteger(resolved.jsonMaxWhitespace) || resolved.jsonMaxWhitespace < 0 || resolved.jsonMaxWhitespace > 64) {
+    throw new TypeError("createOnnxPipeline: `jsonMaxWhitespace` must be an integer from 0 to 64");
   }
   if (typeof resolved.spinning !== "boolean") throw new TypeError("createOnnxPipeline: `spinning` must be true or false");
   return resolved;

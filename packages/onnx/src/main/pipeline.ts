@@ -31,6 +31,7 @@ import type { ResolvedSampling } from "../messages/sampling.js";
 import { deserializeError } from "../messages/errors.js";
 import { stopRuns } from "../messages/run-flags.js";
 import { stepAddsSpecialTokens, stepCancelled } from "../messages/steps.js";
+import { grammarSource, type GrammarSource } from "../shared/grammar-spec.js";
 import type { EngineThread } from "./engine-thread.js";
 import { EventQueue } from "./event-queue.js";
 import type { ResolvedOptions } from "./options.js";
@@ -191,6 +192,8 @@ export class OnnxPipeline implements ModelPipeline {
       const vocabSize = this.models.find((m) => m.id === request.modelId)?.vocabSize;
       const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId], vocabSize);
       const resume = checkResume(request.resume, vocabSize);
+      // Checked and lowered here (pure JS); read and compiled on the engine's grammar thread.
+      const grammar = request.grammar === undefined ? undefined : grammarSource(request.grammar, this.options);
       const cleanup = this.onAbort(id, request.signal);
       const pending: Pending = { kind: "stream", queue, cleanup, sent: false, cancelled: false, ...(settings.sampling.logprobs !== undefined ? { logprobs: [] } : {}) };
       this.pending.set(id, pending);
@@ -199,10 +202,10 @@ export class OnnxPipeline implements ModelPipeline {
       const place = this.choiceGroups.join(request, input, settings, { id, seed: settings.sampling.seed, cancelled });
       if (place === "joined") return queue; // its group's first choice sends it
       const encoded = this.tokenizers.inputIds(request.modelId, input);
-      if (place === "first") this.sendGroup(request.choice!.group, request.modelId, settings, encoded);
+      if (place === "first") this.sendGroup(request.choice!.group, request.modelId, settings, encoded, grammar);
       else {
         this.whenEncoded(id, encoded, (promptIds) => {
-          this.post({ type: "generate", id, modelId: request.modelId, promptIds, settings, cancelled: cancelled(), ...(resume ? { resume } : {}) }, id);
+          this.post({ type: "generate", id, modelId: request.modelId, promptIds, settings, cancelled: cancelled(), ...(resume ? { resume } : {}), ...(grammar ? { grammar } : {}) }, id);
         });
       }
     } catch (error) {
@@ -215,7 +218,7 @@ export class OnnxPipeline implements ModelPipeline {
    * A choice group's generations, once their prompt is encoded: one message per `maxBatchSize` of
    * them (the engine prefills each message's prompt once); an encoding error fails them all.
    */
-  private sendGroup(group: ChoiceGroup, modelId: string, settings: ResolvedSampling, encoded: Promise<number[]>): void {
+  private sendGroup(group: ChoiceGroup, modelId: string, settings: ResolvedSampling, encoded: Promise<number[]>, grammar: GrammarSource | undefined): void {
     encoded.then(
       (promptIds) => {
         const members = this.choiceGroups.close(group).filter((member) => this.pending.has(member.id));
@@ -223,7 +226,7 @@ export class OnnxPipeline implements ModelPipeline {
           for (const member of [first, ...others]) this.pending.get(member.id)!.sent = true;
           const choices = others.map((member) => ({ id: member.id, seed: member.seed, cancelled: member.cancelled() }));
           const own = { ...settings, sampling: { ...settings.sampling, seed: first.seed } };
-          this.post({ type: "generate", id: first.id, modelId, promptIds, settings: own, cancelled: first.cancelled(), choices }, first.id);
+          this.post({ type: "generate", id: first.id, modelId, promptIds, settings: own, cancelled: first.cancelled(), choices, ...(grammar ? { grammar } : {}) }, first.id);
         }
       },
       (error: Error) => {

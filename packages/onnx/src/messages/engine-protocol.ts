@@ -5,6 +5,7 @@
  */
 import type { InferenceSession } from "onnxruntime-node";
 import type { GenerationResult, ModelInfo, PipelineStats, ResumeFrom, StepRequest, StepResult, TokenLogprob } from "@modelnode/core/pipeline";
+import type { GrammarSource } from "../shared/grammar-spec.js";
 import type { ModelDtype } from "../shared/model-files.js";
 import type { SerializedError } from "./errors.js";
 import type { ResolvedSampling, SamplingDefaults } from "./sampling.js";
@@ -17,6 +18,10 @@ export interface EngineLimits {
   prefillChunkTokens: number;
   maxSessions: number;
   sessionIdleMs: number;
+  /** Structured output (engine/grammars.ts): a compile's deadline, compiled grammars kept, whitespace in JSON. */
+  grammarCompileTimeoutMs: number;
+  grammarCacheSize: number;
+  jsonMaxWhitespace: number;
 }
 
 /** What the engine thread is started with (its `workerData`): the pipeline's resolved options, less the logger. */
@@ -42,9 +47,10 @@ export interface GroupChoice {
 export type ToEngine =
   /**
    * `promptIds`: the prompt or chat, encoded on the tokenizer thread. `choices`: the other choices
-   * of its choice group (OpenAI's `n`), prefilled once with it; never with `resume`.
+   * of its choice group (OpenAI's `n`), prefilled once with it; never with `resume`. `grammar`:
+   * structured output, checked and lowered on main (shared/grammar-spec.ts); every choice follows it.
    */
-  | { type: "generate"; id: number; modelId: string; promptIds: number[]; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom; choices?: GroupChoice[] }
+  | { type: "generate"; id: number; modelId: string; promptIds: number[]; settings: ResolvedSampling; cancelled?: boolean; resume?: ResumeFrom; choices?: GroupChoice[]; grammar?: GrammarSource }
   /** A step's text input arrives encoded (ids). */
   | { type: "step"; id: number; request: EngineStepRequest }
   | { type: "cancel"; id: number }
