@@ -178,3 +178,55 @@ test("with authentication required the page loads, asks for a license key, and s
   await generationState(page).filter({ hasText: /^length$/ }).waitFor({ timeout: 30_000 });
   assert.deepEqual(problems, []);
 });
+
+test("the playground constrains output to a JSON schema and shows each token's probability and alternatives", { skip, timeout: 120_000 }, async (t) => {
+  const { node, port } = await startNode({ models: { "tiny-gpt2": TINY_MODEL_DIR } });
+  t.after(() => node.close());
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const origin = `http://127.0.0.1:${port}`;
+  const problems = watch(page, origin);
+  await page.goto(`${origin}/`);
+  await connection(page).filter({ hasText: /^open$/ }).waitFor({ timeout: 20_000 });
+  await page.locator('#model option[value="tiny-gpt2"]').waitFor({ state: "attached" });
+
+  const schema = {
+    type: "object",
+    properties: { color: { enum: ["red", "green", "blue"] }, n: { type: "integer", minimum: 0, maximum: 99 } },
+    required: ["color", "n"],
+    additionalProperties: false,
+  };
+  await page.getByRole("textbox", { name: "Prompt" }).fill("A color and a number:");
+  await page.getByLabel("Temperature").fill("1");
+  await page.getByLabel("Max tokens").fill("60");
+  await page.getByLabel("Top log probabilities").fill("2");
+  const logprobs = page.getByRole("list", { name: "Token log probabilities" });
+  for (const seed of ["1", "2", "3"]) {
+    await page.getByLabel("Seed").fill(seed);
+    await page.getByRole("textbox", { name: "JSON schema" }).fill(JSON.stringify(schema));
+    await page.getByRole("button", { name: "Generate" }).click();
+    await generationState(page).filter({ hasText: /^(stop|length|error)$/ }).waitFor({ timeout: 60_000 });
+    const state = await generationState(page).textContent();
+    if (state !== "stop") assert.fail(`seed ${seed}: ended ${state}; ${await page.locator("#error").textContent()}; output ${await page.locator("#output").textContent()}`);
+    const value = JSON.parse((await page.locator("#output").textContent()) ?? "");
+    assert.deepEqual(Object.keys(value).sort(), ["color", "n"], `seed ${seed}`);
+    assert.ok(schema.properties.color.enum.includes(value.color) && Number.isInteger(value.n) && value.n >= 0 && value.n <= 99, JSON.stringify(value));
+    // One line per generated token: its text, its probability, then the two likeliest tokens there.
+    const items = await logprobs.getByRole("listitem").allTextContents();
+    assert.ok(items.length >= 3, `seed ${seed}: ${items.length} tokens listed`);
+    for (const item of items) assert.match(item, /^".*" (\d+(\.\d)?%|<0\.1%) — ".*" (\d+(\.\d)?%|<0\.1%), ".*" (\d+(\.\d)?%|<0\.1%)$/s, item);
+    const spelled = (await logprobs.locator("li > code").allTextContents()).map((token) => JSON.parse(token)).join("");
+    assert.equal(spelled, await page.locator("#output").textContent(), "the listed tokens spell the output");
+  }
+
+  // Text that is not a JSON object is refused in the page, naming the field; a schema the node
+  // cannot compile comes back as the node's INVALID_GRAMMAR error.
+  await page.getByRole("textbox", { name: "JSON schema" }).fill("{type: object}");
+  await page.getByRole("button", { name: "Generate" }).click();
+  await page.getByRole("alert").filter({ hasText: "The JSON schema is not JSON" }).waitFor();
+  await page.getByRole("textbox", { name: "JSON schema" }).fill(JSON.stringify({ type: "wat" }));
+  await page.getByRole("button", { name: "Generate" }).click();
+  await page.getByRole("alert").filter({ hasText: "INVALID_GRAMMAR" }).waitFor({ timeout: 30_000 });
+  assert.deepEqual(problems, []);
+});

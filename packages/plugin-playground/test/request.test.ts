@@ -1,7 +1,7 @@
 /** The page's DOM-free logic: the socket URL, the request from the form, the timing figures. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildRequest, formatMs, formatRate, GenerationTimer, socketUrl, type FormValues } from "../web/request.js";
+import { buildRequest, formatMs, formatProbability, formatRate, GenerationTimer, socketUrl, type FormValues } from "../web/request.js";
 
 const FORM: FormValues = {
   model: "tiny-gpt2",
@@ -14,6 +14,8 @@ const FORM: FormValues = {
   top_k: "",
   seed: "",
   stop: "",
+  json_schema: "",
+  top_logprobs: "",
 };
 
 test("the socket URL follows the page: ws: under http, wss: under https, same host and port", () => {
@@ -83,4 +85,37 @@ test("time to first token and the decode rate after it", () => {
   assert.equal(formatMs(undefined), "–");
   assert.equal(formatRate(15), "15.0");
   assert.equal(formatRate(245.4), "245");
+});
+
+test("a JSON schema is sent as response_format json_schema; text that is not a JSON object is refused naming the field", () => {
+  const schema = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
+  assert.deepEqual(buildRequest({ ...FORM, json_schema: ` ${JSON.stringify(schema)}\n` }), {
+    ok: true,
+    request: { model: "tiny-gpt2", prompt: "Hello", response_format: { type: "json_schema", json_schema: { name: "playground", schema } } },
+  });
+  const broken = buildRequest({ ...FORM, json_schema: "{type: object}" });
+  assert.equal(broken.ok, false);
+  assert.equal(!broken.ok && broken.field, "json_schema");
+  assert.match(!broken.ok ? broken.message : "", /not JSON/);
+  for (const notObject of ["[]", "\"object\"", "null", "3"]) {
+    const built = buildRequest({ ...FORM, json_schema: notObject });
+    assert.deepEqual(built, { ok: false, field: "json_schema", message: 'The JSON schema must be an object, such as {"type": "object"}.' }, notObject);
+  }
+});
+
+test("top log probabilities turn logprobs on (0 too: the chosen token's own); outside 0–20 is refused", () => {
+  assert.deepEqual(buildRequest({ ...FORM, top_logprobs: "3" }), { ok: true, request: { model: "tiny-gpt2", prompt: "Hello", top_logprobs: 3, logprobs: true } });
+  assert.deepEqual(buildRequest({ ...FORM, top_logprobs: "0" }), { ok: true, request: { model: "tiny-gpt2", prompt: "Hello", top_logprobs: 0, logprobs: true } });
+  for (const bad of ["21", "-1", "1.5", "x"]) {
+    const built = buildRequest({ ...FORM, top_logprobs: bad });
+    assert.equal(built.ok, false, bad);
+    assert.equal(!built.ok && built.field, "top_logprobs");
+  }
+});
+
+test("probabilities read as percentages", () => {
+  assert.equal(formatProbability(Math.log(0.42)), "42%");
+  assert.equal(formatProbability(Math.log(0.031)), "3.1%");
+  assert.equal(formatProbability(Math.log(0.00001)), "<0.1%");
+  assert.equal(formatProbability(-9999), "<0.1%");
 });

@@ -4,8 +4,8 @@
  * from list_models; a prompt or a chat streamed into the page; Stop aborts the generation's
  * signal, which the client turns into inference_cancel.
  */
-import { ModelNodeClient, type ModelInfo } from "@modelnode/client";
-import { buildRequest, formatMs, formatRate, GenerationTimer, socketUrl, type ChatTurn, type FormValues } from "./request.js";
+import { ModelNodeClient, type ModelInfo, type TokenLogprobEntry } from "@modelnode/client";
+import { buildRequest, formatMs, formatProbability, formatRate, GenerationTimer, socketUrl, type ChatTurn, type FormValues } from "./request.js";
 
 interface DefaultsDocument {
   defaults: { max_tokens: number | null; temperature: number | null; top_p: number | null; top_k: number | null };
@@ -38,6 +38,9 @@ const ui = {
   topK: element<HTMLInputElement>("top-k"),
   seed: element<HTMLInputElement>("seed"),
   stop: element<HTMLTextAreaElement>("stop"),
+  topLogprobs: element<HTMLInputElement>("top-logprobs"),
+  jsonSchema: element<HTMLTextAreaElement>("json-schema"),
+  logprobs: element<HTMLOListElement>("logprobs"),
   generate: element<HTMLButtonElement>("generate"),
   stopButton: element<HTMLButtonElement>("stop-button"),
   state: element<HTMLSpanElement>("generation-state"),
@@ -58,6 +61,8 @@ const FIELD_INPUTS: Partial<Record<keyof FormValues, HTMLElement>> = {
   top_k: ui.topK,
   seed: ui.seed,
   stop: ui.stop,
+  json_schema: ui.jsonSchema,
+  top_logprobs: ui.topLogprobs,
 };
 
 const client = new ModelNodeClient(socketUrl(location));
@@ -221,6 +226,8 @@ function formValues(): FormValues {
     top_k: ui.topK.value,
     seed: ui.seed.value,
     stop: ui.stop.value,
+    json_schema: ui.jsonSchema.value,
+    top_logprobs: ui.topLogprobs.value,
   };
 }
 
@@ -263,6 +270,8 @@ async function generate(): Promise<void> {
   ui.generate.disabled = true;
   ui.stopButton.disabled = false;
   ui.output.replaceChildren();
+  ui.logprobs.replaceChildren();
+  ui.logprobs.hidden = true;
   setState("generating", "generating…");
   const timer = new GenerationTimer(performance.now());
   showFigures(timer);
@@ -281,6 +290,7 @@ async function generate(): Promise<void> {
     }
     const result = await generation;
     timer.finish(performance.now(), result.usage.completion_tokens);
+    if (result.logprobs) showLogprobs(result.logprobs);
     setState(result.finishReason);
   } catch (error) {
     setState("error");
@@ -292,6 +302,30 @@ async function generate(): Promise<void> {
     ui.generate.disabled = false;
     ui.stopButton.disabled = true;
   }
+}
+
+/** Each generated token with its probability, and the likeliest alternatives at its position. */
+function showLogprobs(entries: readonly TokenLogprobEntry[]): void {
+  ui.logprobs.replaceChildren(
+    ...entries.map((entry) => {
+      const item = document.createElement("li");
+      const token = document.createElement("code");
+      token.textContent = JSON.stringify(entry.token);
+      const chance = document.createElement("span");
+      chance.className = "chance";
+      chance.textContent = ` ${formatProbability(entry.logprob)}`;
+      chance.title = `log probability ${entry.logprob.toFixed(4)}`;
+      item.append(token, chance);
+      if (entry.top_logprobs.length > 0) {
+        const others = document.createElement("span");
+        others.className = "alternatives";
+        others.textContent = ` — ${entry.top_logprobs.map((alt) => `${JSON.stringify(alt.token)} ${formatProbability(alt.logprob)}`).join(", ")}`;
+        item.append(others);
+      }
+      return item;
+    }),
+  );
+  ui.logprobs.hidden = entries.length === 0;
 }
 
 // ---- errors -----------------------------------------------------------------------------------

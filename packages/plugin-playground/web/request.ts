@@ -27,6 +27,10 @@ export interface FormValues {
   seed: string;
   /** One stop sequence per line. */
   stop: string;
+  /** A JSON schema the output must follow (empty: free text). */
+  json_schema: string;
+  /** How many likeliest alternatives to show per token (empty: no log probabilities). */
+  top_logprobs: string;
 }
 
 /** What the page asks the client to generate (the client's generate() options, less `signal`). */
@@ -40,6 +44,9 @@ export interface PlaygroundRequest {
   top_k?: number;
   seed?: number;
   stop?: string[];
+  response_format?: { type: "json_schema"; json_schema: { name: string; schema: Record<string, unknown> } };
+  logprobs?: boolean;
+  top_logprobs?: number;
 }
 
 export type Built = { ok: true; request: PlaygroundRequest } | { ok: false; field: keyof FormValues; message: string };
@@ -50,6 +57,7 @@ const NUMBER_FIELDS = [
   { field: "top_p", label: "Top p", integer: false, min: 0, max: 1, exclusiveMin: true },
   { field: "top_k", label: "Top k", integer: true, min: 0 },
   { field: "seed", label: "Seed", integer: true, min: 0 },
+  { field: "top_logprobs", label: "Top log probabilities", integer: true, min: 0, max: 20 },
 ] as const;
 
 /**
@@ -88,9 +96,31 @@ export function buildRequest(form: FormValues): Built {
     if (bad) return { ok: false, field: spec.field, message: `${spec.label} must be ${kind} ${range}, or empty for the node's default.` };
     request[spec.field] = value;
   }
+  // Asking for alternatives (0 too: the chosen token's own) turns log probabilities on.
+  if (request.top_logprobs !== undefined) request.logprobs = true;
   const stops = form.stop.split(/\r?\n/).filter((line) => line !== "");
   if (stops.length > 0) request.stop = stops;
+  if (form.json_schema.trim() !== "") {
+    let schema: unknown;
+    try {
+      schema = JSON.parse(form.json_schema);
+    } catch (error) {
+      return { ok: false, field: "json_schema", message: `The JSON schema is not JSON: ${(error as Error).message}` };
+    }
+    if (schema === null || typeof schema !== "object" || Array.isArray(schema)) {
+      return { ok: false, field: "json_schema", message: "The JSON schema must be an object, such as {\"type\": \"object\"}." };
+    }
+    request.response_format = { type: "json_schema", json_schema: { name: "playground", schema: schema as Record<string, unknown> } };
+  }
   return { ok: true, request };
+}
+
+/** A log probability as a percentage: "42%", "0.3%", "<0.1%". */
+export function formatProbability(logprob: number): string {
+  const percent = Math.exp(logprob) * 100;
+  if (percent >= 10) return `${Math.round(percent)}%`;
+  if (percent >= 0.1) return `${percent.toFixed(1)}%`;
+  return "<0.1%";
 }
 
 /**
