@@ -116,7 +116,8 @@ const USAGE = `usage: node scripts/dev.mjs <command> [args]   (what npm start, n
   test [compiled test files]    build, then run every test, or the files given (node --test)
   build                         install the workspace if needed, then build it
   prepare                       what \`npm install\` at the root runs: the same as build
-  bench [dispatch|load|nats]    build, then run the benches (all three by default)
+  bench [dispatch|load|nats|structured]
+                                build, then run the benches (all four by default)
   build-model [options]         build, then run the test-model builder (build-model --help)
   pack [--out DIR]              build and pack every publishable package into one folder (pack --help)
   help, -h, --help              show this help
