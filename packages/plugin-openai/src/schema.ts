@@ -1,15 +1,18 @@
 /**
  * The request bodies of POST /v1/completions and POST /v1/chat/completions, typed strictly (nothing
  * is coerced) and bounded by the plugin's options. OpenAI's optional fields may be null, which
- * means "not given". Fields this node cannot honour (tools, echo, best_of, …) are
+ * means "not given". Fields this node cannot honour (functions, echo, best_of, …) are
  * refused with a message naming them when they ask for something, and accepted when they ask for
  * the default; other fields are ignored.
  *
  * Structured output: `response_format` (OpenAI's json_object and json_schema, plus this node's
  * regex, grammar and choice), or vLLM's `guided_json`, `guided_regex`, `guided_grammar`,
  * `guided_choice`: at most one of them (docs/structured-output.md).
+ *
+ * Tool calling: `tools` (functions), `tool_choice`, `parallel_tool_calls`; assistant messages
+ * with `tool_calls` and "tool" messages answering them (docs/structured-output.md, "Tool calling").
  */
-import { grammarOfResponseFormat, responseFormatSchema, z, type RequestedGrammar } from "@modelnode/core";
+import { grammarOfResponseFormat, responseFormatSchema, z, type RequestedGrammar, type ToolCall, type ToolChoice, type ToolSpec } from "@modelnode/core";
 import type { ResolvedOpenAIOptions } from "./options.js";
 
 /** Most content parts in one chat message's `content` array. */
@@ -202,11 +205,62 @@ export type CompletionRequest = z.output<ReturnType<typeof completionRequestSche
 
 /** A chat as the pipeline takes it. */
 export interface ChatTurn {
-  role: "system" | "user" | "assistant";
+  role: "system" | "user" | "assistant" | "tool";
   content: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+  name?: string;
 }
 
-const ROLES = new Set(["system", "developer", "user", "assistant"]);
+const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
+
+/** A function's name, as OpenAI allows it. */
+const functionName = z
+  .string({ error: required("a function name (a string)") })
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1 to 64 letters, digits, "_" or "-"' });
+
+/** One of `tools`: `{"type": "function", "function": {"name", "description"?, "parameters"?, "strict"?}}`. */
+const toolSchema = z
+  .object(
+    {
+      type: z.literal("function", { error: 'expected "function"' }),
+      function: z.object(
+        {
+          name: functionName,
+          description: z.string({ error: "expected a string" }).nullish(),
+          parameters: z.record(z.string(), z.unknown(), { error: "expected a JSON schema (an object)" }).nullish(),
+          /** Calls are always held to the parameters schema where they are constrained. */
+          strict: z.boolean({ error: "expected true or false" }).nullish(),
+        },
+        { error: 'expected {"name", "description", "parameters"}' },
+      ),
+    },
+    { error: 'expected {"type": "function", "function": {…}}' },
+  )
+  .transform(
+    ({ function: { name, description, parameters } }): ToolSpec => ({
+      type: "function",
+      function: { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) },
+    }),
+  );
+
+const toolChoiceSchema = z.union(
+  [
+    z.enum(["auto", "none", "required"]),
+    z.object({ type: z.literal("function"), function: z.object({ name: functionName }) }),
+  ],
+  { error: 'expected "auto", "none", "required" or {"type": "function", "function": {"name"}}' },
+);
+
+/** An assistant turn's call: `{"id", "type": "function", "function": {"name", "arguments"}}`. */
+const toolCallSchema = z.object(
+  {
+    id: z.string({ error: required("a call id (a string)") }).min(1).max(64, { error: "expected at most 64 characters" }),
+    type: z.literal("function", { error: 'expected "function"' }),
+    function: z.object({ name: functionName, arguments: z.string({ error: required("the arguments (JSON text)") }) }, { error: 'expected {"name", "arguments"}' }),
+  },
+  { error: 'expected {"id", "type": "function", "function": {"name", "arguments"}}' },
+);
 
 /** One entry of `messages`, its content joined into one text (text parts joined with "\n"). */
 function chatMessage(limits: Limits) {
@@ -245,13 +299,15 @@ function chatMessage(limits: Limits) {
           .string({ error: required("a role (a string)") })
           .refine((role) => ROLES.has(role), {
             error: (issue) =>
-              issue.input === "tool" || issue.input === "function"
-                ? "tool and function messages are not supported: this node runs no tools"
-                : "expected one of system, developer, user, assistant",
+              issue.input === "function"
+                ? "function messages (the deprecated functions API) are not supported: use tools and tool messages"
+                : "expected one of system, developer, user, assistant, tool",
           }),
         content: content.optional(),
-        tool_calls: refused(isEmptyArray, "not supported: this node runs no tools"),
-        function_call: refused(() => false, "not supported: this node runs no tools"),
+        tool_calls: z.array(toolCallSchema, { error: "expected an array of tool calls" }).max(limits.maxChatMessages, { error: `expected at most ${limits.maxChatMessages} calls` }).nullish(),
+        tool_call_id: z.string({ error: "expected a string" }).min(1).max(64, { error: "expected at most 64 characters" }).nullish(),
+        name: z.string({ error: "expected a string" }).max(64, { error: "expected at most 64 characters" }).nullish(),
+        function_call: refused(() => false, "not supported: the deprecated functions API; use tool_calls"),
       },
       { error: "expected a message object ({\"role\", \"content\"})" },
     )
@@ -260,13 +316,18 @@ function chatMessage(limits: Limits) {
       if ((message.content === undefined || message.content === null) && message.role !== "assistant" && ROLES.has(message.role)) {
         ctx.addIssue({ code: "custom", path: ["content"], message: "required" });
       }
+      if (message.tool_calls && message.tool_calls.length > 0 && message.role !== "assistant") {
+        ctx.addIssue({ code: "custom", path: ["tool_calls"], message: "only assistant messages carry tool calls" });
+      }
+      if (message.role === "tool" && !message.tool_call_id) ctx.addIssue({ code: "custom", path: ["tool_call_id"], message: "required in a tool message" });
     })
-    .transform(
-      (message): ChatTurn => ({
-        role: message.role === "developer" ? "system" : (message.role as ChatTurn["role"]),
-        content: message.content ?? "",
-      }),
-    );
+    .transform((message): ChatTurn => {
+      const turn: ChatTurn = { role: message.role === "developer" ? "system" : (message.role as ChatTurn["role"]), content: message.content ?? "" };
+      if (message.tool_calls && message.tool_calls.length > 0) turn.tool_calls = message.tool_calls;
+      if (message.tool_call_id) turn.tool_call_id = message.tool_call_id;
+      if (message.name) turn.name = message.name;
+      return turn;
+    });
 }
 
 /** POST /v1/chat/completions. */
@@ -282,10 +343,11 @@ export function chatRequestSchema(limits: Limits) {
         max_completion_tokens: boundedInt(1, limits.maxTokensLimit).nullish(),
         logprobs: z.boolean({ error: "expected true or false" }).nullish(),
         top_logprobs: boundedInt(0, limits.maxTopLogprobs).nullish(),
-        tools: refused(isEmptyArray, "not supported: this node runs no tools"),
-        tool_choice: refused((v) => v === "none", "not supported: this node runs no tools"),
-        functions: refused(isEmptyArray, "not supported: this node runs no tools"),
-        function_call: refused((v) => v === "none", "not supported: this node runs no tools"),
+        tools: z.array(toolSchema, { error: "expected an array of tools" }).nullish(),
+        tool_choice: toolChoiceSchema.nullish(),
+        parallel_tool_calls: z.boolean({ error: "expected true or false" }).nullish(),
+        functions: refused(isEmptyArray, "not supported: the deprecated functions API; use tools"),
+        function_call: refused((v) => v === "none", "not supported: the deprecated functions API; use tool_choice"),
         modalities: refused((v) => Array.isArray(v) && v.length === 1 && v[0] === "text", 'only ["text"] is supported'),
         audio: refused(() => false, "not supported: this node produces text only"),
       },
@@ -300,6 +362,7 @@ export function chatRequestSchema(limits: Limits) {
       ) {
         ctx.addIssue({ code: "custom", path: ["max_completion_tokens"], message: "differs from max_tokens: send one of them" });
       }
+      checkTools(body, ctx);
       if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
         ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "needs logprobs: true" });
       }
@@ -314,3 +377,24 @@ export function chatRequestSchema(limits: Limits) {
 }
 
 export type ChatRequest = z.output<ReturnType<typeof chatRequestSchema>>;
+
+/** `tool_choice` needs `tools` and, naming a function, one of them; tools and a grammar go together only with tool_choice "none". */
+function checkTools(body: { tools?: ToolSpec[] | null; tool_choice?: ToolChoice | null; response_format?: unknown } & Partial<Record<(typeof GUIDED)[number], unknown>>, ctx: z.RefinementCtx): void {
+  const tools = body.tools ?? [];
+  const choice = body.tool_choice;
+  if (choice !== undefined && choice !== null && choice !== "none" && tools.length === 0) {
+    ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "needs tools" });
+  }
+  if (typeof choice === "object" && choice !== null && tools.length > 0 && !tools.some((tool) => tool.function.name === choice.function.name)) {
+    ctx.addIssue({ code: "custom", path: ["tool_choice"], message: `names "${choice.function.name}", which is not one of the tools` });
+  }
+  const seen = new Set<string>();
+  tools.forEach((tool, i) => {
+    if (seen.has(tool.function.name)) ctx.addIssue({ code: "custom", path: ["tools", i, "function", "name"], message: `a second tool named "${tool.function.name}"` });
+    seen.add(tool.function.name);
+  });
+  const grammar = (body.response_format && (body.response_format as { type?: unknown }).type !== "text") || GUIDED.some((key) => body[key] !== undefined && body[key] !== null);
+  if (tools.length > 0 && choice !== "none" && grammar) {
+    ctx.addIssue({ code: "custom", path: ["tools"], message: 'give tools or a structured output format, not both (unless tool_choice is "none")' });
+  }
+}
