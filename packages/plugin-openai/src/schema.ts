@@ -209,7 +209,6 @@ export interface ChatTurn {
   content: string;
   tool_calls?: ToolCall[];
   tool_call_id?: string;
-  name?: string;
 }
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
@@ -306,7 +305,6 @@ function chatMessage(limits: Limits) {
         content: content.optional(),
         tool_calls: z.array(toolCallSchema, { error: "expected an array of tool calls" }).max(limits.maxChatMessages, { error: `expected at most ${limits.maxChatMessages} calls` }).nullish(),
         tool_call_id: z.string({ error: "expected a string" }).min(1).max(64, { error: "expected at most 64 characters" }).nullish(),
-        name: z.string({ error: "expected a string" }).max(64, { error: "expected at most 64 characters" }).nullish(),
         function_call: refused(() => false, "not supported: the deprecated functions API; use tool_calls"),
       },
       { error: "expected a message object ({\"role\", \"content\"})" },
@@ -325,7 +323,6 @@ function chatMessage(limits: Limits) {
       const turn: ChatTurn = { role: message.role === "developer" ? "system" : (message.role as ChatTurn["role"]), content: message.content ?? "" };
       if (message.tool_calls && message.tool_calls.length > 0) turn.tool_calls = message.tool_calls;
       if (message.tool_call_id) turn.tool_call_id = message.tool_call_id;
-      if (message.name) turn.name = message.name;
       return turn;
     });
 }

@@ -68,10 +68,9 @@ export function buildGenerateRequest(requested: RequestedGeneration, defaults: S
   return request;
 }
 
-function chatTurn({ role, content, tool_calls, tool_call_id, name }: ChatMessage): ChatMessage {
+function chatTurn({ role, content, tool_calls, tool_call_id }: ChatMessage): ChatMessage {
   const turn: ChatMessage = { role, content };
   if (tool_calls !== undefined && tool_calls.length > 0) turn.tool_calls = tool_calls.map(({ id, type, function: { name, arguments: args } }) => ({ id, type, function: { name, arguments: args } }));
   if (tool_call_id !== undefined) turn.tool_call_id = tool_call_id;
-  if (name !== undefined) turn.name = name;
   return turn;
 }

@@ -114,8 +114,6 @@ export interface ChatMessage {
   tool_calls?: ToolCall[];
   /** A "tool" turn: the call it answers. */
   tool_call_id?: string;
-  /** A "tool" turn: the function's name, where the client gave it. */
-  name?: string;
 }
 
 /** How a model writes tool calls (see `ModelInfo.toolCallFormat`). */

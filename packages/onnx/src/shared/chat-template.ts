@@ -124,16 +124,12 @@ export function checkChat(messages: unknown, limits: ChatLimits): ChatMessage[] 
       throw invalid(`The role of message ${i} must be a string of 1 to ${MAX_ROLE_CHARS} characters.`, `messages[${i}].role`);
     }
     if (typeof content !== "string") throw invalid(`The content of message ${i} must be a string.`, `messages[${i}].content`);
-    const { tool_calls: calls, tool_call_id: callId, name } = message as Record<string, unknown>;
+    const { tool_calls: calls, tool_call_id: callId } = message as Record<string, unknown>;
     const copy: ChatMessage = { role, content };
     if (calls !== undefined) copy.tool_calls = checkCalls(calls, i);
     if (callId !== undefined) {
       if (typeof callId !== "string" || callId.length > MAX_ROLE_CHARS) throw invalid(`The tool_call_id of message ${i} must be a string of at most ${MAX_ROLE_CHARS} characters.`, `messages[${i}].tool_call_id`);
       copy.tool_call_id = callId;
-    }
-    if (name !== undefined) {
-      if (typeof name !== "string" || name.length > MAX_ROLE_CHARS) throw invalid(`The name of message ${i} must be a string of at most ${MAX_ROLE_CHARS} characters.`, `messages[${i}].name`);
-      copy.name = name;
     }
     chars += content.length + (copy.tool_calls ?? []).reduce((sum, call) => sum + call.function.name.length + call.function.arguments.length, 0);
     if (chars > limits.maxChatChars) {

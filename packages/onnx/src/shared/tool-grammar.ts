@@ -90,9 +90,9 @@ export function checkTools(request: Pick<GenerateRequest, "tools" | "toolChoice"
   if (choice === "auto" || choice === "required") mode = choice;
   else if (typeof choice === "object" && choice !== null && choice.type === "function" && typeof choice.function?.name === "string") {
     chosen = tools.filter((tool) => tool.function.name === choice.function.name);
-    if (chosen.length === 0) throw invalid(`tool_choice names "${choice.function.name.slice(0, 64)}", which is not one of the tools.`, "tool_choice");
+    if (chosen.length === 0) throw invalid(`The tool_choice names "${choice.function.name.slice(0, 64)}", which is not one of the tools.`, "tool_choice");
     mode = "required";
-  } else throw invalid('tool_choice must be "auto", "none", "required" or {"type": "function", "function": {"name"}}.', "tool_choice");
+  } else throw invalid('The tool_choice must be "auto", "none", "required" or {"type": "function", "function": {"name"}}.', "tool_choice");
   const single = request.parallelToolCalls === false || chosen !== tools || format === "llama3_json";
   const entries = chosen.map((tool): ToolGrammarEntry => {
     const i = tools.indexOf(tool);
@@ -103,7 +103,7 @@ export function checkTools(request: Pick<GenerateRequest, "tools" | "toolChoice"
       return { name: tool.function.name, schema: JSON.stringify(lowered.schema), ranges: lowered.ranges };
     } catch (error) {
       if (!(error instanceof SchemaProblem)) throw error;
-      throw errors.invalidGrammar(`The parameters schema of tool "${tool.function.name}" at ${error.path || "/"}: ${error.message}`, `tools[${i}].function.parameters`);
+      throw errors.invalidGrammar(`The parameters schema of tool "${tool.function.name}" at ${error.path || "/"}: ${error.message.replace(/\.?$/, ".")}`, `tools[${i}].function.parameters`);
     }
   });
   return { tools, grammar: { kind: "tools", format, mode, single, tools: entries } };
