@@ -2,7 +2,8 @@
  * Chats → prompt text: a `GenerateRequest`'s `messages` rendered with the model's own chat
  * template, through `@huggingface/jinja` (the Jinja implementation transformers.js uses), with the
  * variables transformers.js's `apply_chat_template` passes: `messages`,
- * `add_generation_prompt: true`, `tools` and `documents` (null), and the tokenizer's special
+ * `add_generation_prompt: true`, `tools` (a request's tools, for a template that knows tools;
+ * else null, and the tools go into a preamble: tool-grammar.ts), `documents` (null), and the tokenizer's special
  * tokens (`bos_token`, `eos_token`, `unk_token`, `sep_token`, `pad_token`, `cls_token`,
  * `mask_token`) from tokenizer_config.json.
  *
