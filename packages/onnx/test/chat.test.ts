@@ -246,5 +246,6 @@ describe("ChatTemplate.load", () => {
   test("the chat options are validated", async () => {
     await assert.rejects(createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR }, maxChatMessages: 0 }), /`maxChatMessages` must be a positive integer/);
     await assert.rejects(createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR }, maxChatChars: Number.NaN }), /`maxChatChars` must be a positive integer/);
+    await assert.rejects(createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR }, maxTools: 0 }), /`maxTools` must be a positive integer/);
   });
 });
