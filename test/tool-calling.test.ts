@@ -12,6 +12,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { AutoTokenizer, env } from "@huggingface/transformers";
 import OpenAI from "openai";
+import { zodFunction } from "openai/helpers/zod";
+import { z } from "@modelnode/core";
 import type { ChatCompletionTool, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { Ajv } from "ajv";
 import type { ModelNode } from "@modelnode/core/server";
@@ -285,5 +287,26 @@ test("WebSocket inference_request with tools: tool_calls in the reply and in the
     assert.deepEqual(client.violations, []);
   } finally {
     await client.close();
+  }
+});
+
+test("the SDK's helpers: chat.completions.parse with zodFunction tools gives parsed_arguments", async () => {
+  const Lookup = z.object({ topic: z.enum(["weather", "news", "sport"]), limit: z.number().int().min(1).max(5) });
+  for (const seed of [1, 2, 3]) {
+    const completion = await openai.chat.completions.parse({
+      model: MODEL,
+      messages: QUESTION,
+      tools: [zodFunction({ name: "lookup", parameters: Lookup })],
+      tool_choice: "required",
+      parallel_tool_calls: false,
+      temperature: 1,
+      seed,
+      max_tokens: 100,
+    });
+    const call = completion.choices[0].message.tool_calls![0];
+    assert.equal(call.type, "function");
+    if (call.type !== "function") continue;
+    assert.equal(call.function.name, "lookup");
+    assert.deepEqual(call.function.parsed_arguments, Lookup.parse(JSON.parse(call.function.arguments)));
   }
 });
