@@ -77,11 +77,11 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
       const tools = Array.isArray(msg.tools) ? msg.tools : [];
       const choice = msg.tool_choice;
       if (choice !== undefined && choice !== "none" && tools.length === 0) ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice needs tools." });
-      if (typeof choice === "object" && choice !== null && tools.length > 0 && !tools.some((tool) => tool?.function?.name === choice.function?.name)) {
+      if (typeof choice === "object" && choice !== null && tools.length > 0 && !tools.some((tool) => (tool as { function?: { name?: unknown } } | null)?.function?.name === (choice as { function?: { name?: unknown } }).function?.name)) {
         ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice names a function that is not one of the tools." });
       }
       if (tools.length > 0 && msg.prompt !== undefined) ctx.addIssue({ code: "custom", path: ["tools"], message: "Tools need messages (a chat), not a prompt." });
-      if (tools.length > 0 && choice !== "none" && msg.response_format !== undefined && msg.response_format.type !== "text") {
+      if (tools.length > 0 && choice !== "none" && msg.response_format !== undefined && (msg.response_format as { type?: unknown } | null)?.type !== "text") {
         ctx.addIssue({ code: "custom", path: ["tools"], message: 'Give tools or response_format, not both (unless tool_choice is "none").' });
       }
       // zod runs this even when a field failed: a field that failed is still present here.

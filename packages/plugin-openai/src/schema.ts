@@ -12,8 +12,9 @@
  * Tool calling: `tools` (functions), `tool_choice`, `parallel_tool_calls`; assistant messages
  * with `tool_calls` and "tool" messages answering them (docs/structured-output.md, "Tool calling").
  */
-import { grammarOfResponseFormat, responseFormatSchema, z, type RequestedGrammar, type ToolCall, type ToolChoice, type ToolSpec } from "@modelnode/core";
+import { grammarOfResponseFormat, responseFormatSchema, z, type RequestedGrammar, type ToolCall } from "@modelnode/core";
 import type { ResolvedOpenAIOptions } from "./options.js";
+import { checkTools, toolCallSchema, toolChoiceSchema, toolSchema } from "./tool-fields.js";
 
 /** Most content parts in one chat message's `content` array. */
 export const MAX_CONTENT_PARTS = 64;
@@ -213,54 +214,6 @@ export interface ChatTurn {
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
 
-/** A function's name, as OpenAI allows it. */
-const functionName = z
-  .string({ error: required("a function name (a string)") })
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1 to 64 letters, digits, "_" or "-"' });
-
-/** One of `tools`: `{"type": "function", "function": {"name", "description"?, "parameters"?, "strict"?}}`. */
-const toolSchema = z
-  .object(
-    {
-      type: z.literal("function", { error: 'expected "function"' }),
-      function: z.object(
-        {
-          name: functionName,
-          description: z.string({ error: "expected a string" }).nullish(),
-          parameters: z.record(z.string(), z.unknown(), { error: "expected a JSON schema (an object)" }).nullish(),
-          /** Calls are always held to the parameters schema where they are constrained. */
-          strict: z.boolean({ error: "expected true or false" }).nullish(),
-        },
-        { error: 'expected {"name", "description", "parameters"}' },
-      ),
-    },
-    { error: 'expected {"type": "function", "function": {…}}' },
-  )
-  .transform(
-    ({ function: { name, description, parameters } }): ToolSpec => ({
-      type: "function",
-      function: { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) },
-    }),
-  );
-
-const toolChoiceSchema = z.union(
-  [
-    z.enum(["auto", "none", "required"]),
-    z.object({ type: z.literal("function"), function: z.object({ name: functionName }) }),
-  ],
-  { error: 'expected "auto", "none", "required" or {"type": "function", "function": {"name"}}' },
-);
-
-/** An assistant turn's call: `{"id", "type": "function", "function": {"name", "arguments"}}`. */
-const toolCallSchema = z.object(
-  {
-    id: z.string({ error: required("a call id (a string)") }).min(1).max(64, { error: "expected at most 64 characters" }),
-    type: z.literal("function", { error: 'expected "function"' }),
-    function: z.object({ name: functionName, arguments: z.string({ error: required("the arguments (JSON text)") }) }, { error: 'expected {"name", "arguments"}' }),
-  },
-  { error: 'expected {"id", "type": "function", "function": {"name", "arguments"}}' },
-);
-
 /** One entry of `messages`, its content joined into one text (text parts joined with "\n"). */
 function chatMessage(limits: Limits) {
   const tooLong = `expected at most ${limits.maxChatChars} characters`;
@@ -359,7 +312,8 @@ export function chatRequestSchema(limits: Limits) {
       ) {
         ctx.addIssue({ code: "custom", path: ["max_completion_tokens"], message: "differs from max_tokens: send one of them" });
       }
-      checkTools(body, ctx);
+      const grammar = (body.response_format && (body.response_format as { type?: unknown }).type !== "text") || GUIDED.some((key) => body[key] !== undefined && body[key] !== null);
+      checkTools(body, grammar, ctx);
       if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
         ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "needs logprobs: true" });
       }
@@ -374,24 +328,3 @@ export function chatRequestSchema(limits: Limits) {
 }
 
 export type ChatRequest = z.output<ReturnType<typeof chatRequestSchema>>;
-
-/** `tool_choice` needs `tools` and, naming a function, one of them; tools and a grammar go together only with tool_choice "none". */
-function checkTools(body: { tools?: ToolSpec[] | null; tool_choice?: ToolChoice | null; response_format?: unknown } & Partial<Record<(typeof GUIDED)[number], unknown>>, ctx: z.RefinementCtx): void {
-  const tools = body.tools ?? [];
-  const choice = body.tool_choice;
-  if (choice !== undefined && choice !== null && choice !== "none" && tools.length === 0) {
-    ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "needs tools" });
-  }
-  if (typeof choice === "object" && choice !== null && tools.length > 0 && !tools.some((tool) => tool.function.name === choice.function.name)) {
-    ctx.addIssue({ code: "custom", path: ["tool_choice"], message: `names "${choice.function.name}", which is not one of the tools` });
-  }
-  const seen = new Set<string>();
-  tools.forEach((tool, i) => {
-    if (seen.has(tool.function.name)) ctx.addIssue({ code: "custom", path: ["tools", i, "function", "name"], message: `a second tool named "${tool.function.name}"` });
-    seen.add(tool.function.name);
-  });
-  const grammar = (body.response_format && (body.response_format as { type?: unknown }).type !== "text") || GUIDED.some((key) => body[key] !== undefined && body[key] !== null);
-  if (tools.length > 0 && choice !== "none" && grammar) {
-    ctx.addIssue({ code: "custom", path: ["tools"], message: 'give tools or a structured output format, not both (unless tool_choice is "none")' });
-  }
-}
