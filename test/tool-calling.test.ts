@@ -310,3 +310,28 @@ test("the SDK's helpers: chat.completions.parse with zodFunction tools gives par
     assert.deepEqual(call.function.parsed_arguments, Lookup.parse(JSON.parse(call.function.arguments)));
   }
 });
+
+test("n choices: each choice's calls are read on their own, whole and streamed alike", async () => {
+  const request = { model: MODEL, messages: QUESTION, tools: TOOLS, tool_choice: "required" as const, parallel_tool_calls: false, temperature: 1, seed: 30, max_tokens: 120, n: 3 };
+  const whole = await openai.chat.completions.create(request);
+  assert.equal(whole.choices.length, 3);
+  const stream = await openai.chat.completions.create({ ...request, stream: true });
+  const streamed: Call[][] = [[], [], []];
+  const finishes: (string | null)[] = [null, null, null];
+  for await (const chunk of stream) {
+    for (const choice of chunk.choices) {
+      for (const delta of choice.delta.tool_calls ?? []) {
+        if (delta.id !== undefined) streamed[choice.index].push({ id: delta.id, type: "function", function: { name: delta.function!.name!, arguments: "" } });
+        else streamed[choice.index][delta.index].function.arguments += delta.function?.arguments ?? "";
+      }
+      finishes[choice.index] = choice.finish_reason ?? finishes[choice.index];
+    }
+  }
+  for (const choice of whole.choices) {
+    assert.equal(choice.finish_reason, "tool_calls");
+    assert.equal(choice.message.tool_calls?.length, 1);
+    assertValid(choice.message.tool_calls![0] as Call);
+    assert.deepEqual(streamed[choice.index].map((call) => call.function), choice.message.tool_calls!.map((call) => (call as Call).function));
+    assert.equal(finishes[choice.index], "tool_calls");
+  }
+});
