@@ -15,7 +15,7 @@ import { NatsPipeline, startWorker, type ModelWorker } from "@modelnode/nats";
 import { eventually as waitFor, FakePipeline } from "@modelnode/testing";
 
 const eventually = (check: () => boolean, what = "condition") => waitFor(check, what, 15_000);
-import { isCodedError, type GrammarSpec } from "@modelnode/core/pipeline";
+import { isCodedError, type GrammarSpec, type ToolSpec } from "@modelnode/core/pipeline";
 import { pipelinePlugin } from "@modelnode/core/server";
 import { inferencePlugin } from "@modelnode/plugin-inference";
 import { header, startTestNode, TestClient } from "@modelnode/testing";
@@ -280,13 +280,13 @@ describe("NATS scale-out", { skip: skipWithoutNats }, () => {
   });
 
   test("SIGKILL a worker running the real tiny ONNX model mid-stream: the resumed text is exactly an undisturbed run's", async () => {
-    const names = ["o0", "o1", "o2", "o3", "o4", "o5"]; // one killed per case, one left at the end
+    const names = ["o0", "o1", "o2", "o3", "o4", "o5", "o6"]; // one killed per case, one left at the end
     const children = new Map<string, ChildProcess>();
     for (const [i, child] of (await Promise.all(names.map((n) => spawnWorker(nats.url, n, { NATS_TEST_TOKEN_MS: "30" }, ONNX_WORKER)))).entries()) {
       children.set(names[i], child);
     }
     const gw = await NatsPipeline.connect({ servers: nats.url, idleMs: 300, requestTimeoutMs: 500 });
-    const run = async (request: { prompt?: string; messages?: { role: string; content: string }[]; grammar?: GrammarSpec }, onPiece?: (n: number) => Promise<void>) => {
+    const run = async (request: { prompt?: string; messages?: { role: string; content: string }[]; grammar?: GrammarSpec; tools?: ToolSpec[]; toolChoice?: "required" }, onPiece?: (n: number) => Promise<void>) => {
       let text = "";
       let n = 0;
       let result: any;
@@ -307,11 +307,21 @@ describe("NATS scale-out", { skip: skipWithoutNats }, () => {
         { request: { messages: [{ role: "user", content: "Say something." }] }, cut: 9 },
         // Structured output: the grammar travels with the resubmitted try, its state rebuilt from the delivered ids.
         { request: { prompt: "Letters:", grammar: { type: "regex", pattern: "[a-z ]{250}" } as GrammarSpec }, cut: 8 },
+        // Tool calling: the tools (and the grammar they bring) travel with the resubmitted try too.
+        {
+          request: {
+            messages: [{ role: "user", content: "Pick." }],
+            tools: [{ type: "function", function: { name: "pick", parameters: { type: "object", properties: { word: { type: "string", pattern: "[a-z]{40}" } }, required: ["word"] } } }] as ToolSpec[],
+            toolChoice: "required" as const,
+          },
+          cut: 10,
+        },
       ];
       for (const { request, cut } of cases) {
         const undisturbed = await run(request);
         assert.equal(undisturbed.result.usage.completionTokens, 30, "the reference ran all 30 tokens");
         if ("grammar" in request) assert.match(undisturbed.text, /^[a-z ]+$/, "the grammar reached the worker");
+        if ("tools" in request) assert.match(undisturbed.text, /^<tool_call>\n\{"name": "pick", "arguments": \{/, "the tools reached the worker");
         await new Promise((r) => setTimeout(r, 500)); // heartbeats: the reference's worker is idle again
         const failuresBefore = (gw.stats() as any).workerFailures;
         let killed: string | undefined;

@@ -80,6 +80,8 @@ const pipelineLimits = {
   grammarCacheSize: atLeast(1).optional(),
   /** Whitespace characters allowed between JSON tokens (0: compact JSON). */
   jsonMaxWhitespace: atLeast(0).max(64, { error: "expected an integer from 0 to 64" }).optional(),
+  /** Most tools (functions) one request may offer (tool calling). */
+  maxTools: atLeast(1).optional(),
 };
 
 /** Core's limits (WebSocket layer and dispatch), the pipeline's, and the message plugins' size limits. */

@@ -178,6 +178,7 @@ export function onnxOptions(config: ModelNodeConfig, maxTokens: number, logger: 
     grammarCompileTimeoutMs: limits.grammarCompileTimeoutMs,
     grammarCacheSize: limits.grammarCacheSize,
     jsonMaxWhitespace: limits.jsonMaxWhitespace,
+    maxTools: limits.maxTools,
     logger: logger.child({ component: "onnx" }),
   };
 }

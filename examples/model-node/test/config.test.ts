@@ -81,6 +81,7 @@ test("bad values are errors naming the field, what was expected, and where it ca
   assert.match(configError(["--config", tempFile({ limits: { maxSessions: -1 } })]), /config error: limits\.maxSessions: expected integer ≥ 1/);
   assert.match(configError(["--config", tempFile({ limits: { grammarCompileTimeoutMs: 0 } })]), /config error: limits\.grammarCompileTimeoutMs: expected integer ≥ 1/);
   assert.match(configError(["--config", tempFile({ limits: { jsonMaxWhitespace: 65 } })]), /config error: limits\.jsonMaxWhitespace: expected an integer from 0 to 64/);
+  assert.match(configError(["--config", tempFile({ limits: { maxTools: 0 } })]), /config error: limits\.maxTools: expected integer ≥ 1/);
   assert.match(configError(["--config", tempFile({ models: {} })]), /config error: models: expected at least one model/);
   assert.match(configError([], { MODELNODE_AUTH_SECRET: "short" }), /config error: auth\.secret: expected at least 32 characters \(from MODELNODE_AUTH_SECRET\)/);
   assert.match(configError(["--auth"]), /config error: auth\.keyHashes: expected at least one key hash when auth\.required is true/);

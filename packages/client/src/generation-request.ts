@@ -25,6 +25,9 @@ const SAMPLING_FIELDS = [
   "logprobs",
   "top_logprobs",
   "response_format",
+  "tools",
+  "tool_choice",
+  "parallel_tool_calls",
 ] as const;
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -120,11 +123,13 @@ export class GenerationRequest implements PendingRequest, GenerationControl {
       if (typeof frame.text === "string" && frame.text !== "") this.#sink.piece(frame.text);
       return;
     }
+    // Streamed tool calls also come whole in the inference_response (`tool_calls`).
     this.#finish();
     if (type === "inference_response") {
       if (!this.#stream && typeof frame.text === "string" && frame.text !== "") this.#sink.piece(frame.text);
       const result: GenerationResult = { text: frame.text, finishReason: frame.finish_reason, usage: frame.usage, model: frame.model_id };
       if (Array.isArray(frame.logprobs)) result.logprobs = frame.logprobs;
+      if (Array.isArray(frame.tool_calls)) result.toolCalls = frame.tool_calls;
       this.#sink.done(result);
     } else if (type === "error") {
       this.#sink.fail(fromErrorFrame(frame));

@@ -12,6 +12,9 @@ import type {
   InferenceResponse,
   ListModelsResponse,
   TokenLogprobEntry,
+  Tool,
+  ToolCallEntry,
+  ToolChoiceOption,
 } from "@modelnode/plugin-inference";
 import type { LegacyMessage, LegacyStepReply } from "@modelnode/plugin-legacy";
 
@@ -27,7 +30,12 @@ export type {
   LegacyStepReply,
   ListModelsResponse,
   TokenLogprobEntry,
+  Tool,
+  ToolChoiceOption,
 };
+
+/** A call the model made (`GenerationResult.toolCalls`; in a history, an assistant message's `tool_calls`): `arguments` is JSON text. */
+export type ToolCall = ToolCallEntry;
 
 /** The header every standard frame carries (replies: `correlation_id` is the request's message_id). */
 export interface FrameHeader {
@@ -51,7 +59,11 @@ export type ChatMessage = NonNullable<InferenceRequest["messages"]>[number];
  */
 export type ResponseFormat = NonNullable<InferenceRequest["response_format"]>;
 
-/** The sampling fields of `inference_request`, as the protocol names them (docs/sampling.md), and `response_format`. */
+/**
+ * The sampling fields of `inference_request`, as the protocol names them (docs/sampling.md),
+ * `response_format`, and tool calling: `tools`, `tool_choice`, `parallel_tool_calls`
+ * (docs/structured-output.md, "Tool calling").
+ */
 export type SamplingOptions = Pick<
   InferenceRequest,
   | "max_tokens"
@@ -68,6 +80,9 @@ export type SamplingOptions = Pick<
   | "logprobs"
   | "top_logprobs"
   | "response_format"
+  | "tools"
+  | "tool_choice"
+  | "parallel_tool_calls"
 >;
 
 /** What `client.generate()` takes: a prompt or a chat, the sampling fields, and client-side controls. */
@@ -95,6 +110,8 @@ export interface GenerationResult {
   model: string;
   /** With `logprobs: true`: each generated token's log probability (and `top_logprobs` alternatives). */
   logprobs?: TokenLogprobEntry[];
+  /** With `tools`: the calls the model made (`text` is then the text outside them); finishReason "tool_calls". */
+  toolCalls?: ToolCall[];
 }
 
 /** A model as `list_models` describes it. */

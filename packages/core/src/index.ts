@@ -26,6 +26,7 @@ export {
 } from "./lib/generation-options.js";
 export { GenerationCounters } from "./lib/generation-counters.js";
 export { buildGenerateRequest, type RequestedGeneration, type SamplingDefaults } from "./lib/generate-request.js";
+export { newToolCallId, parseToolCalls, ToolCallParser, type ToolCallEvent, type ToolCallParserOptions } from "./lib/tool-calls.js";
 export { choiceRequests, generateChoices, streamChoices, type ChoiceEvent } from "./lib/choices.js";
 export {
   grammarOfResponseFormat,

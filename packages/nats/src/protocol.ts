@@ -10,7 +10,7 @@
  * - `<p>.hb`                every worker's heartbeat (membership); `<p>.discover` asks them all for one now
  * - the gateway's per-request inbox: the pieces of one generation, numbered, then done / error / handback
  */
-import { errors, isCodedError, ProtocolError, type ChatMessage, type GenerationResult, type GrammarSpec, type ModelInfo, type SamplingOptions, type TokenLogprob } from "@modelnode/core/pipeline";
+import { errors, isCodedError, ProtocolError, type ChatMessage, type GenerationResult, type GrammarSpec, type ModelInfo, type SamplingOptions, type TokenLogprob, type ToolChoice, type ToolSpec } from "@modelnode/core/pipeline";
 
 export const DEFAULT_PREFIX = "modelnode.v1";
 export const QUEUE_GROUP = "workers";
@@ -70,6 +70,10 @@ export interface GenerateCall extends SamplingOptions {
    * follows it too (the worker's pipeline rebuilds the grammar's state from `resume.generatedIds`).
    */
   grammar?: GrammarSpec;
+  /** Tool calling (GenerateRequest.tools …): travels with every try, like the grammar it may bring. */
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
 }
 
 /** The sampling adjustments a request turns on (those left off stay off the wire): both ends copy them with this. */

@@ -152,6 +152,9 @@ export class RemoteStream {
       messages: r.messages as GenerateCall["messages"], maxTokens: r.maxTokens, temperature: r.temperature,
       topK: r.topK, topP: r.topP, seed: r.seed, stop: r.stop, ...adjustmentsOf(r), window: this.ctx.window,
       ...(r.grammar ? { grammar: r.grammar } : {}),
+      ...(r.tools ? { tools: r.tools } : {}),
+      ...(r.toolChoice !== undefined ? { toolChoice: r.toolChoice } : {}),
+      ...(r.parallelToolCalls !== undefined ? { parallelToolCalls: r.parallelToolCalls } : {}),
       ...(this.delivered.pieces > 0 || this.attempt > 1 ? { resume: this.delivered.resume() } : {}),
     };
   }

@@ -146,10 +146,14 @@ function pipelineRequest(call: GenerateCall, signal: AbortSignal): { request: Ge
     ...adjustmentsOf(call),
   };
   if (call.grammar) request.grammar = call.grammar;
+  if (call.tools) request.tools = call.tools;
+  if (call.toolChoice !== undefined) request.toolChoice = call.toolChoice;
+  if (call.parallelToolCalls !== undefined) request.parallelToolCalls = call.parallelToolCalls;
   const resume = call.resume;
   const exact = resume?.generatedIds !== undefined;
   // A grammar's state follows the tokens: a text-only resume would restart it mid-output.
   if (resume && !exact && call.grammar) throw errors.invalidRequest("A generation with a grammar can only be resumed from its token ids, which this worker's pipeline does not give.", "grammar");
+  if (resume && !exact && call.tools) throw errors.invalidRequest("A generation with tools can only be resumed from its token ids, which this worker's pipeline does not give.", "tools");
   if (resume && exact) {
     // Continue from the token ids generated so far, after the original prompt or chat: the
     // pipeline feeds them as they were and emits only the text past what was delivered.

@@ -136,10 +136,10 @@ describe("chat templates", () => {
   });
 
   test("a template that raises, or messages it fails on, are INVALID_REQUEST with the template's message", async () => {
-    const messages = [{ role: "tool", content: "42" }];
+    const messages = [{ role: "narrator", content: "42" }];
     await assert.rejects(pipeline.generate({ modelId: "chat", messages }), (error: any) => {
       pipelineError("INVALID_REQUEST")(error);
-      assert.match(error.message, /chat template of model "chat": Unknown role: tool\.$/);
+      assert.match(error.message, /chat template of model "chat": Unknown role: narrator\.$/);
       assert.deepEqual(error.details, { field: "messages" });
       return true;
     });
@@ -246,5 +246,6 @@ describe("ChatTemplate.load", () => {
   test("the chat options are validated", async () => {
     await assert.rejects(createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR }, maxChatMessages: 0 }), /`maxChatMessages` must be a positive integer/);
     await assert.rejects(createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR }, maxChatChars: Number.NaN }), /`maxChatChars` must be a positive integer/);
+    await assert.rejects(createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR }, maxTools: 0 }), /`maxTools` must be a positive integer/);
   });
 });

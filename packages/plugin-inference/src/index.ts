@@ -23,6 +23,9 @@ export {
   MAX_ROLE_CHARS,
   tokenAlternativeSchema,
   tokenLogprobSchema,
+  toolCallSchema,
+  toolChoiceSchema,
+  toolSchema,
   type InferenceCancel,
   type InferenceCancelResponse,
   type InferenceChunk,
@@ -31,6 +34,9 @@ export {
   type ListModelsResponse,
   type TokenAlternativeLogprob,
   type TokenLogprobEntry,
+  type Tool,
+  type ToolCallEntry,
+  type ToolChoiceOption,
 } from "./schema.js";
 export { ListModelsHandler } from "./list-models-handler.js";
 export { InferenceRequestHandler } from "./inference-handler.js";

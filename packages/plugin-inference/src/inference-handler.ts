@@ -27,6 +27,9 @@ import {
   type Reply,
   type RequestedGrammar,
   type TokenLogprob,
+  ToolCallParser,
+  type ToolCall,
+  type ToolCallParserOptions,
 } from "@modelnode/core";
 import type { InferenceCounters } from "./counters.js";
 import { trackRequest, type TrackedRequest } from "./in-flight.js";
@@ -70,13 +73,20 @@ export class InferenceRequestHandler {
       tracked.release();
       throw error;
     }
-    return msg.stream === true ? this.streamed(msg.model_id, request, grammar, tracked) : this.whole(msg.model_id, request, grammar, tracked);
+    const tools = toolParsing(msg, this.pipeline);
+    return msg.stream === true ? this.streamed(msg.model_id, request, grammar, tracked, tools) : this.whole(msg.model_id, request, grammar, tracked, tools);
   }
 
-  private async whole(modelId: string, request: GenerateRequest, grammar: RequestedGrammar | undefined, tracked: TrackedRequest): Promise<InferenceResponse> {
+  private async whole(modelId: string, request: GenerateRequest, grammar: RequestedGrammar | undefined, tracked: TrackedRequest, tools: ToolCallParserOptions | undefined): Promise<InferenceResponse> {
     this.counters.inFlight++;
     try {
-      return this.finish(modelId, await this.pipeline.generate(request), request.logprobs !== undefined);
+      const result = await this.pipeline.generate(request);
+      if (!tools) return this.finish(modelId, result, request.logprobs !== undefined);
+      const parser = new ToolCallParser(tools);
+      const events = [...parser.push(result.text), ...parser.end()];
+      const calls = events.flatMap((event) => (event.kind === "call" ? [event.call] : []));
+      const text = events.map((event) => (event.kind === "content" ? event.text : "")).join("");
+      return this.finish(modelId, result, request.logprobs !== undefined, { text: calls.length > 0 && text.trim() === "" ? "" : text, calls });
     } catch (error) {
       throw renameGrammarField(error, grammar);
     } finally {
@@ -90,21 +100,47 @@ export class InferenceRequestHandler {
     request: GenerateRequest,
     grammar: RequestedGrammar | undefined,
     tracked: TrackedRequest,
+    tools: ToolCallParserOptions | undefined,
   ): AsyncIterable<InferenceResponse | ChunkReply> {
     this.counters.inFlight++;
     this.counters.streams++;
     let done = false;
+    const logprobs = request.logprobs !== undefined;
+    // With tools, the text goes through the parser: text as it is decided, each call whole.
+    const parser = tools ? new ToolCallParser(tools) : undefined;
+    const calls: ToolCall[] = [];
+    let text = "";
+    let held: TokenLogprob[] = [];
     try {
       let index = 0;
+      const chunks = function* (events: ReturnType<ToolCallParser["push"]>): Generator<ChunkReply> {
+        for (const event of events) {
+          const chunk: InferenceChunk = { model_id: modelId, index: index++, text: "" };
+          if (event.kind === "call") {
+            calls.push(event.call);
+            chunk.tool_call = { index: event.index, ...event.call };
+          } else {
+            chunk.text = event.text;
+            text += event.text;
+            if (logprobs) chunk.logprobs = wireLogprobs(held);
+            held = [];
+          }
+          yield reply("inference_chunk", chunk);
+        }
+      };
       // Leaving this loop early (the client went away) returns the pipeline's iterator too.
       for await (const event of this.pipeline.stream(request)) {
         if (event.kind === "done") {
+          if (parser) yield* chunks(parser.end());
           done = true;
           tracked.release(); // finished: a cancel from now on is REQUEST_NOT_FOUND
-          yield this.finish(modelId, event.result, request.logprobs !== undefined);
+          yield this.finish(modelId, event.result, logprobs, parser ? { text, calls } : undefined);
+        } else if (parser) {
+          if (logprobs) held.push(...(event.logprobs ?? []));
+          yield* chunks(parser.push(event.text));
         } else if (event.text.length > 0) {
           const chunk: InferenceChunk = { model_id: modelId, index: index++, text: event.text };
-          if (request.logprobs !== undefined) chunk.logprobs = wireLogprobs(event.logprobs ?? []);
+          if (logprobs) chunk.logprobs = wireLogprobs(event.logprobs ?? []);
           yield reply("inference_chunk", chunk);
         }
       }
@@ -117,17 +153,35 @@ export class InferenceRequestHandler {
     }
   }
 
-  private finish(modelId: string, result: GenerationResult, logprobs: boolean): InferenceResponse {
+  /** `parsed`: with tools, the text outside the calls and the calls (then finish_reason "tool_calls" where it stopped after calls). */
+  private finish(modelId: string, result: GenerationResult, logprobs: boolean, parsed?: { text: string; calls: ToolCall[] }): InferenceResponse {
     this.counters.recordFinish(result);
+    const calls = parsed?.calls ?? [];
     const response: InferenceResponse = {
       model_id: modelId,
-      text: result.text,
-      finish_reason: result.finishReason,
+      text: parsed ? parsed.text : result.text,
+      finish_reason: calls.length > 0 && result.finishReason === "stop" ? "tool_calls" : result.finishReason,
       usage: { prompt_tokens: result.usage.promptTokens, completion_tokens: result.usage.completionTokens },
     };
+    if (calls.length > 0) response.tool_calls = calls;
     if (logprobs) response.logprobs = wireLogprobs(result.logprobs ?? []);
     return response;
   }
+}
+
+/**
+ * How to read the reply's tool calls: in the format of the model's family, only the functions it
+ * may call, at most one with parallel_tool_calls false or a named function. Undefined: no tools,
+ * tool_choice "none", or a pipeline that takes no tools.
+ */
+function toolParsing(msg: InferenceRequest, pipeline: ModelPipeline): ToolCallParserOptions | undefined {
+  const tools = msg.tools ?? [];
+  const choice = msg.tool_choice ?? "auto";
+  if (tools.length === 0 || choice === "none") return undefined;
+  const format = pipeline.listModels().find((m) => m.id === msg.model_id)?.toolCallFormat;
+  if (!format) return undefined;
+  const names = new Set(typeof choice === "object" ? [choice.function.name] : tools.map((tool) => tool.function.name));
+  return { format, names, ...(msg.parallel_tool_calls === false || typeof choice === "object" ? { maxCalls: 1 } : {}) };
 }
 
 /** The message in the pipeline's names (core's one mapping, with this plugin's defaults). */
@@ -135,9 +189,10 @@ function toGenerateRequest(msg: InferenceRequest, grammar: RequestedGrammar | un
   const { model_id: modelId, prompt, messages, max_tokens: maxTokens, temperature, top_p: topP, top_k: topK, min_p: minP, seed, stop } = msg;
   const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias } = msg;
   const logprobs = msg.logprobs === true ? (msg.top_logprobs ?? 0) : undefined;
+  const { tools, tool_choice: toolChoice, parallel_tool_calls: parallelToolCalls } = msg;
   // The schema lets exactly one of prompt and messages through.
   return buildGenerateRequest(
-    { modelId, prompt, messages, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, ...(grammar ? { grammar: grammar.grammar } : {}) },
+    { modelId, prompt, messages, tools, toolChoice, parallelToolCalls, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, ...(grammar ? { grammar: grammar.grammar } : {}) },
     options.defaults,
     signal,
   );

@@ -5,16 +5,46 @@ import type { ResolvedInferenceOptions } from "./options.js";
 /** Longest `role` in `messages`, in characters. */
 export const MAX_ROLE_CHARS = 64;
 
+/** A function's name, as OpenAI allows it. */
+const functionName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'Expected 1 to 64 letters, digits, "_" or "-".' });
+
+/** A call the model made, as OpenAI writes it: `arguments` is the JSON text of an object. */
+export const toolCallSchema = z.object({
+  id: z.string().min(1).max(64),
+  type: z.literal("function"),
+  function: z.object({ name: functionName, arguments: z.string() }),
+});
+export type ToolCallEntry = z.infer<typeof toolCallSchema>;
+
+/** One of `tools`: OpenAI's function tool (`parameters`: a JSON schema of the arguments object). */
+export const toolSchema = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: functionName,
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+export type Tool = z.infer<typeof toolSchema>;
+
+export const toolChoiceSchema = z.union([z.enum(["auto", "none", "required"]), z.object({ type: z.literal("function"), function: z.object({ name: functionName }) })]);
+export type ToolChoiceOption = z.infer<typeof toolChoiceSchema>;
+
 /**
  * inference_request: `prompt` or `messages` (exactly one; the other, or neither, is
- * VALIDATION_FAILED naming the field), the sampling fields, `stream` and `response_format`
- * (structured output: OpenAI's shape plus regex, grammar and choice; docs/structured-output.md).
+ * VALIDATION_FAILED naming the field), the sampling fields, `stream`, `response_format`
+ * (structured output: OpenAI's shape plus regex, grammar and choice; docs/structured-output.md)
+ * and tool calling (`tools`, `tool_choice`, `parallel_tool_calls`: OpenAI's shapes).
  */
 export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "defaults">) {
   const stopText = z.string().min(1).max(limits.maxStopChars);
   const chatMessage = z.object({
     role: z.string().min(1).max(MAX_ROLE_CHARS),
     content: z.string().max(limits.maxChatChars),
+    /** An assistant turn's calls (role "assistant"). */
+    tool_calls: z.array(toolCallSchema).max(limits.maxChatMessages).optional(),
+    /** A "tool" turn: the id of the call it answers. */
+    tool_call_id: z.string().min(1).max(64).optional(),
   });
   return z
     .object({
@@ -39,8 +69,21 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
       stop: z.union([stopText, z.array(stopText).max(limits.maxStopSequences)]).optional(),
       stream: z.boolean().optional(),
       response_format: responseFormatSchema.optional(),
+      tools: z.array(toolSchema).min(1).optional(),
+      tool_choice: toolChoiceSchema.optional(),
+      parallel_tool_calls: z.boolean().optional(),
     })
     .superRefine((msg, ctx) => {
+      const tools = Array.isArray(msg.tools) ? msg.tools : [];
+      const choice = msg.tool_choice;
+      if (choice !== undefined && choice !== "none" && tools.length === 0) ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice needs tools." });
+      if (typeof choice === "object" && choice !== null && tools.length > 0 && !tools.some((tool) => (tool as { function?: { name?: unknown } } | null)?.function?.name === (choice as { function?: { name?: unknown } }).function?.name)) {
+        ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice names a function that is not one of the tools." });
+      }
+      if (tools.length > 0 && msg.prompt !== undefined) ctx.addIssue({ code: "custom", path: ["tools"], message: "Tools need messages (a chat), not a prompt." });
+      if (tools.length > 0 && choice !== "none" && msg.response_format !== undefined && (msg.response_format as { type?: unknown } | null)?.type !== "text") {
+        ctx.addIssue({ code: "custom", path: ["tools"], message: 'Give tools or response_format, not both (unless tool_choice is "none").' });
+      }
       // zod runs this even when a field failed: a field that failed is still present here.
       if (msg.top_logprobs !== undefined && msg.top_logprobs > 0 && msg.logprobs !== true) {
         ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "top_logprobs needs logprobs: true." });
@@ -94,8 +137,11 @@ export type TokenLogprobEntry = z.infer<typeof tokenLogprobSchema>;
 
 export const inferenceResponseSchema = z.object({
   model_id: z.string().describe("The request's."),
-  text: z.string().describe("The generated text (streamed: the chunks' texts joined)."),
-  finish_reason: z.enum(["stop", "length", "cancelled"]).describe('"length": max_tokens or the context length reached; "stop": the end-of-sequence token or a stop sequence; "cancelled": inference_cancel, or the node began shutting down.'),
+  text: z.string().describe("The generated text (streamed: the chunks' texts joined); with tools, the text outside the calls."),
+  tool_calls: z.array(toolCallSchema).optional().describe("With tools: the calls the model made, in order (absent when none)."),
+  finish_reason: z
+    .enum(["stop", "length", "cancelled", "tool_calls"])
+    .describe('"length": max_tokens or the context length reached; "stop": the end-of-sequence token or a stop sequence; "tool_calls": it ended after tool calls; "cancelled": inference_cancel, or the node began shutting down.'),
   usage: z.object({ prompt_tokens: count(), completion_tokens: count() }),
   logprobs: z.array(tokenLogprobSchema).optional().describe("With logprobs: true: one entry per generated token whose text is in text."),
 });
@@ -105,7 +151,11 @@ export type InferenceResponse = z.infer<typeof inferenceResponseSchema>;
 export const inferenceChunkSchema = z.object({
   model_id: z.string().describe("The request's."),
   index: count().describe("0, 1, 2 … in order of production."),
-  text: z.string().min(1),
+  text: z.string().describe("A piece of the text; empty only in a chunk that carries a tool_call."),
+  tool_call: toolCallSchema
+    .extend({ index: count().describe("0, 1, 2 … the call's place among the reply's calls.") })
+    .optional()
+    .describe("With tools: a call, whole, as soon as the model has closed it."),
   logprobs: z.array(tokenLogprobSchema).optional().describe("With logprobs: true: the entries of the tokens whose text this chunk holds."),
 });
 export type InferenceChunk = z.infer<typeof inferenceChunkSchema>;

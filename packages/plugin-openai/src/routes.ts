@@ -29,6 +29,9 @@ import {
   type ModelPipeline,
   type NodeInfo,
   type RequestedGrammar,
+  ToolCallParser,
+  type ToolCallParserOptions,
+  type TokenLogprob,
 } from "@modelnode/core";
 import type { OpenAICounters } from "./counters.js";
 import { toOpenAIError } from "./errors.js";
@@ -84,7 +87,7 @@ interface SamplingBody {
  */
 function toGenerateRequest(
   body: SamplingBody,
-  input: { prompt: string } | { messages: ChatTurn[] },
+  input: { prompt: string } | { messages: ChatTurn[]; tools?: ChatRequest["tools"]; toolChoice?: ChatRequest["tool_choice"]; parallelToolCalls?: boolean | null },
   maxTokens: number | null | undefined,
   logprobs: number | undefined,
   grammar: RequestedGrammar | undefined,
@@ -123,6 +126,8 @@ interface Job<W, C> {
   grammar: RequestedGrammar | undefined;
   stream: boolean;
   includeUsage: boolean;
+  /** Read tool calls out of the text (chat with tools, tool_choice not "none"). */
+  tools?: ToolCallParserOptions;
 }
 
 /**
@@ -146,7 +151,7 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
     }
     for (const result of results) counters.recordFinish(result);
     if (results.some((result) => result.finishReason === "cancelled")) throw cancelledError(ctx, info);
-    return { json: job.shape.whole(id, created, job.model, results, logprobs) };
+    return { json: job.shape.whole(id, created, job.model, results, logprobs, job.tools) };
   }
 
   counters.inFlight++;
@@ -165,19 +170,41 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
     const results: GenerationResult[] = [];
     let finished = 0;
     const cursors: ChoiceCursor[] = Array.from({ length: job.n }, (_, index) => ({ index, offset: 0 }));
+    // With tools, each choice's text goes through a parser: content as it is decided, calls whole.
+    const parsers = job.tools && shape.toolCall ? Array.from({ length: job.n }, () => new ToolCallParser(job.tools!)) : undefined;
+    const held: TokenLogprob[][] = Array.from({ length: job.n }, () => []);
+    function* parsed(index: number, events: ReturnType<ToolCallParser["push"]>): Generator<C> {
+      for (const item of events) {
+        if (item.kind === "call") yield* shape.toolCall!(base, index, item.index, item.call);
+        else {
+          yield shape.text(base, cursors[index], item.text, logprobs ? held[index] : undefined);
+          held[index] = [];
+        }
+      }
+    }
     try {
       if (shape.opening) for (let index = 0; index < job.n; index++) yield shape.opening(base, index);
       for (let step = first; !step.done; step = await iterator.next()) {
         const event = step.value;
         if (event.kind === "text") {
-          if (event.text.length > 0) yield shape.text(base, cursors[event.index], event.text, logprobs ? (event.logprobs ?? []) : undefined);
+          if (parsers) {
+            if (logprobs) held[event.index].push(...(event.logprobs ?? []));
+            yield* parsed(event.index, parsers[event.index].push(event.text));
+          } else if (event.text.length > 0) yield shape.text(base, cursors[event.index], event.text, logprobs ? (event.logprobs ?? []) : undefined);
           continue;
         }
         finished++;
         counters.recordFinish(event.result);
         if (event.result.finishReason === "cancelled") throw cancelledError(ctx, info);
         results[event.index] = event.result;
-        yield shape.finish(base, event.index, event.result.finishReason as "stop" | "length");
+        let reason = event.result.finishReason as "stop" | "length" | "tool_calls";
+        if (parsers) {
+          const parser = parsers[event.index];
+          yield* parsed(event.index, parser.end());
+          if (logprobs && held[event.index].length > 0) yield shape.text(base, cursors[event.index], "", held[event.index]);
+          if (parser.callCount > 0 && reason === "stop") reason = "tool_calls";
+        }
+        yield shape.finish(base, event.index, reason);
       }
       if (job.includeUsage) yield shape.usage(base, usageOf(results));
     } finally {
@@ -188,6 +215,21 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
     }
   }
   return { events: events() as AsyncIterable<object>, end: "[DONE]" };
+}
+
+/**
+ * How to read a chat's tool calls: in the format of the model's family (ModelInfo.toolCallFormat),
+ * only the functions it may call, at most one with parallel_tool_calls false. Undefined: no
+ * tools, tool_choice "none", or a pipeline that takes no tools.
+ */
+function toolParsing(body: ChatRequest, pipeline: ModelPipeline): ToolCallParserOptions | undefined {
+  const tools = body.tools ?? [];
+  const choice = body.tool_choice ?? "auto";
+  if (tools.length === 0 || choice === "none") return undefined;
+  const format = pipeline.listModels().find((m) => m.id === body.model)?.toolCallFormat;
+  if (!format) return undefined;
+  const names = new Set(typeof choice === "object" ? [choice.function.name] : tools.map((tool) => tool.function.name));
+  return { format, names, ...(body.parallel_tool_calls === false || typeof choice === "object" ? { maxCalls: 1 } : {}) };
 }
 
 /** The three routes, with this plugin instance's limits and defaults. */
@@ -252,10 +294,12 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
       const maxTokens = body.max_completion_tokens ?? body.max_tokens;
       const logprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : undefined;
       const grammar = requestedGrammar(body);
-      const request = toGenerateRequest(body, { messages: body.messages }, maxTokens, logprobs, grammar, options, ctx.signal);
+      const input = { messages: body.messages, tools: body.tools, toolChoice: body.tool_choice, parallelToolCalls: body.parallel_tool_calls };
+      const request = toGenerateRequest(body, input, maxTokens, logprobs, grammar, options, ctx.signal);
       const stream = body.stream === true;
       const includeUsage = stream && body.stream_options?.include_usage === true;
-      return generate({ shape: chatShape, idPrefix: "chatcmpl", model: body.model, request, n: body.n ?? 1, grammar, stream, includeUsage }, ctx, d);
+      const tools = toolParsing(body, d.pipeline);
+      return generate({ shape: chatShape, idPrefix: "chatcmpl", model: body.model, request, n: body.n ?? 1, grammar, stream, includeUsage, ...(tools ? { tools } : {}) }, ctx, d);
     },
   });
 

@@ -1,16 +1,20 @@
 /**
  * The request bodies of POST /v1/completions and POST /v1/chat/completions, typed strictly (nothing
  * is coerced) and bounded by the plugin's options. OpenAI's optional fields may be null, which
- * means "not given". Fields this node cannot honour (tools, echo, best_of, …) are
+ * means "not given". Fields this node cannot honour (functions, echo, best_of, …) are
  * refused with a message naming them when they ask for something, and accepted when they ask for
  * the default; other fields are ignored.
  *
  * Structured output: `response_format` (OpenAI's json_object and json_schema, plus this node's
  * regex, grammar and choice), or vLLM's `guided_json`, `guided_regex`, `guided_grammar`,
  * `guided_choice`: at most one of them (docs/structured-output.md).
+ *
+ * Tool calling: `tools` (functions), `tool_choice`, `parallel_tool_calls`; assistant messages
+ * with `tool_calls` and "tool" messages answering them (docs/structured-output.md, "Tool calling").
  */
-import { grammarOfResponseFormat, responseFormatSchema, z, type RequestedGrammar } from "@modelnode/core";
+import { grammarOfResponseFormat, responseFormatSchema, z, type RequestedGrammar, type ToolCall } from "@modelnode/core";
 import type { ResolvedOpenAIOptions } from "./options.js";
+import { checkTools, toolCallSchema, toolChoiceSchema, toolSchema } from "./tool-fields.js";
 
 /** Most content parts in one chat message's `content` array. */
 export const MAX_CONTENT_PARTS = 64;
@@ -202,11 +206,13 @@ export type CompletionRequest = z.output<ReturnType<typeof completionRequestSche
 
 /** A chat as the pipeline takes it. */
 export interface ChatTurn {
-  role: "system" | "user" | "assistant";
+  role: "system" | "user" | "assistant" | "tool";
   content: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
 }
 
-const ROLES = new Set(["system", "developer", "user", "assistant"]);
+const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
 
 /** One entry of `messages`, its content joined into one text (text parts joined with "\n"). */
 function chatMessage(limits: Limits) {
@@ -245,13 +251,14 @@ function chatMessage(limits: Limits) {
           .string({ error: required("a role (a string)") })
           .refine((role) => ROLES.has(role), {
             error: (issue) =>
-              issue.input === "tool" || issue.input === "function"
-                ? "tool and function messages are not supported: this node runs no tools"
-                : "expected one of system, developer, user, assistant",
+              issue.input === "function"
+                ? "function messages (the deprecated functions API) are not supported: use tools and tool messages"
+                : "expected one of system, developer, user, assistant, tool",
           }),
         content: content.optional(),
-        tool_calls: refused(isEmptyArray, "not supported: this node runs no tools"),
-        function_call: refused(() => false, "not supported: this node runs no tools"),
+        tool_calls: z.array(toolCallSchema, { error: "expected an array of tool calls" }).max(limits.maxChatMessages, { error: `expected at most ${limits.maxChatMessages} calls` }).nullish(),
+        tool_call_id: z.string({ error: "expected a string" }).min(1).max(64, { error: "expected at most 64 characters" }).nullish(),
+        function_call: refused(() => false, "not supported: the deprecated functions API; use tool_calls"),
       },
       { error: "expected a message object ({\"role\", \"content\"})" },
     )
@@ -260,13 +267,17 @@ function chatMessage(limits: Limits) {
       if ((message.content === undefined || message.content === null) && message.role !== "assistant" && ROLES.has(message.role)) {
         ctx.addIssue({ code: "custom", path: ["content"], message: "required" });
       }
+      if (message.tool_calls && message.tool_calls.length > 0 && message.role !== "assistant") {
+        ctx.addIssue({ code: "custom", path: ["tool_calls"], message: "only assistant messages carry tool calls" });
+      }
+      if (message.role === "tool" && !message.tool_call_id) ctx.addIssue({ code: "custom", path: ["tool_call_id"], message: "required in a tool message" });
     })
-    .transform(
-      (message): ChatTurn => ({
-        role: message.role === "developer" ? "system" : (message.role as ChatTurn["role"]),
-        content: message.content ?? "",
-      }),
-    );
+    .transform((message): ChatTurn => {
+      const turn: ChatTurn = { role: message.role === "developer" ? "system" : (message.role as ChatTurn["role"]), content: message.content ?? "" };
+      if (message.tool_calls && message.tool_calls.length > 0) turn.tool_calls = message.tool_calls;
+      if (message.tool_call_id) turn.tool_call_id = message.tool_call_id;
+      return turn;
+    });
 }
 
 /** POST /v1/chat/completions. */
@@ -282,10 +293,11 @@ export function chatRequestSchema(limits: Limits) {
         max_completion_tokens: boundedInt(1, limits.maxTokensLimit).nullish(),
         logprobs: z.boolean({ error: "expected true or false" }).nullish(),
         top_logprobs: boundedInt(0, limits.maxTopLogprobs).nullish(),
-        tools: refused(isEmptyArray, "not supported: this node runs no tools"),
-        tool_choice: refused((v) => v === "none", "not supported: this node runs no tools"),
-        functions: refused(isEmptyArray, "not supported: this node runs no tools"),
-        function_call: refused((v) => v === "none", "not supported: this node runs no tools"),
+        tools: z.array(toolSchema, { error: "expected an array of tools" }).nullish(),
+        tool_choice: toolChoiceSchema.nullish(),
+        parallel_tool_calls: z.boolean({ error: "expected true or false" }).nullish(),
+        functions: refused(isEmptyArray, "not supported: the deprecated functions API; use tools"),
+        function_call: refused((v) => v === "none", "not supported: the deprecated functions API; use tool_choice"),
         modalities: refused((v) => Array.isArray(v) && v.length === 1 && v[0] === "text", 'only ["text"] is supported'),
         audio: refused(() => false, "not supported: this node produces text only"),
       },
@@ -300,6 +312,8 @@ export function chatRequestSchema(limits: Limits) {
       ) {
         ctx.addIssue({ code: "custom", path: ["max_completion_tokens"], message: "differs from max_tokens: send one of them" });
       }
+      const grammar = (body.response_format && (body.response_format as { type?: unknown }).type !== "text") || GUIDED.some((key) => body[key] !== undefined && body[key] !== null);
+      checkTools(body, grammar, ctx);
       if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
         ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "needs logprobs: true" });
       }

@@ -5,9 +5,9 @@
  * chat's `logprobs.content[]` and the completions' `tokens` / `token_logprobs` / `top_logprobs` /
  * `text_offset`.
  */
-import type { GenerationResult, TokenLogprob } from "@modelnode/core";
+import { parseToolCalls, type GenerationResult, type TokenLogprob, type ToolCall, type ToolCallParserOptions } from "@modelnode/core";
 
-export type OpenAIFinishReason = "stop" | "length";
+export type OpenAIFinishReason = "stop" | "length" | "tool_calls";
 
 export interface OpenAIUsage {
   prompt_tokens: number;
@@ -54,7 +54,7 @@ export interface ChatCompletion {
   object: "chat.completion";
   created: number;
   model: string;
-  choices: { index: number; message: { role: "assistant"; content: string; refusal: null }; logprobs: ChatLogprobs | null; finish_reason: OpenAIFinishReason }[];
+  choices: { index: number; message: { role: "assistant"; content: string | null; refusal: null; tool_calls?: ToolCall[] }; logprobs: ChatLogprobs | null; finish_reason: OpenAIFinishReason }[];
   usage: OpenAIUsage;
 }
 
@@ -74,8 +74,16 @@ export interface ChatCompletionChunk {
   object: "chat.completion.chunk";
   created: number;
   model: string;
-  choices: { index: number; delta: { role?: "assistant"; content?: string }; logprobs: ChatLogprobs | null; finish_reason: OpenAIFinishReason | null }[];
+  choices: { index: number; delta: { role?: "assistant"; content?: string; tool_calls?: ToolCallDelta[] }; logprobs: ChatLogprobs | null; finish_reason: OpenAIFinishReason | null }[];
   usage?: OpenAIUsage | null;
+}
+
+/** A streamed call: its first chunk names it (id, type, name, arguments ""); later ones append to its arguments. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: "function";
+  function: { name?: string; arguments: string };
 }
 
 export interface ChunkBase {
@@ -94,13 +102,15 @@ export interface ChoiceCursor {
 
 /** How one endpoint turns generations into JSON and into stream chunks. */
 export interface Shape<Whole, Chunk> {
-  /** `logprobs`: whether the request asked for them (the results then carry them). */
-  whole(id: string, created: number, model: string, results: GenerationResult[], logprobs: boolean): Whole;
+  /** `logprobs`: whether the request asked for them (the results then carry them); `tools`: read tool calls out of the text. */
+  whole(id: string, created: number, model: string, results: GenerationResult[], logprobs: boolean, tools?: ToolCallParserOptions): Whole;
   /** The chunk sent before any text of a choice (chat: the assistant's role), if any. */
   opening?(base: ChunkBase, index: number): Chunk;
   /** A piece of a choice's text; `logprobs` (when asked for) are its tokens'. */
   text(base: ChunkBase, choice: ChoiceCursor, text: string, logprobs: TokenLogprob[] | undefined): Chunk;
   finish(base: ChunkBase, index: number, reason: OpenAIFinishReason): Chunk;
+  /** A tool call of choice `index` (chat): the chunk naming it, then its arguments. */
+  toolCall?(base: ChunkBase, index: number, callIndex: number, call: ToolCall): Chunk[];
   /** The extra last chunk of `stream_options.include_usage`: no choices, the usage. */
   usage(base: ChunkBase, usage: OpenAIUsage): Chunk;
 }
@@ -161,22 +171,31 @@ function textChunk(b: ChunkBase, index: number, text: string, logprobs: Completi
 }
 
 export const chatShape: Shape<ChatCompletion, ChatCompletionChunk> = {
-  whole: (id, created, model, results, logprobs) => ({
+  whole: (id, created, model, results, logprobs, tools) => ({
     id,
     object: "chat.completion",
     created,
     model,
-    choices: results.map((result, index) => ({
-      index,
-      message: { role: "assistant", content: result.text, refusal: null },
-      logprobs: logprobs ? chatLogprobs(result.logprobs ?? []) : null,
-      finish_reason: reasonOf(result),
-    })),
+    choices: results.map((result, index) => {
+      const parsed = tools ? parseToolCalls(result.text, tools) : { content: result.text, calls: [] };
+      const message: ChatCompletion["choices"][0]["message"] = { role: "assistant", content: parsed.content, refusal: null };
+      if (parsed.calls.length > 0) message.tool_calls = parsed.calls;
+      return {
+        index,
+        message,
+        logprobs: logprobs ? chatLogprobs(result.logprobs ?? []) : null,
+        finish_reason: parsed.calls.length > 0 && result.finishReason === "stop" ? "tool_calls" : reasonOf(result),
+      };
+    }),
     usage: usageOf(results),
   }),
   opening: (b, index) => chatChunk(b, index, { role: "assistant", content: "" }, null, null),
   text: (b, choice, text, logprobs) => chatChunk(b, choice.index, { content: text }, logprobs ? chatLogprobs(logprobs) : null, null),
   finish: (b, index, reason) => chatChunk(b, index, {}, null, reason),
+  toolCall: (b, index, callIndex, call) => [
+    chatChunk(b, index, { tool_calls: [{ index: callIndex, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }, null, null),
+    chatChunk(b, index, { tool_calls: [{ index: callIndex, function: { arguments: call.function.arguments } }] }, null, null),
+  ],
   usage: (b, usage) => ({ id: b.id, object: "chat.completion.chunk", created: b.created, model: b.model, choices: [], usage }),
 };
 

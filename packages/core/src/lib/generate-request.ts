@@ -6,7 +6,7 @@
  */
 import type { z } from "zod";
 import type { samplingDefaultsSchema } from "./generation-options.js";
-import type { ChatMessage, GenerateRequest, GrammarSpec } from "./pipeline.js";
+import type { ChatMessage, GenerateRequest, GrammarSpec, ToolChoice, ToolSpec } from "./pipeline.js";
 
 /** A plugin's sampling defaults (its resolved `defaults` option). */
 export type SamplingDefaults = z.output<typeof samplingDefaultsSchema>;
@@ -33,6 +33,10 @@ export interface RequestedGeneration {
   logprobs?: number | null;
   /** Structured output (see response-format.ts). */
   grammar?: GrammarSpec;
+  /** Tool calling (GenerateRequest.tools): the functions, which to call, whether several. */
+  tools?: ToolSpec[] | null;
+  toolChoice?: ToolChoice | null;
+  parallelToolCalls?: boolean | null;
 }
 
 const OPTIONAL_FIELDS = ["minP", "presencePenalty", "frequencyPenalty", "repetitionPenalty", "logitBias", "logprobs"] as const;
@@ -45,8 +49,8 @@ export function buildGenerateRequest(requested: RequestedGeneration, defaults: S
   if (temperature !== undefined) request.temperature = temperature;
   if (topP !== undefined) request.topP = topP;
   if (topK !== undefined) request.topK = topK;
-  // Only the two fields of a turn: a client's extra fields do not reach the chat template.
-  if (requested.messages !== undefined) request.messages = requested.messages.map(({ role, content }) => ({ role, content }));
+  // Only a turn's known fields: a client's extra fields do not reach the chat template.
+  if (requested.messages !== undefined) request.messages = requested.messages.map(chatTurn);
   else request.prompt = requested.prompt;
   if (requested.seed !== undefined && requested.seed !== null) request.seed = requested.seed;
   if (requested.stop !== undefined) request.stop = typeof requested.stop === "string" ? [requested.stop] : requested.stop;
@@ -56,5 +60,17 @@ export function buildGenerateRequest(requested: RequestedGeneration, defaults: S
     if (value !== undefined && value !== null) (request as unknown as Record<string, unknown>)[field] = value;
   }
   if (requested.grammar !== undefined) request.grammar = requested.grammar;
+  if (requested.tools !== undefined && requested.tools !== null && requested.tools.length > 0) {
+    request.tools = requested.tools;
+    if (requested.toolChoice !== undefined && requested.toolChoice !== null) request.toolChoice = requested.toolChoice;
+    if (requested.parallelToolCalls === false) request.parallelToolCalls = false;
+  }
   return request;
+}
+
+function chatTurn({ role, content, tool_calls, tool_call_id }: ChatMessage): ChatMessage {
+  const turn: ChatMessage = { role, content };
+  if (tool_calls !== undefined && tool_calls.length > 0) turn.tool_calls = tool_calls.map(({ id, type, function: { name, arguments: args } }) => ({ id, type, function: { name, arguments: args } }));
+  if (tool_call_id !== undefined) turn.tool_call_id = tool_call_id;
+  return turn;
 }

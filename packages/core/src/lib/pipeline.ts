@@ -25,6 +25,13 @@ export interface ModelInfo {
   /** Whether chats are rendered with the model's own template (false: the pipeline's fallback). */
   hasChatTemplate?: boolean;
   /**
+   * How the model writes tool calls, recognised from its chat template (docs/structured-output.md,
+   * "Tool calling"): "hermes" (`<tool_call>{"name", "arguments"}</tool_call>`, Qwen, Hermes and
+   * the pipeline's fallback for templates that know no tools) or "llama3_json" (`{"name",
+   * "parameters"}`). Absent: the pipeline takes no tools.
+   */
+  toolCallFormat?: ToolCallFormat;
+  /**
    * Set when this id is another name for a model served under `aliasOf` (loaded once; the two
    * ids share its memory, sessions and batches).
    */
@@ -100,9 +107,38 @@ export interface ChoiceGroup {
 
 /** One turn of a chat, as OpenAI's API and chat templates name them. */
 export interface ChatMessage {
-  /** "system", "user", "assistant" (or "tool" and others the model's template knows). */
+  /** "system", "user", "assistant", "tool" (or others the model's template knows). */
   role: string;
   content: string;
+  /** An assistant turn's calls (OpenAI's shape; the template sees `arguments` parsed, as transformers passes them). */
+  tool_calls?: ToolCall[];
+  /** A "tool" turn: the call it answers. */
+  tool_call_id?: string;
+}
+
+/** How a model writes tool calls (see `ModelInfo.toolCallFormat`). */
+export type ToolCallFormat = "hermes" | "llama3_json";
+
+/** A function the model may call (OpenAI's tool object; the chat template sees it as given). */
+export interface ToolSpec {
+  type: "function";
+  function: {
+    /** 1 to 64 characters of a-z, A-Z, 0-9, "_" and "-". */
+    name: string;
+    description?: string;
+    /** A JSON schema of the arguments object (absent: any object). */
+    parameters?: Record<string, unknown>;
+  };
+}
+
+/** Whether and which tools the model must call ("auto" when tools are given and it is absent). */
+export type ToolChoice = "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+
+/** A call the model made: `arguments` is the JSON text of an object. */
+export interface ToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
 }
 
 export interface GenerateRequest extends SamplingOptions {
@@ -135,6 +171,19 @@ export interface GenerateRequest extends SamplingOptions {
    * that cannot constrain at all refuses every request carrying one the same way.
    */
   grammar?: GrammarSpec;
+  /**
+   * Functions the model may call (docs/structured-output.md, "Tool calling"): rendered by the
+   * model's chat template (its `tools` variable), or listed in a system preamble when the template
+   * knows no tools. With `toolChoice` "required" or a named function, and with "auto" after the
+   * model opens a call, the calls are constrained to the format and to each function's
+   * parameters schema (INVALID_GRAMMAR naming `tools[i].function.parameters` when one cannot be
+   * followed). The pipeline returns the text; `parseToolCalls` reads the calls out of it.
+   * Only with `messages`; not with `grammar`.
+   */
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  /** false: at most one call (default true). */
+  parallelToolCalls?: boolean;
 }
 
 /** See `GenerateRequest.grammar` and docs/structured-output.md. */

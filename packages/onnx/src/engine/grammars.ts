@@ -74,7 +74,7 @@ export class Grammars implements ConstraintOwner {
     const constraint = new GrammarConstraint(id, this, replay);
     const state: Open = { constraint, model: { id: model.id, dir: model.dir, eosIds: [...model.eosTokenIds], vocabSize: model.signature.vocabSize }, source, key, opening: true };
     this.open.set(id, state);
-    if (this.slow.has(key)) queueMicrotask(() => this.fail(id, errors.grammarCompileTimeout(this.limits.compileTimeoutMs, GRAMMAR_FIELD)));
+    if (this.slow.has(key)) queueMicrotask(() => this.fail(id, errors.grammarCompileTimeout(this.limits.compileTimeoutMs, fieldOf(source))));
     else this.post(this.openMessage(state));
     return constraint;
   }
@@ -158,7 +158,7 @@ export class Grammars implements ConstraintOwner {
     if (state) this.slow.add(state.key);
     while (this.slow.size > SLOW_KEYS) this.slow.delete(this.slow.values().next().value!);
     this.logger.warn({ model: state?.model.id, limitMs: this.limits.compileTimeoutMs }, "a grammar compile ran past its deadline; restarting the grammar thread");
-    this.fail(id, errors.grammarCompileTimeout(this.limits.compileTimeoutMs, GRAMMAR_FIELD));
+    this.fail(id, errors.grammarCompileTimeout(this.limits.compileTimeoutMs, state ? fieldOf(state.source) : GRAMMAR_FIELD));
     this.restart();
   }
 
@@ -225,4 +225,9 @@ export class Grammars implements ConstraintOwner {
     this.open.clear();
     await worker?.terminate();
   }
+}
+
+/** The request field a grammar came from: its `grammar`, or its `tools`. */
+function fieldOf(source: GrammarSource): string {
+  return source.kind === "tools" ? "tools" : GRAMMAR_FIELD;
 }

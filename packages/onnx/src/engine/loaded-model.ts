@@ -104,6 +104,7 @@ export async function loadModel(id: string, dir: string, settings: LoadModelSett
     ...(bosTokenId !== undefined ? { bosTokenId } : {}),
     ...(architecture !== undefined ? { architecture } : {}),
     hasChatTemplate: chatTemplate.own,
+    toolCallFormat: chatTemplate.toolFormat,
   };
   settings.logger.info(
     {

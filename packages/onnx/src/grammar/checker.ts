@@ -7,11 +7,12 @@
  * rewritten (ebnf-rewrite.ts).
  */
 import type { GrammarSource } from "../shared/grammar-spec.js";
+import { toolTag, toolTrigger, type ToolsGrammarSource } from "../shared/tool-grammar.js";
 import { jsonStringLiteral, rewriteEbnf } from "./ebnf-rewrite.js";
 import { loadXGrammar, XGrammarError, xgCall, type XGrammar } from "./xgrammar.js";
 
-/** What the grammar instance compiles: EBNF text, or a regex (compiled as a structural tag). */
-export type CheckedGrammar = { ebnf: string } | { regex: string };
+/** What the grammar instance compiles: EBNF text, a regex (compiled as a structural tag), or a structural tag. */
+export type CheckedGrammar = { ebnf: string } | { regex: string } | { structuralTag: Record<string, unknown> };
 
 export class GrammarChecker {
   private xg: XGrammar | undefined;
@@ -24,11 +25,15 @@ export class GrammarChecker {
     try {
       switch (source.kind) {
         case "json": {
-          const ws = this.jsonMaxWhitespace;
-          const written = await xgCall(() => xg.Testings._jsonSchemaToEBNF(source.schema, true, -1, undefined, source.strict, Math.max(ws, 1)));
-          const ebnf = rewriteEbnf(written, ws, new Map(source.ranges.map(([placeholder, rule]) => [jsonStringLiteral(placeholder), rule])));
+          const ebnf = await this.schemaEbnf(xg, source);
           await this.parse(xg, ebnf);
           return { ebnf };
+        }
+        case "tools": {
+          const structuralTag = await this.toolsTag(xg, source);
+          const grammar = await xgCall(() => xg.Grammar.fromStructuralTag(structuralTag as never));
+          grammar.dispose();
+          return { structuralTag };
         }
         case "regex": {
           const grammar = await xgCall(() => xg.Grammar.fromStructuralTag({ type: "regex", pattern: source.pattern } as never));
@@ -43,6 +48,32 @@ export class GrammarChecker {
       if (!(error instanceof XGrammarError) || error.aborted) this.xg = undefined;
       throw error;
     }
+  }
+
+  /** xgrammar's EBNF for a lowered schema, its whitespace bounded and its placeholders replaced (ebnf-rewrite.ts). */
+  private async schemaEbnf(xg: XGrammar, source: { schema: string; strict: boolean; ranges: [string, string][] }): Promise<string> {
+    const ws = this.jsonMaxWhitespace;
+    const written = await xgCall(() => xg.Testings._jsonSchemaToEBNF(source.schema, true, -1, undefined, source.strict, Math.max(ws, 1)));
+    return rewriteEbnf(written, ws, new Map(source.ranges.map(([placeholder, rule]) => [jsonStringLiteral(placeholder), rule])));
+  }
+
+  /**
+   * Tool calls as an xgrammar structural tag: one tag per function (the format's opening with the
+   * function's name, its arguments as the schema's EBNF, the closing); "required" as tags with a
+   * separator, at least one; "auto" as tags triggered by the format's opening; `single`: stop
+   * after the first call.
+   */
+  private async toolsTag(xg: XGrammar, source: ToolsGrammarSource): Promise<Record<string, unknown>> {
+    const tags = [];
+    for (const tool of source.tools) {
+      const grammar = await this.schemaEbnf(xg, { schema: tool.schema, strict: true, ranges: tool.ranges });
+      tags.push({ type: "tag", ...toolTag(source.format, tool.name), content: { type: "grammar", grammar } });
+    }
+    const format =
+      source.mode === "required"
+        ? { type: "tags_with_separator", tags, separator: "\n", at_least_one: true, stop_after_first: source.single }
+        : { type: "triggered_tags", triggers: [toolTrigger(source.format)], tags, at_least_one: false, stop_after_first: source.single };
+    return { type: "structural_tag", format };
   }
 
   private async parse(xg: XGrammar, ebnf: string): Promise<void> {

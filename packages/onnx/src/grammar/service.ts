@@ -34,7 +34,8 @@ interface ModelEntry {
 }
 
 /** Where a grammar problem is, by kind: a schema's is in its schema; a regex's in its pattern; … */
-const FIELD_OF: Record<GrammarSource["kind"], string> = { json: `${GRAMMAR_FIELD}.schema`, regex: `${GRAMMAR_FIELD}.pattern`, ebnf: GRAMMAR_FIELD };
+const FIELD_OF: Record<GrammarSource["kind"], string> = { json: `${GRAMMAR_FIELD}.schema`, regex: `${GRAMMAR_FIELD}.pattern`, ebnf: GRAMMAR_FIELD, tools: "tools" };
+const NAME_OF: Record<GrammarSource["kind"], string> = { json: "JSON schema", regex: "regex", ebnf: "grammar", tools: "tools' grammar" };
 
 export class GrammarService {
   private readonly xg = loadXGrammar();
@@ -95,7 +96,7 @@ export class GrammarService {
         checked = await this.checker.check(source);
       } catch (error) {
         const reason = (error as Error).message.replace(/\.?\s*$/, "");
-        throw errors.invalidGrammar(`The ${source.kind === "json" ? "JSON schema" : source.kind === "regex" ? "regex" : "grammar"} is not valid: ${reason}.`, FIELD_OF[source.kind]);
+        throw errors.invalidGrammar(`The ${NAME_OF[source.kind]} is not valid: ${reason}.`, FIELD_OF[source.kind]);
       }
       const { compiler } = await this.compiler(model);
       this.send({ type: "compiling", id });
@@ -122,6 +123,7 @@ export class GrammarService {
 
   private async compile(compiler: GrammarCompiler, checked: CheckedGrammar): Promise<CompiledGrammar> {
     if ("regex" in checked) return xgCall(() => compiler.compileStructuralTag({ type: "regex", pattern: checked.regex } as never));
+    if ("structuralTag" in checked) return xgCall(() => compiler.compileStructuralTag(checked.structuralTag as never));
     // A Grammar made here is disposed here (compileGrammar(string) leaks the one it makes).
     const grammar = await xgCall(() => this.xg.Grammar.fromEBNF(checked.ebnf));
     try {

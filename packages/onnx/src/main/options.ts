@@ -89,6 +89,8 @@ export interface OnnxPipelineOptions {
   grammarCacheSize?: number;
   /** Whitespace characters allowed in each gap between JSON tokens outside strings (default 2; 0: compact JSON). */
   jsonMaxWhitespace?: number;
+  /** Most tools (functions) one request may offer (GenerateRequest.tools); more is INVALID_REQUEST (default 128, OpenAI's limit). */
+  maxTools?: number;
   /** Where load times, model facts and evictions are logged (default: silent). */
   logger?: PipelineLogger;
 }
@@ -119,6 +121,7 @@ export const DEFAULT_OPTIONS = {
   grammarCompileTimeoutMs: 5000,
   grammarCacheSize: 64,
   jsonMaxWhitespace: 2,
+  maxTools: 128,
 } as const;
 
 const POSITIVE_INTEGERS = [
@@ -137,6 +140,7 @@ const POSITIVE_INTEGERS = [
   "maxGrammarAlternatives",
   "grammarCompileTimeoutMs",
   "grammarCacheSize",
+  "maxTools",
 ] as const;
 
 export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {

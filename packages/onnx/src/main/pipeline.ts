@@ -32,6 +32,7 @@ import { deserializeError } from "../messages/errors.js";
 import { stopRuns } from "../messages/run-flags.js";
 import { stepAddsSpecialTokens, stepCancelled } from "../messages/steps.js";
 import { grammarSource, type GrammarSource } from "../shared/grammar-spec.js";
+import { checkTools } from "../shared/tool-grammar.js";
 import type { EngineThread } from "./engine-thread.js";
 import { EventQueue } from "./event-queue.js";
 import type { ResolvedOptions } from "./options.js";
@@ -189,11 +190,17 @@ export class OnnxPipeline implements ModelPipeline {
     );
     try {
       const input = generationInput(request, this.options);
-      const vocabSize = this.models.find((m) => m.id === request.modelId)?.vocabSize;
+      const info = this.models.find((m) => m.id === request.modelId);
+      const vocabSize = info?.vocabSize;
       const settings = resolveSampling(request, this.options, this.engine.samplingDefaults?.[request.modelId], vocabSize);
       const resume = checkResume(request.resume, vocabSize);
       // Checked and lowered here (pure JS); read and compiled on the engine's grammar thread.
-      const grammar = request.grammar === undefined ? undefined : grammarSource(request.grammar, this.options);
+      let grammar = request.grammar === undefined ? undefined : grammarSource(request.grammar, this.options);
+      if (request.tools !== undefined && info !== undefined) {
+        const tools = checkTools(request, info.toolCallFormat, this.options);
+        if (request.toolChoice !== "none" && "messages" in input) input.tools = tools.tools;
+        if (tools.grammar) grammar = tools.grammar;
+      }
       const cleanup = this.onAbort(id, request.signal);
       const pending: Pending = { kind: "stream", queue, cleanup, sent: false, cancelled: false, ...(settings.sampling.logprobs !== undefined ? { logprobs: [] } : {}) };
       this.pending.set(id, pending);

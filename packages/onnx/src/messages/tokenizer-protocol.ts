@@ -3,11 +3,11 @@
  * tokenizer thread (tokenizer/worker.ts): a call carries an id chosen by the caller, and its
  * reply the same id with a result or the error as data.
  */
-import type { ChatMessage, Tokenization } from "@modelnode/core/pipeline";
+import type { ChatMessage, Tokenization, ToolSpec } from "@modelnode/core/pipeline";
 import type { SerializedError } from "./errors.js";
 
-/** What a generation continues: a prompt, or a chat rendered with the model's chat template. */
-export type GenerationInput = { prompt: string } | { messages: ChatMessage[] };
+/** What a generation continues: a prompt, or a chat (and the tools it offers) rendered with the model's chat template. */
+export type GenerationInput = { prompt: string } | { messages: ChatMessage[]; tools?: ToolSpec[] };
 
 /** What the tokenizer thread needs of a model. */
 export interface TokenizerModel {

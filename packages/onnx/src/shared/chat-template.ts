@@ -2,7 +2,8 @@
  * Chats → prompt text: a `GenerateRequest`'s `messages` rendered with the model's own chat
  * template, through `@huggingface/jinja` (the Jinja implementation transformers.js uses), with the
  * variables transformers.js's `apply_chat_template` passes: `messages`,
- * `add_generation_prompt: true`, `tools` and `documents` (null), and the tokenizer's special
+ * `add_generation_prompt: true`, `tools` (a request's tools, for a template that knows tools;
+ * else null, and the tools go into a preamble: tool-grammar.ts), `documents` (null), and the tokenizer's special
  * tokens (`bos_token`, `eos_token`, `unk_token`, `sep_token`, `pad_token`, `cls_token`,
  * `mask_token`) from tokenizer_config.json.
  *
@@ -17,9 +18,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
-import { errors, type ChatMessage } from "@modelnode/core/pipeline";
+import { errors, type ChatMessage, type ToolCall, type ToolCallFormat, type ToolSpec } from "@modelnode/core/pipeline";
 import { clip } from "./clip.js";
 import { ModelLoadError } from "./model-files.js";
+import { withToolPreamble } from "./tool-grammar.js";
 
 /**
  * The template for models without one: "role: content" lines, then "assistant:" for the reply.
@@ -53,6 +55,10 @@ export class ChatTemplate {
     /** Whether the template is the model's own (false: FALLBACK_CHAT_TEMPLATE). */
     readonly own: boolean,
     private readonly specialTokens: Readonly<Record<string, string>>,
+    /** How the model writes tool calls (see `toolSupport`). */
+    readonly toolFormat: ToolCallFormat,
+    /** Whether the template renders `tools` itself (false: `withToolPreamble`). */
+    readonly knowsTools: boolean,
   ) {}
 
   /**
@@ -62,9 +68,10 @@ export class ChatTemplate {
   static load(modelId: string, dir: string, tokenizerConfig: Record<string, any>): ChatTemplate {
     const source = templateSource(modelId, dir, tokenizerConfig);
     const specialTokens = specialTokensOf(tokenizerConfig);
-    if (!source) return new ChatTemplate(modelId, new Template(FALLBACK_CHAT_TEMPLATE), false, specialTokens);
+    const { format, knowsTools } = toolSupport(source?.text);
+    if (!source) return new ChatTemplate(modelId, new Template(FALLBACK_CHAT_TEMPLATE), false, specialTokens, format, knowsTools);
     try {
-      return new ChatTemplate(modelId, new Template(source.text), true, specialTokens);
+      return new ChatTemplate(modelId, new Template(source.text), true, specialTokens, format, knowsTools);
     } catch (error) {
       throw new ModelLoadError(modelId, source.file, `its chat template does not parse (${firstLine(error)})`);
     }
@@ -75,13 +82,14 @@ export class ChatTemplate {
    * "Conversation roles must alternate user/assistant/…") or fails on the messages is
    * INVALID_REQUEST, with its message.
    */
-  render(messages: readonly ChatMessage[]): string {
+  render(messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): string {
     let text: unknown;
+    const own = this.knowsTools;
     try {
       text = this.template.render({
-        messages,
+        messages: own ? messages.map(withParsedArguments) : withToolPreamble(messages, tools),
         add_generation_prompt: true,
-        tools: null,
+        tools: own && tools && tools.length > 0 ? tools : null,
         documents: null,
         ...this.specialTokens,
       });
@@ -117,13 +125,63 @@ export function checkChat(messages: unknown, limits: ChatLimits): ChatMessage[] 
       throw invalid(`The role of message ${i} must be a string of 1 to ${MAX_ROLE_CHARS} characters.`, `messages[${i}].role`);
     }
     if (typeof content !== "string") throw invalid(`The content of message ${i} must be a string.`, `messages[${i}].content`);
-    chars += content.length;
+    const { tool_calls: calls, tool_call_id: callId } = message as Record<string, unknown>;
+    const copy: ChatMessage = { role, content };
+    if (calls !== undefined) copy.tool_calls = checkCalls(calls, i);
+    if (callId !== undefined) {
+      if (typeof callId !== "string" || callId.length > MAX_ROLE_CHARS) throw invalid(`The tool_call_id of message ${i} must be a string of at most ${MAX_ROLE_CHARS} characters.`, `messages[${i}].tool_call_id`);
+      copy.tool_call_id = callId;
+    }
+    chars += content.length + (copy.tool_calls ?? []).reduce((sum, call) => sum + call.function.name.length + call.function.arguments.length, 0);
     if (chars > limits.maxChatChars) {
       throw invalid(`The messages' contents hold more than ${limits.maxChatChars} characters in all.`, "messages");
     }
-    copies.push({ role, content });
+    copies.push(copy);
   }
   return copies;
+}
+
+/** An assistant turn's calls: a list of `{id, type: "function", function: {name, arguments}}`, copied. */
+function checkCalls(calls: unknown, i: number): ToolCall[] {
+  const at = `messages[${i}].tool_calls`;
+  if (!Array.isArray(calls)) throw errors.invalidRequest(`The tool_calls of message ${i} must be a list.`, at);
+  return calls.map((call: unknown, j): ToolCall => {
+    const { id, function: fn } = (call ?? {}) as { id?: unknown; function?: { name?: unknown; arguments?: unknown } };
+    if (typeof id !== "string" || id.length > MAX_ROLE_CHARS || typeof fn?.name !== "string" || fn.name.length > MAX_ROLE_CHARS || typeof fn.arguments !== "string") {
+      throw errors.invalidRequest(`Call ${j} of message ${i} must be {"id", "type": "function", "function": {"name", "arguments"}} (strings).`, `${at}[${j}]`);
+    }
+    return { id, type: "function", function: { name: fn.name, arguments: fn.arguments } };
+  });
+}
+
+/**
+ * How a template's model writes tool calls: a template that renders `tools` and writes
+ * `<tool_call>` is Hermes-style (Qwen 2.5/3, Hermes); one that renders `tools` and asks for
+ * `"parameters"` (or knows `<|python_tag|>`) is Llama 3.x JSON. Any other template (or none)
+ * gets the fallback: a preamble asking for Hermes calls (`withToolPreamble`).
+ */
+export function toolSupport(source: string | undefined): { format: ToolCallFormat; knowsTools: boolean } {
+  if (source === undefined || !/\btools\b/.test(source)) return { format: "hermes", knowsTools: false };
+  if (source.includes("<tool_call>")) return { format: "hermes", knowsTools: true };
+  if (source.includes('"parameters"') || source.includes("<|python_tag|>")) return { format: "llama3_json", knowsTools: true };
+  return { format: "hermes", knowsTools: false };
+}
+
+/** transformers' convention: templates see a call's `arguments` as an object (JSON text that does not parse stays text). */
+function withParsedArguments(message: ChatMessage): ChatMessage | Record<string, unknown> {
+  if (!message.tool_calls) return message;
+  return {
+    ...message,
+    tool_calls: message.tool_calls.map((call) => {
+      let args: unknown = call.function.arguments;
+      try {
+        args = JSON.parse(call.function.arguments);
+      } catch {
+        // kept as written
+      }
+      return { ...call, function: { name: call.function.name, arguments: args } };
+    }),
+  };
 }
 
 function templateSource(modelId: string, dir: string, tokenizerConfig: Record<string, any>): { text: string; file: string } | undefined {

@@ -7,6 +7,7 @@
  */
 import { errors, type GrammarSpec } from "@modelnode/core/pipeline";
 import { checkRepetitions, lowerSchema, SchemaProblem } from "./json-schema-lowering.js";
+import type { ToolsGrammarSource } from "./tool-grammar.js";
 
 /** What the grammar thread compiles: every kind of GrammarSpec comes down to one of these. */
 export type GrammarSource =
@@ -16,7 +17,9 @@ export type GrammarSource =
    */
   | { kind: "json"; schema: string; strict: boolean; ranges: [string, string][] }
   | { kind: "regex"; pattern: string }
-  | { kind: "ebnf"; ebnf: string };
+  | { kind: "ebnf"; ebnf: string }
+  /** Tool calls (tool-grammar.ts): a structural tag the grammar thread writes. */
+  | ToolsGrammarSource;
 
 export interface GrammarLimits {
   /** Largest grammar (the request's `grammar`, as JSON) in bytes. */

@@ -2,7 +2,7 @@
  * A generation's prompt or chat → token ids, on the tokenizer thread. Bad input is a coded error
  * (core's `errors.*`) a client can act on.
  */
-import { errors, type ChatMessage } from "@modelnode/core/pipeline";
+import { errors, type ChatMessage, type ToolSpec } from "@modelnode/core/pipeline";
 import type { GenerationInput } from "../messages/tokenizer-protocol.js";
 import type { ChatTemplate } from "../shared/chat-template.js";
 import { promptTokenIds, type TextTokenizer } from "../shared/text-tokenizer.js";
@@ -17,7 +17,7 @@ export interface PromptEncoder {
 
 /** Token ids of what a generation continues: its prompt, or its chat rendered with the model's template. */
 export function inputIds(model: PromptEncoder, input: GenerationInput): number[] {
-  return "messages" in input ? chatIds(model, input.messages) : promptIds(model, input.prompt);
+  return "messages" in input ? chatIds(model, input.messages, input.tools) : promptIds(model, input.prompt);
 }
 
 /** Token ids for a prompt (as `tokenize` reports them); an empty prompt becomes the model's BOS token when it has one. */
@@ -35,8 +35,8 @@ export function promptIds(model: PromptEncoder, prompt: string): number[] {
  * (`{{ bos_token }}`), so the tokenizer's would be a second one. The fallback template writes
  * none, so its text is encoded as a prompt is (BOS included where the tokenizer adds one).
  */
-export function chatIds(model: PromptEncoder, messages: readonly ChatMessage[]): number[] {
-  const text = model.chatTemplate.render(messages);
+export function chatIds(model: PromptEncoder, messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): number[] {
+  const text = model.chatTemplate.render(messages, tools);
   const ids = model.chatTemplate.own ? model.tokenizer.encode(text, false) : promptTokenIds(model.tokenizer, text, model.bosTokenId);
   if (ids.length > 0) return ids;
   if (model.bosTokenId !== undefined) return [model.bosTokenId];
