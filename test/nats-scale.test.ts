@@ -20,19 +20,10 @@ import { pipelinePlugin } from "@modelnode/core/server";
 import { inferencePlugin } from "@modelnode/plugin-inference";
 import { header, startTestNode, TestClient } from "@modelnode/testing";
 import { natsPipeline } from "@modelnode/nats";
-import { ContinuingFake, expectedText, skipWithoutNats, startNatsServer, type NatsServer } from "./support/nats.js";
+import { ContinuingFake, expectedText, ONNX_WORKER, skipWithoutNats, spawnWorker, startNatsServer, type NatsServer } from "./support/nats.js";
 
-const WORKER = fileURLToPath(new URL("./support/nats-worker.js", import.meta.url));
-const ONNX_WORKER = fileURLToPath(new URL("./support/nats-onnx-worker.js", import.meta.url));
 const MODEL = [{ id: "fake", contextLength: 4096, vocabSize: 128, eosTokenIds: [] }];
 
-function spawnWorker(url: string, name: string, env: Record<string, string> = {}, script = WORKER): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script, url, name], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
-  return new Promise((resolve, reject) => {
-    child.stdout!.once("data", () => resolve(child));
-    child.once("exit", (code) => reject(new Error(`worker ${name} exited ${code}`)));
-  });
-}
 const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once("exit", () => r()));
 

@@ -1,7 +1,8 @@
 /**
  * A worker process running the real tiny ONNX model (models/tiny-gpt2, served as "tiny") for the
  * scale-out tests: `node nats-onnx-worker.js <nats url> <name>`. Each text piece is held
- * NATS_TEST_TOKEN_MS (default 30) before it goes out, so a test can SIGKILL the worker mid-stream.
+ * NATS_TEST_TOKEN_MS (default 30) before it goes out, so a test can SIGKILL the worker mid-stream;
+ * NATS_TEST_MAX_IN_FLIGHT raises how many generations it takes at once.
  * Prints "ready" once subscribed.
  */
 import type { GenerateRequest, GenerationEvent, ModelPipeline } from "@modelnode/core/pipeline";
@@ -27,5 +28,7 @@ const pipeline = new Proxy(onnx, {
   },
 }) as ModelPipeline;
 
-await startWorker({ servers: url, pipeline, name, heartbeatMs: 200 });
+// NATS_TEST_MAX_IN_FLIGHT: generations at once (the worker's default, 4, when unset).
+const maxInFlight = process.env.NATS_TEST_MAX_IN_FLIGHT ? Number(process.env.NATS_TEST_MAX_IN_FLIGHT) : undefined;
+await startWorker({ servers: url, pipeline, name, heartbeatMs: 200, ...(maxInFlight ? { maxInFlight } : {}) });
 console.log("ready");

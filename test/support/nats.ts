@@ -1,6 +1,7 @@
 /** A real nats-server for the scale-out tests, on a free loopback port; and fake pipelines that continue text. */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import { FakePipeline } from "@modelnode/testing";
 import type { GenerateRequest, GenerationEvent } from "@modelnode/core/pipeline";
 
@@ -55,6 +56,19 @@ export async function startNatsServer(port?: number): Promise<NatsServer> {
         proc.kill("SIGKILL");
       }),
   };
+}
+
+/** The scale-out tests' worker processes: a fake model, or the real tiny ONNX model served as "tiny". */
+export const FAKE_WORKER = fileURLToPath(new URL("./nats-worker.js", import.meta.url));
+export const ONNX_WORKER = fileURLToPath(new URL("./nats-onnx-worker.js", import.meta.url));
+
+/** Starts `node <script> <nats url> <name>` and resolves once it prints that it is ready. */
+export function spawnWorker(url: string, name: string, env: Record<string, string> = {}, script = FAKE_WORKER): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [script, url, name], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+  return new Promise((resolve, reject) => {
+    child.stdout!.once("data", () => resolve(child));
+    child.once("exit", (code) => reject(new Error(`worker ${name} exited ${code}`)));
+  });
 }
 
 /**
