@@ -39,7 +39,7 @@ export class NatsPipeline implements ModelPipeline {
   private readonly streamContext: StreamContext;
   /** Generations running now (cancelled on close). */
   private readonly active = new Set<RemoteStream>();
-  private readonly counters: GatewayCounters = { resubmits: 0, workerFailures: 0, replays: 0 };
+  private readonly counters: GatewayCounters = { resubmits: 0, workerFailures: 0, replays: 0, gaps: 0 };
   private closing?: Promise<void>;
 
   private constructor(
@@ -52,8 +52,11 @@ export class NatsPipeline implements ModelPipeline {
     const picker = new WorkerPicker(this.membership, options.avoidMs);
     const retry = new RetryPolicy(options.maxAttempts);
     const shared = { gatewayId: this.id, link, picker, retry, counters: this.counters, log };
-    this.streamContext = { ...shared, window: options.window, idleMs: options.idleMs, countTokens: (modelId, text) => this.countTokens(modelId, text) };
-    this.sessions = new StepSessions({ ...shared, stepIdleMs: options.stepIdleMs });
+    this.streamContext = {
+      ...shared, window: options.window, idleMs: options.idleMs, recoveryMs: options.recoveryMs,
+      countTokens: (modelId, text) => this.countTokens(modelId, text),
+    };
+    this.sessions = new StepSessions({ ...shared, stepIdleMs: options.stepIdleMs, recoveryMs: options.recoveryMs });
   }
 
   static async connect(options: NatsPipelineOptions): Promise<NatsPipeline> {
@@ -67,10 +70,20 @@ export class NatsPipeline implements ModelPipeline {
   private async start(): Promise<void> {
     const { link } = this;
     link.subscribe(link.subjects.heartbeat, (msg) => this.membership.onHeartbeat(msg.data));
-    link.watchStatus(() => link.publish(link.subjects.discover));
+    // After a reconnect, what was in flight may be lost: ask every worker for a heartbeat, and
+    // every running generation for what it lacks (its worker publishes it again).
+    link.watchStatus(() => {
+      link.publish(link.subjects.discover);
+      for (const remote of this.active) remote.resync();
+    });
     await link.flush();
     link.publish(link.subjects.discover);
     await Promise.race([this.membership.firstHeartbeat, sleep(this.options.discoverMs)]);
+  }
+
+  /** The NATS server this gateway is connected to now ("host:port"), e.g. to tell which one it depends on. */
+  natsServer(): string {
+    return this.link.connection.getServer();
   }
 
   /** Live workers (heartbeat within memberTtlMs). */
