@@ -81,6 +81,7 @@ export class ServedStream {
   /** Stops the generation. */
   cancel(reason: string): void {
     this.abort.abort(new Error(reason));
+    this.wake?.(); // a wait for credit ends now, not after ackTimeoutMs
   }
 
   private send(message: StreamMessage): void {
