@@ -6,7 +6,9 @@
  * Failures: a generation whose worker goes quiet is checked with a ping; a worker that does not
  * answer is taken for dead, avoided for a while, and the generation continues on another worker
  * from the prompt plus the text already delivered. Legacy sessions are pinned to the worker
- * holding their cache; when it dies, their history is replayed on another one.
+ * holding their cache; when it dies, their history is replayed on another one. A NATS server's
+ * death or restart loses what was in flight: after a reconnect (or on a gap in a stream's
+ * sequence numbers) each generation asks its worker to resend what it lacks (StreamAttempt.sync).
  *
  * The parts: GatewayLink (the connection), Membership (heartbeats), WorkerPicker and RetryPolicy
  * (routing.ts), RemoteStream and StreamAttempt (generations), StepSessions (legacy steps).
