@@ -63,7 +63,6 @@ async function run(gw: NatsPipeline, prompt: string): Promise<Outcome> {
       }
     } catch (error) {
       out.end = isCodedError(error) ? error.code : `uncoded: ${(error as Error).message}`;
-      if (process.env.DEBUG_RESTART) console.log(error);
     }
   })();
   await Promise.race([body, new Promise((r) => setTimeout(r, HANG_MS).unref())]);

@@ -63,6 +63,11 @@ export class ServedStream {
     this.wake?.();
   }
 
+  /** Whether the gateway acknowledged everything sent (an ended stream then needs no keeping). */
+  get settled(): boolean {
+    return this.unacked.length === 0;
+  }
+
   /**
    * Publishes again what was sent from `from` on and not acknowledged: after this worker's
    * reconnect, or when the gateway saw a gap or went quiet (messages in flight when a NATS server

@@ -41,6 +41,7 @@ export class ServedStreams {
   }
 
   private linger(stream: ServedStream): void {
+    if (stream.settled) return;
     const forget = () => {
       clearTimeout(timer);
       if (this.ended.get(stream.key) === stream) this.ended.delete(stream.key);
