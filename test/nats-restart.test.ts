@@ -180,6 +180,32 @@ describe("a NATS server's death or restart mid-stream", { skip: skipWithoutNats 
     assert.equal((gw.stats() as any).workerFailures, 0, "nothing taken for dead: the worker resent what was lost");
   });
 
+  test("step replies lost in flight: the step is found missing by the ping and run again, positions as a single node's", async () => {
+    const server = await startNatsServer();
+    cleanups.push(() => server.stop());
+    const worker = await startWorker({ servers: server.url, pipeline: slowFake(1), name: "steplossy" });
+    cleanups.push(() => worker.close());
+    const gw = await NatsPipeline.connect({ servers: server.url, stepIdleMs: 200, requestTimeoutMs: 500 });
+    cleanups.push(() => gw.close());
+    // Replies go out through the client's protocol handler: drop the first reply to step 0 and to step 2.
+    const protocol = (worker.connection as any).protocol;
+    const publish = protocol.publish.bind(protocol);
+    const dropped: number[] = [];
+    protocol.publish = (subject: string, data?: Uint8Array, options?: unknown) => {
+      const m = data && data.length > 0 ? JSON.parse(new TextDecoder().decode(data)) : undefined;
+      const step = m?.result?.sequenceLength !== undefined ? m.result.step : undefined;
+      if (m?.result && !dropped.includes(step ?? -1) && (step === 0 || step === 2)) return void dropped.push(step);
+      publish(subject, data, options);
+    };
+    const reference = new FakePipeline(MODEL);
+    const inputs: (string | number[])[] = ["Hello", [5, 6, 7], "x", "yz"];
+    for (let n = 0; n < inputs.length; n++) {
+      const got = await gw.step({ sessionId: "lossy", modelId: "fake", step: n, inputIds: inputs[n] });
+      assert.deepEqual(got, await reference.step({ sessionId: "lossy", modelId: "fake", step: n, inputIds: inputs[n] }), `step ${n}`);
+    }
+    assert.deepEqual(dropped, [0, 2], "the replies were dropped");
+  });
+
   test("NATS gone for longer than recoveryMs: every stream ends in BUSY (retryable), none hangs", async () => {
     const server = await startNatsServer();
     cleanups.push(() => server.stop());

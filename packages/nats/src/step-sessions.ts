@@ -113,10 +113,15 @@ export class StepSessions {
     }
   }
 
-  /** One step on the session's worker (or any, through the queue group, pinning the one that answers). */
+  /**
+   * One step on the session's worker; not pinned yet, on the least busy live worker (or, knowing
+   * none, any through the queue group), pinning the one that answers.
+   */
   private async stepOn(call: StepCall, s: StepSession): Promise<StepResult> {
-    const { link } = this.ctx;
-    const subject = s.worker ? link.subjects.worker(s.worker, "step") : link.subjects.step(call.modelId);
+    const { link, picker } = this.ctx;
+    // A worker named, not the queue group, wherever one is known: it can be pinged about the step.
+    const target = s.worker ?? picker.leastBusy(call.modelId);
+    const subject = target ? link.subjects.worker(target, "step") : link.subjects.step(call.modelId);
     const ask = link.ask(subject, call, 24 * 3600_000);
     // The step may wait behind generations on its worker: ping it meanwhile instead of timing out.
     // The ping names the step: a worker that no longer has it (the request or the reply was lost
@@ -127,12 +132,12 @@ export class StepSessions {
       while (!settled) {
         await sleep(this.ctx.stepIdleMs);
         if (settled) continue;
-        if (!s.worker) {
+        if (!target) {
           // Through the queue group (step 0, which starts the session anew): after a reconnect, ask again.
           if (link.epoch !== epoch) return "lost" as const;
           continue;
         }
-        if (!(await link.alive(s.worker, { session: call.sessionId, step: call.step }))) return "lost" as const;
+        if (!(await link.alive(target, { session: call.sessionId, step: call.step }))) return "lost" as const;
       }
       return "done" as const;
     })();
@@ -147,7 +152,8 @@ export class StepSessions {
         throw error;
       }
       const coded = natsError(error, call.modelId);
-      if (s.worker) {
+      if (target) {
+        if (target !== s.worker) picker.avoid(target);
         s.worker = undefined;
         throw new WorkerLost(); // no responders on its own subject: gone
       }
