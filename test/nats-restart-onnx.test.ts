@@ -4,14 +4,12 @@
  * failures"). The fake-engine cases, a cluster of three among them, are in nats-restart.test.ts.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { NatsPipeline } from "@modelnode/nats";
 import { eventually } from "@modelnode/testing";
-import { skipWithoutNats, startNatsServer, type NatsServer } from "./support/nats.js";
+import { ONNX_WORKER, skipWithoutNats, spawnWorker, startNatsServer, type NatsServer } from "./support/nats.js";
 
-const ONNX_WORKER = fileURLToPath(new URL("./support/nats-onnx-worker.js", import.meta.url));
 const PROMPTS = ["Hello, world!", "The quick brown fox jumps over the lazy dog because", "Ünïcödé → 日本語 🙂", "Once upon a time"];
 
 const children: ChildProcess[] = [];
@@ -23,14 +21,6 @@ after(async () => {
   await server?.stop();
 });
 
-function spawnWorker(url: string, name: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [ONNX_WORKER, url, name], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NATS_TEST_TOKEN_MS: "30" } });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout!.once("data", () => resolve(child));
-    child.once("exit", (code) => reject(new Error(`worker ${name} exited ${code}`)));
-  });
-}
 
 async function run(pipeline: NatsPipeline, prompt: string): Promise<{ text: string; end: string }> {
   let text = "";
@@ -51,7 +41,7 @@ async function run(pipeline: NatsPipeline, prompt: string): Promise<{ text: stri
 
 test("the real tiny ONNX model: a single nats-server SIGKILLed and restarted mid-stream, every text exactly the undisturbed one", { skip: skipWithoutNats }, async () => {
   server = await startNatsServer();
-  await Promise.all(["x0", "x1"].map((n) => spawnWorker(server!.url, n)));
+  children.push(...(await Promise.all(["x0", "x1"].map((n) => spawnWorker(server!.url, n, { NATS_TEST_TOKEN_MS: "30" }, ONNX_WORKER)))));
   gw = await NatsPipeline.connect({ servers: server.url });
   await eventually(() => gw!.workers().length === 2, "two workers", 15_000);
   const reference = await Promise.all(PROMPTS.map((p) => run(gw!, p)));

@@ -7,24 +7,14 @@
  * ContinuingFake) or a coded retryable error, never a hang; legacy sessions keep their positions.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { after, describe, test } from "node:test";
 import { isCodedError } from "@modelnode/core/pipeline";
 import { NatsPipeline, startWorker } from "@modelnode/nats";
 import { eventually, FakePipeline } from "@modelnode/testing";
-import { ContinuingFake, expectedText, skipWithoutNats, startNatsServer } from "./support/nats.js";
+import { ContinuingFake, expectedText, skipWithoutNats, spawnWorker, startNatsServer } from "./support/nats.js";
 import { connectionNames, startNatsCluster, type ClusterMember } from "./support/nats-cluster.js";
 
-const WORKER = fileURLToPath(new URL("./support/nats-worker.js", import.meta.url));
-
-function spawnWorker(urls: string, name: string, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [WORKER, urls, name], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
-  return new Promise((resolve, reject) => {
-    child.stdout!.once("data", () => resolve(child));
-    child.once("exit", (code) => reject(new Error(`worker ${name} exited ${code}`)));
-  });
-}
 const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once("exit", () => r()));
 
