@@ -1,5 +1,5 @@
 /**
- * A worker process for the scale-out tests: `node nats-worker.js <nats url> <name>`, a
+ * A worker process for the scale-out tests: `node nats-worker.js <nats url[,url…]> <name>`, a
  * ContinuingFake whose tokens take NATS_TEST_TOKEN_MS each; prints "ready" once subscribed and
  * drains on SIGTERM.
  */
@@ -11,7 +11,7 @@ const pipeline = new ContinuingFake([{ id: "fake", contextLength: 4096, vocabSiz
 const ms = Number(process.env.NATS_TEST_TOKEN_MS ?? 5);
 pipeline.tokenDelay = () => new Promise((r) => setTimeout(r, ms));
 const worker = await startWorker({
-  servers: url,
+  servers: url.split(","),
   pipeline,
   name,
   heartbeatMs: 200,

@@ -29,9 +29,10 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-export async function startNatsServer(port?: number): Promise<NatsServer> {
+/** A nats-server on `port` (default: a free one); `args`: more flags (a cluster's -cluster/-routes). */
+export async function startNatsServer(port?: number, args: string[] = []): Promise<NatsServer> {
   const p = port ?? (await freePort());
-  const proc = spawn(NATS_SERVER!, ["-a", "127.0.0.1", "-p", String(p)], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(NATS_SERVER!, ["-a", "127.0.0.1", "-p", String(p), ...args], { stdio: ["ignore", "ignore", "pipe"] });
   await new Promise<void>((resolve, reject) => {
     let log = "";
     const timer = setTimeout(() => reject(new Error(`nats-server did not start: ${log}`)), 10_000);

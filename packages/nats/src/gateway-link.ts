@@ -4,13 +4,17 @@
  */
 import { connect, createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { errors } from "@modelnode/core/pipeline";
-import { decode, encode, subjects, type Subjects } from "./protocol.js";
+import { decode, encode, reconnectOptions, subjects, type Subjects } from "./protocol.js";
 import type { GatewayOptions } from "./gateway-options.js";
 
 export class GatewayLink {
   readonly subjects: Subjects;
   /** False between a disconnect and the reconnect that follows it. */
   private connected = true;
+  /** Reconnects so far: what was in flight across one may be lost. */
+  epoch = 0;
+  /** Waits for the next reconnect (reconnected()). */
+  private readonly waiters = new Set<() => void>();
 
   private constructor(
     readonly connection: NatsConnection,
@@ -23,7 +27,7 @@ export class GatewayLink {
   static async open(options: GatewayOptions): Promise<GatewayLink> {
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: options.servers, name: `modelnode-gateway-${options.name}`, maxReconnectAttempts: -1, timeout: options.requestTimeoutMs });
+      nc = await connect({ servers: options.servers, name: `modelnode-gateway-${options.name}`, timeout: options.requestTimeoutMs, ...reconnectOptions(options.reconnectWaitMs) });
     } catch (error) {
       throw new Error(`cannot reach NATS at ${String(options.servers)}: ${(error as Error).message}`);
     }
@@ -37,6 +41,8 @@ export class GatewayLink {
         if (status.type === "disconnect") this.connected = false;
         if (status.type === "reconnect") {
           this.connected = true;
+          this.epoch++;
+          for (const wake of this.waiters) wake();
           onReconnect();
         }
       }
@@ -45,6 +51,22 @@ export class GatewayLink {
 
   get reachable(): boolean {
     return !this.connection.isClosed() && this.connected;
+  }
+
+  /** Resolves true once connected (at once when it is), false after `ms` without a reconnect or when closed. */
+  reconnected(ms: number): Promise<boolean> {
+    if (this.reachable) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve(ok);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(this.reachable), ms);
+      this.waiters.add(wake);
+    });
   }
 
   get closed(): boolean {
@@ -86,11 +108,15 @@ export class GatewayLink {
     return decode<T>(msg.data);
   }
 
-  /** Whether a worker answers its ping within the request time-out. */
-  async alive(worker: string): Promise<boolean> {
+  /**
+   * Whether a worker answers its ping within the request time-out; given a stream (or a step), also whether
+   * the worker still has it (a worker that gave up on it, e.g. no acknowledgement for its
+   * ackTimeoutMs while NATS was away, says no: the gateway then resumes it elsewhere).
+   */
+  async alive(worker: string, what?: { id: string; attempt: number } | { session: string; step: number }): Promise<boolean> {
     try {
-      await this.connection.request(this.subjects.worker(worker, "ping"), undefined, { timeout: this.requestTimeoutMs });
-      return true;
+      const msg = await this.connection.request(this.subjects.worker(worker, "ping"), what ? encode(what) : undefined, { timeout: this.requestTimeoutMs });
+      return what === undefined || decode<{ known?: boolean }>(msg.data).known !== false;
     } catch {
       return false;
     }

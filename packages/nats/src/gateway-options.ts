@@ -23,6 +23,13 @@ export interface NatsPipelineOptions {
   window?: number;
   /** A worker missing heartbeats for this long leaves the membership. Default 5000 ms. */
   memberTtlMs?: number;
+  /** Pause between reconnect tries to the same NATS server (the client's reconnectTimeWait). Default 250 ms. */
+  reconnectWaitMs?: number;
+  /**
+   * After a NATS server's death or restart: how long a generation waits for NATS to come back, or
+   * for a worker to take over its resumed try, before it ends in `BUSY` (retryable). Default 10 s.
+   */
+  recoveryMs?: number;
   logger?: MinimalLogger;
 }
 
@@ -32,6 +39,7 @@ export function withDefaults(options: NatsPipelineOptions): GatewayOptions {
   return {
     prefix: DEFAULT_PREFIX, name: `g${Math.random().toString(36).slice(2, 10)}`, discoverMs: 2000, maxAttempts: 5,
     requestTimeoutMs: 2000, idleMs: 1500, stepIdleMs: 1500, avoidMs: 30_000, window: 16, memberTtlMs: 5000,
+    reconnectWaitMs: 250, recoveryMs: 10_000,
     ...options,
   };
 }
@@ -44,6 +52,8 @@ export interface GatewayCounters {
   workerFailures: number;
   /** Step sessions whose history was replayed on another worker. */
   replays: number;
+  /** Gaps seen in a stream's sequence numbers (pieces lost in flight, e.g. with a NATS server): each asked the worker to resend. */
+  gaps: number;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

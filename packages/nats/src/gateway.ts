@@ -6,7 +6,9 @@
  * Failures: a generation whose worker goes quiet is checked with a ping; a worker that does not
  * answer is taken for dead, avoided for a while, and the generation continues on another worker
  * from the prompt plus the text already delivered. Legacy sessions are pinned to the worker
- * holding their cache; when it dies, their history is replayed on another one.
+ * holding their cache; when it dies, their history is replayed on another one. A NATS server's
+ * death or restart loses what was in flight: after a reconnect (or on a gap in a stream's
+ * sequence numbers) each generation asks its worker to resend what it lacks (StreamAttempt.sync).
  *
  * The parts: GatewayLink (the connection), Membership (heartbeats), WorkerPicker and RetryPolicy
  * (routing.ts), RemoteStream and StreamAttempt (generations), StepSessions (legacy steps).
@@ -39,7 +41,7 @@ export class NatsPipeline implements ModelPipeline {
   private readonly streamContext: StreamContext;
   /** Generations running now (cancelled on close). */
   private readonly active = new Set<RemoteStream>();
-  private readonly counters: GatewayCounters = { resubmits: 0, workerFailures: 0, replays: 0 };
+  private readonly counters: GatewayCounters = { resubmits: 0, workerFailures: 0, replays: 0, gaps: 0 };
   private closing?: Promise<void>;
 
   private constructor(
@@ -52,8 +54,11 @@ export class NatsPipeline implements ModelPipeline {
     const picker = new WorkerPicker(this.membership, options.avoidMs);
     const retry = new RetryPolicy(options.maxAttempts);
     const shared = { gatewayId: this.id, link, picker, retry, counters: this.counters, log };
-    this.streamContext = { ...shared, window: options.window, idleMs: options.idleMs, countTokens: (modelId, text) => this.countTokens(modelId, text) };
-    this.sessions = new StepSessions({ ...shared, stepIdleMs: options.stepIdleMs });
+    this.streamContext = {
+      ...shared, window: options.window, idleMs: options.idleMs, recoveryMs: options.recoveryMs,
+      countTokens: (modelId, text) => this.countTokens(modelId, text),
+    };
+    this.sessions = new StepSessions({ ...shared, stepIdleMs: options.stepIdleMs, recoveryMs: options.recoveryMs });
   }
 
   static async connect(options: NatsPipelineOptions): Promise<NatsPipeline> {
@@ -67,10 +72,20 @@ export class NatsPipeline implements ModelPipeline {
   private async start(): Promise<void> {
     const { link } = this;
     link.subscribe(link.subjects.heartbeat, (msg) => this.membership.onHeartbeat(msg.data));
-    link.watchStatus(() => link.publish(link.subjects.discover));
+    // After a reconnect, what was in flight may be lost: ask every worker for a heartbeat, and
+    // every running generation for what it lacks (its worker publishes it again).
+    link.watchStatus(() => {
+      link.publish(link.subjects.discover);
+      for (const remote of this.active) remote.resync();
+    });
     await link.flush();
     link.publish(link.subjects.discover);
     await Promise.race([this.membership.firstHeartbeat, sleep(this.options.discoverMs)]);
+  }
+
+  /** The NATS server this gateway is connected to now ("host:port"), e.g. to tell which one it depends on. */
+  natsServer(): string {
+    return this.link.connection.getServer();
   }
 
   /** Live workers (heartbeat within memberTtlMs). */

@@ -30,6 +30,15 @@ export const subjects = (prefix: string) => ({
 });
 export type Subjects = ReturnType<typeof subjects>;
 
+/**
+ * Both sides' reconnect options for the NATS client: never give up (`maxReconnectAttempts: -1`),
+ * try a server again after `waitMs` (the client's default is 2 s; a restarted server is found
+ * sooner), other servers of a cluster at once.
+ */
+export function reconnectOptions(waitMs = 250) {
+  return { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: waitMs, reconnectJitter: 50 };
+}
+
 export interface WireError {
   code: string;
   message: string;
@@ -96,8 +105,14 @@ export type StreamMessage =
   /** The worker is draining and gives the generation back; the gateway continues it elsewhere. */
   | { t: "handback"; attempt: number; seq: number };
 
-/** Gateway → worker ctl subject. */
-export type ControlMessage = { id: string; attempt: number; ack: number } | { id: string; attempt: number; cancel: true };
+/**
+ * Gateway → worker ctl subject. `ack`: every message up to this sequence number was taken (one
+ * more credit each; the final one included, so the worker can let it go). `resend`: publish again
+ * every message from this sequence number on that was not acknowledged: core NATS does not
+ * redeliver what was in flight when a server died or a connection dropped, so the gateway asks
+ * when it sees a gap, goes quiet, or reconnects.
+ */
+export type ControlMessage = { id: string; attempt: number; ack: number; resend?: number } | { id: string; attempt: number; cancel: true };
 
 export interface StepCall {
   sessionId: string;

@@ -12,6 +12,8 @@ import { adjustmentsOf, decode, fromWire, type CallReply, type GenerateCall, typ
 import type { GatewayParts } from "./gateway-parts.js";
 import { Mailbox } from "./mailbox.js";
 import { StreamAttempt, type Piece } from "./stream-attempt.js";
+import { unreachable } from "./gateway-link.js";
+import { sleep } from "./gateway-options.js";
 
 export type RemoteStreamState = "waiting" | "streaming" | "resuming" | "done";
 
@@ -21,6 +23,8 @@ export interface StreamContext extends GatewayParts {
   window: number;
   /** Quiet time before the worker is pinged. */
   idleMs: number;
+  /** After a NATS server's death or restart: how long to wait for NATS, or for a worker to take the resumed try. */
+  recoveryMs: number;
   countTokens(modelId: string, text: string): Promise<number>;
 }
 
@@ -56,6 +60,10 @@ export class RemoteStream {
   private current?: StreamAttempt;
   private readonly delivered = new Delivered();
   private readonly mailbox = new Mailbox<StreamMessage>();
+  /** Tries that did not count against maxAttempts: re-offers while NATS or the workers came back. */
+  private freeTries = 0;
+  /** Until when offers that find no worker (or no NATS) are tried again: set when a try was lost. */
+  private recoverUntil = 0;
 
   constructor(
     private readonly ctx: StreamContext,
@@ -66,6 +74,11 @@ export class RemoteStream {
 
   get status(): RemoteStreamState {
     return this.state;
+  }
+
+  /** The gateway reconnected: the running try asks again for what may have been lost. */
+  resync(): void {
+    if (this.state === "streaming") this.current?.sync();
   }
 
   /** Asks the worker running the current try to stop; nothing to do in any other state. */
@@ -83,7 +96,7 @@ export class RemoteStream {
       for (;;) {
         this.attempt++;
         this.state = this.attempt > 1 ? "resuming" : "waiting";
-        retry.check(this.attempt, "generation");
+        retry.check(this.attempt - this.freeTries, "generation");
         if (signal?.aborted) return yield* this.cancelledBetweenTries();
         if (this.delivered.pieces > 0 && this.request.prompt === undefined && !this.delivered.ids) {
           throw errors.busy("The model worker serving this chat stopped, and its pipeline does not report token ids, so the chat cannot be continued on another one.", { reason: "worker_lost" });
@@ -104,7 +117,7 @@ export class RemoteStream {
   /** Streams one accepted try; "again" when the generation must go on with another try. */
   private async *streamFrom(worker: string): AsyncGenerator<GenerationEvent, "finished" | "again"> {
     const { ctx } = this;
-    const attempt = new StreamAttempt(ctx.link, ctx.idleMs, this.mailbox, this.id, this.attempt, worker);
+    const attempt = new StreamAttempt(ctx.link, ctx, this.mailbox, this.id, this.attempt, worker);
     this.current = attempt;
     this.state = "streaming";
     const end = yield* attempt.events((piece) => this.delivered.add(piece));
@@ -124,7 +137,12 @@ export class RemoteStream {
         ctx.counters.workerFailures++;
         ctx.picker.lost(worker);
         ctx.log.warn({ request: this.id, worker, delivered: this.delivered.pieces }, "worker lost mid-generation; resubmitting");
+        attempt.cancel(); // if it is only reconnecting, it stops instead of waiting for acknowledgements
+        this.recoverUntil = Date.now() + ctx.recoveryMs;
         break;
+      case "unreachable":
+        this.state = "done";
+        throw unreachable();
     }
     this.current = undefined;
     this.state = "resuming";
@@ -166,12 +184,18 @@ export class RemoteStream {
     const subject = direct ? link.subjects.worker(direct, "generate") : link.subjects.generate(call.modelId);
     let reply: CallReply;
     try {
+      if (Date.now() < this.recoverUntil) await link.reconnected(this.recoverUntil - Date.now());
       reply = await link.request<CallReply>(subject, call, call.modelId);
     } catch (error) {
-      if (direct && isCodedError(error)) {
-        picker.avoid(direct);
+      if (direct && isCodedError(error)) picker.avoid(direct);
+      if (isCodedError(error) && Date.now() < this.recoverUntil) {
+        // Recovering from a lost try (NATS or the workers are coming back): wait, and offer again
+        // under a new try number (the lost reply may have been an acceptance) without using up a try.
+        this.freeTries++;
+        await sleep(Math.min(100 * this.freeTries, 500));
         return undefined;
       }
+      if (direct && isCodedError(error)) return undefined;
       throw error;
     }
     if ("error" in reply) throw fromWire(reply.error);

@@ -14,6 +14,8 @@ export class RequestServer {
   private readonly queueSubs: Subscription[] = [];
   /** This worker's own subjects, kept until the last stream has ended. */
   private readonly ownSubs: Subscription[] = [];
+  /** The steps taken in and not answered yet (`<session>#<step>`), which a ping may ask about. */
+  private readonly stepsRunning = new Set<string>();
 
   constructor(
     private readonly workerId: string,
@@ -34,7 +36,7 @@ export class RequestServer {
     this.ownSubs.push(on(s.worker(id, "generate"), (m) => this.onGenerate(m)));
     this.ownSubs.push(on(s.worker(id, "step"), (m) => void this.onStep(m, false)));
     this.ownSubs.push(on(s.worker(id, "ctl"), (m) => this.onControl(m)));
-    this.ownSubs.push(on(s.worker(id, "ping"), (m) => reply(m, { ok: true, worker: id, inFlight: this.streams.size })));
+    this.ownSubs.push(on(s.worker(id, "ping"), (m) => this.onPing(m)));
     this.ownSubs.push(on(s.worker(id, "close"), (m) => this.onCloseSession(m)));
   }
 
@@ -66,6 +68,22 @@ export class RequestServer {
     this.streams.run(stream);
   }
 
+  /**
+   * Alive; and, when the ping names a stream ({ id, attempt }) or a step ({ session, step }),
+   * whether this worker still has it (a stream running, or ended and not acknowledged; a step
+   * taken in and not answered): a gateway that lacks it learns that something was lost.
+   */
+  private onPing(msg: Msg): void {
+    let known: boolean | undefined;
+    try {
+      if (msg.data.length > 0) {
+        const what = decode<{ id: string; attempt: number } | { session: string; step: number }>(msg.data);
+        known = "session" in what ? this.stepsRunning.has(`${what.session}#${what.step}`) : this.streams.get(what.id, what.attempt) !== undefined;
+      }
+    } catch {}
+    reply(msg, { ok: true, worker: this.workerId, inFlight: this.streams.size, ...(known !== undefined ? { known } : {}) });
+  }
+
   private onControl(msg: Msg): void {
     let ctl: ControlMessage;
     try {
@@ -84,11 +102,15 @@ export class RequestServer {
       return reply(msg, { error: toWire(errors.invalidRequest("Unreadable request.")) });
     }
     if (queued && this.streams.draining) return reply(msg, { busy: true, worker: this.workerId, reason: "draining" });
+    const key = `${call.sessionId}#${call.step}`;
+    this.stepsRunning.add(key);
     try {
       const result = await this.ctx.pipeline.step({ ...call });
       reply(msg, { ok: true, worker: this.workerId, result });
     } catch (error) {
       reply(msg, { error: toWire(error), worker: this.workerId });
+    } finally {
+      this.stepsRunning.delete(key);
     }
   }
 

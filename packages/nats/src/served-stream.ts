@@ -31,6 +31,10 @@ export class ServedStream {
   private seq = 0;
   /** Wakes a wait for credit (an acknowledgement, a cancel, a hand-back, or the end). */
   private wake?: () => void;
+  /** Messages sent and not acknowledged yet, the final one included: what a resend repeats. */
+  private readonly unacked: StreamMessage[] = [];
+  /** Set once the stream has ended; runs when its last message is acknowledged (the worker then forgets it). */
+  onSettled?: () => void;
 
   constructor(
     private readonly call: GenerateCall,
@@ -50,8 +54,27 @@ export class ServedStream {
   /** An acknowledgement or a cancellation from the gateway. */
   onControl(ctl: ControlMessage): void {
     if ("cancel" in ctl) this.abort.abort(new Error("cancelled by the gateway"));
-    else if (ctl.ack > this.acked) this.acked = ctl.ack;
+    else {
+      if (ctl.ack > this.acked) this.acked = ctl.ack;
+      while (this.unacked.length > 0 && this.unacked[0].seq <= this.acked) this.unacked.shift();
+      if (ctl.resend !== undefined) this.resend(ctl.resend);
+      if (this.unacked.length === 0) this.onSettled?.();
+    }
     this.wake?.();
+  }
+
+  /** Whether the gateway acknowledged everything sent (an ended stream then needs no keeping). */
+  get settled(): boolean {
+    return this.unacked.length === 0;
+  }
+
+  /**
+   * Publishes again what was sent from `from` on and not acknowledged: after this worker's
+   * reconnect, or when the gateway saw a gap or went quiet (messages in flight when a NATS server
+   * died are gone). The gateway drops what it already has by sequence number.
+   */
+  resend(from = this.acked + 1): void {
+    for (const message of this.unacked) if (message.seq >= from) this.publish(message);
   }
 
   /** The worker drains: give what is left back to the gateway, which continues it elsewhere. */
@@ -63,10 +86,16 @@ export class ServedStream {
   /** Stops the generation. */
   cancel(reason: string): void {
     this.abort.abort(new Error(reason));
+    this.wake?.(); // a wait for credit ends now, not after ackTimeoutMs
   }
 
   private send(message: StreamMessage): void {
-    this.ctx.connection.publish(this.call.inbox, encode(message));
+    this.unacked.push(message);
+    this.publish(message);
+  }
+
+  private publish(message: StreamMessage): void {
+    if (!this.ctx.connection.isClosed()) this.ctx.connection.publish(this.call.inbox, encode(message));
   }
 
   private sendHandback(): void {

@@ -3,10 +3,18 @@ import { ServedStream, streamKey } from "./served-stream.js";
 
 export class ServedStreams {
   private readonly streams = new Map<string, ServedStream>();
+  /**
+   * Streams that ended but whose last messages the gateway has not acknowledged yet: kept (not
+   * counted against the cap) for `lingerMs`, so a final reply lost with a NATS server can be sent again.
+   */
+  private readonly ended = new Map<string, ServedStream>();
   /** Set when the worker drains: no new generations. */
   draining = false;
 
-  constructor(readonly maxInFlight: number) {}
+  constructor(
+    readonly maxInFlight: number,
+    private readonly lingerMs: number,
+  ) {}
 
   get size(): number {
     return this.streams.size;
@@ -26,11 +34,32 @@ export class ServedStreams {
 
   /** Starts a stream taken in; it leaves the set when it ends. */
   run(stream: ServedStream): void {
-    stream.start(() => this.streams.delete(stream.key));
+    stream.start(() => {
+      this.streams.delete(stream.key);
+      this.linger(stream);
+    });
+  }
+
+  private linger(stream: ServedStream): void {
+    if (stream.settled) return;
+    const forget = () => {
+      clearTimeout(timer);
+      if (this.ended.get(stream.key) === stream) this.ended.delete(stream.key);
+    };
+    const timer = setTimeout(forget, this.lingerMs);
+    timer.unref();
+    this.ended.set(stream.key, stream);
+    stream.onSettled = forget;
   }
 
   get(id: string, attempt: number): ServedStream | undefined {
-    return this.streams.get(streamKey(id, attempt));
+    const key = streamKey(id, attempt);
+    return this.streams.get(key) ?? this.ended.get(key);
+  }
+
+  /** After a reconnect: every stream, running or ended, publishes again what was not acknowledged. */
+  resendAll(): void {
+    for (const stream of [...this.streams.values(), ...this.ended.values()]) stream.resend();
   }
 
   /** Waits for every stream to end, for at most `ms`. */

@@ -2,7 +2,7 @@
  * Legacy step sessions on the gateway: each is pinned to the worker holding its cache; when that
  * worker dies, the session's history is replayed on another one.
  */
-import { errors, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
+import { errors, isCodedError, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { Msg } from "@nats-io/transport-node";
 import { decode, fromWire, type StepCall, type WireError } from "./protocol.js";
 import { natsError } from "./gateway-link.js";
@@ -27,6 +27,8 @@ class WorkerLost extends Error {}
 export interface StepContext extends GatewayParts {
   /** A waiting step pings its worker this often. */
   stepIdleMs: number;
+  /** After a lost step: how long "no worker now" is waited out (NATS or the workers coming back). */
+  recoveryMs: number;
 }
 
 export class StepSessions {
@@ -70,9 +72,10 @@ export class StepSessions {
     }
     const s = session!;
     s.running = request.step;
+    let recoverUntil = 0;
     try {
-      for (let attempt = 1; ; attempt++) {
-        ctx.retry.check(attempt, "step");
+      for (let attempt = 1, waits = 0; ; attempt++) {
+        ctx.retry.check(attempt - waits, "step");
         try {
           if (!s.worker || (request.step > 0 && !(await ctx.link.alive(s.worker)))) {
             // Not pinned, or its worker died: start on any worker, replaying the history first.
@@ -92,8 +95,16 @@ export class StepSessions {
           s.history = [...s.history.filter((h) => h.step < call.step), call];
           return result;
         } catch (error) {
-          if (!(error instanceof WorkerLost)) throw error;
-          ctx.counters.workerFailures++;
+          // While NATS or the workers come back (recoveryMs after a lost step), no worker is not final.
+          if (!(error instanceof WorkerLost) && !(isCodedError(error) && error.code === "BUSY" && Date.now() < recoverUntil)) throw error;
+          if (error instanceof WorkerLost) {
+            ctx.counters.workerFailures++;
+            recoverUntil = Date.now() + ctx.recoveryMs;
+          } else {
+            waits++;
+            await ctx.link.reconnected(recoverUntil - Date.now());
+            await sleep(200);
+          }
         }
       }
     } finally {
@@ -102,18 +113,31 @@ export class StepSessions {
     }
   }
 
-  /** One step on the session's worker (or any, through the queue group, pinning the one that answers). */
+  /**
+   * One step on the session's worker; not pinned yet, on the least busy live worker (or, knowing
+   * none, any through the queue group), pinning the one that answers.
+   */
   private async stepOn(call: StepCall, s: StepSession): Promise<StepResult> {
-    const { link } = this.ctx;
-    const subject = s.worker ? link.subjects.worker(s.worker, "step") : link.subjects.step(call.modelId);
+    const { link, picker } = this.ctx;
+    // A worker named, not the queue group, wherever one is known: it can be pinged about the step.
+    const target = s.worker ?? picker.leastBusy(call.modelId);
+    const subject = target ? link.subjects.worker(target, "step") : link.subjects.step(call.modelId);
     const ask = link.ask(subject, call, 24 * 3600_000);
     // The step may wait behind generations on its worker: ping it meanwhile instead of timing out.
+    // The ping names the step: a worker that no longer has it (the request or the reply was lost
+    // with a NATS server) counts as lost too, and the history is replayed.
     let settled = false;
+    const epoch = link.epoch;
     const watchdog = (async () => {
       while (!settled) {
         await sleep(this.ctx.stepIdleMs);
-        if (settled || !s.worker) continue;
-        if (!(await link.alive(s.worker))) return "lost" as const;
+        if (settled) continue;
+        if (!target) {
+          // Through the queue group (step 0, which starts the session anew): after a reconnect, ask again.
+          if (link.epoch !== epoch) return "lost" as const;
+          continue;
+        }
+        if (!(await link.alive(target, { session: call.sessionId, step: call.step }))) return "lost" as const;
       }
       return "done" as const;
     })();
@@ -128,7 +152,8 @@ export class StepSessions {
         throw error;
       }
       const coded = natsError(error, call.modelId);
-      if (s.worker) {
+      if (target) {
+        if (target !== s.worker) picker.avoid(target);
         s.worker = undefined;
         throw new WorkerLost(); // no responders on its own subject: gone
       }

@@ -9,7 +9,7 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { ModelPipeline } from "@modelnode/core/pipeline";
-import { DEFAULT_PREFIX, subjects, type Heartbeat } from "./protocol.js";
+import { DEFAULT_PREFIX, reconnectOptions, subjects, type Heartbeat } from "./protocol.js";
 import { Announcer } from "./announcer.js";
 import { silentLogger, type MinimalLogger } from "./logger.js";
 import { RequestServer } from "./request-server.js";
@@ -33,6 +33,8 @@ export interface WorkerOptions {
    * gateway (it died, or its client stopped reading) and cancelling the generation. Default 30 s.
    */
   ackTimeoutMs?: number;
+  /** Pause between reconnect tries to the same NATS server (the client's reconnectTimeWait). Default 250 ms. */
+  reconnectWaitMs?: number;
   /** Close the pipeline when the worker closes. Default true. */
   closePipeline?: boolean;
   logger?: MinimalLogger;
@@ -69,7 +71,7 @@ class NatsModelWorker implements ModelWorker {
   ) {
     const s = subjects(options.prefix ?? DEFAULT_PREFIX);
     const { pipeline } = options;
-    this.streams = new ServedStreams(options.maxInFlight ?? 4);
+    this.streams = new ServedStreams(options.maxInFlight ?? 4, options.ackTimeoutMs ?? 30_000);
     this.announcer = new Announcer(connection, s, () => this.heartbeat(), options.heartbeatMs ?? 1000);
     this.server = new RequestServer(id, s, this.streams, {
       connection, pipeline, ackTimeoutMs: options.ackTimeoutMs ?? 30_000, log: options.logger ?? silentLogger,
@@ -79,14 +81,29 @@ class NatsModelWorker implements ModelWorker {
   static async start(options: WorkerOptions): Promise<NatsModelWorker> {
     const id = options.name ?? `w${Math.random().toString(36).slice(2, 10)}`;
     if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`worker name "${id}": use letters, digits, - and _`);
-    const nc = await connect({ servers: options.servers, name: `modelnode-worker-${id}`, maxReconnectAttempts: -1 });
+    const nc = await connect({ servers: options.servers, name: `modelnode-worker-${id}`, ...reconnectOptions(options.reconnectWaitMs) });
     const worker = new NatsModelWorker(id, nc, options);
     worker.server.listen();
     worker.announcer.listen();
+    worker.watchStatus();
     await nc.flush();
     worker.announcer.start();
     (options.logger ?? silentLogger).info({ worker: id, models: options.pipeline.listModels().map((m) => m.id) }, "worker ready");
     return worker;
+  }
+
+  /**
+   * After a reconnect (the NATS server died or restarted, or the network dropped), what was in
+   * flight may be gone: announce at once, and publish again every stream's unacknowledged messages.
+   */
+  private watchStatus(): void {
+    void (async () => {
+      for await (const status of this.connection.status()) {
+        if (status.type !== "reconnect") continue;
+        this.announcer.announce();
+        this.streams.resendAll();
+      }
+    })().catch(() => {});
   }
 
   private heartbeat(): Heartbeat {
