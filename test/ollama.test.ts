@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Ollama } from "ollama";
 import { Ajv } from "ajv";
 import type { ModelNode } from "@modelnode/core/server";
+import { hashLicenseKey } from "@modelnode/plugin-auth";
 import { TestClient } from "@modelnode/testing";
 import { eventuallyIdle, startNode } from "./support/node.js";
 
@@ -151,6 +152,24 @@ test("errors reach the client with Ollama's message: unknown model (404), refuse
   assert.deepEqual(Object.keys((await res.json()) as object), ["error"]);
   const ps = await ollama.ps();
   assert.equal(ps.models.length, 1, "the node still answers");
+});
+
+test("auth required: 401 in Ollama's shape without a valid key; the client's Authorization header is served", async () => {
+  const key = "e2e-ollama-license-key";
+  const secured = await startNode({ auth: { required: true, keyHashes: [hashLicenseKey(key)], secret: "s".repeat(32) } });
+  const host = `http://127.0.0.1:${secured.port}`;
+  try {
+    const anonymous = await fetch(`${host}/api/tags`);
+    assert.equal(anonymous.status, 401);
+    assert.match(((await anonymous.json()) as { error: string }).error, /Authorization: Bearer/);
+    await assert.rejects(new Ollama({ host, headers: { Authorization: "Bearer not-the-key" } }).list(), { status_code: 401 });
+    const right = new Ollama({ host, headers: { Authorization: `Bearer ${key}` } });
+    assert.deepEqual((await right.list()).models.map((m) => m.name), ["tiny-gpt2"]);
+    const reply = await right.generate({ model: "tiny-gpt2", prompt: "Hi", options: { num_predict: 2 } });
+    assert.equal(reply.eval_count, 2);
+  } finally {
+    await secured.node.close();
+  }
 });
 
 test("config ollama.enabled false leaves the routes out: /api/ paths answer as before (426)", async () => {

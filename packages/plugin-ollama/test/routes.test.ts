@@ -171,3 +171,20 @@ test("a client that leaves a stream cancels its generation; one waiting for a wh
     await close();
   }
 });
+
+test("a node that stops waiting for its requests answers 503: whole, or as a stream's last line in Ollama's shape", async () => {
+  const { base, pipeline, node } = await serve();
+  pipeline.tokenDelay = () => sleep(10);
+  const whole = post(`${base}/api/generate`, { model: "fake", prompt: "p", stream: false, options: { num_predict: 1000 } });
+  const streamed = await post(`${base}/api/chat`, { model: "fake", messages: [{ role: "user", content: "p" }], options: { num_predict: 1000 } });
+  assert.equal(streamed.status, 200);
+  await eventually(() => pipeline.generationsInFlight === 2, "both generations to run");
+  const closing = node.close(0); // no grace: in-flight requests are cancelled at once
+  const answer = await whole;
+  assert.equal(answer.status, 503);
+  assert.deepEqual(await answer.json(), { error: "The generation was cancelled: the node is shutting down." });
+  const lines = ndjson(await streamed.text());
+  assert.ok(lines.length >= 2 && lines.slice(0, -1).every((line) => line.done === false));
+  assert.deepEqual(lines[lines.length - 1], { error: "The generation was cancelled: the node is shutting down." });
+  await closing;
+});
