@@ -75,6 +75,19 @@ test("greedy /api/generate gives exactly the WebSocket inference_request's text 
   }
 });
 
+test("logprobs: the same tokens and log probabilities as the WebSocket inference_request's, streamed and not", async () => {
+  const prompt = "Hello, world!";
+  const ws = (await viaWebSocket({ prompt, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 2 })) as unknown as { logprobs: { token: string; logprob: number; top_logprobs: { token: string; logprob: number }[] }[] };
+  const expected = ws.logprobs.map((l) => [l.token, l.logprob, l.top_logprobs.map((t) => [t.token, t.logprob])]);
+  const shape = (entries: { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[]) => entries.map((l) => [l.token, l.logprob, (l.top_logprobs ?? []).map((t) => [t.token, t.logprob])]);
+  const whole = await ollama.generate({ model: "tiny-gpt2", prompt, logprobs: true, top_logprobs: 2, options: { num_predict: 6, temperature: 0 } });
+  assert.equal(expected.length, 6);
+  assert.deepEqual(shape(whole.logprobs ?? []), expected);
+  const streamed: { token: string; logprob: number }[] = [];
+  for await (const part of await ollama.generate({ model: "tiny-gpt2", prompt, logprobs: true, top_logprobs: 2, stream: true, options: { num_predict: 6, temperature: 0 } })) streamed.push(...(part.logprobs ?? []));
+  assert.deepEqual(shape(streamed), expected);
+});
+
 test("chat, streamed and not, is the same text as the WebSocket API's chat; options reach the sampler", async () => {
   const messages = [{ role: "system", content: "You are terse." }, { role: "user", content: "Say hi." }];
   const ws = await viaWebSocket({ messages, max_tokens: 12, temperature: 0.9, seed: 5 });

@@ -158,10 +158,10 @@ function openaiOptions({ openai: { enabled: _enabled, ...options }, limits }: Mo
   return { ...options, maxPromptChars, maxTokensLimit: maxTokens, maxTopLogprobs, maxLogitBias, defaults };
 }
 
-/** ollamaPlugin's options: its config section, with the prompt and token limits the inference plugin gets. */
+/** ollamaPlugin's options: its config section, with the prompt, token and top_logprobs limits the inference plugin gets. */
 function ollamaOptions({ ollama: { enabled: _enabled, ...options }, limits }: ModelNodeConfig, maxTokens: number) {
   const defaults = { ...options.defaults, maxTokens: options.defaults.maxTokens ?? Math.min(maxTokens, DEFAULT_MAX_TOKENS) };
-  return { ...options, maxPromptChars: limits.maxPromptChars, maxTokensLimit: maxTokens, defaults };
+  return { ...options, maxPromptChars: limits.maxPromptChars, maxTokensLimit: maxTokens, maxTopLogprobs: limits.maxTopLogprobs, defaults };
 }
 
 /** The ONNX pipeline's options for a config (single process, or a worker). */

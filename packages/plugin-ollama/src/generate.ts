@@ -14,6 +14,7 @@
  */
 import {
   errors,
+  type TokenLogprob,
   renameGrammarField,
   type GenerateRequest,
   type GenerationEvent,
@@ -56,10 +57,26 @@ export interface OllamaFigures {
   eval_duration: number;
 }
 
-/** A message of either endpoint: its text as `response` (generate) or as the assistant's message (chat). */
-export function message(endpoint: Endpoint, model: string, text: string, done: boolean): Record<string, unknown> {
+/** One token's log probability as Ollama sends it, and its likeliest alternatives. */
+export interface OllamaLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+function ollamaLogprobs(entries: readonly TokenLogprob[]): OllamaLogprob[] {
+  const alternative = ({ token, logprob, bytes }: TokenLogprob) => ({ token, logprob, bytes });
+  return entries.map((entry) => ({ ...alternative(entry), top_logprobs: (entry.top ?? []).map(alternative) }));
+}
+
+/**
+ * A message of either endpoint: its text as `response` (generate) or as the assistant's message
+ * (chat), and with `logprobs` (when asked for) those of the tokens it carries.
+ */
+export function message(endpoint: Endpoint, model: string, text: string, done: boolean, logprobs?: readonly TokenLogprob[]): Record<string, unknown> {
   const body = endpoint === "generate" ? { response: text } : { message: { role: "assistant", content: text } };
-  return { model, created_at: new Date().toISOString(), ...body, done };
+  return { model, created_at: new Date().toISOString(), ...body, done, ...(logprobs ? { logprobs: ollamaLogprobs(logprobs) } : {}) };
 }
 
 /** What Ollama answers when a request carries no prompt (or no messages): the model is loaded. */
@@ -106,6 +123,7 @@ export async function run(job: Job, ctx: HandlerContext, { pipeline, counters, i
   }
   let firstTokenAt: bigint | undefined;
   let finished = false;
+  const logprobs = job.request.logprobs !== undefined;
   const finish = (result: GenerationResult) => {
     finished = true;
     counters.recordFinish(result);
@@ -117,11 +135,14 @@ export async function run(job: Job, ctx: HandlerContext, { pipeline, counters, i
         const event = step.value;
         if (firstTokenAt === undefined && isToken(event)) firstTokenAt = process.hrtime.bigint();
         if (event.kind === "text") {
-          if (event.text.length > 0) yield message(job.endpoint, job.model, event.text, false);
+          // A token whose text is held back (part of a character, a possible stop) still brings its log probability.
+          const tokens = logprobs ? (event.logprobs ?? []) : undefined;
+          if (event.text.length > 0 || (tokens?.length ?? 0) > 0) yield message(job.endpoint, job.model, event.text, false, tokens);
           continue;
         }
         finish(event.result);
-        yield { ...message(job.endpoint, job.model, job.stream ? "" : event.result.text, true), ...figures(event.result, job.startedAt, firstTokenAt) };
+        const whole = job.stream ? undefined : logprobs ? (event.result.logprobs ?? []) : undefined;
+        yield { ...message(job.endpoint, job.model, job.stream ? "" : event.result.text, true, whole), ...figures(event.result, job.startedAt, firstTokenAt) };
       }
     } finally {
       counters.inFlight--;

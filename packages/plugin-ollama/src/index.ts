@@ -7,4 +7,4 @@ export { LOAD_TIME_OPTIONS, optionsSchema, samplingOf, type OllamaOptions } from
 export { chatRequestSchema, generateRequestSchema, showRequestSchema, MAX_MODEL_CHARS, type ChatBody, type ChatTurn, type GenerateBody } from "./schema.js";
 export { toOllamaError, type OllamaErrorResponse } from "./errors.js";
 export { findModel, type OllamaModel, type OllamaModelDetails, type OllamaRunningModel, type OllamaShowResponse } from "./models.js";
-export type { OllamaFigures } from "./generate.js";
+export type { OllamaFigures, OllamaLogprob } from "./generate.js";

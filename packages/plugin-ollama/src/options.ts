@@ -26,6 +26,8 @@ export interface OllamaPluginOptions {
   maxChatChars?: number;
   /** Largest `options.num_predict`; -1 and -2 ("as many as allowed") mean this. Default 4096. */
   maxTokensLimit?: number;
+  /** Largest `top_logprobs`. Default 20. */
+  maxTopLogprobs?: number;
   /** Most `options.stop` sequences. Default 4. */
   maxStopSequences?: number;
   /** Longest single stop sequence, in characters. Default 64. */

@@ -24,7 +24,7 @@ import { loaded, run, type Endpoint } from "./generate.js";
 import { findModel, modelEntry, runningEntry, showOf } from "./models.js";
 import { OLLAMA_COUNTERS, type ResolvedOllamaOptions } from "./options.js";
 import { samplingOf } from "./sampling.js";
-import { chatRequestSchema, generateRequestSchema, requestedGrammar, showRequestSchema, type ChatBody, type GenerateBody, type ChatTurn } from "./schema.js";
+import { chatRequestSchema, generateRequestSchema, logprobsOf, requestedGrammar, showRequestSchema, type ChatBody, type GenerateBody, type ChatTurn } from "./schema.js";
 
 const METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -58,6 +58,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
       modelId,
       ...samplingOf(body.options, options),
       ...(typeof input === "string" ? { prompt: input } : { messages: input as ChatTurn[] }),
+      logprobs: logprobsOf(body),
       ...(grammar ? { grammar: grammar.grammar } : {}),
     };
     return { endpoint, grammar, requested };

@@ -2,7 +2,7 @@
  * The request bodies of /api/generate, /api/chat and /api/show, typed strictly (nothing is
  * coerced) and bounded by the plugin's options. Fields this node cannot honour are refused by
  * name with a 400 unless they ask for what the node does anyway (an empty `images`, `think:
- * false`, …); tools are refused by name (tool calling is not served here yet); a key Ollama does
+ * false`, …); `logprobs` / `top_logprobs` are the other doors' log probabilities; tools are refused by name (tool calling is not served here yet); a key Ollama does
  * not have is refused by name too. `format` ("json" or a JSON schema) becomes the request's
  * grammar (docs/structured-output.md).
  */
@@ -58,9 +58,25 @@ function commonFields(limits: Limits) {
       .nullish(),
     options: optionsSchema(limits).nullish(),
     think: onlyDefault((v) => v === false, "thinking is not supported by the models here: only false is accepted"),
-    logprobs: onlyDefault((v) => v === false, "not supported on this API: use the OpenAI API's logprobs (docs/plugin-openai.md)"),
-    top_logprobs: onlyDefault((v) => v === 0, "not supported on this API: use the OpenAI API's top_logprobs"),
+    logprobs: z.boolean({ error: "expected true or false" }).nullish(),
+    top_logprobs: z
+      .int({ error: `expected an integer from 0 to ${limits.maxTopLogprobs}` })
+      .min(0, { error: `expected an integer from 0 to ${limits.maxTopLogprobs}` })
+      .max(limits.maxTopLogprobs, { error: `expected an integer from 0 to ${limits.maxTopLogprobs}` })
+      .nullish(),
   };
+}
+
+/** `top_logprobs` > 0 needs `logprobs: true` (as on the other doors). */
+function topNeedsLogprobs(body: { logprobs?: boolean | null; top_logprobs?: number | null }, ctx: z.RefinementCtx): void {
+  if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
+    ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "needs logprobs: true" });
+  }
+}
+
+/** The log probabilities a body asks for: undefined for none, else the alternatives per token. */
+export function logprobsOf(body: { logprobs?: boolean | null; top_logprobs?: number | null }): number | undefined {
+  return body.logprobs === true ? (body.top_logprobs ?? 0) : undefined;
 }
 
 /** The grammar `format` asks for, with its errors naming `format`. */
@@ -84,6 +100,7 @@ export function generateRequestSchema(limits: Limits) {
     },
     { error: unknownKeys("a JSON object") },
   ).superRefine((body, ctx) => {
+    topNeedsLogprobs(body, ctx);
     if (body.raw === true && typeof body.system === "string" && body.system !== "") {
       ctx.addIssue({ code: "custom", path: ["system"], message: "not used with raw: true (the prompt is sent as it is): put it in the prompt" });
     }
@@ -127,6 +144,7 @@ export function chatRequestSchema(limits: Limits) {
     },
     { error: unknownKeys("a JSON object") },
   ).superRefine((body, ctx) => {
+    topNeedsLogprobs(body, ctx);
     const chars = (body.messages ?? []).reduce((sum, message) => sum + message.content.length, 0);
     if (chars > limits.maxChatChars) ctx.addIssue({ code: "custom", path: ["messages"], message: `the contents of the messages exceed ${limits.maxChatChars} characters in all` });
   });

@@ -188,3 +188,32 @@ test("a node that stops waiting for its requests answers 503: whole, or as a str
   assert.deepEqual(lines[lines.length - 1], { error: "The generation was cancelled: the node is shutting down." });
   await closing;
 });
+
+test("logprobs: each streamed piece carries its tokens' log probabilities and alternatives; the whole answer all of them", async () => {
+  const { base, pipeline, close } = await serve();
+  try {
+    const lines = ndjson(await (await post(`${base}/api/generate`, { model: "fake", prompt: "p", logprobs: true, top_logprobs: 2, options: { num_predict: 2 } })).text());
+    assert.deepEqual(pipeline.requests[0].logprobs, 2);
+    const pieces = lines.filter((line) => line.done === false);
+    assert.deepEqual(
+      pieces.map((line) => (line.logprobs as { token: string; logprob: number; top_logprobs: { token: string }[] }[]).map((l) => [l.token, l.logprob, l.top_logprobs.map((t) => t.token)])),
+      [[["w0 ", -0.1, ["w0 ", "alt1"]]], [["w1 ", -0.2, ["w1 ", "alt1"]]]],
+    );
+    assert.equal(lines[lines.length - 1].logprobs, undefined, "the last line carries no tokens");
+    const whole = (await (await post(`${base}/api/chat`, { model: "fake", messages: [{ role: "user", content: "p" }], stream: false, logprobs: true, options: { num_predict: 3 } })).json()) as { logprobs: { token: string; top_logprobs: unknown[] }[] };
+    assert.deepEqual(whole.logprobs.map((l) => [l.token, l.top_logprobs.length]), [["w0 ", 0], ["w1 ", 0], ["w2 ", 0]]);
+    const plain = (await (await post(`${base}/api/generate`, { model: "fake", prompt: "p", stream: false, options: { num_predict: 1 } })).json()) as Record<string, unknown>;
+    assert.equal("logprobs" in plain, false, "none unless asked");
+    assert.equal(pipeline.requests[2].logprobs, undefined);
+    for (const [body, message] of [
+      [{ top_logprobs: 2 }, "invalid top_logprobs: needs logprobs: true"],
+      [{ logprobs: true, top_logprobs: 21 }, "invalid top_logprobs: expected an integer from 0 to 20"],
+    ] as const) {
+      const res = await post(`${base}/api/generate`, { model: "fake", prompt: "p", ...body });
+      assert.equal(res.status, 400);
+      assert.deepEqual(await res.json(), { error: message });
+    }
+  } finally {
+    await close();
+  }
+});
