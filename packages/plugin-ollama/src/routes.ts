@@ -13,6 +13,7 @@ import {
   modelNotFound,
   NODE_INFO,
   PIPELINE,
+  type HandlerContext,
   type HttpMethod,
   type HttpResponse,
   type ModelInfo,
@@ -20,7 +21,7 @@ import {
   type RequestedGeneration,
 } from "@modelnode/core";
 import { toOllamaError } from "./errors.js";
-import { loaded, run, type Endpoint } from "./generate.js";
+import { loaded, run, type Deps, type Endpoint } from "./generate.js";
 import { findModel, modelEntry, runningEntry, showOf } from "./models.js";
 import { OLLAMA_COUNTERS, type ResolvedOllamaOptions } from "./options.js";
 import { samplingOf } from "./sampling.js";
@@ -52,16 +53,18 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
   const deps = { pipeline: PIPELINE, counters: OLLAMA_COUNTERS, info: NODE_INFO };
   const formatError = toOllamaError;
 
-  function generation(endpoint: Endpoint, body: GenerateBody | ChatBody, input: RequestedGeneration["prompt"] | ChatTurn[], modelId: string) {
+  /** Runs a body's generation: core's one mapping with this plugin's defaults, then the NDJSON or whole answer. */
+  function generation(endpoint: Endpoint, body: GenerateBody | ChatBody, input: { prompt: string } | { messages: ChatTurn[] }, modelId: string, ctx: HandlerContext, d: Deps, startedAt: bigint) {
     const grammar = requestedGrammar(body.format);
     const requested: RequestedGeneration = {
       modelId,
       ...samplingOf(body.options, options),
-      ...(typeof input === "string" ? { prompt: input } : { messages: input as ChatTurn[] }),
+      ...input,
       logprobs: logprobsOf(body),
       ...(grammar ? { grammar: grammar.grammar } : {}),
     };
-    return { endpoint, grammar, requested };
+    const request = buildGenerateRequest(requested, options.defaults, ctx.signal);
+    return run({ endpoint, model: body.model, request, grammar, stream: body.stream !== false, startedAt }, ctx, d);
   }
 
   const version = defineRoute({ method: "GET", path: "/api/version", formatError, handle: (): HttpResponse => ({ json: { version: options.version } }) });
@@ -107,10 +110,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
       const body: GenerateBody = req.body;
       const info = served(d.pipeline, body.model);
       if (body.prompt === undefined || body.prompt === null || body.prompt === "") return { json: loaded("generate", body.model) };
-      const input = inputOf(body, info);
-      const { grammar, requested } = generation("generate", body, "prompt" in input ? input.prompt : input.messages, info.id);
-      const request = buildGenerateRequest(requested, options.defaults, ctx.signal);
-      return run({ endpoint: "generate", model: body.model, request, grammar, stream: body.stream !== false, startedAt }, ctx, d);
+      return generation("generate", body, inputOf(body, info), info.id, ctx, d, startedAt);
     },
   });
 
@@ -126,9 +126,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
       const body: ChatBody = req.body;
       const info = served(d.pipeline, body.model);
       if (!body.messages || body.messages.length === 0) return { json: loaded("chat", body.model) };
-      const { grammar, requested } = generation("chat", body, body.messages, info.id);
-      const request = buildGenerateRequest(requested, options.defaults, ctx.signal);
-      return run({ endpoint: "chat", model: body.model, request, grammar, stream: body.stream !== false, startedAt }, ctx, d);
+      return generation("chat", body, { messages: body.messages }, info.id, ctx, d, startedAt);
     },
   });
 
