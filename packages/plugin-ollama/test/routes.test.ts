@@ -217,3 +217,20 @@ test("logprobs: each streamed piece carries its tokens' log probabilities and al
     await close();
   }
 });
+
+test("bodies: over maxBodyBytes (413), not declared as JSON (415) or not JSON (400), each in Ollama's shape", async () => {
+  const { base, close } = await serve({ maxBodyBytes: 200 });
+  try {
+    const big = await post(`${base}/api/generate`, { model: "fake", prompt: "x".repeat(300) });
+    assert.equal(big.status, 413);
+    assert.match(((await big.json()) as { error: string }).error, /larger than 200 bytes/);
+    const form = await fetch(`${base}/api/chat`, { method: "POST", headers: { "content-type": "text/plain" }, body: '{"model": "fake"}' });
+    assert.equal(form.status, 415);
+    assert.deepEqual(Object.keys((await form.json()) as object), ["error"]);
+    const broken = await post(`${base}/api/show`, "{nope");
+    assert.equal(broken.status, 400);
+    assert.deepEqual(Object.keys((await broken.json()) as object), ["error"]);
+  } finally {
+    await close();
+  }
+});
