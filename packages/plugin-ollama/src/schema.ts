@@ -15,6 +15,11 @@ export const MAX_MODEL_CHARS = 256;
 /** Longest `keep_alive` duration text, in characters. */
 const MAX_DURATION_CHARS = 32;
 
+/** A duration as Go's time.ParseDuration (what Ollama parses `keep_alive` with) takes it: "5m", "1h30m", "-1s", "0". */
+const GO_DURATION = /^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$/;
+
+const DURATION = `expected a duration (a number of seconds, or a text such as "5m" or "1h30m")`;
+
 type Limits = Omit<ResolvedOllamaOptions, "defaults" | "maxBodyBytes" | "version">;
 
 const NO_TOOLS = "tools are not supported by this node: it runs no tool calls";
@@ -53,9 +58,7 @@ function commonFields(limits: Limits) {
     stream: z.boolean({ error: "expected true or false" }).nullish(),
     format,
     /** Accepted and checked; models here stay loaded whatever it says (docs/plugin-ollama.md). */
-    keep_alive: z
-      .union([z.number(), z.string().max(MAX_DURATION_CHARS)], { error: `expected a duration (a number of seconds, or a text such as "5m")` })
-      .nullish(),
+    keep_alive: z.union([z.number(), z.string().max(MAX_DURATION_CHARS, { error: DURATION }).regex(GO_DURATION, { error: DURATION })], { error: DURATION }).nullish(),
     options: optionsSchema(limits).nullish(),
     think: onlyDefault((v) => v === false, "thinking is not supported by the models here: only false is accepted"),
     logprobs: z.boolean({ error: "expected true or false" }).nullish(),

@@ -58,7 +58,7 @@ test("/api/chat: messages, the model's default tag, format → grammar, and a re
     assert.deepEqual(pipeline.requests[1].grammar, { type: "json_schema", schema });
     const lines = ndjson(await (await post(`${base}/api/chat`, { model: "fake", messages: [messages[1]], options: { num_predict: 2 } })).text());
     assert.deepEqual(lines.map((l) => l.message), [{ role: "assistant", content: "w0 " }, { role: "assistant", content: "w1 " }, { role: "assistant", content: "" }]);
-    for (const [path, body] of [["/api/chat", { model: "fake" }], ["/api/generate", { model: "fake", keep_alive: "5m" }]] as const) {
+    for (const [path, body] of [["/api/chat", { model: "fake", keep_alive: -1 }], ["/api/generate", { model: "fake", keep_alive: "1h30m" }], ["/api/generate", { model: "fake", keep_alive: "0" }]] as const) {
       const loaded = (await (await post(`${base}${path}`, body)).json()) as Record<string, unknown>;
       assert.deepEqual([loaded.done, loaded.done_reason], [true, "load"], path);
     }
@@ -86,6 +86,8 @@ test("refused by name, 400 in Ollama's shape: tools, images, template, suffix, c
     ["/api/generate", { model: "fake", prompt: "p", options: { mirostat: 1 } }, /^invalid options\.mirostat: not supported/],
     ["/api/generate", { model: "fake", prompt: "p", options: { temperature: 3 } }, /^invalid options\.temperature: expected a number from 0 to 2$/],
     ["/api/generate", { prompt: "p" }, /^invalid model: required$/],
+    ["/api/generate", { model: "fake", prompt: "p", keep_alive: "5 minutes" }, /^invalid keep_alive: expected a duration/],
+    ["/api/chat", { model: "fake", messages: user, keep_alive: true }, /^invalid keep_alive: expected a duration/],
   ];
   try {
     for (const [path, body, message] of cases) {
