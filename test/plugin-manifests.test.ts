@@ -10,6 +10,7 @@ import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { inferencePlugin } from "@modelnode/plugin-inference";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { metricsPlugin, METRICS_PLUGIN_VERSION } from "@modelnode/plugin-metrics";
+import { ollamaPlugin } from "@modelnode/plugin-ollama";
 import { openaiPlugin } from "@modelnode/plugin-openai";
 import { playgroundPlugin, PLAYGROUND_VERSION } from "@modelnode/plugin-playground";
 import { tracingPlugin, TRACING_PLUGIN_VERSION } from "@modelnode/plugin-tracing";
@@ -23,6 +24,7 @@ const PLUGINS: [dir: string, plugin: Plugin][] = [
   ["packages/plugin-legacy", legacyPlugin()],
   ["packages/plugin-metrics", metricsPlugin()],
   ["packages/plugin-openai", openaiPlugin()],
+  ["packages/plugin-ollama", ollamaPlugin()],
   ["packages/plugin-playground", playgroundPlugin()],
   ["packages/plugin-tracing", tracingPlugin({ endpoint: "http://127.0.0.1:4318" })],
   ["examples/custom-plugin", echoPlugin()],

@@ -12,6 +12,7 @@ import { MODEL_DTYPES, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx"
 import { authOptionsSchema } from "@modelnode/plugin-auth";
 import { inferenceDefaultsSchema, inferenceOptionsSchema } from "@modelnode/plugin-inference";
 import { legacyOptionsSchema } from "@modelnode/plugin-legacy";
+import { ollamaDefaultsSchema, ollamaOptionsSchema } from "@modelnode/plugin-ollama";
 import { openaiDefaultsSchema, openaiOptionsSchema } from "@modelnode/plugin-openai";
 import { metricsOptionsSchema, type MetricsOptions } from "@modelnode/plugin-metrics";
 import { playgroundOptionsSchema } from "@modelnode/plugin-playground";
@@ -142,6 +143,23 @@ export const openaiConfigSchema = z.strictObject({
   defaults: openaiDefaultsSchema.extend({ maxTokens: openaiDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
 });
 
+const ollama = ollamaOptionsSchema.shape;
+/**
+ * ollamaPlugin's options (Ollama's HTTP API under /api/ on the node's port), and whether to serve
+ * it; less the two under limits, as for openai. An unset defaults.maxTokens follows limits.maxTokens down.
+ */
+export const ollamaConfigSchema = z.strictObject({
+  /** Serve /api/version, /api/tags, /api/ps, /api/show, /api/generate and /api/chat. Default true. */
+  enabled: z.boolean({ error: "expected true or false" }).default(true),
+  maxChatMessages: ollama.maxChatMessages,
+  maxChatChars: ollama.maxChatChars,
+  maxStopSequences: ollama.maxStopSequences,
+  maxStopChars: ollama.maxStopChars,
+  maxBodyBytes: ollama.maxBodyBytes,
+  version: ollama.version,
+  defaults: ollamaDefaultsSchema.extend({ maxTokens: ollamaDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
+});
+
 /** The browser playground (GET / and /playground/*, see docs/playground.md): whether to serve it, and where. */
 export const playgroundConfigSchema = playgroundOptionsSchema.pick({ enabled: true, path: true });
 
@@ -214,6 +232,8 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       legacy: legacyConfigSchema.prefault({}),
       inference: inferenceConfigSchema.prefault({}),
       openai: openaiConfigSchema.prefault({}),
+      /** Ollama's API under /api/ (docs/plugin-ollama.md). */
+      ollama: ollamaConfigSchema.prefault({}),
       /** Prometheus metrics at GET /metrics (see docs/operations.md, "Metrics"). */
       metrics: metricsConfigSchema.prefault({}),
       /** OpenTelemetry traces over OTLP/HTTP, on when `endpoint` is set (docs/tracing.md). */
@@ -236,6 +256,9 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       }
       if ((config.openai.defaults.maxTokens ?? 0) > maxTokens) {
         ctx.addIssue({ code: "custom", path: ["openai", "defaults", "maxTokens"], message: `expected at most limits.maxTokens (${maxTokens})` });
+      }
+      if ((config.ollama.defaults.maxTokens ?? 0) > maxTokens) {
+        ctx.addIssue({ code: "custom", path: ["ollama", "defaults", "maxTokens"], message: `expected at most limits.maxTokens (${maxTokens})` });
       }
       if (config.legacy.modelId !== undefined && !(config.legacy.modelId in config.models)) {
         ctx.addIssue({ code: "custom", path: ["legacy", "modelId"], message: `expected one of the configured models (${Object.keys(config.models).join(", ")})` });

@@ -6,7 +6,7 @@
  * from the config's `plugins` section.
  */
 import { readFileSync } from "node:fs";
-import type { Logger, NodeLimits, Plugin } from "@modelnode/core";
+import { DEFAULT_MAX_TOKENS, type Logger, type NodeLimits, type Plugin } from "@modelnode/core";
 import { createNode, pipelinePlugin, startNode, type ModelNode, type NodeOptions, type TlsOptions } from "@modelnode/core/server";
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
@@ -14,6 +14,7 @@ import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@modelnode/plugin-inference";
 import { natsPipeline } from "@modelnode/nats";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
+import { ollamaPlugin } from "@modelnode/plugin-ollama";
 import { OPENAI_DEFAULTS, openaiPlugin } from "@modelnode/plugin-openai";
 import { metricsPlugin } from "@modelnode/plugin-metrics";
 import { playgroundPlugin } from "@modelnode/plugin-playground";
@@ -100,6 +101,7 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
       legacyPlugin({ ...config.legacy, maxInputTokens: limits.maxInputTokens }),
       inferencePlugin(inference),
       ...(config.openai.enabled ? [openaiPlugin(openaiOptions(config, maxTokens))] : []),
+      ...(config.ollama.enabled ? [ollamaPlugin(ollamaOptions(config, maxTokens))] : []),
       // The page shows the inference plugin's defaults and limits (it sends only what the user fills in).
       ...(config.playground.enabled ? [playgroundPlugin({ ...config.playground, inference: resolveInferenceOptions(inference) })] : []),
       ...userPlugins,
@@ -154,6 +156,12 @@ function openaiOptions({ openai: { enabled: _enabled, ...options }, limits }: Mo
   const defaults = { ...options.defaults, maxTokens: options.defaults.maxTokens ?? Math.min(maxTokens, OPENAI_DEFAULTS.maxTokens) };
   const { maxPromptChars, maxTopLogprobs, maxLogitBias } = limits;
   return { ...options, maxPromptChars, maxTokensLimit: maxTokens, maxTopLogprobs, maxLogitBias, defaults };
+}
+
+/** ollamaPlugin's options: its config section, with the prompt, token and top_logprobs limits the inference plugin gets. */
+function ollamaOptions({ ollama: { enabled: _enabled, ...options }, limits }: ModelNodeConfig, maxTokens: number) {
+  const defaults = { ...options.defaults, maxTokens: options.defaults.maxTokens ?? Math.min(maxTokens, DEFAULT_MAX_TOKENS) };
+  return { ...options, maxPromptChars: limits.maxPromptChars, maxTokensLimit: maxTokens, maxTopLogprobs: limits.maxTopLogprobs, defaults };
 }
 
 /** The ONNX pipeline's options for a config (single process, or a worker). */

@@ -91,6 +91,13 @@ test("bad values are errors naming the field, what was expected, and where it ca
     configError(["--config", tempFile({ limits: { maxTokens: 32 }, inference: { defaults: { maxTokens: 64 } } })]),
     /config error: inference\.defaults\.maxTokens: expected at most limits\.maxTokens \(32\)/,
   );
+  assert.match(
+    configError(["--config", tempFile({ limits: { maxTokens: 32 }, ollama: { defaults: { maxTokens: 64 } } })]),
+    /config error: ollama\.defaults\.maxTokens: expected at most limits\.maxTokens \(32\)/,
+  );
+  assert.match(configError(["--config", tempFile({ ollama: { enabled: "no" } })]), /config error: ollama\.enabled: expected true or false/);
+  assert.match(configError(["--config", tempFile({ ollama: { version: "" } })]), /config error: ollama\.version: expected a version string of 1 to 64 characters/);
+  assert.match(configError(["--config", tempFile({ ollama: { numCtx: 4 } })]), /config error: ollama: unknown key "numCtx"/);
   assert.match(configError(["--config", tempFile({ legacy: { modelId: "nope" } })]), /legacy\.modelId: expected one of the configured models \(tiny-gpt2, test_model\)/);
 });
 

@@ -228,3 +228,38 @@ test("path parameters, the route's error shape on 405/403, and a stream that fai
   assert.equal(((await failed.json()) as { error: { type: string } }).error.type, "MODEL_NOT_FOUND");
   await node.close();
 });
+
+test("NDJSON streams (one JSON line per item, the error as the last line) and a `/prefix/*` fallback under exact and :param routes", async () => {
+  const shape = (error: { code: string; message: string }) => ({ error: error.message });
+  const lines = (fail: boolean) =>
+    (async function* () {
+      yield { n: 1 };
+      yield "two";
+      if (fail) throw errors.invalidRequest("broken after the headers");
+    })();
+  const plugin = definePlugin({
+    name: "prefixed",
+    routes: [
+      defineRoute({ method: "GET", path: "/api/lines", formatError: shape, handle: (req) => ({ framing: "ndjson", events: lines(req.query.has("fail")) }) }),
+      defineRoute({ method: "GET", path: "/api/items/:id", formatError: shape, handle: (req) => ({ json: { id: req.params.id } }) }),
+      defineRoute({ method: "GET", path: "/api/deep/*", formatError: shape, handle: (req) => ({ json: { deep: req.params["*"] } }) }),
+      ...(["GET", "POST"] as const).map((method) =>
+        defineRoute({ method, path: "/api/*", formatError: shape, handle: (req) => { throw errors.notFound(`unknown ${req.method} /api/${req.params["*"]}`); } }),
+      ),
+    ],
+  });
+  const { node, base } = await serve({ plugins: [plugin] });
+  const ok = await fetch(`${base}/api/lines`);
+  assert.equal(ok.headers.get("content-type"), "application/x-ndjson");
+  assert.equal(await ok.text(), '{"n":1}\ntwo\n');
+  assert.equal(await (await fetch(`${base}/api/lines?fail`)).text(), '{"n":1}\ntwo\n{"error":"broken after the headers"}\n');
+  assert.deepEqual(await (await fetch(`${base}/api/items/7`)).json(), { id: "7" }, "a :param route wins over the fallback");
+  assert.deepEqual(await (await fetch(`${base}/api/deep/a/b`)).json(), { deep: "a/b" }, "the longest prefix wins");
+  const unknown = await fetch(`${base}/api/pull/x`, { method: "POST" });
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(await unknown.json(), { error: "unknown POST /api/pull/x" });
+  assert.equal((await fetch(`${base}/api/x`, { method: "DELETE" })).status, 405, "methods the fallback lacks");
+  assert.equal((await fetch(`${base}/api/`)).status, 426, "the prefix alone is not under it");
+  assert.equal((await fetch(`${base}/apix`)).status, 426);
+  await node.close();
+});

@@ -23,6 +23,8 @@ export const ErrorCode = {
   INTERNAL_ERROR: "INTERNAL_ERROR",
   // plain HTTP on the node's port
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  /** A path under an API's prefix that the API does not serve (a `/prefix/*` fallback route answers it). */
+  NOT_FOUND: "NOT_FOUND",
   ORIGIN_NOT_ALLOWED: "ORIGIN_NOT_ALLOWED",
   /** A request on a loopback address whose Host header names another host (DNS rebinding guard). */
   HOST_NOT_ALLOWED: "HOST_NOT_ALLOWED",
@@ -229,6 +231,7 @@ export const errors = {
   internal: () => new ProtocolError(ErrorCode.INTERNAL_ERROR, "The node failed to process this message."),
   methodNotAllowed: (method: string, path: string, allowed: string[]) =>
     new ProtocolError(ErrorCode.METHOD_NOT_ALLOWED, `${clip(method, 16)} is not served on ${clip(path)}; use ${allowed.join(" or ")}.`, { allowed }),
+  notFound: (message: string) => new ProtocolError(ErrorCode.NOT_FOUND, message),
   originNotAllowed: () => new ProtocolError(ErrorCode.ORIGIN_NOT_ALLOWED, "Requests from this origin are not allowed."),
   hostNotAllowed: () =>
     new ProtocolError(ErrorCode.HOST_NOT_ALLOWED, "This node answers on a loopback address only to localhost, an IP address or a host listed in allowedHosts."),
@@ -257,6 +260,7 @@ const HTTP_STATUS: Record<string, number> = {
   MODEL_NOT_FOUND: 404,
   REQUEST_NOT_FOUND: 404,
   SESSION_NOT_FOUND: 404,
+  NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   SESSION_BUSY: 409,
   STEP_OUT_OF_ORDER: 409,

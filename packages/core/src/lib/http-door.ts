@@ -207,8 +207,10 @@ async function writeResponse(door: HttpDoor, res: ServerResponse, route: Resolve
   // unknown model, a prompt too long) still gets its error status rather than a 200.
   const events = response.events[Symbol.asyncIterator]();
   const first = await events.next();
+  const ndjson = response.framing === "ndjson";
+  const frame = (text: string) => (ndjson ? `${text}\n` : `data: ${text}\n\n`);
   res.writeHead(response.status ?? 200, {
-    "content-type": "text/event-stream; charset=utf-8",
+    "content-type": ndjson ? "application/x-ndjson" : "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
     connection: "keep-alive",
     "x-accel-buffering": "no",
@@ -219,13 +221,13 @@ async function writeResponse(door: HttpDoor, res: ServerResponse, route: Resolve
     for (let item = first; !item.done; item = await events.next()) {
       if (signal.aborted || res.destroyed) break;
       const event = item.value;
-      if (!res.write(`data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`)) await drained(res, signal);
+      if (!res.write(frame(typeof event === "string" ? event : JSON.stringify(event)))) await drained(res, signal);
     }
-    if (!signal.aborted && !res.destroyed && response.end !== undefined) res.write(`data: ${response.end}\n\n`);
+    if (!signal.aborted && !res.destroyed && response.end !== undefined) res.write(frame(response.end));
   } catch (error) {
     // Headers are gone: the error becomes the stream's last event.
     const { body, status } = describe(door, error, route);
-    if (!res.destroyed) res.write(`data: ${JSON.stringify(route.formatError ? route.formatError(body, status) : { error: body })}\n\n`);
+    if (!res.destroyed) res.write(frame(JSON.stringify(route.formatError ? route.formatError(body, status) : { error: body })));
   } finally {
     // Leaving early (the client left) closes the producer: its finally runs, its work stops.
     await events.return?.();

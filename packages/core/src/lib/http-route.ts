@@ -33,17 +33,25 @@ export type HttpResponse =
       status?: number;
       headers?: Record<string, string>;
       /**
-       * Server-sent events: each item is sent as `data: <item>\n\n` (objects as JSON). Core
-       * stops iterating (the generator's finally runs) when the client disconnects.
+       * A stream: server-sent events by default, each item sent as `data: <item>\n\n` (objects as
+       * JSON); with `framing: "ndjson"`, one line of JSON per item (`application/x-ndjson`, as
+       * Ollama streams). Core stops iterating (the generator's finally runs) when the client
+       * disconnects, and waits for the socket to drain before pulling the next item.
        */
       events: AsyncIterable<string | object>;
       /** Sent as the last event when the stream ends normally (e.g. OpenAI's "[DONE]"). */
       end?: string;
+      /** "sse" (the default) or "ndjson". An error after the headers is the stream's last item, in the route's error shape. */
+      framing?: "sse" | "ndjson";
     };
 
 export interface RouteOptions<S extends ZodType> {
   method: HttpMethod;
-  /** The path, e.g. "/v1/models"; a segment `:name` matches any one segment (`/v1/models/:id`). */
+  /**
+   * The path, e.g. "/v1/models"; a segment `:name` matches any one segment (`/v1/models/:id`).
+   * A last segment `*` (`/api/*`) matches every path under the prefix that no other route
+   * matches (the rest is `params["*"]`): an API's own answer to its unknown paths.
+   */
   path: string;
   /** Shown to guards (IncomingMessage.type), in stats and logs. Default `${method} ${path}`. */
   name?: string;
