@@ -219,18 +219,25 @@ async function writeResponse(door: HttpDoor, res: ServerResponse, route: Resolve
     for (let item = first; !item.done; item = await events.next()) {
       if (signal.aborted || res.destroyed) break;
       const event = item.value;
-      if (!res.write(`data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`)) await drained(res, signal);
+      if (!res.write(sseEvent(event, response.eventName))) await drained(res, signal);
     }
     if (!signal.aborted && !res.destroyed && response.end !== undefined) res.write(`data: ${response.end}\n\n`);
   } catch (error) {
     // Headers are gone: the error becomes the stream's last event.
     const { body, status } = describe(door, error, route);
-    if (!res.destroyed) res.write(`data: ${JSON.stringify(route.formatError ? route.formatError(body, status) : { error: body })}\n\n`);
+    if (!res.destroyed) res.write(sseEvent((route.formatError ? route.formatError(body, status) : { error: body }) as object, response.eventName));
   } finally {
     // Leaving early (the client left) closes the producer: its finally runs, its work stops.
     await events.return?.();
   }
   res.end();
+}
+
+/** One server-sent event: `data: <item>` (objects as JSON), after `event: <name>` when the route names it. */
+function sseEvent(event: string | object, eventName: ((event: object) => string | undefined) | undefined): string {
+  if (typeof event === "string") return `data: ${event}\n\n`;
+  const name = eventName?.(event);
+  return `${name === undefined ? "" : `event: ${name}\n`}data: ${JSON.stringify(event)}\n\n`;
 }
 
 /** Sends the error response in the route's shape; returns its code. */

@@ -39,6 +39,11 @@ export type HttpResponse =
       events: AsyncIterable<string | object>;
       /** Sent as the last event when the stream ends normally (e.g. OpenAI's "[DONE]"). */
       end?: string;
+      /**
+       * Each object event's SSE `event:` name (e.g. Anthropic's `message_start`), or undefined for
+       * none; also asked of a mid-stream error's payload (the route's `formatError` shape).
+       */
+      eventName?: (event: object) => string | undefined;
     };
 
 export interface RouteOptions<S extends ZodType> {
