@@ -14,6 +14,7 @@ import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@modelnode/plugin-inference";
 import { natsPipeline } from "@modelnode/nats";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
+import { anthropicPlugin } from "@modelnode/plugin-anthropic";
 import { OPENAI_DEFAULTS, openaiPlugin } from "@modelnode/plugin-openai";
 import { metricsPlugin } from "@modelnode/plugin-metrics";
 import { playgroundPlugin } from "@modelnode/plugin-playground";
@@ -100,6 +101,7 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
       legacyPlugin({ ...config.legacy, maxInputTokens: limits.maxInputTokens }),
       inferencePlugin(inference),
       ...(config.openai.enabled ? [openaiPlugin(openaiOptions(config, maxTokens))] : []),
+      ...(config.anthropic.enabled ? [anthropicPlugin(anthropicOptions(config, maxTokens))] : []),
       // The page shows the inference plugin's defaults and limits (it sends only what the user fills in).
       ...(config.playground.enabled ? [playgroundPlugin({ ...config.playground, inference: resolveInferenceOptions(inference) })] : []),
       ...userPlugins,
@@ -154,6 +156,11 @@ function openaiOptions({ openai: { enabled: _enabled, ...options }, limits }: Mo
   const defaults = { ...options.defaults, maxTokens: options.defaults.maxTokens ?? Math.min(maxTokens, OPENAI_DEFAULTS.maxTokens) };
   const { maxPromptChars, maxTopLogprobs, maxLogitBias } = limits;
   return { ...options, maxPromptChars, maxTokensLimit: maxTokens, maxTopLogprobs, maxLogitBias, defaults };
+}
+
+/** anthropicPlugin's options: its config section, with the token ceiling the other doors get. */
+function anthropicOptions({ anthropic: { enabled: _enabled, ...options } }: ModelNodeConfig, maxTokens: number) {
+  return { ...options, maxTokensLimit: maxTokens };
 }
 
 /** The ONNX pipeline's options for a config (single process, or a worker). */
