@@ -121,6 +121,7 @@ test("errors: an unknown model → NotFoundError; a bad field → BadRequestErro
 });
 
 test("a client that leaves mid-stream cancels its generation", async () => {
+  const cancelledBefore = (node.getStats().anthropic as { finish_reasons: Record<string, number> }).finish_reasons.cancelled;
   const controller = new AbortController();
   const stream = await anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 2000, stream: true, messages: [{ role: "user", content: "Go on" }] }, { signal: controller.signal });
   let deltas = 0;
@@ -129,11 +130,11 @@ test("a client that leaves mid-stream cancels its generation", async () => {
   } catch (error) {
     assert.ok(controller.signal.aborted, String(error)); // the SDK may end the loop quietly or with its abort error
   }
-  assert.equal(deltas, 2);
+  assert.ok(deltas >= 2 && deltas < 2000, `${deltas} deltas read`); // events already buffered may still come through
   await eventuallyIdle(node);
   const stats = node.getStats().anthropic as { in_flight: number; finish_reasons: Record<string, number> };
   assert.equal(stats.in_flight, 0);
-  assert.ok(stats.finish_reasons.cancelled >= 1);
+  assert.equal(stats.finish_reasons.cancelled, cancelledBefore + 1);
 });
 
 test("auth required: a wrong key → AuthenticationError in Anthropic's shape; the right key served, as Bearer (the SDK) or x-api-key", async () => {
