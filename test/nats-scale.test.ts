@@ -77,6 +77,7 @@ describe("NATS scale-out", { skip: skipWithoutNats }, () => {
       assert.ok(served.every((n) => n > 0), `every worker served some: ${served}`);
       assert.equal((await gw.tokenize("fake", "Hi")).ids.length, 2);
       assert.equal(await gw.countTokens("fake", "abc"), 3);
+      assert.equal(await gw.countChatTokens("fake", [{ role: "user", content: "Hi" }]), "user: Hi\nassistant: ".length, "counted by a worker's pipeline");
     } finally {
       await gw.close();
       await Promise.all(workers.map((w) => w.close()));

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Plugin } from "@modelnode/core";
+import { anthropicPlugin } from "@modelnode/plugin-anthropic";
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { inferencePlugin } from "@modelnode/plugin-inference";
@@ -18,6 +19,7 @@ import { echoPlugin } from "@modelnode/example-custom-plugin";
 import { REPO_ROOT } from "./support/paths.js";
 
 const PLUGINS: [dir: string, plugin: Plugin][] = [
+  ["packages/plugin-anthropic", anthropicPlugin()],
   ["packages/plugin-auth", authPlugin({ keyHashes: [] })],
   ["packages/plugin-heartbeat", heartbeatPlugin()],
   ["packages/plugin-inference", inferencePlugin()],

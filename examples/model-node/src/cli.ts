@@ -80,6 +80,7 @@ async function main(): Promise<number | undefined> {
   if (config.playground.enabled) console.error(`playground: ${base}${config.playground.path}`);
   if (config.openai.enabled) console.error(`OpenAI API: ${base}/v1`);
   if (config.ollama.enabled) console.error(`Ollama API: ${base}/api (OLLAMA_HOST=${base})`);
+  if (config.anthropic.enabled) console.error(`Anthropic API: ${base}/v1/messages`);
   if (config.tracing.endpoint) console.error(`traces: OTLP/HTTP to ${tracesUrl(config.tracing.endpoint)} (service.name ${config.tracing.serviceName})`);
   return undefined;
 }

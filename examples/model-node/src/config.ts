@@ -13,6 +13,7 @@ import { authOptionsSchema } from "@modelnode/plugin-auth";
 import { inferenceDefaultsSchema, inferenceOptionsSchema } from "@modelnode/plugin-inference";
 import { legacyOptionsSchema } from "@modelnode/plugin-legacy";
 import { ollamaDefaultsSchema, ollamaOptionsSchema } from "@modelnode/plugin-ollama";
+import { anthropicOptionsSchema } from "@modelnode/plugin-anthropic";
 import { openaiDefaultsSchema, openaiOptionsSchema } from "@modelnode/plugin-openai";
 import { metricsOptionsSchema, type MetricsOptions } from "@modelnode/plugin-metrics";
 import { playgroundOptionsSchema } from "@modelnode/plugin-playground";
@@ -160,6 +161,23 @@ export const ollamaConfigSchema = z.strictObject({
   defaults: ollamaDefaultsSchema.extend({ maxTokens: ollamaDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
 });
 
+const anthropic = anthropicOptionsSchema.shape;
+/**
+ * anthropicPlugin's options (Anthropic's Messages API on the node's port), and whether to serve
+ * it; its token ceiling is limits.maxTokens, as for inference and OpenAI.
+ */
+export const anthropicConfigSchema = z.strictObject({
+  /** Serve /v1/messages and /v1/messages/count_tokens. Default true. */
+  enabled: z.boolean({ error: "expected true or false" }).default(true),
+  maxChatMessages: anthropic.maxChatMessages,
+  maxChatChars: anthropic.maxChatChars,
+  maxContentBlocks: anthropic.maxContentBlocks,
+  maxStopSequences: anthropic.maxStopSequences,
+  maxStopChars: anthropic.maxStopChars,
+  maxBodyBytes: anthropic.maxBodyBytes,
+  defaults: anthropic.defaults,
+});
+
 /** The browser playground (GET / and /playground/*, see docs/playground.md): whether to serve it, and where. */
 export const playgroundConfigSchema = playgroundOptionsSchema.pick({ enabled: true, path: true });
 
@@ -234,6 +252,8 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       openai: openaiConfigSchema.prefault({}),
       /** Ollama's API under /api/ (docs/plugin-ollama.md). */
       ollama: ollamaConfigSchema.prefault({}),
+      /** Anthropic's Messages API at /v1/messages (docs/plugin-anthropic.md). */
+      anthropic: anthropicConfigSchema.prefault({}),
       /** Prometheus metrics at GET /metrics (see docs/operations.md, "Metrics"). */
       metrics: metricsConfigSchema.prefault({}),
       /** OpenTelemetry traces over OTLP/HTTP, on when `endpoint` is set (docs/tracing.md). */

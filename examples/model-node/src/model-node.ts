@@ -15,6 +15,7 @@ import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@m
 import { natsPipeline } from "@modelnode/nats";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { ollamaPlugin } from "@modelnode/plugin-ollama";
+import { anthropicPlugin } from "@modelnode/plugin-anthropic";
 import { OPENAI_DEFAULTS, openaiPlugin } from "@modelnode/plugin-openai";
 import { metricsPlugin } from "@modelnode/plugin-metrics";
 import { playgroundPlugin } from "@modelnode/plugin-playground";
@@ -102,6 +103,7 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
       inferencePlugin(inference),
       ...(config.openai.enabled ? [openaiPlugin(openaiOptions(config, maxTokens))] : []),
       ...(config.ollama.enabled ? [ollamaPlugin(ollamaOptions(config, maxTokens))] : []),
+      ...(config.anthropic.enabled ? [anthropicPlugin(anthropicOptions(config, maxTokens))] : []),
       // The page shows the inference plugin's defaults and limits (it sends only what the user fills in).
       ...(config.playground.enabled ? [playgroundPlugin({ ...config.playground, inference: resolveInferenceOptions(inference) })] : []),
       ...userPlugins,
@@ -162,6 +164,11 @@ function openaiOptions({ openai: { enabled: _enabled, ...options }, limits }: Mo
 function ollamaOptions({ ollama: { enabled: _enabled, ...options }, limits }: ModelNodeConfig, maxTokens: number) {
   const defaults = { ...options.defaults, maxTokens: options.defaults.maxTokens ?? Math.min(maxTokens, DEFAULT_MAX_TOKENS) };
   return { ...options, maxPromptChars: limits.maxPromptChars, maxTokensLimit: maxTokens, maxTopLogprobs: limits.maxTopLogprobs, defaults };
+}
+
+/** anthropicPlugin's options: its config section, with the token ceiling the other doors get. */
+function anthropicOptions({ anthropic: { enabled: _enabled, ...options } }: ModelNodeConfig, maxTokens: number) {
+  return { ...options, maxTokensLimit: maxTokens };
 }
 
 /** The ONNX pipeline's options for a config (single process, or a worker). */

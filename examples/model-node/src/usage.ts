@@ -29,6 +29,7 @@ opens no port and runs the models for gateways (npm run cluster starts a local s
 Precedence: flags > environment > config file > defaults.
 
 On the same port: the WebSocket protocol, the playground page at / (config "playground"), the
-OpenAI API (/v1/models, /v1/completions, /v1/chat/completions; config "openai"), the Ollama API
-(/api/tags, /api/show, /api/ps, /api/version, /api/generate, /api/chat; config "ollama"), GET /metrics
+OpenAI API (/v1/models, /v1/completions, /v1/chat/completions; config "openai"), the Anthropic
+API (/v1/messages, /v1/messages/count_tokens; config "anthropic"), the Ollama API (/api/tags,
+/api/show, /api/ps, /api/version, /api/generate, /api/chat; config "ollama"), GET /metrics
 (config "metrics"), /livez, /readyz, /health, /stats, /asyncapi.json.`;

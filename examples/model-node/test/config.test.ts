@@ -99,6 +99,9 @@ test("bad values are errors naming the field, what was expected, and where it ca
   assert.match(configError(["--config", tempFile({ ollama: { version: "" } })]), /config error: ollama\.version: expected a version string of 1 to 64 characters/);
   assert.match(configError(["--config", tempFile({ ollama: { numCtx: 4 } })]), /config error: ollama: unknown key "numCtx"/);
   assert.match(configError(["--config", tempFile({ legacy: { modelId: "nope" } })]), /legacy\.modelId: expected one of the configured models \(tiny-gpt2, test_model\)/);
+  assert.match(configError(["--config", tempFile({ anthropic: { maxContentBlocks: 0 } })]), /config error: anthropic\.maxContentBlocks: expected an integer ≥ 1/);
+  assert.match(configError(["--config", tempFile({ anthropic: { defaults: { temperature: 1.5 } } })]), /config error: anthropic\.defaults\.temperature: expected a number from 0 to 1/);
+  assert.match(configError(["--config", tempFile({ anthropic: { maxTokensLimit: 8 } })]), /config error: anthropic: unknown key "maxTokensLimit"/);
 });
 
 test("unreadable or malformed config files, unknown flags and missing model directories are config errors", () => {

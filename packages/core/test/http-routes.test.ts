@@ -263,3 +263,33 @@ test("NDJSON streams (one JSON line per item, the error as the last line) and a 
   assert.equal((await fetch(`${base}/apix`)).status, 426);
   await node.close();
 });
+
+test("named server-sent events: eventName's name before each object event's data, a mid-stream error's too; strings stay unnamed", async () => {
+  const plugin = definePlugin({
+    name: "named",
+    routes: [
+      defineRoute({
+        method: "POST",
+        path: "/v1/named",
+        formatError: (error) => ({ type: "error", error: { message: error.message } }),
+        handle: () => ({
+          eventName: (event: object) => (event as { type?: string }).type,
+          events: (async function* () {
+            yield { type: "start" };
+            yield { untyped: true };
+            yield "raw";
+            throw errors.busy("Too busy now.");
+          })(),
+        }),
+      }),
+    ],
+  });
+  const { node, base } = await serve({ plugins: [plugin] });
+  const res = await fetch(`${base}/v1/named`, { method: "POST" });
+  assert.equal(res.status, 200);
+  assert.equal(
+    await res.text(),
+    'event: start\ndata: {"type":"start"}\n\ndata: {"untyped":true}\n\ndata: raw\n\nevent: error\ndata: {"type":"error","error":{"message":"Too busy now."}}\n\n',
+  );
+  await node.close();
+});

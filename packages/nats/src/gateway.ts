@@ -15,6 +15,7 @@
  */
 import {
   errors,
+  type ChatMessage,
   type GenerateRequest, type GenerationEvent, type GenerationResult, type ModelInfo, type ModelPipeline,
   type PipelineStats, type StepRequest, type StepResult, type Tokenization,
 } from "@modelnode/core/pipeline";
@@ -121,6 +122,13 @@ export class NatsPipeline implements ModelPipeline {
   }
   detokenize(modelId: string, ids: number[]): Promise<string> {
     return this.tok({ op: "detokenize", modelId, ids });
+  }
+  /** Counted by a worker (its pipeline renders the chat with the model's template). */
+  async countChatTokens(modelId: string, messages: readonly ChatMessage[]): Promise<number> {
+    const value = await this.tok<unknown>({ op: "countChatTokens", modelId, messages: messages.map((m) => ({ ...m })) });
+    // A worker of an earlier version knows no such call (it would answer a detokenize's text).
+    if (typeof value !== "number") throw errors.invalidRequest("The model workers cannot count a chat's tokens (an earlier version).", "messages");
+    return value;
   }
 
   // ---- generation ----

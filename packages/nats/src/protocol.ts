@@ -4,7 +4,7 @@
  *
  * - `<p>.generate.<model>`  queue group `workers`: start a generation (request/reply: accepted, busy or an error)
  * - `<p>.step.<model>`      queue group `workers`: a step of a legacy session not pinned yet
- * - `<p>.tok.<model>`       queue group `workers`: tokenize / countTokens / detokenize
+ * - `<p>.tok.<model>`       queue group `workers`: tokenize / countTokens / detokenize / countChatTokens
  * - `<p>.w.<worker>.generate|step|ping|ctl|close`: one worker's own subjects (direct picks, pinned
  *   sessions, liveness pings, acknowledgements and cancellations, closing sessions)
  * - `<p>.hb`                every worker's heartbeat (membership); `<p>.discover` asks them all for one now
@@ -123,10 +123,12 @@ export interface StepCall {
 }
 
 export interface TokCall {
-  op: "tokenize" | "countTokens" | "detokenize";
+  op: "tokenize" | "countTokens" | "detokenize" | "countChatTokens";
   modelId: string;
   text?: string;
   ids?: number[];
+  /** countChatTokens: the chat to count. */
+  messages?: ChatMessage[];
 }
 
 const encoder = new TextEncoder();

@@ -5,7 +5,7 @@
  */
 import { QUEUE_GROUP, decode, encode, toWire, type Subjects, type CallReply, type ControlMessage, type GenerateCall, type StepCall, type TokCall } from "./protocol.js";
 import type { Msg, Subscription } from "@nats-io/transport-node";
-import { errors } from "@modelnode/core/pipeline";
+import { errors, type ModelPipeline } from "@modelnode/core/pipeline";
 import { ServedStream, type ServingContext } from "./served-stream.js";
 import type { ServedStreams } from "./served-streams.js";
 
@@ -121,6 +121,7 @@ export class RequestServer {
       const value =
         call.op === "tokenize" ? await pipeline.tokenize(call.modelId, call.text ?? "")
         : call.op === "countTokens" ? await pipeline.countTokens(call.modelId, call.text ?? "")
+        : call.op === "countChatTokens" ? await countChat(pipeline, call)
         : await pipeline.detokenize(call.modelId, call.ids ?? []);
       reply(msg, { ok: true, value });
     } catch (error) {
@@ -140,4 +141,10 @@ export class RequestServer {
 
 function reply(msg: Msg, value: unknown): void {
   if (msg.reply) msg.respond(encode(value));
+}
+
+/** A chat's tokens, by the worker's pipeline when it can count chats. */
+function countChat(pipeline: ModelPipeline, call: TokCall): Promise<number> {
+  if (!pipeline.countChatTokens) throw errors.invalidRequest("This worker's pipeline cannot count a chat's tokens.", "messages");
+  return pipeline.countChatTokens(call.modelId, call.messages ?? []);
 }

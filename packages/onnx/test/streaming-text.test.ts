@@ -132,7 +132,7 @@ describe("stop sequences while streaming", () => {
       }
     }
     if (!stopped) emitted.push(matcher.finish());
-    return { emitted, stopped, text: matcher.fullText };
+    return { emitted, stopped, text: matcher.fullText, matched: matcher.matched };
   };
 
   test("text that may start a stop string is held until decided", () => {
@@ -143,16 +143,19 @@ describe("stop sequences while streaming", () => {
   });
 
   test("a false start is released once it cannot be a stop string", () => {
-    const { emitted, stopped, text } = run(["END"], ["abc E", "N", "x"]);
+    const { emitted, stopped, text, matched } = run(["END"], ["abc E", "N", "x"]);
     assert.equal(stopped, false);
+    assert.equal(matched, undefined);
     assert.equal(text, "abc ENx");
     assert.deepEqual(emitted, ["abc ", "", "ENx", ""]);
   });
 
   test("the earliest of several stop strings wins, also inside one piece", () => {
-    const { stopped, text } = run(["\n\n", "###"], ["one ### two\n\nthree"]);
+    const { stopped, text, matched } = run(["\n\n", "###"], ["one ### two\n\nthree"]);
     assert.equal(stopped, true);
     assert.equal(text, "one ");
+    assert.equal(matched, "###", "the stop string that ended the text (GenerationResult.stopSequence)");
+    assert.equal(run(["###", "\n\n"], ["one\n\ntwo ###"]).matched, "\n\n");
   });
 
   test("without stop strings every piece goes out as it comes", () => {

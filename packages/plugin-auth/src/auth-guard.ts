@@ -14,7 +14,9 @@ export function authGuard(authenticator: Authenticator, options: ResolvedAuthOpt
     if (authStateOf(ctx).authenticated) return;
     if (incoming.protocol === "http") {
       // HTTP has no connection to authenticate: each request carries its key, as API clients expect.
-      const key = bearerToken(incoming.http?.headers.authorization);
+      const headers = incoming.http?.headers;
+      // `x-api-key: <key>` is how Anthropic's API (and its SDKs) send a key; Bearer wins when both are sent.
+      const key = bearerToken(headers?.authorization) ?? apiKeyHeader(headers?.["x-api-key"]);
       if (key === undefined) {
         throw errors.authorizationMissing();
       }
@@ -41,6 +43,12 @@ function bearerToken(header: string | string[] | undefined): string | undefined 
   const value = Array.isArray(header) ? header[0] : header;
   const match = /^Bearer\s+(\S{1,1024})\s*$/i.exec(value ?? "");
   return match?.[1];
+}
+
+/** The key of an `x-api-key: <key>` header, or undefined. */
+function apiKeyHeader(header: string | string[] | undefined): string | undefined {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  return value !== undefined && /^\S{1,1024}$/.test(value) ? value : undefined;
 }
 
 function isExempt(incoming: IncomingMessage, options: ResolvedAuthOptions): boolean {

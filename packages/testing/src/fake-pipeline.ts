@@ -13,6 +13,7 @@
  */
 import {
   errors,
+  type ChatMessage,
   type GenerateRequest,
   type GenerationEvent,
   type GenerationResult,
@@ -75,6 +76,10 @@ export class FakePipeline implements ModelPipeline {
     this.model(modelId);
     return [...text].length;
   }
+  /** The chat as the fake renders it (`promptOf`), counted as countTokens counts. */
+  async countChatTokens(modelId: string, messages: readonly ChatMessage[]): Promise<number> {
+    return this.countTokens(modelId, FakePipeline.promptOf({ messages: [...messages] }));
+  }
   async detokenize(modelId: string, ids: number[]): Promise<string> {
     const model = this.model(modelId);
     const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= model.vocabSize);
@@ -101,6 +106,7 @@ export class FakePipeline implements ModelPipeline {
       let text = "";
       let count = 0;
       let finishReason: GenerationResult["finishReason"] = "length";
+      let stopSequence: string | undefined;
       const logprobs: TokenLogprob[] = [];
       while (count < maxTokens) {
         await this.tokenDelay();
@@ -113,6 +119,7 @@ export class FakePipeline implements ModelPipeline {
         const stop = request.stop?.find((s) => (text + piece).includes(s));
         if (stop) {
           finishReason = "stop";
+          stopSequence = stop;
           text = (text + piece).slice(0, (text + piece).indexOf(stop));
           break;
         }
@@ -125,6 +132,7 @@ export class FakePipeline implements ModelPipeline {
         }
       }
       const result: GenerationResult = { text, finishReason, usage: { promptTokens, completionTokens: count } };
+      if (stopSequence !== undefined) result.stopSequence = stopSequence;
       if (request.logprobs !== undefined) result.logprobs = logprobs;
       yield { kind: "done", result };
     } finally {

@@ -27,8 +27,10 @@ test("FakePipeline: tokenizer, generation and steps a plugin test can rely on", 
   assert.deepEqual(await pipeline.tokenize("fake", "Hi"), { ids: [72, 105], tokens: ["H", "i"] });
   assert.equal(await pipeline.countTokens("fake", "Hello"), 5);
   await assert.rejects(pipeline.countTokens("nope", "x"), { code: "MODEL_NOT_FOUND" });
+  assert.equal(await pipeline.countChatTokens("fake", [{ role: "user", content: "Hi" }]), "user: Hi\nassistant: ".length);
+  await assert.rejects(pipeline.countChatTokens("nope", [{ role: "user", content: "Hi" }]), { code: "MODEL_NOT_FOUND" });
   const result = await pipeline.generate({ modelId: "fake", prompt: "Hi", maxTokens: 3, stop: ["w2"] });
-  assert.deepEqual(result, { text: "w0 w1 ", finishReason: "stop", usage: { promptTokens: 2, completionTokens: 3 } });
+  assert.deepEqual(result, { text: "w0 w1 ", finishReason: "stop", stopSequence: "w2", usage: { promptTokens: 2, completionTokens: 3 } });
   const step = await pipeline.step({ sessionId: "s", modelId: "fake", step: 0, inputIds: "Hi" });
   assert.equal(step.nextTokenId, 106);
   await assert.rejects(pipeline.step({ sessionId: "s", modelId: "fake", step: 5, inputIds: [1] }), { code: "STEP_OUT_OF_ORDER" });

@@ -208,7 +208,8 @@ async function writeResponse(door: HttpDoor, res: ServerResponse, route: Resolve
   const events = response.events[Symbol.asyncIterator]();
   const first = await events.next();
   const ndjson = response.framing === "ndjson";
-  const frame = (text: string) => (ndjson ? `${text}\n` : `data: ${text}\n\n`);
+  const frame = (event: string | object) =>
+    ndjson ? `${typeof event === "string" ? event : JSON.stringify(event)}\n` : sseEvent(event, response.eventName);
   res.writeHead(response.status ?? 200, {
     "content-type": ndjson ? "application/x-ndjson" : "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
@@ -221,18 +222,25 @@ async function writeResponse(door: HttpDoor, res: ServerResponse, route: Resolve
     for (let item = first; !item.done; item = await events.next()) {
       if (signal.aborted || res.destroyed) break;
       const event = item.value;
-      if (!res.write(frame(typeof event === "string" ? event : JSON.stringify(event)))) await drained(res, signal);
+      if (!res.write(frame(event))) await drained(res, signal);
     }
     if (!signal.aborted && !res.destroyed && response.end !== undefined) res.write(frame(response.end));
   } catch (error) {
     // Headers are gone: the error becomes the stream's last event.
     const { body, status } = describe(door, error, route);
-    if (!res.destroyed) res.write(frame(JSON.stringify(route.formatError ? route.formatError(body, status) : { error: body })));
+    if (!res.destroyed) res.write(frame((route.formatError ? route.formatError(body, status) : { error: body }) as object));
   } finally {
     // Leaving early (the client left) closes the producer: its finally runs, its work stops.
     await events.return?.();
   }
   res.end();
+}
+
+/** One server-sent event: `data: <item>` (objects as JSON), after `event: <name>` when the route names it. */
+function sseEvent(event: string | object, eventName: ((event: object) => string | undefined) | undefined): string {
+  if (typeof event === "string") return `data: ${event}\n\n`;
+  const name = eventName?.(event);
+  return `${name === undefined ? "" : `event: ${name}\n`}data: ${JSON.stringify(event)}\n\n`;
 }
 
 /** Sends the error response in the route's shape; returns its code. */

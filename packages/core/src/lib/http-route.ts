@@ -43,6 +43,11 @@ export type HttpResponse =
       end?: string;
       /** "sse" (the default) or "ndjson". An error after the headers is the stream's last item, in the route's error shape. */
       framing?: "sse" | "ndjson";
+      /**
+       * With "sse": each object event's `event:` name (e.g. Anthropic's `message_start`), or undefined for
+       * none; also asked of a mid-stream error's payload (the route's `formatError` shape).
+       */
+      eventName?: (event: object) => string | undefined;
     };
 
 export interface RouteOptions<S extends ZodType> {

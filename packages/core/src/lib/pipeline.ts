@@ -217,6 +217,8 @@ export interface Usage {
 export interface GenerationResult {
   text: string;
   finishReason: FinishReason;
+  /** finishReason "stop" because the text reached one of the request's `stop` strings: which (a pipeline that cannot say leaves it out). */
+  stopSequence?: string;
   usage: Usage;
   /** With `logprobs` asked for: one entry per generated token whose text is in `text`. */
   logprobs?: TokenLogprob[];
@@ -289,6 +291,12 @@ export interface ModelPipeline {
   tokenize(modelId: string, text: string): Promise<Tokenization>;
   /** `tokenize(...).ids.length`, without building the token strings. */
   countTokens(modelId: string, text: string): Promise<number>;
+  /**
+   * Tokens of a chat as a generation's prompt would hold them: rendered with the model's chat
+   * template, then encoded. Optional: a pipeline without it cannot count chats (a front door
+   * then says so). MODEL_NOT_FOUND for an unknown model.
+   */
+  countChatTokens?(modelId: string, messages: readonly ChatMessage[]): Promise<number>;
   /** Text for token ids; INVALID_TOKENS for ids outside the vocabulary. */
   detokenize(modelId: string, ids: number[]): Promise<string>;
   generate(request: GenerateRequest): Promise<GenerationResult>;

@@ -202,6 +202,7 @@ export class GenerationRow {
     this.sink.done({
       text: this.matcher.fullText,
       finishReason,
+      ...(this.matcher.matched !== undefined ? { stopSequence: this.matcher.matched } : {}),
       usage: { promptTokens: this.settings.promptIds.length, completionTokens: this.completionTokens },
       // Never admitted (cancelled or refused while waiting): all of its time was queue time.
       timings: { queuedMs: Math.round(((this.admittedAt ?? performance.now()) - this.createdAt) * 1000) / 1000 },

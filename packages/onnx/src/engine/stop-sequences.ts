@@ -8,6 +8,8 @@ export class StopSequenceMatcher {
   private text = "";
   private emitted = 0;
   private readonly longest: number;
+  /** The stop string that ended the text (the earliest found), once one has. */
+  matched: string | undefined;
 
   constructor(private readonly stops: readonly string[]) {
     this.longest = stops.reduce((max, s) => Math.max(max, s.length), 0);
@@ -27,7 +29,10 @@ export class StopSequenceMatcher {
     let cut = -1;
     for (const stop of this.stops) {
       const at = this.text.indexOf(stop, searchFrom);
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+      if (at >= 0 && (cut < 0 || at < cut)) {
+        cut = at;
+        this.matched = stop;
+      }
     }
     if (cut >= 0) {
       this.text = this.text.slice(0, cut);

@@ -13,6 +13,7 @@
 import type { Worker } from "node:worker_threads";
 import {
   errors,
+  type ChatMessage,
   type ChoiceGroup,
   type GenerateRequest,
   type GenerationEvent,
@@ -106,6 +107,12 @@ export class OnnxPipeline implements ModelPipeline {
 
   countTokens(modelId: string, text: string): Promise<number> {
     return this.tokenizers.countTokens(modelId, text);
+  }
+
+  /** The ids a generation of these messages would start from (the chat template's, checked as a generation's chat is), counted. */
+  async countChatTokens(modelId: string, messages: readonly ChatMessage[]): Promise<number> {
+    const input = generationInput({ messages: messages as ChatMessage[] }, this.options);
+    return (await this.tokenizers.inputIds(modelId, input)).length;
   }
 
   /** Special tokens (BOS, EOS, …) are left out of the text, as in generated text. */
