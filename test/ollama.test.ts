@@ -7,8 +7,7 @@ import { Ollama } from "ollama";
 import { Ajv } from "ajv";
 import type { ModelNode } from "@modelnode/core/server";
 import { hashLicenseKey } from "@modelnode/plugin-auth";
-import { TestClient } from "@modelnode/testing";
-import { eventuallyIdle, startNode } from "./support/node.js";
+import { eventuallyIdle, inferenceOverWebSocket, startNode } from "./support/node.js";
 
 let node: ModelNode;
 let url: string;
@@ -23,16 +22,7 @@ before(async () => {
 });
 after(() => node.close());
 
-async function viaWebSocket(payload: Record<string, unknown>) {
-  const client = await TestClient.connect(url);
-  try {
-    const reply = await client.call("inference_request", { model_id: "tiny-gpt2", ...payload });
-    assert.equal(reply.header.message_type, "inference_response", JSON.stringify(reply));
-    return reply as unknown as { text: string; finish_reason: string; usage: { prompt_tokens: number; completion_tokens: number } };
-  } finally {
-    await client.close();
-  }
-}
+const viaWebSocket = (payload: Record<string, unknown>) => inferenceOverWebSocket(url, payload);
 
 test("list, ps, show and version describe the served model", async () => {
   const list = await ollama.list();

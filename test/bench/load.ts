@@ -22,13 +22,13 @@
  *   node test/dist/bench/load.js [--rounds 3] [--tokens 64] [--seconds 8] [--threads N]
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
 import WebSocket from "ws";
 import { bareLoop } from "./bare-loop.js";
 import { CLI_PATH, REPO_ROOT } from "../support/paths.js";
+import { freePort } from "../support/ports.js";
 
 const MODEL_DIR = join(REPO_ROOT, "models", "gpt2-small");
 const arg = (name: string, fallback: number) => {
@@ -57,16 +57,6 @@ function tokensFor(stream: number, request: number): number {
 
 // --- the node ---------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startNode(port: number): Promise<ChildProcess> {
   const args = [CLI_PATH, "--port", String(port), "--host", "127.0.0.1", "--model", `bench=${MODEL_DIR}`, "--log-level", "warn"];

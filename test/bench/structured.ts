@@ -17,12 +17,12 @@
  *   node test/dist/bench/structured.js [--model bench-qwen3|gpt2-small] [--rounds 3] [--tokens 64] [--seconds 8] [--streams 8] [--threads N]
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
 import WebSocket from "ws";
 import { CLI_PATH, REPO_ROOT } from "../support/paths.js";
+import { freePort } from "../support/ports.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -69,16 +69,6 @@ function benchSchema(itemKey = "id"): Record<string, unknown> {
 const median = (values: number[]) => (values.length === 0 ? NaN : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]);
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function connect(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {

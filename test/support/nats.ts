@@ -1,7 +1,9 @@
 /** A real nats-server for the scale-out tests, on a free loopback port; and fake pipelines that continue text. */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
+
+export { freePort };
 import { FakePipeline } from "@modelnode/testing";
 import type { GenerateRequest, GenerationEvent } from "@modelnode/core/pipeline";
 
@@ -11,16 +13,6 @@ export const NATS_SERVER = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/u
 /** For `test(..., { skip })`: a clear reason when nats-server is missing. */
 export const skipWithoutNats = NATS_SERVER ? false : "nats-server is not installed (apt-get install nats-server)";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 export interface NatsServer {
   url: string;

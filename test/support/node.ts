@@ -2,7 +2,8 @@
 import { PIPELINE } from "@modelnode/core";
 import type { PipelineStats } from "@modelnode/core/pipeline";
 import type { ModelNode } from "@modelnode/core/server";
-import { eventually } from "@modelnode/testing";
+import assert from "node:assert/strict";
+import { eventually, TestClient } from "@modelnode/testing";
 
 export { eventually, sleep } from "@modelnode/testing";
 import { createModelNode, type ModelNodeConfigInput, type ModelNodeRuntime } from "@modelnode/example-model-node";
@@ -48,3 +49,15 @@ export async function eventuallyIdle(node: ModelNode, timeoutMs = 10_000): Promi
   await eventually(() => isIdle(node), () => `the node to be idle: ${JSON.stringify(busyFigures(node))}`, timeoutMs);
 }
 
+
+/** The reply to one inference_request (model tiny-gpt2 unless the payload names another), over a fresh WebSocket connection: what the HTTP dialects are compared with. */
+export async function inferenceOverWebSocket(url: string, payload: Record<string, unknown>) {
+  const client = await TestClient.connect(url);
+  try {
+    const reply = await client.call("inference_request", { model_id: "tiny-gpt2", ...payload });
+    assert.equal(reply.header.message_type, "inference_response", JSON.stringify(reply));
+    return reply as unknown as { text: string; finish_reason: string; usage: { prompt_tokens: number; completion_tokens: number } };
+  } finally {
+    await client.close();
+  }
+}
