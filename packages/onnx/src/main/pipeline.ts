@@ -115,6 +115,12 @@ export class OnnxPipeline implements ModelPipeline {
     return (await this.tokenizers.inputIds(modelId, input)).length;
   }
 
+  /** The ids countChatTokens counts. */
+  async tokenizeChat(modelId: string, messages: readonly ChatMessage[]): Promise<number[]> {
+    const input = generationInput({ messages: messages as ChatMessage[] }, this.options);
+    return [...(await this.tokenizers.inputIds(modelId, input))];
+  }
+
   /** Special tokens (BOS, EOS, …) are left out of the text, as in generated text. */
   detokenize(modelId: string, ids: number[]): Promise<string> {
     return this.tokenizers.detokenize(modelId, ids);
