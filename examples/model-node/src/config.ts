@@ -140,6 +140,8 @@ export const openaiConfigSchema = z.strictObject({
   maxStopChars: openai.maxStopChars,
   maxBodyBytes: openai.maxBodyBytes,
   ownedBy: openai.ownedBy,
+  /** Serve vLLM's POST /tokenize and POST /detokenize too. Default true. */
+  tokenizerRoutes: openai.tokenizerRoutes,
   maxChoices: openai.maxChoices,
   defaults: openaiDefaultsSchema.extend({ maxTokens: openaiDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
 });

@@ -42,6 +42,8 @@ export interface OpenAIPluginOptions {
   maxBodyBytes?: number;
   /** What `GET /v1/models` says in `owned_by`. Default "modelnode". */
   ownedBy?: string;
+  /** Serve vLLM's `POST /tokenize` and `POST /detokenize`. Default true. */
+  tokenizerRoutes?: boolean;
   defaults?: Partial<OpenAIDefaults>;
 }
 
@@ -66,6 +68,7 @@ export const openaiOptionsSchema = z
     maxChoices: z.int({ error: "expected an integer ≥ 1" }).min(1, { error: "expected an integer ≥ 1" }).default(OPENAI_MAX_CHOICES),
     maxBodyBytes: z.int({ error: "expected an integer ≥ 1" }).min(1, { error: "expected an integer ≥ 1" }).optional(),
     ownedBy: z.string({ error: BODY }).min(1, { error: BODY }).max(256, { error: BODY }).default("modelnode"),
+    tokenizerRoutes: z.boolean({ error: "expected true or false" }).default(true),
   })
   .superRefine(checkDefaultMaxTokens);
 

@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import {
   buildGenerateRequest,
+  type HttpMethod,
   defineRoute,
   errors,
   generateChoices,
@@ -36,7 +37,18 @@ import {
 import type { OpenAICounters } from "./counters.js";
 import { toOpenAIError } from "./errors.js";
 import { OPENAI_COUNTERS, type ResolvedOpenAIOptions } from "./options.js";
-import { chatRequestSchema, completionRequestSchema, requestedGrammar, type ChatRequest, type ChatTurn, type CompletionRequest } from "./schema.js";
+import {
+  chatRequestSchema,
+  completionRequestSchema,
+  detokenizeRequestSchema,
+  requestedGrammar,
+  tokenizeRequestSchema,
+  type ChatRequest,
+  type ChatTurn,
+  type CompletionRequest,
+  type DetokenizeRequest,
+  type TokenizeRequest,
+} from "./schema.js";
 import { chatShape, completionShape, usageOf, type ChoiceCursor, type ChunkBase, type Shape } from "./shapes.js";
 
 export type {
@@ -303,5 +315,66 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
     },
   });
 
-  return [models, model, completions, chat];
+  // vLLM's tokenizer routes: the ids a completion's prompt (or a chat, rendered with the model's
+  // template and the generation prompt) starts from, and text for ids.
+  const tokenize = defineRoute({
+    method: "POST",
+    path: "/tokenize",
+    schema: tokenizeRequestSchema(options),
+    maxBodyBytes: options.maxBodyBytes,
+    inject: { pipeline: PIPELINE },
+    formatError: (error, status) => toOpenAIError(error, status),
+    handle: async (req, ctx, { pipeline }): Promise<HttpResponse> => {
+      const body: TokenizeRequest = req.body;
+      const found = pipeline.listModels().find((m) => m.id === body.model);
+      if (!found) throw modelNotFound(body.model, pipeline);
+      let tokens: number[];
+      if (body.messages !== undefined) {
+        if (!pipeline.tokenizeChat) throw errors.invalidRequest("This node's pipeline cannot tokenize a chat: send a prompt.", "messages");
+        // The chat exactly as a chat completion hands it to the pipeline.
+        const request = buildGenerateRequest({ modelId: body.model, messages: body.messages }, options.defaults, ctx.signal);
+        tokens = await pipeline.tokenizeChat(body.model, request.messages ?? []);
+      } else {
+        tokens = (await pipeline.tokenize(body.model, body.prompt ?? "")).ids;
+      }
+      return { json: { tokens, count: tokens.length, max_model_len: found.contextLength } };
+    },
+  });
+
+  const detokenize = defineRoute({
+    method: "POST",
+    path: "/detokenize",
+    schema: detokenizeRequestSchema(options),
+    maxBodyBytes: options.maxBodyBytes,
+    inject: { pipeline: PIPELINE },
+    // INVALID_TOKENS (ids outside the vocabulary) names the field they came in.
+    formatError: (error, status) => {
+      const formatted = toOpenAIError(error, status);
+      if (error.code === "INVALID_TOKENS") formatted.error.param = "tokens";
+      return formatted;
+    },
+    handle: async (req, _ctx, { pipeline }): Promise<HttpResponse> => {
+      const body: DetokenizeRequest = req.body;
+      if (!pipeline.hasModel(body.model)) throw modelNotFound(body.model, pipeline);
+      return { json: { prompt: await pipeline.detokenize(body.model, body.tokens) } };
+    },
+  });
+
+  // Every other path under /v1/, any method: a 404 in OpenAI's shape. Exact routes (this
+  // plugin's, the Anthropic plugin's /v1/messages) and patterns win over this fallback.
+  const unknown = METHODS.map((method) =>
+    defineRoute({
+      method,
+      path: "/v1/*",
+      name: "openai unknown path",
+      formatError: (error, status) => toOpenAIError(error, status),
+      handle: (req): HttpResponse => {
+        throw errors.notFound(`${req.method} /v1/${req.params["*"].slice(0, 128)} is not served by this node (see docs/plugin-openai.md)`);
+      },
+    }),
+  );
+
+  return [models, model, completions, chat, ...(options.tokenizerRoutes ? [tokenize, detokenize] : []), ...unknown];
 }
+
+const METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

@@ -328,3 +328,57 @@ export function chatRequestSchema(limits: Limits) {
 }
 
 export type ChatRequest = z.output<ReturnType<typeof chatRequestSchema>>;
+
+/** POST /tokenize (vLLM's): `prompt` or `messages` (rendered with the model's template), within the same limits as completions and chat. */
+export function tokenizeRequestSchema(limits: Limits) {
+  const { model } = commonFields(limits);
+  return z
+    .object(
+      {
+        model,
+        prompt: promptField(limits).optional(),
+        messages: z
+          .array(chatMessage(limits), { error: "expected an array of messages" })
+          .min(1, { error: "expected at least one message" })
+          .max(limits.maxChatMessages, { error: `expected at most ${limits.maxChatMessages} messages` })
+          .optional(),
+        add_generation_prompt: refused((v) => v === true, "only true is supported: a chat is tokenized as a generation's prompt"),
+        add_special_tokens: refused((v) => v === true, "only true is supported: the text is tokenized as a prompt"),
+        tools: refused(isEmptyArray, "not supported on /tokenize"),
+      },
+      { error: "expected a JSON object" },
+    )
+    .superRefine((body, ctx) => {
+      const hasPrompt = body.prompt !== undefined;
+      const hasMessages = body.messages !== undefined;
+      if (hasPrompt === hasMessages) {
+        ctx.addIssue({ code: "custom", path: [hasPrompt ? "messages" : "prompt"], message: hasPrompt ? "send either prompt or messages, not both" : "required (or messages)" });
+      }
+      if (Array.isArray(body.messages)) {
+        let chars = 0;
+        for (const message of body.messages) chars += typeof message?.content === "string" ? message.content.length : 0;
+        if (chars > limits.maxChatChars) {
+          ctx.addIssue({ code: "custom", path: ["messages"], message: `the contents of the messages exceed ${limits.maxChatChars} characters in all` });
+        }
+      }
+    });
+}
+
+export type TokenizeRequest = z.output<ReturnType<typeof tokenizeRequestSchema>>;
+
+/** POST /detokenize (vLLM's): token ids, at most `maxPromptChars` of them (a token holds at least one character). */
+export function detokenizeRequestSchema(limits: Limits) {
+  const { model } = commonFields(limits);
+  const id = "expected an array of token ids (integers ≥ 0)";
+  return z.object(
+    {
+      model,
+      tokens: z
+        .array(z.int({ error: id }).min(0, { error: id }), { error: required("an array of token ids (integers ≥ 0)") })
+        .max(limits.maxPromptChars, { error: `expected at most ${limits.maxPromptChars} token ids` }),
+    },
+    { error: "expected a JSON object" },
+  );
+}
+
+export type DetokenizeRequest = z.output<ReturnType<typeof detokenizeRequestSchema>>;

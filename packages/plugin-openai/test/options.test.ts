@@ -8,6 +8,7 @@ test("defaults: the inference plugin's limits and sampling defaults", () => {
     ...OPENAI_LIMITS,
     maxBodyBytes: undefined,
     ownedBy: "modelnode",
+    tokenizerRoutes: true,
     defaults: OPENAI_DEFAULTS,
   });
   assert.deepEqual(OPENAI_DEFAULTS, { maxTokens: 64 }, "sampling is the pipeline's (and the model's) unless configured");
@@ -27,7 +28,20 @@ test("defaults: the inference plugin's limits and sampling defaults", () => {
   assert.equal(plugin.core, "^0.1.0");
   assert.deepEqual(
     plugin.routes?.map((r) => `${r.method} ${r.path}`),
-    ["GET /v1/models", "GET /v1/models/:model", "POST /v1/completions", "POST /v1/chat/completions"],
+    [
+      "GET /v1/models",
+      "GET /v1/models/:model",
+      "POST /v1/completions",
+      "POST /v1/chat/completions",
+      "POST /tokenize",
+      "POST /detokenize",
+      ...["GET", "POST", "PUT", "PATCH", "DELETE"].map((method) => `${method} /v1/*`),
+    ],
+  );
+  assert.deepEqual(
+    openaiPlugin({ tokenizerRoutes: false }).routes?.filter((r) => r.path.endsWith("tokenize")),
+    [],
+    "tokenizerRoutes: false leaves the tokenizer routes out",
   );
 });
 
@@ -38,6 +52,7 @@ test("bad options throw a TypeError naming each field", () => {
   assert.throws(() => openaiPlugin({ maxPromptChar: 5 } as never), /unknown option "maxPromptChar"/);
   assert.throws(() => openaiPlugin({ ownedBy: "" }), /ownedBy must be a string of 1 to 256 characters/);
   assert.throws(() => openaiPlugin({ maxChoices: 0 }), /maxChoices must be an integer ≥ 1/);
+  assert.throws(() => openaiPlugin({ tokenizerRoutes: "yes" } as never), /tokenizerRoutes must be true or false/);
   assert.throws(() => openaiPlugin({ maxTopLogprobs: -1 }), /maxTopLogprobs must be an integer ≥ 0/);
   assert.throws(() => openaiPlugin({ maxLogitBias: 1.5 }), /maxLogitBias must be an integer ≥ 0/);
 });

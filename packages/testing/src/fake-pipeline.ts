@@ -80,6 +80,10 @@ export class FakePipeline implements ModelPipeline {
   async countChatTokens(modelId: string, messages: readonly ChatMessage[]): Promise<number> {
     return this.countTokens(modelId, FakePipeline.promptOf({ messages: [...messages] }));
   }
+  /** The ids countChatTokens counts: the rendered chat, tokenized. */
+  async tokenizeChat(modelId: string, messages: readonly ChatMessage[]): Promise<number[]> {
+    return (await this.tokenize(modelId, FakePipeline.promptOf({ messages: [...messages] }))).ids;
+  }
   async detokenize(modelId: string, ids: number[]): Promise<string> {
     const model = this.model(modelId);
     const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= model.vocabSize);

@@ -28,6 +28,7 @@ test("FakePipeline: tokenizer, generation and steps a plugin test can rely on", 
   assert.equal(await pipeline.countTokens("fake", "Hello"), 5);
   await assert.rejects(pipeline.countTokens("nope", "x"), { code: "MODEL_NOT_FOUND" });
   assert.equal(await pipeline.countChatTokens("fake", [{ role: "user", content: "Hi" }]), "user: Hi\nassistant: ".length);
+  assert.equal((await pipeline.tokenizeChat("fake", [{ role: "user", content: "Hi" }])).length, "user: Hi\nassistant: ".length);
   await assert.rejects(pipeline.countChatTokens("nope", [{ role: "user", content: "Hi" }]), { code: "MODEL_NOT_FOUND" });
   const result = await pipeline.generate({ modelId: "fake", prompt: "Hi", maxTokens: 3, stop: ["w2"] });
   assert.deepEqual(result, { text: "w0 w1 ", finishReason: "stop", stopSequence: "w2", usage: { promptTokens: 2, completionTokens: 3 } });

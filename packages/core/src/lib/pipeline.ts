@@ -297,6 +297,11 @@ export interface ModelPipeline {
    * then says so). MODEL_NOT_FOUND for an unknown model.
    */
   countChatTokens?(modelId: string, messages: readonly ChatMessage[]): Promise<number>;
+  /**
+   * The token ids `countChatTokens` counts (the chat template's rendering, with the generation
+   * prompt, encoded as a generation's prompt would be). Optional, as countChatTokens is.
+   */
+  tokenizeChat?(modelId: string, messages: readonly ChatMessage[]): Promise<number[]>;
   /** Text for token ids; INVALID_TOKENS for ids outside the vocabulary. */
   detokenize(modelId: string, ids: number[]): Promise<string>;
   generate(request: GenerateRequest): Promise<GenerationResult>;

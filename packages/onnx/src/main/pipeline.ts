@@ -109,10 +109,13 @@ export class OnnxPipeline implements ModelPipeline {
     return this.tokenizers.countTokens(modelId, text);
   }
 
-  /** The ids a generation of these messages would start from (the chat template's, checked as a generation's chat is), counted. */
+  /** The ids a generation of these messages would start from (the chat template's, checked as a generation's chat is). */
+  tokenizeChat(modelId: string, messages: readonly ChatMessage[]): Promise<number[]> {
+    return this.tokenizers.inputIds(modelId, generationInput({ messages: messages as ChatMessage[] }, this.options));
+  }
+
   async countChatTokens(modelId: string, messages: readonly ChatMessage[]): Promise<number> {
-    const input = generationInput({ messages: messages as ChatMessage[] }, this.options);
-    return (await this.tokenizers.inputIds(modelId, input)).length;
+    return (await this.tokenizeChat(modelId, messages)).length;
   }
 
   /** Special tokens (BOS, EOS, …) are left out of the text, as in generated text. */
