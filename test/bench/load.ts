@@ -21,14 +21,15 @@
  *
  *   node test/dist/bench/load.js [--rounds 3] [--tokens 64] [--seconds 8] [--threads N]
  */
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
 import WebSocket from "ws";
 import { bareLoop } from "./bare-loop.js";
-import { CLI_PATH, REPO_ROOT } from "../support/paths.js";
+import { REPO_ROOT } from "../support/paths.js";
 import { freePort } from "../support/ports.js";
+import { connect, startBenchNode } from "./bench-node.js";
 
 const MODEL_DIR = join(REPO_ROOT, "models", "gpt2-small");
 const arg = (name: string, fallback: number) => {
@@ -56,32 +57,6 @@ function tokensFor(stream: number, request: number): number {
 }
 
 // --- the node ---------------------------------------------------------------------------------
-
-
-async function startNode(port: number): Promise<ChildProcess> {
-  const args = [CLI_PATH, "--port", String(port), "--host", "127.0.0.1", "--model", `bench=${MODEL_DIR}`, "--log-level", "warn"];
-  if (THREADS > 0) args.push("--threads", String(THREADS));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      const socket = await connect(`ws://127.0.0.1:${port}`);
-      socket.close();
-      return child;
-    } catch {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error("the node did not start");
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-}
-
-function connect(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    socket.once("open", () => resolve(socket));
-    socket.once("error", reject);
-  });
-}
 
 const header = (type: string, id: string) => ({ message_id: id, message_type: type, protocol_version: "2.0", timestamp: new Date().toISOString() });
 
@@ -222,7 +197,7 @@ async function main(): Promise<void> {
   const { built } = buildModel({ out: MODEL_DIR, model: "gpt2-small", ifMissing: true });
   if (built) console.error(`built the bench model (${JSON.stringify(MODEL_PRESETS["gpt2-small"])}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const port = await freePort();
-  const node = await startNode(port);
+  const node = await startBenchNode(port, MODEL_DIR, THREADS);
   const url = `ws://127.0.0.1:${port}`;
   const probe = await HeartbeatProbe.start(url);
   const bare = await bareLoop(join(MODEL_DIR, "onnx", "model.onnx"), THREADS);

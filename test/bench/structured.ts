@@ -16,13 +16,13 @@
  *
  *   node test/dist/bench/structured.js [--model bench-qwen3|gpt2-small] [--rounds 3] [--tokens 64] [--seconds 8] [--streams 8] [--threads N]
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
 import WebSocket from "ws";
-import { CLI_PATH, REPO_ROOT } from "../support/paths.js";
+import { REPO_ROOT } from "../support/paths.js";
 import { freePort } from "../support/ports.js";
+import { connect, startBenchNode } from "./bench-node.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,31 +68,6 @@ function benchSchema(itemKey = "id"): Record<string, unknown> {
 
 const median = (values: number[]) => (values.length === 0 ? NaN : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]);
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
-
-
-function connect(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    socket.once("open", () => resolve(socket));
-    socket.once("error", reject);
-  });
-}
-
-async function startNode(port: number): Promise<ChildProcess> {
-  const args = [CLI_PATH, "--port", String(port), "--host", "127.0.0.1", "--model", `bench=${MODEL_DIR}`, "--log-level", "warn"];
-  if (THREADS > 0) args.push("--threads", String(THREADS));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      (await connect(`ws://127.0.0.1:${port}`)).close();
-      return child;
-    } catch {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error("the node did not start");
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-}
 
 const header = (id: string) => ({ message_id: id, message_type: "inference_request", protocol_version: "2.0", timestamp: new Date().toISOString() });
 
@@ -154,7 +129,7 @@ async function main(): Promise<void> {
   const { built } = buildModel({ out: MODEL_DIR, model: MODEL, ifMissing: true, ...(TOKENIZER ? { tokenizer: TOKENIZER } : {}) });
   if (built) console.error(`built the bench model (${JSON.stringify(MODEL_PRESETS[MODEL])}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const port = await freePort();
-  const node = await startNode(port);
+  const node = await startBenchNode(port, MODEL_DIR, THREADS);
   const url = `ws://127.0.0.1:${port}`;
   try {
     // Warm-up: the model's first runs, and the grammar thread with the bench schema compiled.
