@@ -317,17 +317,21 @@ export function chatRequestSchema(limits: Limits) {
       if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
         ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "needs logprobs: true" });
       }
-      if (Array.isArray(body.messages)) {
-        let chars = 0;
-        for (const message of body.messages) chars += typeof message?.content === "string" ? message.content.length : 0;
-        if (chars > limits.maxChatChars) {
-          ctx.addIssue({ code: "custom", path: ["messages"], message: `the contents of the messages exceed ${limits.maxChatChars} characters in all` });
-        }
-      }
+      checkChatChars(body.messages, limits, ctx);
     });
 }
 
 export type ChatRequest = z.output<ReturnType<typeof chatRequestSchema>>;
+
+/** The messages' text contents, all together, within maxChatChars (chat completions and /tokenize alike). */
+function checkChatChars(messages: readonly { content?: unknown }[] | undefined, limits: Limits, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(messages)) return;
+  let chars = 0;
+  for (const message of messages) chars += typeof message?.content === "string" ? message.content.length : 0;
+  if (chars > limits.maxChatChars) {
+    ctx.addIssue({ code: "custom", path: ["messages"], message: `the contents of the messages exceed ${limits.maxChatChars} characters in all` });
+  }
+}
 
 /** POST /tokenize (vLLM's): `prompt` or `messages` (rendered with the model's template), within the same limits as completions and chat. */
 export function tokenizeRequestSchema(limits: Limits) {
@@ -354,13 +358,7 @@ export function tokenizeRequestSchema(limits: Limits) {
       if (hasPrompt === hasMessages) {
         ctx.addIssue({ code: "custom", path: [hasPrompt ? "messages" : "prompt"], message: hasPrompt ? "send either prompt or messages, not both" : "required (or messages)" });
       }
-      if (Array.isArray(body.messages)) {
-        let chars = 0;
-        for (const message of body.messages) chars += typeof message?.content === "string" ? message.content.length : 0;
-        if (chars > limits.maxChatChars) {
-          ctx.addIssue({ code: "custom", path: ["messages"], message: `the contents of the messages exceed ${limits.maxChatChars} characters in all` });
-        }
-      }
+      checkChatChars(body.messages, limits, ctx);
     });
 }
 
