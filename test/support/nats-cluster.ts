@@ -11,7 +11,12 @@ export interface ClusterMember extends NatsServer {
 
 /** `size` nats-servers routed to each other, resolved once every one has a route to every other. */
 export async function startNatsCluster(size: number): Promise<ClusterMember[]> {
-  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort(), monitor: await freePort() })));
+  // freePort's ports are free when it returns, not reserved: asked for together, two may be the
+  // same (a route port shared with a client port leaves that server out of the cluster). Ask again until all differ.
+  let ports: { client: number; route: number; monitor: number }[];
+  do {
+    ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort(), monitor: await freePort() })));
+  } while (new Set(ports.flatMap((p) => [p.client, p.route, p.monitor])).size !== size * 3);
   const routes = (i: number) => ports.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p.route}`).join(",");
   const start = async (i: number): Promise<ClusterMember> => {
     const p = ports[i];
