@@ -3,7 +3,7 @@
  * into the models folder and says how to serve it. Progress on stderr (progress.ts); the result on
  * stdout. Exit codes: 0 pulled or already here, 1 the pull failed, 2 a usage mistake.
  */
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { parsePullArgs, UsageError, USAGE } from "./cli-args.js";
 import { HubPullError } from "./errors.js";
 import { formatBytes, progressReporter } from "./progress.js";
@@ -36,7 +36,7 @@ export async function runPullCli(argv: string[], io: CliIo = { stdout: process.s
       id: args.id,
       dtype: args.dtype,
       revision: args.revision,
-      modelsDir: args.modelsDir,
+      modelsDir: resolve(io.cwd, args.modelsDir),
       hubUrl: args.hubUrl ?? (io.env.HF_ENDPOINT || undefined),
       token: args.token ?? (io.env.HF_TOKEN || undefined),
       offline: args.offline || isOfflineEnv(io.env),

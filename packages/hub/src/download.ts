@@ -4,9 +4,8 @@
  * with an HTTP Range request, after hashing what is already there. A file whose bytes do not match
  * the Hub's size and hash is deleted, and the pull fails naming it.
  */
-import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync } from "node:fs";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { createReadStream, existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { HubPullError } from "./errors.js";
 import { startHash, type Expected } from "./verify.js";
 
@@ -23,6 +22,8 @@ export interface DownloadRequest {
   /** Further attempts after a broken download, each continuing where the last stopped. */
   retries: number;
   onBytes: (bytes: number) => void;
+  /** A broken download is about to be retried from byte `at`. */
+  onRetry?: (at: number, reason: string) => void;
 }
 
 export interface DownloadOutcome {
@@ -37,12 +38,13 @@ export async function downloadFile(request: DownloadRequest): Promise<DownloadOu
   const part = `${dest}.part`;
   if (existsSync(part) && (!request.resumePart || statSync(part).size > expected.size)) rmSync(part);
   const resumedFrom = existsSync(part) ? statSync(part).size : 0;
-  let received = 0;
+  let received = 0; // over every attempt, the broken ones included
+  const counted = { ...request, onBytes: (bytes: number) => ((received += bytes), request.onBytes(bytes)) };
   for (let attempt = 0; ; attempt++) {
     const have = existsSync(part) ? statSync(part).size : 0;
     if (have >= expected.size) break;
     try {
-      received += await fetchRest(request, part, have);
+      await fetchRest(counted, part, have);
     } catch (error) {
       if (error instanceof HubPullError && error.code !== "network") throw error;
       if (request.signal?.aborted) throw new HubPullError("aborted", `pull aborted while fetching ${path}; ${partNote(part)}`, { cause: error });
@@ -54,6 +56,7 @@ export async function downloadFile(request: DownloadRequest): Promise<DownloadOu
           { cause: error },
         );
       }
+      request.onRetry?.(now, describe(error));
     }
   }
   await verifyPart(path, part, expected);
@@ -82,20 +85,18 @@ async function fetchRest(request: DownloadRequest, part: string, have: number): 
     }
   }
   if (!response.body) throw new HubPullError("bad-response", `${path}: the Hub's answer has no body`);
+  // Each chunk is written before the next is read, so what arrived before a break is on disk.
   let received = 0;
-  const onBytes = request.onBytes;
-  await pipeline(
-    Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>),
-    async function* count(source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        received += chunk.length;
-        onBytes(chunk.length);
-        yield chunk;
-      }
-    },
-    createWriteStream(part, { flags: start > 0 ? "a" : "w" }),
-    { signal: request.signal },
-  );
+  const file = await open(part, start > 0 ? "a" : "w");
+  try {
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      await file.write(chunk);
+      received += chunk.length;
+      request.onBytes(chunk.length);
+    }
+  } finally {
+    await file.close();
+  }
   if (start + received > expected.size) {
     rmSync(part, { force: true });
     throw new HubPullError("integrity", `${path}: the Hub sent ${start + received} bytes where it reports ${expected.size}; the file was deleted`);

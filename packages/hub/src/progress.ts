@@ -26,6 +26,8 @@ export function progressReporter(stream: ProgressStream, now: () => number = Dat
   let total = 0;
   let done = 0;
   let current = "";
+  /** Bytes of the current file counted so far (kept ones included). */
+  let received = 0;
   let startedAt = now();
   let drawnAt = 0;
   let drawn = false;
@@ -60,6 +62,7 @@ export function progressReporter(stream: ProgressStream, now: () => number = Dat
       }
       case "file-start":
         current = event.path;
+        received = event.resumedFrom;
         // Bytes already in a partial file count as done: the bar shows what is left.
         done += event.resumedFrom;
         if (tty) draw(true);
@@ -67,7 +70,15 @@ export function progressReporter(stream: ProgressStream, now: () => number = Dat
         break;
       case "bytes":
         done += event.bytes;
+        received += event.bytes;
         if (tty) draw(false);
+        break;
+      case "retry":
+        // What the broken attempt wrote and what is kept may differ: count what is on disk.
+        done -= received - event.at;
+        received = event.at;
+        if (tty) stream.write("\n");
+        stream.write(`${event.path}: the download broke off at ${formatBytes(event.at)} (${event.reason}); continuing from there\n`);
         break;
       case "file-done":
         if (tty) draw(true);

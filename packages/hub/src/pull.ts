@@ -44,6 +44,8 @@ export type PullProgress =
   | { type: "plan"; id: string; dtype: PullDtype; revision: string; files: { path: string; size: number; cached: boolean }[]; bytesToFetch: number }
   | { type: "file-start"; path: string; size: number; resumedFrom: number }
   | { type: "bytes"; path: string; bytes: number }
+  /** The download broke off at byte `at` and continues from there. */
+  | { type: "retry"; path: string; at: number; reason: string }
   | { type: "file-done"; path: string };
 
 export interface PullResult {
@@ -199,6 +201,7 @@ async function fetchOne(
     resumePart,
     retries: options.retries ?? 2,
     onBytes: (bytes) => emit({ type: "bytes", path, bytes }),
+    onRetry: (at, reason) => emit({ type: "retry", path, at, reason }),
   });
   delete manifest.partial[path];
   manifest.files[path] = expected;

@@ -192,8 +192,8 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       cuts.delete(key);
       const sent = chunk.subarray(0, cut);
       bytesSent.set(key, (bytesSent.get(key) ?? 0) + sent.length);
-      // Flushed, then the socket dies mid-body: the client sees a short, broken response.
-      res.write(sent, () => setTimeout(() => res.socket?.destroy(), 20));
+      // The connection closes mid-body (FIN, so every byte sent arrives): the client sees a short, broken response.
+      res.write(sent, () => res.socket?.end());
       return;
     }
     if (!isProbe) bytesSent.set(key, (bytesSent.get(key) ?? 0) + chunk.length);
