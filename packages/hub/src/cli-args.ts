@@ -22,6 +22,10 @@ options:
   --models-dir <dir>    where models land (default: $MODELNODE_MODELS_DIR, else ./models)
   --hub-url <url>       another Hub or a mirror (default: $HF_ENDPOINT, else https://huggingface.co)
   --token <token>       for private or gated models (default: $HF_TOKEN)
+  --retries <n>         further attempts when a download breaks off, each resuming where it
+                        stopped (default 2; 0 to 100)
+  --stall-timeout <s>   a download that receives nothing for <s> seconds counts as broken off
+                        (default 60)
   --offline             never contact the Hub: succeed only if the model is already pulled
                         (also when HF_HUB_OFFLINE=1)
   --quiet               no progress; only the result
@@ -43,6 +47,8 @@ export interface PullArgs {
   hubUrl?: string;
   token?: string;
   offline?: boolean;
+  retries?: number;
+  stallTimeoutMs?: number;
   quiet: boolean;
 }
 
@@ -62,6 +68,8 @@ export function parsePullArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
         "hub-url": { type: "string" },
         token: { type: "string" },
         offline: { type: "boolean" },
+        retries: { type: "string" },
+        "stall-timeout": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -84,8 +92,12 @@ export function parsePullArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
     for (const name of ["revision", "models-dir", "token"] as const) {
       if (values[name] === "") throw new UsageError(`--${name}: expected a value, got an empty one`);
     }
+    const retries = values.retries === undefined ? undefined : integerFlag("--retries", values.retries, 0, 100);
+    const stall = values["stall-timeout"] === undefined ? undefined : integerFlag("--stall-timeout", values["stall-timeout"], 1, 3600);
     return {
       id: ref.id,
+      retries,
+      stallTimeoutMs: stall === undefined ? undefined : stall * 1000,
       dtype: (values.dtype as PullDtype | undefined) ?? ref.dtype,
       revision: values.revision,
       modelsDir: values["models-dir"] ?? (env.MODELNODE_MODELS_DIR || "models"),
@@ -98,4 +110,10 @@ export function parsePullArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
     if (error instanceof HubPullError) throw new UsageError(`${error.message}; see --help`);
     throw error;
   }
+}
+
+function integerFlag(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`${name}: expected a whole number from ${min} to ${max}, got "${text}"`);
+  return value;
 }

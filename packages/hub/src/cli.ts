@@ -40,6 +40,8 @@ export async function runPullCli(argv: string[], io: CliIo = { stdout: process.s
       hubUrl: args.hubUrl ?? (io.env.HF_ENDPOINT || undefined),
       token: args.token ?? (io.env.HF_TOKEN || undefined),
       offline: args.offline || isOfflineEnv(io.env),
+      retries: args.retries,
+      stallTimeoutMs: args.stallTimeoutMs,
       signal: io.signal,
       onProgress: args.quiet ? undefined : progress.onProgress,
     });

@@ -4,7 +4,7 @@
  * with an HTTP Range request, after hashing what is already there. A file whose bytes do not match
  * the Hub's size and hash is deleted, and the pull fails naming it.
  */
-import { createReadStream, existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { createReadStream, existsSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { HubPullError } from "./errors.js";
 import { startHash, type Expected } from "./verify.js";
@@ -21,6 +21,8 @@ export interface DownloadRequest {
   resumePart: boolean;
   /** Further attempts after a broken download, each continuing where the last stopped. */
   retries: number;
+  /** An attempt that receives nothing for this long is broken off (and retried). */
+  stallTimeoutMs: number;
   onBytes: (bytes: number) => void;
   /** A broken download is about to be retried from byte `at`. */
   onRetry?: (at: number, reason: string) => void;
@@ -37,6 +39,7 @@ export async function downloadFile(request: DownloadRequest): Promise<DownloadOu
   const { path, expected, dest } = request;
   const part = `${dest}.part`;
   if (existsSync(part) && (!request.resumePart || statSync(part).size > expected.size)) rmSync(part);
+  if (expected.size === 0) writeFileSync(part, ""); // nothing to fetch, but still checked and renamed
   const resumedFrom = existsSync(part) ? statSync(part).size : 0;
   let received = 0; // over every attempt, the broken ones included
   const counted = { ...request, onBytes: (bytes: number) => ((received += bytes), request.onBytes(bytes)) };
@@ -64,10 +67,37 @@ export async function downloadFile(request: DownloadRequest): Promise<DownloadOu
   return { received, resumedFrom };
 }
 
-/** GETs bytes `have`..end into `part`; returns how many arrived. Throws on a network failure. */
+/**
+ * GETs bytes `have`..end into `part`; returns how many arrived. Throws on a network failure,
+ * including `stallTimeoutMs` without a byte (a connection that hangs rather than breaks).
+ */
 async function fetchRest(request: DownloadRequest, part: string, have: number): Promise<number> {
+  const stall = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const watch = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => stall.abort(new StallError(request.stallTimeoutMs)), request.stallTimeoutMs);
+  };
+  const signal = request.signal ? AbortSignal.any([request.signal, stall.signal]) : stall.signal;
+  watch();
+  try {
+    return await fetchRange(request, part, have, signal, watch);
+  } catch (error) {
+    throw stall.signal.aborted && !request.signal?.aborted ? stall.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class StallError extends Error {
+  constructor(ms: number) {
+    super(`no data for ${ms / 1000} s`);
+  }
+}
+
+async function fetchRange(request: DownloadRequest, part: string, have: number, signal: AbortSignal, alive: () => void): Promise<number> {
   const { path, url, expected } = request;
-  const response = await request.fetch(url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal: request.signal });
+  const response = await request.fetch(url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal });
   let start = have;
   if (have > 0 && response.status === 200) start = 0; // the server ignored the Range: take the whole file again
   else if (have > 0 && response.status === 416) {
@@ -90,6 +120,7 @@ async function fetchRest(request: DownloadRequest, part: string, have: number): 
   const file = await open(part, start > 0 ? "a" : "w");
   try {
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      alive();
       await file.write(chunk);
       received += chunk.length;
       request.onBytes(chunk.length);

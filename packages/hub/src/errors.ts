@@ -20,6 +20,8 @@ export type HubPullErrorCode =
   | "integrity"
   /** The Hub answered something this client cannot use. */
   | "bad-response"
+  /** Another pull is writing the same model folder. */
+  | "locked"
   /** The caller's signal aborted the pull (partial files are kept). */
   | "aborted";
 

@@ -8,9 +8,10 @@ import { fileDownloadInfo, listFiles, modelInfo } from "@huggingface/hub";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { downloadFile } from "./download.js";
-import { selectDtypeFiles, type PullDtype } from "./dtype-files.js";
+import { selectDtypeFiles, type DtypeSelection, type PullDtype } from "./dtype-files.js";
 import { HubPullError } from "./errors.js";
-import { hubError } from "./hub-errors.js";
+import { hubError, type HubWhere } from "./hub-errors.js";
+import { lockModelDir } from "./lock.js";
 import { cachedDtype, isFileCurrent, readManifest, writeManifest, type PullManifest } from "./manifest.js";
 import { checkDtype, checkRepoId, checkRepoPath } from "./model-ref.js";
 import { etagContradicts, expectedOf, type Expected } from "./verify.js";
@@ -36,6 +37,8 @@ export interface PullModelOptions {
   onProgress?: (event: PullProgress) => void;
   /** Further attempts for a download that breaks off, each resuming where it stopped (default 2). */
   retries?: number;
+  /** A download that receives nothing for this long counts as broken off (default 60 000 ms). */
+  stallTimeoutMs?: number;
   /** The fetch to use (default the global one). */
   fetch?: typeof fetch;
 }
@@ -76,6 +79,8 @@ export function isOfflineEnv(env: NodeJS.ProcessEnv = process.env): boolean {
 export async function pullModel(options: PullModelOptions): Promise<PullResult> {
   checkRepoId(options.id);
   if (options.dtype !== undefined) checkDtype(options.dtype);
+  checkInteger("retries", options.retries, 0, 100);
+  checkInteger("stallTimeoutMs", options.stallTimeoutMs, 1, 3_600_000);
   const dir = pulledModelDir(options.modelsDir, options.id);
   const hubUrl = (options.hubUrl ?? process.env.HF_ENDPOINT ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
   if (options.offline ?? isOfflineEnv()) return fromCacheOnly(options, dir);
@@ -88,12 +93,12 @@ export async function pullModel(options: PullModelOptions): Promise<PullResult> 
   const hubFetch: typeof fetch = (input, init) => {
     const headers = new Headers(init?.headers);
     if (token) headers.set("Authorization", `Bearer ${token}`);
-    return baseFetch(input, { ...init, headers, signal: options.signal });
+    return baseFetch(input, { ...init, headers, signal: init?.signal ?? options.signal });
   };
   const where = { id: options.id, hubUrl, revision: options.revision ?? "main", tokenGiven: Boolean(token), signal: options.signal };
 
   let revision: string;
-  let listed: { path: string; size: number; oid?: string; lfs?: { oid: string; size: number } }[] = [];
+  const listed: { path: string; size: number; oid?: string; lfs?: { oid: string; size: number } }[] = [];
   try {
     const info = await modelInfo({ name: options.id, revision: where.revision, hubUrl, fetch: hubFetch, additionalFields: ["sha"] });
     revision = (info as { sha?: string }).sha ?? where.revision;
@@ -121,6 +126,23 @@ export async function pullModel(options: PullModelOptions): Promise<PullResult> 
   });
 
   mkdirSync(dir, { recursive: true });
+  const unlock = lockModelDir(dir, options.id);
+  try {
+    return await fetchSelection(options, { ...where, revision }, hubFetch, dir, selection, plan);
+  } finally {
+    unlock();
+  }
+}
+
+async function fetchSelection(
+  options: PullModelOptions,
+  where: HubWhere,
+  hubFetch: typeof fetch,
+  dir: string,
+  selection: DtypeSelection,
+  plan: { path: string; expected: Expected }[],
+): Promise<PullResult> {
+  const { revision, hubUrl } = where;
   const previous = readManifest(dir);
   const manifest: PullManifest = {
     id: options.id,
@@ -144,7 +166,7 @@ export async function pullModel(options: PullModelOptions): Promise<PullResult> 
   let receivedBytes = 0;
   for (const { path, expected } of plan) {
     if (cached.has(path)) continue;
-    receivedBytes += await fetchOne({ ...where, revision }, hubFetch, options, dir, manifest, path, expected, emit);
+    receivedBytes += await fetchOne(where, hubFetch, options, dir, manifest, path, expected, emit);
   }
   manifest.dtypes[selection.dtype] = { graph: selection.graph, paths: selection.paths };
   writeManifest(dir, manifest);
@@ -161,7 +183,7 @@ export async function pullModel(options: PullModelOptions): Promise<PullResult> 
 }
 
 async function fetchOne(
-  where: Parameters<typeof hubError>[1],
+  where: HubWhere,
   hubFetch: typeof fetch,
   options: PullModelOptions,
   dir: string,
@@ -200,6 +222,7 @@ async function fetchOne(
     signal: options.signal,
     resumePart,
     retries: options.retries ?? 2,
+    stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
     onBytes: (bytes) => emit({ type: "bytes", path, bytes }),
     onRetry: (at, reason) => emit({ type: "retry", path, at, reason }),
   });
@@ -234,4 +257,10 @@ function fromCacheOnly(options: PullModelOptions, dir: string): PullResult {
     receivedBytes: 0,
     fromCache: true,
   };
+}
+
+function checkInteger(name: string, value: number | undefined, min: number, max: number): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
+    throw new HubPullError("invalid-argument", `${name}: expected an integer from ${min} to ${max}, got ${String(value)}`);
+  }
 }

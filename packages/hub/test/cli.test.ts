@@ -78,6 +78,9 @@ test("usage mistakes exit 2 naming what is wrong", async () => {
     [["a/b", "--hub-url", "ftp://x"], /--hub-url: expected an http\(s\) URL/],
     [["bad id!"], /model id "bad id!"/],
     [["a/b", "--nope"], /Unknown option '--nope'.*see --help/],
+    [["a/b", "--retries", "-1"], /--retries/],
+    [["a/b", "--retries", "101"], /--retries: expected a whole number from 0 to 100, got "101"/],
+    [["a/b", "--stall-timeout", "0"], /--stall-timeout: expected a whole number from 1 to 3600/],
   ] as const) {
     const run = await cli([...argv]);
     assert.equal(run.code, 2, `${argv.join(" ")}: ${run.stderr}`);

@@ -81,7 +81,7 @@ test("a download cut mid-file keeps the .part; the next pull asks for the rest w
   const path = "onnx/model_quantized.onnx_data";
   const key = `${REPO_ID}/${path}`;
   const size = statSync(join(fixture.repo, path)).size;
-  const cutAt = 100_000;
+  const cutAt = 1_000_000;
   hub.cutNextDownload(key, cutAt);
   const failed = await rejectsWith(
     pullModel({ id: REPO_ID, dtype: "q8", modelsDir, hubUrl: hub.url, retries: 0 }),
@@ -117,14 +117,14 @@ test("a download cut mid-file keeps the .part; the next pull asks for the rest w
 test("within one pull, a broken download is retried from where it stopped", async () => {
   const modelsDir = freshDir(fixture.root);
   const path = "tokenizer.json";
-  hub.cutNextDownload(`${REPO_ID}/${path}`, 5000);
+  hub.cutNextDownload(`${REPO_ID}/${path}`, 1_000_000);
   const seen = hub.requests.length;
   const events: PullProgress[] = [];
   const result = await pullModel({ id: REPO_ID, dtype: "q8", modelsDir, hubUrl: hub.url, onProgress: (e) => events.push(e) });
   const retries = events.filter((e) => e.type === "retry") as { path: string; at: number }[];
   assert.equal(retries.length, 1);
   assert.equal(retries[0].path, path);
-  assert.ok(retries[0].at > 0 && retries[0].at <= 5000, String(retries[0].at));
+  assert.ok(retries[0].at > 0 && retries[0].at <= 1_000_000, String(retries[0].at));
   assert.ok(hub.requests.slice(seen).some((r) => r.path.endsWith(path) && r.range === `bytes=${retries[0].at}-`));
   assert.ok(sameBytes(join(result.dir, path), join(fixture.repo, path)));
 });
@@ -195,4 +195,42 @@ test("an aborted pull stops with code aborted", async () => {
   const controller = new AbortController();
   controller.abort();
   await rejectsWith(pullModel({ id: REPO_ID, modelsDir: freshDir(fixture.root), hubUrl: hub.url, signal: controller.signal }), "aborted", /aborted/);
+});
+
+test("a download that stops sending without closing is broken off after stallTimeoutMs and resumed", async () => {
+  const modelsDir = freshDir(fixture.root);
+  const path = "onnx/model_quantized.onnx_data";
+  hub.stallNextDownload(`${REPO_ID}/${path}`, 1_000_000);
+  const events: PullProgress[] = [];
+  const result = await pullModel({ id: REPO_ID, dtype: "q8", modelsDir, hubUrl: hub.url, stallTimeoutMs: 300, onProgress: (e) => events.push(e) });
+  const retries = events.filter((e) => e.type === "retry") as { path: string; at: number; reason: string }[];
+  assert.equal(retries.length, 1);
+  assert.equal(retries[0].path, path);
+  assert.equal(retries[0].reason, "no data for 0.3 s");
+  assert.ok(retries[0].at > 0 && retries[0].at <= 1_000_000, String(retries[0].at));
+  assert.ok(sameBytes(join(result.dir, path), join(fixture.repo, path)));
+});
+
+test("one pull per folder: a second pull while one runs is refused (code locked); the folder is free again after", async () => {
+  const modelsDir = freshDir(fixture.root);
+  const path = "onnx/model_quantized.onnx_data";
+  hub.stallNextDownload(`${REPO_ID}/${path}`, 1000);
+  const controller = new AbortController();
+  let downloading!: () => void;
+  const started = new Promise<void>((resolve) => (downloading = resolve));
+  const onProgress = (e: PullProgress) => e.type === "bytes" && e.path === path && downloading();
+  const first = pullModel({ id: REPO_ID, dtype: "q8", modelsDir, hubUrl: hub.url, signal: controller.signal, onProgress });
+  first.catch(() => {});
+  await started;
+  await rejectsWith(pullModel({ id: REPO_ID, dtype: "q8", modelsDir, hubUrl: hub.url }), "locked", /another pull|already pulling/);
+  controller.abort();
+  await rejectsWith(first, "aborted", /aborted while fetching onnx\/model_quantized\.onnx_data; the partial file is kept/);
+  const result = await pullModel({ id: REPO_ID, dtype: "q8", modelsDir, hubUrl: hub.url });
+  assert.ok(sameBytes(join(result.dir, path), join(fixture.repo, path)));
+});
+
+test("options out of range are refused by name", async () => {
+  const modelsDir = freshDir(fixture.root);
+  await rejectsWith(pullModel({ id: REPO_ID, modelsDir, hubUrl: hub.url, retries: -1 }), "invalid-argument", /retries: expected an integer from 0 to 100, got -1/);
+  await rejectsWith(pullModel({ id: REPO_ID, modelsDir, hubUrl: hub.url, stallTimeoutMs: 0 }), "invalid-argument", /stallTimeoutMs: expected an integer/);
 });

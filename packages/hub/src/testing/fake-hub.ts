@@ -38,6 +38,8 @@ export interface FakeHub {
   bytesSent: Map<string, number>;
   /** The next full (not `bytes=0-0`) download of `{id}/{path}` stops after `bytes` and the connection is cut. */
   cutNextDownload(file: string, bytes: number): void;
+  /** The next full download of `{id}/{path}` sends `bytes`, then nothing more (the connection stays open). */
+  stallNextDownload(file: string, bytes: number): void;
   /** Downloads of `{id}/{path}` send bytes with one flipped (same length), until `repair`. */
   corrupt(file: string): void;
   repair(file: string): void;
@@ -82,6 +84,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   const requests: FakeHubRequest[] = [];
   const bytesSent = new Map<string, number>();
   const cuts = new Map<string, number>();
+  const stalls = new Map<string, number>();
   const corrupted = new Set<string>();
 
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -196,6 +199,13 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       res.write(sent, () => res.socket?.end());
       return;
     }
+    const stall = stalls.get(key);
+    if (stall !== undefined && !isProbe) {
+      stalls.delete(key);
+      bytesSent.set(key, (bytesSent.get(key) ?? 0) + Math.min(stall, chunk.length));
+      res.write(chunk.subarray(0, stall)); // and then silence, until the client gives up or close()
+      return;
+    }
     if (!isProbe) bytesSent.set(key, (bytesSent.get(key) ?? 0) + chunk.length);
     res.end(chunk);
   };
@@ -208,6 +218,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     requests,
     bytesSent,
     cutNextDownload: (file, bytes) => cuts.set(file, bytes),
+    stallNextDownload: (file, bytes) => stalls.set(file, bytes),
     corrupt: (file) => corrupted.add(file),
     repair: (file) => corrupted.delete(file),
     close: () =>
