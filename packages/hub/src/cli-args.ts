@@ -31,7 +31,8 @@ options:
   --quiet               no progress; only the result
   -h, --help            this text
 
-exit codes: 0 pulled (or already here), 1 the pull failed, 2 a usage mistake
+exit codes: 0 pulled (or already here), 1 the pull failed, 2 a usage mistake, 130 interrupted
+(Ctrl-C: the partial file is kept, and the next pull continues it)
 
 examples:
   modelnode-pull onnx-community/Qwen3-0.6B-ONNX:q4f16

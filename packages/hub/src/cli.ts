@@ -1,7 +1,7 @@
 /**
  * `modelnode-pull` (also `model-node pull` and `npm run pull --`): pulls one dtype of a Hub model
  * into the models folder and says how to serve it. Progress on stderr (progress.ts); the result on
- * stdout. Exit codes: 0 pulled or already here, 1 the pull failed, 2 a usage mistake.
+ * stdout. Exit codes: 0 pulled or already here, 1 the pull failed, 2 a usage mistake, 130 interrupted.
  */
 import { relative, resolve } from "node:path";
 import { parsePullArgs, UsageError, USAGE } from "./cli-args.js";
@@ -17,7 +17,24 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
-export async function runPullCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }): Promise<number> {
+/**
+ * Runs the CLI; returns its exit code. Without `io` it is the process's: stdout, stderr, the
+ * environment, and SIGINT/SIGTERM, which abort the pull (the partial file is kept for the next
+ * one; exit 130); a second signal exits at once.
+ */
+export async function runPullCli(argv: string[], io?: CliIo): Promise<number> {
+  if (io) return run(argv, io);
+  const controller = new AbortController();
+  const onSignal = () => (controller.signal.aborted ? process.exit(130) : controller.abort());
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  try {
+    return await run(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), signal: controller.signal });
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  }
+}
+
+async function run(argv: string[], io: CliIo): Promise<number> {
   let args;
   try {
     args = parsePullArgs(argv, io.env);
@@ -58,6 +75,6 @@ export async function runPullCli(argv: string[], io: CliIo = { stdout: process.s
     progress.finish();
     if (!(error instanceof HubPullError)) throw error;
     io.stderr.write(`pull failed (${error.code}): ${error.message}\n`);
-    return 1;
+    return error.code === "aborted" ? 130 : 1;
   }
 }
