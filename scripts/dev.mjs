@@ -11,6 +11,7 @@
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
 //   node scripts/dev.mjs bench [dispatch|load|nats|structured] [bench options]
 //   node scripts/dev.mjs build-model [options]  build, then run the test-model builder (--help)
+//   node scripts/dev.mjs pull org/name[:dtype]  build, then pull a model from the Hugging Face Hub (--help)
 //   node scripts/dev.mjs pack [--out DIR]       build, then pack the publishable packages (pack.mjs)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { constants as osConstants } from "node:os";
@@ -119,6 +120,7 @@ const USAGE = `usage: node scripts/dev.mjs <command> [args]   (what npm start, n
   bench [dispatch|load|nats|structured]
                                 build, then run the benches (all four by default)
   build-model [options]         build, then run the test-model builder (build-model --help)
+  pull <org/name[:dtype]>       build, then download a model from the Hugging Face Hub into models/ (pull --help)
   pack [--out DIR]              build and pack every publishable package into one folder (pack --help)
   help, -h, --help              show this help
 `;
@@ -188,6 +190,13 @@ switch (command) {
     ensureInstalled("start");
     build("packages/model-builder");
     const cli = join(root, "packages", "model-builder", "dist", "src", "cli.js");
+    process.exit(run(process.execPath, [cli, ...rest], { cwd: process.env.INIT_CWD ?? process.cwd() }));
+  }
+  case "pull": {
+    // modelnode-pull (packages/hub); relative paths (--models-dir) are the caller's, as for build-model.
+    ensureInstalled("start");
+    build("packages/hub");
+    const cli = join(root, "packages", "hub", "bin", "modelnode-pull.js");
     process.exit(run(process.execPath, [cli, ...rest], { cwd: process.env.INIT_CWD ?? process.cwd() }));
   }
   case "pack": {

@@ -36,8 +36,11 @@ const COMMANDS: Record<string, (...args: string[]) => Promise<Run>> = {
   "npm run build-model --": (...args) => npmRun("build-model", ...args),
   "npm run cluster --": (...args) => npmRun("cluster", ...args),
   "npm run pack --": (...args) => npmRun("pack", ...args),
+  "npm run pull --": (...args) => npmRun("pull", ...args),
   "node examples/model-node/dist/src/cli.js": (...args) => run(process.execPath, [CLI_PATH, ...args]),
+  "node examples/model-node/dist/src/cli.js pull": (...args) => run(process.execPath, [CLI_PATH, "pull", ...args]),
   "modelnode-hash-key (packages/plugin-auth)": (...args) => node("packages/plugin-auth/bin/modelnode-hash-key.js", ...args),
+  "modelnode-pull (packages/hub)": (...args) => node("packages/hub/bin/modelnode-pull.js", ...args),
 };
 
 const USAGE_LINE = /^usage: /im;

@@ -24,6 +24,8 @@ import { installProcessHandlers } from "./process-handlers.js";
 
 async function main(): Promise<number | undefined> {
   ignoreBrokenPipes();
+  // `pull`: @modelnode/hub's CLI (docs/models.md, "Pulling from the Hub"); loaded only for it.
+  if (process.argv[2] === "pull") return (await import("@modelnode/hub/cli")).runPullCli(process.argv.slice(3));
   let loaded;
   let format: LogFormat;
   try {

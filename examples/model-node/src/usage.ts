@@ -1,5 +1,6 @@
 /** `model-node --help`: every flag and environment variable (load-config.ts reads them). */
 export const USAGE = `Usage: model-node [options]
+       model-node pull <org/name[:dtype]> [options]   download a model from the Hugging Face Hub (pull --help)
 
   --port <n>            port to listen on (default 8702; 0 = any free port)        env PORT
   --host <addr>         address to bind (default: all interfaces)                 env HOST
