@@ -1,0 +1,65 @@
+/**
+ * Secured NATS over TLS (docs/scale-out.md, "Security"): mutual TLS with certificates made in
+ * JavaScript (a CA, the server's, a client's), end to end with the example node's worker and
+ * gateway processes; and what is refused at startup — a client without a certificate the server
+ * trusts (the TLS error, not a time-out), a CA that did not sign the server's certificate, a
+ * gateway with the wrong password (non-zero exit, the server named, the password never printed),
+ * and invalid settings (config errors naming the field).
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { skipWithoutNats } from "./support/nats.js";
+import { makePki, secretFile, startConfiguredNatsServer, tlsBlock } from "./support/nats-secure.js";
+import { endToEnd, exitOrHang, servers, start } from "./support/nats-secure-e2e.js";
+
+describe("secured NATS: mutual TLS", { skip: skipWithoutNats, timeout: 120_000 }, () => {
+  test("mutual TLS: the server verifies client certificates; a client with none is refused with the TLS error", async () => {
+    const pki = await makePki();
+    const tls = ["--nats-tls-ca", pki.caFile, "--nats-tls-cert", pki.clientCertFile, "--nats-tls-key", pki.clientKeyFile];
+    const config = secretFile("model-node.json", JSON.stringify({ natsTls: { caFile: pki.caFile, certFile: pki.clientCertFile, keyFile: pki.clientKeyFile } }));
+    await endToEnd({
+      server: tlsBlock(pki, true),
+      worker: { args: tls },
+      gateway: { args: ["--config", config] },
+      wrong: { args: ["--nats-tls-ca", pki.caFile], says: /TLS error: .*(bad certificate|certificate required)/ },
+      secrets: [],
+    });
+  });
+});
+
+describe("secured NATS: refused at startup", { skip: skipWithoutNats, timeout: 120_000 }, () => {
+  test("a gateway with the wrong password exits non-zero naming the server, without printing the password", async () => {
+    const server = await startConfiguredNatsServer(`authorization { user: modelnode, password: "pw-3f9a81" }`);
+    servers.push(server);
+    const gateway = start(["--role", "gateway", "--nats", server.url, "--nats-user", "modelnode"], { MODELNODE_NATS_PASS: "pw-oops12" });
+    const code = await exitOrHang(gateway);
+    assert.ok(code !== "hang" && code !== 0, `exit code ${String(code)}: ${gateway.stderr()}`);
+    assert.match(gateway.stderr(), new RegExp(`NATS server nats://127\\.0\\.0\\.1:${server.port}: authorization violation`));
+    assert.ok(!(gateway.stderr() + gateway.stdout()).includes("pw-oops12"));
+  });
+
+  test("a CA that did not sign the server's certificate: the TLS error, and which file to check", async () => {
+    const pki = await makePki();
+    const server = await startConfiguredNatsServer(tlsBlock(pki, false));
+    servers.push(server);
+    const worker = start(["--role", "worker", "--nats", server.url, "--nats-tls-ca", pki.otherCaFile]);
+    const code = await exitOrHang(worker);
+    assert.ok(code !== "hang" && code !== 0, `exit code ${String(code)}: ${worker.stderr()}`);
+    assert.match(worker.stderr(), /NATS server nats:\/\/127\.0\.0\.1:\d+: TLS error: unable to verify the first certificate \(the CA file/);
+  });
+
+  test("invalid settings are config errors naming the field (exit 2)", async () => {
+    const seed = secretFile("seed.nk", "SUAxxx");
+    const cases: [string[], RegExp][] = [
+      [["--nats-user", "u"], /natsAuth\.pass: expected a password with the user/],
+      [["--nats-token", "t", "--nats-nkey-seed", seed], /natsAuth\.nkeySeedFile: expected one way to authenticate, got token and nkeySeedFile/],
+      [["--nats-creds", "/nonexistent/user.creds"], /natsAuth\.credsFile: file not found: \/nonexistent\/user\.creds \(from --nats-creds\)/],
+      [["--nats-tls-cert", seed], /natsTls\.keyFile: expected the client certificate's key/],
+    ];
+    for (const [args, says] of cases) {
+      const run = start(["--role", "worker", "--nats", "nats://127.0.0.1:1", ...args]);
+      assert.equal(await run.exited, 2, run.stderr());
+      assert.match(run.stderr(), says);
+    }
+  });
+});
