@@ -8,10 +8,9 @@
 import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import type { NatsTls } from "./connect-options.js";
 
 /** The TLS error from `server` ("nats://host:port"), or undefined when there was none within `ms`. */
-export function probeTls(server: string, tls: NatsTls, ms = 2000): Promise<string | undefined> {
+export function probeTls(server: string, tls: { caFile?: string; certFile?: string; keyFile?: string }, ms = 2000): Promise<string | undefined> {
   const url = new URL(server.includes("://") ? server : `nats://${server}`);
   const host = url.hostname.replace(/^\[|\]$/g, "");
   return new Promise((resolve) => {
