@@ -21,7 +21,7 @@ import { REPO_ROOT } from "./support/paths.js";
 import { freePort, freePortRun } from "./support/ports.js";
 
 const PROMPTS = ["Hello, world!", "The quick brown fox", "Once upon a time", "Ünïcödé → 日本語", "In the beginning", "1, 2, 3,", "Dear Sir or Madam,", "The weather today"];
-const TOKENS = 600;
+const TOKENS = 500;
 
 let cluster: ChildProcess | undefined;
 const pids: number[] = [];
