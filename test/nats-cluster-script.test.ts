@@ -17,6 +17,7 @@ import OpenAI from "openai";
 import { connectNats } from "@modelnode/nats";
 import { eventually, sleep } from "@modelnode/testing";
 import { skipWithoutNats } from "./support/nats.js";
+import { connectionNames } from "./support/nats-cluster.js";
 import { REPO_ROOT } from "./support/paths.js";
 import { freePort, freePortRun } from "./support/ports.js";
 
@@ -36,18 +37,8 @@ after(async () => {
   }
 });
 
-async function monitorJson<T>(port: number, path: string): Promise<T | undefined> {
-  try {
-    return (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The client connection names each monitoring port's server holds now. */
-async function connectionNames(monitors: number[]): Promise<string[][]> {
-  return Promise.all(monitors.map(async (m) => ((await monitorJson<{ connections?: { name?: string }[] }>(m, "/connz?limit=1024"))?.connections ?? []).map((c) => c.name ?? "")));
-}
+const namesOn = (monitors: number[]) => Promise.all(monitors.map((monitor) => connectionNames({ monitor })));
 
 interface Run {
   text: string;
@@ -110,7 +101,7 @@ test("npm run cluster: three nats-servers with JetStream; one SIGKILLed mid-stre
   const disturbed = Promise.all(PROMPTS.map((p) => stream(client, p, runs)));
   await eventually(() => runs.length === PROMPTS.length && runs.every((r) => r.times.length > 0), "every stream under way", 60_000);
   // The server the gateway is connected to: its death disturbs the most (the gateway and any worker there reconnect).
-  const held = await connectionNames(monitors);
+  const held = await namesOn(monitors);
   const victim = held.findIndex((names) => names.some((n) => n.startsWith("modelnode-gateway-")));
   assert.ok(victim >= 0, `the gateway's server: ${JSON.stringify(held)}`);
   const killedAt = Date.now();
@@ -126,7 +117,7 @@ test("npm run cluster: three nats-servers with JetStream; one SIGKILLed mid-stre
 
   // Gateway and both workers are on the two servers left; the R3 stream still answers (two of three replicas: a quorum).
   const survivors = monitors.filter((_, i) => i !== victim);
-  const reconnected = async () => (await connectionNames(survivors)).flat().filter((n) => /^modelnode-(gateway|worker)-/.test(n)).length;
+  const reconnected = async () => (await namesOn(survivors)).flat().filter((n) => /^modelnode-(gateway|worker)-/.test(n)).length;
   for (const deadline = Date.now() + 20_000; (await reconnected()) < 3 && Date.now() < deadline; ) await sleep(200);
   assert.equal(await reconnected(), 3, "gateway and both workers reconnected to the servers left");
   const info = await jsApi("$JS.API.STREAM.INFO.KV_sessions");

@@ -2,13 +2,14 @@
  * Secured NATS over TLS (docs/scale-out.md, "Security"): mutual TLS with certificates made in
  * JavaScript (a CA, the server's, a client's), end to end with the example node's worker and
  * gateway processes; and what is refused at startup — a client without a certificate the server
- * trusts (the TLS error, not a time-out), a CA that did not sign the server's certificate, a
+ * trusts (the TLS error, not a time-out), a CA that did not sign the server's certificate, TLS
+ * settings against a server without TLS, a
  * gateway with the wrong password (non-zero exit, the server named, the password never printed),
  * and invalid settings (config errors naming the field).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { skipWithoutNats } from "./support/nats.js";
+import { skipWithoutNats, startNatsServer } from "./support/nats.js";
 import { makePki, secretFile, startConfiguredNatsServer, tlsBlock } from "./support/nats-secure.js";
 import { endToEnd, exitOrHang, servers, start } from "./support/nats-secure-e2e.js";
 
@@ -46,6 +47,16 @@ describe("secured NATS: refused at startup", { skip: skipWithoutNats, timeout: 1
     const code = await exitOrHang(worker);
     assert.ok(code !== "hang" && code !== 0, `exit code ${String(code)}: ${worker.stderr()}`);
     assert.match(worker.stderr(), /NATS server nats:\/\/127\.0\.0\.1:\d+: TLS error: unable to verify the first certificate \(the CA file/);
+  });
+
+  test("TLS settings against a server without TLS: refused, not sent in clear", async () => {
+    const pki = await makePki();
+    const server = await startNatsServer();
+    servers.push(server);
+    const worker = start(["--role", "worker", "--nats", server.url, "--nats-tls-ca", pki.caFile]);
+    const code = await exitOrHang(worker);
+    assert.ok(code !== "hang" && code !== 0, `exit code ${String(code)}: ${worker.stderr()}`);
+    assert.match(worker.stderr(), /NATS server nats:\/\/127\.0\.0\.1:\d+: TLS error: server does not support 'tls'/);
   });
 
   test("invalid settings are config errors naming the field (exit 2)", async () => {
