@@ -87,6 +87,8 @@ const start = (name, cmd, args) => {
     if (!(stopping && code === 0)) console.error(`[cluster] ${name} exited (${signal ?? code})`);
   });
   children.push({ name, child });
+  // Which process is which, for an operator (or a test) who wants to stop or kill one.
+  if (!name.startsWith("nats-")) console.error(`[cluster] ${name}: pid ${child.pid}`);
   return child;
 };
 // Each server: its client, route and monitoring ports, a JetStream store of its own and a name

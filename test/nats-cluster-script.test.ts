@@ -22,12 +22,19 @@ import { REPO_ROOT } from "./support/paths.js";
 import { freePort, freePortRun } from "./support/ports.js";
 
 const PROMPTS = ["Hello, world!", "The quick brown fox", "Once upon a time", "Ünïcödé → 日本語", "In the beginning", "1, 2, 3,", "Dear Sir or Madam,", "The weather today"];
-const TOKENS = 500;
+const TOKENS = 400;
 
 let cluster: ChildProcess | undefined;
+/** Every process the script started (it prints their pids): killed at the end whatever happened. */
 const pids: number[] = [];
+let nc: Awaited<ReturnType<typeof connectNats>> | undefined;
 after(async () => {
-  if (cluster && cluster.exitCode === null) cluster.kill("SIGKILL");
+  await nc?.close();
+  if (cluster && cluster.exitCode === null) {
+    cluster.kill("SIGTERM");
+    await Promise.race([new Promise((r) => cluster!.once("exit", r)), sleep(20_000)]);
+    cluster.kill("SIGKILL");
+  }
   for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");
@@ -74,18 +81,22 @@ test("npm run cluster: three nats-servers with JetStream; one SIGKILLed mid-stre
   args.push("--nats-cluster-port", String(routeBase), "--nats-monitor-port", String(monitorBase), "--nats-store", store);
   cluster = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, MODELNODE_LOG_LEVEL: "silent" } });
   let stderr = "";
+  const natsPids: number[] = [];
   cluster.stderr!.on("data", (d) => {
     stderr += d;
-    for (const m of String(d).matchAll(/\[cluster\] nats-\d+: \S+ \(pid (\d+)/g)) pids.push(Number(m[1]));
+    for (const m of String(d).matchAll(/\[cluster\] (nats-\d+): \S+ \(pid (\d+)|\[cluster\] (?:worker-\d+|gateway): pid (\d+)/g)) {
+      if (m[1]) natsPids.push(Number(m[2]));
+      pids.push(Number(m[2] ?? m[3]));
+    }
   });
   await eventually(() => /model node \S+ listening on/.test(stderr), () => `the gateway listening: ${stderr.slice(-2000)}`, 120_000);
   assert.match(stderr, /\[cluster\] NATS ready: 3 server\(s\), routed, JetStream meta leader elected/);
-  assert.equal(pids.length, 3);
+  assert.equal(natsPids.length, 3);
   const urls = [0, 1, 2].map((i) => `nats://127.0.0.1:${clientBase + i}`);
 
   // JetStream replicated: a stream laid out as a KV bucket (what `kv.create("sessions", { replicas: 3 })` makes).
-  const nc = await connectNats({ servers: urls, name: "cluster-test" });
-  const jsApi = async (subject: string, body?: object) => JSON.parse(new TextDecoder().decode((await nc.request(subject, body ? JSON.stringify(body) : "", { timeout: 10_000 })).data));
+  nc = await connectNats({ servers: urls, name: "cluster-test" });
+  const jsApi = async (subject: string, body?: object) => JSON.parse(new TextDecoder().decode((await nc!.request(subject, body ? JSON.stringify(body) : "", { timeout: 10_000 })).data));
   const created = await jsApi("$JS.API.STREAM.CREATE.KV_sessions", {
     name: "KV_sessions", subjects: ["$KV.sessions.>"], num_replicas: 3, storage: "file", max_msgs_per_subject: 1, allow_rollup_hdrs: true, deny_delete: true, allow_direct: true, discard: "new",
   });
@@ -105,7 +116,7 @@ test("npm run cluster: three nats-servers with JetStream; one SIGKILLed mid-stre
   const victim = held.findIndex((names) => names.some((n) => n.startsWith("modelnode-gateway-")));
   assert.ok(victim >= 0, `the gateway's server: ${JSON.stringify(held)}`);
   const killedAt = Date.now();
-  process.kill(pids[victim], "SIGKILL");
+  process.kill(natsPids[victim], "SIGKILL");
   const outcomes = await disturbed;
   const midStream = outcomes.filter((r) => r.times.some((t) => t > killedAt)).length;
   // Recovery: the longest wait between two chunks of a stream, the later one after the kill, over the streams.
@@ -125,6 +136,7 @@ test("npm run cluster: three nats-servers with JetStream; one SIGKILLed mid-stre
   const info = await jsApi("$JS.API.STREAM.INFO.KV_sessions");
   assert.equal(info.error, undefined, JSON.stringify(info.error));
   await nc.close();
+  nc = undefined;
 
   // Ctrl-C's path: the gateway stops, the workers drain, the servers left stop; exit 0.
   cluster.kill("SIGTERM");
