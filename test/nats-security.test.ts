@@ -1,6 +1,6 @@
 /**
- * Secured NATS (docs/scale-out.md, "Security"): for each way to authenticate (user/password,
- * token, NKey, operator mode with a .creds file), a nats-server configured for it, and the example
+ * Secured NATS (docs/scale-out.md, "Security"): for user/password and a token (NKeys and operator
+ * mode: nats-security-nkeys.test.ts), a nats-server configured for it, and the example
  * node's real processes — a worker and a gateway (`--role`) connecting with that mode through its
  * flags, environment variables or config file — serving one generation end to end over the OpenAI
  * API. A worker with wrong credentials ends at startup, non-zero, with a message naming the NATS
@@ -9,10 +9,10 @@
  */
 import { describe, test } from "node:test";
 import { skipWithoutNats } from "./support/nats.js";
-import { makeNkeyUser, makeOperatorChain, secretFile } from "./support/nats-secure.js";
+import { secretFile } from "./support/nats-secure.js";
 import { endToEnd } from "./support/nats-secure-e2e.js";
 
-describe("secured NATS: gateway and worker processes", { skip: skipWithoutNats, timeout: 240_000 }, () => {
+describe("secured NATS: gateway and worker processes", { skip: skipWithoutNats, timeout: 170_000 }, () => {
   test("user and password (worker: environment; gateway: flags)", async () => {
     await endToEnd({
       server: `authorization { user: modelnode, password: "pw-3f9a81" }`,
@@ -31,29 +31,6 @@ describe("secured NATS: gateway and worker processes", { skip: skipWithoutNats, 
       gateway: { args: [], env: { MODELNODE_NATS_TOKEN: "tok-8d1c22" } },
       wrong: { args: ["--nats-token", "tok-wrong55"], says: /authorization violation/ },
       secrets: ["tok-8d1c22", "tok-wrong55"],
-    });
-  });
-
-  test("NKey seed file", async () => {
-    const user = makeNkeyUser();
-    const stranger = makeNkeyUser();
-    await endToEnd({
-      server: `authorization { users = [ { nkey: ${user.publicKey} } ] }`,
-      worker: { args: ["--nats-nkey-seed", user.seedFile] },
-      gateway: { args: [], env: { MODELNODE_NATS_NKEY_SEED: user.seedFile } },
-      wrong: { args: ["--nats-nkey-seed", stranger.seedFile], says: /authorization violation/ },
-      secrets: [],
-    });
-  });
-
-  test("operator mode: a .creds file (user JWT signed by the server's account, memory resolver)", async () => {
-    const chain = await makeOperatorChain();
-    await endToEnd({
-      server: chain.serverConfig,
-      worker: { args: ["--nats-creds", chain.credsFile] },
-      gateway: { args: [], env: { MODELNODE_NATS_CREDS: chain.credsFile } },
-      wrong: { args: ["--nats-creds", chain.foreignCredsFile], says: /authorization violation/ },
-      secrets: [],
     });
   });
 });

@@ -20,7 +20,7 @@ import { chooseLogFormat, createCliLogger, requestLogPlugin, type LogFormat } fr
 import { onnxOptions, startModelNode } from "./model-node.js";
 import { natsConnectOptions } from "./nats-config.js";
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
-import { redactServers, startWorker } from "@modelnode/nats";
+import { connectNats, redactServers, startWorker } from "@modelnode/nats";
 import { installProcessHandlers } from "./process-handlers.js";
 
 async function main(): Promise<number | undefined> {
@@ -96,6 +96,8 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
   let worker;
   let pipeline;
   try {
+    // NATS first: wrong credentials or TLS settings fail in a moment, not after the models have loaded.
+    await (await connectNats({ ...natsConnectOptions(config), name: "modelnode-worker-check" })).close();
     pipeline = await createOnnxPipeline(onnxOptions(config, config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling, logger));
     worker = await startWorker({
       ...natsConnectOptions(config),
@@ -106,7 +108,7 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
     });
   } catch (error) {
     console.error(`startup error: ${(error as Error).message}`);
-    // The loaded models' threads would keep the process alive (NATS refused it: wrong credentials, TLS).
+    // The loaded models' threads would keep the process alive (NATS refused it after all, or went away).
     await pipeline?.close().catch(() => {});
     return 1;
   }
