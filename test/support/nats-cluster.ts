@@ -46,8 +46,12 @@ export async function waitForRoutes(members: ClusterMember[], n: number): Promis
   }
 }
 
-/** The names of the client connections a member holds now (its /connz). */
-export async function connectionNames(member: ClusterMember): Promise<string[]> {
-  const body = (await (await fetch(`http://127.0.0.1:${member.monitor}/connz`)).json()) as { connections?: { name?: string }[] };
-  return (body.connections ?? []).map((c) => c.name ?? "");
+/** The names of the client connections a member (any nats-server with its monitoring port, e.g. one `npm run cluster` started) holds now (its /connz); none when it does not answer. */
+export async function connectionNames(member: { monitor: number }): Promise<string[]> {
+  try {
+    const body = (await (await fetch(`http://127.0.0.1:${member.monitor}/connz?limit=1024`)).json()) as { connections?: { name?: string }[] };
+    return (body.connections ?? []).map((c) => c.name ?? "");
+  } catch {
+    return [];
+  }
 }

@@ -17,9 +17,10 @@ import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import { loadConfig, USAGE } from "./load-config.js";
 import { chooseLogFormat, createCliLogger, requestLogPlugin, type LogFormat } from "./log.js";
-import { natsServers, onnxOptions, startModelNode } from "./model-node.js";
+import { onnxOptions, startModelNode } from "./model-node.js";
+import { natsConnectOptions } from "./nats-config.js";
 import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
-import { startWorker } from "@modelnode/nats";
+import { connectNats, redactServers, startWorker } from "@modelnode/nats";
 import { installProcessHandlers } from "./process-handlers.js";
 
 async function main(): Promise<number | undefined> {
@@ -95,10 +96,13 @@ async function main(): Promise<number | undefined> {
 async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogFormat): Promise<number | undefined> {
   const logger = createCliLogger({ level: config.logLevel, format });
   let worker;
+  let pipeline;
   try {
-    const pipeline = await createOnnxPipeline(onnxOptions(config, config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling, logger));
+    // NATS first: wrong credentials or TLS settings fail in a moment, not after the models have loaded.
+    await (await connectNats({ ...natsConnectOptions(config), name: "modelnode-worker-check" })).close();
+    pipeline = await createOnnxPipeline(onnxOptions(config, config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling, logger));
     worker = await startWorker({
-      servers: natsServers(config),
+      ...natsConnectOptions(config),
       pipeline,
       name: config.nodeId?.replace(/[^A-Za-z0-9_-]/g, "_"),
       maxInFlight: (config.limits.maxBatchSize ?? config.limits.maxConcurrentGenerations ?? 4) + (config.limits.maxQueuedGenerations ?? 0),
@@ -106,6 +110,8 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
     });
   } catch (error) {
     console.error(`startup error: ${(error as Error).message}`);
+    // The loaded models' threads would keep the process alive (NATS refused it after all, or went away).
+    await pipeline?.close().catch(() => {});
     return 1;
   }
   // The same signal rules as the node's (one event may arrive as several signals; a later one exits at once).
@@ -120,7 +126,7 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
         ),
     },
   );
-  console.error(`model worker ${worker.id} connected to ${config.nats} (models: ${Object.keys(config.models).join(", ")})`);
+  console.error(`model worker ${worker.id} connected to ${redactServers(config.nats ?? "")} (models: ${Object.keys(config.models).join(", ")})`);
   // A worker serves no requests: the gateways' spans cover them (their generations included).
   if (config.tracing.endpoint) console.error("tracing: a worker exports no traces; set it on the gateways");
   return undefined;

@@ -21,6 +21,7 @@ import { playgroundOptionsSchema } from "@modelnode/plugin-playground";
 import { tracingConfigSchema } from "@modelnode/plugin-tracing/options";
 import { extraPlugins } from "./extra-plugins.js";
 import { pluginEntries, type ExtraPlugin } from "./plugin-entry.js";
+import { natsAuthConfigSchema, natsTlsConfigSchema } from "./nats-config.js";
 
 /** `<repo>/models/tiny-gpt2`, the bundled model (this file is at examples/model-node/{src,dist/src}). */
 export const BUNDLED_MODEL_DIR = fileURLToPath(new URL("../../../../models/tiny-gpt2", import.meta.url));
@@ -236,6 +237,10 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       role: z.enum(["single", "gateway", "worker"], { error: "expected single, gateway or worker" }).default("single"),
       /** NATS server URL(s) for the gateway and worker roles, comma-separated (e.g. nats://127.0.0.1:4222). */
       nats: nonEmpty("NATS URL").optional(),
+      /** How gateways and workers authenticate to NATS: user/pass, token, nkeySeedFile or credsFile (nats-config.ts). */
+      natsAuth: natsAuthConfigSchema.optional(),
+      /** TLS to NATS: caFile, and certFile/keyFile for mutual TLS. */
+      natsTls: natsTlsConfigSchema.optional(),
       /** Model id (what clients send as model_id) → model directory (Hugging Face ONNX layout). */
       /** Model id → its folder, or `{ dir, dtype }` to pick one of a transformers.js folder's graphs (docs/models.md). */
       models: z

@@ -11,6 +11,7 @@ import { configSchemaFor, type ModelNodeConfig } from "./config.js";
 import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import type { ExtraPlugin } from "./plugin-entry.js";
+import { NATS_AUTH_ENV, NATS_AUTH_FLAGS, NATS_FILE_KEYS, NATS_TLS_ENV, NATS_TLS_FLAGS } from "./nats-config.js";
 
 export { USAGE } from "./usage.js";
 
@@ -75,6 +76,10 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     origins.set(`tls.${key}`, name);
   }
   if (Object.keys(tls).length > 0) envLayer.tls = tls;
+  for (const [section, names] of [["natsAuth", NATS_AUTH_ENV], ["natsTls", NATS_TLS_ENV]] as const) {
+    const layer = sectionOf(names.map(([name, key]) => [name, key, nonBlank(env[name])]), section, cwd, origins);
+    if (layer) envLayer[section] = layer;
+  }
   const tracing: Layer = {};
   for (const [name, key] of [["MODELNODE_OTLP_TRACES_ENDPOINT", "endpoint"], ["OTEL_SERVICE_NAME", "serviceName"]] as const) {
     const value = nonBlank(env[name]);
@@ -110,6 +115,10 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     origins.set(`tls.${key}`, `--${flag}`);
   }
   if (Object.keys(tlsFlags).length > 0) flagLayer.tls = tlsFlags;
+  for (const [section, names] of [["natsAuth", NATS_AUTH_FLAGS], ["natsTls", NATS_TLS_FLAGS]] as const) {
+    const layer = sectionOf(names.map(([flag, key]) => [`--${flag}`, key, flags.values[flag]]), section, cwd, origins);
+    if (layer) flagLayer[section] = layer;
+  }
   if (flags.values.auth) {
     flagLayer.auth = { required: true };
     origins.set("auth.required", "--auth");
@@ -127,7 +136,32 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   const parsed = configSchemaFor(plugins).safeParse(merged);
   if (!parsed.success) throw ConfigError.fromZod(parsed.error, (path) => originOf(origins, path));
   checkModelDirs(parsed.data, origins.get("models"));
+  checkNatsFiles(parsed.data, origins);
   return { config: parsed.data, file: fileName };
+}
+
+/** One section (natsAuth, natsTls) from [origin, key, value] triples; file paths resolved against `cwd`. */
+function sectionOf(items: [string, string, string | undefined][], section: string, cwd: string, origins: Map<string, string>): Layer | undefined {
+  const layer: Layer = {};
+  for (const [origin, key, value] of items) {
+    if (value === undefined) continue;
+    layer[key] = NATS_FILE_KEYS.has(key) ? resolve(cwd, value) : value;
+    origins.set(`${section}.${key}`, origin);
+  }
+  return Object.keys(layer).length > 0 ? layer : undefined;
+}
+
+/** The NATS auth and TLS files must exist at startup (read when connecting): a missing one is a config error naming it. */
+function checkNatsFiles(config: ModelNodeConfig, origins: Map<string, string>): void {
+  for (const section of ["natsAuth", "natsTls"] as const) {
+    for (const [key, value] of Object.entries(config[section] ?? {})) {
+      if (!NATS_FILE_KEYS.has(key) || typeof value !== "string") continue;
+      if (!existsSync(value) || !statSync(value).isFile()) {
+        const origin = origins.get(`${section}.${key}`) ?? origins.get(section);
+        throw new ConfigError(`${section}.${key}: file not found: ${value}${origin ? ` (from ${origin})` : ""}`);
+      }
+    }
+  }
 }
 
 /** Where the longest known prefix of `path` came from ("auth.secret" → MODELNODE_AUTH_SECRET, or the file). */
@@ -154,6 +188,14 @@ function parseFlags(argv: string[]) {
         threads: { type: "string" },
         role: { type: "string" },
         nats: { type: "string" },
+        "nats-user": { type: "string" },
+        "nats-pass": { type: "string" },
+        "nats-token": { type: "string" },
+        "nats-nkey-seed": { type: "string" },
+        "nats-creds": { type: "string" },
+        "nats-tls-ca": { type: "string" },
+        "nats-tls-cert": { type: "string" },
+        "nats-tls-key": { type: "string" },
         auth: { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
@@ -191,13 +233,14 @@ function readConfigFile(path: string): Layer {
       Object.entries(layer.models as Layer).map(([id, entry]) => [id, relativeTo(dirname(path), entry)]),
     );
   }
-  // So are TLS files.
-  if (isPlainObject(layer.tls)) {
-    const tls = { ...layer.tls };
-    for (const key of ["certFile", "keyFile"]) {
-      if (typeof tls[key] === "string" && tls[key]) tls[key] = resolve(dirname(path), tls[key] as string);
+  // So are TLS files, and NATS's key, credentials and TLS files.
+  for (const section of ["tls", "natsAuth", "natsTls"]) {
+    if (!isPlainObject(layer[section])) continue;
+    const files = { ...(layer[section] as Layer) };
+    for (const key of ["certFile", "keyFile", "caFile", "nkeySeedFile", "credsFile"]) {
+      if (typeof files[key] === "string" && files[key]) files[key] = resolve(dirname(path), files[key] as string);
     }
-    layer.tls = tls;
+    layer[section] = files;
   }
   return layer;
 }

@@ -13,6 +13,7 @@ import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@modelnode/plugin-inference";
 import { natsPipeline } from "@modelnode/nats";
+import { natsConnectOptions } from "./nats-config.js";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { ollamaPlugin } from "@modelnode/plugin-ollama";
 import { anthropicPlugin } from "@modelnode/plugin-anthropic";
@@ -91,7 +92,7 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
     limits: coreLimits(config),
     plugins: [
       config.role === "gateway"
-        ? pipelinePlugin(natsPipeline({ servers: natsServers(config) }))
+        ? pipelinePlugin(natsPipeline(natsConnectOptions(config)))
         : pipelinePlugin((logger) => createOnnxPipeline(onnxOptions(config, maxTokens, logger))),
       // Right after the pipeline: it instruments the pipeline the plugins below are given (docs/operations.md, "Metrics").
       ...(config.metrics.enabled ? [metricsPlugin(metricsOptionsOf(config.metrics))] : []),
@@ -198,7 +199,3 @@ export function onnxOptions(config: ModelNodeConfig, maxTokens: number, logger: 
   };
 }
 
-/** The config's NATS URL(s) as a list. */
-export function natsServers(config: ModelNodeConfig): string[] {
-  return (config.nats ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-}

@@ -14,6 +14,14 @@ export const USAGE = `Usage: model-node [options]
   --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY
   --role <role>         single (default) | gateway | worker (docs/scale-out.md)    env MODELNODE_ROLE
   --nats <url>          NATS server(s) for the gateway and worker roles           env MODELNODE_NATS
+  --nats-user <name>    NATS user (needs --nats-pass; docs/scale-out.md)         env MODELNODE_NATS_USER
+  --nats-pass <pw>      its password (prefer the environment: ps shows flags)     env MODELNODE_NATS_PASS
+  --nats-token <token>  NATS token (prefer the environment)                       env MODELNODE_NATS_TOKEN
+  --nats-nkey-seed <file> NATS NKey user seed file ("SU...")                      env MODELNODE_NATS_NKEY_SEED
+  --nats-creds <file>   NATS credentials file (user JWT + seed; operator mode)    env MODELNODE_NATS_CREDS
+  --nats-tls-ca <file>  TLS to NATS: the CA that signed the server's certificate  env MODELNODE_NATS_TLS_CA
+  --nats-tls-cert <file> client certificate for mutual TLS (needs --nats-tls-key) env MODELNODE_NATS_TLS_CERT
+  --nats-tls-key <file> the client certificate's PEM key                          env MODELNODE_NATS_TLS_KEY
   --otlp-traces-endpoint <url> export OpenTelemetry traces over OTLP/HTTP,        env MODELNODE_OTLP_TRACES_ENDPOINT
                         e.g. to http://localhost:4318 (docs/tracing.md)
   --otlp-service-name <name> their service.name (default modelnode)               env OTEL_SERVICE_NAME

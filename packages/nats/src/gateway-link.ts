@@ -2,9 +2,10 @@
  * The gateway's NATS connection: request/reply with coded errors, liveness pings, guarded
  * publishes, and whether the server is reachable now.
  */
-import { connect, createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { errors } from "@modelnode/core/pipeline";
-import { decode, encode, reconnectOptions, subjects, type Subjects } from "./protocol.js";
+import { decode, encode, subjects, type Subjects } from "./protocol.js";
+import { connectNats } from "./connect-options.js";
 import type { GatewayOptions } from "./gateway-options.js";
 
 export class GatewayLink {
@@ -25,12 +26,7 @@ export class GatewayLink {
   }
 
   static async open(options: GatewayOptions): Promise<GatewayLink> {
-    let nc: NatsConnection;
-    try {
-      nc = await connect({ servers: options.servers, name: `modelnode-gateway-${options.name}`, timeout: options.requestTimeoutMs, ...reconnectOptions(options.reconnectWaitMs) });
-    } catch (error) {
-      throw new Error(`cannot reach NATS at ${String(options.servers)}: ${(error as Error).message}`);
-    }
+    const nc = await connectNats({ ...options, name: `modelnode-gateway-${options.name}`, connectTimeoutMs: options.connectTimeoutMs ?? options.requestTimeoutMs });
     return new GatewayLink(nc, options.prefix, options.requestTimeoutMs);
   }
 

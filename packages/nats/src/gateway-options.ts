@@ -1,9 +1,10 @@
 /** The gateway's options, their defaults, and the failure counters its parts share (stats()). */
 import { DEFAULT_PREFIX } from "./protocol.js";
 import type { MinimalLogger } from "./logger.js";
+import type { NatsAuth, NatsConnectOptions, NatsTls } from "./connect-options.js";
 
-export interface NatsPipelineOptions {
-  servers: string | string[];
+/** `servers`: NATS server URL(s); `auth`, `tls`: how to authenticate and encrypt (connect-options.ts). */
+export interface NatsPipelineOptions extends NatsConnectOptions {
   prefix?: string;
   /** This gateway's id (scopes its sessions on the workers). Default: random. */
   name?: string;
@@ -33,7 +34,13 @@ export interface NatsPipelineOptions {
   logger?: MinimalLogger;
 }
 
-export type GatewayOptions = Required<Omit<NatsPipelineOptions, "logger" | "name">> & { name: string; logger?: MinimalLogger };
+export type GatewayOptions = Required<Omit<NatsPipelineOptions, "logger" | "name" | "auth" | "tls" | "connectTimeoutMs">> & {
+  name: string;
+  logger?: MinimalLogger;
+  auth?: NatsAuth;
+  tls?: NatsTls;
+  connectTimeoutMs?: number;
+};
 
 export function withDefaults(options: NatsPipelineOptions): GatewayOptions {
   return {

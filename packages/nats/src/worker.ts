@@ -7,9 +7,10 @@
  * The parts: Announcer (heartbeats), RequestServer (the subjects it answers), ServedStream (one
  * per generation served) and ServedStreams (admission and the drain's steps).
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { ModelPipeline } from "@modelnode/core/pipeline";
-import { DEFAULT_PREFIX, reconnectOptions, subjects, type Heartbeat } from "./protocol.js";
+import { DEFAULT_PREFIX, subjects, type Heartbeat } from "./protocol.js";
+import { connectNats, type NatsConnectOptions } from "./connect-options.js";
 import { Announcer } from "./announcer.js";
 import { silentLogger, type MinimalLogger } from "./logger.js";
 import { RequestServer } from "./request-server.js";
@@ -17,9 +18,8 @@ import { ServedStreams } from "./served-streams.js";
 
 export type { MinimalLogger } from "./logger.js";
 
-export interface WorkerOptions {
-  /** NATS server URL(s), e.g. "nats://127.0.0.1:4222". */
-  servers: string | string[];
+/** `servers`: NATS server URL(s), e.g. "nats://127.0.0.1:4222"; `auth`, `tls`: see connect-options.ts. */
+export interface WorkerOptions extends NatsConnectOptions {
   pipeline: ModelPipeline;
   /** The worker's id on the subjects (letters, digits, - and _). Default: random. */
   name?: string;
@@ -81,7 +81,7 @@ class NatsModelWorker implements ModelWorker {
   static async start(options: WorkerOptions): Promise<NatsModelWorker> {
     const id = options.name ?? `w${Math.random().toString(36).slice(2, 10)}`;
     if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`worker name "${id}": use letters, digits, - and _`);
-    const nc = await connect({ servers: options.servers, name: `modelnode-worker-${id}`, ...reconnectOptions(options.reconnectWaitMs) });
+    const nc = await connectNats({ ...options, name: `modelnode-worker-${id}` });
     const worker = new NatsModelWorker(id, nc, options);
     worker.server.listen();
     worker.announcer.listen();
