@@ -81,6 +81,11 @@ export class RemoteStream {
     if (this.state === "streaming") this.current?.sync();
   }
 
+  /** A worker is suspected gone: when it runs the current try, check it now instead of after idleMs. */
+  workerSuspected(worker: string): void {
+    if (this.state === "streaming" && this.current?.worker === worker) this.current.checkNow();
+  }
+
   /** Asks the worker running the current try to stop; nothing to do in any other state. */
   cancel(): void {
     if (this.state === "streaming") this.current?.cancel();
@@ -103,7 +108,14 @@ export class RemoteStream {
         }
         const worker = await this.offer(this.callFor(inbox));
         if (!worker) continue; // busy: try again
-        if ((yield* this.streamFrom(worker)) === "finished") return;
+        this.ctx.picker.assigned(worker);
+        let end: "finished" | "again";
+        try {
+          end = yield* this.streamFrom(worker);
+        } finally {
+          this.ctx.picker.released(worker);
+        }
+        if (end === "finished") return;
         this.ctx.counters.resubmits++;
       }
     } finally {
@@ -180,7 +192,7 @@ export class RemoteStream {
   /** Offers a try to the worker the picker names (or the queue group). Returns the worker that accepted, or undefined when it was busy. */
   private async offer(call: GenerateCall): Promise<string | undefined> {
     const { link, picker, retry } = this.ctx;
-    const direct = picker.forGenerationTry(call.modelId, call.attempt);
+    const direct = picker.forGenerationTry(call.modelId);
     const subject = direct ? link.subjects.worker(direct, "generate") : link.subjects.generate(call.modelId);
     let reply: CallReply;
     try {

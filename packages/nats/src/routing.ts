@@ -4,11 +4,14 @@
  */
 import { errors, isCodedError } from "@modelnode/core/pipeline";
 import { sleep } from "./gateway-options.js";
+import { chooseWorker } from "./chooser.js";
 import type { Membership } from "./membership.js";
 
 export class WorkerPicker {
   /** Workers taken for dead, and until when they are not picked directly. */
   private readonly avoided = new Map<string, number>();
+  /** Generations this gateway has assigned to each worker since it started (metrics, the bench). */
+  private readonly assignments = new Map<string, number>();
 
   constructor(
     private readonly membership: Membership,
@@ -16,21 +19,40 @@ export class WorkerPicker {
   ) {}
 
   /**
-   * The worker a generation's try is offered to directly, or undefined for the model's queue
-   * group: the first try goes to the queue group, later ones to the least busy worker.
+   * The worker a generation's try is offered to directly: the one with the most free capacity
+   * (chooser.ts); undefined, for the model's queue group, while this gateway knows no live
+   * worker with room for it (no heartbeat yet, or every one full: the group's `busy` answers
+   * then pace the retries).
    */
-  forGenerationTry(modelId: string, attempt: number): string | undefined {
-    return attempt > 1 ? this.leastBusy(modelId) : undefined;
+  forGenerationTry(modelId: string): string | undefined {
+    return this.leastBusy(modelId);
   }
 
-  /** The least busy live worker serving the model that is not draining, full or avoided. */
+  /** The live worker serving the model with the most free capacity that is not draining, full, silent or avoided. */
   leastBusy(modelId: string): string | undefined {
     const now = Date.now();
-    const candidates = this.membership.live().filter(
-      (w) => !w.draining && w.inFlight < w.maxInFlight && w.models.some((m) => m.id === modelId) && (this.avoided.get(w.worker) ?? 0) < now,
-    );
-    candidates.sort((a, b) => a.inFlight / a.maxInFlight - b.inFlight / b.maxInFlight);
-    return candidates[0]?.worker;
+    const { membership } = this;
+    const candidates = membership
+      .live()
+      .filter((w) => !w.draining && w.models.some((m) => m.id === modelId) && (this.avoided.get(w.worker) ?? 0) < now && !membership.isSilent(w.worker))
+      .map((w) => ({ worker: w.worker, load: membership.load(w.worker), capacity: w.maxInFlight }));
+    return chooseWorker(candidates);
+  }
+
+  /** A worker accepted a generation from this gateway. */
+  assigned(worker: string): void {
+    this.membership.assigned(worker);
+    this.assignments.set(worker, (this.assignments.get(worker) ?? 0) + 1);
+  }
+
+  /** A generation assigned to the worker ended there (done, error, handed back or lost). */
+  released(worker: string): void {
+    this.membership.released(worker);
+  }
+
+  /** Generations assigned to each worker since this gateway started. */
+  assignedSoFar(worker: string): number {
+    return this.assignments.get(worker) ?? 0;
   }
 
   /** Not picked directly for a while (it did not answer). */

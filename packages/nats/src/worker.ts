@@ -26,7 +26,11 @@ export interface WorkerOptions {
   prefix?: string;
   /** Generations run at once; one more is answered `busy`. Default 4. */
   maxInFlight?: number;
-  /** Heartbeat period. Default 1000 ms. */
+  /**
+   * Heartbeat period. Gateways take a worker silent for a few periods (their `missedHeartbeats`)
+   * for suspect and ping it: the shorter, the sooner a killed worker's generations resume
+   * elsewhere. Default 100 ms (a heartbeat is one small message; a gateway reads it in microseconds).
+   */
   heartbeatMs?: number;
   /**
    * With the credit window full, how long to wait for an acknowledgement before giving up on the
@@ -39,6 +43,8 @@ export interface WorkerOptions {
   closePipeline?: boolean;
   logger?: MinimalLogger;
 }
+
+export const DEFAULT_HEARTBEAT_MS = 100;
 
 export interface ModelWorker {
   readonly id: string;
@@ -72,7 +78,7 @@ class NatsModelWorker implements ModelWorker {
     const s = subjects(options.prefix ?? DEFAULT_PREFIX);
     const { pipeline } = options;
     this.streams = new ServedStreams(options.maxInFlight ?? 4, options.ackTimeoutMs ?? 30_000);
-    this.announcer = new Announcer(connection, s, () => this.heartbeat(), options.heartbeatMs ?? 1000);
+    this.announcer = new Announcer(connection, s, () => this.heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     this.server = new RequestServer(id, s, this.streams, {
       connection, pipeline, ackTimeoutMs: options.ackTimeoutMs ?? 30_000, log: options.logger ?? silentLogger,
     });
@@ -108,7 +114,11 @@ class NatsModelWorker implements ModelWorker {
 
   private heartbeat(): Heartbeat {
     const { streams } = this;
-    return { worker: this.id, models: this.options.pipeline.listModels(), inFlight: streams.size, maxInFlight: streams.maxInFlight, draining: streams.draining };
+    const { pipeline, heartbeatMs } = this.options;
+    return {
+      worker: this.id, models: pipeline.listModels(), inFlight: streams.size, maxInFlight: streams.maxInFlight, draining: streams.draining,
+      periodMs: heartbeatMs ?? DEFAULT_HEARTBEAT_MS, queued: queuedIn(pipeline),
+    };
   }
 
   inFlight(): number {
@@ -137,8 +147,18 @@ class NatsModelWorker implements ModelWorker {
     streams.endAll(drainMs !== undefined);
     await streams.allDone();
     this.announcer.stop();
+    this.announcer.goodbye(); // gateways drop this worker now, not after its missed heartbeats
     this.server.stop();
     await nc.drain().catch(() => nc.close());
     if (this.options.closePipeline ?? true) await this.options.pipeline.close();
+  }
+}
+
+/** The pipeline's waiting generations (0 when its stats() fails: a heartbeat must go out). */
+function queuedIn(pipeline: ModelPipeline): number {
+  try {
+    return pipeline.stats().queuedGenerations ?? 0;
+  } catch {
+    return 0;
   }
 }
