@@ -108,12 +108,11 @@ export class RemoteStream {
         }
         const worker = await this.offer(this.callFor(inbox));
         if (!worker) continue; // busy: try again
-        this.ctx.picker.assigned(worker);
         let end: "finished" | "again";
         try {
           end = yield* this.streamFrom(worker);
         } finally {
-          this.ctx.picker.released(worker);
+          this.ctx.picker.release(worker); // reserved by offer()
         }
         if (end === "finished") return;
         this.ctx.counters.resubmits++;
@@ -189,10 +188,30 @@ export class RemoteStream {
     };
   }
 
-  /** Offers a try to the worker the picker names (or the queue group). Returns the worker that accepted, or undefined when it was busy. */
+  /**
+   * Offers a try to the worker the picker names (or the queue group). Returns the worker that
+   * accepted, with the try counted in its load (the caller releases it when the try ends), or
+   * undefined when it was busy.
+   */
   private async offer(call: GenerateCall): Promise<string | undefined> {
-    const { link, picker, retry } = this.ctx;
+    const { picker } = this.ctx;
     const direct = picker.forGenerationTry(call.modelId);
+    if (direct) picker.reserve(direct);
+    let accepted: string | undefined;
+    try {
+      accepted = await this.ask(call, direct);
+    } finally {
+      if (direct && accepted !== direct) picker.release(direct);
+    }
+    if (accepted) {
+      if (accepted !== direct) picker.reserve(accepted); // the queue group's pick
+      picker.accepted(accepted);
+    }
+    return accepted;
+  }
+
+  private async ask(call: GenerateCall, direct: string | undefined): Promise<string | undefined> {
+    const { link, picker, retry } = this.ctx;
     const subject = direct ? link.subjects.worker(direct, "generate") : link.subjects.generate(call.modelId);
     let reply: CallReply;
     try {

@@ -39,15 +39,22 @@ export class WorkerPicker {
     return chooseWorker(candidates);
   }
 
-  /** A worker accepted a generation from this gateway. */
-  assigned(worker: string): void {
+  /**
+   * A generation is on its way to the worker: counted in its load at once, so that offers made
+   * before the worker answers (a burst of requests) spread instead of all going to one worker.
+   */
+  reserve(worker: string): void {
     this.membership.assigned(worker);
-    this.assignments.set(worker, (this.assignments.get(worker) ?? 0) + 1);
   }
 
-  /** A generation assigned to the worker ended there (done, error, handed back or lost). */
-  released(worker: string): void {
+  /** The generation reserved or accepted there is not (or no longer) on the worker: refused, ended or lost. */
+  release(worker: string): void {
     this.membership.released(worker);
+  }
+
+  /** A worker accepted a generation from this gateway (counted for metrics). */
+  accepted(worker: string): void {
+    this.assignments.set(worker, (this.assignments.get(worker) ?? 0) + 1);
   }
 
   /** Generations assigned to each worker since this gateway started. */
