@@ -336,7 +336,7 @@ async function main(): Promise<void> {
   const base = median(tp[1].tps);
   console.log(`\n1. throughput: ${STREAMS} concurrent streams of ${TOKENS} tokens, one gateway (median of 2 rounds)`);
   console.log(`   the same engine in-process (one worker's ceiling): ${fmt(median(local))} tokens/s`);
-  console.log("   | workers | tokens/s | / 1 worker | / (N × 1 worker) | bound by the busiest worker | streams per worker (each round) | gateway's assignments per worker | failed |");
+  console.log("   | workers | tokens/s | / 1 worker | / (N × 1 worker) | bound by the busiest worker | streams per worker (each round) | gateway's assignments per worker (warm-up included) | failed |");
   console.log("   | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const n of sizes) {
     const spread = tp[n].spread.map((s) => s.join("/")).join(", ");
