@@ -4,7 +4,8 @@
  * `missedHeartbeats` of its periods, and is pinged once. A worker that is gone (goodbye, or a
  * ping with no responders: its connection closed, so NATS dropped its subscriptions) is taken
  * for dead, and the generations it ran are checked at once (they resume elsewhere). A worker
- * that answers the ping (its event loop was only busy) keeps its generations.
+ * that answers the ping (its event loop was only busy) keeps its generations; one whose ping
+ * times out is left to its streams' own idleMs check (busy or hung cannot be told apart).
  */
 import type { GatewayLink } from "./gateway-link.js";
 import type { MinimalLogger } from "./logger.js";
@@ -49,9 +50,11 @@ export class Liveness {
       if (this.checking.has(worker)) continue;
       this.checking.add(worker);
       void this.link
-        .alive(worker)
-        .then((alive) => {
-          if (!alive && this.link.reachable) this.gone(worker, "missed heartbeats, no answer to a ping");
+        .probe(worker)
+        .then((answer) => {
+          // Only "no responders" is sure. A ping that times out may be a worker whose event loop
+          // is busy (a long prefill): its streams' own idleMs check decides, as before.
+          if (answer === "gone") this.gone(worker, "missed heartbeats, no responders to a ping");
         })
         .finally(() => this.checking.delete(worker));
     }
