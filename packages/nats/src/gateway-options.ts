@@ -1,6 +1,7 @@
 /** The gateway's options, their defaults, and the failure counters its parts share (stats()). */
 import { DEFAULT_PREFIX } from "./protocol.js";
 import type { MinimalLogger } from "./logger.js";
+import { checkGatewayLimits } from "./limits.js";
 
 export interface NatsPipelineOptions {
   servers: string | string[];
@@ -25,7 +26,8 @@ export interface NatsPipelineOptions {
   memberTtlMs?: number;
   /**
    * A worker silent for this many of its heartbeat periods (it says its period) is pinged; one
-   * that does not answer is taken for dead and its generations resume elsewhere. Default 2
+   * with no responders (its connection closed) is taken for dead and its generations resume
+   * elsewhere. Default 2
    * (with the workers' default 100 ms period: a SIGKILLed worker is found 100–250 ms after).
    */
   missedHeartbeats?: number;
@@ -44,6 +46,7 @@ export interface NatsPipelineOptions {
 export type GatewayOptions = Required<Omit<NatsPipelineOptions, "logger" | "name">> & { name: string; logger?: MinimalLogger };
 
 export function withDefaults(options: NatsPipelineOptions): GatewayOptions {
+  checkGatewayLimits(options);
   return {
     prefix: DEFAULT_PREFIX, name: `g${Math.random().toString(36).slice(2, 10)}`, discoverMs: 2000, maxAttempts: 5,
     requestTimeoutMs: 2000, idleMs: 1500, stepIdleMs: 1500, avoidMs: 30_000, window: 16, memberTtlMs: 5000,

@@ -11,6 +11,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { ModelPipeline } from "@modelnode/core/pipeline";
 import { DEFAULT_PREFIX, reconnectOptions, subjects, type Heartbeat } from "./protocol.js";
 import { Announcer } from "./announcer.js";
+import { checkWorkerLimits } from "./limits.js";
 import { silentLogger, type MinimalLogger } from "./logger.js";
 import { RequestServer } from "./request-server.js";
 import { ServedStreams } from "./served-streams.js";
@@ -85,6 +86,7 @@ class NatsModelWorker implements ModelWorker {
   }
 
   static async start(options: WorkerOptions): Promise<NatsModelWorker> {
+    checkWorkerLimits(options);
     const id = options.name ?? `w${Math.random().toString(36).slice(2, 10)}`;
     if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`worker name "${id}": use letters, digits, - and _`);
     const nc = await connect({ servers: options.servers, name: `modelnode-worker-${id}`, ...reconnectOptions(options.reconnectWaitMs) });

@@ -112,3 +112,11 @@ test("a burst between two heartbeats spreads by capacity; draining and silent wo
   members.forget("big");
   assert.equal(members.serving(), false, "only a draining worker left: a gateway is not ready");
 });
+
+test("limits are checked when a gateway or worker starts, naming the field", async () => {
+  const { NatsPipeline, startWorker } = await import("../src/index.js");
+  await assert.rejects(NatsPipeline.connect({ servers: "nats://127.0.0.1:1", missedHeartbeats: 0 }), /natsPipeline: missedHeartbeats/);
+  await assert.rejects(NatsPipeline.connect({ servers: "nats://127.0.0.1:1", livenessCheckMs: Number.NaN }), /livenessCheckMs/);
+  await assert.rejects(startWorker({ servers: "nats://127.0.0.1:1", pipeline: {} as never, heartbeatMs: -1 }), /startWorker: heartbeatMs/);
+  await assert.rejects(startWorker({ servers: "nats://127.0.0.1:1", pipeline: {} as never, maxInFlight: 2.5 }), /maxInFlight/);
+});
