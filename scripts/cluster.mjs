@@ -69,7 +69,7 @@ const start = (name, cmd, args) => {
 const nats = start("nats-server", natsBin, ["-a", "127.0.0.1", "-p", values["nats-port"]]);
 await new Promise((r) => setTimeout(r, 500));
 for (let i = 0; i < Number(values.workers); i++) start(`worker-${i}`, process.execPath, [cli, "--role", "worker", "--nats", url]);
-await new Promise((r) => setTimeout(r, 1500));
+// No wait for the workers: the gateway starts before them too (/readyz 503 until one announces a model).
 const gateway = start("gateway", process.execPath, [cli, "--role", "gateway", "--nats", url, "--port", values.port]);
 
 const stop = async () => {
