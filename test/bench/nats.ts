@@ -10,7 +10,7 @@
  * this machine has too few, so the figures measure the NATS path (routing, the hop, failure
  * handling), not model compute.
  *
- * 1. throughput with 1, 2, 4 workers: --streams (16) concurrent streams of --tokens (50) tokens;
+ * 1. throughput with 1, 2, 4 workers (and 4 behind 2 gateways): --streams (16) streams of --tokens (50);
  *    tokens/s in all, ratio to 1 worker, and how the gateway spread the streams (its assignments);
  * 2. the hop: one stream, --requests (10) requests back to back, through the gateway vs the same
  *    engine called in this process: inter-token gaps p50/p99 and time to first token;
@@ -163,22 +163,23 @@ async function consume(pipeline: { stream(r: GenerateRequest): AsyncIterable<Gen
 const gapsOf = (runs: Run[]) => runs.flatMap((r) => r.at.slice(1).map((t, i) => t - r.at[i]));
 
 // 1. throughput -----------------------------------------------------------------------------------
-async function throughput(url: string, workers: number, round: number) {
-  const ws = await Promise.all(Array.from({ length: workers }, (_, i) => spawnWorker(url, `t${workers}r${round}w${i}`)));
-  const gw = await gateway(url, ws.map((w) => w.name));
+/** With `gateways` > 1, the streams are dealt out over that many gateways (each knows only its own offers). */
+async function throughput(url: string, workers: number, round: number, gateways: number) {
+  const ws = await Promise.all(Array.from({ length: workers }, (_, i) => spawnWorker(url, `t${workers}g${gateways}r${round}w${i}`)));
+  const gws = await Promise.all(Array.from({ length: gateways }, () => gateway(url, ws.map((w) => w.name))));
   try {
-    await consume(gw, "warm", 5);
+    for (const gw of gws) await consume(gw, "warm", 5);
     for (const w of ws) w.started.length = 0;
     const t0 = performance.now();
-    const runs = await Promise.all(Array.from({ length: STREAMS }, (_, i) => consume(gw, `s${i}`, TOKENS)));
+    const runs = await Promise.all(Array.from({ length: STREAMS }, (_, i) => consume(gws[i % gateways], `s${i}`, TOKENS)));
     const seconds = (performance.now() - t0) / 1000;
     const tokens = runs.reduce((n, r) => n + r.pieces.length, 0);
     const failed = runs.filter((r) => r.error || r.pieces.join("") !== expectedText(TOKENS)).length;
-    // The gateway's own count (the warm-up's one included), beside what each worker started.
-    const assigned = ws.map((w) => gw.workerLoads().find((l) => l.worker === w.name)?.assigned ?? 0);
+    // The gateways' own counts (the warm-ups included), beside what each worker started.
+    const assigned = ws.map((w) => gws.reduce((n, gw) => n + (gw.workerLoads().find((l) => l.worker === w.name)?.assigned ?? 0), 0));
     return { tps: tokens / seconds, failed, spread: ws.map((w) => w.started.length), assigned };
   } finally {
-    await gw.close();
+    await Promise.all(gws.map((gw) => gw.close()));
     await Promise.all(ws.map(killWorker));
   }
 }
@@ -319,31 +320,34 @@ async function main(): Promise<void> {
   );
 
   // 1.
-  const sizes = [1, 2, 4];
-  const tp: Record<number, { tps: number[]; failed: number; spread: number[][]; assigned: number[][] }> = {};
-  for (const n of sizes) tp[n] = { tps: [], failed: 0, spread: [], assigned: [] };
+  // [workers, gateways]
+  const sizes = [[1, 1], [2, 1], [4, 1], [4, 2]] as const;
+  const tp: Record<string, { tps: number[]; failed: number; spread: number[][]; assigned: number[][] }> = {};
+  for (const [n, g] of sizes) tp[`${n}/${g}`] = { tps: [], failed: 0, spread: [], assigned: [] };
   const local: number[] = [];
   for (let round = 0; round < 2; round++) {
     local.push(await inProcessThroughput());
-    for (const n of sizes) {
-      const r = await throughput(nats.url, n, round);
-      tp[n].tps.push(r.tps);
-      tp[n].failed += r.failed;
-      tp[n].spread.push(r.spread);
-      tp[n].assigned.push(r.assigned);
+    for (const [n, g] of sizes) {
+      const r = await throughput(nats.url, n, round, g);
+      const t = tp[`${n}/${g}`];
+      t.tps.push(r.tps);
+      t.failed += r.failed;
+      t.spread.push(r.spread);
+      t.assigned.push(r.assigned);
     }
   }
-  const base = median(tp[1].tps);
-  console.log(`\n1. throughput: ${STREAMS} concurrent streams of ${TOKENS} tokens, one gateway (median of 2 rounds)`);
+  const base = median(tp["1/1"].tps);
+  console.log(`\n1. throughput: ${STREAMS} concurrent streams of ${TOKENS} tokens, one gateway, then two (median of 2 rounds)`);
   console.log(`   the same engine in-process (one worker's ceiling): ${fmt(median(local))} tokens/s`);
   console.log("   | workers | tokens/s | / 1 worker | / (N × 1 worker) | bound by the busiest worker | streams per worker (each round) | gateway's assignments per worker (warm-up included) | failed |");
   console.log("   | --- | --- | --- | --- | --- | --- | --- | --- |");
-  for (const n of sizes) {
-    const spread = tp[n].spread.map((s) => s.join("/")).join(", ");
-    const assigned = tp[n].assigned.map((s) => s.join("/")).join(", ");
-    const bound = median(tp[n].spread.map((s) => STREAMS / Math.max(...s)));
-    const ratio = median(tp[n].tps) / base;
-    console.log(`   | ${n} | ${fmt(median(tp[n].tps))} | ${fmt(ratio, 2)}× | ${fmt(ratio / n, 2)} | ${fmt(bound, 2)}× | ${spread} | ${assigned} | ${tp[n].failed} |`);
+  for (const [n, g] of sizes) {
+    const t = tp[`${n}/${g}`];
+    const spread = t.spread.map((s) => s.join("/")).join(", ");
+    const assigned = t.assigned.map((s) => s.join("/")).join(", ");
+    const bound = median(t.spread.map((s) => STREAMS / Math.max(...s)));
+    const ratio = median(t.tps) / base;
+    console.log(`   | ${n}${g > 1 ? `, ${g} gateways` : ""} | ${fmt(median(t.tps))} | ${fmt(ratio, 2)}× | ${fmt(ratio / n, 2)} | ${fmt(bound, 2)}× | ${spread} | ${assigned} | ${t.failed} |`);
   }
   console.log("   (each generation goes to the worker with the most free capacity; the busiest worker bounds the round. Target: / (N × 1 worker) ≥ 0.9)");
 

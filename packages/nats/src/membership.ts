@@ -61,12 +61,6 @@ export class Membership {
       .map((m) => m.worker);
   }
 
-  /** Whether a live worker is silent past its missed-heartbeat limit (not picked while so). */
-  isSilent(worker: string): boolean {
-    const m = this.members.get(worker);
-    return m !== undefined && m.periodMs !== undefined && Date.now() - m.seen > this.missedHeartbeats * m.periodMs;
-  }
-
   /** The generations a worker runs now as this gateway estimates it (heartbeat + pending). */
   load(worker: string): number {
     const m = this.members.get(worker);

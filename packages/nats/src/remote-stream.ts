@@ -218,7 +218,9 @@ export class RemoteStream {
       if (Date.now() < this.recoverUntil) await link.reconnected(this.recoverUntil - Date.now());
       reply = await link.request<CallReply>(subject, call, call.modelId);
     } catch (error) {
-      if (direct && isCodedError(error)) picker.avoid(direct);
+      // No responders: that worker is gone. A time-out may be a busy worker: not avoided, the
+      // next try is picked by load again.
+      if (direct && isCodedError(error) && (error.details as { reason?: string } | undefined)?.reason === "no_workers") picker.avoid(direct);
       if (isCodedError(error) && Date.now() < this.recoverUntil) {
         // Recovering from a lost try (NATS or the workers are coming back): wait, and offer again
         // under a new try number (the lost reply may have been an acceptance) without using up a try.

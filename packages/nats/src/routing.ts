@@ -28,13 +28,17 @@ export class WorkerPicker {
     return this.leastBusy(modelId);
   }
 
-  /** The live worker serving the model with the most free capacity that is not draining, full, silent or avoided. */
+  /**
+   * The live worker serving the model with the most free capacity that is not draining, full or
+   * avoided. A silent worker (missed heartbeats) stays a candidate: it is most often only busy,
+   * and a dead one is dropped as soon as its ping finds no responders (Liveness).
+   */
   leastBusy(modelId: string): string | undefined {
     const now = Date.now();
     const { membership } = this;
     const candidates = membership
       .live()
-      .filter((w) => !w.draining && w.models.some((m) => m.id === modelId) && (this.avoided.get(w.worker) ?? 0) < now && !membership.isSilent(w.worker))
+      .filter((w) => !w.draining && w.models.some((m) => m.id === modelId) && (this.avoided.get(w.worker) ?? 0) < now)
       .map((w) => ({ worker: w.worker, load: membership.load(w.worker), capacity: w.maxInFlight }));
     return chooseWorker(candidates);
   }

@@ -76,7 +76,7 @@ test("the gateway's estimate: the heartbeat's in-flight plus what it assigned si
   assert.deepEqual(members.live().map((m) => m.worker), ["w"], "unreadable heartbeats are ignored");
 });
 
-test("a burst between two heartbeats spreads by capacity; draining and silent workers get none", (t) => {
+test("a burst between two heartbeats spreads by capacity; draining workers get none, lost ones none for avoidMs; silent ones are listed for a ping", (t) => {
   mock.timers.enable({ apis: ["Date"], now: 1_000_000 });
   t.after(() => mock.timers.reset());
   const members = new Membership(5000, 2);
@@ -96,7 +96,7 @@ test("a burst between two heartbeats spreads by capacity; draining and silent wo
   assert.equal(picker.forGenerationTry("other"), undefined, "a model nobody announced: the queue group");
   assert.equal(picker.assignedSoFar("big"), 8);
 
-  // "small" keeps its heartbeats, "big" goes quiet: after two of its periods it is silent, and not picked.
+  // "small" keeps its heartbeats, "big" goes quiet: after two of its periods it is silent (pinged by Liveness).
   mock.timers.tick(150);
   members.onHeartbeat(heartbeat("small", { maxInFlight: 4 }));
   members.onHeartbeat(heartbeat("big", { maxInFlight: 8 }));
@@ -106,11 +106,15 @@ test("a burst between two heartbeats spreads by capacity; draining and silent wo
   mock.timers.tick(100);
   members.onHeartbeat(heartbeat("small", { maxInFlight: 4 }));
   assert.deepEqual(members.silent().sort(), ["big", "leaving"]);
-  assert.equal(picker.forGenerationTry("m"), "small");
+  assert.equal(picker.forGenerationTry("m"), "big", "silent is not dead (most often busy): still picked by load until a ping finds no responders");
+  picker.lost("big");
+  assert.equal(picker.forGenerationTry("m"), "small", "a lost worker is not picked");
+  assert.ok(members.serving());
   picker.lost("small");
-  assert.ok(members.serving(), "a silent worker still counts until a ping says it is gone");
-  members.forget("big");
   assert.equal(members.serving(), false, "only a draining worker left: a gateway is not ready");
+  members.onHeartbeat(heartbeat("big", { maxInFlight: 8 }));
+  assert.ok(members.serving(), "big is back");
+  assert.equal(picker.forGenerationTry("m"), undefined, "back, but avoided for avoidMs: the queue group");
 });
 
 test("limits are checked when a gateway or worker starts, naming the field", async () => {
