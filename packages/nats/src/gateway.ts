@@ -3,15 +3,20 @@
  * ordinary node (`pipelinePlugin(natsPipeline({ servers }))`) and the legacy, inference and
  * OpenAI plugins work unchanged.
  *
- * Failures: a generation whose worker goes quiet is checked with a ping; a worker that does not
- * answer is taken for dead, avoided for a while, and the generation continues on another worker
- * from the prompt plus the text already delivered. Legacy sessions are pinned to the worker
+ * Routing: each generation goes to the worker with the most free capacity (heartbeats plus this
+ * gateway's own count); the queue group only while no worker with room is known.
+ *
+ * Failures: a worker that says goodbye, or whose missed heartbeats end in a ping with no
+ * responders, is dropped at once and its generations checked; a generation whose worker goes
+ * quiet for idleMs is checked with a ping too. A worker that does not answer is taken for dead,
+ * avoided for a while, and the generation continues on another worker from what was delivered. Legacy sessions are pinned to the worker
  * holding their cache; when it dies, their history is replayed on another one. A NATS server's
  * death or restart loses what was in flight: after a reconnect (or on a gap in a stream's
  * sequence numbers) each generation asks its worker to resend what it lacks (StreamAttempt.sync).
  *
  * The parts: GatewayLink (the connection), Membership (heartbeats, load), Liveness (goodbyes,
- * silent workers), WorkerPicker (chooser.ts: the least loaded worker) and RetryPolicy (routing.ts), RemoteStream and StreamAttempt (generations), StepSessions (legacy steps).
+ * silent workers), WorkerPicker (chooser.ts: the least loaded worker) and RetryPolicy
+ * (routing.ts), RemoteStream and StreamAttempt (generations), StepSessions (legacy steps).
  */
 import {
   errors,
@@ -56,7 +61,7 @@ export class NatsPipeline implements ModelPipeline {
   ) {
     this.id = options.name;
     const log = options.logger ?? silentLogger;
-    this.membership = new Membership(options.memberTtlMs, options.missedHeartbeats);
+    this.membership = new Membership(options.memberTtlMs, options.missedHeartbeats, this.id);
     const picker = (this.picker = new WorkerPicker(this.membership, options.avoidMs));
     this.liveness = new Liveness(link, this.membership, picker, log, (worker) => {
       for (const remote of this.active) remote.workerSuspected(worker);

@@ -2,23 +2,25 @@
  * Which workers are alive (their heartbeats), how loaded each is, and which models they have
  * served (the catalog).
  *
- * Load: a heartbeat says how many generations the worker runs; between two heartbeats this
- * gateway adds what it assigned to the worker and takes off what it saw end (`pending`), so a
- * burst of requests spreads before the next heartbeat says where they went.
+ * Load: a heartbeat says how many generations the worker runs, and how many of them each gateway
+ * sent (`gateways`); this gateway swaps its own share for its exact count of what it has there
+ * now (`own`: counted when offered, until it ends). So a burst of offers between two heartbeats
+ * spreads, and a heartbeat sent before the latest offers arrived does not hide them; only other
+ * gateways' newest offers are unknown until the next heartbeat.
  */
 import type { ModelInfo } from "@modelnode/core/pipeline";
 import { decode, type Heartbeat } from "./protocol.js";
 
 interface Member extends Heartbeat {
   seen: number;
-  /** Assigned by this gateway minus ended, since this worker's last heartbeat. */
-  pending: number;
 }
 
 export class Membership {
   private readonly members = new Map<string, Member>();
   /** Every model a worker has served since this gateway started (hasModel/listModels). */
   private readonly catalog = new Map<string, ModelInfo>();
+  /** Generations this gateway has on each worker now (offered and not ended). */
+  private readonly own = new Map<string, number>();
   private heard: () => void = () => {};
   /** Resolves at the first heartbeat. */
   readonly firstHeartbeat = new Promise<void>((r) => (this.heard = r));
@@ -26,10 +28,12 @@ export class Membership {
   /**
    * @param ttlMs a worker silent this long leaves the membership
    * @param missedHeartbeats a worker silent for this many of its heartbeat periods is suspect (see silent())
+   * @param gatewayId this gateway's id (its share in the heartbeats' `gateways`)
    */
   constructor(
     private readonly ttlMs: number,
     private readonly missedHeartbeats: number,
+    private readonly gatewayId: string,
   ) {}
 
   /** A heartbeat's payload; unreadable ones are ignored. */
@@ -41,7 +45,7 @@ export class Membership {
     } catch {
       return;
     }
-    this.members.set(hb.worker, { ...hb, seen: Date.now(), pending: 0 });
+    this.members.set(hb.worker, { ...hb, seen: Date.now() });
     for (const m of hb.models) this.catalog.set(m.id, m);
     this.heard();
   }
@@ -61,22 +65,29 @@ export class Membership {
       .map((m) => m.worker);
   }
 
-  /** The generations a worker runs now as this gateway estimates it (heartbeat + pending). */
+  /**
+   * The generations a worker runs now as this gateway estimates it: the heartbeat's, with this
+   * gateway's share replaced by its own count. (A worker of an earlier version says no shares:
+   * the larger of its figure and this gateway's count.)
+   */
   load(worker: string): number {
     const m = this.members.get(worker);
-    return m ? Math.max(0, m.inFlight + m.pending) : 0;
+    const own = this.own.get(worker) ?? 0;
+    if (!m) return own;
+    if (!m.gateways) return Math.max(m.inFlight, own);
+    return Math.max(0, m.inFlight - (m.gateways[this.gatewayId] ?? 0)) + own;
   }
 
-  /** This gateway gave the worker a generation (counted until its next heartbeat). */
+  /** This gateway offered the worker a generation (counted until released). */
   assigned(worker: string): void {
-    const m = this.members.get(worker);
-    if (m) m.pending++;
+    this.own.set(worker, (this.own.get(worker) ?? 0) + 1);
   }
 
-  /** A generation this gateway gave the worker ended there. */
+  /** A generation this gateway offered the worker was refused, or ended there. */
   released(worker: string): void {
-    const m = this.members.get(worker);
-    if (m) m.pending--;
+    const n = (this.own.get(worker) ?? 0) - 1;
+    if (n > 0) this.own.set(worker, n);
+    else this.own.delete(worker);
   }
 
   /** Drops a worker until its next heartbeat. */

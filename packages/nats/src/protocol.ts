@@ -61,6 +61,11 @@ export interface Heartbeat {
   periodMs?: number;
   /** Generations waiting in the worker's pipeline for a batch slot (its stats().queuedGenerations). */
   queued?: number;
+  /**
+   * `inFlight` per gateway id: a gateway swaps its own share for its exact count of what it has
+   * on the worker now, so a heartbeat sent before its latest offers arrived does not undercount.
+   */
+  gateways?: Record<string, number>;
 }
 
 /** Worker → gateways on `<p>.bye`: this worker is closing (its subscriptions are about to go). */

@@ -1,10 +1,11 @@
 /**
  * A model worker: runs a ModelPipeline behind NATS, with no socket of its own. It serves each of
- * the pipeline's models on queue-group subjects (so N workers share the load), answers `busy`
+ * the pipeline's models on its own subjects (gateways pick the least loaded worker from the
+ * heartbeats) and on queue-group subjects (their fallback), answers `busy`
  * when its own in-flight cap is reached (the gateway then tries another), streams pieces on the
  * gateway's per-request inbox in order, numbered, within a credit window, and drains on request.
  *
- * The parts: Announcer (heartbeats), RequestServer (the subjects it answers), ServedStream (one
+ * The parts: Announcer (heartbeats, every 100 ms by default, and a goodbye on close), RequestServer (the subjects it answers), ServedStream (one
  * per generation served) and ServedStreams (admission and the drain's steps).
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -119,7 +120,7 @@ class NatsModelWorker implements ModelWorker {
     const { pipeline, heartbeatMs } = this.options;
     return {
       worker: this.id, models: pipeline.listModels(), inFlight: streams.size, maxInFlight: streams.maxInFlight, draining: streams.draining,
-      periodMs: heartbeatMs ?? DEFAULT_HEARTBEAT_MS, queued: queuedIn(pipeline),
+      periodMs: heartbeatMs ?? DEFAULT_HEARTBEAT_MS, queued: queuedIn(pipeline), gateways: streams.byGateway(),
     };
   }
 

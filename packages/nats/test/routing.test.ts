@@ -60,41 +60,49 @@ function heartbeat(worker: string, fields: Partial<Heartbeat> = {}): Uint8Array 
   return encode({ worker, models: [MODEL], inFlight: 0, maxInFlight: 4, draining: false, periodMs: 100, ...fields } satisfies Heartbeat);
 }
 
-test("the gateway's estimate: the heartbeat's in-flight plus what it assigned since, minus what ended; a heartbeat starts over", () => {
-  const members = new Membership(5000, 2);
-  members.onHeartbeat(heartbeat("w", { inFlight: 2 }));
+test("the gateway's estimate: the heartbeat's in-flight with its own share replaced by its exact count", () => {
+  const members = new Membership(5000, 2, "me");
+  members.onHeartbeat(heartbeat("w", { inFlight: 2, gateways: { other: 2 } }));
   members.assigned("w");
   members.assigned("w");
   members.assigned("w");
-  assert.equal(members.load("w"), 5);
+  assert.equal(members.load("w"), 5, "2 from the other gateway + 3 of ours");
   members.released("w");
   assert.equal(members.load("w"), 4);
-  members.onHeartbeat(heartbeat("w", { inFlight: 3 }));
-  assert.equal(members.load("w"), 3, "the new heartbeat counts them itself");
+  // A heartbeat sent before our latest offer arrived (it saw 1 of our 2): ours still count 2.
+  members.onHeartbeat(heartbeat("w", { inFlight: 4, gateways: { other: 3, me: 1 } }));
+  assert.equal(members.load("w"), 5, "3 from the other + our 2");
+  // A worker of an earlier version says no shares: the larger of its figure and ours.
+  members.onHeartbeat(heartbeat("old", { inFlight: 3 }));
+  members.assigned("old");
+  assert.equal(members.load("old"), 3);
   members.onHeartbeat(encode({ nonsense: true }));
   members.onHeartbeat(new TextEncoder().encode("not json"));
-  assert.deepEqual(members.live().map((m) => m.worker), ["w"], "unreadable heartbeats are ignored");
+  assert.deepEqual(members.live().map((m) => m.worker), ["w", "old"], "unreadable heartbeats are ignored");
 });
 
 test("a burst between two heartbeats spreads by capacity; draining workers get none, lost ones none for avoidMs; silent ones are listed for a ping", (t) => {
   mock.timers.enable({ apis: ["Date"], now: 1_000_000 });
   t.after(() => mock.timers.reset());
-  const members = new Membership(5000, 2);
+  const members = new Membership(5000, 2, "me");
   const picker = new WorkerPicker(members, 30_000);
   members.onHeartbeat(heartbeat("big", { maxInFlight: 8 }));
   members.onHeartbeat(heartbeat("small", { maxInFlight: 4 }));
   members.onHeartbeat(heartbeat("leaving", { maxInFlight: 8, draining: true }));
   const counts: Record<string, number> = {};
+  const picks: string[] = [];
   for (let i = 0; i < 12; i++) {
     const w = picker.forGenerationTry("m")!;
     picker.reserve(w);
     picker.accepted(w);
+    picks.push(w);
     counts[w] = (counts[w] ?? 0) + 1;
   }
   assert.deepEqual(counts, { big: 8, small: 4 });
   assert.equal(picker.forGenerationTry("m"), undefined, "all full: the queue group");
   assert.equal(picker.forGenerationTry("other"), undefined, "a model nobody announced: the queue group");
   assert.equal(picker.assignedSoFar("big"), 8);
+  for (const w of picks) picker.release(w); // they ended
 
   // "small" keeps its heartbeats, "big" goes quiet: after two of its periods it is silent (pinged by Liveness).
   mock.timers.tick(150);
