@@ -169,6 +169,8 @@ async function throughput(url: string, workers: number, round: number, gateways:
   const gws = await Promise.all(Array.from({ length: gateways }, () => gateway(url, ws.map((w) => w.name))));
   try {
     for (const gw of gws) await consume(gw, "warm", 5);
+    // A few heartbeats, so that no gateway still sees another's warm-up as running.
+    await sleep(300);
     for (const w of ws) w.started.length = 0;
     const t0 = performance.now();
     const runs = await Promise.all(Array.from({ length: STREAMS }, (_, i) => consume(gws[i % gateways], `s${i}`, TOKENS)));
