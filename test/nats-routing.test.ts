@@ -81,12 +81,19 @@ describe("NATS routing, failure detection and start order", { skip: skipWithoutN
       children[Number(victim.worker.slice(2))].kill("SIGKILL");
       const done = await Promise.all(runs);
       for (const run of done) assert.equal(run.text, expectedText(100), "every text is the undisturbed one");
-      // Every stream was mid-way at the kill; for each, the first piece after it (pieces within
-      // 20 ms were on their way already): the victim's streams waited for the resume.
-      const gaps = done.map((r) => r.at.find((t) => t > killedAt + 20));
-      assert.ok(gaps.every((t) => t !== undefined), "every stream went on after the kill");
-      const worst = Math.max(...gaps.map((t) => t! - killedAt));
-      console.log(`# kill → next piece of each stream: ${gaps.map((t) => (t! - killedAt).toFixed(0)).join(", ")} ms (idleMs 10000)`);
+      // Each stream's longest wait for a piece after the kill (from the kill, or from the piece
+      // before): the victim's streams wait for the resume. (Pieces already on their way when the
+      // worker died may still arrive after the kill on a loaded machine: hence the longest wait.)
+      const waits = done.map((r) => {
+        let longest = 0;
+        r.at.forEach((t, i) => {
+          if (t > killedAt) longest = Math.max(longest, t - Math.max(killedAt, i > 0 ? r.at[i - 1] : killedAt));
+        });
+        return longest;
+      });
+      assert.ok(done.every((r) => r.at.at(-1)! > killedAt), "every stream went on after the kill");
+      const worst = Math.max(...waits);
+      console.log(`# kill → the longest wait for a piece after it, per stream: ${waits.map((w) => w.toFixed(0)).join(", ")} ms (idleMs 10000)`);
       assert.ok(worst < 1000, `resumed ${worst.toFixed(0)} ms after the kill`);
       assert.ok((gw.stats() as Record<string, number>).workerFailures >= 1);
       assert.equal(gw.workers().some((w) => w.worker === victim.worker), false, "the dead worker left the membership");
