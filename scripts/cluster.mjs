@@ -108,6 +108,8 @@ const natsServers = natsUrls.map((natsUrl, i) => {
 });
 await natsReady();
 for (let i = 0; i < Number(values.workers); i++) start(`worker-${i}`, process.execPath, [cli, "--role", "worker", "--nats", url]);
+// The gateway could start first (it answers /readyz 503 until a worker announces a model); waiting
+// for the workers' connections only makes the script's "listening" line mean "ready to serve".
 await workersConnected(Number(values.workers));
 const gateway = start("gateway", process.execPath, [cli, "--role", "gateway", "--nats", url, "--port", values.port]);
 

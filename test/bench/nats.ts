@@ -10,14 +10,14 @@
  * this machine has too few, so the figures measure the NATS path (routing, the hop, failure
  * handling), not model compute.
  *
- * 1. throughput with 1, 2, 4 workers: --streams (16) concurrent streams of --tokens (50) tokens;
- *    tokens/s in all, ratio to 1 worker, and how the queue group spread the streams;
+ * 1. throughput with 1, 2, 4 workers (and 4 behind 2 gateways): --streams (16) streams of --tokens (50);
+ *    tokens/s in all, ratio to 1 worker, and how the gateway spread the streams (its assignments);
  * 2. the hop: one stream, --requests (10) requests back to back, through the gateway vs the same
  *    engine called in this process: inter-token gaps p50/p99 and time to first token;
  * 3. dead workers: --kills (5) rounds of --streams streams on 3 workers; SIGKILL the busiest
  *    worker mid-stream, measure from the kill to the next token of each of its streams, and check
  *    every stream's text against an undisturbed run (requests lost, pieces duplicated/missing).
- *    Run with the gateway's defaults and with a shorter idleMs.
+ *    Run with the gateway's defaults (missed-heartbeat checks) and with those checks off (idleMs alone).
  *
  *   node test/dist/bench/nats.js [--token-ms 5] [--streams 16] [--tokens 50] [--requests 10] [--kills 5]
  */
@@ -75,7 +75,7 @@ async function workerMain(url: string, name: string): Promise<void> {
   const engine = fakeEngine();
   // Tell the bench which streams run here (so that it knows whose streams a kill hits).
   engine.onStream = (request) => process.stdout.write(`gen ${tagOf(request.prompt)}\n`);
-  const worker = await startWorker({ servers: url, pipeline: engine, name, heartbeatMs: 200, maxInFlight: 64 });
+  const worker = await startWorker({ servers: url, pipeline: engine, name, maxInFlight: 64 });
   // The bench holds our stdin: when it goes (even SIGKILLed), so do we.
   process.stdin.on("close", () => process.exit(0));
   process.stdin.resume();
@@ -163,20 +163,25 @@ async function consume(pipeline: { stream(r: GenerateRequest): AsyncIterable<Gen
 const gapsOf = (runs: Run[]) => runs.flatMap((r) => r.at.slice(1).map((t, i) => t - r.at[i]));
 
 // 1. throughput -----------------------------------------------------------------------------------
-async function throughput(url: string, workers: number, round: number) {
-  const ws = await Promise.all(Array.from({ length: workers }, (_, i) => spawnWorker(url, `t${workers}r${round}w${i}`)));
-  const gw = await gateway(url, ws.map((w) => w.name));
+/** With `gateways` > 1, the streams are dealt out over that many gateways (each knows only its own offers). */
+async function throughput(url: string, workers: number, round: number, gateways: number) {
+  const ws = await Promise.all(Array.from({ length: workers }, (_, i) => spawnWorker(url, `t${workers}g${gateways}r${round}w${i}`)));
+  const gws = await Promise.all(Array.from({ length: gateways }, () => gateway(url, ws.map((w) => w.name))));
   try {
-    await consume(gw, "warm", 5);
+    for (const gw of gws) await consume(gw, "warm", 5);
+    // A few heartbeats, so that no gateway still sees another's warm-up as running.
+    await sleep(300);
     for (const w of ws) w.started.length = 0;
     const t0 = performance.now();
-    const runs = await Promise.all(Array.from({ length: STREAMS }, (_, i) => consume(gw, `s${i}`, TOKENS)));
+    const runs = await Promise.all(Array.from({ length: STREAMS }, (_, i) => consume(gws[i % gateways], `s${i}`, TOKENS)));
     const seconds = (performance.now() - t0) / 1000;
     const tokens = runs.reduce((n, r) => n + r.pieces.length, 0);
     const failed = runs.filter((r) => r.error || r.pieces.join("") !== expectedText(TOKENS)).length;
-    return { tps: tokens / seconds, failed, spread: ws.map((w) => w.started.length) };
+    // The gateways' own counts (the warm-ups included), beside what each worker started.
+    const assigned = ws.map((w) => gws.reduce((n, gw) => n + (gw.workerLoads().find((l) => l.worker === w.name)?.assigned ?? 0), 0));
+    return { tps: tokens / seconds, failed, spread: ws.map((w) => w.started.length), assigned };
   } finally {
-    await gw.close();
+    await Promise.all(gws.map((gw) => gw.close()));
     await Promise.all(ws.map(killWorker));
   }
 }
@@ -317,30 +322,36 @@ async function main(): Promise<void> {
   );
 
   // 1.
-  const sizes = [1, 2, 4];
-  const tp: Record<number, { tps: number[]; failed: number; spread: number[][] }> = {};
-  for (const n of sizes) tp[n] = { tps: [], failed: 0, spread: [] };
+  // [workers, gateways]
+  const sizes = [[1, 1], [2, 1], [4, 1], [4, 2]] as const;
+  const tp: Record<string, { tps: number[]; failed: number; spread: number[][]; assigned: number[][] }> = {};
+  for (const [n, g] of sizes) tp[`${n}/${g}`] = { tps: [], failed: 0, spread: [], assigned: [] };
   const local: number[] = [];
   for (let round = 0; round < 2; round++) {
     local.push(await inProcessThroughput());
-    for (const n of sizes) {
-      const r = await throughput(nats.url, n, round);
-      tp[n].tps.push(r.tps);
-      tp[n].failed += r.failed;
-      tp[n].spread.push(r.spread);
+    for (const [n, g] of sizes) {
+      const r = await throughput(nats.url, n, round, g);
+      const t = tp[`${n}/${g}`];
+      t.tps.push(r.tps);
+      t.failed += r.failed;
+      t.spread.push(r.spread);
+      t.assigned.push(r.assigned);
     }
   }
-  const base = median(tp[1].tps);
-  console.log(`\n1. throughput: ${STREAMS} concurrent streams of ${TOKENS} tokens, one gateway (median of 2 rounds)`);
+  const base = median(tp["1/1"].tps);
+  console.log(`\n1. throughput: ${STREAMS} concurrent streams of ${TOKENS} tokens, one gateway, then two (median of 2 rounds)`);
   console.log(`   the same engine in-process (one worker's ceiling): ${fmt(median(local))} tokens/s`);
-  console.log("   | workers | tokens/s | / 1 worker | ideal | bound by the busiest worker | streams per worker (each round) | failed |");
-  console.log("   | --- | --- | --- | --- | --- | --- | --- |");
-  for (const n of sizes) {
-    const spread = tp[n].spread.map((s) => s.join("/")).join(", ");
-    const bound = median(tp[n].spread.map((s) => STREAMS / Math.max(...s)));
-    console.log(`   | ${n} | ${fmt(median(tp[n].tps))} | ${fmt(median(tp[n].tps) / base, 2)}× | ${n}× | ${fmt(bound, 2)}× | ${spread} | ${tp[n].failed} |`);
+  console.log("   | workers | tokens/s | / 1 worker | / (N × 1 worker) | bound by the busiest worker | streams per worker (each round) | gateway's assignments per worker (warm-up included) | failed |");
+  console.log("   | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const [n, g] of sizes) {
+    const t = tp[`${n}/${g}`];
+    const spread = t.spread.map((s) => s.join("/")).join(", ");
+    const assigned = t.assigned.map((s) => s.join("/")).join(", ");
+    const bound = median(t.spread.map((s) => STREAMS / Math.max(...s)));
+    const ratio = median(t.tps) / base;
+    console.log(`   | ${n}${g > 1 ? `, ${g} gateways` : ""} | ${fmt(median(t.tps))} | ${fmt(ratio, 2)}× | ${fmt(ratio / n, 2)} | ${fmt(bound, 2)}× | ${spread} | ${assigned} | ${t.failed} |`);
   }
-  console.log("   (queue groups pick a worker at random: the busiest one bounds the round, so the ratio follows the spread, not the worker count)");
+  console.log("   (each generation goes to the worker with the most free capacity; the busiest worker bounds the round. Target: / (N × 1 worker) ≥ 0.9)");
 
   // 2.
   const h = await hop(nats.url);
@@ -352,8 +363,8 @@ async function main(): Promise<void> {
   // 3.
   console.log(`\n3. dead workers: ${KILLS} rounds of ${STREAMS} streams of ${KILL_TOKENS} tokens on 3 worker processes; SIGKILL the busiest mid-stream (then start a replacement)`);
   const configs: [string, Partial<NatsPipelineOptions>, string][] = [
-    ["d", {}, "gateway defaults (idleMs 1500, requestTimeoutMs 2000)"],
-    ["f", { idleMs: 300, requestTimeoutMs: 500 }, "idleMs 300, requestTimeoutMs 500"],
+    ["d", {}, "gateway defaults (workers' heartbeats every 100 ms, missedHeartbeats 2, livenessCheckMs 50)"],
+    ["i", { missedHeartbeats: 1e9 }, "heartbeat checks off: the stream's own idleMs (1500) alone, as before"],
   ];
   for (const [label, options, what] of configs) {
     const { rounds, stats } = await kills(nats.url, label, options);

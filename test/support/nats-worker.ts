@@ -14,7 +14,6 @@ const worker = await startWorker({
   servers: url.split(","),
   pipeline,
   name,
-  heartbeatMs: 200,
   maxInFlight: Number(process.env.NATS_TEST_MAX_IN_FLIGHT ?? 8),
 });
 process.on("SIGTERM", () => {

@@ -54,7 +54,11 @@ async function main(): Promise<number | undefined> {
     // The port is bound before the models load: a port in use is reported at once, and probes
     // (/livez, /readyz "starting") answer while loading.
     ({ node, ...address } = await startModelNode(config, { logger, plugins: [...extraPlugins, requestLogPlugin()] }, ({ port }) =>
-      console.error(`port ${port} bound; loading models (${Object.keys(config.models).join(", ")}) ...`),
+      console.error(
+        config.role === "gateway"
+          ? `port ${port} bound; connecting to NATS at ${config.nats} (the models come from its workers) ...`
+          : `port ${port} bound; loading models (${Object.keys(config.models).join(", ")}) ...`,
+      ),
     ));
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
@@ -132,13 +136,13 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
   return undefined;
 }
 
-/** "tiny-gpt2, test_model (= tiny-gpt2)": the ids served, aliases of one load marked as such. */
+/** "tiny-gpt2, test_model (= tiny-gpt2)": the ids served, aliases of one load marked as such (a gateway: those its workers announced so far). */
 function modelList(node: ModelNode): string {
-  return node.container
-    .resolve(PIPELINE)
-    .listModels()
-    .map((m) => (m.aliasOf ? `${m.id} (= ${m.aliasOf})` : m.id))
-    .join(", ");
+  const pipeline = node.container.resolve(PIPELINE);
+  const models = pipeline.listModels().map((m) => (m.aliasOf ? `${m.id} (= ${m.aliasOf})` : m.id));
+  // A gateway started before its workers: it serves once one announces a model (/readyz says so).
+  if (models.length === 0 && pipeline.dynamicModels) return "none yet, waiting for a worker to announce a model";
+  return models.join(", ");
 }
 
 /**

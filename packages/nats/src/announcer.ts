@@ -1,6 +1,6 @@
-/** A worker's presence: its heartbeat every period, and at once when a gateway asks (discover). */
+/** A worker's presence: its heartbeat every period, at once when a gateway asks (discover), and a goodbye when it closes. */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { encode, type Heartbeat, type Subjects } from "./protocol.js";
+import { encode, type Goodbye, type Heartbeat, type Subjects } from "./protocol.js";
 
 export class Announcer {
   private timer?: NodeJS.Timeout;
@@ -27,6 +27,11 @@ export class Announcer {
 
   announce(): void {
     if (!this.connection.isClosed()) this.connection.publish(this.subjects.heartbeat, encode(this.heartbeat()));
+  }
+
+  /** Tells the gateways this worker is leaving (a clean close; a killed one goes quiet instead). */
+  goodbye(): void {
+    if (!this.connection.isClosed()) this.connection.publish(this.subjects.goodbye, encode({ worker: this.heartbeat().worker } satisfies Goodbye));
   }
 
   stop(): void {

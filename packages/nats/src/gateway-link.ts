@@ -118,6 +118,22 @@ export class GatewayLink {
     }
   }
 
+  /**
+   * A ping whose answer is sure: "alive" (it answered), "gone" (no responders: its connection
+   * closed, so NATS dropped its subscriptions) or "unknown" (no answer in time: busy, hung or
+   * cut off; or our own connection is down).
+   */
+  async probe(worker: string): Promise<"alive" | "gone" | "unknown"> {
+    try {
+      await this.connection.request(this.subjects.worker(worker, "ping"), undefined, { timeout: this.requestTimeoutMs });
+      return "alive";
+    } catch (error) {
+      const name = (error as Error)?.name ?? "";
+      if (this.reachable && (name === "NoRespondersError" || /no responders/i.test(String((error as Error)?.message)))) return "gone";
+      return "unknown";
+    }
+  }
+
   /** Flushes what is pending, then drains; at once when the server is unreachable (nothing to flush to). */
   async close(): Promise<void> {
     const nc = this.connection;

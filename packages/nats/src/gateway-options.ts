@@ -2,6 +2,7 @@
 import { DEFAULT_PREFIX } from "./protocol.js";
 import type { MinimalLogger } from "./logger.js";
 import type { NatsAuth, NatsConnectOptions, NatsTls } from "./connect-options.js";
+import { checkGatewayLimits } from "./limits.js";
 
 /** `servers`: NATS server URL(s); `auth`, `tls`: how to authenticate and encrypt (connect-options.ts). */
 export interface NatsPipelineOptions extends NatsConnectOptions {
@@ -24,6 +25,15 @@ export interface NatsPipelineOptions extends NatsConnectOptions {
   window?: number;
   /** A worker missing heartbeats for this long leaves the membership. Default 5000 ms. */
   memberTtlMs?: number;
+  /**
+   * A worker silent for this many of its heartbeat periods (it says its period) is pinged; one
+   * with no responders (its connection closed) is taken for dead and its generations resume
+   * elsewhere. Default 2
+   * (with the workers' default 100 ms period: a SIGKILLed worker is found 100–250 ms after).
+   */
+  missedHeartbeats?: number;
+  /** How often to look for silent workers. Default 50 ms. */
+  livenessCheckMs?: number;
   /** Pause between reconnect tries to the same NATS server (the client's reconnectTimeWait). Default 250 ms. */
   reconnectWaitMs?: number;
   /**
@@ -43,9 +53,11 @@ export type GatewayOptions = Required<Omit<NatsPipelineOptions, "logger" | "name
 };
 
 export function withDefaults(options: NatsPipelineOptions): GatewayOptions {
+  checkGatewayLimits(options);
   return {
     prefix: DEFAULT_PREFIX, name: `g${Math.random().toString(36).slice(2, 10)}`, discoverMs: 2000, maxAttempts: 5,
     requestTimeoutMs: 2000, idleMs: 1500, stepIdleMs: 1500, avoidMs: 30_000, window: 16, memberTtlMs: 5000,
+    missedHeartbeats: 2, livenessCheckMs: 50,
     reconnectWaitMs: 250, recoveryMs: 10_000,
     ...options,
   };

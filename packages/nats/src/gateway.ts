@@ -3,26 +3,32 @@
  * ordinary node (`pipelinePlugin(natsPipeline({ servers }))`) and the legacy, inference and
  * OpenAI plugins work unchanged.
  *
- * Failures: a generation whose worker goes quiet is checked with a ping; a worker that does not
- * answer is taken for dead, avoided for a while, and the generation continues on another worker
- * from the prompt plus the text already delivered. Legacy sessions are pinned to the worker
+ * Routing: each generation goes to the worker with the most free capacity (heartbeats plus this
+ * gateway's own count); the queue group only while no worker with room is known.
+ *
+ * Failures: a worker that says goodbye, or whose missed heartbeats end in a ping with no
+ * responders, is dropped at once and its generations checked; a generation whose worker goes
+ * quiet for idleMs is checked with a ping too. A worker that does not answer is taken for dead,
+ * avoided for a while, and the generation continues on another worker from what was delivered. Legacy sessions are pinned to the worker
  * holding their cache; when it dies, their history is replayed on another one. A NATS server's
  * death or restart loses what was in flight: after a reconnect (or on a gap in a stream's
  * sequence numbers) each generation asks its worker to resend what it lacks (StreamAttempt.sync).
  *
- * The parts: GatewayLink (the connection), Membership (heartbeats), WorkerPicker and RetryPolicy
+ * The parts: GatewayLink (the connection), Membership (heartbeats, load), Liveness (goodbyes,
+ * silent workers), WorkerPicker (chooser.ts: the least loaded worker) and RetryPolicy
  * (routing.ts), RemoteStream and StreamAttempt (generations), StepSessions (legacy steps).
  */
 import {
   errors,
   type ChatMessage,
   type GenerateRequest, type GenerationEvent, type GenerationResult, type ModelInfo, type ModelPipeline,
-  type PipelineStats, type StepRequest, type StepResult, type Tokenization,
+  type PipelineStats, type StepRequest, type StepResult, type Tokenization, type WorkerLoad,
 } from "@modelnode/core/pipeline";
 import { fromWire, type Heartbeat, type TokCall, type WireError } from "./protocol.js";
 import { GatewayLink, unreachable } from "./gateway-link.js";
 import { sleep, withDefaults, type GatewayCounters, type GatewayOptions, type NatsPipelineOptions } from "./gateway-options.js";
 import { silentLogger, type MinimalLogger } from "./logger.js";
+import { Liveness } from "./liveness.js";
 import { Membership } from "./membership.js";
 import { RemoteStream, type StreamContext } from "./remote-stream.js";
 import { RetryPolicy, WorkerPicker } from "./routing.js";
@@ -37,7 +43,11 @@ export function natsPipeline(options: NatsPipelineOptions): (logger?: MinimalLog
 
 export class NatsPipeline implements ModelPipeline {
   readonly id: string;
+  /** Workers announce the models: none at start is fine, and they come and go. */
+  readonly dynamicModels = true;
   private readonly membership: Membership;
+  private readonly picker: WorkerPicker;
+  private readonly liveness: Liveness;
   private readonly sessions: StepSessions;
   private readonly streamContext: StreamContext;
   /** Generations running now (cancelled on close). */
@@ -51,8 +61,11 @@ export class NatsPipeline implements ModelPipeline {
   ) {
     this.id = options.name;
     const log = options.logger ?? silentLogger;
-    this.membership = new Membership(options.memberTtlMs);
-    const picker = new WorkerPicker(this.membership, options.avoidMs);
+    this.membership = new Membership(options.memberTtlMs, options.missedHeartbeats, this.id);
+    const picker = (this.picker = new WorkerPicker(this.membership, options.avoidMs));
+    this.liveness = new Liveness(link, this.membership, picker, log, (worker) => {
+      for (const remote of this.active) remote.workerSuspected(worker);
+    });
     const retry = new RetryPolicy(options.maxAttempts);
     const shared = { gatewayId: this.id, link, picker, retry, counters: this.counters, log };
     this.streamContext = {
@@ -69,10 +82,14 @@ export class NatsPipeline implements ModelPipeline {
     return pipeline;
   }
 
-  /** Listens to heartbeats, asks every worker for one, and waits a while for the first. */
+  /**
+   * Listens to heartbeats and goodbyes, asks every worker for a heartbeat, and waits a while for
+   * the first (none is no error: notReady() says what the gateway waits for until one comes).
+   */
   private async start(): Promise<void> {
     const { link } = this;
     link.subscribe(link.subjects.heartbeat, (msg) => this.membership.onHeartbeat(msg.data));
+    this.liveness.start(this.options.livenessCheckMs);
     // After a reconnect, what was in flight may be lost: ask every worker for a heartbeat, and
     // every running generation for what it lacks (its worker publishes it again).
     link.watchStatus(() => {
@@ -92,6 +109,21 @@ export class NatsPipeline implements ModelPipeline {
   /** Live workers (heartbeat within memberTtlMs). */
   workers(): Heartbeat[] {
     return this.membership.live();
+  }
+
+  /** What /readyz waits for: NATS, then a live worker that serves a model. */
+  notReady(): string | undefined {
+    if (this.closing) return "closing";
+    if (!this.link.reachable) return "waiting for the NATS server to come back";
+    if (!this.membership.serving()) return "waiting for a worker to announce a model";
+    return undefined;
+  }
+
+  /** Each live worker's load as this gateway estimates it, and what it has given each. */
+  workerLoads(): WorkerLoad[] {
+    return this.membership.live().map((w) => ({
+      worker: w.worker, inFlight: this.membership.load(w.worker), capacity: w.maxInFlight, queued: w.queued ?? 0, assigned: this.picker.assignedSoFar(w.worker),
+    }));
   }
 
   listModels(): ModelInfo[] {
@@ -165,19 +197,22 @@ export class NatsPipeline implements ModelPipeline {
   }
 
   stats(): PipelineStats {
+    const workers = this.workers();
     return {
       activeSessions: this.sessions.size,
       generationsInFlight: this.active.size,
       cacheBytes: 0,
-      // Generations wait on the workers, each in its own engine; the gateway holds no queue.
-      queuedGenerations: 0,
-      workers: this.workers().length,
+      // The cluster's queue: what the workers' engines hold waiting (their heartbeats), plus
+      // this gateway's generations still being offered (every worker busy, or a resume).
+      queuedGenerations: workers.reduce((n, w) => n + (w.queued ?? 0), 0) + [...this.active].filter((r) => r.status !== "streaming" && r.status !== "done").length,
+      workers: workers.length,
       ...this.counters,
     } as PipelineStats;
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.liveness.stop();
       for (const remote of this.active) remote.cancel();
       for (const id of this.sessions.ids()) this.sessions.closeSession(id);
       await this.link.close();

@@ -2,6 +2,8 @@
 export class Mailbox<T> {
   private readonly queue: (T | undefined)[] = [];
   private waiter?: (m: T | undefined) => void;
+  /** Ends the current wait early, as if it had timed out (set by next()). */
+  private cutShort?: () => void;
 
   push(m: T | undefined): void {
     const w = this.waiter;
@@ -18,14 +20,23 @@ export class Mailbox<T> {
       if (keep(m)) return m;
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
+      const timeout = () => {
+        clearTimeout(timer);
+        this.waiter = this.cutShort = undefined;
         resolve("timeout");
-      }, timeoutMs);
+      };
+      const timer = setTimeout(timeout, timeoutMs);
+      this.cutShort = timeout;
       this.waiter = (m) => {
         clearTimeout(timer);
+        this.cutShort = undefined;
         resolve(m);
       };
     });
+  }
+
+  /** The wait in progress ends now with "timeout" (e.g. its sender is known to be gone); nothing when none waits. */
+  interrupt(): void {
+    this.cutShort?.();
   }
 }

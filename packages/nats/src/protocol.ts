@@ -7,7 +7,8 @@
  * - `<p>.tok.<model>`       queue group `workers`: tokenize / countTokens / detokenize / countChatTokens
  * - `<p>.w.<worker>.generate|step|ping|ctl|close`: one worker's own subjects (direct picks, pinned
  *   sessions, liveness pings, acknowledgements and cancellations, closing sessions)
- * - `<p>.hb`                every worker's heartbeat (membership); `<p>.discover` asks them all for one now
+ * - `<p>.hb`                every worker's heartbeat (membership); `<p>.discover` asks them all for one now;
+ *   `<p>.bye` a closing worker's goodbye
  * - the gateway's per-request inbox: the pieces of one generation, numbered, then done / error / handback
  */
 import { errors, isCodedError, ProtocolError, type ChatMessage, type GenerationResult, type GrammarSpec, type ModelInfo, type SamplingOptions, type TokenLogprob, type ToolChoice, type ToolSpec } from "@modelnode/core/pipeline";
@@ -27,6 +28,8 @@ export const subjects = (prefix: string) => ({
   worker: (id: string, what: "generate" | "step" | "ping" | "ctl" | "close") => `${prefix}.w.${id}.${what}`,
   heartbeat: `${prefix}.hb`,
   discover: `${prefix}.discover`,
+  /** A worker closing says goodbye here, so gateways know at once instead of at the next missed heartbeat. */
+  goodbye: `${prefix}.bye`,
 });
 export type Subjects = ReturnType<typeof subjects>;
 
@@ -51,6 +54,23 @@ export interface Heartbeat {
   inFlight: number;
   maxInFlight: number;
   draining: boolean;
+  /**
+   * The worker's heartbeat period (ms): a gateway takes a worker silent for a few periods for
+   * suspect and pings it. Absent from workers of an earlier version (then `memberTtlMs` alone).
+   */
+  periodMs?: number;
+  /** Generations waiting in the worker's pipeline for a batch slot (its stats().queuedGenerations). */
+  queued?: number;
+  /**
+   * `inFlight` per gateway id: a gateway swaps its own share for its exact count of what it has
+   * on the worker now, so a heartbeat sent before its latest offers arrived does not undercount.
+   */
+  gateways?: Record<string, number>;
+}
+
+/** Worker → gateways on `<p>.bye`: this worker is closing (its subscriptions are about to go). */
+export interface Goodbye {
+  worker: string;
 }
 
 /** Gateway → worker: start (or resume) a generation. */

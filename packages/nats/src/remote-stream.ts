@@ -81,6 +81,11 @@ export class RemoteStream {
     if (this.state === "streaming") this.current?.sync();
   }
 
+  /** A worker is suspected gone: when it runs the current try, check it now instead of after idleMs. */
+  workerSuspected(worker: string): void {
+    if (this.state === "streaming" && this.current?.worker === worker) this.current.checkNow();
+  }
+
   /** Asks the worker running the current try to stop; nothing to do in any other state. */
   cancel(): void {
     if (this.state === "streaming") this.current?.cancel();
@@ -103,7 +108,13 @@ export class RemoteStream {
         }
         const worker = await this.offer(this.callFor(inbox));
         if (!worker) continue; // busy: try again
-        if ((yield* this.streamFrom(worker)) === "finished") return;
+        let end: "finished" | "again";
+        try {
+          end = yield* this.streamFrom(worker);
+        } finally {
+          this.ctx.picker.release(worker); // reserved by offer()
+        }
+        if (end === "finished") return;
         this.ctx.counters.resubmits++;
       }
     } finally {
@@ -177,17 +188,39 @@ export class RemoteStream {
     };
   }
 
-  /** Offers a try to the worker the picker names (or the queue group). Returns the worker that accepted, or undefined when it was busy. */
+  /**
+   * Offers a try to the worker the picker names (or the queue group). Returns the worker that
+   * accepted, with the try counted in its load (the caller releases it when the try ends), or
+   * undefined when it was busy.
+   */
   private async offer(call: GenerateCall): Promise<string | undefined> {
+    const { picker } = this.ctx;
+    const direct = picker.forGenerationTry(call.modelId);
+    if (direct) picker.reserve(direct);
+    let accepted: string | undefined;
+    try {
+      accepted = await this.ask(call, direct);
+    } finally {
+      if (direct && accepted !== direct) picker.release(direct);
+    }
+    if (accepted) {
+      if (accepted !== direct) picker.reserve(accepted); // the queue group's pick
+      picker.accepted(accepted);
+    }
+    return accepted;
+  }
+
+  private async ask(call: GenerateCall, direct: string | undefined): Promise<string | undefined> {
     const { link, picker, retry } = this.ctx;
-    const direct = picker.forGenerationTry(call.modelId, call.attempt);
     const subject = direct ? link.subjects.worker(direct, "generate") : link.subjects.generate(call.modelId);
     let reply: CallReply;
     try {
       if (Date.now() < this.recoverUntil) await link.reconnected(this.recoverUntil - Date.now());
       reply = await link.request<CallReply>(subject, call, call.modelId);
     } catch (error) {
-      if (direct && isCodedError(error)) picker.avoid(direct);
+      // No responders: that worker is gone. A time-out may be a busy worker: not avoided, the
+      // next try is picked by load again.
+      if (direct && isCodedError(error) && (error.details as { reason?: string } | undefined)?.reason === "no_workers") picker.avoid(direct);
       if (isCodedError(error) && Date.now() < this.recoverUntil) {
         // Recovering from a lost try (NATS or the workers are coming back): wait, and offer again
         // under a new try number (the lost reply may have been an acceptance) without using up a try.

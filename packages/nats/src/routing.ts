@@ -4,11 +4,14 @@
  */
 import { errors, isCodedError } from "@modelnode/core/pipeline";
 import { sleep } from "./gateway-options.js";
+import { chooseWorker } from "./chooser.js";
 import type { Membership } from "./membership.js";
 
 export class WorkerPicker {
   /** Workers taken for dead, and until when they are not picked directly. */
   private readonly avoided = new Map<string, number>();
+  /** Generations this gateway has assigned to each worker since it started (metrics, the bench). */
+  private readonly assignments = new Map<string, number>();
 
   constructor(
     private readonly membership: Membership,
@@ -16,21 +19,51 @@ export class WorkerPicker {
   ) {}
 
   /**
-   * The worker a generation's try is offered to directly, or undefined for the model's queue
-   * group: the first try goes to the queue group, later ones to the least busy worker.
+   * The worker a generation's try is offered to directly: the one with the most free capacity
+   * (chooser.ts); undefined, for the model's queue group, while this gateway knows no live
+   * worker with room for it (no heartbeat yet, or every one full: the group's `busy` answers
+   * then pace the retries).
    */
-  forGenerationTry(modelId: string, attempt: number): string | undefined {
-    return attempt > 1 ? this.leastBusy(modelId) : undefined;
+  forGenerationTry(modelId: string): string | undefined {
+    return this.leastBusy(modelId);
   }
 
-  /** The least busy live worker serving the model that is not draining, full or avoided. */
+  /**
+   * The live worker serving the model with the most free capacity that is not draining, full or
+   * avoided. A silent worker (missed heartbeats) stays a candidate: it is most often only busy,
+   * and a dead one is dropped as soon as its ping finds no responders (Liveness).
+   */
   leastBusy(modelId: string): string | undefined {
     const now = Date.now();
-    const candidates = this.membership.live().filter(
-      (w) => !w.draining && w.inFlight < w.maxInFlight && w.models.some((m) => m.id === modelId) && (this.avoided.get(w.worker) ?? 0) < now,
-    );
-    candidates.sort((a, b) => a.inFlight / a.maxInFlight - b.inFlight / b.maxInFlight);
-    return candidates[0]?.worker;
+    const { membership } = this;
+    const candidates = membership
+      .live()
+      .filter((w) => !w.draining && w.models.some((m) => m.id === modelId) && (this.avoided.get(w.worker) ?? 0) < now)
+      .map((w) => ({ worker: w.worker, load: membership.load(w.worker), capacity: w.maxInFlight }));
+    return chooseWorker(candidates);
+  }
+
+  /**
+   * A generation is on its way to the worker: counted in its load at once, so that offers made
+   * before the worker answers (a burst of requests) spread instead of all going to one worker.
+   */
+  reserve(worker: string): void {
+    this.membership.assigned(worker);
+  }
+
+  /** The generation reserved or accepted there is not (or no longer) on the worker: refused, ended or lost. */
+  release(worker: string): void {
+    this.membership.released(worker);
+  }
+
+  /** A worker accepted a generation from this gateway (counted for metrics). */
+  accepted(worker: string): void {
+    this.assignments.set(worker, (this.assignments.get(worker) ?? 0) + 1);
+  }
+
+  /** Generations assigned to each worker since this gateway started. */
+  assignedSoFar(worker: string): number {
+    return this.assignments.get(worker) ?? 0;
   }
 
   /** Not picked directly for a while (it did not answer). */

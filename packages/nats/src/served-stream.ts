@@ -43,6 +43,11 @@ export class ServedStream {
     this.key = streamKey(call.id, call.attempt);
   }
 
+  /** The gateway that sent it (heartbeats count each gateway's streams). */
+  get gateway(): string {
+    return this.call.gateway;
+  }
+
   /** Runs the generation; `onEnd` runs once it has ended. */
   start(onEnd: () => void): void {
     this.done = this.run().finally(() => {

@@ -20,6 +20,13 @@ export class ServedStreams {
     return this.streams.size;
   }
 
+  /** Generations running per gateway id: each gateway replaces its own share with its exact count. */
+  byGateway(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const stream of this.streams.values()) counts[stream.gateway] = (counts[stream.gateway] ?? 0) + 1;
+    return counts;
+  }
+
   /** Why a new generation is refused now (the gateway then tries another worker), or undefined. */
   refusal(): "draining" | "full" | undefined {
     if (this.draining) return "draining";

@@ -75,6 +75,11 @@ export class StreamAttempt {
     }
   }
 
+  /** The worker is suspected gone (a goodbye, missed heartbeats): stop waiting and check it now. */
+  checkNow(): void {
+    this.mailbox.interrupt();
+  }
+
   /** Asks the worker to stop this try. */
   cancel(): void {
     this.control({ id: this.requestId, attempt: this.attempt, cancel: true });

@@ -1,10 +1,11 @@
 /**
  * A model worker: runs a ModelPipeline behind NATS, with no socket of its own. It serves each of
- * the pipeline's models on queue-group subjects (so N workers share the load), answers `busy`
+ * the pipeline's models on its own subjects (gateways pick the least loaded worker from the
+ * heartbeats) and on queue-group subjects (their fallback), answers `busy`
  * when its own in-flight cap is reached (the gateway then tries another), streams pieces on the
  * gateway's per-request inbox in order, numbered, within a credit window, and drains on request.
  *
- * The parts: Announcer (heartbeats), RequestServer (the subjects it answers), ServedStream (one
+ * The parts: Announcer (heartbeats, every 100 ms by default, and a goodbye on close), RequestServer (the subjects it answers), ServedStream (one
  * per generation served) and ServedStreams (admission and the drain's steps).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -12,6 +13,7 @@ import type { ModelPipeline } from "@modelnode/core/pipeline";
 import { DEFAULT_PREFIX, subjects, type Heartbeat } from "./protocol.js";
 import { connectNats, type NatsConnectOptions } from "./connect-options.js";
 import { Announcer } from "./announcer.js";
+import { checkWorkerLimits } from "./limits.js";
 import { silentLogger, type MinimalLogger } from "./logger.js";
 import { RequestServer } from "./request-server.js";
 import { ServedStreams } from "./served-streams.js";
@@ -26,7 +28,11 @@ export interface WorkerOptions extends NatsConnectOptions {
   prefix?: string;
   /** Generations run at once; one more is answered `busy`. Default 4. */
   maxInFlight?: number;
-  /** Heartbeat period. Default 1000 ms. */
+  /**
+   * Heartbeat period. Gateways take a worker silent for a few periods (their `missedHeartbeats`)
+   * for suspect and ping it: the shorter, the sooner a killed worker's generations resume
+   * elsewhere. Default 100 ms (a heartbeat is one small message; a gateway reads it in microseconds).
+   */
   heartbeatMs?: number;
   /**
    * With the credit window full, how long to wait for an acknowledgement before giving up on the
@@ -39,6 +45,8 @@ export interface WorkerOptions extends NatsConnectOptions {
   closePipeline?: boolean;
   logger?: MinimalLogger;
 }
+
+export const DEFAULT_HEARTBEAT_MS = 100;
 
 export interface ModelWorker {
   readonly id: string;
@@ -72,13 +80,14 @@ class NatsModelWorker implements ModelWorker {
     const s = subjects(options.prefix ?? DEFAULT_PREFIX);
     const { pipeline } = options;
     this.streams = new ServedStreams(options.maxInFlight ?? 4, options.ackTimeoutMs ?? 30_000);
-    this.announcer = new Announcer(connection, s, () => this.heartbeat(), options.heartbeatMs ?? 1000);
+    this.announcer = new Announcer(connection, s, () => this.heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     this.server = new RequestServer(id, s, this.streams, {
       connection, pipeline, ackTimeoutMs: options.ackTimeoutMs ?? 30_000, log: options.logger ?? silentLogger,
     });
   }
 
   static async start(options: WorkerOptions): Promise<NatsModelWorker> {
+    checkWorkerLimits(options);
     const id = options.name ?? `w${Math.random().toString(36).slice(2, 10)}`;
     if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`worker name "${id}": use letters, digits, - and _`);
     const nc = await connectNats({ ...options, name: `modelnode-worker-${id}` });
@@ -108,7 +117,11 @@ class NatsModelWorker implements ModelWorker {
 
   private heartbeat(): Heartbeat {
     const { streams } = this;
-    return { worker: this.id, models: this.options.pipeline.listModels(), inFlight: streams.size, maxInFlight: streams.maxInFlight, draining: streams.draining };
+    const { pipeline, heartbeatMs } = this.options;
+    return {
+      worker: this.id, models: pipeline.listModels(), inFlight: streams.size, maxInFlight: streams.maxInFlight, draining: streams.draining,
+      periodMs: heartbeatMs ?? DEFAULT_HEARTBEAT_MS, queued: queuedIn(pipeline), gateways: streams.byGateway(),
+    };
   }
 
   inFlight(): number {
@@ -137,8 +150,18 @@ class NatsModelWorker implements ModelWorker {
     streams.endAll(drainMs !== undefined);
     await streams.allDone();
     this.announcer.stop();
+    this.announcer.goodbye(); // gateways drop this worker now, not after its missed heartbeats
     this.server.stop();
     await nc.drain().catch(() => nc.close());
     if (this.options.closePipeline ?? true) await this.options.pipeline.close();
+  }
+}
+
+/** The pipeline's waiting generations (0 when its stats() fails: a heartbeat must go out). */
+function queuedIn(pipeline: ModelPipeline): number {
+  try {
+    return pipeline.stats().queuedGenerations ?? 0;
+  } catch {
+    return 0;
   }
 }

@@ -6,6 +6,7 @@
  * error shape `{session_id, step, error: {code, message}}`.
  */
 import {
+  errors,
   inject,
   isCodedError,
   LEGACY_FORMAT,
@@ -25,7 +26,8 @@ const CONNECTION_SESSIONS = Symbol("modelnode.legacy.connection-sessions");
 /** The schema comes from this node's LEGACY_OPTIONS, so each plugin instance has its own limits. */
 @MessageHandler(LEGACY_FORMAT, { schema: (resolve) => legacyMessageSchema(resolve(LEGACY_OPTIONS)), replySchema: legacyStepReplySchema })
 export class LegacyStepHandler {
-  private readonly modelId: string;
+  /** The default model; undefined while a pipeline whose models arrive later (dynamicModels) serves none. */
+  private readonly modelId: string | undefined;
 
   constructor(
     @inject(PIPELINE) private readonly pipeline: ModelPipeline,
@@ -36,7 +38,8 @@ export class LegacyStepHandler {
   }
 
   async handle(msg: LegacyMessage, ctx: HandlerContext): Promise<LegacyStepReply> {
-    const modelId = msg.model_id ?? this.modelId;
+    const modelId = msg.model_id ?? this.modelId ?? this.pipeline.listModels()[0]?.id;
+    if (modelId === undefined) throw errors.busy("No model is served yet; try again later.", { reason: "no_models" });
     if (!this.pipeline.hasModel(modelId)) throw modelNotFound(modelId, this.pipeline);
     const key = this.sessionKey(msg.session_id, msg.step, ctx);
     this.counters.steps++;
@@ -118,7 +121,13 @@ function inClientTerms(error: unknown, key: string, sessionId: string): unknown 
   return new ProtocolError(error.code, swap(error.message), clientDetails);
 }
 
-function defaultModel(pipeline: ModelPipeline, configured: string | undefined): string {
+/**
+ * The configured model, checked now; else the first served. A pipeline whose models arrive later
+ * (dynamicModels: NATS workers announcing them) is checked per step instead, and with no model
+ * configured the first one served at each step is the default.
+ */
+function defaultModel(pipeline: ModelPipeline, configured: string | undefined): string | undefined {
+  if (pipeline.dynamicModels) return configured;
   const available = pipeline.listModels().map((m) => m.id);
   if (configured !== undefined) {
     if (!pipeline.hasModel(configured)) {

@@ -8,14 +8,16 @@
  *   tokens, time to first token, inter-token latency, end-to-end latency, finish reasons;
  * - every request's end (`host.onRequestEnd`): messages by protocol and type, and their durations;
  * - figures read at scrape time (`collect()`): the pipeline's stats (running, waiting, batch size,
- *   cache bytes, run counters) and the node's (connections, errors by code).
+ *   cache bytes, run counters), its workers' loads when it has workers (worker-metrics.ts), and
+ *   the node's (connections, errors by code).
  *
  * Every label value is bounded: model ids only once the pipeline has accepted them (a served
  * model), message types only of registered handlers and routes, error codes from the catalogue,
  * finish reasons from the contract. Nothing is labelled by connection, request id or client input.
  */
-import type { Logger, NodeInfo, NodeStats, PipelineStats, RequestEnd } from "@modelnode/core";
+import type { Logger, NodeInfo, NodeStats, PipelineStats, RequestEnd, WorkerLoad } from "@modelnode/core";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerWorkerMetrics } from "./worker-metrics.js";
 
 /** Buckets in seconds, from vLLM's (extended down for small models on fast machines). */
 export const BUCKETS = {
@@ -59,6 +61,8 @@ export interface MetricsSources {
   info: NodeInfo;
   /** The pipeline's own stats (the instrumented proxy passes stats() through). */
   pipelineStats: () => PipelineStats;
+  /** Per-worker load, when the pipeline spreads its work over workers (ModelPipeline.workerLoads). */
+  workerLoads?: () => WorkerLoad[];
   logger: Logger;
 }
 
@@ -152,6 +156,7 @@ export class ServingMetrics implements GenerationObserver {
     pipelineGauge("kv_cache_bytes", "Bytes held by key/value caches (generations and step sessions, padding included).", (s) => s.cacheBytes);
     pipelineGauge("kv_cache_committed_bytes", "Bytes of key/value cache reserved by admission (0 when the pipeline does not report it).", (s) => s.cacheBytesCommitted);
     pipelineGauge("step_sessions", "Legacy step sessions held.", (s) => s.activeSessions);
+    if (sources.workerLoads) registerWorkerMetrics(this.registry, p, sources.workerLoads);
     for (const [figure, name, help] of PIPELINE_COUNTERS) {
       new Counter({
         name: `${p}${name}`,

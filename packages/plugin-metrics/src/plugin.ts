@@ -50,6 +50,7 @@ export function metricsPlugin(options: MetricsOptions = {}): Plugin {
       const metrics = new ServingMetrics(resolved.prefix, resolved.processMetrics, {
         info: container.resolve(NODE_INFO),
         pipelineStats: () => pipeline.stats(),
+        ...(pipeline.workerLoads ? { workerLoads: () => pipeline.workerLoads!() } : {}),
         logger: host.logger,
       });
       container.register(SERVING_METRICS, { useValue: metrics });

@@ -63,6 +63,7 @@ export interface NodeParts {
   observers: readonly RequestObserver[];
   scopes: readonly RequestScope[];
   routes: readonly ResolvedRoute[];
+  readinessChecks: readonly (() => string | undefined)[];
 }
 
 export class ModelNode implements NodeInfo {
@@ -75,11 +76,13 @@ export class ModelNode implements NodeInfo {
   private readonly statsSources: Map<string, StatsSource>;
   private readonly closeHooks: (() => void | Promise<void>)[];
   private readonly transport: WsTransport;
+  private readonly readinessChecks: readonly (() => string | undefined)[];
   private closing: Promise<void> | undefined;
 
   constructor(parts: NodeParts) {
     ({ container: this.container, options: this.options, logger: this.logger, registry: this.registry } = parts);
     ({ info: this.info, collector: this.collector, statsSources: this.statsSources, closeHooks: this.closeHooks } = parts);
+    this.readinessChecks = parts.readinessChecks;
     const { options, logger, collector } = parts;
     // One lifecycle for every request, whichever door it comes in by.
     const lifecycle = new RequestLifecycle(parts.guards, parts.observers, parts.scopes, collector, options.limits, logger);
@@ -95,7 +98,7 @@ export class ModelNode implements NodeInfo {
     return [
       operatorRoute("/health", () => ({ status: draining() ? 503 : 200, json: { status: this.info.status() } })),
       operatorRoute("/livez", () => ({ status: 200, json: { status: "alive" } })),
-      operatorRoute("/readyz", () => ({ status: draining() ? 503 : 200, json: { status: draining() ? "draining" : "ready" } })),
+      operatorRoute("/readyz", () => this.readiness()),
       operatorRoute("/stats", () => ({ status: 200, json: this.getStats() })),
       // The message types this node serves, as an AsyncAPI 3.0 document built from their schemas.
       operatorRoute("/asyncapi.json", (req) => ({
@@ -103,6 +106,21 @@ export class ModelNode implements NodeInfo {
         json: asyncApiDocument(this.registry, { protocol: this.options.tls ? "wss" : "ws", host: headerValue(req.headers.host) }),
       })),
     ];
+  }
+
+  /** Draining, or a plugin's readiness check giving a reason (the first), or ready. */
+  private readiness(): { status: number; json: unknown } {
+    if (this.info.draining) return { status: 503, json: { status: "draining" } };
+    for (const check of this.readinessChecks) {
+      let reason: string | undefined;
+      try {
+        reason = check();
+      } catch (error) {
+        reason = `a readiness check failed: ${(error as Error).message}`;
+      }
+      if (reason !== undefined) return { status: 503, json: { status: "waiting", reason } };
+    }
+    return { status: 200, json: { status: "ready" } };
   }
 
   get nodeId(): string {
@@ -195,6 +213,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
   const scopes: RequestScope[] = [];
   const closeHooks: (() => void | Promise<void>)[] = [];
   const statsSources = new Map<string, StatsSource>();
+  const readinessChecks: (() => string | undefined)[] = [];
   const handlers: { plugin: string; entry: HandlerEntry }[] = [];
   const routes: { plugin: string; route: RouteDefinition }[] = [];
   const collector = new StatsCollector();
@@ -213,6 +232,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
         addStatsSource: (key, source) => statsSources.set(key, source),
         onRequestEnd: (observer) => observers.push(observer),
         scopeRequests: (scope) => scopes.push(scope),
+        addReadinessCheck: (check) => readinessChecks.push(check),
       };
       await plugin.register?.(container, host);
       for (const entry of plugin.handlers ?? []) handlers.push({ plugin: plugin.name, entry });
@@ -222,6 +242,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ModelNode> 
     const registry = HandlerRegistry.build(handlers, container);
     const node = new ModelNode({
       info, container, options: resolved, logger, registry, collector, statsSources, closeHooks, guards, observers, scopes, routes: resolveRoutes(routes, container),
+      readinessChecks,
     });
     logger.debug(
       { core: CORE_VERSION, types: registry.types(), legacy: Boolean(registry.legacy), plugins: plugins.map((p) => p.name) },

@@ -19,6 +19,7 @@ export function pipelinePlugin(source: PipelineSource): Plugin {
       container.register(PIPELINE, { useValue: pipeline });
       host.onClose(() => pipeline.close());
       host.addStatsSource("pipeline", () => snakeCaseKeys(pipeline.stats()));
+      if (pipeline.notReady) host.addReadinessCheck(() => pipeline.notReady!());
     },
   });
 }

@@ -280,7 +280,32 @@ export interface PipelineStats {
   [key: string]: number;
 }
 
+/** One worker's load, as a pipeline that spreads its work over other processes sees it (ModelPipeline.workerLoads). */
+export interface WorkerLoad {
+  worker: string;
+  /** Generations it runs now (as the pipeline estimates it). */
+  inFlight: number;
+  /** Generations it takes at once. */
+  capacity: number;
+  /** Generations waiting in its own queue. */
+  queued: number;
+  /** Generations this pipeline has given it since it started. */
+  assigned: number;
+}
+
 export interface ModelPipeline {
+  /**
+   * Models come and go while it runs (e.g. workers that announce them): an empty listModels() at
+   * startup is no error, and plugins look models up per request. Absent: the models are fixed.
+   */
+  readonly dynamicModels?: boolean;
+  /**
+   * Why it cannot serve now (e.g. "waiting for a worker to announce a model"), or undefined when
+   * it can. Optional; pipelinePlugin makes /readyz answer 503 with the reason.
+   */
+  notReady?(): string | undefined;
+  /** Per-worker load, for a pipeline that spreads work over workers (/metrics shows it). Optional. */
+  workerLoads?(): WorkerLoad[];
   listModels(): ModelInfo[];
   hasModel(modelId: string): boolean;
   /**

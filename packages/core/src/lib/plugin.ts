@@ -67,6 +67,12 @@ export interface PluginHost {
    * per request while no plugin adds one.
    */
   scopeRequests(scope: RequestScope): void;
+  /**
+   * A condition /readyz waits for: `check` returns why the node cannot serve yet (e.g. "waiting
+   * for a worker to announce a model"), or undefined when it can. /readyz answers 503
+   * `{"status":"waiting","reason":…}` while any check gives a reason.
+   */
+  addReadinessCheck(check: () => string | undefined): void;
 }
 
 export interface Plugin {
