@@ -17,8 +17,8 @@ import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import { loadConfig, USAGE } from "./load-config.js";
 import { chooseLogFormat, createCliLogger, requestLogPlugin, type LogFormat } from "./log.js";
-import { natsServers, onnxOptions, startModelNode } from "./model-node.js";
-import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
+import { createModelPipeline, natsServers, startModelNode } from "./model-node.js";
+import { DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { startWorker } from "@modelnode/nats";
 import { installProcessHandlers } from "./process-handlers.js";
 
@@ -51,7 +51,7 @@ async function main(): Promise<number | undefined> {
     // The port is bound before the models load: a port in use is reported at once, and probes
     // (/livez, /readyz "starting") answer while loading.
     ({ node, ...address } = await startModelNode(config, { logger, plugins: [...extraPlugins, requestLogPlugin()] }, ({ port }) =>
-      console.error(`port ${port} bound; loading models (${Object.keys(config.models).join(", ")}) ...`),
+      console.error(`port ${port} bound; loading models (${modelsText(config)}) ...`),
     ));
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
@@ -90,11 +90,11 @@ async function main(): Promise<number | undefined> {
  * SIGTERM/SIGINT drain it: running generations get shutdownTimeoutMs to finish, the rest go back
  * to their gateways, which continue them on another worker.
  */
-async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogFormat): Promise<number | undefined> {
+async function runWorker(config: Parameters<typeof createModelPipeline>[0], format: LogFormat): Promise<number | undefined> {
   const logger = createCliLogger({ level: config.logLevel, format });
   let worker;
   try {
-    const pipeline = await createOnnxPipeline(onnxOptions(config, config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling, logger));
+    const pipeline = await createModelPipeline(config, config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling, logger);
     worker = await startWorker({
       servers: natsServers(config),
       pipeline,
@@ -118,10 +118,15 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
         ),
     },
   );
-  console.error(`model worker ${worker.id} connected to ${config.nats} (models: ${Object.keys(config.models).join(", ")})`);
+  console.error(`model worker ${worker.id} connected to ${config.nats} (models: ${modelsText(config)})`);
   // A worker serves no requests: the gateways' spans cover them (their generations included).
   if (config.tracing.endpoint) console.error("tracing: a worker exports no traces; set it on the gateways");
   return undefined;
+}
+
+/** The configured models' ids, and the models directory served on demand. */
+function modelsText(config: Parameters<typeof createModelPipeline>[0]): string {
+  return [...Object.keys(config.models), ...(config.modelsDir ? [`on demand from ${config.modelsDir}`] : [])].join(", ");
 }
 
 /** "tiny-gpt2, test_model (= tiny-gpt2)": the ids served, aliases of one load marked as such. */
