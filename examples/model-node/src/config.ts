@@ -32,6 +32,9 @@ export const DEFAULT_MODEL_ID = "tiny-gpt2";
  */
 export const GUIDE_MODEL_ID = "test_model";
 
+/** Served when the config names no models and no models directory. */
+const DEFAULT_MODELS = { [DEFAULT_MODEL_ID]: BUNDLED_MODEL_DIR, [GUIDE_MODEL_ID]: BUNDLED_MODEL_DIR };
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const intBetween = (min: number, max: number) => {
@@ -293,14 +296,14 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       if (config.role === "gateway" && config.modelsDir !== undefined) {
         ctx.addIssue({ code: "custom", path: ["modelsDir"], message: "expected no modelsDir for role gateway (its workers serve the models)" });
       }
-      const models = config.models ?? {};
+      const models = config.models ?? (config.modelsDir !== undefined ? {} : DEFAULT_MODELS);
       if (config.legacy.modelId !== undefined && !(config.legacy.modelId in models) && config.modelsDir === undefined) {
         ctx.addIssue({ code: "custom", path: ["legacy", "modelId"], message: `expected one of the configured models (${Object.keys(models).join(", ")})` });
       }
     })
     .transform(({ models, ...config }) => ({
       ...config,
-      models: models ?? (config.modelsDir !== undefined ? {} : { [DEFAULT_MODEL_ID]: BUNDLED_MODEL_DIR, [GUIDE_MODEL_ID]: BUNDLED_MODEL_DIR }),
+      models: models ?? (config.modelsDir !== undefined ? {} : DEFAULT_MODELS),
     }));
 }
 

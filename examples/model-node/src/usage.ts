@@ -10,8 +10,8 @@ export const USAGE = `Usage: model-node [options]
                         Hugging Face ONNX layout), each loaded on its first request
                         and unloaded when idle (docs/models.md); --model models stay loaded
   --keep-alive <dur>    idle time before a directory model unloads: 5m (default), 30s,
-                        1h30m, -1 = never, 0 = right after each request (Ollama's
-                        keep_alive overrides it per request)
+                        1h30m, --keep-alive=-1 = never, 0 = right after each request
+                        (Ollama's keep_alive overrides it per request)
   --max-loaded-models <n> directory models loaded at once (default 3; the least
                         recently used idle one is unloaded to make room)
   --models-memory-budget <size> memory the loaded directory models may take, estimated
