@@ -25,7 +25,8 @@ before(async () => {
   nats = await startNatsServer();
   const pipeline = await createModelsDirPipeline({ models: {}, modelsDir: root, keepAliveMs: -1 });
   worker = await startWorker({ servers: nats.url, pipeline, name: "dir-worker", heartbeatMs: 200 });
-  gateway = await NatsPipeline.connect({ servers: nats.url });
+  // A patient gateway: the first request to a model waits for its load on the worker.
+  gateway = await NatsPipeline.connect({ servers: nats.url, requestTimeoutMs: 15_000 });
 });
 after(async () => {
   await gateway?.close();

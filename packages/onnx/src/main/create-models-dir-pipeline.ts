@@ -8,17 +8,14 @@ import { existsSync, statSync } from "node:fs";
 import { freemem, totalmem } from "node:os";
 import type { ModelPipeline } from "@modelnode/core/pipeline";
 import { silentLogger } from "../shared/logger.js";
-import type { ModelDtype } from "../shared/model-files.js";
 import { createOnnxPipeline } from "./create-pipeline.js";
 import type { LifecycleLimits } from "./model-lifecycle.js";
 import { ModelsDirPipeline } from "./models-dir-pipeline.js";
 import type { OnnxPipelineOptions } from "./options.js";
 
 export interface ModelsDirOptions extends Partial<LifecycleLimits> {
-  /** The folder whose model folders (`name/` or `org/name/`, Hugging Face ONNX layout) are served on demand. */
+  /** The folder whose model folders (`name/` or `org/name/`, Hugging Face ONNX layout) are served on demand (each folder's graph chosen as for a model without a dtype). */
   modelsDir: string;
-  /** Which of each folder's graphs to load (default: fp32's onnx/model.onnx, else the first found). */
-  dtype?: ModelDtype;
 }
 
 /** Ollama's defaults where it has one (5 minutes, 3 models); the memory budget: half of this machine's memory. */
@@ -30,7 +27,7 @@ export const LIFECYCLE_DEFAULTS = {
 } as const satisfies LifecycleLimits;
 
 export async function createModelsDirPipeline(options: OnnxPipelineOptions & ModelsDirOptions): Promise<ModelsDirPipeline> {
-  const { modelsDir, dtype, keepAliveMs, maxLoadedModels, memoryBudgetBytes, loadTimeoutMs, ...onnx } = options;
+  const { modelsDir, keepAliveMs, maxLoadedModels, memoryBudgetBytes, loadTimeoutMs, ...onnx } = options;
   if (typeof modelsDir !== "string" || !existsSync(modelsDir) || !statSync(modelsDir).isDirectory()) {
     throw new TypeError(`createModelsDirPipeline: \`modelsDir\` must be a directory (got ${String(modelsDir)})`);
   }
@@ -41,7 +38,7 @@ export async function createModelsDirPipeline(options: OnnxPipelineOptions & Mod
     modelsDir,
     pinned,
     limits,
-    (model) => createOnnxPipeline({ ...onnx, models: { [model.id]: { dir: model.dir, ...(dtype ? { dtype } : {}) } } }),
+    (model) => createOnnxPipeline({ ...onnx, models: { [model.id]: model.dir } }),
     logger,
   );
   logger.info({ modelsDir, models: pipeline.listModels().filter((m) => m.state !== "loaded").map((m) => m.id), ...limits, freeBytes: freemem() }, "models directory: serving on demand");

@@ -153,7 +153,7 @@ export class ModelsDirPipeline implements ModelPipeline {
     const now = Date.now();
     if (!force && now - this.scannedAt < RESCAN_MS) return;
     this.scannedAt = now;
-    const found = scanModelsDir(this.root, this.logger);
+    const found = scanModelsDir(this.root, this.logger, this.directory);
     // A folder gone from disk stays listed while its model is loaded (it is served from memory).
     const kept = [...this.directory.values()].filter((model) => this.lifecycle.status(model.id).state !== "unloaded" && !found.some((f) => f.id === model.id));
     this.directory = new Map([...found, ...kept].map((model) => [model.id, model]));

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { ModelInfo } from "@modelnode/core/pipeline";
 import { ChatTemplate } from "../shared/chat-template.js";
 import type { PipelineLogger } from "../shared/logger.js";
-import { chooseOnnxFile, dtypeOfFile, readTokenizerFiles, type ModelDtype } from "../shared/model-files.js";
+import { chooseOnnxFile, dtypeOfFile, ModelLoadError, type ModelDtype } from "../shared/model-files.js";
 
 export interface DirectoryModel {
   id: string;
@@ -21,14 +21,28 @@ export interface DirectoryModel {
   info: ModelInfo;
   /** Estimated memory when loaded: the chosen graph's file and its external weight files, in bytes. */
   sizeBytes: number;
+  /** config.json's modification time when this was read. */
+  configMtimeMs: number;
 }
 
-/** Every model folder under `root` (one or two levels deep), sorted by id. */
-export function scanModelsDir(root: string, logger: PipelineLogger, dtype?: ModelDtype): DirectoryModel[] {
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Every model folder under `root` (one or two levels deep), sorted by id. A folder in `known`
+ * (an earlier scan's) whose config.json has not changed is taken from there, not read again.
+ */
+export function scanModelsDir(root: string, logger: PipelineLogger, known: ReadonlyMap<string, DirectoryModel> = new Map(), dtype?: ModelDtype): DirectoryModel[] {
   const found: DirectoryModel[] = [];
   const visit = (dir: string, id: string, depth: number) => {
     if (existsSync(join(dir, "config.json"))) {
-      const model = describe(id, dir, logger, dtype);
+      const before = known.get(id);
+      const model = before && before.dir === dir && before.configMtimeMs === mtimeOf(join(dir, "config.json")) ? before : describe(id, dir, logger, dtype);
       if (model) found.push(model);
       return;
     }
@@ -55,7 +69,9 @@ function describe(id: string, dir: string, logger: PipelineLogger, dtype: ModelD
   try {
     const config = readObject(join(dir, "config.json")) ?? {};
     const generationConfig = readObject(join(dir, "generation_config.json")) ?? {};
-    const { tokenizerConfig } = readTokenizerFiles(id, dir);
+    // tokenizer.json (large for big vocabularies) is only checked here; the engine reads it when loading.
+    if (!existsSync(join(dir, "tokenizer.json"))) throw new ModelLoadError(id, join(dir, "tokenizer.json"), "missing");
+    const tokenizerConfig = readObject(join(dir, "tokenizer_config.json")) ?? {};
     const onnx = chooseOnnxFile(id, dir, dtype);
     const onnxPath = join(dir, onnx);
     const sizeBytes = [onnxPath, `${onnxPath}_data`, `${onnxPath}.data`].reduce((sum, file) => sum + (existsSync(file) ? statSync(file).size : 0), 0);
@@ -75,7 +91,7 @@ function describe(id: string, dir: string, logger: PipelineLogger, dtype: ModelD
       hasChatTemplate: template.own,
       toolCallFormat: template.toolFormat,
     };
-    return { id, dir, info, sizeBytes };
+    return { id, dir, info, sizeBytes, configMtimeMs: mtimeOf(join(dir, "config.json")) };
   } catch (error) {
     logger.warn({ model: id, dir, err: error }, "models directory: folder left out (it cannot be read as a model)");
     return undefined;
