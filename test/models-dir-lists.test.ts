@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Ollama } from "ollama";
 import { TestClient } from "@modelnode/testing";
 import { pipelineStats } from "./support/node.js";
-import { complete, getJson, type ApiError, makeModelsDir, type ModelsDir } from "./support/models-dir.js";
+import { complete, getJson, openaiOf, type ApiError, makeModelsDir, type ModelsDir } from "./support/models-dir.js";
 
 let dir: ModelsDir;
 before(() => {
@@ -33,6 +33,9 @@ test("the directory's models are listed unloaded with their size, load once on c
   assert.equal(pipelineStats(running.node).modelLoads, 1, "four concurrent first requests, one load");
 
   assert.equal((await getJson(`${base}/v1/models`)).data.find((m: any) => m.id === "org/beta").state, "loaded");
+  // models.retrieve() escapes the slash of an org/name id: one path segment.
+  const retrieved = (await openaiOf(base).models.retrieve("org/beta")) as unknown as { id: string; state: string };
+  assert.deepEqual([retrieved.id, retrieved.state], ["org/beta", "loaded"]);
   const ps = await new Ollama({ host: base }).ps();
   assert.deepEqual(ps.models.map((m) => m.name), ["org/beta"]);
   const expires = new Date(ps.models[0].expires_at).getTime();
