@@ -17,9 +17,9 @@ import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import { loadConfig, USAGE } from "./load-config.js";
 import { chooseLogFormat, createCliLogger, requestLogPlugin, type LogFormat } from "./log.js";
-import { onnxOptions, startModelNode } from "./model-node.js";
+import { createModelPipeline, startModelNode } from "./model-node.js";
 import { natsConnectOptions } from "./nats-config.js";
-import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
+import { DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { connectNats, redactServers, startWorker } from "@modelnode/nats";
 import { installProcessHandlers } from "./process-handlers.js";
 
@@ -56,8 +56,8 @@ async function main(): Promise<number | undefined> {
     ({ node, ...address } = await startModelNode(config, { logger, plugins: [...extraPlugins, requestLogPlugin()] }, ({ port }) =>
       console.error(
         config.role === "gateway"
-          ? `port ${port} bound; connecting to NATS at ${config.nats} (the models come from its workers) ...`
-          : `port ${port} bound; loading models (${Object.keys(config.models).join(", ")}) ...`,
+          ? `port ${port} bound; connecting to NATS at ${redactServers(config.nats ?? "")} (the models come from its workers) ...`
+          : `port ${port} bound; loading models (${modelsText(config)}) ...`,
       ),
     ));
   } catch (error) {
@@ -97,14 +97,14 @@ async function main(): Promise<number | undefined> {
  * SIGTERM/SIGINT drain it: running generations get shutdownTimeoutMs to finish, the rest go back
  * to their gateways, which continue them on another worker.
  */
-async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogFormat): Promise<number | undefined> {
+async function runWorker(config: Parameters<typeof createModelPipeline>[0], format: LogFormat): Promise<number | undefined> {
   const logger = createCliLogger({ level: config.logLevel, format });
   let worker;
   let pipeline;
   try {
     // NATS first: wrong credentials or TLS settings fail in a moment, not after the models have loaded.
     await (await connectNats({ ...natsConnectOptions(config), name: "modelnode-worker-check" })).close();
-    pipeline = await createOnnxPipeline(onnxOptions(config, config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling, logger));
+    pipeline = await createModelPipeline(config, config.limits.maxTokens ?? ONNX_DEFAULTS.maxTokensCeiling, logger);
     worker = await startWorker({
       ...natsConnectOptions(config),
       pipeline,
@@ -130,10 +130,15 @@ async function runWorker(config: Parameters<typeof onnxOptions>[0], format: LogF
         ),
     },
   );
-  console.error(`model worker ${worker.id} connected to ${redactServers(config.nats ?? "")} (models: ${Object.keys(config.models).join(", ")})`);
+  console.error(`model worker ${worker.id} connected to ${redactServers(config.nats ?? "")} (models: ${modelsText(config)})`);
   // A worker serves no requests: the gateways' spans cover them (their generations included).
   if (config.tracing.endpoint) console.error("tracing: a worker exports no traces; set it on the gateways");
   return undefined;
+}
+
+/** The configured models' ids, and the models directory served on demand. */
+function modelsText(config: Parameters<typeof createModelPipeline>[0]): string {
+  return [...Object.keys(config.models), ...(config.modelsDir ? [`on demand from ${config.modelsDir}`] : [])].join(", ");
 }
 
 /** "tiny-gpt2, test_model (= tiny-gpt2)": the ids served, aliases of one load marked as such (a gateway: those its workers announced so far). */

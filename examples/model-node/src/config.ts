@@ -20,6 +20,7 @@ import { playgroundOptionsSchema } from "@modelnode/plugin-playground";
 // Only the options' schema (no OpenTelemetry): model-node.ts imports the plugin when tracing is on.
 import { tracingConfigSchema } from "@modelnode/plugin-tracing/options";
 import { extraPlugins } from "./extra-plugins.js";
+import { lifecycleConfigSchema } from "./lifecycle-config.js";
 import { pluginEntries, type ExtraPlugin } from "./plugin-entry.js";
 import { natsAuthConfigSchema, natsTlsConfigSchema } from "./nats-config.js";
 
@@ -31,6 +32,9 @@ export const DEFAULT_MODEL_ID = "tiny-gpt2";
  * the bundled model under it too, so that client works unchanged against `npm start`.
  */
 export const GUIDE_MODEL_ID = "test_model";
+
+/** Served when the config names no models and no models directory. */
+const DEFAULT_MODELS = { [DEFAULT_MODEL_ID]: BUNDLED_MODEL_DIR, [GUIDE_MODEL_ID]: BUNDLED_MODEL_DIR };
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -250,8 +254,12 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
             error: `expected a model directory, or { "dir": "...", "dtype": one of ${MODEL_DTYPES.join(", ")} }`,
           }),
         )
-        .refine((models) => Object.keys(models).length > 0, { error: "expected at least one model" })
-        .default({ [DEFAULT_MODEL_ID]: BUNDLED_MODEL_DIR, [GUIDE_MODEL_ID]: BUNDLED_MODEL_DIR }),
+        // Default (below): the bundled model, unless a models directory is served.
+        .optional(),
+      /** Serve every model folder under this directory, each loaded on demand (docs/models.md, "A models directory"). */
+      modelsDir: nonEmpty("directory").optional(),
+      /** The models directory's keep-alive, cap, memory budget and load timeout. */
+      modelLifecycle: lifecycleConfigSchema.prefault({}),
       auth: authConfigSchema.prefault({}),
       limits: limitsConfigSchema.prefault({}),
       legacy: legacyConfigSchema.prefault({}),
@@ -287,10 +295,21 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       if ((config.ollama.defaults.maxTokens ?? 0) > maxTokens) {
         ctx.addIssue({ code: "custom", path: ["ollama", "defaults", "maxTokens"], message: `expected at most limits.maxTokens (${maxTokens})` });
       }
-      if (config.legacy.modelId !== undefined && !(config.legacy.modelId in config.models)) {
-        ctx.addIssue({ code: "custom", path: ["legacy", "modelId"], message: `expected one of the configured models (${Object.keys(config.models).join(", ")})` });
+      if (config.models !== undefined && Object.keys(config.models).length === 0 && config.modelsDir === undefined) {
+        ctx.addIssue({ code: "custom", path: ["models"], message: "expected at least one model (or a modelsDir)" });
       }
-    });
+      if (config.role === "gateway" && config.modelsDir !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["modelsDir"], message: "expected no modelsDir for role gateway (its workers serve the models)" });
+      }
+      const models = config.models ?? (config.modelsDir !== undefined ? {} : DEFAULT_MODELS);
+      if (config.legacy.modelId !== undefined && !(config.legacy.modelId in models) && config.modelsDir === undefined) {
+        ctx.addIssue({ code: "custom", path: ["legacy", "modelId"], message: `expected one of the configured models (${Object.keys(models).join(", ")})` });
+      }
+    })
+    .transform(({ models, ...config }) => ({
+      ...config,
+      models: models ?? (config.modelsDir !== undefined ? {} : DEFAULT_MODELS),
+    }));
 }
 
 /** The configuration of the node `npm start` runs: its extra plugins are extra-plugins.ts's. */

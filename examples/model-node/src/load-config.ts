@@ -55,6 +55,8 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromEnv("MODELNODE_ROLE", "role", nonBlank(env.MODELNODE_ROLE));
   fromEnv("MODELNODE_NATS", "nats", nonBlank(env.MODELNODE_NATS));
   fromEnv("MODELNODE_MODELS", "models", modelList(env.MODELNODE_MODELS, "MODELNODE_MODELS", cwd));
+  const envModelsDir = nonBlank(env.MODELNODE_MODELS_DIR);
+  fromEnv("MODELNODE_MODELS_DIR", "modelsDir", envModelsDir === undefined ? undefined : resolve(cwd, envModelsDir));
   const auth: Layer = {};
   const fromAuthEnv = (name: string, key: string, value: unknown) => {
     if (value === undefined) return;
@@ -107,6 +109,20 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromFlag("--nats", "nats", flags.values.nats);
   fromFlag("--threads", "threads", numberish(flags.values.threads));
   if (flags.values.model) fromFlag("--model", "models", modelList(flags.values.model.join(","), "--model", cwd));
+  const modelsDir = flags.values["models-dir"];
+  fromFlag("--models-dir", "modelsDir", modelsDir === undefined ? undefined : resolve(cwd, modelsDir));
+  const lifecycle: Layer = {};
+  for (const [flag, key, value] of [
+    ["keep-alive", "keepAlive", flags.values["keep-alive"]],
+    ["max-loaded-models", "maxLoadedModels", numberish(flags.values["max-loaded-models"])],
+    ["models-memory-budget", "memoryBudget", numberish(flags.values["models-memory-budget"])],
+    ["model-load-timeout", "loadTimeout", flags.values["model-load-timeout"]],
+  ] as const) {
+    if (value === undefined) continue;
+    lifecycle[key] = value;
+    origins.set(`modelLifecycle.${key}`, `--${flag}`);
+  }
+  if (Object.keys(lifecycle).length > 0) flagLayer.modelLifecycle = lifecycle;
   const tlsFlags: Layer = {};
   for (const [flag, key] of [["tls-cert", "certFile"], ["tls-key", "keyFile"]] as const) {
     const file = flags.values[flag];
@@ -135,7 +151,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   const merged = merge(merge(fileLayer, envLayer), flagLayer);
   const parsed = configSchemaFor(plugins).safeParse(merged);
   if (!parsed.success) throw ConfigError.fromZod(parsed.error, (path) => originOf(origins, path));
-  checkModelDirs(parsed.data, origins.get("models"));
+  checkModelDirs(parsed.data, origins.get("models"), origins.get("modelsDir"));
   checkNatsFiles(parsed.data, origins);
   return { config: parsed.data, file: fileName };
 }
@@ -184,6 +200,11 @@ function parseFlags(argv: string[]) {
         host: { type: "string" },
         config: { type: "string" },
         model: { type: "string", multiple: true },
+        "models-dir": { type: "string" },
+        "keep-alive": { type: "string" },
+        "max-loaded-models": { type: "string" },
+        "models-memory-budget": { type: "string" },
+        "model-load-timeout": { type: "string" },
         "log-level": { type: "string" },
         threads: { type: "string" },
         role: { type: "string" },
@@ -233,6 +254,8 @@ function readConfigFile(path: string): Layer {
       Object.entries(layer.models as Layer).map(([id, entry]) => [id, relativeTo(dirname(path), entry)]),
     );
   }
+  // So is the models directory.
+  if (typeof layer.modelsDir === "string" && layer.modelsDir) layer.modelsDir = resolve(dirname(path), layer.modelsDir);
   // So are TLS files, and NATS's key, credentials and TLS files.
   for (const section of ["tls", "natsAuth", "natsTls"]) {
     if (!isPlainObject(layer[section])) continue;
@@ -285,7 +308,10 @@ function relativeTo(base: string, entry: unknown): unknown {
   return entry;
 }
 
-function checkModelDirs(config: ModelNodeConfig, origin: string | undefined): void {
+function checkModelDirs(config: ModelNodeConfig, origin: string | undefined, dirOrigin: string | undefined): void {
+  if (config.modelsDir !== undefined && (!existsSync(config.modelsDir) || !statSync(config.modelsDir).isDirectory())) {
+    throw new ConfigError(`modelsDir: directory not found: ${config.modelsDir}${dirOrigin ? ` (from ${dirOrigin})` : ""}`);
+  }
   for (const [id, model] of Object.entries(config.models)) {
     const dir = typeof model === "string" ? model : model.dir;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {

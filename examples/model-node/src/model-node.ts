@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { DEFAULT_MAX_TOKENS, type Logger, type NodeLimits, type Plugin } from "@modelnode/core";
 import { createNode, pipelinePlugin, startNode, type ModelNode, type NodeOptions, type TlsOptions } from "@modelnode/core/server";
-import { createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
+import { createModelsDirPipeline, createOnnxPipeline, DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
 import { authPlugin } from "@modelnode/plugin-auth";
 import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@modelnode/plugin-inference";
@@ -93,7 +93,7 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
     plugins: [
       config.role === "gateway"
         ? pipelinePlugin(natsPipeline(natsConnectOptions(config)))
-        : pipelinePlugin((logger) => createOnnxPipeline(onnxOptions(config, maxTokens, logger))),
+        : pipelinePlugin((logger) => createModelPipeline(config, maxTokens, logger)),
       // Right after the pipeline: it instruments the pipeline the plugins below are given (docs/operations.md, "Metrics").
       ...(config.metrics.enabled ? [metricsPlugin(metricsOptionsOf(config.metrics))] : []),
       // After them: the plugins below get the pipeline it traces (docs/tracing.md).
@@ -199,3 +199,13 @@ export function onnxOptions(config: ModelNodeConfig, maxTokens: number, logger: 
   };
 }
 
+/**
+ * The ONNX pipeline for a config: with a models directory, its models load on demand and unload
+ * when idle (docs/models.md, "A models directory"); without, the configured models load at start.
+ */
+export function createModelPipeline(config: ModelNodeConfig, maxTokens: number, logger: Logger) {
+  const options = onnxOptions(config, maxTokens, logger);
+  if (config.modelsDir === undefined) return createOnnxPipeline(options);
+  const { keepAlive, maxLoadedModels, memoryBudget, loadTimeout } = config.modelLifecycle;
+  return createModelsDirPipeline({ ...options, modelsDir: config.modelsDir, keepAliveMs: keepAlive, maxLoadedModels, memoryBudgetBytes: memoryBudget, loadTimeoutMs: loadTimeout });
+}

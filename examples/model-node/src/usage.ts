@@ -7,6 +7,17 @@ export const USAGE = `Usage: model-node [options]
   --config <file.json>  configuration file (see model-node.config.json)           env MODELNODE_CONFIG
   --model <id=dir[:dtype]> serve the model in <dir> as <id> (dtype: fp32, fp16, q8, int8, uint8,
                         q4, q4f16, bnb4 — which of its graphs); repeatable        env MODELNODE_MODELS (id=dir,id=dir:q8)
+  --models-dir <dir>    serve every model folder under <dir> (name/ or org/name/,   env MODELNODE_MODELS_DIR
+                        Hugging Face ONNX layout), each loaded on its first request
+                        and unloaded when idle (docs/models.md); --model models stay loaded
+  --keep-alive <dur>    idle time before a directory model unloads: 5m (default), 30s,
+                        1h30m, --keep-alive=-1 = never, 0 = right after each request
+                        (Ollama's keep_alive overrides it per request)
+  --max-loaded-models <n> directory models loaded at once (default 3; the least
+                        recently used idle one is unloaded to make room)
+  --models-memory-budget <size> memory the loaded directory models may take, estimated
+                        from their graph files: 8GiB, 512MB, … (default: half the RAM)
+  --model-load-timeout <dur> how long a request waits for its model to load (default 2m)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
   --threads <n>         ONNX Runtime threads per model (default: CPUs, at most 4) env MODELNODE_THREADS
   --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED

@@ -19,6 +19,8 @@ export class ListModelsHandler {
         ...(m.description !== undefined ? { description: m.description } : {}),
         ...(m.hasChatTemplate !== undefined ? { has_chat_template: m.hasChatTemplate } : {}),
         ...(m.aliasOf !== undefined ? { alias_of: m.aliasOf } : {}),
+        ...(m.state !== undefined ? { state: m.state } : {}),
+        ...(m.sizeBytes !== undefined ? { size_bytes: m.sizeBytes } : {}),
       })),
     };
   }

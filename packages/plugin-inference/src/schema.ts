@@ -175,6 +175,8 @@ export const listModelsResponseSchema = z.object({
       description: z.string().optional(),
       has_chat_template: z.boolean().optional().describe("Whether a chat (messages) gets the model's own template; absent when the pipeline does not say."),
       alias_of: z.string().optional().describe("For an id that is another name of a model: the id it is served under."),
+      state: z.enum(["loaded", "loading", "unloaded"]).optional().describe("Whether the model is in memory now; absent when the pipeline keeps every model loaded (see docs/models.md)."),
+      size_bytes: count().optional().describe("Memory the model takes, or would take, when loaded (an estimate from its files); absent when unknown."),
     }),
   ),
 });

@@ -55,6 +55,11 @@ const PIPELINE_COUNTERS = [
   ["decodeRows", "decode_rows_total", "Generations advanced by decode runs, summed over runs (decode_rows_total / decode_runs_total is the mean decode batch)."],
   ["sessionsExpired", "step_sessions_expired_total", "Legacy step sessions freed after sitting idle."],
   ["sessionsEvicted", "step_sessions_evicted_total", "Legacy step sessions evicted to make room."],
+  // A pipeline that loads models on demand (docs/models.md); 0 from one that does not.
+  ["modelLoads", "model_loads_total", "Models loaded on demand."],
+  ["modelUnloads", "model_unloads_total", "Models unloaded (idle past their keep-alive, to make room, or on close)."],
+  ["modelLoadFailures", "model_load_failures_total", "Model loads that failed."],
+  ["modelLoadSeconds", "model_load_seconds_total", "Time spent loading models on demand, summed over loads."],
 ] as const;
 
 export interface MetricsSources {
@@ -157,6 +162,8 @@ export class ServingMetrics implements GenerationObserver {
     pipelineGauge("kv_cache_committed_bytes", "Bytes of key/value cache reserved by admission (0 when the pipeline does not report it).", (s) => s.cacheBytesCommitted);
     pipelineGauge("step_sessions", "Legacy step sessions held.", (s) => s.activeSessions);
     if (sources.workerLoads) registerWorkerMetrics(this.registry, p, sources.workerLoads);
+    pipelineGauge("models_loaded", "Models loaded on demand and in memory now (0 when the pipeline does not load on demand).", (s) => s.modelsLoaded);
+    pipelineGauge("models_loaded_bytes", "Estimated memory of the models loaded on demand.", (s) => s.modelBytesLoaded);
     for (const [figure, name, help] of PIPELINE_COUNTERS) {
       new Counter({
         name: `${p}${name}`,

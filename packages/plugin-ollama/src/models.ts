@@ -1,10 +1,12 @@
 /**
  * What GET /api/tags, GET /api/ps, POST /api/show and GET /api/version answer, in Ollama's
  * shapes, from what the pipeline says about its models (ModelInfo). This node has no model
- * files in Ollama's sense: `size` is 0, the `digest` is a SHA-256 of the model's id and facts
+ * files in Ollama's sense: `size` is the pipeline's estimate of the model's memory when it loads
+ * models on demand (docs/models.md), else 0; the `digest` is a SHA-256 of the model's id and facts
  * (stable while they are, not a content digest), `modified_at` is when the node started, and
- * every model is loaded for as long as the node runs (`expires_at` is the latest date JSON
- * clients parse, `size_vram` 0). A name with Ollama's default tag (`tiny-gpt2:latest`) is the
+ * /api/ps lists the loaded models, with `expires_at` when an idle one is due to be unloaded
+ * (else the latest date JSON clients parse: a model loaded for as long as the node runs, or one
+ * with requests running; `size_vram` 0). A name with Ollama's default tag (`tiny-gpt2:latest`) is the
  * model of that id.
  */
 import { createHash } from "node:crypto";
@@ -65,11 +67,11 @@ function digestOf(info: ModelInfo): string {
 }
 
 export function modelEntry(info: ModelInfo, startedAt: Date): OllamaModel {
-  return { name: info.id, model: info.id, modified_at: startedAt.toISOString(), size: 0, digest: digestOf(info), details: detailsOf(info) };
+  return { name: info.id, model: info.id, modified_at: startedAt.toISOString(), size: info.sizeBytes ?? 0, digest: digestOf(info), details: detailsOf(info) };
 }
 
 export function runningEntry(info: ModelInfo, startedAt: Date): OllamaRunningModel {
-  return { ...modelEntry(info, startedAt), expires_at: NEVER, size_vram: 0 };
+  return { ...modelEntry(info, startedAt), expires_at: info.expiresAt !== undefined ? new Date(info.expiresAt).toISOString() : NEVER, size_vram: 0 };
 }
 
 /** Ollama's `parameters` text: the node's defaults for absent options, one "name value" per line. */

@@ -6,6 +6,7 @@
  * Generation requests are core's GenerateRequest (buildGenerateRequest, the other doors' one
  * mapping) with the plugin's defaults and the request's ctx.signal.
  */
+import { keepAliveOf } from "./keep-alive.js";
 import {
   buildGenerateRequest,
   defineRoute,
@@ -63,7 +64,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
       logprobs: logprobsOf(body),
       ...(grammar ? { grammar: grammar.grammar } : {}),
     };
-    const request = buildGenerateRequest(requested, options.defaults, ctx.signal);
+    const request = { ...buildGenerateRequest(requested, options.defaults, ctx.signal), ...keepAliveOf(body.keep_alive) };
     return run({ endpoint, model: body.model, request, grammar, stream: body.stream !== false, startedAt }, ctx, d);
   }
 
@@ -82,7 +83,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
     path: "/api/ps",
     inject: { pipeline: PIPELINE, info: NODE_INFO },
     formatError,
-    handle: (_req, _ctx, { pipeline, info }): HttpResponse => ({ json: { models: pipeline.listModels().map((m) => runningEntry(m, info.startedAt)) } }),
+    handle: (_req, _ctx, { pipeline, info }): HttpResponse => ({ json: { models: pipeline.listModels().filter((m) => m.state === undefined || m.state === "loaded").map((m) => runningEntry(m, info.startedAt)) } }),
   });
 
   const show = defineRoute({

@@ -35,6 +35,7 @@ import {
   type TokenLogprob,
 } from "@modelnode/core";
 import type { OpenAICounters } from "./counters.js";
+import { modelObject, type ModelObject } from "./models.js";
 import { toOpenAIError } from "./errors.js";
 import { OPENAI_COUNTERS, type ResolvedOpenAIOptions } from "./options.js";
 import {
@@ -65,8 +66,9 @@ export type {
 
 export interface ModelList {
   object: "list";
-  data: { id: string; object: "model"; created: number; owned_by: string }[];
+  data: ModelObject[];
 }
+
 
 interface Deps {
   pipeline: ModelPipeline;
@@ -258,7 +260,7 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
       const created = Math.floor(info.startedAt.getTime() / 1000);
       const list: ModelList = {
         object: "list",
-        data: pipeline.listModels().map((m) => ({ id: m.id, object: "model", created, owned_by: options.ownedBy })),
+        data: pipeline.listModels().map((m) => modelObject(m, created, options.ownedBy)),
       };
       return { json: list };
     },
@@ -273,7 +275,7 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
     handle: (req, _ctx, { pipeline, info }): HttpResponse => {
       const found = pipeline.listModels().find((m) => m.id === req.params.model);
       if (!found) throw modelNotFound(req.params.model, pipeline);
-      return { json: { id: found.id, object: "model", created: Math.floor(info.startedAt.getTime() / 1000), owned_by: options.ownedBy } };
+      return { json: modelObject(found, Math.floor(info.startedAt.getTime() / 1000), options.ownedBy) };
     },
   });
 

@@ -36,7 +36,19 @@ export interface ModelInfo {
    * ids share its memory, sessions and batches).
    */
   aliasOf?: string;
+  /**
+   * For a pipeline that loads models on demand (docs/models.md, "A models directory"): whether
+   * the model is in memory now. Absent: always loaded.
+   */
+  state?: ModelState;
+  /** Memory the model takes (or would take) when loaded, in bytes, as far as the pipeline knows. */
+  sizeBytes?: number;
+  /** When a loaded, idle model is due to be unloaded (ms since the epoch); absent: not due. */
+  expiresAt?: number;
 }
+
+/** See `ModelInfo.state`. */
+export type ModelState = "loaded" | "loading" | "unloaded";
 
 /** What tokenize() returns: the ids, and their pieces of text (so a client can show them). */
 export interface Tokenization {
@@ -184,6 +196,12 @@ export interface GenerateRequest extends SamplingOptions {
   toolChoice?: ToolChoice;
   /** false: at most one call (default true). */
   parallelToolCalls?: boolean;
+  /**
+   * How long the model stays loaded once this request ends and it is idle, in ms (Ollama's
+   * `keep_alive`): negative keeps it loaded, 0 unloads it right after. Absent: the pipeline's
+   * default. Pipelines that never unload ignore it.
+   */
+  keepAliveMs?: number;
 }
 
 /** See `GenerateRequest.grammar` and docs/structured-output.md. */
