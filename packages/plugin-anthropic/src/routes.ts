@@ -54,6 +54,9 @@ export function toGenerateRequest(body: MessagesRequest, options: ResolvedAnthro
   );
 }
 
+/** The tools the chat template renders: none with tool_choice "none". */
+const renderedTools = ({ tools, toolChoice }: Pick<GenerateRequest, "tools" | "toolChoice">) => (toolChoice === "none" ? undefined : tools);
+
 /** A cancelled generation: its client left (nobody reads this), or the node is shutting down (503: retry elsewhere). */
 function cancelledError(ctx: HandlerContext, info: NodeInfo) {
   return ctx.signal.aborted && info.status() !== "draining"
@@ -76,7 +79,7 @@ async function whole(body: MessagesRequest, request: GenerateRequest, tools: Too
 
 async function streamed(body: MessagesRequest, request: GenerateRequest, tools: ToolCallParserOptions | undefined, ctx: HandlerContext, { pipeline, counters, info }: Deps): Promise<HttpResponse> {
   // message_start carries the input tokens: the chat counted as the generation will encode it.
-  const inputTokens = pipeline.countChatTokens ? await pipeline.countChatTokens(body.model, request.messages ?? []) : 0;
+  const inputTokens = pipeline.countChatTokens ? await pipeline.countChatTokens(body.model, request.messages ?? [], renderedTools(request)) : 0;
   counters.inFlight++;
   counters.streams++;
   const iterator = pipeline.stream(request)[Symbol.asyncIterator]();
@@ -149,7 +152,8 @@ export function anthropicRoutes(options: ResolvedAnthropicOptions) {
       const body: CountTokensRequest = req.body;
       if (!pipeline.hasModel(body.model)) throw modelNotFound(body.model, pipeline);
       if (!pipeline.countChatTokens) throw errors.invalidRequest("This node's pipeline cannot count a chat's tokens.", "messages");
-      return { json: { input_tokens: await pipeline.countChatTokens(body.model, chatOf(body)) } };
+      const tools = renderedTools({ tools: body.tools, toolChoice: pipelineChoice(body.tool_choice) });
+      return { json: { input_tokens: await pipeline.countChatTokens(body.model, chatOf(body), tools) } };
     },
   });
 
