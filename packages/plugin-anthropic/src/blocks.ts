@@ -26,7 +26,6 @@ const REFUSED_BLOCKS: Record<string, string> = {
   thinking: "thinking blocks are not supported (extended thinking is not served)",
   redacted_thinking: "redacted_thinking blocks are not supported (extended thinking is not served)",
   server_tool_use: "server tools are not supported: this node runs no tools of its own",
-  web_search_tool_result: "server tools are not supported: this node runs no tools of its own",
   container_upload: "not supported: this node runs no containers",
 };
 
@@ -69,9 +68,13 @@ export function textOnly(value: unknown, maxBlocks: number, ctx: Ctx, at: Path, 
   return texts.every((text) => typeof text === "string") ? texts.join("\n") : undefined;
 }
 
+/** Blocks of Anthropic's server and MCP tools (server_tool_use, web_fetch_tool_result, mcp_tool_use, …). */
+const SERVER_TOOL_BLOCK = /^(server_tool_use|mcp_tool_use|mcp_tool_result|[a-z_]+_tool_result)$/;
+
 function refuseType(type: unknown, ctx: Ctx, at: Path, otherwise: string): undefined {
-  const name = typeof type === "string" ? type.slice(0, 32) : undefined;
-  issue(ctx, [...at, "type"], name === undefined ? 'expected a block type (a string), such as "text"' : (REFUSED_BLOCKS[name] ?? otherwise.replace("%s", name)));
+  const name = typeof type === "string" ? type.slice(0, 48) : undefined;
+  const reason = name === undefined ? undefined : (REFUSED_BLOCKS[name] ?? (SERVER_TOOL_BLOCK.test(name) ? REFUSED_BLOCKS.server_tool_use : otherwise.replace("%s", name)));
+  issue(ctx, [...at, "type"], reason ?? 'expected a block type (a string), such as "text"');
   return undefined;
 }
 

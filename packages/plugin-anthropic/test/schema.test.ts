@@ -83,7 +83,11 @@ test("content blocks the node does not serve are refused by name: images, docume
   ]);
   assert.match(refusals(content({ type: "document", source: {} }))[0], /^messages\.0\.content\.0\.type: document blocks are not supported/);
   assert.match(refusals(content({ type: "thinking", thinking: "hm", signature: "s" }))[0], /^messages\.0\.content\.0\.type: thinking blocks are not supported/);
-  assert.match(refusals(content({ type: "server_tool_use", id: "s", name: "web_search", input: {} }))[0], /^messages\.0\.content\.0\.type: server tools are not supported/);
+  for (const type of ["server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result", "mcp_tool_use", "mcp_tool_result"]) {
+    assert.match(refusals(content({ type, id: "s" }))[0], /^messages\.0\.content\.0\.type: server tools are not supported/, type);
+  }
+  assert.match(refusals(content({ type: "search_result", source: "s", title: "t", content: [] }))[0], /^messages\.0\.content\.0\.type: search_result blocks are not supported/);
+  assert.match(refusals(content({ type: "sticker" }))[0], /^messages\.0\.content\.0\.type: unknown content block type "sticker"/);
   assert.match(refusals(content({ type: "tool_use", id: "t", name: "n", input: {} }))[0], /^messages\.0\.content\.0\.type: tool_use blocks belong in assistant messages/);
   const assistant = { ...base, messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: [{ type: "tool_result", tool_use_id: "t", content: "x" }] }, { role: "user", content: "Hi" }] };
   assert.match(refusals(assistant)[0], /^messages\.1\.content\.0\.type: tool_result blocks belong in user messages/);

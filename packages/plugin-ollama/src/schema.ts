@@ -61,6 +61,10 @@ function commonFields(limits: Limits) {
     keep_alive: z.union([z.number(), z.string().max(MAX_DURATION_CHARS, { error: DURATION }).regex(GO_DURATION, { error: DURATION })], { error: DURATION }).nullish(),
     options: optionsSchema(limits).nullish(),
     think: onlyDefault((v) => v === false, "thinking is not supported by the models here: only false is accepted"),
+    // Ollama cuts or shifts a prompt too long for the context (both on by default); this node refuses it instead.
+    truncate: onlyDefault((v) => v === false, "not supported: a prompt too long for the context is refused, never truncated (only false is accepted)"),
+    shift: onlyDefault((v) => v === false, "not supported: the context is never shifted; a generation stops at the context's end (only false is accepted)"),
+    _debug_render_only: onlyDefault((v) => v === false, "not supported: this node renders no prompt without generating"),
     logprobs: z.boolean({ error: "expected true or false" }).nullish(),
     top_logprobs: z
       .int({ error: `expected an integer from 0 to ${limits.maxTopLogprobs}` })
