@@ -51,7 +51,7 @@ test("Anthropic: tool_choice any / tool give tool_use blocks (toolu_ ids, input 
 });
 
 test("Anthropic streamed (greedy): the SDK's messages.stream().finalMessage() assembles the tool_use input from input_json_delta, as the whole reply", async () => {
-  const request = { model: MODEL, max_tokens: 60, messages: [{ role: "user" as const, content: QUESTION }], tools: ANTHROPIC_TOOLS, tool_choice: { type: "any" as const, disable_parallel_tool_use: true }, ...({ temperature: 0 } as object) };
+  const request = { model: MODEL, max_tokens: 100, messages: [{ role: "user" as const, content: QUESTION }], tools: ANTHROPIC_TOOLS, tool_choice: { type: "any" as const, disable_parallel_tool_use: true }, ...({ temperature: 0 } as object) };
   const whole = await anthropic.messages.create(request);
   const stream = anthropic.messages.stream(request);
   const kinds: string[] = [];
@@ -72,7 +72,7 @@ test("Anthropic streamed (greedy): the SDK's messages.stream().finalMessage() as
 });
 
 test("Anthropic: tool_result blocks go back through the template as OpenAI's tool messages do; auto writes text; none renders no tools", async () => {
-  const first = await anthropic.messages.create({ model: MODEL, max_tokens: 60, messages: [{ role: "user", content: QUESTION }], tools: ANTHROPIC_TOOLS, tool_choice: { type: "tool", name: "get_weather" }, ...({ temperature: 1 } as object) });
+  const first = await anthropic.messages.create({ model: MODEL, max_tokens: 100, messages: [{ role: "user", content: QUESTION }], tools: ANTHROPIC_TOOLS, tool_choice: { type: "tool", name: "get_weather" }, ...({ temperature: 1 } as object) });
   const use = first.content.find((block) => block.type === "tool_use")!;
   const messages: Anthropic.MessageParam[] = [
     { role: "user", content: QUESTION },

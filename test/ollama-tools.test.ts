@@ -38,7 +38,7 @@ const ollamaStream = (request: WithChoice) => ollama.chat({ ...request, stream: 
 test('Ollama /api/chat: tool_choice "required" gives message.tool_calls with object arguments valid for the tool (2 seeds, temperature 1); a named function one call of it', async () => {
   // At once, so that they share the engine's batches (the machine running the suite is slow).
   const [named, ...replies] = await Promise.all([
-    ollamaChat({ model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: { type: "function", function: { name: "add" } }, options: { temperature: 1, seed: 5, num_predict: 60 } }),
+    ollamaChat({ model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: { type: "function", function: { name: "add" } }, options: { temperature: 1, seed: 5, num_predict: 100 } }),
     ...[1, 2].map((seed) => ollamaChat({ model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: "required", options: { temperature: 1, seed, num_predict: 70 } })),
   ]);
   for (const reply of replies) {
@@ -54,7 +54,7 @@ test('Ollama /api/chat: tool_choice "required" gives message.tool_calls with obj
 });
 
 test("Ollama streamed: each call arrives whole in a chunk of its own; the chunks give the whole reply's calls and content (same seed)", async () => {
-  const request: WithChoice = { model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: { type: "function", function: { name: "get_weather" } }, options: { temperature: 1, seed: 21, num_predict: 60 } };
+  const request: WithChoice = { model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: { type: "function", function: { name: "get_weather" } }, options: { temperature: 1, seed: 21, num_predict: 100 } };
   const whole = await ollamaChat(request);
   const calls: NonNullable<Message["tool_calls"]> = [];
   let content = "";
@@ -76,7 +76,7 @@ test("Ollama streamed: each call arrives whole in a chunk of its own; the chunks
 });
 
 test("Ollama: the tool's result goes back (role tool, tool_name), rendered as OpenAI's equivalent history; auto with no call is text", async () => {
-  const first = await ollamaChat({ model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: { type: "function", function: { name: "get_weather" } }, options: { temperature: 1, seed: 9, num_predict: 60 } });
+  const first = await ollamaChat({ model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: { type: "function", function: { name: "get_weather" } }, options: { temperature: 1, seed: 9, num_predict: 100 } });
   const call = first.message.tool_calls![0];
   const history: Message[] = [{ role: "user", content: QUESTION }, first.message, { role: "tool", tool_name: "get_weather", content: '{"sky": "clear"}' }];
   const final = await ollamaChat({ model: MODEL, messages: history, tools: OLLAMA_TOOLS, options: { temperature: 1, seed: 10, num_predict: 8 } });
