@@ -34,7 +34,7 @@ test("Anthropic: tool_choice any / tool give tool_use blocks (toolu_ ids, input 
   // Anthropic's API has no seed: each reply samples afresh, constrained all the same. At once, to share batches.
   const choices = [{ type: "any" }, { type: "any", disable_parallel_tool_use: true }, { type: "tool", name: "add" }] as const;
   const messages = await Promise.all(
-    choices.map((tool_choice) => anthropic.messages.create({ model: MODEL, max_tokens: 70, messages: [{ role: "user", content: QUESTION }], tools: ANTHROPIC_TOOLS, tool_choice, ...({ temperature: 1 } as object) })),
+    choices.map((tool_choice) => anthropic.messages.create({ model: MODEL, max_tokens: 100, messages: [{ role: "user", content: QUESTION }], tools: ANTHROPIC_TOOLS, tool_choice, ...({ temperature: 1 } as object) })),
   );
   for (const [i, tool_choice] of choices.entries()) {
     const message = messages[i];

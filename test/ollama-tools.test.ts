@@ -39,7 +39,7 @@ test('Ollama /api/chat: tool_choice "required" gives message.tool_calls with obj
   // At once, so that they share the engine's batches (the machine running the suite is slow).
   const [named, ...replies] = await Promise.all([
     ollamaChat({ model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: { type: "function", function: { name: "add" } }, options: { temperature: 1, seed: 5, num_predict: 100 } }),
-    ...[1, 2].map((seed) => ollamaChat({ model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: "required", options: { temperature: 1, seed, num_predict: 70 } })),
+    ...[1, 2].map((seed) => ollamaChat({ model: MODEL, messages: [{ role: "user", content: QUESTION }], tools: OLLAMA_TOOLS, tool_choice: "required", options: { temperature: 1, seed, num_predict: 100 } })),
   ]);
   for (const reply of replies) {
     const calls = reply.message.tool_calls ?? [];
