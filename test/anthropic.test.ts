@@ -91,7 +91,7 @@ test("stop_sequences: a stop string the greedy text holds ends it there, stop_re
   assert.deepEqual([streamed.stop_reason, streamed.stop_sequence], ["stop_sequence", stop]);
 });
 
-test("errors: an unknown model → NotFoundError; a bad field → BadRequestError naming it; tools refused by name", async () => {
+test("errors: an unknown model → NotFoundError; a bad field → BadRequestError naming it; what the node does not serve refused by name", async () => {
   await assert.rejects(anthropic.messages.create({ model: "no-such-model", max_tokens: 4, messages: [{ role: "user", content: "Hi" }] }), (e) => {
     assert.ok(e instanceof Anthropic.NotFoundError, String(e));
     assert.match(e.message, /no-such-model/);
@@ -102,12 +102,21 @@ test("errors: an unknown model → NotFoundError; a bad field → BadRequestErro
     assert.match(e.message, /temperature: expected a number from 0 to 1/);
     return true;
   });
-  const tools = [{ name: "get_weather", description: "weather", input_schema: { type: "object" as const, properties: {} } }];
-  await assert.rejects(anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 4, tools, messages: [{ role: "user", content: "Hi" }] }), (e) => {
-    assert.ok(e instanceof Anthropic.BadRequestError, String(e));
-    assert.match(e.message, /tools: tool use is not supported yet/);
-    return true;
-  });
+  // One field of each family the node does not serve: extended thinking, prompt caching, service tiers, server tools.
+  const user = [{ role: "user" as const, content: "Hi" }];
+  const refused: [() => Promise<unknown>, RegExp][] = [
+    [() => anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 4, messages: user, thinking: { type: "enabled", budget_tokens: 1024 } }), /thinking: extended thinking is not supported/],
+    [() => anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 4, messages: [{ role: "user", content: [{ type: "text", text: "Hi", cache_control: { type: "ephemeral" } }] }] }), /messages\.0\.content\.0\.cache_control: prompt caching is not supported/],
+    [() => anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 4, messages: user, service_tier: "auto" }), /service_tier: not supported/],
+    [() => anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 4, messages: user, tools: [{ type: "web_search_20250305", name: "web_search" }] }), /tools\.0\.type: server tools/],
+  ];
+  for (const [request, message] of refused) {
+    await assert.rejects(request(), (e) => {
+      assert.ok(e instanceof Anthropic.BadRequestError, String(e));
+      assert.match(e.message, message);
+      return true;
+    });
+  }
   const image = { type: "image" as const, source: { type: "base64" as const, media_type: "image/png" as const, data: "iVBORw0KGgo=" } };
   await assert.rejects(anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 4, messages: [{ role: "user", content: [image] }] }), (e) => {
     assert.ok(e instanceof Anthropic.BadRequestError, String(e));

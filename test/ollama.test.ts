@@ -34,7 +34,7 @@ test("list, ps, show and version describe the served model", async () => {
   assert.equal(info["general.architecture"], "gpt2");
   assert.equal(info["gpt2.context_length"], 1024);
   assert.equal(info["gpt2.vocab_size"], 50257);
-  assert.deepEqual(show.capabilities, ["completion"]);
+  assert.deepEqual(show.capabilities, ["completion", "tools"], "tools listed in a system preamble (the model's template has none)");
   assert.match(show.parameters, /^num_predict 64$/m);
   const { version } = await ollama.version();
   assert.match(version, /^\d+\.\d+\.\d+/);
@@ -139,10 +139,16 @@ test("errors reach the client with Ollama's message: unknown model (404), refuse
     return true;
   });
   await assert.rejects(ollama.chat({ model: "nope", messages: [{ role: "user", content: "p" }], stream: true }), { status_code: 404 });
-  await assert.rejects(ollama.chat({ model: "tiny-gpt2", messages: [{ role: "user", content: "p" }], tools: [{ type: "function", function: { name: "f" } }] }), {
-    status_code: 400,
-    message: /^invalid tools: tools are not supported/,
-  });
+  // One field of each family the node does not serve: images, thinking, Ollama's own templating and context, sampling it has not.
+  const refused: [() => Promise<unknown>, RegExp][] = [
+    [() => ollama.chat({ model: "tiny-gpt2", messages: [{ role: "user", content: "p", images: ["aGk="] }] }), /^invalid messages\[0\]\.images: images are not supported/],
+    [() => ollama.chat({ model: "tiny-gpt2", messages: [{ role: "user", content: "p" }], think: true }), /^invalid think: thinking is not supported/],
+    [() => ollama.generate({ model: "tiny-gpt2", prompt: "p", template: "{{ .Prompt }}" }), /^invalid template: not supported/],
+    [() => ollama.generate({ model: "tiny-gpt2", prompt: "p", suffix: "end" }), /^invalid suffix: not supported/],
+    [() => ollama.generate({ model: "tiny-gpt2", prompt: "p", context: [1, 2] } as never), /^invalid context: not supported/],
+    [() => ollama.chat({ model: "tiny-gpt2", messages: [{ role: "user", content: "p" }], tools: [{ type: "function", function: { name: "bad name" } }] }), /^invalid tools\[0\]\.function\.name: /],
+  ];
+  for (const [request, message] of refused) await assert.rejects(request(), { status_code: 400, message });
   await assert.rejects(ollama.generate({ model: "tiny-gpt2", prompt: "p", options: { mirostat: 2 } }), { status_code: 400, message: /^invalid options\.mirostat: not supported/ });
   await assert.rejects(ollama.generate({ model: "tiny-gpt2", prompt: "p", format: { type: "object", properties: { a: { type: "strange" } } } }), {
     status_code: 400,

@@ -64,6 +64,16 @@ test("POST /tokenize messages: the chat as its template renders it with the gene
   assert.deepEqual((await post("/tokenize", { model: "tiny-gpt2", messages, add_generation_prompt: true })).body, tokenized.body);
   const rendered = await post("/detokenize", { model: "tiny-gpt2", tokens });
   assert.match(rendered.body.prompt, /You are terse\.[\s\S]*Say hi\./);
+
+  // With tools: rendered with the chat (here in the fallback's system preamble), as a chat completion offering them.
+  const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+  const withTools = await post("/tokenize", { model: "tiny-gpt2", messages, tools });
+  assert.equal(withTools.status, 200, JSON.stringify(withTools.body));
+  assert.ok(withTools.body.count > count);
+  const toolChat = await post("/v1/chat/completions", { model: "tiny-gpt2", messages, tools, max_tokens: 1 });
+  assert.equal(toolChat.body.usage.prompt_tokens, withTools.body.count);
+  const promptTools = await post("/tokenize", { model: "tiny-gpt2", prompt: "Hi", tools });
+  assert.deepEqual([promptTools.status, promptTools.body.error.param], [400, "tools"]);
   await eventuallyIdle(node);
 });
 

@@ -179,6 +179,7 @@ export const anthropicConfigSchema = z.strictObject({
   maxChatMessages: anthropic.maxChatMessages,
   maxChatChars: anthropic.maxChatChars,
   maxContentBlocks: anthropic.maxContentBlocks,
+  maxTools: anthropic.maxTools,
   maxStopSequences: anthropic.maxStopSequences,
   maxStopChars: anthropic.maxStopChars,
   maxBodyBytes: anthropic.maxBodyBytes,

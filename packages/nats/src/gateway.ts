@@ -22,9 +22,9 @@ import {
   errors,
   type ChatMessage,
   type GenerateRequest, type GenerationEvent, type GenerationResult, type ModelInfo, type ModelPipeline,
-  type PipelineStats, type StepRequest, type StepResult, type Tokenization, type WorkerLoad,
+  type PipelineStats, type StepRequest, type StepResult, type Tokenization, type ToolSpec, type WorkerLoad,
 } from "@modelnode/core/pipeline";
-import { fromWire, type Heartbeat, type TokCall, type WireError } from "./protocol.js";
+import { chatCall, fromWire, type Heartbeat, type TokCall, type WireError } from "./protocol.js";
 import { GatewayLink, unreachable } from "./gateway-link.js";
 import { sleep, withDefaults, type GatewayCounters, type GatewayOptions, type NatsPipelineOptions } from "./gateway-options.js";
 import { silentLogger, type MinimalLogger } from "./logger.js";
@@ -155,12 +155,18 @@ export class NatsPipeline implements ModelPipeline {
   detokenize(modelId: string, ids: number[]): Promise<string> {
     return this.tok({ op: "detokenize", modelId, ids });
   }
-  /** Counted by a worker (its pipeline renders the chat with the model's template). */
-  async countChatTokens(modelId: string, messages: readonly ChatMessage[]): Promise<number> {
-    const value = await this.tok<unknown>({ op: "countChatTokens", modelId, messages: messages.map((m) => ({ ...m })) });
+  /** Counted by a worker (its pipeline renders the chat, and the tools, with the model's template). */
+  async countChatTokens(modelId: string, messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): Promise<number> {
+    const value = await this.tok<unknown>(chatCall("countChatTokens", modelId, messages, tools));
     // A worker of an earlier version knows no such call (it would answer a detokenize's text).
     if (typeof value !== "number") throw errors.invalidRequest("The model workers cannot count a chat's tokens (an earlier version).", "messages");
     return value;
+  }
+  /** Tokenized by a worker, as countChatTokens counts. */
+  async tokenizeChat(modelId: string, messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): Promise<number[]> {
+    const value = await this.tok<unknown>(chatCall("tokenizeChat", modelId, messages, tools));
+    if (!Array.isArray(value)) throw errors.invalidRequest("The model workers cannot tokenize a chat (an earlier version).", "messages");
+    return value as number[];
   }
 
   // ---- generation ----

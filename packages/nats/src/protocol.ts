@@ -4,7 +4,7 @@
  *
  * - `<p>.generate.<model>`  queue group `workers`: start a generation (request/reply: accepted, busy or an error)
  * - `<p>.step.<model>`      queue group `workers`: a step of a legacy session not pinned yet
- * - `<p>.tok.<model>`       queue group `workers`: tokenize / countTokens / detokenize / countChatTokens
+ * - `<p>.tok.<model>`       queue group `workers`: tokenize / countTokens / detokenize / countChatTokens / tokenizeChat
  * - `<p>.w.<worker>.generate|step|ping|ctl|close`: one worker's own subjects (direct picks, pinned
  *   sessions, liveness pings, acknowledgements and cancellations, closing sessions)
  * - `<p>.hb`                every worker's heartbeat (membership); `<p>.discover` asks them all for one now;
@@ -143,12 +143,18 @@ export interface StepCall {
 }
 
 export interface TokCall {
-  op: "tokenize" | "countTokens" | "detokenize" | "countChatTokens";
+  op: "tokenize" | "countTokens" | "detokenize" | "countChatTokens" | "tokenizeChat";
   modelId: string;
   text?: string;
   ids?: number[];
-  /** countChatTokens: the chat to count. */
+  /** countChatTokens / tokenizeChat: the chat, and the tools it offers (rendered by the template). */
   messages?: ChatMessage[];
+  tools?: ToolSpec[];
+}
+
+/** A countChatTokens or tokenizeChat call (plain copies: the wire takes JSON). */
+export function chatCall(op: "countChatTokens" | "tokenizeChat", modelId: string, messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): TokCall {
+  return { op, modelId, messages: messages.map((m) => ({ ...m })), ...(tools && tools.length > 0 ? { tools: [...tools] } : {}) };
 }
 
 const encoder = new TextEncoder();

@@ -122,6 +122,7 @@ export class RequestServer {
         call.op === "tokenize" ? await pipeline.tokenize(call.modelId, call.text ?? "")
         : call.op === "countTokens" ? await pipeline.countTokens(call.modelId, call.text ?? "")
         : call.op === "countChatTokens" ? await countChat(pipeline, call)
+        : call.op === "tokenizeChat" ? await tokenizeChat(pipeline, call)
         : await pipeline.detokenize(call.modelId, call.ids ?? []);
       reply(msg, { ok: true, value });
     } catch (error) {
@@ -146,5 +147,11 @@ function reply(msg: Msg, value: unknown): void {
 /** A chat's tokens, by the worker's pipeline when it can count chats. */
 function countChat(pipeline: ModelPipeline, call: TokCall): Promise<number> {
   if (!pipeline.countChatTokens) throw errors.invalidRequest("This worker's pipeline cannot count a chat's tokens.", "messages");
-  return pipeline.countChatTokens(call.modelId, call.messages ?? []);
+  return pipeline.countChatTokens(call.modelId, call.messages ?? [], call.tools);
+}
+
+/** A chat's token ids, by the worker's pipeline when it can tokenize chats. */
+function tokenizeChat(pipeline: ModelPipeline, call: TokCall): Promise<number[]> {
+  if (!pipeline.tokenizeChat) throw errors.invalidRequest("This worker's pipeline cannot tokenize a chat.", "messages");
+  return pipeline.tokenizeChat(call.modelId, call.messages ?? [], call.tools);
 }

@@ -27,6 +27,8 @@ export interface AnthropicPluginOptions {
   maxChatChars?: number;
   /** Most content blocks in one message (or in `system`). Default 64. */
   maxContentBlocks?: number;
+  /** Most `tools` per request. Default 128. */
+  maxTools?: number;
   /** Largest request body, in bytes. Default: the node's `limits.maxMessageBytes`. */
   maxBodyBytes?: number;
   defaults?: AnthropicDefaults;
@@ -54,6 +56,7 @@ export const anthropicOptionsSchema = z.strictObject({
   maxChatMessages: integer(1).default(GENERATION_LIMITS.maxChatMessages),
   maxChatChars: integer(1).default(GENERATION_LIMITS.maxChatChars),
   maxContentBlocks: integer(1).default(64),
+  maxTools: integer(1).default(128),
   maxBodyBytes: integer(1).optional(),
   defaults: anthropicDefaultsSchema.prefault({}),
 });

@@ -22,12 +22,18 @@ import {
   type HttpResponse,
   type ModelPipeline,
   type NodeInfo,
+  parseToolCalls,
+  ToolCallParser,
+  type ToolCallEvent,
+  type ToolCallParserOptions,
 } from "@modelnode/core";
 import type { AnthropicCounters } from "./counters.js";
 import { toAnthropicError } from "./errors.js";
 import { ANTHROPIC_COUNTERS, type ResolvedAnthropicOptions } from "./options.js";
 import { chatOf, countTokensRequestSchema, messagesRequestSchema, type CountTokensRequest, type MessagesRequest } from "./schema.js";
-import { closingEvents, openingEvents, textEvent, wholeMessage, type AnthropicStreamEvent } from "./shapes.js";
+import { wholeMessage, type AnthropicStreamEvent } from "./shapes.js";
+import { StreamBlocks } from "./stream-blocks.js";
+import { pipelineChoice, toolParsing } from "./tools.js";
 
 interface Deps {
   pipeline: ModelPipeline;
@@ -39,13 +45,17 @@ const newId = () => `msg_${randomBytes(12).toString("hex")}`;
 
 /** The GenerateRequest for a body, with this plugin's sampling defaults. */
 export function toGenerateRequest(body: MessagesRequest, options: ResolvedAnthropicOptions, signal: AbortSignal): GenerateRequest {
-  const { model: modelId, max_tokens: maxTokens, temperature, top_p: topP, top_k: topK, stop_sequences: stop } = body;
+  const { model: modelId, max_tokens: maxTokens, temperature, top_p: topP, top_k: topK, stop_sequences: stop, tools, tool_choice: choice } = body;
+  const toolFields = { tools, toolChoice: pipelineChoice(choice), parallelToolCalls: choice?.disable_parallel_tool_use === true ? false : undefined };
   return buildGenerateRequest(
-    { modelId, messages: chatOf(body), maxTokens, temperature, topP, topK, ...(stop && stop.length > 0 ? { stop } : {}) },
+    { modelId, messages: chatOf(body), maxTokens, temperature, topP, topK, ...(stop && stop.length > 0 ? { stop } : {}), ...toolFields },
     { maxTokens, ...options.defaults },
     signal,
   );
 }
+
+/** The tools the chat template renders: none with tool_choice "none". */
+const renderedTools = ({ tools, toolChoice }: Pick<GenerateRequest, "tools" | "toolChoice">) => (toolChoice === "none" ? undefined : tools);
 
 /** A cancelled generation: its client left (nobody reads this), or the node is shutting down (503: retry elsewhere). */
 function cancelledError(ctx: HandlerContext, info: NodeInfo) {
@@ -54,7 +64,7 @@ function cancelledError(ctx: HandlerContext, info: NodeInfo) {
     : errors.shuttingDown("The generation was cancelled: the node is shutting down.");
 }
 
-async function whole(body: MessagesRequest, request: GenerateRequest, ctx: HandlerContext, { pipeline, counters, info }: Deps): Promise<HttpResponse> {
+async function whole(body: MessagesRequest, request: GenerateRequest, tools: ToolCallParserOptions | undefined, ctx: HandlerContext, { pipeline, counters, info }: Deps): Promise<HttpResponse> {
   counters.inFlight++;
   let result;
   try {
@@ -64,12 +74,12 @@ async function whole(body: MessagesRequest, request: GenerateRequest, ctx: Handl
   }
   counters.recordFinish(result);
   if (result.finishReason === "cancelled") throw cancelledError(ctx, info);
-  return { json: wholeMessage(newId(), body.model, result) };
+  return { json: wholeMessage(newId(), body.model, result, tools ? parseToolCalls(result.text, tools) : undefined) };
 }
 
-async function streamed(body: MessagesRequest, request: GenerateRequest, ctx: HandlerContext, { pipeline, counters, info }: Deps): Promise<HttpResponse> {
+async function streamed(body: MessagesRequest, request: GenerateRequest, tools: ToolCallParserOptions | undefined, ctx: HandlerContext, { pipeline, counters, info }: Deps): Promise<HttpResponse> {
   // message_start carries the input tokens: the chat counted as the generation will encode it.
-  const inputTokens = pipeline.countChatTokens ? await pipeline.countChatTokens(body.model, request.messages ?? []) : 0;
+  const inputTokens = pipeline.countChatTokens ? await pipeline.countChatTokens(body.model, request.messages ?? [], renderedTools(request)) : 0;
   counters.inFlight++;
   counters.streams++;
   const iterator = pipeline.stream(request)[Symbol.asyncIterator]();
@@ -81,20 +91,25 @@ async function streamed(body: MessagesRequest, request: GenerateRequest, ctx: Ha
     throw error;
   }
   const id = newId();
+  const blocks = new StreamBlocks(tools === undefined);
+  const parser = tools ? new ToolCallParser(tools) : undefined;
+  /** The blocks' events for what the parser read: text, and whole calls. */
+  const read = (items: ToolCallEvent[]) => items.flatMap((item) => (item.kind === "call" ? blocks.call(item.call) : blocks.text(item.text)));
   async function* events(): AsyncGenerator<AnthropicStreamEvent> {
     let finished = false;
     try {
-      yield* openingEvents(id, body.model, inputTokens);
+      yield* blocks.opening(id, body.model, inputTokens);
       for (let step = first; !step.done; step = await iterator.next()) {
         const event = step.value;
         if (event.kind === "text") {
-          if (event.text.length > 0) yield textEvent(event.text);
+          yield* parser ? read(parser.push(event.text)) : blocks.text(event.text);
           continue;
         }
         finished = true;
         counters.recordFinish(event.result);
         if (event.result.finishReason === "cancelled") throw cancelledError(ctx, info);
-        yield* closingEvents(event.result);
+        if (parser) yield* read(parser.end());
+        yield* blocks.closing(event.result);
       }
     } finally {
       counters.inFlight--;
@@ -121,7 +136,8 @@ export function anthropicRoutes(options: ResolvedAnthropicOptions) {
       const body: MessagesRequest = req.body;
       if (!d.pipeline.hasModel(body.model)) throw modelNotFound(body.model, d.pipeline);
       const request = toGenerateRequest(body, options, ctx.signal);
-      return body.stream === true ? streamed(body, request, ctx, d) : whole(body, request, ctx, d);
+      const tools = toolParsing(body, d.pipeline);
+      return body.stream === true ? streamed(body, request, tools, ctx, d) : whole(body, request, tools, ctx, d);
     },
   });
 
@@ -136,7 +152,8 @@ export function anthropicRoutes(options: ResolvedAnthropicOptions) {
       const body: CountTokensRequest = req.body;
       if (!pipeline.hasModel(body.model)) throw modelNotFound(body.model, pipeline);
       if (!pipeline.countChatTokens) throw errors.invalidRequest("This node's pipeline cannot count a chat's tokens.", "messages");
-      return { json: { input_tokens: await pipeline.countChatTokens(body.model, chatOf(body)) } };
+      const tools = renderedTools({ tools: body.tools, toolChoice: pipelineChoice(body.tool_choice) });
+      return { json: { input_tokens: await pipeline.countChatTokens(body.model, chatOf(body), tools) } };
     },
   });
 

@@ -64,29 +64,33 @@ test("sampling fields out of Anthropic's ranges are refused by name", () => {
   assert.deepEqual(refusals({ ...base, stop_sequences: [""] }), ["stop_sequences.0: expected a string of 1 to 64 characters"]);
 });
 
-test("tools and tool_choice are refused by name: tool use is a follow-up", () => {
-  const [tools] = refusals({ ...base, tools: [{ name: "get_weather", input_schema: { type: "object" } }] });
-  assert.match(tools, /^tools: tool use is not supported yet/);
-  const [choice] = refusals({ ...base, tool_choice: { type: "auto" } });
-  assert.match(choice, /^tool_choice: tool use is not supported yet/);
-});
-
 test("unknown and unsupported top-level fields are refused by name, never ignored", () => {
   assert.deepEqual(refusals({ ...base, frobnicate: 1 }), ['frobnicate: unknown field "frobnicate": not part of the API this node serves']);
-  assert.deepEqual(refusals({ ...base, thinking: { type: "enabled", budget_tokens: 1024 } }), ["thinking: extended thinking is not supported"]);
+  assert.deepEqual(refusals({ ...base, thinking: { type: "enabled", budget_tokens: 1024 } }), ["thinking: extended thinking is not supported by the models here"]);
+  assert.match(refusals({ ...base, cache_control: { type: "ephemeral" } })[0], /^cache_control: prompt caching is not supported/);
+  assert.match(refusals({ ...base, container: "c" })[0], /^container: not supported/);
+  assert.match(refusals({ ...base, mcp_servers: [] })[0], /^mcp_servers: not supported/);
+  assert.match(refusals({ ...base, output_format: { type: "json_schema" } })[0], /^output_format: not supported: structured outputs are served by/);
   assert.match(refusals({ ...base, service_tier: "auto" })[0], /^service_tier: not supported/);
   assert.deepEqual(refusals({ ...base, metadata: { user_id: "u", tag: "x" } }), ['metadata: unknown field "tag": only user_id is accepted']);
   assert.deepEqual(refusals({ ...base, metadata: "u" }), ['metadata: expected an object ({"user_id"})']);
 });
 
-test("content blocks other than text are refused by name: images, documents, tool_use, tool_result", () => {
+test("content blocks the node does not serve are refused by name: images, documents, thinking, server tools; tool blocks in the wrong role", () => {
   const content = (block: object) => ({ ...base, messages: [{ role: "user", content: [block] }] });
   assert.deepEqual(refusals(content({ type: "image", source: { type: "base64", media_type: "image/png", data: "AA==" } })), [
     "messages.0.content.0.type: image blocks are not supported: this node serves text-only models",
   ]);
   assert.match(refusals(content({ type: "document", source: {} }))[0], /^messages\.0\.content\.0\.type: document blocks are not supported/);
-  assert.match(refusals(content({ type: "tool_use", id: "t", name: "n", input: {} }))[0], /^messages\.0\.content\.0\.type: tool_use blocks are not supported yet/);
-  assert.match(refusals(content({ type: "tool_result", tool_use_id: "t", content: "x" }))[0], /^messages\.0\.content\.0\.type: tool_result blocks are not supported yet/);
+  assert.match(refusals(content({ type: "thinking", thinking: "hm", signature: "s" }))[0], /^messages\.0\.content\.0\.type: thinking blocks are not supported/);
+  for (const type of ["server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result", "mcp_tool_use", "mcp_tool_result"]) {
+    assert.match(refusals(content({ type, id: "s" }))[0], /^messages\.0\.content\.0\.type: server tools are not supported/, type);
+  }
+  assert.match(refusals(content({ type: "search_result", source: "s", title: "t", content: [] }))[0], /^messages\.0\.content\.0\.type: search_result blocks are not supported/);
+  assert.match(refusals(content({ type: "sticker" }))[0], /^messages\.0\.content\.0\.type: unknown content block type "sticker"/);
+  assert.match(refusals(content({ type: "tool_use", id: "t", name: "n", input: {} }))[0], /^messages\.0\.content\.0\.type: tool_use blocks belong in assistant messages/);
+  const assistant = { ...base, messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: [{ type: "tool_result", tool_use_id: "t", content: "x" }] }, { role: "user", content: "Hi" }] };
+  assert.match(refusals(assistant)[0], /^messages\.1\.content\.0\.type: tool_result blocks belong in user messages/);
   assert.deepEqual(refusals(content({ type: "text", text: "x", cache_control: { type: "ephemeral" } })), ["messages.0.content.0.cache_control: prompt caching is not supported"]);
   assert.deepEqual(refusals({ ...base, system: [{ type: "image", source: {} }] }), ["system.0.type: image blocks are not supported: this node serves text-only models"]);
 });
@@ -103,11 +107,11 @@ test("messages: roles, unknown fields, a last assistant turn (prefill) and the s
   assert.deepEqual(refusals({ ...base, messages: [1, 2, 3].map(() => ({ role: "user", content: "a" })) }, small), ["messages: expected at most 2 messages"]);
 });
 
-test("count_tokens takes model, system and messages only: max_tokens or tools there are refused by name", () => {
+test("count_tokens takes model, system, messages, tools and tool_choice only: max_tokens there is refused by name", () => {
   const counting = countTokensRequestSchema(options);
   assert.deepEqual(counting.parse({ model: "fake", system: "s", messages: base.messages }).system, "s");
   assert.deepEqual(refusals({ ...base }, counting), ['max_tokens: unknown field "max_tokens": not part of the API this node serves']);
-  assert.match(refusals({ model: "fake", messages: base.messages, tools: [] }, counting)[0], /^tools: tool use is not supported yet/);
+  assert.equal(counting.parse({ model: "fake", messages: base.messages, tools: [{ name: "f", input_schema: { type: "object" } }] }).tools?.length, 1);
 });
 
 test("the options are checked when the plugin is made", () => {

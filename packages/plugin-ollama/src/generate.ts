@@ -11,6 +11,10 @@
  * The stream is started before the response's headers go out: the pipeline's refusals (unknown
  * model, prompt too long, a grammar it cannot follow) reach the client as an HTTP error status.
  * A client that goes away cancels its generation (ctx.signal, and the iterator's return).
+ *
+ * A chat with tools reads the calls out of the text (core's ToolCallParser), as Ollama does: the
+ * text around them streams as content, each call comes whole in a message of its own
+ * (`message.tool_calls`, content ""); the whole answer carries them all on its message.
  */
 import {
   errors,
@@ -24,7 +28,11 @@ import {
   type ModelPipeline,
   type NodeInfo,
   type RequestedGrammar,
+  type ToolCallEvent,
+  type ToolCallParserOptions,
+  ToolCallParser,
 } from "@modelnode/core";
+import { ollamaCall } from "./tools.js";
 import type { OllamaCounters } from "./counters.js";
 
 export type Endpoint = "generate" | "chat";
@@ -44,6 +52,8 @@ export interface Job {
   stream: boolean;
   /** process.hrtime.bigint() when the request arrived. */
   startedAt: bigint;
+  /** Read tool calls out of the text (a chat with tools, tool_choice not "none"). */
+  tools?: ToolCallParserOptions;
 }
 
 /** The figures of Ollama's last message, in nanoseconds and tokens. */
@@ -74,8 +84,8 @@ function ollamaLogprobs(entries: readonly TokenLogprob[]): OllamaLogprob[] {
  * A message of either endpoint: its text as `response` (generate) or as the assistant's message
  * (chat), and with `logprobs` (when asked for) those of the tokens it carries.
  */
-export function message(endpoint: Endpoint, model: string, text: string, done: boolean, logprobs?: readonly TokenLogprob[]): Record<string, unknown> {
-  const body = endpoint === "generate" ? { response: text } : { message: { role: "assistant", content: text } };
+export function message(endpoint: Endpoint, model: string, text: string, done: boolean, logprobs?: readonly TokenLogprob[], calls?: readonly Record<string, unknown>[]): Record<string, unknown> {
+  const body = endpoint === "generate" ? { response: text } : { message: { role: "assistant", content: text, ...(calls && calls.length > 0 ? { tool_calls: calls } : {}) } };
   return { model, created_at: new Date().toISOString(), ...body, done, ...(logprobs ? { logprobs: ollamaLogprobs(logprobs) } : {}) };
 }
 
@@ -124,6 +134,21 @@ export async function run(job: Job, ctx: HandlerContext, { pipeline, counters, i
   let firstTokenAt: bigint | undefined;
   let finished = false;
   const logprobs = job.request.logprobs !== undefined;
+  const parser = job.tools ? new ToolCallParser(job.tools) : undefined;
+  const calls: Record<string, unknown>[] = [];
+  let content = "";
+  /** The messages for what the parser told: content as it is decided, each call in a message of its own. */
+  function* told(items: ToolCallEvent[], tokens: readonly TokenLogprob[] | undefined): Generator<Record<string, unknown>> {
+    let carried = tokens;
+    for (const item of items) {
+      const call = item.kind === "call" ? ollamaCall(item.call, item.index) : undefined;
+      if (call) calls.push(call);
+      else content += item.kind === "content" ? item.text : "";
+      if (job.stream) yield message(job.endpoint, job.model, item.kind === "content" ? item.text : "", false, carried, call ? [call] : undefined);
+      carried = undefined;
+    }
+    if (job.stream && carried && carried.length > 0) yield message(job.endpoint, job.model, "", false, carried);
+  }
   const finish = (result: GenerationResult) => {
     finished = true;
     counters.recordFinish(result);
@@ -137,12 +162,15 @@ export async function run(job: Job, ctx: HandlerContext, { pipeline, counters, i
         if (event.kind === "text") {
           // A token whose text is held back (part of a character, a possible stop) still brings its log probability.
           const tokens = logprobs ? (event.logprobs ?? []) : undefined;
-          if (event.text.length > 0 || (tokens?.length ?? 0) > 0) yield message(job.endpoint, job.model, event.text, false, tokens);
+          if (parser) yield* told(parser.push(event.text), tokens);
+          else if (event.text.length > 0 || (tokens?.length ?? 0) > 0) yield message(job.endpoint, job.model, event.text, false, tokens);
           continue;
         }
         finish(event.result);
+        if (parser) yield* told(parser.end(), undefined);
         const whole = job.stream ? undefined : logprobs ? (event.result.logprobs ?? []) : undefined;
-        yield { ...message(job.endpoint, job.model, job.stream ? "" : event.result.text, true, whole), ...figures(event.result, job.startedAt, firstTokenAt) };
+        const text = job.stream ? "" : parser ? content : event.result.text;
+        yield { ...message(job.endpoint, job.model, text, true, whole, job.stream ? undefined : calls), ...figures(event.result, job.startedAt, firstTokenAt) };
       }
     } finally {
       counters.inFlight--;

@@ -85,8 +85,8 @@ function parametersOf(defaults: ResolvedOllamaOptions["defaults"]): string {
 
 /**
  * POST /api/show. `template` is empty: chats are rendered with the model's own Jinja template
- * (or the pipeline's fallback), which has no Go-template form. `capabilities`: "completion" only
- * (no tools, vision, insert or thinking here).
+ * (or the pipeline's fallback), which has no Go-template form. `capabilities`: "completion", and
+ * "tools" where the model takes tools (no vision, insert or thinking here).
  */
 export function showOf(info: ModelInfo, startedAt: Date, defaults: ResolvedOllamaOptions["defaults"]): OllamaShowResponse {
   const arch = info.architecture ?? "unknown";
@@ -105,7 +105,7 @@ export function showOf(info: ModelInfo, startedAt: Date, defaults: ResolvedOllam
     template: "",
     details: detailsOf(info),
     model_info: modelInfo,
-    capabilities: ["completion"],
+    capabilities: info.toolCallFormat ? ["completion", "tools"] : ["completion"],
     modified_at: startedAt.toISOString(),
   };
 }

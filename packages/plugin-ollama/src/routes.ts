@@ -20,15 +20,21 @@ import {
   type ModelInfo,
   type ModelPipeline,
   type RequestedGeneration,
+  type ToolChoice,
+  type ToolSpec,
 } from "@modelnode/core";
 import { toOllamaError } from "./errors.js";
 import { loaded, run, type Deps, type Endpoint } from "./generate.js";
 import { findModel, modelEntry, runningEntry, showOf } from "./models.js";
 import { OLLAMA_COUNTERS, type ResolvedOllamaOptions } from "./options.js";
 import { samplingOf } from "./sampling.js";
+import { toolParsing } from "./tools.js";
 import { chatRequestSchema, generateRequestSchema, logprobsOf, requestedGrammar, showRequestSchema, type ChatBody, type GenerateBody, type ChatTurn } from "./schema.js";
 
 const METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/** What a body asks to continue: a prompt, or a chat (with the tools it may call). */
+type Input = { prompt: string } | { messages: ChatTurn[]; tools?: ToolSpec[] | null; toolChoice?: ToolChoice | null };
 
 function served(pipeline: ModelPipeline, name: string): ModelInfo {
   const info = findModel(pipeline, name);
@@ -55,7 +61,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
   const formatError = toOllamaError;
 
   /** Runs a body's generation: core's one mapping with this plugin's defaults, then the NDJSON or whole answer. */
-  function generation(endpoint: Endpoint, body: GenerateBody | ChatBody, input: { prompt: string } | { messages: ChatTurn[] }, modelId: string, ctx: HandlerContext, d: Deps, startedAt: bigint) {
+  function generation(endpoint: Endpoint, body: GenerateBody | ChatBody, input: Input, modelId: string, ctx: HandlerContext, d: Deps, startedAt: bigint) {
     const grammar = requestedGrammar(body.format);
     const requested: RequestedGeneration = {
       modelId,
@@ -65,7 +71,8 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
       ...(grammar ? { grammar: grammar.grammar } : {}),
     };
     const request = { ...buildGenerateRequest(requested, options.defaults, ctx.signal), ...keepAliveOf(body.keep_alive) };
-    return run({ endpoint, model: body.model, request, grammar, stream: body.stream !== false, startedAt }, ctx, d);
+    const tools = "messages" in input ? toolParsing({ model: body.model, tools: input.tools, tool_choice: input.toolChoice }, modelId, d.pipeline) : undefined;
+    return run({ endpoint, model: body.model, request, grammar, stream: body.stream !== false, startedAt, ...(tools ? { tools } : {}) }, ctx, d);
   }
 
   const version = defineRoute({ method: "GET", path: "/api/version", formatError, handle: (): HttpResponse => ({ json: { version: options.version } }) });
@@ -127,7 +134,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
       const body: ChatBody = req.body;
       const info = served(d.pipeline, body.model);
       if (!body.messages || body.messages.length === 0) return { json: loaded("chat", body.model) };
-      return generation("chat", body, { messages: body.messages }, info.id, ctx, d, startedAt);
+      return generation("chat", body, { messages: body.messages, tools: body.tools, toolChoice: body.tool_choice }, info.id, ctx, d, startedAt);
     },
   });
 

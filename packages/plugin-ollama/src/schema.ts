@@ -2,13 +2,14 @@
  * The request bodies of /api/generate, /api/chat and /api/show, typed strictly (nothing is
  * coerced) and bounded by the plugin's options. Fields this node cannot honour are refused by
  * name with a 400 unless they ask for what the node does anyway (an empty `images`, `think:
- * false`, …); `logprobs` / `top_logprobs` are the other doors' log probabilities; tools are refused by name (tool calling is not served here yet); a key Ollama does
- * not have is refused by name too. `format` ("json" or a JSON schema) becomes the request's
+ * false`, …); `logprobs` / `top_logprobs` are the other doors' log probabilities; /api/chat takes
+ * tools (tools.ts); a key Ollama does not have is refused by name too. `format` ("json" or a JSON schema) becomes the request's
  * grammar (docs/structured-output.md).
  */
-import { z, type GrammarSpec, type RequestedGrammar } from "@modelnode/core";
+import { z, type ChatMessage, type GrammarSpec, type RequestedGrammar } from "@modelnode/core";
 import type { ResolvedOllamaOptions } from "./options.js";
 import { optionsSchema } from "./sampling.js";
+import { checkTools, linkToolTurns, ollamaToolCallSchema, toolChoiceSchema, toolSchema, type ParsedTurn } from "./tools.js";
 
 /** Longest `model`, in characters. */
 export const MAX_MODEL_CHARS = 256;
@@ -22,7 +23,6 @@ const DURATION = `expected a duration (a number of seconds, or a text such as "5
 
 type Limits = Omit<ResolvedOllamaOptions, "defaults" | "maxBodyBytes" | "version">;
 
-const NO_TOOLS = "tools are not supported by this node: it runs no tool calls";
 const NO_IMAGES = "images are not supported: the models here read text only";
 
 const onlyDefault = (accept: (value: unknown) => boolean, message: string) =>
@@ -61,6 +61,10 @@ function commonFields(limits: Limits) {
     keep_alive: z.union([z.number(), z.string().max(MAX_DURATION_CHARS, { error: DURATION }).regex(GO_DURATION, { error: DURATION })], { error: DURATION }).nullish(),
     options: optionsSchema(limits).nullish(),
     think: onlyDefault((v) => v === false, "thinking is not supported by the models here: only false is accepted"),
+    // Ollama cuts or shifts a prompt too long for the context (both on by default); this node refuses it instead.
+    truncate: onlyDefault((v) => v === false, "not supported: a prompt too long for the context is refused, never truncated (only false is accepted)"),
+    shift: onlyDefault((v) => v === false, "not supported: the context is never shifted; a generation stops at the context's end (only false is accepted)"),
+    _debug_render_only: onlyDefault((v) => v === false, "not supported: this node renders no prompt without generating"),
     logprobs: z.boolean({ error: "expected true or false" }).nullish(),
     top_logprobs: z
       .int({ error: `expected an integer from 0 to ${limits.maxTopLogprobs}` })
@@ -112,26 +116,33 @@ export function generateRequestSchema(limits: Limits) {
 
 export type GenerateBody = z.output<ReturnType<typeof generateRequestSchema>>;
 
-/** A chat turn as the pipeline takes it. */
-export interface ChatTurn {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
+/** A chat turn as the pipeline takes it (generate's turns are plain: a system and a user turn). */
+export type ChatTurn = ChatMessage;
+
+const ROLES = new Set(["system", "user", "assistant", "tool"]);
 
 function chatMessage(limits: Limits) {
   return z.strictObject(
     {
-      role: z.string({ error: "expected a role (a string)" }).refine((role) => role === "system" || role === "user" || role === "assistant", {
-        error: (issue) => (issue.input === "tool" ? `tool messages are not supported: ${NO_TOOLS}` : "expected one of system, user, assistant"),
-      }),
+      role: z.string({ error: "expected a role (a string)" }).refine((role) => ROLES.has(role), { error: "expected one of system, user, assistant, tool" }),
       content: z.string({ error: "expected a string" }).max(limits.maxChatChars, { error: `expected at most ${limits.maxChatChars} characters` }),
       images: onlyDefault(isEmptyArray, NO_IMAGES),
-      tool_calls: onlyDefault(isEmptyArray, NO_TOOLS),
-      tool_name: onlyDefault((v) => v === "", NO_TOOLS),
+      tool_calls: z.array(ollamaToolCallSchema, { error: "expected an array of tool calls" }).max(limits.maxChatMessages, { error: `expected at most ${limits.maxChatMessages} calls` }).nullish(),
+      tool_name: z.string({ error: "expected a function name (a string)" }).max(64, { error: "expected at most 64 characters" }).nullish(),
+      tool_call_id: z.string({ error: "expected a string" }).min(1, { error: "expected a call id" }).max(64, { error: "expected at most 64 characters" }).nullish(),
       thinking: onlyDefault((v) => v === "", "thinking is not supported by the models here"),
     },
     { error: unknownKeys('a message ({"role", "content"})') },
-  ).transform((message): ChatTurn => ({ role: message.role as ChatTurn["role"], content: message.content }));
+  ).superRefine((message, ctx) => {
+    if (message.tool_calls && message.tool_calls.length > 0 && message.role !== "assistant") ctx.addIssue({ code: "custom", path: ["tool_calls"], message: "only assistant messages carry tool calls" });
+    if (message.role !== "tool" && (message.tool_name || message.tool_call_id)) ctx.addIssue({ code: "custom", path: [message.tool_name ? "tool_name" : "tool_call_id"], message: "only tool messages answer a call" });
+  }).transform((message): ParsedTurn => ({
+    role: message.role as ParsedTurn["role"],
+    content: message.content,
+    ...(message.tool_calls && message.tool_calls.length > 0 ? { tool_calls: message.tool_calls } : {}),
+    ...(message.tool_name ? { tool_name: message.tool_name } : {}),
+    ...(message.tool_call_id ? { tool_call_id: message.tool_call_id } : {}),
+  }));
 }
 
 /** POST /api/chat. Without messages it only says whether the model is loaded (done_reason "load"), as Ollama does. */
@@ -143,14 +154,17 @@ export function chatRequestSchema(limits: Limits) {
         .array(chatMessage(limits), { error: "expected an array of messages" })
         .max(limits.maxChatMessages, { error: `expected at most ${limits.maxChatMessages} messages` })
         .nullish(),
-      tools: onlyDefault(isEmptyArray, NO_TOOLS),
+      tools: z.array(toolSchema, { error: "expected an array of tools" }).nullish(),
+      /** A modelnode extension (Ollama has none: "auto"); see tools.ts. */
+      tool_choice: toolChoiceSchema.nullish(),
     },
     { error: unknownKeys("a JSON object") },
   ).superRefine((body, ctx) => {
     topNeedsLogprobs(body, ctx);
+    checkTools(body, ctx);
     const chars = (body.messages ?? []).reduce((sum, message) => sum + message.content.length, 0);
     if (chars > limits.maxChatChars) ctx.addIssue({ code: "custom", path: ["messages"], message: `the contents of the messages exceed ${limits.maxChatChars} characters in all` });
-  });
+  }).transform(({ messages, ...body }) => ({ ...body, messages: messages ? linkToolTurns(messages) : messages }));
 }
 
 export type ChatBody = z.output<ReturnType<typeof chatRequestSchema>>;

@@ -68,18 +68,31 @@ test("/api/chat: messages, the model's default tag, format → grammar, and a re
   }
 });
 
-test("refused by name, 400 in Ollama's shape: tools, images, template, suffix, context, think, unknown fields and options", async () => {
+test("refused by name, 400 in Ollama's shape: bad tools, images, template, suffix, context, think, unknown fields and options", async () => {
   const { base, pipeline, close } = await serve();
   const user = [{ role: "user", content: "U" }];
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ["/api/chat", { model: "fake", messages: user, tools: [{ type: "function", function: { name: "f" } }] }, /^invalid tools: tools are not supported/],
-    ["/api/chat", { model: "fake", messages: [{ role: "tool", content: "x" }] }, /^invalid messages\[0\]\.role: tool messages are not supported/],
+    ["/api/chat", { model: "fake", messages: user, tools: [{ type: "function", function: { name: "bad name" } }] }, /^invalid tools\[0\]\.function\.name: expected 1 to 64 letters/],
+    ["/api/chat", { model: "fake", messages: user, tools: [{ type: "retrieval" }] }, /^invalid tools\[0\]\.type: expected "function"/],
+    ["/api/chat", { model: "fake", messages: user, tool_choice: "required" }, /^invalid tool_choice: needs tools/],
+    ["/api/chat", { model: "fake", messages: user, tools: [{ type: "function", function: { name: "f" } }], format: "json" }, /^invalid tools: give tools or a format, not both/],
+    ["/api/chat", { model: "fake", messages: [{ role: "user", content: "x", tool_calls: [{ function: { name: "f", arguments: {} } }] }] }, /^invalid messages\[0\]\.tool_calls: only assistant messages/],
+    ["/api/chat", { model: "fake", messages: [{ role: "assistant", content: "", tool_calls: [{ function: { name: "f", arguments: "{}" } }] }, ...user] }, /^invalid messages\[0\]\.tool_calls\[0\]\.function\.arguments: expected the arguments \(a JSON object\)/],
+    ["/api/chat", { model: "fake", messages: [{ role: "function", content: "x" }] }, /^invalid messages\[0\]\.role: expected one of system, user, assistant, tool/],
     ["/api/chat", { model: "fake", messages: [{ role: "user", content: "x", images: ["aGk="] }] }, /^invalid messages\[0\]\.images: images are not supported/],
     ["/api/generate", { model: "fake", prompt: "p", images: ["aGk="] }, /^invalid images: images are not supported/],
     ["/api/generate", { model: "fake", prompt: "p", template: "{{ .Prompt }}" }, /^invalid template: not supported/],
     ["/api/generate", { model: "fake", prompt: "p", suffix: "end" }, /^invalid suffix: not supported/],
     ["/api/generate", { model: "fake", prompt: "p", context: [1, 2] }, /^invalid context: not supported/],
     ["/api/generate", { model: "fake", prompt: "p", think: true }, /^invalid think: thinking is not supported/],
+    ["/api/chat", { model: "fake", messages: user, think: "high" }, /^invalid think: thinking is not supported/],
+    ["/api/chat", { model: "fake", messages: [{ role: "assistant", content: "", thinking: "hm" }, ...user] }, /^invalid messages\[0\]\.thinking: thinking is not supported/],
+    ["/api/chat", { model: "fake", messages: user, truncate: true }, /^invalid truncate: not supported: a prompt too long for the context is refused/],
+    ["/api/generate", { model: "fake", prompt: "p", shift: true }, /^invalid shift: not supported/],
+    ["/api/generate", { model: "fake", prompt: "p", _debug_render_only: true }, /^invalid _debug_render_only: not supported/],
+    ["/api/generate", { model: "fake", prompt: "p", options: { num_keep: 5 } }, /^invalid options\.num_keep: not supported/],
+    ["/api/generate", { model: "fake", prompt: "p", options: { typical_p: 0.5 } }, /^invalid options\.typical_p: not supported/],
+    ["/api/generate", { model: "fake", prompt: "p", options: { logits_all: true } }, /^invalid options: unknown option "logits_all"/],
     ["/api/generate", { model: "fake", prompt: "p", raw: true, system: "S" }, /^invalid system: not used with raw: true/],
     ["/api/generate", { model: "fake", prompt: "p", format: "yaml" }, /^invalid format: expected "json" or a JSON schema/],
     ["/api/generate", { model: "fake", prompt: "p", promtp: "typo" }, /^invalid request: unknown field "promtp"/],

@@ -335,7 +335,7 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
         if (!pipeline.tokenizeChat) throw errors.invalidRequest("This node's pipeline cannot tokenize a chat: send a prompt.", "messages");
         // The chat exactly as a chat completion hands it to the pipeline.
         const request = buildGenerateRequest({ modelId: body.model, messages: body.messages }, options.defaults, ctx.signal);
-        tokens = await pipeline.tokenizeChat(body.model, request.messages ?? []);
+        tokens = await pipeline.tokenizeChat(body.model, request.messages ?? [], body.tools ?? undefined);
       } else {
         tokens = (await pipeline.tokenize(body.model, body.prompt ?? "")).ids;
       }

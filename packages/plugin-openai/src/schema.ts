@@ -348,7 +348,8 @@ export function tokenizeRequestSchema(limits: Limits) {
           .optional(),
         add_generation_prompt: refused((v) => v === true, "only true is supported: a chat is tokenized as a generation's prompt"),
         add_special_tokens: refused((v) => v === true, "only true is supported: the text is tokenized as a prompt"),
-        tools: refused(isEmptyArray, "not supported on /tokenize"),
+        /** With messages: rendered with the chat, as a chat completion offering them renders them. */
+        tools: z.array(toolSchema, { error: "expected an array of tools" }).nullish(),
       },
       { error: "expected a JSON object" },
     )
@@ -359,6 +360,7 @@ export function tokenizeRequestSchema(limits: Limits) {
         ctx.addIssue({ code: "custom", path: [hasPrompt ? "messages" : "prompt"], message: hasPrompt ? "send either prompt or messages, not both" : "required (or messages)" });
       }
       checkChatChars(body.messages, limits, ctx);
+      if (hasPrompt && body.tools && body.tools.length > 0) ctx.addIssue({ code: "custom", path: ["tools"], message: "only with messages (a prompt renders no tools)" });
     });
 }
 

@@ -336,15 +336,17 @@ export interface ModelPipeline {
   countTokens(modelId: string, text: string): Promise<number>;
   /**
    * Tokens of a chat as a generation's prompt would hold them: rendered with the model's chat
-   * template, then encoded. Optional: a pipeline without it cannot count chats (a front door
-   * then says so). MODEL_NOT_FOUND for an unknown model.
+   * template, then encoded. With `tools`, rendered with them as a generation offering them (its
+   * toolChoice not "none") renders them; checked as GenerateRequest.tools are. Optional: a
+   * pipeline without it cannot count chats (a front door then says so). MODEL_NOT_FOUND for an
+   * unknown model.
    */
-  countChatTokens?(modelId: string, messages: readonly ChatMessage[]): Promise<number>;
+  countChatTokens?(modelId: string, messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): Promise<number>;
   /**
    * The token ids `countChatTokens` counts (the chat template's rendering, with the generation
    * prompt, encoded as a generation's prompt would be). Optional, as countChatTokens is.
    */
-  tokenizeChat?(modelId: string, messages: readonly ChatMessage[]): Promise<number[]>;
+  tokenizeChat?(modelId: string, messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): Promise<number[]>;
   /** Text for token ids; INVALID_TOKENS for ids outside the vocabulary. */
   detokenize(modelId: string, ids: number[]): Promise<string>;
   generate(request: GenerateRequest): Promise<GenerationResult>;

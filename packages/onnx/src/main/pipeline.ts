@@ -37,7 +37,7 @@ import { checkTools } from "../shared/tool-grammar.js";
 import type { EngineThread } from "./engine-thread.js";
 import { EventQueue } from "./event-queue.js";
 import type { ResolvedOptions } from "./options.js";
-import { generationInput, resolveSampling } from "./request-settings.js";
+import { chatInput, generationInput, resolveSampling } from "./request-settings.js";
 import { ChoiceGroups, chunks } from "./choice-groups.js";
 import { TokenizerThread } from "./tokenizer-thread.js";
 
@@ -109,13 +109,13 @@ export class OnnxPipeline implements ModelPipeline {
     return this.tokenizers.countTokens(modelId, text);
   }
 
-  /** The ids a generation of these messages would start from (the chat template's, checked as a generation's chat is). */
-  tokenizeChat(modelId: string, messages: readonly ChatMessage[]): Promise<number[]> {
-    return this.tokenizers.inputIds(modelId, generationInput({ messages: messages as ChatMessage[] }, this.options));
+  /** The ids a generation of these messages (offering these tools) would start from (checked as a generation's chat and tools are). */
+  tokenizeChat(modelId: string, messages: readonly ChatMessage[], tools?: GenerateRequest["tools"]): Promise<number[]> {
+    return this.tokenizers.inputIds(modelId, chatInput(messages, tools, this.models.find((m) => m.id === modelId)?.toolCallFormat, this.options));
   }
 
-  async countChatTokens(modelId: string, messages: readonly ChatMessage[]): Promise<number> {
-    return (await this.tokenizeChat(modelId, messages)).length;
+  async countChatTokens(modelId: string, messages: readonly ChatMessage[], tools?: GenerateRequest["tools"]): Promise<number> {
+    return (await this.tokenizeChat(modelId, messages, tools)).length;
   }
 
   /** Special tokens (BOS, EOS, …) are left out of the text, as in generated text. */

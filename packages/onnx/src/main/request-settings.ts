@@ -3,10 +3,11 @@
  * settings with the pipeline's defaults, its prompt or chat into checked input (encoded next, on
  * the tokenizer thread). Bad values are coded errors (core's `errors.*`) a client can act on.
  */
-import { errors, type GenerateRequest, type SamplingOptions } from "@modelnode/core/pipeline";
+import { errors, type ChatMessage, type GenerateRequest, type SamplingOptions, type ToolCallFormat, type ToolSpec } from "@modelnode/core/pipeline";
 import type { ResolvedSampling, SamplerSettings, SamplingDefaults } from "../messages/sampling.js";
 import type { GenerationInput } from "../messages/tokenizer-protocol.js";
 import { checkChat, type ChatLimits } from "../shared/chat-template.js";
+import { checkTools, type ToolLimits } from "../shared/tool-grammar.js";
 
 /** Temperature when a request gives none: 0, i.e. greedy (deterministic unless asked otherwise). */
 export const DEFAULT_TEMPERATURE = 0;
@@ -112,4 +113,11 @@ export function generationInput(request: Pick<GenerateRequest, "prompt" | "messa
   if (hasMessages) return { messages: checkChat(request.messages, limits) };
   if (typeof request.prompt !== "string") throw errors.invalidRequest("The prompt must be a string.", "prompt");
   return { prompt: request.prompt };
+}
+
+/** A chat's input as a generation offering these tools (its toolChoice not "none") renders it: the chat and the tools checked as a generation's are. */
+export function chatInput(messages: readonly ChatMessage[], tools: readonly ToolSpec[] | undefined, format: ToolCallFormat | undefined, limits: ChatLimits & ToolLimits): GenerationInput {
+  const input = generationInput({ messages: messages as ChatMessage[] }, limits);
+  if (tools === undefined || tools.length === 0 || !("messages" in input)) return input;
+  return { ...input, tools: checkTools({ tools: [...tools], toolChoice: "none", messages: input.messages }, format, limits).tools };
 }
