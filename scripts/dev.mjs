@@ -181,6 +181,8 @@ switch (command) {
         process.exit(2);
       }
       must(process.execPath, ["--expose-gc", benches[name], ...rest.slice(1)]);
+      // The dispatch bench again, against the example node at its defaults (every plugin, info logs, metrics).
+      if (name === "dispatch") must(process.execPath, ["--expose-gc", benches[name], "--example", join(root, "examples", "model-node", "dist", "src", "cli.js")]);
     }
     break;
   }

@@ -131,30 +131,59 @@ test("stdout's reader gone: a second signal exits at once with 130", async (t) =
   stream.client.ws.terminate();
 });
 
-test("logs on a pipe are JSON lines: one 'request done' line per request, and no auth warning with auth off", async (t) => {
+test("logs on a pipe are JSON lines: at info a generation logs one line with its token counts, a failed request one, a heartbeat none; no auth warning with auth off", async (t) => {
   const cli = startCli([], { MODELNODE_LOG_LEVEL: "info" });
   t.after(() => cli.child.kill("SIGKILL"));
   const client = await TestClient.connect(await cli.url);
   assert.equal((await client.call("heartbeat", { worker_id: "w" })).header.message_type, "heartbeat_ack");
-  assert.equal((await client.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 3 })).header.message_type, "inference_response");
+  const response = await client.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 3 });
+  assert.equal(response.header.message_type, "inference_response");
   assert.equal((await client.call("inference_request", { model_id: "no-such-model", prompt: "Hi" })).code, "MODEL_NOT_FOUND");
   await client.close();
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
 
   const lines = cli.stdout().split("\n").filter(Boolean).map((line) => JSON.parse(line));
-  const done = lines.filter((line) => line.msg === "request done");
+  const perRequest = lines.filter((line) => line.msg === "request done" || line.msg === "generation done");
   assert.deepEqual(
-    done.map(({ level, protocol, type, outcome }) => ({ level, protocol, type, outcome })),
+    perRequest.map(({ level, msg, type, outcome, model, prompt_tokens, completion_tokens, finish }) => ({ level, msg, type, outcome, model, prompt_tokens, completion_tokens, finish })),
     [
-      { level: 30, protocol: "standard", type: "heartbeat", outcome: "ok" },
-      { level: 30, protocol: "standard", type: "inference_request", outcome: "ok" },
-      { level: 30, protocol: "standard", type: "inference_request", outcome: "MODEL_NOT_FOUND" },
+      {
+        level: 30,
+        msg: "generation done",
+        type: undefined,
+        outcome: undefined,
+        model: "tiny-gpt2",
+        prompt_tokens: response.usage.prompt_tokens,
+        completion_tokens: response.usage.completion_tokens,
+        finish: response.finish_reason,
+      },
+      { level: 30, msg: "request done", type: "inference_request", outcome: "MODEL_NOT_FOUND", model: undefined, prompt_tokens: undefined, completion_tokens: undefined, finish: undefined },
     ],
   );
-  for (const line of done) assert.equal(typeof line.ms, "number");
+  for (const line of perRequest) assert.equal(typeof line.ms, "number");
   assert.equal(lines.filter((line) => line.level >= 40).length, 0, `no warnings: ${JSON.stringify(lines.filter((line) => line.level >= 40))}`);
   assert.ok(lines.some((line) => line.msg === "node closed"));
+});
+
+test("at debug every request has its 'request done' line, the heartbeat's included", async (t) => {
+  const cli = startCli([], { MODELNODE_LOG_LEVEL: "debug" });
+  t.after(() => cli.child.kill("SIGKILL"));
+  const client = await TestClient.connect(await cli.url);
+  assert.equal((await client.call("heartbeat", { worker_id: "w" })).header.message_type, "heartbeat_ack");
+  assert.equal((await client.call("inference_request", { model_id: "tiny-gpt2", prompt: "Hi", max_tokens: 3 })).header.message_type, "inference_response");
+  await client.close();
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  const lines = cli.stdout().split("\n").filter(Boolean).map((line) => JSON.parse(line));
+  assert.deepEqual(
+    lines.filter((line) => line.msg === "request done").map(({ level, type, outcome }) => ({ level, type, outcome })),
+    [
+      { level: 20, type: "heartbeat", outcome: "ok" },
+      { level: 20, type: "inference_request", outcome: "ok" },
+    ],
+  );
+  assert.equal(lines.filter((line) => line.msg === "generation done").length, 1);
 });
 
 test("MODELNODE_LOG_FORMAT=pretty prints readable lines on a pipe too; an unknown format is a config error (exit 2)", async (t) => {

@@ -20,6 +20,10 @@
  * and for a few seconds while it is idle: the machine's own floor.
  *
  *   node test/dist/bench/load.js [--rounds 3] [--tokens 64] [--seconds 8] [--threads N]
+ *
+ * `--single` measures one thing only, quickly: one stream against the bare batch-1 loop, both
+ * generating --tokens (default 128) tokens, alternating, --rounds (default 6) times; it prints
+ * "one stream vs bare batch-1 loop" as the median of the paired rounds' ratios (single-stream.ts).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -30,14 +34,16 @@ import { bareLoop } from "./bare-loop.js";
 import { REPO_ROOT } from "../support/paths.js";
 import { freePort } from "../support/ports.js";
 import { connect, startBenchNode } from "./bench-node.js";
+import { singleStream } from "./single-stream.js";
 
 const MODEL_DIR = join(REPO_ROOT, "models", "gpt2-small");
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const ROUNDS = arg("rounds", 3);
-const TOKENS = arg("tokens", 64);
+const SINGLE = process.argv.includes("--single");
+const ROUNDS = arg("rounds", SINGLE ? 6 : 3);
+const TOKENS = arg("tokens", SINGLE ? 128 : 64);
 const SECONDS = arg("seconds", 8);
 const THREADS = arg("threads", 0); // 0: the engine's default
 const LONG_PROMPT = "The quick brown fox jumps over the lazy dog while the cat sleeps in the warm sun. ".repeat(25); // ~400 words
@@ -196,6 +202,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const { built } = buildModel({ out: MODEL_DIR, model: "gpt2-small", ifMissing: true });
   if (built) console.error(`built the bench model (${JSON.stringify(MODEL_PRESETS["gpt2-small"])}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  if (SINGLE) return singleStream({ modelDir: MODEL_DIR, rounds: ROUNDS, tokens: TOKENS, threads: THREADS });
   const port = await freePort();
   const node = await startBenchNode(port, MODEL_DIR, THREADS);
   const url = `ws://127.0.0.1:${port}`;
@@ -271,6 +278,8 @@ async function main(): Promise<void> {
   const perRound = phases[8].map((p, round) => fmt(p.tokensPerSecond / bareTps[8][round], 3)).join(", ");
   console.log(`  8 streams tokens/s / bare batch-8 tokens/s     ${fmt(throughput, 3)}  (target ≥ 0.85: ${verdict(throughput >= 0.85)}; round by round: ${perRound}; against decode steps only: ${fmt(decodeOnly, 3)}; over the whole phase: ${fmt(wholePhase, 3)})`);
   console.log(`  1 stream ms/token / bare batch-1 ms/step       ${fmt(perToken, 3)}  (target ≤ 1.05: ${verdict(perToken <= 1.05)})`);
+  const single = median(phases[1].map((p, round) => p.overallTokensPerSecond / bareTps[1][round]));
+  console.log(`  one stream vs bare batch-1 loop (tokens/s)     ${fmt(single, 3)}  (target ≥ 0.95: ${verdict(single >= 0.95)}; max_tokens varies ±25%, requests back to back; npm run bench:load -- --single measures it alone)`);
   console.log(`  heartbeat p99 while loaded                     ${fmt(heartbeat, 2)} ms (target ≤ 10: ${verdict(heartbeat <= 10)}; idle floor ${fmt(quantile(rtts.idle ?? [], 0.99), 2)} ms)`);
   console.log(`  TTFT p50 at 8 streams / at 1 stream            ${fmt(ttft, 2)}  (target ≤ 3: ${verdict(ttft <= 3)}; requests after each stream's first)`);
 }

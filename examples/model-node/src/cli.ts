@@ -7,8 +7,8 @@
  * uncaught exception is logged, the node closes gracefully, exit code 1).
  *
  * Logs (log.ts): pretty at a terminal, JSON lines otherwise (MODELNODE_LOG_FORMAT=json|pretty),
- * one line per request, written so that a reader going away (`| tee` exiting) never keeps the
- * process from exiting.
+ * at info a line per generation and per failed request (request-log.ts), written so that a
+ * reader going away (`| tee` exiting) never keeps the process from exiting.
  */
 import { PIPELINE } from "@modelnode/core";
 import { tracesUrl } from "@modelnode/plugin-tracing/options";
@@ -16,7 +16,8 @@ import { closeOnSignals, type ModelNode } from "@modelnode/core/server";
 import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import { loadConfig, USAGE } from "./load-config.js";
-import { chooseLogFormat, createCliLogger, requestLogPlugin, type LogFormat } from "./log.js";
+import { chooseLogFormat, createCliLogger, type LogFormat } from "./log.js";
+import { requestLogPlugin } from "./request-log.js";
 import { createModelPipeline, startModelNode } from "./model-node.js";
 import { natsConnectOptions } from "./nats-config.js";
 import { DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";

@@ -1,6 +1,6 @@
 /**
- * The CLI's logs: readable at a terminal, JSON lines for machines, one line per request, and a
- * destination that can never stop the process from exiting.
+ * The CLI's logs: readable at a terminal, JSON lines for machines (what is logged per request:
+ * request-log.ts), and a destination that can never stop the process from exiting.
  *
  * - Format: pretty (pino-pretty, formatted in the main thread, one line per entry) when stdout is
  *   a terminal, JSON lines otherwise; `MODELNODE_LOG_FORMAT=json|pretty` overrides.
@@ -19,7 +19,7 @@
 import { realpathSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { isatty } from "node:tty";
-import { definePlugin, type Logger, type Plugin, type RequestEnd } from "@modelnode/core";
+import type { Logger } from "@modelnode/core";
 import { isColorSupported, prettyFactory } from "pino-pretty";
 import { ConfigError } from "./config-error.js";
 
@@ -148,33 +148,4 @@ function loadPino(): PinoFactory {
   const core = realpathSync(requireHere.resolve("@modelnode/core"));
   const pino = realpathSync(createRequire(core).resolve("pino"));
   return (requireHere(pino) as { pino: PinoFactory }).pino;
-}
-
-export interface RequestLogOptions {
-  /** The level of the per-request line. Default "info". */
-  level?: "info" | "debug";
-}
-
-/**
- * One line per completed request (a WebSocket message given to a handler, or a call to a
- * plugin's HTTP route): its protocol, type, outcome ("ok" or the error code sent) and duration.
- * Operator endpoints (/health, /metrics, …) are not requests and are not logged.
- */
-export function requestLogPlugin(options: RequestLogOptions = {}): Plugin {
-  const level = options.level ?? "info";
-  return definePlugin({
-    name: "request-log",
-    version: "0.1.0",
-    core: "^0.1.0",
-    register(_container, host) {
-      const logger = host.logger;
-      host.onRequestEnd((event: RequestEnd) => {
-        if (!logger.isLevelEnabled(level)) return;
-        logger[level](
-          { protocol: event.protocol, type: event.type, outcome: event.outcome, ms: Math.round(event.durationMs * 10) / 10 },
-          "request done",
-        );
-      });
-    },
-  });
 }

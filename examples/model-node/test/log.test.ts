@@ -1,15 +1,13 @@
 // The CLI's logs (src/log.ts): the format choice, the stdout sink that cannot hang on a reader
-// that left, JSON and pretty lines, and the one line per request.
+// that left, JSON and pretty lines (what is logged per request: request-log.test.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmdirSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defineRoute, definePlugin, errors } from "@modelnode/core";
-import { createNode } from "@modelnode/core/server";
 import { ConfigError } from "../src/config-error.js";
-import { chooseLogFormat, createCliLogger, FdLineSink, requestLogPlugin, type LineSink } from "../src/log.js";
+import { chooseLogFormat, createCliLogger, FdLineSink, type LineSink } from "../src/log.js";
 
 class Lines implements LineSink {
   readonly lines: string[] = [];
@@ -142,51 +140,4 @@ test("createCliLogger: JSON lines, or one readable line per entry; fatal writes 
   assert.equal(pretty.lines.length, 1);
   assert.match(pretty.lines[0], /^\[\d\d:\d\d:\d\d\.\d\d\d\] INFO \(modelnode\): request done \{.*"type":"heartbeat".*"outcome":"ok".*\}\n$/);
   assert.doesNotMatch(pretty.lines[0], /"pid"|"hostname"/);
-});
-
-test("requestLogPlugin: one info line per request (type, outcome, duration); operator endpoints are not requests", async () => {
-  const lines = new Lines();
-  const logger = createCliLogger({ level: "info", format: "json", sink: lines });
-  const routes = definePlugin({
-    name: "routes",
-    routes: [
-      defineRoute({ method: "GET", path: "/hello", handle: () => ({ json: { hello: "world" } }) }),
-      defineRoute({
-        method: "GET",
-        path: "/refuse",
-        handle: () => {
-          throw errors.invalidRequest("Not today.");
-        },
-      }),
-    ],
-  });
-  const node = await createNode({ logger, plugins: [requestLogPlugin(), routes] });
-  try {
-    const { port } = await node.listen(0, "127.0.0.1");
-    assert.equal((await fetch(`http://127.0.0.1:${port}/hello`)).status, 200);
-    assert.equal((await fetch(`http://127.0.0.1:${port}/refuse`)).status, 400);
-    assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
-    const done = lines.lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === "request done");
-    assert.equal(done.length, 2, JSON.stringify(done));
-    assert.deepEqual(
-      done.map(({ level, plugin, protocol, type, outcome }) => ({ level, plugin, protocol, type, outcome })),
-      [
-        { level: 30, plugin: "request-log", protocol: "http", type: "GET /hello", outcome: "ok" },
-        { level: 30, plugin: "request-log", protocol: "http", type: "GET /refuse", outcome: "INVALID_REQUEST" },
-      ],
-    );
-    for (const entry of done) assert.ok(typeof entry.ms === "number" && entry.ms >= 0);
-  } finally {
-    await node.close();
-  }
-  // At "debug", the line is debug: an info node logs none.
-  const quiet = new Lines();
-  const node2 = await createNode({ logger: createCliLogger({ level: "info", format: "json", sink: quiet }), plugins: [requestLogPlugin({ level: "debug" }), routes] });
-  try {
-    const { port } = await node2.listen(0, "127.0.0.1");
-    await fetch(`http://127.0.0.1:${port}/hello`);
-    assert.equal(quiet.lines.filter((line) => line.includes("request done")).length, 0);
-  } finally {
-    await node2.close();
-  }
 });

@@ -3,7 +3,9 @@
  * Mode "bare": a plain ws server that parses the heartbeat and answers the same JSON a node
  * would (fresh message_id, timestamp, correlation_id). Mode "node": a modelnode node with a
  * heartbeat handler, through the full stack (detection, header + payload validation, registry,
- * guards, envelope, stats).
+ * guards, envelope, stats). Mode "bare-template": the bare server, answering with a copy of a
+ * reply taken from the server it is compared with (sent over IPC as `{ template }`): the same JSON
+ * fields, so that both sides send as many bytes.
  */
 import { randomUUID } from "node:crypto";
 import { WebSocketServer } from "ws";
@@ -19,6 +21,9 @@ class BenchHeartbeat {
   }
 }
 
+/** The reply's fields besides its header; "bare-template" replaces them with the template's. */
+let replyBody: (workerId: string) => Record<string, unknown> = (workerId) => ({ worker_id: workerId, node_id: "bench", status: "healthy" });
+
 async function startBare(): Promise<number> {
   const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false });
   wss.on("connection", (ws) => {
@@ -33,9 +38,7 @@ async function startBare(): Promise<number> {
             timestamp: new Date().toISOString(),
             correlation_id: msg.header.message_id,
           },
-          worker_id: msg.worker_id,
-          node_id: "bench",
-          status: "healthy",
+          ...replyBody(msg.worker_id),
         }),
       );
     });
@@ -54,9 +57,9 @@ async function startNodeServer(): Promise<number> {
 }
 
 const mode = process.argv[2];
-const port = mode === "bare" ? await startBare() : await startNodeServer();
+const port = mode === "node" ? await startNodeServer() : await startBare();
 let mark = process.cpuUsage();
-process.on("message", (msg: string) => {
+process.on("message", (msg: unknown) => {
   if (msg === "reset") {
     mark = process.cpuUsage();
     process.send!({ reset: true });
@@ -65,6 +68,10 @@ process.on("message", (msg: string) => {
     process.send!({ cpuMicros: used.user + used.system });
   } else if (msg === "exit") {
     process.exit(0);
+  } else if (typeof msg === "object" && msg !== null && "template" in msg) {
+    const { header: _header, ...body } = (msg as { template: Record<string, unknown> }).template;
+    replyBody = (workerId) => ({ ...body, worker_id: workerId });
+    process.send!({ templated: true });
   }
 });
 process.send!({ port });

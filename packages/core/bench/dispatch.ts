@@ -1,10 +1,18 @@
 /**
- * `pnpm bench:dispatch`: server CPU per heartbeat through modelnode's full stack against a bare
+ * `npm run bench:dispatch`: server CPU per heartbeat through modelnode's full stack against a bare
  * ws server that parses and answers the same JSON, measured in one run, alternating rounds,
- * and printed as a ratio (target ≤ 1.15×). CPU time, not wall time, so the client's own work
- * and machine noise matter less.
+ * and printed as a ratio. CPU time, not wall time, so the client's own work and machine noise
+ * matter less. Two modes:
+ *
+ * - `node dispatch.js`: core alone (a node with one heartbeat handler, no plugins, no logs;
+ *   target ≤ 1.15×);
+ * - `node dispatch.js --example <cli.js> [cli args]`: a server started from that CLI (the example
+ *   node's, at its defaults: every plugin, log level info with JSON lines to /dev/null, metrics
+ *   on; target ≤ 1.10×), its CPU read through cpu-meter.ts preloaded into it. The bare server
+ *   answers with a copy of the node's own heartbeat_ack (the same fields, the same bytes).
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 
@@ -18,14 +26,14 @@ interface Server {
   port: number;
 }
 
-function ask<T>(child: ChildProcess, msg: string): Promise<T> {
+function ask<T>(child: ChildProcess, msg: string | object): Promise<T> {
   return new Promise((resolve) => {
     child.once("message", (m) => resolve(m as T));
     child.send(msg);
   });
 }
 
-async function startServer(mode: "bare" | "node"): Promise<Server> {
+async function startServer(mode: "bare" | "bare-template" | "node"): Promise<Server> {
   const child = fork(fileURLToPath(new URL("./dispatch-server.js", import.meta.url)), [mode], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -33,14 +41,63 @@ async function startServer(mode: "bare" | "node"): Promise<Server> {
   return { child, port };
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.once("error", reject);
+  });
+}
+
+function open(port: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+  });
+}
+
+/** The CLI at `cliPath` as a child process with cpu-meter.ts preloaded; resolves once it answers a WebSocket. */
+async function startCli(cliPath: string, args: string[]): Promise<Server> {
+  const port = await freePort();
+  const env = { ...process.env };
+  // Its defaults, not whatever the caller's shell says.
+  delete env.MODELNODE_LOG_LEVEL;
+  delete env.MODELNODE_LOG_FORMAT;
+  const child = fork(cliPath, [...args, "--port", String(port), "--host", "127.0.0.1"], {
+    execArgv: ["--import", new URL("./cpu-meter.js", import.meta.url).href],
+    // Logs to /dev/null: written (and formatted) as at a terminal-less start, read by no one.
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    env,
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      (await open(port)).close();
+      return { child, port };
+    } catch {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${cliPath} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** One heartbeat_ack of the server at `port`, parsed. */
+async function sampleReply(port: number): Promise<Record<string, unknown>> {
+  const ws = await open(port);
+  const reply = await new Promise<Record<string, unknown>>((resolve) => {
+    ws.once("message", (data) => resolve(JSON.parse(String(data))));
+    ws.send(`{"header":{"message_id":"sample","message_type":"heartbeat","protocol_version":"2.0","timestamp":"2024-01-01T12:00:00Z"},"worker_id":"worker-0"}`);
+  });
+  ws.close();
+  return reply;
+}
+
 /** Sends `total` heartbeats over CONNECTIONS sockets, WINDOW outstanding per socket. */
 async function drive(port: number, total: number): Promise<number> {
-  const sockets = await Promise.all(
-    Array.from({ length: CONNECTIONS }, () => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
-      return new Promise<WebSocket>((resolve) => ws.once("open", () => resolve(ws)));
-    }),
-  );
+  const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, () => open(port)));
   const perSocket = Math.ceil(total / CONNECTIONS);
   const started = performance.now();
   await Promise.all(
@@ -82,8 +139,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const bare = await startServer("bare");
-const node = await startServer("node");
+const exampleAt = process.argv.indexOf("--example");
+const example = exampleAt >= 0 ? { cli: process.argv[exampleAt + 1], args: process.argv.slice(exampleAt + 2) } : undefined;
+const node = example ? await startCli(example.cli, example.args) : await startServer("node");
+const bare = await startServer(example ? "bare-template" : "bare");
+if (example) await ask(bare.child, { template: await sampleReply(node.port) });
+const [label, target] = example ? ["example node", 1.1] : ["modelnode", 1.15];
 // Warm-up: JIT both servers before measuring.
 await drive(bare.port, 5000);
 await drive(node.port, 5000);
@@ -101,9 +162,11 @@ for (let round = 0; round < ROUNDS; round++) {
   nodeRuns.push(cpu.get(node)!);
   ratios.push(cpu.get(node)! / cpu.get(bare)!);
 }
-console.log(`dispatch bench: ${MESSAGES} heartbeats × ${ROUNDS} rounds, ${CONNECTIONS} connections, window ${WINDOW}`);
+console.log(`dispatch bench (${example ? `the example node at its defaults${example.args.length > 0 ? ` + ${example.args.join(" ")}` : ""}` : "core alone"}): ${MESSAGES} heartbeats × ${ROUNDS} rounds, ${CONNECTIONS} connections, window ${WINDOW}`);
 console.log(
-  `server CPU per heartbeat (median): bare ws ${median(bareRuns).toFixed(2)} µs   modelnode ${median(nodeRuns).toFixed(2)} µs`,
+  `server CPU per heartbeat (median): bare ws ${median(bareRuns).toFixed(2)} µs   ${label} ${median(nodeRuns).toFixed(2)} µs`,
 );
-console.log(`ratio modelnode / bare ws (median of paired rounds): ${median(ratios).toFixed(3)}×   (target ≤ 1.15×)`);
+console.log(
+  `ratio ${label} / bare ws (median of paired rounds): ${median(ratios).toFixed(3)}×   (target ≤ ${target.toFixed(2)}×; rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
+);
 for (const s of [bare, node]) s.child.send("exit");

@@ -18,6 +18,7 @@
 import type { Logger, NodeInfo, NodeStats, PipelineStats, RequestEnd, WorkerLoad } from "@modelnode/core";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { registerWorkerMetrics } from "./worker-metrics.js";
+import { RequestTally } from "./request-tally.js";
 
 /** Buckets in seconds, from vLLM's (extended down for small models on fast machines). */
 export const BUCKETS = {
@@ -73,8 +74,7 @@ export interface MetricsSources {
 
 export class ServingMetrics implements GenerationObserver {
   readonly registry = new Registry();
-  private readonly messages: Counter<"protocol" | "type">;
-  private readonly messageDuration: Histogram<"protocol" | "type">;
+  private readonly requests: RequestTally;
   private readonly promptTokens: Counter<"model">;
   private readonly generationTokens: Counter<"model">;
   private readonly ttft: Histogram<"model">;
@@ -225,27 +225,20 @@ export class ServingMetrics implements GenerationObserver {
       },
     });
 
-    // Every request's end.
-    this.messages = new Counter({
-      name: `${p}messages_total`,
-      help: "Requests handled (WebSocket messages and HTTP route calls), by protocol and type.",
-      labelNames: ["protocol", "type"],
-      registers,
-    });
-    this.messageDuration = new Histogram({
-      name: `${p}message_duration_seconds`,
-      help: "From a request's dispatch to its last reply (a stream's whole length), by protocol and type.",
-      labelNames: ["protocol", "type"],
-      buckets: [...BUCKETS.messageDuration],
-      registers,
+    // Every request's end, counted without prom-client's per-call label hashing (request-tally.ts).
+    this.requests = new RequestTally({
+      countName: `${p}messages_total`,
+      countHelp: "Requests handled (WebSocket messages and HTTP route calls), by protocol and type.",
+      durationName: `${p}message_duration_seconds`,
+      durationHelp: "From a request's dispatch to its last reply (a stream's whole length), by protocol and type.",
+      buckets: BUCKETS.messageDuration,
+      registry: this.registry,
     });
   }
 
   /** host.onRequestEnd's observer. */
   requestEnded(event: RequestEnd): void {
-    const labels = { protocol: event.protocol, type: event.type };
-    this.messages.inc(labels);
-    this.messageDuration.observe(labels, event.durationMs / 1000);
+    this.requests.record(event.protocol, event.type, event.durationMs / 1000);
   }
 
   firstToken(model: string, ms: number): void {
