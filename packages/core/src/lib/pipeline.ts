@@ -212,6 +212,11 @@ export interface ResumeFrom {
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /**
+   * Prompt tokens whose keys and values came from the pipeline's prefix cache instead of being
+   * computed (OpenAI's `prompt_tokens_details.cached_tokens`); a pipeline that cannot say leaves it out.
+   */
+  cachedTokens?: number;
 }
 
 export interface GenerationResult {

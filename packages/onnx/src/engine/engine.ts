@@ -17,6 +17,7 @@ import { GrammarGate } from "./grammar-gate.js";
 import { KvBatch } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
+import { PrefixCache } from "./prefix-cache.js";
 import { checkContext } from "./request-checks.js";
 import { checkStep } from "./step-requests.js";
 import { StepSessionStore } from "./step-sessions.js";
@@ -57,7 +58,7 @@ export class Engine {
     const byModel = new Map<LoadedModel, ModelRunner>();
     for (const [id, model] of models) {
       let runner = byModel.get(model);
-      if (!runner) byModel.set(model, (runner = new ModelRunner(model, limits, hooks)));
+      if (!runner) byModel.set(model, (runner = new ModelRunner(model, limits, hooks, this.prefixCacheFor(model))));
       this.runners.set(id, runner);
     }
     this.distinctRunners = [...byModel.values()];
@@ -70,7 +71,8 @@ export class Engine {
         this.scheduleFlush();
       },
     });
-    this.admission = new Admission(limits, this.sessions);
+    const prefixCaches = this.distinctRunners.flatMap((runner) => (runner.prefixCache ? [runner.prefixCache] : []));
+    this.admission = new Admission(limits, this.sessions, this.distinctRunners, prefixCaches);
     const grammarLimits = { compileTimeoutMs: limits.grammarCompileTimeoutMs, cacheSize: limits.grammarCacheSize, jsonMaxWhitespace: limits.jsonMaxWhitespace };
     this.grammars = new GrammarGate(grammarLimits, logger, {
       failed: (row, error) => {
@@ -78,6 +80,16 @@ export class Engine {
         this.scheduleFlush();
       },
       masked: () => this.wake(),
+    });
+  }
+
+  /** A model's prefix cache, when the node keeps them and the model has a KV cache (a graph without one re-runs everything anyway). */
+  private prefixCacheFor(model: LoadedModel): PrefixCache | undefined {
+    if (!this.limits.prefixCache || model.signature.cache.length === 0) return undefined;
+    return new PrefixCache(model, {
+      blockTokens: this.limits.prefixCacheBlockTokens,
+      maxBytes: Math.floor(this.limits.maxCacheBytes * this.limits.prefixCacheShare),
+      fits: (bytes) => this.admission.committedBytes() + bytes <= this.limits.maxCacheBytes,
     });
   }
 
@@ -177,8 +189,10 @@ export class Engine {
     if (request.step === 0) {
       session.cache = KvBatch.single(model);
       session.length = 0;
+      session.cacheable = true;
       session.lastStep = -1; // until this step succeeds, no step n > 0 may follow
     }
+    if (mask?.includes(0)) session.cacheable = false; // its columns no longer match its token ids
     session.busy = true;
     session.plannedBytes = plannedBytes;
     const job: StepJob = { requestId: id, session, step: request.step, inputIds: ids, cancelled: false };
@@ -319,7 +333,14 @@ export class Engine {
       for (const key of Object.keys(runs) as (keyof typeof runs)[]) runs[key] += runner.counts[key];
     }
     for (const session of this.sessions.values()) batches.add(session.cache);
-    let cacheBytes = 0;
+    const prefix = { prefixCacheBytes: 0, prefixCacheBlocks: 0, prefixCacheQueries: 0, prefixCacheHits: 0 };
+    for (const cache of this.distinctRunners.flatMap((runner) => runner.prefixCache ?? [])) {
+      prefix.prefixCacheBytes += cache.bytes;
+      prefix.prefixCacheBlocks += cache.size;
+      prefix.prefixCacheQueries += cache.queries;
+      prefix.prefixCacheHits += cache.hits;
+    }
+    let cacheBytes = prefix.prefixCacheBytes;
     for (const batch of batches) cacheBytes += batch.cacheBytes;
     return {
       activeSessions: this.sessions.size,
@@ -334,6 +355,7 @@ export class Engine {
       sessionsExpired: this.sessions.expired,
       sessionsEvicted: this.sessions.evicted,
       ...runs,
+      ...prefix,
     };
   }
 

@@ -28,6 +28,7 @@ import type { GenerationRow } from "./generation-row.js";
 import { DecodeBatches, type Joiner } from "./decode-batches.js";
 import { KvBatch, type RowInput, type RowRef } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
+import type { PrefixCache } from "./prefix-cache.js";
 import { argmax } from "./sampler.js";
 import type { StepSession } from "./step-sessions.js";
 
@@ -83,10 +84,18 @@ export class ModelRunner {
     readonly model: LoadedModel,
     private readonly limits: RunnerLimits,
     private readonly hooks: RunnerHooks,
+    /** Its model's prefix cache (prefix-cache.ts), when the node keeps one. */
+    readonly prefixCache?: PrefixCache,
   ) {
     const { signature } = model;
     this.batchable = signature.hasAttentionMask && signature.hasPositionIds && signature.cache.length > 0;
-    this.decode = new DecodeBatches(model, this.batchable);
+    this.decode = this.decodeBatches();
+  }
+
+  /** Rows leaving a decode batch leave their sequence's blocks in the prefix cache. */
+  private decodeBatches(): DecodeBatches {
+    const cache = this.prefixCache;
+    return new DecodeBatches(this.model, this.batchable, cache && ((row, ref) => cache.store(row.sequence, ref, ref.batch.keptColumns(ref.row))));
   }
 
   /** Generations admitted and not finished: prefilling, joining or decoding. */
@@ -106,6 +115,19 @@ export class ModelRunner {
     return this.decode.slots;
   }
 
+  /**
+   * Cache bytes the generations' batches hold now, padding and freed slots included (a step's
+   * prefill batch too, while it is one): what their reservations must at least count for.
+   */
+  get generationBytes(): number {
+    const batches = new Set<KvBatch<unknown>>(this.decode.batches);
+    for (const item of this.prefilling) if (item.generation) batches.add(item.source.batch);
+    for (const { source } of this.joining) batches.add(source.batch);
+    let bytes = 0;
+    for (const batch of batches) bytes += batch.cacheBytes;
+    return bytes;
+  }
+
   /** Every batch holding cache memory now (for byte accounting). */
   batches(): KvBatch<unknown>[] {
     return [...this.decode.batches, ...this.prefilling.map((item) => item.source.batch), ...this.joining.map((j) => j.source.batch)];
@@ -113,13 +135,21 @@ export class ModelRunner {
 
   /** Starts a generation, and the other choices of its group (`siblings`: the same input). */
   startGeneration(row: GenerationRow, siblings: GenerationRow[] = []): void {
-    const item: PrefillItem = { source: { batch: KvBatch.single(this.model), row: 0 }, pending: [...row.inputIds], generation: row, waited: 0 };
+    // From its longest cached prefix, when there is one: only the rest is prefilled.
+    const hit = this.prefixCache?.take<null>(row.sequence);
+    for (const each of [row, ...siblings]) each.cachedTokens = hit?.tokens ?? 0;
+    const source = { batch: hit?.batch ?? KvBatch.single(this.model), row: 0 };
+    const item: PrefillItem = { source, pending: row.inputIds.slice(hit?.tokens ?? 0), generation: row, waited: 0 };
     if (siblings.length > 0) item.siblings = siblings;
     this.prefilling.push(item);
   }
 
   startStep(job: StepJob, mask: number[] | undefined): void {
-    this.prefilling.push({ source: { batch: job.session.cache, row: 0 }, pending: [...job.inputIds], pendingMask: mask && [...mask], step: job, waited: 0 });
+    // Step 0 (a new or restarted session) from its longest cached prefix, unless it masks tokens.
+    const hit = job.step === 0 && job.session.cacheable ? this.prefixCache?.take<null>(job.inputIds) : undefined;
+    const skip = hit?.tokens ?? 0;
+    const source = { batch: hit?.batch ?? job.session.cache, row: 0 };
+    this.prefilling.push({ source, pending: job.inputIds.slice(skip), pendingMask: mask?.slice(skip), step: job, waited: 0 });
   }
 
   /** Every generation and step of this runner, for cancellation on close. */
@@ -140,7 +170,7 @@ export class ModelRunner {
     }
     for (const { row } of this.joining.splice(0)) this.hooks.generationFailed(row, error);
     for (const row of this.decode.rows()) if (!row.done) this.hooks.generationFailed(row, error);
-    this.decode = new DecodeBatches(this.model, this.batchable);
+    this.decode = this.decodeBatches();
   }
 
   async iterate(): Promise<void> {
@@ -221,6 +251,7 @@ export class ModelRunner {
       item.source = { batch, row };
       if (!fed[row]) return;
       this.prefilling.splice(this.prefilling.indexOf(item), 1);
+      if (item.generation) this.prefixCache?.store(item.generation.sequence, item.source, batch.keptColumns(row));
       if (item.step) this.finishStep(item.step, item.source, logits![row]);
       else this.firstTokens(item, logits![row]);
     });
@@ -248,6 +279,9 @@ export class ModelRunner {
     session.cache = source.batch.extract(source.row);
     session.length += job.inputIds.length;
     session.lastStep = job.step;
+    if (job.step === 0) session.tokenIds = [...job.inputIds];
+    else session.tokenIds.push(...job.inputIds);
+    if (session.cacheable) this.prefixCache?.store(session.tokenIds, { batch: session.cache, row: 0 }, session.length);
     const nextTokenId = argmax(logits);
     this.hooks.stepDone(job, {
       sessionId: session.id,
