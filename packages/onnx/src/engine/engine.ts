@@ -340,7 +340,7 @@ export class Engine {
       prefix.prefixCacheQueries += cache.queries;
       prefix.prefixCacheHits += cache.hits;
     }
-    let cacheBytes = prefix.prefixCacheBytes;
+    let cacheBytes = 0; // running generations' and sessions' (prefixCacheBytes apart)
     for (const batch of batches) cacheBytes += batch.cacheBytes;
     return {
       activeSessions: this.sessions.size,

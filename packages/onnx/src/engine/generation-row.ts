@@ -178,6 +178,13 @@ export class GenerationRow {
     return false;
   }
 
+  /** Its tokens; `cachedTokens` only when the prefix cache served some (a resumed generation's earlier tokens are its completion's, not its prompt's). */
+  private usage(): GenerationResult["usage"] {
+    const usage = { promptTokens: this.settings.promptIds.length, completionTokens: this.completionTokens };
+    const cachedTokens = Math.min(this.cachedTokens, usage.promptTokens);
+    return cachedTokens > 0 ? { ...usage, cachedTokens } : usage;
+  }
+
   /** Ends it without a result (the caller reports an error instead). */
   fail(): void {
     this.finished = true;
@@ -209,12 +216,7 @@ export class GenerationRow {
       text: this.matcher.fullText,
       finishReason,
       ...(this.matcher.matched !== undefined ? { stopSequence: this.matcher.matched } : {}),
-      usage: {
-        promptTokens: this.settings.promptIds.length,
-        completionTokens: this.completionTokens,
-        // A resumed generation's cached earlier tokens are its completion's, not its prompt's.
-        cachedTokens: Math.min(this.cachedTokens, this.settings.promptIds.length),
-      },
+      usage: this.usage(),
       // Never admitted (cancelled or refused while waiting): all of its time was queue time.
       timings: { queuedMs: Math.round(((this.admittedAt ?? performance.now()) - this.createdAt) * 1000) / 1000 },
     });
