@@ -85,8 +85,8 @@ export class PrefixCache {
       const block = this.blocks.get(hash);
       if (!block) break;
       found.push(block);
-      this.touch(hash, block);
     }
+    this.touchChain(hashes.slice(0, found.length));
     const tokens = Math.min(found.length * this.blockTokens, ids.length - 1);
     if (tokens <= 0) return undefined;
     this.hits += tokens;
@@ -123,6 +123,7 @@ export class PrefixCache {
       source.batch.readTokens(source.row, b * B, (b + 1) * B, data, B);
       this.blocks.set(hash, { data, used: ++clock });
     });
+    this.touchChain(hashes);
   }
 
   /** Drops the least recently used block (returned; undefined when the cache is empty). */
@@ -155,6 +156,14 @@ export class PrefixCache {
     block.used = ++clock;
     this.blocks.delete(hash);
     this.blocks.set(hash, block);
+  }
+
+  /** Marks a chain's cached blocks used, its last block first: a chain is evicted from its end (as vLLM does), never from its start (which would strand the rest). */
+  private touchChain(hashes: readonly string[]): void {
+    for (let b = hashes.length - 1; b >= 0; b--) {
+      const block = this.blocks.get(hashes[b]);
+      if (block) this.touch(hashes[b], block);
+    }
   }
 
   private hashesOf(ids: readonly number[], upTo: number): string[] {
