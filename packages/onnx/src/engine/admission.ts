@@ -105,6 +105,9 @@ export class Admission {
    * rows, or an idle model) and memory allows.
    */
   admit(): void {
+    // Running batches may come to need more than was promised when they were admitted (a row
+    // joining a wider batch is padded to its width): cached blocks give way first.
+    while (this.committedBytes() > this.limits.maxCacheBytes && this.evictOldestBlock());
     const full = new Set<ModelRunner>();
     for (let i = 0; i < this.queue.length; ) {
       const { rows, runner, reservedBytes } = this.queue[i];

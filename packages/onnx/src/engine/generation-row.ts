@@ -125,6 +125,11 @@ export class GenerationRow {
     return this.settings.promptIds.length + this.completionTokens;
   }
 
+  /** Tokens it may still add to its cache (what is left of its reservation). */
+  get remainingTokens(): number {
+    return this.finished ? 0 : Math.max(0, Math.min(this.settings.maxTokens - this.completionTokens, this.model.contextLength - this.length));
+  }
+
   /** Waits for its grammar's mask (holding its logits): it sits out decode runs until `retry` samples. */
   get waiting(): boolean {
     return this.constraint?.held !== undefined;

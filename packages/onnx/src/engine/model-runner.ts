@@ -116,15 +116,30 @@ export class ModelRunner {
   }
 
   /**
-   * Cache bytes the generations' batches hold now, padding and freed slots included (a step's
-   * prefill batch too, while it is one): what their reservations must at least count for.
+   * Cache bytes the generations' batches may come to hold as they run, padding and freed slots
+   * included: a decode batch grows a column per run, every row of it, for as long as its longest
+   * remaining generation; a prefill, by its rows' input and generations. What their reservations
+   * must at least count for (a reservation is one row's worst case, unpadded).
    */
   get generationBytes(): number {
-    const batches = new Set<KvBatch<unknown>>(this.decode.batches);
-    for (const item of this.prefilling) if (item.generation) batches.add(item.source.batch);
-    for (const { source } of this.joining) batches.add(source.batch);
+    const perToken = this.model.cacheBytesPerToken;
     let bytes = 0;
-    for (const batch of batches) bytes += batch.cacheBytes;
+    for (const batch of this.decode.batches) {
+      let remaining = 0;
+      for (const row of batch.owners) if (row) remaining = Math.max(remaining, row.remainingTokens);
+      bytes += batch.size * (batch.columns + remaining) * perToken;
+    }
+    const held = new Set<KvBatch<unknown>>();
+    for (const item of this.prefilling) {
+      if (!item.generation) continue;
+      held.add(item.source.batch);
+      for (const row of rowsOf(item)) bytes += (item.pending.length + row.remainingTokens) * perToken;
+    }
+    for (const { source, row } of this.joining) {
+      held.add(source.batch);
+      bytes += row.remainingTokens * perToken;
+    }
+    for (const batch of held) bytes += batch.cacheBytes;
     return bytes;
   }
 
