@@ -53,6 +53,8 @@ const PIPELINE_COUNTERS = [
   ["decodeRows", "decode_rows_total", "Generations advanced by decode runs, summed over runs (decode_rows_total / decode_runs_total is the mean decode batch)."],
   ["sessionsExpired", "step_sessions_expired_total", "Legacy step sessions freed after sitting idle."],
   ["sessionsEvicted", "step_sessions_evicted_total", "Legacy step sessions evicted to make room."],
+  ["prefixCacheQueries", "prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache (vLLM's prefix_cache_queries; 0 when the pipeline has none)."],
+  ["prefixCacheHits", "prefix_cache_hits_total", "Prompt tokens found in the prefix cache, not computed (vLLM's prefix_cache_hits; hits / queries is the hit rate)."],
 ] as const;
 
 export interface MetricsSources {
@@ -152,6 +154,8 @@ export class ServingMetrics implements GenerationObserver {
     pipelineGauge("kv_cache_bytes", "Bytes held by key/value caches (generations and step sessions, padding included).", (s) => s.cacheBytes);
     pipelineGauge("kv_cache_committed_bytes", "Bytes of key/value cache reserved by admission (0 when the pipeline does not report it).", (s) => s.cacheBytesCommitted);
     pipelineGauge("step_sessions", "Legacy step sessions held.", (s) => s.activeSessions);
+    pipelineGauge("prefix_cache_bytes", "Bytes of token blocks kept in the prefix cache (0 when the pipeline has none).", (s) => s.prefixCacheBytes);
+    pipelineGauge("prefix_cache_blocks", "Token blocks kept in the prefix cache (0 when the pipeline has none).", (s) => s.prefixCacheBlocks);
     for (const [figure, name, help] of PIPELINE_COUNTERS) {
       new Counter({
         name: `${p}${name}`,

@@ -281,7 +281,13 @@ export interface PipelineStats {
   cacheBytes: number;
   /** Generations waiting for a batch slot or cache memory (0 for a pipeline without a queue). */
   queuedGenerations: number;
-  /** More figures, each a number (/stats shows them as they are). */
+
+  /**
+   * More figures, each a number (/stats shows them as they are). A pipeline with a prefix cache
+   * reports `prefixCacheBytes` and `prefixCacheBlocks` (what it keeps), `prefixCacheQueries` and
+   * `prefixCacheHits` (prompt tokens looked up in it and found there since it started: vLLM's
+   * prefix_cache_queries / _hits); the metrics plugin exports them.
+   */
   [key: string]: number;
 }
 

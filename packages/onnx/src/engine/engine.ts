@@ -333,12 +333,13 @@ export class Engine {
       for (const key of Object.keys(runs) as (keyof typeof runs)[]) runs[key] += runner.counts[key];
     }
     for (const session of this.sessions.values()) batches.add(session.cache);
-    const prefix = { prefixCacheBytes: 0, prefixCacheBlocks: 0, prefixCacheQueries: 0, prefixCacheHits: 0 };
+    const prefix = { prefixCacheBytes: 0, prefixCacheBlocks: 0, prefixCacheQueries: 0, prefixCacheHits: 0, prefixCacheEvictions: 0 };
     for (const cache of this.distinctRunners.flatMap((runner) => runner.prefixCache ?? [])) {
       prefix.prefixCacheBytes += cache.bytes;
       prefix.prefixCacheBlocks += cache.size;
       prefix.prefixCacheQueries += cache.queries;
       prefix.prefixCacheHits += cache.hits;
+      prefix.prefixCacheEvictions += cache.evicted;
     }
     let cacheBytes = 0; // running generations' and sessions' (prefixCacheBytes apart)
     for (const batch of batches) cacheBytes += batch.cacheBytes;

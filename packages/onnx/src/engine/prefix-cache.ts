@@ -46,6 +46,8 @@ export class PrefixCache {
   /** Prompt tokens looked up, and those found cached (vLLM's prefix_cache_queries / _hits). */
   queries = 0;
   hits = 0;
+  /** Blocks evicted since it started. */
+  evicted = 0;
 
   constructor(
     readonly model: LoadedModel,
@@ -130,6 +132,7 @@ export class PrefixCache {
   evictOldest(): Block | undefined {
     for (const [hash, block] of this.blocks) {
       this.blocks.delete(hash);
+      this.evicted++;
       return block;
     }
     return undefined;
