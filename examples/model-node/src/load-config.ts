@@ -110,6 +110,10 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     origins.set(`tls.${key}`, `--${flag}`);
   }
   if (Object.keys(tlsFlags).length > 0) flagLayer.tls = tlsFlags;
+  if (flags.values["no-prefix-cache"]) {
+    flagLayer.prefixCache = false;
+    origins.set("prefixCache", "--no-prefix-cache");
+  }
   if (flags.values.auth) {
     flagLayer.auth = { required: true };
     origins.set("auth.required", "--auth");
@@ -155,6 +159,7 @@ function parseFlags(argv: string[]) {
         role: { type: "string" },
         nats: { type: "string" },
         auth: { type: "boolean" },
+        "no-prefix-cache": { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "otlp-traces-endpoint": { type: "string" },
