@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
 import { createOnnxPipeline, type OnnxPipeline } from "@modelnode/onnx";
-import type { ChatMessage, GenerateRequest } from "@modelnode/core/pipeline";
+import type { ChatMessage, GenerateRequest, Usage } from "@modelnode/core/pipeline";
 import { REPO_ROOT } from "../support/paths.js";
 
 const MODEL_DIR = join(REPO_ROOT, "models", "gpt2-small");
@@ -90,7 +90,7 @@ async function chat(): Promise<void> {
     const started = performance.now();
     let ms = NaN;
     let text = "";
-    let usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 as number | undefined };
+    let usage: Usage = { promptTokens: 0, completionTokens: 0 };
     for await (const event of on.stream({ modelId: "bench", messages, maxTokens: 24 })) {
       if (event.kind === "text") {
         if (Number.isNaN(ms)) ms = performance.now() - started;
