@@ -28,7 +28,7 @@ const arg = (name: string, fallback: number) => {
 const THREADS = arg("threads", 0);
 const BLOCK = arg("block", 16);
 const SYSTEM =
-  "You are the support assistant of a company that sells bicycles, spare parts and repairs. Answer politely, in short sentences, and say when you do not know. ".repeat(33);
+  "You are the support assistant of a company that sells bicycles, spare parts and repairs. Answer politely, in short sentences, and say when you do not know. ".repeat(30);
 const QUESTIONS = [
   "How do I fix a flat tyre?",
   "What does a new chain cost?",

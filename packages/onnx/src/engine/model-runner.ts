@@ -76,6 +76,8 @@ export class ModelRunner {
   /** Generations that were prefilled and wait to join the decode batch. */
   private joining: Joiner[] = [];
   private iteration = 0;
+  /** What the last prefill run leaves in the prefix cache: sequences, their rows, the tokens those hold. */
+  private readonly toStore: [readonly number[], RowRef, number][] = [];
   readonly batchable: boolean;
   /** Runs made and rows they served, per kind (prefill, decode): the batching actually achieved. */
   readonly counts = { prefillRuns: 0, prefillRows: 0, decodeRuns: 0, decodeRows: 0 };
@@ -186,6 +188,7 @@ export class ModelRunner {
     for (const { row } of this.joining.splice(0)) this.hooks.generationFailed(row, error);
     for (const row of this.decode.rows()) if (!row.done) this.hooks.generationFailed(row, error);
     this.decode = this.decodeBatches();
+    this.toStore.length = 0;
   }
 
   async iterate(): Promise<void> {
@@ -196,6 +199,8 @@ export class ModelRunner {
     if (group.length > 0) {
       await this.prefill(group);
       this.hooks.prefilled();
+      // Only once the first tokens and step answers are out: copying a long prompt's blocks takes a while.
+      for (const [ids, source, held] of this.toStore.splice(0)) this.prefixCache?.store(ids, source, held);
     }
     const t1 = performance.now();
     this.decode.leave(this.iteration);
@@ -266,7 +271,7 @@ export class ModelRunner {
       item.source = { batch, row };
       if (!fed[row]) return;
       this.prefilling.splice(this.prefilling.indexOf(item), 1);
-      if (item.generation) this.prefixCache?.store(item.generation.sequence, item.source, batch.keptColumns(row));
+      if (item.generation) this.toStore.push([item.generation.sequence, item.source, batch.keptColumns(row)]);
       if (item.step) this.finishStep(item.step, item.source, logits![row]);
       else this.firstTokens(item, logits![row]);
     });
@@ -296,7 +301,7 @@ export class ModelRunner {
     session.lastStep = job.step;
     if (job.step === 0) session.tokenIds = [...job.inputIds];
     else session.tokenIds.push(...job.inputIds);
-    if (session.cacheable) this.prefixCache?.store(session.tokenIds, { batch: session.cache, row: 0 }, session.length);
+    if (session.cacheable) this.toStore.push([session.tokenIds, { batch: session.cache, row: 0 }, session.length]);
     const nextTokenId = argmax(logits);
     this.hooks.stepDone(job, {
       sessionId: session.id,
