@@ -17,7 +17,7 @@ import { GrammarGate } from "./grammar-gate.js";
 import { KvBatch } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
-import { PrefixCache } from "./prefix-cache.js";
+import { prefixCacheFor, prefixCacheStats } from "./prefix-cache.js";
 import { checkContext } from "./request-checks.js";
 import { checkStep } from "./step-requests.js";
 import { StepSessionStore } from "./step-sessions.js";
@@ -58,7 +58,7 @@ export class Engine {
     const byModel = new Map<LoadedModel, ModelRunner>();
     for (const [id, model] of models) {
       let runner = byModel.get(model);
-      if (!runner) byModel.set(model, (runner = new ModelRunner(model, limits, hooks, this.prefixCacheFor(model))));
+      if (!runner) byModel.set(model, (runner = new ModelRunner(model, limits, hooks, prefixCacheFor(model, limits, (bytes) => this.admission.committedBytes() + bytes <= limits.maxCacheBytes))));
       this.runners.set(id, runner);
     }
     this.distinctRunners = [...byModel.values()];
@@ -80,16 +80,6 @@ export class Engine {
         this.scheduleFlush();
       },
       masked: () => this.wake(),
-    });
-  }
-
-  /** A model's prefix cache, when the node keeps them and the model has a KV cache (a graph without one re-runs everything anyway). */
-  private prefixCacheFor(model: LoadedModel): PrefixCache | undefined {
-    if (!this.limits.prefixCache || model.signature.cache.length === 0) return undefined;
-    return new PrefixCache(model, {
-      blockTokens: this.limits.prefixCacheBlockTokens,
-      maxBytes: Math.floor(this.limits.maxCacheBytes * this.limits.prefixCacheShare),
-      fits: (bytes) => this.admission.committedBytes() + bytes <= this.limits.maxCacheBytes,
     });
   }
 
@@ -333,14 +323,6 @@ export class Engine {
       for (const key of Object.keys(runs) as (keyof typeof runs)[]) runs[key] += runner.counts[key];
     }
     for (const session of this.sessions.values()) batches.add(session.cache);
-    const prefix = { prefixCacheBytes: 0, prefixCacheBlocks: 0, prefixCacheQueries: 0, prefixCacheHits: 0, prefixCacheEvictions: 0 };
-    for (const cache of this.distinctRunners.flatMap((runner) => runner.prefixCache ?? [])) {
-      prefix.prefixCacheBytes += cache.bytes;
-      prefix.prefixCacheBlocks += cache.size;
-      prefix.prefixCacheQueries += cache.queries;
-      prefix.prefixCacheHits += cache.hits;
-      prefix.prefixCacheEvictions += cache.evicted;
-    }
     let cacheBytes = 0; // running generations' and sessions' (prefixCacheBytes apart)
     for (const batch of batches) cacheBytes += batch.cacheBytes;
     return {
@@ -356,7 +338,7 @@ export class Engine {
       sessionsExpired: this.sessions.expired,
       sessionsEvicted: this.sessions.evicted,
       ...runs,
-      ...prefix,
+      ...prefixCacheStats(this.distinctRunners.flatMap((runner) => runner.prefixCache ?? [])),
     };
   }
 

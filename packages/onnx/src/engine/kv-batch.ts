@@ -22,10 +22,11 @@
 import { Tensor, type InferenceSession } from "onnxruntime-node";
 import { halfToFloat } from "../shared/float16.js";
 import type { LoadedModel } from "./loaded-model.js";
+import { allocateCache, copySegments, type CacheData } from "./kv-copy.js";
 import { guardedRun } from "./run-guard.js";
 
-/** One cache tensor's elements (float32, or float16 as raw bits). */
-export type CacheData = Float32Array | Uint16Array;
+export type { CacheData };
+
 
 /** What a row feeds in one run: token ids and, optionally, their mask (1 = attend; default all 1). */
 export interface RowInput {
@@ -373,36 +374,4 @@ export function lastColumnLogits(logits: Tensor, rows: number, columns: number, 
   if (logits.type === "float32") return Array.from({ length: rows }, (_, row) => (logits.data as Float32Array).subarray(...last(row)));
   if (logits.type === "float16") return Array.from({ length: rows }, (_, row) => halfToFloat((logits.data as Uint16Array).subarray(...last(row))));
   throw new Error(`logits are ${logits.type}; only float32 and float16 logits are supported`);
-}
-
-export function allocateCache(type: Tensor.Type, length: number): CacheData {
-  if (type === "float32") return new Float32Array(length);
-  if (type === "float16") return new Uint16Array(length);
-  throw new Error(`unsupported cache element type ${type}`);
-}
-
-/**
- * Copies the `segments` (column runs) of `sourceRow` in a [*, heads, sourceColumns, headDim] tensor
- * to `targetRow` of a [*, heads, targetColumns, headDim] tensor, packed from column `targetStart`.
- */
-function copySegments(
-  source: CacheData,
-  sourceColumns: number,
-  sourceRow: number,
-  segments: readonly [number, number][],
-  target: CacheData,
-  targetColumns: number,
-  targetRow: number,
-  targetStart: number,
-  heads: number,
-  headDim: number,
-): void {
-  for (let h = 0; h < heads; h++) {
-    const from = (sourceRow * heads + h) * sourceColumns * headDim;
-    let to = ((targetRow * heads + h) * targetColumns + targetStart) * headDim;
-    for (const [start, end] of segments) {
-      target.set(source.subarray(from + start * headDim, from + end * headDim), to);
-      to += (end - start) * headDim;
-    }
-  }
 }

@@ -15,9 +15,11 @@
  * The budget (admission.ts) counts the cache's bytes with the generations' reservations and the
  * sessions' caches; a block is stored only when it fits beside them and within `maxBytes`.
  */
+import type { EngineLimits } from "../messages/engine-protocol.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { extendBlockHashes } from "./block-hashes.js";
-import { allocateCache, KvBatch, type CacheData, type RowRef } from "./kv-batch.js";
+import { KvBatch, type RowRef } from "./kv-batch.js";
+import { allocateCache, type CacheData } from "./kv-copy.js";
 
 export interface PrefixCacheSettings {
   /** Tokens per block. */
@@ -36,6 +38,28 @@ interface Block {
 }
 
 let clock = 0;
+
+/**
+ * A model's prefix cache, when the node keeps them (`limits.prefixCache`) and the model has a KV
+ * cache (a graph without one re-runs every sequence whole anyway).
+ */
+export function prefixCacheFor(model: LoadedModel, limits: EngineLimits, fits: PrefixCacheSettings["fits"]): PrefixCache | undefined {
+  if (!limits.prefixCache || model.signature.cache.length === 0) return undefined;
+  return new PrefixCache(model, { blockTokens: limits.prefixCacheBlockTokens, maxBytes: Math.floor(limits.maxCacheBytes * limits.prefixCacheShare), fits });
+}
+
+/** The caches' figures for stats(): what they keep, and prompt tokens looked up and found (vLLM's names), blocks evicted. */
+export function prefixCacheStats(caches: readonly PrefixCache[]) {
+  const stats = { prefixCacheBytes: 0, prefixCacheBlocks: 0, prefixCacheQueries: 0, prefixCacheHits: 0, prefixCacheEvictions: 0 };
+  for (const cache of caches) {
+    stats.prefixCacheBytes += cache.bytes;
+    stats.prefixCacheBlocks += cache.size;
+    stats.prefixCacheQueries += cache.queries;
+    stats.prefixCacheHits += cache.hits;
+    stats.prefixCacheEvictions += cache.evicted;
+  }
+  return stats;
+}
 
 export class PrefixCache {
   /** By chained hash; in the order of their last use (the first is the least recently used). */
