@@ -12,7 +12,7 @@
  *   the new turn added (the previous answer's end and the new question) — the target is that
  *   only those are prefilled (less the part of the last block the cache keeps whole).
  *
- *   node test/dist/bench/prefix.js [--threads N] [--block 16]
+ *   node test/dist/bench/prefix.js [--threads N] [--block 16] [--part system|chat|all]
  */
 import { join } from "node:path";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
@@ -83,32 +83,41 @@ async function chat(): Promise<void> {
   const on = await pipelineWith(true);
   const messages: ChatMessage[] = [{ role: "system", content: SYSTEM.slice(0, 600) }];
   console.log(`\n5-turn chat (cache on; block ${BLOCK} tokens): per turn`);
-  console.log("  turn  prompt  cached  prefilled  new-turn tokens  time to first token");
-  let before = 0;
+  console.log("  turn  prompt  cached  prefilled  new-turn tokens  same ids  time to first token");
+  let previous: number[] = []; // the previous turn's prompt and generated ids: what the cache holds
   for (const [turn, question] of QUESTIONS.slice(0, 5).entries()) {
     messages.push({ role: "user", content: question });
+    const ids = await on.tokenizeChat!("bench", messages);
+    let same = 0;
+    while (same < Math.min(ids.length, previous.length) && ids[same] === previous[same]) same++;
     const started = performance.now();
     let ms = NaN;
     let text = "";
+    const generated: number[] = [];
     let usage: Usage = { promptTokens: 0, completionTokens: 0 };
     for await (const event of on.stream({ modelId: "bench", messages, maxTokens: 24 })) {
       if (event.kind === "text") {
         if (Number.isNaN(ms)) ms = performance.now() - started;
         text += event.text;
+        generated.push(...(event.tokenIds ?? []));
       } else usage = event.result.usage;
     }
     const cached = usage.cachedTokens ?? 0;
-    const added = usage.promptTokens - before;
-    console.log(`  ${String(turn + 1).padStart(4)}  ${String(usage.promptTokens).padStart(6)}  ${String(cached).padStart(6)}  ${String(usage.promptTokens - cached).padStart(9)}  ${String(turn === 0 ? usage.promptTokens : added).padStart(15)}  ${ms.toFixed(0).padStart(17)} ms`);
-    before = usage.promptTokens + usage.completionTokens;
+    const added = usage.promptTokens - previous.length;
+    const cells = [turn + 1, usage.promptTokens, cached, usage.promptTokens - cached, turn === 0 ? usage.promptTokens : added, same];
+    console.log(`  ${cells.map((cell, i) => String(cell).padStart([4, 6, 6, 9, 15, 8][i])).join("  ")}  ${ms.toFixed(0).padStart(17)} ms`);
+    previous = [...ids, ...generated];
     messages.push({ role: "assistant", content: text });
   }
   await on.close();
-  console.log("  (new-turn tokens: the prompt less the previous turn's prompt and answer; prefilled ≤ those + one block)");
+  console.log("  new-turn tokens: the prompt less the previous turn's prompt and answer; same ids: how far the prompt's ids");
+  console.log("  equal the previous prompt's and answer's: what the cache can hold of it (less where the answer's text re-encodes to");
+  console.log("  other ids: BPE may merge a random model's tokens differently); cached: those, in whole blocks.");
 }
 
 const started = performance.now();
 const { built } = buildModel({ out: MODEL_DIR, model: "gpt2-small", ifMissing: true });
 if (built) console.error(`built the bench model (${JSON.stringify(MODEL_PRESETS["gpt2-small"])}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-await systemPrompt();
-await chat();
+const part = process.argv.includes("--part") ? process.argv[process.argv.indexOf("--part") + 1] : "all";
+if (part !== "chat") await systemPrompt();
+if (part !== "system") await chat();
