@@ -49,7 +49,6 @@ describe("prefix cache through the pipeline", () => {
   });
 
   test("the same prompt again hits all but its last token, whatever its length around a block boundary", async () => {
-    const ids = await cached.tokenize("tiny", "one two three four five six seven eight nine ten ".repeat(8));
     const words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon ".repeat(4);
     for (const length of [BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK - 1, 3 * BLOCK, 3 * BLOCK + 1]) {
       const prompt = await cached.detokenize("tiny", (await cached.tokenize("tiny", words)).ids.slice(0, length));
@@ -59,7 +58,6 @@ describe("prefix cache through the pipeline", () => {
       const expected = Math.min(Math.floor(again.usage.promptTokens / BLOCK) * BLOCK, again.usage.promptTokens - 1);
       assert.equal(again.usage.cachedTokens ?? 0, expected, `prompt of ${again.usage.promptTokens} tokens`);
     }
-    assert.ok(ids.ids.length > 0);
   });
 
   test("rows with different hit lengths run in one batch and answer as without the cache", async () => {
