@@ -39,7 +39,7 @@ test("messages.create (greedy) gives the OpenAI chat completion's text and token
   assert.ok((completion.choices[0].message.content ?? "").length > 0);
   assert.equal(block.type === "text" && block.text, completion.choices[0].message.content);
   assert.equal(message.stop_reason, completion.choices[0].finish_reason === "length" ? "max_tokens" : "end_turn");
-  assert.equal(message.usage.input_tokens, completion.usage?.prompt_tokens);
+  assert.equal(promptOf(message.usage), completion.usage?.prompt_tokens);
   assert.equal(message.usage.output_tokens, completion.usage?.completion_tokens);
 });
 
@@ -60,7 +60,7 @@ test("streamed (messages.stream): Anthropic's events in order, deltas spelling t
   const wholeText = whole.content[0].type === "text" ? whole.content[0].text : undefined;
   assert.equal(text, wholeText);
   assert.equal(final.content[0].type === "text" && final.content[0].text, wholeText);
-  assert.deepEqual([final.stop_reason, final.usage.input_tokens, final.usage.output_tokens], [whole.stop_reason, whole.usage.input_tokens, whole.usage.output_tokens]);
+  assert.deepEqual([final.stop_reason, promptOf(final.usage), final.usage.output_tokens], [whole.stop_reason, promptOf(whole.usage), whole.usage.output_tokens]);
 
   const raw = await anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 10, ...GREEDY, stream: true, ...chat });
   const rawTypes: string[] = [];
@@ -68,10 +68,15 @@ test("streamed (messages.stream): Anthropic's events in order, deltas spelling t
   assert.deepEqual(rawTypes, types);
 });
 
+/** The whole prompt: Anthropic's input_tokens count what follows the prefix cache's part (cache_read_input_tokens). */
+function promptOf(usage: { input_tokens: number; cache_read_input_tokens?: number | null }): number {
+  return usage.input_tokens + (usage.cache_read_input_tokens ?? 0);
+}
+
 test("count_tokens: the chat rendered with the model's template, as many tokens as a generation's input", async () => {
   const counted = await anthropic.messages.countTokens({ model: "tiny-gpt2", ...chat });
   const message = await anthropic.messages.create({ model: "tiny-gpt2", max_tokens: 1, ...chat });
-  assert.equal(counted.input_tokens, message.usage.input_tokens);
+  assert.equal(counted.input_tokens, promptOf(message.usage));
   const shorter = await anthropic.messages.countTokens({ model: "tiny-gpt2", messages: [{ role: "user", content: "Hi" }] });
   assert.ok(shorter.input_tokens < counted.input_tokens);
 });

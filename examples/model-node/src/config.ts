@@ -70,6 +70,9 @@ const pipelineLimits = {
   maxConcurrentGenerations: atLeast(1).optional(),
   /** Prompt tokens fed per scheduler iteration (long prompts in chunks of this size). */
   prefillChunkTokens: atLeast(1).optional(),
+  /** Prefix cache (top-level prefixCache turns it off): tokens per cached block, and the most of maxCacheBytes the blocks may hold. */
+  prefixCacheBlockTokens: atLeast(1).max(1024, { error: "expected an integer from 1 to 1024" }).optional(),
+  prefixCacheShare: z.number({ error: "expected a number from 0 to 1" }).min(0, { error: "expected a number from 0 to 1" }).max(1, { error: "expected a number from 0 to 1" }).optional(),
   maxQueuedGenerations: atLeast(0).optional(),
   /** Ceiling on generated tokens per request (inference max_tokens above it is VALIDATION_FAILED). */
   maxTokens: atLeast(1).optional(),
@@ -219,6 +222,8 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       threads: intBetween(1, 256).optional(),
       /** Let ONNX Runtime's threads spin while waiting for work (default false). */
       spinning: z.boolean({ error: "expected true or false" }).optional(),
+      /** Automatic prefix caching (default true; --no-prefix-cache): docs/engine.md, "Prefix cache". */
+      prefixCache: z.boolean({ error: "expected true or false" }).optional(),
       /** How long SIGTERM/SIGINT lets in-flight requests finish before cancelling them. */
       shutdownTimeoutMs: atLeast(0).default(10_000),
       /** Server ping period (core default 25 000, the field's node). */

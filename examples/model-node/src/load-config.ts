@@ -135,6 +135,10 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     const layer = sectionOf(names.map(([flag, key]) => [`--${flag}`, key, flags.values[flag]]), section, cwd, origins);
     if (layer) flagLayer[section] = layer;
   }
+  if (flags.values["no-prefix-cache"]) {
+    flagLayer.prefixCache = false;
+    origins.set("prefixCache", "--no-prefix-cache");
+  }
   if (flags.values.auth) {
     flagLayer.auth = { required: true };
     origins.set("auth.required", "--auth");
@@ -218,6 +222,7 @@ function parseFlags(argv: string[]) {
         "nats-tls-cert": { type: "string" },
         "nats-tls-key": { type: "string" },
         auth: { type: "boolean" },
+        "no-prefix-cache": { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "otlp-traces-endpoint": { type: "string" },

@@ -20,6 +20,8 @@ export const USAGE = `Usage: model-node [options]
   --model-load-timeout <dur> how long a request waits for its model to load (default 2m)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
   --threads <n>         ONNX Runtime threads per model (default: CPUs, at most 4) env MODELNODE_THREADS
+  --no-prefix-cache     keep no prefix cache (config "prefixCache": false; block size and share:
+                        limits.prefixCacheBlockTokens, limits.prefixCacheShare; docs/engine.md)
   --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED
   --tls-cert <file>     serve wss:// with this PEM certificate (needs --tls-key)  env MODELNODE_TLS_CERT
   --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY

@@ -131,7 +131,8 @@ export class ServedStream {
           const result = { ...event.result };
           if (resume && !exact) {
             const promptTokens = await pipeline.countTokens(call.modelId, call.prompt ?? "").catch(() => result.usage.promptTokens);
-            result.usage = { promptTokens, completionTokens: resume.pieces + result.usage.completionTokens };
+            const cached = result.usage.cachedTokens;
+            result.usage = { promptTokens, completionTokens: resume.pieces + result.usage.completionTokens, ...(cached !== undefined ? { cachedTokens: Math.min(cached, promptTokens) } : {}) };
           }
           this.send({ t: "done", attempt: call.attempt, seq: ++this.seq, result });
         }

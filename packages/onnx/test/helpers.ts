@@ -89,7 +89,9 @@ export async function streamed(events: AsyncIterable<GenerationEvent>): Promise<
 /** A result without its timings (which differ run to run): what "the same output" compares. */
 export function outcome(result: GenerationResult): Omit<GenerationResult, "timings"> {
   const { timings: _timings, ...rest } = result;
-  return rest;
+  // How much of the prompt the prefix cache served depends on what ran before, not the outcome.
+  const { cachedTokens: _cached, ...usage } = rest.usage;
+  return { ...rest, usage };
 }
 
 /**

@@ -125,7 +125,8 @@ describe("step session limits", () => {
 
   test("the cache byte limit evicts idle sessions to make room", async (t) => {
     const perToken = 512; // the tiny model's cache: 2 layers × (key + value) × 4 heads × 8 dims × 4 bytes
-    const pipeline = await tinyPipeline({ maxCacheBytes: 600 * perToken });
+    // Sessions alone: no cached prefix blocks beside them (prefix-cache-pipeline.test.ts has those).
+    const pipeline = await tinyPipeline({ maxCacheBytes: 600 * perToken, prefixCache: false });
     t.after(() => pipeline.close());
     const tokens = (n: number) => Array.from({ length: n }, (_, i) => i + 100);
     await pipeline.step(step("big1", 0, tokens(400)));

@@ -14,6 +14,8 @@ export type ContentBlock = TextBlock | ToolUseBlock;
 export interface AnthropicUsage {
   input_tokens: number;
   output_tokens: number;
+  /** Prompt tokens read from the pipeline's prefix cache (Anthropic's field; then input_tokens counts the rest). */
+  cache_read_input_tokens?: number;
 }
 
 /** What POST /v1/messages answers (without `stream`). */
@@ -47,7 +49,10 @@ export function stopOf(result: GenerationResult, calls = 0): { stop_reason: Anth
 }
 
 export function usageOf(result: GenerationResult): AnthropicUsage {
-  return { input_tokens: result.usage.promptTokens, output_tokens: result.usage.completionTokens };
+  const cached = result.usage.cachedTokens;
+  if (cached === undefined) return { input_tokens: result.usage.promptTokens, output_tokens: result.usage.completionTokens };
+  // Anthropic's input_tokens are the tokens after the last cache read: the total is their sum.
+  return { input_tokens: result.usage.promptTokens - cached, output_tokens: result.usage.completionTokens, cache_read_input_tokens: cached };
 }
 
 /** A call as a tool_use block: Anthropic's id ("toolu_…") and the input parsed back into an object. */

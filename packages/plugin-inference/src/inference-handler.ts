@@ -163,6 +163,7 @@ export class InferenceRequestHandler {
       finish_reason: calls.length > 0 && result.finishReason === "stop" ? "tool_calls" : result.finishReason,
       usage: { prompt_tokens: result.usage.promptTokens, completion_tokens: result.usage.completionTokens },
     };
+    if (result.usage.cachedTokens !== undefined) response.usage.cached_tokens = result.usage.cachedTokens;
     if (calls.length > 0) response.tool_calls = calls;
     if (logprobs) response.logprobs = wireLogprobs(result.logprobs ?? []);
     return response;

@@ -142,7 +142,11 @@ export const inferenceResponseSchema = z.object({
   finish_reason: z
     .enum(["stop", "length", "cancelled", "tool_calls"])
     .describe('"length": max_tokens or the context length reached; "stop": the end-of-sequence token or a stop sequence; "tool_calls": it ended after tool calls; "cancelled": inference_cancel, or the node began shutting down.'),
-  usage: z.object({ prompt_tokens: count(), completion_tokens: count() }),
+  usage: z.object({
+    prompt_tokens: count(),
+    completion_tokens: count(),
+    cached_tokens: count().optional().describe("Prompt tokens served by the node's prefix cache instead of being computed (absent when none, or when the model's pipeline cannot say)."),
+  }),
   logprobs: z.array(tokenLogprobSchema).optional().describe("With logprobs: true: one entry per generated token whose text is in text."),
 });
 export type InferenceResponse = z.infer<typeof inferenceResponseSchema>;

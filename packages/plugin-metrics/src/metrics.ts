@@ -61,6 +61,8 @@ const PIPELINE_COUNTERS = [
   ["modelUnloads", "model_unloads_total", "Models unloaded (idle past their keep-alive, to make room, or on close)."],
   ["modelLoadFailures", "model_load_failures_total", "Model loads that failed."],
   ["modelLoadSeconds", "model_load_seconds_total", "Time spent loading models on demand, summed over loads."],
+  ["prefixCacheQueries", "prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache (vLLM's prefix_cache_queries; 0 when the pipeline has none)."],
+  ["prefixCacheHits", "prefix_cache_hits_total", "Prompt tokens found in the prefix cache, not computed (vLLM's prefix_cache_hits; hits / queries is the hit rate)."],
 ] as const;
 
 export interface MetricsSources {
@@ -164,6 +166,8 @@ export class ServingMetrics implements GenerationObserver {
     if (sources.workerLoads) registerWorkerMetrics(this.registry, p, sources.workerLoads);
     pipelineGauge("models_loaded", "Models loaded on demand and in memory now (0 when the pipeline does not load on demand).", (s) => s.modelsLoaded);
     pipelineGauge("models_loaded_bytes", "Estimated memory of the models loaded on demand.", (s) => s.modelBytesLoaded);
+    pipelineGauge("prefix_cache_bytes", "Bytes of token blocks kept in the prefix cache (0 when the pipeline has none).", (s) => s.prefixCacheBytes);
+    pipelineGauge("prefix_cache_blocks", "Token blocks kept in the prefix cache (0 when the pipeline has none).", (s) => s.prefixCacheBlocks);
     for (const [figure, name, help] of PIPELINE_COUNTERS) {
       new Counter({
         name: `${p}${name}`,

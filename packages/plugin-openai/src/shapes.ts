@@ -13,6 +13,8 @@ export interface OpenAIUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** When the pipeline says: prompt tokens served by its prefix cache (0 when none). */
+  prompt_tokens_details?: { cached_tokens: number };
 }
 
 /** A chat token's log probability (`choices[].logprobs.content[]`). */
@@ -119,7 +121,11 @@ export interface Shape<Whole, Chunk> {
 export function usageOf(results: GenerationResult[]): OpenAIUsage {
   const promptTokens = results[0]?.usage.promptTokens ?? 0;
   const completionTokens = results.reduce((sum, result) => sum + result.usage.completionTokens, 0);
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  const usage: OpenAIUsage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  // A pipeline with a prefix cache reports cachedTokens (absent: none cached); one without says nothing.
+  const cached = results.find((result) => result.usage.cachedTokens !== undefined)?.usage.cachedTokens;
+  if (cached !== undefined) usage.prompt_tokens_details = { cached_tokens: cached };
+  return usage;
 }
 
 export function chatLogprobs(entries: readonly TokenLogprob[]): ChatLogprobs {

@@ -230,6 +230,11 @@ export interface ResumeFrom {
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /**
+   * Prompt tokens whose keys and values came from the pipeline's prefix cache instead of being
+   * computed (OpenAI's `prompt_tokens_details.cached_tokens`); a pipeline that cannot say leaves it out.
+   */
+  cachedTokens?: number;
 }
 
 export interface GenerationResult {
@@ -294,7 +299,13 @@ export interface PipelineStats {
   cacheBytes: number;
   /** Generations waiting for a batch slot or cache memory (0 for a pipeline without a queue). */
   queuedGenerations: number;
-  /** More figures, each a number (/stats shows them as they are). */
+
+  /**
+   * More figures, each a number (/stats shows them as they are). A pipeline with a prefix cache
+   * reports `prefixCacheBytes` and `prefixCacheBlocks` (what it keeps), `prefixCacheQueries` and
+   * `prefixCacheHits` (prompt tokens looked up in it and found there since it started: vLLM's
+   * prefix_cache_queries / _hits); the metrics plugin exports them.
+   */
   [key: string]: number;
 }
 

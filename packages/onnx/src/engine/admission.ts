@@ -16,6 +16,7 @@ import { errors } from "@modelnode/core/pipeline";
 import type { EngineLimits } from "../messages/engine-protocol.js";
 import type { GenerationRow } from "./generation-row.js";
 import type { ModelRunner } from "./model-runner.js";
+import type { PrefixCache } from "./prefix-cache.js";
 import type { StepSession, StepSessionStore } from "./step-sessions.js";
 
 type AdmissionLimits = Pick<EngineLimits, "maxBatchSize" | "maxQueuedGenerations" | "maxCacheBytes">;
@@ -30,12 +31,15 @@ interface Queued {
 export class Admission {
   private readonly queue: Queued[] = [];
   private waitingRows = 0;
-  /** Admitted generations → their reserved cache bytes. */
-  private readonly reservations = new Map<GenerationRow, number>();
+  /** Admitted generations → their reserved cache bytes (and runner). */
+  private readonly reservations = new Map<GenerationRow, { bytes: number; runner: ModelRunner }>();
 
   constructor(
     private readonly limits: AdmissionLimits,
     private readonly sessions: StepSessionStore,
+    private readonly runners: readonly ModelRunner[] = [],
+    /** The models' prefix caches: their blocks count, and are evicted first to make room. */
+    private readonly prefixCaches: readonly PrefixCache[] = [],
   ) {}
 
   /** Generations waiting for batch room or memory (a group's each count). */
@@ -101,6 +105,9 @@ export class Admission {
    * rows, or an idle model) and memory allows.
    */
   admit(): void {
+    // Running batches may come to need more than was promised when they were admitted (a row
+    // joining a wider batch is padded to its width): cached blocks give way first.
+    while (this.committedBytes() > this.limits.maxCacheBytes && this.evictOldestBlock());
     const full = new Set<ModelRunner>();
     for (let i = 0; i < this.queue.length; ) {
       const { rows, runner, reservedBytes } = this.queue[i];
@@ -114,24 +121,55 @@ export class Admission {
       this.queue.splice(i, 1);
       this.waitingRows -= rows.length;
       for (const row of rows) {
-        this.reservations.set(row, reservedBytes);
+        this.reservations.set(row, { bytes: reservedBytes, runner });
         row.admitted();
       }
       runner.startGeneration(rows[0], rows.slice(1));
     }
   }
 
-  /** Evicts idle sessions (never `keep`) until `bytes` more fit the budget; false when they cannot. */
+  /**
+   * Evicts cached prefix blocks (least recently used first), then idle sessions (never `keep`),
+   * until `bytes` more fit the budget; false when they cannot (then it evicts nothing).
+   */
   makeRoom(bytes: number, keep?: StepSession): boolean {
-    return this.sessions.evictUntil(() => this.committedBytes() + bytes <= this.limits.maxCacheBytes, keep);
+    const fits = () => this.committedBytes() + bytes <= this.limits.maxCacheBytes;
+    if (fits()) return true;
+    let evictable = this.prefixBytes();
+    for (const session of this.sessions.values()) if (!session.busy && session !== keep) evictable += this.sessionBytes(session);
+    if (this.committedBytes() - evictable + bytes > this.limits.maxCacheBytes) return false;
+    while (!fits() && this.evictOldestBlock());
+    return this.sessions.evictUntil(fits, keep);
   }
 
-  /** Cache bytes promised: admitted generations' worst cases and every session's (planned) cache. */
+  /**
+   * Cache bytes promised: the cached prefix blocks, every session's (planned) cache, and per
+   * model the admitted generations' worst cases — or what their batches hold now, when that is
+   * more (padding to the longest row, and slots freed by finished rows until they are removed or
+   * reused: a reservation is released when its generation ends, its slot a little later).
+   */
   committedBytes(): number {
-    let total = 0;
-    for (const bytes of this.reservations.values()) total += bytes;
+    let total = this.prefixBytes();
     for (const session of this.sessions.values()) total += this.sessionBytes(session);
+    const reserved = new Map<ModelRunner, number>();
+    for (const { bytes, runner } of this.reservations.values()) reserved.set(runner, (reserved.get(runner) ?? 0) + bytes);
+    for (const runner of this.runners) total += Math.max(reserved.get(runner) ?? 0, runner.generationBytes);
+    // Runners the admission was not told of (tests): their reservations alone.
+    for (const [runner, bytes] of reserved) if (!this.runners.includes(runner)) total += bytes;
     return total;
+  }
+
+  private prefixBytes(): number {
+    let bytes = 0;
+    for (const cache of this.prefixCaches) bytes += cache.bytes;
+    return bytes;
+  }
+
+  /** Evicts the least recently used block of all the models' caches; false when they are empty. */
+  private evictOldestBlock(): boolean {
+    let oldest: PrefixCache | undefined;
+    for (const cache of this.prefixCaches) if (cache.size > 0 && (!oldest || cache.oldestUse < oldest.oldestUse)) oldest = cache;
+    return oldest?.evictOldest() !== undefined;
   }
 
   /** What a session counts for: a busy one, the larger of what it holds and what its step will. */

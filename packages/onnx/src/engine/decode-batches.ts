@@ -43,6 +43,8 @@ export class DecodeBatches {
     private readonly model: LoadedModel,
     /** False: every generation runs as a batch of its own (graphs that cannot batch). */
     private readonly batchable: boolean,
+    /** Called for each finished or cancelled row as it frees its slot, its cache still there. */
+    private readonly leaving?: (row: GenerationRow, ref: RowRef) => void,
   ) {}
 
   get batches(): KvBatch<GenerationRow>[] {
@@ -86,6 +88,7 @@ export class DecodeBatches {
       entry.batch.owners.forEach((row, slot) => {
         if (!row || !(row.done || row.cancelled)) return;
         row.finish("cancelled"); // no-op when it already finished
+        this.leaving?.(row, { batch: entry.batch, row: slot });
         entry.batch.owners[slot] = null;
         entry.freedAt.set(slot, iteration);
       });

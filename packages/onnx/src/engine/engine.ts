@@ -17,6 +17,7 @@ import { GrammarGate } from "./grammar-gate.js";
 import { KvBatch } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
+import { prefixCacheFor, prefixCacheStats } from "./prefix-cache.js";
 import { checkContext } from "./request-checks.js";
 import { checkStep } from "./step-requests.js";
 import { StepSessionStore } from "./step-sessions.js";
@@ -57,7 +58,7 @@ export class Engine {
     const byModel = new Map<LoadedModel, ModelRunner>();
     for (const [id, model] of models) {
       let runner = byModel.get(model);
-      if (!runner) byModel.set(model, (runner = new ModelRunner(model, limits, hooks)));
+      if (!runner) byModel.set(model, (runner = new ModelRunner(model, limits, hooks, prefixCacheFor(model, limits, (bytes) => this.admission.committedBytes() + bytes <= limits.maxCacheBytes))));
       this.runners.set(id, runner);
     }
     this.distinctRunners = [...byModel.values()];
@@ -70,7 +71,8 @@ export class Engine {
         this.scheduleFlush();
       },
     });
-    this.admission = new Admission(limits, this.sessions);
+    const prefixCaches = this.distinctRunners.flatMap((runner) => (runner.prefixCache ? [runner.prefixCache] : []));
+    this.admission = new Admission(limits, this.sessions, this.distinctRunners, prefixCaches);
     const grammarLimits = { compileTimeoutMs: limits.grammarCompileTimeoutMs, cacheSize: limits.grammarCacheSize, jsonMaxWhitespace: limits.jsonMaxWhitespace };
     this.grammars = new GrammarGate(grammarLimits, logger, {
       failed: (row, error) => {
@@ -177,8 +179,10 @@ export class Engine {
     if (request.step === 0) {
       session.cache = KvBatch.single(model);
       session.length = 0;
+      session.cacheable = true;
       session.lastStep = -1; // until this step succeeds, no step n > 0 may follow
     }
+    if (mask?.includes(0)) session.cacheable = false; // its columns no longer match its token ids
     session.busy = true;
     session.plannedBytes = plannedBytes;
     const job: StepJob = { requestId: id, session, step: request.step, inputIds: ids, cancelled: false };
@@ -319,7 +323,7 @@ export class Engine {
       for (const key of Object.keys(runs) as (keyof typeof runs)[]) runs[key] += runner.counts[key];
     }
     for (const session of this.sessions.values()) batches.add(session.cache);
-    let cacheBytes = 0;
+    let cacheBytes = 0; // running generations' and sessions' (prefixCacheBytes apart)
     for (const batch of batches) cacheBytes += batch.cacheBytes;
     return {
       activeSessions: this.sessions.size,
@@ -334,6 +338,7 @@ export class Engine {
       sessionsExpired: this.sessions.expired,
       sessionsEvicted: this.sessions.evicted,
       ...runs,
+      ...prefixCacheStats(this.distinctRunners.flatMap((runner) => runner.prefixCache ?? [])),
     };
   }
 

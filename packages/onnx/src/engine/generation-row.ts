@@ -57,6 +57,10 @@ export class GenerationRow {
   private skipChars = 0;
   /** What the model is fed first: the prompt's ids, then a resumed generation's earlier ids. */
   readonly inputIds: number[];
+  /** Its whole sequence: `inputIds`, then every token it generated (what its cache holds, the last sampled one aside). */
+  readonly sequence: number[];
+  /** Tokens of `inputIds` that came from the prefix cache instead of being prefilled. */
+  cachedTokens = 0;
   /** Its grammar (GenerateRequest.grammar), if any. */
   constraint: GrammarConstraint | undefined;
 
@@ -73,6 +77,7 @@ export class GenerationRow {
     this.matcher = new StopSequenceMatcher(settings.stop);
     const generated = settings.resume?.generatedIds ?? [];
     this.inputIds = generated.length > 0 ? [...settings.promptIds, ...generated] : settings.promptIds;
+    this.sequence = [...this.inputIds];
   }
 
   /**
@@ -120,6 +125,11 @@ export class GenerationRow {
     return this.settings.promptIds.length + this.completionTokens;
   }
 
+  /** Tokens it may still add to its cache (what is left of its reservation). */
+  get remainingTokens(): number {
+    return this.finished ? 0 : Math.max(0, Math.min(this.settings.maxTokens - this.completionTokens, this.model.contextLength - this.length));
+  }
+
   /** Waits for its grammar's mask (holding its logits): it sits out decode runs until `retry` samples. */
   get waiting(): boolean {
     return this.constraint?.held !== undefined;
@@ -159,6 +169,7 @@ export class GenerationRow {
     }
     if (this.model.eosTokenIds.has(id)) return this.finish("stop");
     this.completionTokens++;
+    this.sequence.push(id);
     this.sink.token();
     this.pendingIds.push(id);
     if (this.pendingLogprobs) this.pendingLogprobs.push(describeLogprobs(this.model.tokenizer, id, this.sampler.lastLogprobs!, this.settings.sampling.logprobs! > 0));
@@ -170,6 +181,13 @@ export class GenerationRow {
     constraint?.advance(id);
     this.nextInput = id;
     return false;
+  }
+
+  /** Its tokens; `cachedTokens` only when the prefix cache served some (a resumed generation's earlier tokens are its completion's, not its prompt's). */
+  private usage(): GenerationResult["usage"] {
+    const usage = { promptTokens: this.settings.promptIds.length, completionTokens: this.completionTokens };
+    const cachedTokens = Math.min(this.cachedTokens, usage.promptTokens);
+    return cachedTokens > 0 ? { ...usage, cachedTokens } : usage;
   }
 
   /** Ends it without a result (the caller reports an error instead). */
@@ -203,7 +221,7 @@ export class GenerationRow {
       text: this.matcher.fullText,
       finishReason,
       ...(this.matcher.matched !== undefined ? { stopSequence: this.matcher.matched } : {}),
-      usage: { promptTokens: this.settings.promptIds.length, completionTokens: this.completionTokens },
+      usage: this.usage(),
       // Never admitted (cancelled or refused while waiting): all of its time was queue time.
       timings: { queuedMs: Math.round(((this.admittedAt ?? performance.now()) - this.createdAt) * 1000) / 1000 },
     });

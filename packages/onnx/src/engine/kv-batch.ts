@@ -22,9 +22,11 @@
 import { Tensor, type InferenceSession } from "onnxruntime-node";
 import { halfToFloat } from "../shared/float16.js";
 import type { LoadedModel } from "./loaded-model.js";
+import { allocateCache, copySegments, type CacheData } from "./kv-copy.js";
 import { guardedRun } from "./run-guard.js";
 
-type CacheData = Float32Array | Uint16Array;
+export type { CacheData };
+
 
 /** What a row feeds in one run: token ids and, optionally, their mask (1 = attend; default all 1). */
 export interface RowInput {
@@ -89,7 +91,7 @@ export class KvBatch<Owner> {
     const rows = sources.length;
     const past = model.signature.cache.map((pair, p) => {
       const [, heads, , headDim] = pair.emptyDims;
-      const data = allocate(pair.type, rows * heads * columns * headDim);
+      const data = allocateCache(pair.type, rows * heads * columns * headDim);
       sources.forEach(({ batch }, r) => {
         const source = batch.past[p];
         copySegments(source.data as CacheData, batch.columns, sources[r].row, segments[r], data, columns, r, columns - lengths[r], heads, headDim);
@@ -110,6 +112,40 @@ export class KvBatch<Owner> {
       columns,
       undefined,
     );
+  }
+
+  /**
+   * A one-row batch holding `columns` tokens: per cache pair, their keys or values as a
+   * [heads, columns, head_dim] array, taken as they are (a cached prefix, engine/prefix-cache.ts).
+   */
+  static ofTokens<O>(model: LoadedModel, data: readonly CacheData[], columns: number, owner: O | null = null): KvBatch<O> {
+    const past = model.signature.cache.map((pair, p) => {
+      const [, heads, , headDim] = pair.emptyDims;
+      return new Tensor(pair.type, data[p], [1, heads, columns, headDim]);
+    });
+    const mask = new Uint8Array(Math.max(16, columns * 2));
+    mask.fill(1, 0, columns);
+    return new KvBatch<O>(model, [owner], past, [mask], [columns], columns, undefined);
+  }
+
+  /**
+   * Row `row`'s real tokens [from, to) (masked columns skipped), per cache pair copied into
+   * `targets[p]` ([heads, blockColumns, head_dim]) from column 0.
+   */
+  readTokens(row: number, from: number, to: number, targets: readonly CacheData[], blockColumns: number): void {
+    const segments: [number, number][] = [];
+    let seen = 0;
+    for (const [start, end] of this.keptSegments(row)) {
+      const a = Math.max(start, start + from - seen);
+      const b = Math.min(end, start + to - seen);
+      if (a < b) segments.push([a, b]);
+      seen += end - start;
+      if (seen >= to) break;
+    }
+    this.model.signature.cache.forEach((pair, p) => {
+      const [, heads, , headDim] = pair.emptyDims;
+      copySegments(this.past[p].data as CacheData, this.columns, row, segments, targets[p], blockColumns, 0, 0, heads, headDim);
+    });
   }
 
   get size(): number {
@@ -338,36 +374,4 @@ export function lastColumnLogits(logits: Tensor, rows: number, columns: number, 
   if (logits.type === "float32") return Array.from({ length: rows }, (_, row) => (logits.data as Float32Array).subarray(...last(row)));
   if (logits.type === "float16") return Array.from({ length: rows }, (_, row) => halfToFloat((logits.data as Uint16Array).subarray(...last(row))));
   throw new Error(`logits are ${logits.type}; only float32 and float16 logits are supported`);
-}
-
-function allocate(type: Tensor.Type, length: number): CacheData {
-  if (type === "float32") return new Float32Array(length);
-  if (type === "float16") return new Uint16Array(length);
-  throw new Error(`unsupported cache element type ${type}`);
-}
-
-/**
- * Copies the `segments` (column runs) of `sourceRow` in a [*, heads, sourceColumns, headDim] tensor
- * to `targetRow` of a [*, heads, targetColumns, headDim] tensor, packed from column `targetStart`.
- */
-function copySegments(
-  source: CacheData,
-  sourceColumns: number,
-  sourceRow: number,
-  segments: readonly [number, number][],
-  target: CacheData,
-  targetColumns: number,
-  targetRow: number,
-  targetStart: number,
-  heads: number,
-  headDim: number,
-): void {
-  for (let h = 0; h < heads; h++) {
-    const from = (sourceRow * heads + h) * sourceColumns * headDim;
-    let to = ((targetRow * heads + h) * targetColumns + targetStart) * headDim;
-    for (const [start, end] of segments) {
-      target.set(source.subarray(from + start * headDim, from + end * headDim), to);
-      to += (end - start) * headDim;
-    }
-  }
 }

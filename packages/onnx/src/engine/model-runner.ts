@@ -28,6 +28,7 @@ import type { GenerationRow } from "./generation-row.js";
 import { DecodeBatches, type Joiner } from "./decode-batches.js";
 import { KvBatch, type RowInput, type RowRef } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
+import type { PrefixCache } from "./prefix-cache.js";
 import { argmax } from "./sampler.js";
 import type { StepSession } from "./step-sessions.js";
 
@@ -75,6 +76,8 @@ export class ModelRunner {
   /** Generations that were prefilled and wait to join the decode batch. */
   private joining: Joiner[] = [];
   private iteration = 0;
+  /** What the last prefill run leaves in the prefix cache: sequences, their rows, the tokens those hold. */
+  private readonly toStore: [readonly number[], RowRef, number][] = [];
   readonly batchable: boolean;
   /** Runs made and rows they served, per kind (prefill, decode): the batching actually achieved. */
   readonly counts = { prefillRuns: 0, prefillRows: 0, decodeRuns: 0, decodeRows: 0 };
@@ -83,10 +86,18 @@ export class ModelRunner {
     readonly model: LoadedModel,
     private readonly limits: RunnerLimits,
     private readonly hooks: RunnerHooks,
+    /** Its model's prefix cache (prefix-cache.ts), when the node keeps one. */
+    readonly prefixCache?: PrefixCache,
   ) {
     const { signature } = model;
     this.batchable = signature.hasAttentionMask && signature.hasPositionIds && signature.cache.length > 0;
-    this.decode = new DecodeBatches(model, this.batchable);
+    this.decode = this.decodeBatches();
+  }
+
+  /** Rows leaving a decode batch leave their sequence's blocks in the prefix cache. */
+  private decodeBatches(): DecodeBatches {
+    const cache = this.prefixCache;
+    return new DecodeBatches(this.model, this.batchable, cache && ((row, ref) => cache.store(row.sequence, ref, ref.batch.keptColumns(ref.row))));
   }
 
   /** Generations admitted and not finished: prefilling, joining or decoding. */
@@ -106,6 +117,34 @@ export class ModelRunner {
     return this.decode.slots;
   }
 
+  /**
+   * Cache bytes the generations' batches may come to hold as they run, padding and freed slots
+   * included: a decode batch grows a column per run, every row of it, for as long as its longest
+   * remaining generation; a prefill, by its rows' input and generations. What their reservations
+   * must at least count for (a reservation is one row's worst case, unpadded).
+   */
+  get generationBytes(): number {
+    const perToken = this.model.cacheBytesPerToken;
+    let bytes = 0;
+    for (const batch of this.decode.batches) {
+      let remaining = 0;
+      for (const row of batch.owners) if (row) remaining = Math.max(remaining, row.remainingTokens);
+      bytes += batch.size * (batch.columns + remaining) * perToken;
+    }
+    const held = new Set<KvBatch<unknown>>();
+    for (const item of this.prefilling) {
+      if (!item.generation) continue;
+      held.add(item.source.batch);
+      for (const row of rowsOf(item)) bytes += (item.pending.length + row.remainingTokens) * perToken;
+    }
+    for (const { source, row } of this.joining) {
+      held.add(source.batch);
+      bytes += row.remainingTokens * perToken;
+    }
+    for (const batch of held) bytes += batch.cacheBytes;
+    return bytes;
+  }
+
   /** Every batch holding cache memory now (for byte accounting). */
   batches(): KvBatch<unknown>[] {
     return [...this.decode.batches, ...this.prefilling.map((item) => item.source.batch), ...this.joining.map((j) => j.source.batch)];
@@ -113,13 +152,21 @@ export class ModelRunner {
 
   /** Starts a generation, and the other choices of its group (`siblings`: the same input). */
   startGeneration(row: GenerationRow, siblings: GenerationRow[] = []): void {
-    const item: PrefillItem = { source: { batch: KvBatch.single(this.model), row: 0 }, pending: [...row.inputIds], generation: row, waited: 0 };
+    // From its longest cached prefix, when there is one: only the rest is prefilled.
+    const hit = this.prefixCache?.take<null>(row.sequence);
+    for (const each of [row, ...siblings]) each.cachedTokens = hit?.tokens ?? 0;
+    const source = { batch: hit?.batch ?? KvBatch.single(this.model), row: 0 };
+    const item: PrefillItem = { source, pending: row.inputIds.slice(hit?.tokens ?? 0), generation: row, waited: 0 };
     if (siblings.length > 0) item.siblings = siblings;
     this.prefilling.push(item);
   }
 
   startStep(job: StepJob, mask: number[] | undefined): void {
-    this.prefilling.push({ source: { batch: job.session.cache, row: 0 }, pending: [...job.inputIds], pendingMask: mask && [...mask], step: job, waited: 0 });
+    // Step 0 (a new or restarted session) from its longest cached prefix, unless it masks tokens.
+    const hit = job.step === 0 && job.session.cacheable ? this.prefixCache?.take<null>(job.inputIds) : undefined;
+    const skip = hit?.tokens ?? 0;
+    const source = { batch: hit?.batch ?? job.session.cache, row: 0 };
+    this.prefilling.push({ source, pending: job.inputIds.slice(skip), pendingMask: mask?.slice(skip), step: job, waited: 0 });
   }
 
   /** Every generation and step of this runner, for cancellation on close. */
@@ -140,7 +187,8 @@ export class ModelRunner {
     }
     for (const { row } of this.joining.splice(0)) this.hooks.generationFailed(row, error);
     for (const row of this.decode.rows()) if (!row.done) this.hooks.generationFailed(row, error);
-    this.decode = new DecodeBatches(this.model, this.batchable);
+    this.decode = this.decodeBatches();
+    this.toStore.length = 0;
   }
 
   async iterate(): Promise<void> {
@@ -151,6 +199,8 @@ export class ModelRunner {
     if (group.length > 0) {
       await this.prefill(group);
       this.hooks.prefilled();
+      // Only once the first tokens and step answers are out: copying a long prompt's blocks takes a while.
+      for (const [ids, source, held] of this.toStore.splice(0)) this.prefixCache?.store(ids, source, held);
     }
     const t1 = performance.now();
     this.decode.leave(this.iteration);
@@ -221,6 +271,7 @@ export class ModelRunner {
       item.source = { batch, row };
       if (!fed[row]) return;
       this.prefilling.splice(this.prefilling.indexOf(item), 1);
+      if (item.generation) this.toStore.push([item.generation.sequence, item.source, batch.keptColumns(row)]);
       if (item.step) this.finishStep(item.step, item.source, logits![row]);
       else this.firstTokens(item, logits![row]);
     });
@@ -248,6 +299,9 @@ export class ModelRunner {
     session.cache = source.batch.extract(source.row);
     session.length += job.inputIds.length;
     session.lastStep = job.step;
+    if (job.step === 0) session.tokenIds = [...job.inputIds];
+    else session.tokenIds.push(...job.inputIds);
+    if (session.cacheable) this.toStore.push([session.tokenIds, { batch: session.cache, row: 0 }, session.length]);
     const nextTokenId = argmax(logits);
     this.hooks.stepDone(job, {
       sessionId: session.id,

@@ -19,6 +19,9 @@ export interface StepSession {
   cache: KvBatch<null>;
   /** Tokens the session holds (prompt and every step's input). */
   length: number;
+  /** Those tokens' ids, in order; and whether every one is attended (no step masked any): only then are its blocks cached. */
+  tokenIds: number[];
+  cacheable: boolean;
   /** Cache bytes the session will hold once its running step is done (its budget share). */
   plannedBytes: number;
   lastStep: number;
@@ -63,7 +66,7 @@ export class StepSessionStore {
         max_sessions: this.limits.maxSessions,
       });
     }
-    const session: StepSession = { id, model, cache: KvBatch.single(model), length: 0, plannedBytes: 0, lastStep: -1, lastUsed: Date.now(), busy: false };
+    const session: StepSession = { id, model, cache: KvBatch.single(model), length: 0, tokenIds: [], cacheable: true, plannedBytes: 0, lastStep: -1, lastUsed: Date.now(), busy: false };
     this.sessions.set(id, session);
     this.startSweeping();
     return session;

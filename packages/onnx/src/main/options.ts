@@ -57,6 +57,20 @@ export interface OnnxPipelineOptions {
    * generation that does not fit waits, idle sessions are evicted to make room.
    */
   maxCacheBytes?: number;
+  /**
+   * Automatic prefix caching (default true): the keys and values of processed token blocks are
+   * kept after a request ends, and a request that starts with the same tokens (a shared system
+   * prompt, a chat's earlier turns, a restarted step session) prefills only the rest. See
+   * docs/engine.md, "Prefix cache".
+   */
+  prefixCache?: boolean;
+  /** Tokens per cached block (default 16): a prefix is found, and reused, a whole block at a time. From 1 to 1024. */
+  prefixCacheBlockTokens?: number;
+  /**
+   * Most of `maxCacheBytes` the cached blocks may hold (default 0.5). Idle blocks give way, least
+   * recently used first, to running generations and sessions whatever this share. From 0 to 1 (0: none kept).
+   */
+  prefixCacheShare?: number;
   /** Prompt tokens fed per scheduler iteration: long prompts go in chunks, short ones are batched up to this many padded tokens (default 128). */
   prefillChunkTokens?: number;
   /** Most alternatives per token a request's `logprobs` may ask for; more is INVALID_REQUEST (default 20, OpenAI's limit). */
@@ -110,6 +124,9 @@ export const DEFAULT_OPTIONS = {
   maxSessions: 64,
   sessionIdleMs: 300_000,
   maxCacheBytes: 1024 * 1024 * 1024,
+  prefixCache: true,
+  prefixCacheBlockTokens: 16,
+  prefixCacheShare: 0.5,
   prefillChunkTokens: 128,
   maxChatMessages: 512,
   maxChatChars: 262_144,
@@ -132,6 +149,7 @@ const POSITIVE_INTEGERS = [
   "maxSessions",
   "sessionIdleMs",
   "maxCacheBytes",
+  "prefixCacheBlockTokens",
   "prefillChunkTokens",
   "maxChatMessages",
   "maxChatChars",
@@ -169,6 +187,11 @@ export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
     throw new TypeError("createOnnxPipeline: `jsonMaxWhitespace` must be an integer from 0 to 64");
   }
   if (typeof resolved.spinning !== "boolean") throw new TypeError("createOnnxPipeline: `spinning` must be true or false");
+  if (typeof resolved.prefixCache !== "boolean") throw new TypeError("createOnnxPipeline: `prefixCache` must be true or false");
+  if (resolved.prefixCacheBlockTokens > 1024) throw new TypeError("createOnnxPipeline: `prefixCacheBlockTokens` must be an integer from 1 to 1024");
+  if (typeof resolved.prefixCacheShare !== "number" || !(resolved.prefixCacheShare >= 0 && resolved.prefixCacheShare <= 1)) {
+    throw new TypeError("createOnnxPipeline: `prefixCacheShare` must be a number from 0 to 1");
+  }
   return resolved;
 }
 

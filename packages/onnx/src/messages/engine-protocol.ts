@@ -15,6 +15,10 @@ export interface EngineLimits {
   maxBatchSize: number;
   maxQueuedGenerations: number;
   maxCacheBytes: number;
+  /** Automatic prefix caching (engine/prefix-cache.ts): on or off, tokens per block, the cache's share of maxCacheBytes. */
+  prefixCache: boolean;
+  prefixCacheBlockTokens: number;
+  prefixCacheShare: number;
   prefillChunkTokens: number;
   maxSessions: number;
   sessionIdleMs: number;

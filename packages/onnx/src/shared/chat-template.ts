@@ -32,9 +32,13 @@ import { withToolPreamble } from "./tool-grammar.js";
  * (scripts, forum threads) and costs a few tokens per turn. The prompt ends without a space:
  * byte-level BPE vocabularies (GPT-2's) put the space at the start of the next word's token.
  * Clients that want the model to stop at the end of its turn send a stop string such as "\nuser:".
+ * An assistant message follows "assistant:" as it is (an answer the model generated there, sent
+ * back as the chat goes on, renders as it was generated, so the next turn's prompt starts with
+ * the very tokens the prefix cache kept: docs/engine.md); other messages get a space after the
+ * colon unless they start with one.
  */
 export const FALLBACK_CHAT_TEMPLATE =
-  "{% for message in messages %}{{ message.role }}: {{ message.content }}\n{% endfor %}" +
+  "{% for message in messages %}{{ message.role }}:{% if message.role != 'assistant' and message.content[:1] != ' ' %} {% endif %}{{ message.content }}\n{% endfor %}" +
   "{% if add_generation_prompt %}assistant:{% endif %}";
 
 /** Longest role accepted, in characters ("system", "user", "assistant", "tool" …). */
