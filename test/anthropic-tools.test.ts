@@ -67,7 +67,7 @@ test("Anthropic streamed (greedy): the SDK's messages.stream().finalMessage() as
   assert.deepEqual(uses(final), uses(whole));
   assert.equal(final.stop_reason, whole.stop_reason);
   assert.ok(kinds.includes("tool_use") && kinds.includes("input_json_delta"), kinds.join(","));
-  assert.equal(startTokens, whole.usage.input_tokens, "message_start counts the tools the template renders");
+  assert.equal(startTokens, promptOf(whole.usage), "message_start counts the tools the template renders");
   for (const [name, input] of uses(final)) assertValid(name as string, input);
 });
 
@@ -91,10 +91,15 @@ test("Anthropic: tool_result blocks go back through the template as OpenAI's too
       { role: "tool", tool_call_id: use.id, content: '{"sky": "clear"}' },
     ],
   });
-  assert.equal(final.usage.input_tokens, peer.usage?.prompt_tokens);
+  assert.equal(promptOf(final.usage), peer.usage?.prompt_tokens);
   const counted = await anthropic.messages.countTokens({ model: MODEL, messages, tools: ANTHROPIC_TOOLS });
-  assert.equal(counted.input_tokens, final.usage.input_tokens, "count_tokens counts the tools too");
+  assert.equal(counted.input_tokens, promptOf(final.usage), "count_tokens counts the tools too");
   const none = await anthropic.messages.create({ model: MODEL, max_tokens: 1, messages, tools: ANTHROPIC_TOOLS, tool_choice: { type: "none" } });
-  assert.ok(none.usage.input_tokens < final.usage.input_tokens, 'tool_choice "none" does not render the tools');
+  assert.ok(promptOf(none.usage) < promptOf(final.usage), 'tool_choice "none" does not render the tools');
   await eventuallyIdle(node);
 });
+
+/** The whole prompt: Anthropic's input_tokens count what follows the prefix cache's part (cache_read_input_tokens). */
+function promptOf(usage: { input_tokens: number; cache_read_input_tokens?: number | null }): number {
+  return usage.input_tokens + (usage.cache_read_input_tokens ?? 0);
+}

@@ -62,7 +62,7 @@ async function chatEverywhere(stop: string[]): Promise<Record<string, Outcome>> 
   const anthropicRequest = { model: MODEL, max_tokens: MAX, system: SYSTEM, messages: TURNS, ...(stop.length ? { stop_sequences: stop } : {}), ...({ temperature: 0 } as object) };
   for (const [name, message] of [["anthropic", await anthropic.messages.create(anthropicRequest)], ["anthropic, streamed", await anthropic.messages.stream(anthropicRequest).finalMessage()]] as const) {
     const body = message.content.map((block) => (block.type === "text" ? block.text : "")).join("");
-    out[name] = { text: body, finish: anthropicFinish(message.stop_reason), promptTokens: message.usage.input_tokens, completionTokens: message.usage.output_tokens };
+    out[name] = { text: body, finish: anthropicFinish(message.stop_reason), promptTokens: message.usage.input_tokens + (message.usage.cache_read_input_tokens ?? 0), completionTokens: message.usage.output_tokens };
   }
   const openaiRequest = { model: MODEL, max_tokens: MAX, temperature: 0, messages: CHAT, ...(stop.length ? { stop } : {}) };
   const c = await openai.chat.completions.create(openaiRequest);
