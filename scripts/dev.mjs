@@ -9,7 +9,7 @@
 //   node scripts/dev.mjs test [files...]        build, then run every test (node --test)
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
-//   node scripts/dev.mjs bench [dispatch|load|nats|structured] [bench options]
+//   node scripts/dev.mjs bench [dispatch|load|nats|structured|speculative] [bench options]
 //   node scripts/dev.mjs build-model [options]  build, then run the test-model builder (--help)
 //   node scripts/dev.mjs pack [--out DIR]       build, then pack the publishable packages (pack.mjs)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
@@ -116,8 +116,8 @@ const USAGE = `usage: node scripts/dev.mjs <command> [args]   (what npm start, n
   test [compiled test files]    build, then run every test, or the files given (node --test)
   build                         install the workspace if needed, then build it
   prepare                       what \`npm install\` at the root runs: the same as build
-  bench [dispatch|load|nats|structured]
-                                build, then run the benches (all four by default)
+  bench [dispatch|load|nats|structured|speculative]
+                                build, then run the benches (all five by default)
   build-model [options]         build, then run the test-model builder (build-model --help)
   pack [--out DIR]              build and pack every publishable package into one folder (pack --help)
   help, -h, --help              show this help
@@ -171,6 +171,7 @@ switch (command) {
       load: join(root, "test", "dist", "bench", "load.js"),
       nats: join(root, "test", "dist", "bench", "nats.js"),
       structured: join(root, "test", "dist", "bench", "structured.js"),
+      speculative: join(root, "test", "dist", "bench", "speculative.js"),
     };
     const chosen = which === "all" ? Object.keys(benches) : [which];
     for (const name of chosen) {

@@ -213,6 +213,20 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       threads: intBetween(1, 256).optional(),
       /** Let ONNX Runtime's threads spin while waiting for work (default false). */
       spinning: z.boolean({ error: "expected true or false" }).optional(),
+      /**
+       * Speculative decoding by prompt lookup (docs/engine.md): method "ngram" (default) or "off";
+       * at most maxDraftTokens guesses per run (default 4, 1–16); n-grams of maxNgram (default 4)
+       * down to minNgram (default 2) tokens. Requests opt out with speculative: false.
+       */
+      speculative: z
+        .strictObject({
+          method: z.enum(["ngram", "off"], { error: "expected ngram or off" }).optional(),
+          maxDraftTokens: intBetween(1, 16).optional(),
+          minNgram: intBetween(1, 16).optional(),
+          maxNgram: intBetween(1, 16).optional(),
+        })
+        .refine((s) => (s.minNgram ?? 2) <= (s.maxNgram ?? 4), { error: "minNgram must not exceed maxNgram (defaults 2 and 4)" })
+        .optional(),
       /** How long SIGTERM/SIGINT lets in-flight requests finish before cancelling them. */
       shutdownTimeoutMs: atLeast(0).default(10_000),
       /** Server ping period (core default 25 000, the field's node). */

@@ -50,6 +50,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromEnv("HOST", "host", nonBlank(env.HOST));
   fromEnv("MODELNODE_LOG_LEVEL", "logLevel", nonBlank(env.MODELNODE_LOG_LEVEL));
   fromEnv("MODELNODE_THREADS", "threads", numberish(env.MODELNODE_THREADS));
+  if (nonBlank(env.MODELNODE_SPECULATIVE) !== undefined) fromEnv("MODELNODE_SPECULATIVE", "speculative", { method: nonBlank(env.MODELNODE_SPECULATIVE) });
   fromEnv("MODELNODE_NODE_ID", "nodeId", nonBlank(env.MODELNODE_NODE_ID));
   fromEnv("MODELNODE_ROLE", "role", nonBlank(env.MODELNODE_ROLE));
   fromEnv("MODELNODE_NATS", "nats", nonBlank(env.MODELNODE_NATS));
@@ -101,6 +102,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromFlag("--role", "role", flags.values.role);
   fromFlag("--nats", "nats", flags.values.nats);
   fromFlag("--threads", "threads", numberish(flags.values.threads));
+  if (flags.values.speculative !== undefined) fromFlag("--speculative", "speculative", { method: flags.values.speculative });
   if (flags.values.model) fromFlag("--model", "models", modelList(flags.values.model.join(","), "--model", cwd));
   const tlsFlags: Layer = {};
   for (const [flag, key] of [["tls-cert", "certFile"], ["tls-key", "keyFile"]] as const) {
@@ -152,6 +154,7 @@ function parseFlags(argv: string[]) {
         model: { type: "string", multiple: true },
         "log-level": { type: "string" },
         threads: { type: "string" },
+        speculative: { type: "string" },
         role: { type: "string" },
         nats: { type: "string" },
         auth: { type: "boolean" },
