@@ -30,14 +30,15 @@ describe("speculative decoding: sampling", () => {
   });
 
   test("the distribution of each of the first tokens is plain decoding's (chi-square, disjoint seeds)", async () => {
-    const DRAWS = 210;
+    const DRAWS = 150;
     const POSITIONS = 5;
     const before = pipeline.stats();
     const draw = async (speculative: boolean, firstSeed: number) => {
       const results: GenerationResult[] = [];
-      // A few at a time: in a large batch, guessing does not pay and the runner does not guess.
-      for (let start = 0; start < DRAWS; start += 3) {
-        results.push(...(await Promise.all(Array.from({ length: 3 }, (_, i) => sampled(firstSeed + start + i, speculative)))));
+      // Two at a time with guesses: in a large batch guessing does not pay, and the runner does not guess.
+      const together = speculative ? 2 : 15;
+      for (let start = 0; start < DRAWS; start += together) {
+        results.push(...(await Promise.all(Array.from({ length: together }, (_, i) => sampled(firstSeed + start + i, speculative)))));
       }
       return results.map((result) => result.logprobs!.map((entry) => entry.id));
     };
@@ -46,7 +47,7 @@ describe("speculative decoding: sampling", () => {
     const stats = pipeline.stats();
     const drafted = stats.specDraftTokens - before.specDraftTokens;
     const accepted = stats.specAcceptedTokens - before.specAcceptedTokens;
-    assert.ok(accepted > 50 && drafted - accepted > 30, `guesses both kept and rejected (${accepted} of ${drafted})`);
+    assert.ok(accepted > 40 && drafted - accepted > 20, `guesses both kept and rejected (${accepted} of ${drafted})`);
     for (let position = 1; position < POSITIONS; position++) {
       const a = counts(withGuesses, position);
       const b = counts(plain, position);

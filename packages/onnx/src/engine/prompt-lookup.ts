@@ -9,7 +9,7 @@
  * verification. The decode run's width is then chosen from these estimates and the run's cost
  * (speculative-decode.ts), so a row whose guesses fail falls back to plain decoding; the estimate
  * drifts back up slowly while it does not guess, so a row whose text starts repeating itself is
- * tried again (one guess, every few dozen steps at worst).
+ * tried again (at worst one guess every hundred-odd steps).
  */
 import type { SpeculativeSettings } from "../messages/speculative.js";
 
@@ -17,8 +17,8 @@ import type { SpeculativeSettings } from "../messages/speculative.js";
 const LEARNING_RATE = 0.25;
 /** Acceptance a row starts from, and drifts back to while it does not guess. */
 const PRIOR_ACCEPTANCE = 0.5;
-/** Per step without guessing, the estimate moves this much of the way back to the prior. */
-const DRIFT = 0.02;
+/** Per step without guessing, the estimate moves this much of the way back to the prior (from 0, ~100 steps to pay again). */
+const DRIFT = 0.005;
 /** Only the last this many tokens are searched: a bounded cost per step, however long the row. */
 const SEARCH_WINDOW = 4096;
 

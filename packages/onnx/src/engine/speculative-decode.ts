@@ -29,6 +29,8 @@ const PRIOR_POSITION_COST = 0.2;
 /** Weight of the prior's two pseudo-runs against the measured runs (which decay). */
 const PRIOR_WEIGHT = 4;
 const DECAY = 0.98;
+/** A run wider than plain must promise this much more per unit of cost: estimates are noisy, plain decoding is the safe side. */
+const MARGIN = 1.08;
 
 /** Run time as a + b·positions, fitted by decayed least squares with a prior. */
 export class RunCost {
@@ -114,7 +116,7 @@ export class SpeculativeDecoder {
         tokens += expected;
       });
       const rate = tokens / (1 + perPosition * batch.size * width);
-      if (rate > bestRate * 1.02) [bestWidth, bestRate] = [width, rate];
+      if (rate > bestRate * (width === 1 ? 1 : bestWidth === 1 ? MARGIN : 1.02)) [bestWidth, bestRate] = [width, rate];
     }
     return bestWidth;
   }
