@@ -10,7 +10,7 @@
  * Each line prints tokens/s with and without speculation, their ratio (median of the rounds'
  * ratios), and the share of guessed tokens accepted.
  *
- *   node test/dist/bench/speculative.js [--rounds 3] [--tokens 128] [--threads N]
+ *   node test/dist/bench/speculative.js [--rounds 5] [--tokens 64] [--threads N]
  */
 import { join } from "node:path";
 import { buildModel } from "@modelnode/model-builder";
@@ -21,8 +21,8 @@ const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const ROUNDS = arg("rounds", 3);
-const TOKENS = arg("tokens", 128);
+const ROUNDS = arg("rounds", 5);
+const TOKENS = arg("tokens", 64);
 const THREADS = arg("threads", 0);
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -224,6 +224,8 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
           maxDraftTokens: intBetween(1, 16).optional(),
           minNgram: intBetween(1, 16).optional(),
           maxNgram: intBetween(1, 16).optional(),
+          /** b/a of the run-cost model (0: extra positions are free); absent: measured. */
+          positionCost: z.number({ error: "expected a number from 0 to 10" }).min(0).max(10).optional(),
         })
         .refine((s) => (s.minNgram ?? 2) <= (s.maxNgram ?? 4), { error: "minNgram must not exceed maxNgram (defaults 2 and 4)" })
         .optional(),

@@ -94,7 +94,7 @@ export class ModelRunner {
     this.batchable = signature.hasAttentionMask && signature.hasPositionIds && signature.cache.length > 0;
     this.decode = new DecodeBatches(model, this.batchable);
     // Guesses are taken back by masking their columns: that needs a batchable graph.
-    if (this.batchable && limits.speculative?.method === "ngram") this.speculator = new SpeculativeDecoder();
+    if (this.batchable && limits.speculative?.method === "ngram") this.speculator = new SpeculativeDecoder(limits.speculative.positionCost);
   }
 
   /** Generations admitted and not finished: prefilling, joining or decoding. */

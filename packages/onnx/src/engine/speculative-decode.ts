@@ -73,6 +73,12 @@ export class RunCost {
 
 export class SpeculativeDecoder {
   readonly cost = new RunCost();
+
+  constructor(
+    /** The node's fixed position cost (SpeculativeSettings.positionCost); undefined: measured. */
+    private readonly positionCost?: number,
+  ) {}
+
   /** Guesses fed to the model and guesses accepted, over this model's life (stats). */
   draftTokens = 0;
   acceptedTokens = 0;
@@ -102,7 +108,7 @@ export class SpeculativeDecoder {
 
   /** The run width (1 = plain) with the most expected tokens per unit of cost. */
   private bestWidth(batch: KvBatch<GenerationRow>, guesses: number[][], fed: readonly boolean[], most: number): number {
-    const perPosition = this.cost.positionCost;
+    const perPosition = this.positionCost ?? this.cost.positionCost;
     let bestWidth = 1;
     let bestRate = 0;
     for (let width = 1; width <= most; width++) {

@@ -24,6 +24,10 @@ export function resolveSpeculative(options: SpeculativeOptions | undefined): Spe
   range("maxDraftTokens", MAX_DRAFT_TOKENS);
   range("minNgram", MAX_NGRAM);
   range("maxNgram", MAX_NGRAM);
+  const { positionCost } = resolved;
+  if (positionCost !== undefined && !(typeof positionCost === "number" && positionCost >= 0 && positionCost <= 10)) {
+    throw new TypeError(`${where}positionCost\` must be a number from 0 to 10, or absent to measure it (got ${String(positionCost)})`);
+  }
   if (resolved.minNgram > resolved.maxNgram) throw new TypeError(`${where}minNgram\` (${resolved.minNgram}) must not exceed \`speculative.maxNgram\` (${resolved.maxNgram})`);
-  return { method: resolved.method, maxDraftTokens: resolved.maxDraftTokens, minNgram: resolved.minNgram, maxNgram: resolved.maxNgram };
+  return { method: resolved.method, maxDraftTokens: resolved.maxDraftTokens, minNgram: resolved.minNgram, maxNgram: resolved.maxNgram, ...(positionCost !== undefined ? { positionCost } : {}) };
 }

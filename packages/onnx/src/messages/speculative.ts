@@ -11,6 +11,13 @@ export interface SpeculativeSettings {
   /** The n-gram sizes matched, longest first: from `maxNgram` down to `minNgram` tokens. */
   minNgram: number;
   maxNgram: number;
+  /**
+   * What one more position costs in a decode run, relative to the run's fixed cost (b/a of
+   * engine/speculative-decode.ts's cost model). Absent: fitted from the model's measured run
+   * times. 0: extra positions are taken as free, so a row guesses whenever it finds a match and
+   * its guesses are right often enough (vLLM's and llama.cpp's n-gram behaviour; fits a GPU).
+   */
+  positionCost?: number;
 }
 
 export const SPECULATIVE_DEFAULTS: SpeculativeSettings = { method: "ngram", maxDraftTokens: 4, minNgram: 2, maxNgram: 4 };
