@@ -72,7 +72,7 @@ async function line(name: string, pipeline: OnnxPipeline, streams: number, targe
 }
 
 async function main(): Promise<void> {
-  const options = THREADS > 0 ? { threads: THREADS } : {};
+  const options = { speculative: { method: "ngram" as const }, ...(THREADS > 0 ? { threads: THREADS } : {}) };
   console.log(`speculative bench: ${ROUNDS} rounds, ${TOKENS} tokens per generation, greedy`);
   for (const [preset, lines] of [
     ["copy-gpt2-small", [["copy-friendly model, 1 stream", 1, 2]]],

@@ -13,7 +13,7 @@ import { COPY_MODEL_DIR, TINY_MODEL_DIR } from "./paths.js";
 
 const [url, name] = process.argv.slice(2);
 const ms = Number(process.env.NATS_TEST_TOKEN_MS ?? 30);
-const onnx = await createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR, copy: COPY_MODEL_DIR } });
+const onnx = await createOnnxPipeline({ models: { tiny: TINY_MODEL_DIR, copy: COPY_MODEL_DIR }, speculative: { method: "ngram" } });
 
 async function* paced(events: AsyncIterable<GenerationEvent>): AsyncIterable<GenerationEvent> {
   for await (const event of events) {

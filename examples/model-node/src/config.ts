@@ -214,7 +214,7 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       /** Let ONNX Runtime's threads spin while waiting for work (default false). */
       spinning: z.boolean({ error: "expected true or false" }).optional(),
       /**
-       * Speculative decoding by prompt lookup (docs/engine.md): method "ngram" (default) or "off";
+       * Speculative decoding by prompt lookup (docs/engine.md): method "ngram" or "off" (default);
        * at most maxDraftTokens guesses per run (default 4, 1–16); n-grams of maxNgram (default 4)
        * down to minNgram (default 2) tokens. Requests opt out with speculative: false.
        */

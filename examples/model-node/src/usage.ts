@@ -8,7 +8,7 @@ export const USAGE = `Usage: model-node [options]
                         q4, q4f16, bnb4 — which of its graphs); repeatable        env MODELNODE_MODELS (id=dir,id=dir:q8)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
   --threads <n>         ONNX Runtime threads per model (default: CPUs, at most 4) env MODELNODE_THREADS
-  --speculative <m>     speculative decoding: ngram (prompt lookup; default) | off  env MODELNODE_SPECULATIVE
+  --speculative <m>     speculative decoding: ngram (prompt lookup) | off (default) env MODELNODE_SPECULATIVE
   --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED
   --tls-cert <file>     serve wss:// with this PEM certificate (needs --tls-key)  env MODELNODE_TLS_CERT
   --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY

@@ -14,7 +14,7 @@ describe("speculative decoding: the sampled distribution", () => {
   let pipeline: OnnxPipeline;
   let prompt: string;
   before(async () => {
-    pipeline = await createOnnxPipeline({ models: models(), speculative: { positionCost: 0 } });
+    pipeline = await createOnnxPipeline({ models: models(), speculative: { method: "ngram", positionCost: 0 } });
     // A prompt holding the copy model's cycle, so that guesses come from the prompt at once.
     prompt = `Again: ${(await pipeline.generate({ modelId: "copy", prompt: "Hello there", maxTokens: 40, speculative: false })).text}`;
   });

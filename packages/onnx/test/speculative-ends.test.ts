@@ -16,7 +16,7 @@ describe("speculative decoding: where a generation ends inside an accepted run",
   let greedy: GenerationResult;
   const base = { modelId: "copy", prompt: "The quick brown fox", logprobs: 0 };
   before(async () => {
-    pipeline = await createOnnxPipeline({ models: models(), speculative: { positionCost: 0 } });
+    pipeline = await createOnnxPipeline({ models: models(), speculative: { method: "ngram", positionCost: 0 } });
     greedy = await pipeline.generate({ ...base, maxTokens: 80, speculative: false });
   });
   after(() => pipeline.close());
@@ -65,13 +65,13 @@ describe("speculative decoding: where a generation ends inside an accepted run",
 describe("speculative decoding: settings", () => {
   test("the node's settings are checked at startup", () => {
     const models = { tiny: "x" };
-    assert.deepEqual(resolveOptions({ models }).speculative, { method: "ngram", maxDraftTokens: 4, minNgram: 2, maxNgram: 4 });
+    assert.deepEqual(resolveOptions({ models }).speculative, { method: "off", maxDraftTokens: 4, minNgram: 2, maxNgram: 4 });
     assert.throws(() => resolveOptions({ models, speculative: { method: "eagle" as "off" } }), /speculative\.method/);
     assert.throws(() => resolveOptions({ models, speculative: { maxDraftTokens: 0 } }), /speculative\.maxDraftTokens/);
     assert.throws(() => resolveOptions({ models, speculative: { maxDraftTokens: 17 } }), /speculative\.maxDraftTokens/);
     assert.throws(() => resolveOptions({ models, speculative: { minNgram: 3, maxNgram: 2 } }), /minNgram/);
     assert.throws(() => resolveOptions({ models, speculative: { positionCost: -1 } }), /speculative\.positionCost/);
-    assert.equal(resolveOptions({ models, speculative: { positionCost: 0 } }).speculative.positionCost, 0);
+    assert.equal(resolveOptions({ models, speculative: { method: "ngram", positionCost: 0 } }).speculative.positionCost, 0);
   });
 
   test("a request's speculative must be true or false", async (t) => {

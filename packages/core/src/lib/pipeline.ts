@@ -76,7 +76,7 @@ export interface SamplingOptions {
   logprobs?: number;
   /**
    * Speculative decoding (a pipeline that has it, such as @modelnode/onnx's prompt lookup): false
-   * turns it off for this request, true asks for it where the node allows it. It never changes the
+   * turns it off for this request, true asks for it where the node has it on. It never changes the
    * text, only how fast it comes. Absent: the node's default.
    */
   speculative?: boolean;

@@ -94,7 +94,7 @@ export interface OnnxPipelineOptions {
   /** Most tools (functions) one request may offer (GenerateRequest.tools); more is INVALID_REQUEST (default 128, OpenAI's limit). */
   maxTools?: number;
   /**
-   * Speculative decoding by prompt lookup (docs/engine.md): `method` "ngram" (default) or "off";
+   * Speculative decoding by prompt lookup (docs/engine.md): `method` "ngram" or "off" (default);
    * `maxDraftTokens` guesses per run at most (default 4); n-grams from `maxNgram` (default 4) down
    * to `minNgram` (default 2) tokens. A request's `speculative: false` opts out.
    */

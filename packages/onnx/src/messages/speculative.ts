@@ -4,7 +4,7 @@
  */
 
 export interface SpeculativeSettings {
-  /** "ngram": rows guess by prompt lookup unless a request says `speculative: false`; "off": never. */
+  /** "ngram": rows guess by prompt lookup unless a request says `speculative: false`; "off" (default): never. */
   method: "ngram" | "off";
   /** Most tokens a row guesses per run (k). */
   maxDraftTokens: number;
@@ -20,4 +20,5 @@ export interface SpeculativeSettings {
   positionCost?: number;
 }
 
-export const SPECULATIVE_DEFAULTS: SpeculativeSettings = { method: "ngram", maxDraftTokens: 4, minNgram: 2, maxNgram: 4 };
+/** Off by default: on the development machine the bench could not show that it never costs (docs/engine.md). */
+export const SPECULATIVE_DEFAULTS: SpeculativeSettings = { method: "off", maxDraftTokens: 4, minNgram: 2, maxNgram: 4 };
