@@ -9,7 +9,7 @@
 //   node scripts/dev.mjs test [files...]        build, then run every test (node --test)
 //   node scripts/dev.mjs build                  install if needed, build
 //   node scripts/dev.mjs prepare                what `npm install` at the root runs: the same as build
-//   node scripts/dev.mjs bench [dispatch|load|nats|structured|prefix] [bench options]
+//   node scripts/dev.mjs bench [dispatch|load|nats|structured|prefix|speculative] [bench options]
 //   node scripts/dev.mjs build-model [options]  build, then run the test-model builder (--help)
 //   node scripts/dev.mjs pull org/name[:dtype]  build, then pull a model from the Hugging Face Hub (--help)
 //   node scripts/dev.mjs pack [--out DIR]       build, then pack the publishable packages (pack.mjs)
@@ -117,7 +117,7 @@ const USAGE = `usage: node scripts/dev.mjs <command> [args]   (what npm start, n
   test [compiled test files]    build, then run every test, or the files given (node --test)
   build                         install the workspace if needed, then build it
   prepare                       what \`npm install\` at the root runs: the same as build
-  bench [dispatch|load|nats|structured|prefix]
+  bench [dispatch|load|nats|structured|prefix|speculative]
                                 build, then run the benches (all five by default)
   build-model [options]         build, then run the test-model builder (build-model --help)
   pull <org/name[:dtype]>       build, then download a model from the Hugging Face Hub into models/ (pull --help)
@@ -174,6 +174,7 @@ switch (command) {
       nats: join(root, "test", "dist", "bench", "nats.js"),
       structured: join(root, "test", "dist", "bench", "structured.js"),
       prefix: join(root, "test", "dist", "bench", "prefix.js"),
+      speculative: join(root, "test", "dist", "bench", "speculative.js"),
     };
     const chosen = which === "all" ? Object.keys(benches) : [which];
     for (const name of chosen) {

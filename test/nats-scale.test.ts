@@ -272,13 +272,13 @@ describe("NATS scale-out", { skip: skipWithoutNats }, () => {
   });
 
   test("SIGKILL a worker running the real tiny ONNX model mid-stream: the resumed text is exactly an undisturbed run's", async () => {
-    const names = ["o0", "o1", "o2", "o3", "o4", "o5", "o6"]; // one killed per case, one left at the end
+    const names = ["o0", "o1", "o2", "o3", "o4", "o5", "o6", "o7"]; // one killed per case, one left at the end
     const children = new Map<string, ChildProcess>();
     for (const [i, child] of (await Promise.all(names.map((n) => spawnWorker(nats.url, n, { NATS_TEST_TOKEN_MS: "30" }, ONNX_WORKER)))).entries()) {
       children.set(names[i], child);
     }
     const gw = await NatsPipeline.connect({ servers: nats.url, idleMs: 300, requestTimeoutMs: 500 });
-    const run = async (request: { prompt?: string; messages?: { role: string; content: string }[]; grammar?: GrammarSpec; tools?: ToolSpec[]; toolChoice?: "required" }, onPiece?: (n: number) => Promise<void>) => {
+    const run = async (request: { modelId?: string; speculative?: boolean; prompt?: string; messages?: { role: string; content: string }[]; grammar?: GrammarSpec; tools?: ToolSpec[]; toolChoice?: "required" }, onPiece?: (n: number) => Promise<void>) => {
       let text = "";
       let n = 0;
       let result: any;
@@ -294,6 +294,8 @@ describe("NATS scale-out", { skip: skipWithoutNats }, () => {
       await eventually(() => gw.workers().length === names.length);
       const cases = [
         { request: { prompt: "Hello, world!" }, cut: 7 },
+        // Speculative decoding on, on a model whose text repeats: killed inside its accepted runs, resumed guessing from the delivered ids.
+        { request: { modelId: "copy", prompt: "Hello, world!", speculative: true }, cut: 22 },
         { request: { prompt: "The quick brown fox jumps over the lazy dog because" }, cut: 12 },
         { request: { prompt: "Ünïcödé → 日本語 🙂" }, cut: 5 },
         { request: { messages: [{ role: "user", content: "Say something." }] }, cut: 9 },

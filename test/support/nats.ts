@@ -1,6 +1,8 @@
 /** A real nats-server for the scale-out tests, on a free loopback port; and fake pipelines that continue text. */
+import { buildModel } from "@modelnode/model-builder";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { COPY_MODEL_DIR } from "./paths.js";
 import { freePort } from "./ports.js";
 
 export { freePort };
@@ -51,12 +53,14 @@ export async function startNatsServer(port?: number, args: string[] = []): Promi
   };
 }
 
-/** The scale-out tests' worker processes: a fake model, or the real tiny ONNX model served as "tiny". */
+/** The scale-out tests' worker processes: a fake model, or the real tiny ONNX model served as "tiny" (and a copy-friendly one as "copy"). */
 export const FAKE_WORKER = fileURLToPath(new URL("./nats-worker.js", import.meta.url));
 export const ONNX_WORKER = fileURLToPath(new URL("./nats-onnx-worker.js", import.meta.url));
 
 /** Starts `node <script> <nats url> <name>` and resolves once it prints that it is ready. */
 export function spawnWorker(url: string, name: string, env: Record<string, string> = {}, script = FAKE_WORKER): Promise<ChildProcess> {
+  // The ONNX worker serves the copy-friendly model too: built here once, not by every worker at once.
+  if (script === ONNX_WORKER) buildModel({ out: COPY_MODEL_DIR, model: "copy-tiny-gpt2", ifMissing: true });
   const child = spawn(process.execPath, [script, url, name], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     child.stdout!.once("data", () => resolve(child));

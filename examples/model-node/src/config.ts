@@ -224,6 +224,22 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       spinning: z.boolean({ error: "expected true or false" }).optional(),
       /** Automatic prefix caching (default true; --no-prefix-cache): docs/engine.md, "Prefix cache". */
       prefixCache: z.boolean({ error: "expected true or false" }).optional(),
+      /**
+       * Speculative decoding by prompt lookup (docs/engine.md): method "ngram" or "off" (default);
+       * at most maxDraftTokens guesses per run (default 4, 1–16); n-grams of maxNgram (default 4)
+       * down to minNgram (default 2) tokens. Requests opt out with speculative: false.
+       */
+      speculative: z
+        .strictObject({
+          method: z.enum(["ngram", "off"], { error: "expected ngram or off" }).optional(),
+          maxDraftTokens: intBetween(1, 16).optional(),
+          minNgram: intBetween(1, 16).optional(),
+          maxNgram: intBetween(1, 16).optional(),
+          /** b/a of the run-cost model (0: extra positions are free); absent: measured. */
+          positionCost: z.number({ error: "expected a number from 0 to 10" }).min(0).max(10).optional(),
+        })
+        .refine((s) => (s.minNgram ?? 2) <= (s.maxNgram ?? 4), { error: "minNgram must not exceed maxNgram (defaults 2 and 4)" })
+        .optional(),
       /** How long SIGTERM/SIGINT lets in-flight requests finish before cancelling them. */
       shutdownTimeoutMs: atLeast(0).default(10_000),
       /** Server ping period (core default 25 000, the field's node). */

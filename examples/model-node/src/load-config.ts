@@ -51,6 +51,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromEnv("HOST", "host", nonBlank(env.HOST));
   fromEnv("MODELNODE_LOG_LEVEL", "logLevel", nonBlank(env.MODELNODE_LOG_LEVEL));
   fromEnv("MODELNODE_THREADS", "threads", numberish(env.MODELNODE_THREADS));
+  if (nonBlank(env.MODELNODE_SPECULATIVE) !== undefined) fromEnv("MODELNODE_SPECULATIVE", "speculative", { method: nonBlank(env.MODELNODE_SPECULATIVE) });
   fromEnv("MODELNODE_NODE_ID", "nodeId", nonBlank(env.MODELNODE_NODE_ID));
   fromEnv("MODELNODE_ROLE", "role", nonBlank(env.MODELNODE_ROLE));
   fromEnv("MODELNODE_NATS", "nats", nonBlank(env.MODELNODE_NATS));
@@ -108,6 +109,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromFlag("--role", "role", flags.values.role);
   fromFlag("--nats", "nats", flags.values.nats);
   fromFlag("--threads", "threads", numberish(flags.values.threads));
+  if (flags.values.speculative !== undefined) fromFlag("--speculative", "speculative", { method: flags.values.speculative });
   if (flags.values.model) fromFlag("--model", "models", modelList(flags.values.model.join(","), "--model", cwd));
   const modelsDir = flags.values["models-dir"];
   fromFlag("--models-dir", "modelsDir", modelsDir === undefined ? undefined : resolve(cwd, modelsDir));
@@ -211,6 +213,7 @@ function parseFlags(argv: string[]) {
         "model-load-timeout": { type: "string" },
         "log-level": { type: "string" },
         threads: { type: "string" },
+        speculative: { type: "string" },
         role: { type: "string" },
         nats: { type: "string" },
         "nats-user": { type: "string" },

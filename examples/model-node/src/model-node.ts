@@ -198,6 +198,7 @@ export function onnxOptions(config: ModelNodeConfig, maxTokens: number, logger: 
     grammarCacheSize: limits.grammarCacheSize,
     jsonMaxWhitespace: limits.jsonMaxWhitespace,
     maxTools: limits.maxTools,
+    ...(config.speculative ? { speculative: config.speculative } : {}),
     logger: logger.child({ component: "onnx" }),
   };
 }

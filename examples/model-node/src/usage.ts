@@ -22,6 +22,7 @@ export const USAGE = `Usage: model-node [options]
   --threads <n>         ONNX Runtime threads per model (default: CPUs, at most 4) env MODELNODE_THREADS
   --no-prefix-cache     keep no prefix cache (config "prefixCache": false; block size and share:
                         limits.prefixCacheBlockTokens, limits.prefixCacheShare; docs/engine.md)
+  --speculative <m>     speculative decoding: ngram (prompt lookup) | off (default) env MODELNODE_SPECULATIVE
   --auth                require authentication (needs auth.keyHashes)             env MODELNODE_AUTH_REQUIRED
   --tls-cert <file>     serve wss:// with this PEM certificate (needs --tls-key)  env MODELNODE_TLS_CERT
   --tls-key <file>      the certificate's PEM private key                         env MODELNODE_TLS_KEY

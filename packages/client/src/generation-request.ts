@@ -28,6 +28,7 @@ const SAMPLING_FIELDS = [
   "tools",
   "tool_choice",
   "parallel_tool_calls",
+  "speculative",
 ] as const;
 
 type Timer = ReturnType<typeof setTimeout>;

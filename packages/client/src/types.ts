@@ -83,6 +83,7 @@ export type SamplingOptions = Pick<
   | "tools"
   | "tool_choice"
   | "parallel_tool_calls"
+  | "speculative"
 >;
 
 /** What `client.generate()` takes: a prompt or a chat, the sampling fields, and client-side controls. */

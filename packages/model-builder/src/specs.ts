@@ -37,6 +37,14 @@ export interface Gpt2Spec extends CommonSpec {
    * logits times zero: the same outputs, a slower run. For tests of a busy engine.
    */
   busyWorkMatMuls?: number;
+  /**
+   * A copy-friendly model (speculative decoding's bench): the greedy next token is a fixed
+   * successor of the last token, the ids walking cycles of this many (copy-successors.ts), so the
+   * greedy text repeats itself every `copyCycle` tokens and prompt lookup's guesses come true.
+   * Same shapes and graph cost as without: the attention and MLP blocks still run, their output
+   * projections are zero.
+   */
+  copyCycle?: number;
 }
 
 export interface LlamaSpec extends CommonSpec {
@@ -153,6 +161,8 @@ export const MODEL_PRESETS = {
   },
   /** The tiny model made slow (~0.1 s a run on 2 cores, whatever the batch): for tests that need a saturated engine. */
   "slow-tiny-gpt2": { ...TINY_GPT2, busyWorkMatMuls: 96 },
+  /** tiny-gpt2's shape, copy-friendly (Gpt2Spec.copyCycle): for tests of speculative decoding. */
+  "copy-tiny-gpt2": { ...TINY_GPT2, copyCycle: 16 },
   /** GPT-2 small's shape (12 layers, d = 768, 124M parameters, fp32): what benchmarks measure. */
   "gpt2-small": {
     architecture: "gpt2",
@@ -163,6 +173,18 @@ export const MODEL_PRESETS = {
     vocabSize: GPT2_VOCAB,
     layerNormEpsilon: 1e-5,
     seed: 124,
+  },
+  /** gpt2-small, copy-friendly (Gpt2Spec.copyCycle): the speculative-decoding bench's model, at gpt2-small's cost. */
+  "copy-gpt2-small": {
+    architecture: "gpt2",
+    layers: 12,
+    heads: 12,
+    hidden: 768,
+    positions: 1024,
+    vocabSize: GPT2_VOCAB,
+    layerNormEpsilon: 1e-5,
+    seed: 124,
+    copyCycle: 16,
   },
   /** TINY_LLAMA3 (above): every dtype, no tokenizer files of its own. */
   "tiny-llama3": TINY_LLAMA3,
@@ -179,6 +201,8 @@ export const PRESET_SUMMARIES: Record<ModelPreset, string> = {
   "tiny-gpt2": "the bundled model (models/tiny-gpt2): GPT-2-shaped, 2 layers, d = 32, GPT-2's tokenizer, ~9 MB",
   "tiny-llama": "Llama-shaped (RMSNorm, RoPE, grouped-query attention, SwiGLU), 2 layers, d = 64, GPT-2's tokenizer",
   "slow-tiny-gpt2": "tiny-gpt2 plus busy work that adds zero to the logits: ~0.1 s a run (tests of a saturated engine)",
+  "copy-tiny-gpt2": "tiny-gpt2 made copy-friendly: the greedy text repeats itself every 16 tokens (tests of speculative decoding)",
+  "copy-gpt2-small": "gpt2-small made copy-friendly, same size and run cost: the greedy text repeats itself every 16 tokens (the speculative bench's model)",
   "gpt2-small": "GPT-2 small's shape: 12 layers, d = 768, 124M parameters, ~500 MB fp32 (the load bench's model)",
   "tiny-llama3": "Llama-3-shaped, Llama 3's 128 256 vocabulary, every dtype; needs --tokenizer (Llama 3's, not bundled)",
   "tiny-qwen3": "Qwen3-shaped (q/k norms), Qwen3's 151 936 vocabulary, 2 layers, d = 32, ~20 MB; needs --tokenizer (Qwen3's, not bundled)",

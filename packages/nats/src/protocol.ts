@@ -112,7 +112,7 @@ export function adjustmentsOf(options: SamplingOptions): Partial<SamplingOptions
   return out;
 }
 
-const ADJUSTMENTS = ["minP", "presencePenalty", "frequencyPenalty", "repetitionPenalty", "logitBias", "logprobs"] as const;
+const ADJUSTMENTS = ["minP", "presencePenalty", "frequencyPenalty", "repetitionPenalty", "logitBias", "logprobs", "speculative"] as const;
 
 export type CallReply = { ok: true; worker: string } | { busy: true; worker: string; reason: string } | { error: WireError };
 

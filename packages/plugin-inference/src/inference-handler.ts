@@ -190,10 +190,10 @@ function toGenerateRequest(msg: InferenceRequest, grammar: RequestedGrammar | un
   const { model_id: modelId, prompt, messages, max_tokens: maxTokens, temperature, top_p: topP, top_k: topK, min_p: minP, seed, stop } = msg;
   const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias } = msg;
   const logprobs = msg.logprobs === true ? (msg.top_logprobs ?? 0) : undefined;
-  const { tools, tool_choice: toolChoice, parallel_tool_calls: parallelToolCalls } = msg;
+  const { tools, tool_choice: toolChoice, parallel_tool_calls: parallelToolCalls, speculative } = msg;
   // The schema lets exactly one of prompt and messages through.
   return buildGenerateRequest(
-    { modelId, prompt, messages, tools, toolChoice, parallelToolCalls, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, ...(grammar ? { grammar: grammar.grammar } : {}) },
+    { modelId, prompt, messages, tools, toolChoice, parallelToolCalls, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, speculative, ...(grammar ? { grammar: grammar.grammar } : {}) },
     options.defaults,
     signal,
   );

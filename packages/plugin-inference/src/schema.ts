@@ -72,6 +72,7 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
       tools: z.array(toolSchema).min(1).optional(),
       tool_choice: toolChoiceSchema.optional(),
       parallel_tool_calls: z.boolean().optional(),
+      speculative: z.boolean().optional(),
     })
     .superRefine((msg, ctx) => {
       const tools = Array.isArray(msg.tools) ? msg.tools : [];

@@ -54,6 +54,8 @@ const PIPELINE_COUNTERS = [
   ["prefillRows", "prefill_rows_total", "Inputs fed by prefill runs, summed over runs."],
   ["decodeRuns", "decode_runs_total", "Batched decode runs of the model (each advances every running generation of a batch by one token)."],
   ["decodeRows", "decode_rows_total", "Generations advanced by decode runs, summed over runs (decode_rows_total / decode_runs_total is the mean decode batch)."],
+  ["specDraftTokens", "spec_decode_num_draft_tokens_total", "Tokens guessed by speculative decoding (prompt lookup) and fed to the model for checking."],
+  ["specAcceptedTokens", "spec_decode_num_accepted_tokens_total", "Guessed tokens the model agreed with (accepted / draft tokens is the acceptance rate)."],
   ["sessionsExpired", "step_sessions_expired_total", "Legacy step sessions freed after sitting idle."],
   ["sessionsEvicted", "step_sessions_evicted_total", "Legacy step sessions evicted to make room."],
   // A pipeline that loads models on demand (docs/models.md); 0 from one that does not.

@@ -90,6 +90,7 @@ interface SamplingBody {
   frequency_penalty?: number | null;
   repetition_penalty?: number | null;
   logit_bias?: Record<number, number> | null;
+  speculative?: boolean | null;
   seed?: number | null;
   /** Already a list (the schema turns a single string into one). */
   stop?: string[];
@@ -110,9 +111,9 @@ function toGenerateRequest(
 ): GenerateRequest {
   // OpenAI's own default temperature is 1; ours is the model's (left to the pipeline).
   const { model: modelId, temperature, top_p: topP, top_k: topK, min_p: minP, seed, stop } = body;
-  const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias } = body;
+  const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias, speculative } = body;
   return buildGenerateRequest(
-    { modelId, ...input, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, ...(grammar ? { grammar: grammar.grammar } : {}) },
+    { modelId, ...input, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, speculative, ...(grammar ? { grammar: grammar.grammar } : {}) },
     options.defaults,
     signal,
   );

@@ -67,6 +67,8 @@ function commonFields(limits: Limits) {
     /** Not OpenAI's: common extensions (vLLM and others take them). */
     min_p: numberIn("a number from 0 to 1", (n) => n >= 0 && n <= 1).nullish(),
     repetition_penalty: numberIn("a number more than 0 and at most 2", (n) => n > 0 && n <= 2).nullish(),
+    /** Not OpenAI's: speculative decoding on or off for this request (the node's default when absent). */
+    speculative: z.boolean({ error: "expected true or false" }).nullish(),
     logit_bias: logitBiasField(limits).optional(),
     response_format: responseFormatSchema.nullish(),
     /** vLLM's names for the same: a JSON schema (an object, or its JSON text), a regex, an EBNF grammar, a choice. */

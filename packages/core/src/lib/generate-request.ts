@@ -31,6 +31,8 @@ export interface RequestedGeneration {
   logitBias?: Readonly<Record<number, number>> | null;
   /** Log probabilities: the chosen tokens', and this many alternatives' per position (0: none). */
   logprobs?: number | null;
+  /** Speculative decoding on (true) or off (false) for this request; absent: the node's default. */
+  speculative?: boolean | null;
   /** Structured output (see response-format.ts). */
   grammar?: GrammarSpec;
   /** Tool calling (GenerateRequest.tools): the functions, which to call, whether several. */
@@ -39,7 +41,7 @@ export interface RequestedGeneration {
   parallelToolCalls?: boolean | null;
 }
 
-const OPTIONAL_FIELDS = ["minP", "presencePenalty", "frequencyPenalty", "repetitionPenalty", "logitBias", "logprobs"] as const;
+const OPTIONAL_FIELDS = ["minP", "presencePenalty", "frequencyPenalty", "repetitionPenalty", "logitBias", "logprobs", "speculative"] as const;
 
 export function buildGenerateRequest(requested: RequestedGeneration, defaults: SamplingDefaults, signal: AbortSignal): GenerateRequest {
   const request: GenerateRequest = { modelId: requested.modelId, maxTokens: requested.maxTokens ?? defaults.maxTokens, signal };

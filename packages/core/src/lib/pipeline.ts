@@ -86,6 +86,12 @@ export interface SamplingOptions {
    * the N likeliest tokens at its position too. Absent: none (and no cost).
    */
   logprobs?: number;
+  /**
+   * Speculative decoding (a pipeline that has it, such as @modelnode/onnx's prompt lookup): false
+   * turns it off for this request, true asks for it where the node has it on. It never changes the
+   * text, only how fast it comes. Absent: the node's default.
+   */
+  speculative?: boolean;
 }
 
 /** A generated token and its log probability (see `SamplingOptions.logprobs`). */

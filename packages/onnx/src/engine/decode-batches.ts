@@ -180,8 +180,14 @@ function live(batch: KvBatch<GenerationRow>): number {
   return batch.owners.filter((owner) => owner !== null).length;
 }
 
+/**
+ * Columns no row needs: the leading padding, and the holes speculative decoding's rejected
+ * guesses (KvBatch.rollback) leave in every row — what a rebuild drops.
+ */
 function wasteful(batch: KvBatch<GenerationRow>, model: LoadedModel): boolean {
-  return batch.leadingPadding() >= Math.max(16, batch.columns / 4) || batch.columns + 1 > model.contextLength;
+  let longest = 0;
+  batch.owners.forEach((owner, row) => owner && (longest = Math.max(longest, batch.keptColumns(row))));
+  return batch.columns - longest >= Math.max(16, batch.columns / 4) || batch.columns + 1 > model.contextLength;
 }
 
 function owned(batch: KvBatch<GenerationRow>): Owned[] {

@@ -18,6 +18,7 @@ import { KvBatch } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
 import { cancelledStep, ModelRunner, type StepJob } from "./model-runner.js";
 import { prefixCacheFor, prefixCacheStats } from "./prefix-cache.js";
+import { PromptLookup } from "./prompt-lookup.js";
 import { checkContext } from "./request-checks.js";
 import { checkStep } from "./step-requests.js";
 import { StepSessionStore } from "./step-sessions.js";
@@ -136,8 +137,10 @@ export class Engine {
     // A choice group is admitted (and prefilled) together, in parts that fit the cache budget.
     const together = Math.min(1 + choices.length, Math.max(1, Math.floor(this.limits.maxCacheBytes / Math.max(reservedBytes, 1))));
     this.admission.checkRoom(runner, reservedBytes * together);
-    const row = this.newRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) });
-    const siblings = choices.map((choice) => this.newRow(choice.id, model, { promptIds: ids, ...settings, sampling: { ...settings.sampling, seed: choice.seed } }));
+    // Constrained rows never guess (a guess would have to pass the grammar's mask first).
+    const speculate = grammar === undefined && settings.speculative !== false && this.limits.speculative.method === "ngram";
+    const row = this.newRow(id, model, { promptIds: ids, ...settings, ...(resume ? { resume } : {}) }, speculate);
+    const siblings = choices.map((choice) => this.newRow(choice.id, model, { promptIds: ids, ...settings, sampling: { ...settings.sampling, seed: choice.seed } }, speculate));
     const rows = [row, ...siblings];
     const admit = () => {
       // A resumed row replays its earlier tokens' text (emitting what was not delivered yet); it
@@ -153,13 +156,14 @@ export class Engine {
     else admit();
   }
 
-  private newRow(id: number, model: LoadedModel, settings: GenerationSettings): GenerationRow {
+  private newRow(id: number, model: LoadedModel, settings: GenerationSettings, speculate: boolean): GenerationRow {
     const row = new GenerationRow(id, model, settings, {
       text: (text, tokenIds, logprobs) => this.emit(logprobs ? ["text", id, text, tokenIds, logprobs] : ["text", id, text, tokenIds]),
       token: () => this.tokensGenerated++,
       done: (result) => this.generationDone(row, result),
       failed: (error) => this.generationFailed(row, error),
     });
+    if (speculate) row.speculation = new PromptLookup(this.limits.speculative, row.inputIds);
     this.generations.set(id, row);
     return row;
   }
@@ -316,11 +320,13 @@ export class Engine {
   stats(): PipelineStats {
     const batches = new Set<KvBatch<unknown>>();
     let batchSize = 0;
-    const runs = { prefillRuns: 0, prefillRows: 0, decodeRuns: 0, decodeRows: 0 };
+    const runs = { prefillRuns: 0, prefillRows: 0, decodeRuns: 0, decodeRows: 0, specDraftTokens: 0, specAcceptedTokens: 0 };
     for (const runner of this.distinctRunners) {
       for (const batch of runner.batches()) batches.add(batch);
       batchSize += runner.batchSize;
-      for (const key of Object.keys(runs) as (keyof typeof runs)[]) runs[key] += runner.counts[key];
+      for (const key of ["prefillRuns", "prefillRows", "decodeRuns", "decodeRows"] as const) runs[key] += runner.counts[key];
+      runs.specDraftTokens += runner.speculator?.draftTokens ?? 0;
+      runs.specAcceptedTokens += runner.speculator?.acceptedTokens ?? 0;
     }
     for (const session of this.sessions.values()) batches.add(session.cache);
     let cacheBytes = 0; // running generations' and sessions' (prefixCacheBytes apart)

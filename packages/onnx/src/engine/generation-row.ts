@@ -12,6 +12,7 @@ import { createTextStream } from "../shared/text-stream.js";
 import type { TokenTextStream } from "../shared/token-text-stream.js";
 import type { GrammarConstraint } from "./grammar-constraint.js";
 import type { LoadedModel } from "./loaded-model.js";
+import type { PromptLookup } from "./prompt-lookup.js";
 import { logitProcessors } from "./logit-processors.js";
 import { Sampler } from "./sampler.js";
 import { StopSequenceMatcher } from "./stop-sequences.js";
@@ -63,6 +64,8 @@ export class GenerationRow {
   cachedTokens = 0;
   /** Its grammar (GenerateRequest.grammar), if any. */
   constraint: GrammarConstraint | undefined;
+  /** Its guesses for speculative decoding (speculative-decode.ts), when it speculates. */
+  speculation: PromptLookup | undefined;
 
   constructor(
     readonly requestId: number,
@@ -179,6 +182,7 @@ export class GenerationRow {
     // prompt + completion may fill the context; the last sampled token is never fed back.
     if (this.completionTokens >= this.settings.maxTokens || this.length >= this.model.contextLength) return this.finish("length");
     constraint?.advance(id);
+    this.speculation?.push(id);
     this.nextInput = id;
     return false;
   }

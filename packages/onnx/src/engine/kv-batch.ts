@@ -13,11 +13,10 @@
  * - `removeRow` moves the last row into the hole (rows are contiguous blocks, so the tensors
  *   shrink to a prefix without copying anything else).
  *
- * Inside one run, rows may feed different numbers of tokens: each row's new tokens are
- * right-aligned and the gap before them is masked padding. Masked columns stay hidden for the
- * rest of the row's life, whatever values they hold.
- *
- * A model without a KV cache re-runs each row's whole history; such batches hold one row.
+ * Inside one run, rows may feed different numbers of tokens: each row's new tokens are right-
+ * aligned and the gap before them is masked padding. Masked columns (padding, guesses taken back)
+ * stay hidden for the rest of the row's life, whatever values they hold. A model without a KV
+ * cache re-runs each row's whole history; such batches hold one row.
  */
 import { Tensor, type InferenceSession } from "onnxruntime-node";
 import { halfToFloat } from "../shared/float16.js";
@@ -26,7 +25,6 @@ import { allocateCache, copySegments, type CacheData } from "./kv-copy.js";
 import { guardedRun } from "./run-guard.js";
 
 export type { CacheData };
-
 
 /** What a row feeds in one run: token ids and, optionally, their mask (1 = attend; default all 1). */
 export interface RowInput {
@@ -181,7 +179,33 @@ export class KvBatch<Owner> {
     const width = Math.max(...inputs.map((input) => input.ids.length));
     if (width < 1) throw new Error("every run feeds at least one token per row");
     if (this.history) return this.runWithoutCache(session, inputs[0], wantLogits);
-    // Right-align each row's tokens in a block of `width` columns; the gap is masked padding.
+    const { ids, bits } = this.aligned(inputs, width);
+    const split = wantLogits && this.model.splitLastColumn(this.size, width) ? width - 1 : 0;
+    if (split > 0) await this.feed(session, ids, bits, width, 0, split, 0);
+    const logits = await this.feed(session, ids, bits, width, split, width, wantLogits ? 1 : 0);
+    return logits && lastColumnLogits(logits, this.size, width - split, this.model.signature.vocabSize);
+  }
+
+  /**
+   * Speculative decoding's run (speculative-decode.ts): like `run`, in one pass, but the logits
+   * of every position come back ([rows, width or fewer, vocab]; each row's input right-aligned).
+   */
+  async runEveryPosition(session: InferenceSession, inputs: readonly RowInput[]): Promise<Tensor> {
+    if (inputs.length !== this.size || this.history) throw new Error("speculative decoding needs a KV cache and one input per row");
+    const width = Math.max(...inputs.map((input) => input.ids.length));
+    const { ids, bits } = this.aligned(inputs, width);
+    return (await this.feed(session, ids, bits, width, 0, width, width))!;
+  }
+
+  /** Takes back row `row`'s last `count` tokens (rejected guesses): masked for good, position moved back. */
+  rollback(row: number, count: number): void {
+    if (count <= 0) return;
+    this.masks[row].fill(0, this.columns - count, this.columns);
+    this.attended[row] -= count;
+  }
+
+  /** Each row's tokens right-aligned in a block of `width` columns; the gap is masked padding. */
+  private aligned(inputs: readonly RowInput[], width: number): { ids: number[]; bits: Uint8Array } {
     const ids = new Array<number>(this.size * width).fill(PADDING_ID);
     const bits = new Uint8Array(this.size * width);
     inputs.forEach((input, row) => {
@@ -191,9 +215,7 @@ export class KvBatch<Owner> {
         bits[offset + i] = input.mask?.[i] === 0 ? 0 : 1;
       });
     });
-    const split = wantLogits && this.model.splitLastColumn(this.size, width) ? width - 1 : 0;
-    if (split > 0) await this.feed(session, ids, bits, width, 0, split, false);
-    return this.feed(session, ids, bits, width, split, width, wantLogits);
+    return { ids, bits };
   }
 
   /**
@@ -283,8 +305,9 @@ export class KvBatch<Owner> {
     width: number,
     from: number,
     to: number,
-    wantLogits: boolean,
-  ): Promise<Float32Array[] | undefined> {
+    /** Logits wanted for this many last positions (0: none). */
+    keepLogits: number,
+  ): Promise<Tensor | undefined> {
     const rows = this.size;
     const count = to - from;
     const total = this.columns + count;
@@ -309,13 +332,12 @@ export class KvBatch<Owner> {
     if (signature.hasAttentionMask) feeds.attention_mask = new Tensor("int64", mask, [rows, total]);
     if (signature.hasPositionIds) feeds.position_ids = new Tensor("int64", positions, [rows, count]);
     if (signature.hasUseCacheBranch) feeds.use_cache_branch = new Tensor("bool", Uint8Array.of(this.columns > 0 ? 1 : 0), [1]);
-    if (signature.hasNumLogitsToKeep) feeds.num_logits_to_keep = ONE_LOGIT;
+    if (signature.hasNumLogitsToKeep) feeds.num_logits_to_keep = keepLogits <= 1 ? ONE_LOGIT : new Tensor("int64", BigInt64Array.of(BigInt(keepLogits)), []);
     signature.cache.forEach((pair, p) => (feeds[pair.pastInput] = this.past[p]));
-    const outputs = await guardedRun(session, feeds, wantLogits ? undefined : signature.cache.map((pair) => pair.presentOutput));
+    const outputs = await guardedRun(session, feeds, keepLogits > 0 ? undefined : signature.cache.map((pair) => pair.presentOutput));
     this.past = signature.cache.map((pair) => outputs[pair.presentOutput] as Tensor);
     this.columns = total;
-    if (!wantLogits) return undefined;
-    return lastColumnLogits(outputs.logits as Tensor, rows, count, signature.vocabSize);
+    return keepLogits > 0 ? (outputs.logits as Tensor) : undefined;
   }
 
   private async runWithoutCache(session: InferenceSession, input: RowInput, wantLogits: boolean): Promise<Float32Array[] | undefined> {

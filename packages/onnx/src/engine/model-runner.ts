@@ -30,6 +30,8 @@ import { KvBatch, type RowInput, type RowRef } from "./kv-batch.js";
 import type { LoadedModel } from "./loaded-model.js";
 import type { PrefixCache } from "./prefix-cache.js";
 import { argmax } from "./sampler.js";
+import type { SpeculativeSettings } from "../messages/speculative.js";
+import { logitsPerPosition, SpeculativeDecoder } from "./speculative-decode.js";
 import type { StepSession } from "./step-sessions.js";
 
 const TRACE = process.env.MODELNODE_ENGINE_TRACE === "1";
@@ -68,6 +70,8 @@ export interface RunnerHooks {
 export interface RunnerLimits {
   maxBatchSize: number;
   prefillChunkTokens: number;
+  /** The node's prompt-lookup settings (absent: never speculate). */
+  speculative?: SpeculativeSettings;
 }
 
 export class ModelRunner {
@@ -81,6 +85,8 @@ export class ModelRunner {
   readonly batchable: boolean;
   /** Runs made and rows they served, per kind (prefill, decode): the batching actually achieved. */
   readonly counts = { prefillRuns: 0, prefillRows: 0, decodeRuns: 0, decodeRows: 0 };
+  /** Speculative decoding, when the node allows it (rows that speculate carry a PromptLookup). */
+  readonly speculator: SpeculativeDecoder | undefined;
 
   constructor(
     readonly model: LoadedModel,
@@ -92,6 +98,8 @@ export class ModelRunner {
     const { signature } = model;
     this.batchable = signature.hasAttentionMask && signature.hasPositionIds && signature.cache.length > 0;
     this.decode = this.decodeBatches();
+    // Guesses are taken back by masking their columns: that needs a batchable graph.
+    if (this.batchable && limits.speculative?.method === "ngram") this.speculator = new SpeculativeDecoder(limits.speculative.positionCost);
   }
 
   /** Rows leaving a decode batch leave their sequence's blocks in the prefix cache. */
@@ -323,22 +331,33 @@ export class ModelRunner {
       if (row.cancelled) row.finish("cancelled");
       else row.retry();
     }
-    const inputs = batch.owners.map((row): RowInput => (row && !row.done && !row.idle ? { ids: [row.nextInput] } : { ids: [0], mask: [0] }));
-    if (inputs.every((input) => input.mask)) return; // nobody advances: no run
-    let logits: Float32Array[];
+    const fed = batch.owners.map((row) => !!row && !row.done && !row.idle);
+    if (!fed.some(Boolean)) return; // nobody advances: no run
+    // Rows that guess their next tokens feed them too (speculative-decode.ts).
+    const drafts = this.speculator?.plan(batch, fed);
+    const inputs = batch.owners.map((row, slot): RowInput => (fed[slot] ? { ids: [row!.nextInput, ...(drafts?.[slot] ?? [])] } : { ids: [0], mask: [0] }));
+    let logits: Float32Array[][];
     this.counts.decodeRuns++;
-    this.counts.decodeRows += inputs.filter((input) => !input.mask).length;
+    this.counts.decodeRows += fed.filter(Boolean).length;
+    const started = performance.now();
     try {
-      logits = (await batch.run(this.model.session, inputs, true))!;
+      if (drafts) {
+        const width = Math.max(...inputs.map((input) => input.ids.length));
+        const output = await batch.runEveryPosition(this.model.session, inputs);
+        logits = logitsPerPosition(output, inputs.map((input) => input.ids.length), width, this.model.signature.vocabSize);
+      } else logits = (await batch.run(this.model.session, inputs, true))!.map((row) => [row]);
     } catch (error) {
       for (const row of batch.owners) if (row) this.hooks.generationFailed(row, error as Error);
       this.decode.drop(batch);
       return;
     }
+    this.speculator?.cost.observe(batch.size * (drafts ? logits.reduce((most, row) => Math.max(most, row.length), 1) : 1), performance.now() - started);
     batch.owners.forEach((row, slot) => {
       if (!row || row.done) return;
       if (row.cancelled) row.finish("cancelled");
-      else if (!inputs[slot].mask) row.accept(logits[slot]);
+      else if (!fed[slot]) return;
+      else if (!this.speculator) row.accept(logits[slot][0]);
+      else batch.rollback(slot, inputs[slot].ids.length - this.speculator.verify(row, drafts?.[slot] ?? [], logits[slot]));
     });
   }
 

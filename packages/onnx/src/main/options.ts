@@ -6,7 +6,9 @@
 import { availableParallelism } from "node:os";
 import type { InferenceSession } from "onnxruntime-node";
 import { silentLogger, type PipelineLogger } from "../shared/logger.js";
+import type { SpeculativeSettings } from "../messages/speculative.js";
 import { MODEL_DTYPES, type ModelDtype } from "../shared/model-files.js";
+import { resolveSpeculative, type SpeculativeOptions } from "./speculative-options.js";
 
 /** A model folder and, optionally, which of its graphs to load (transformers.js's `dtype`). */
 export interface ModelEntry {
@@ -105,12 +107,19 @@ export interface OnnxPipelineOptions {
   jsonMaxWhitespace?: number;
   /** Most tools (functions) one request may offer (GenerateRequest.tools); more is INVALID_REQUEST (default 128, OpenAI's limit). */
   maxTools?: number;
+  /**
+   * Speculative decoding by prompt lookup (docs/engine.md): `method` "ngram" or "off" (default);
+   * `maxDraftTokens` guesses per run at most (default 4); n-grams from `maxNgram` (default 4) down
+   * to `minNgram` (default 2) tokens. A request's `speculative: false` opts out.
+   */
+  speculative?: SpeculativeOptions;
   /** Where load times, model facts and evictions are logged (default: silent). */
   logger?: PipelineLogger;
 }
 
-export type ResolvedOptions = Required<Omit<OnnxPipelineOptions, "sessionOptions" | "maxConcurrentGenerations" | "models">> & {
+export type ResolvedOptions = Required<Omit<OnnxPipelineOptions, "sessionOptions" | "maxConcurrentGenerations" | "models" | "speculative">> & {
   models: Record<string, ModelEntry>;
+  speculative: SpeculativeSettings;
   sessionOptions: InferenceSession.SessionOptions;
 };
 
@@ -173,6 +182,7 @@ export function resolveOptions(options: OnnxPipelineOptions): ResolvedOptions {
     ...rest,
     models: Object.fromEntries(Object.entries(options.models).map(([id, entry]) => [id, modelEntry(id, entry)])),
     sessionOptions: options.sessionOptions ?? {},
+    speculative: resolveSpeculative(options.speculative),
     logger: options.logger ?? silentLogger,
   };
   for (const key of POSITIVE_INTEGERS) {

@@ -48,10 +48,13 @@ export function resolveSampling(request: SamplingOptions, limits: SamplingLimits
       throw invalid(`Each stop sequence must be a non-empty string of at most ${MAX_STOP_LENGTH} characters.`, "stop");
     }
   }
+  const { speculative } = request;
+  if (speculative !== undefined && typeof speculative !== "boolean") throw invalid("Speculative must be true or false.", "speculative");
   return {
     maxTokens: Math.min(maxTokens, limits.maxTokensCeiling),
     stop: [...stop],
     sampling: { temperature, topK, topP, seed, ...adjustments(request, limits, vocabSize) },
+    ...(speculative !== undefined ? { speculative } : {}),
   };
 }
 

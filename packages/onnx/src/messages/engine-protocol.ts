@@ -9,6 +9,7 @@ import type { GrammarSource } from "../shared/grammar-spec.js";
 import type { ModelDtype } from "../shared/model-files.js";
 import type { SerializedError } from "./errors.js";
 import type { ResolvedSampling, SamplingDefaults } from "./sampling.js";
+import type { SpeculativeSettings } from "./speculative.js";
 
 /** The limits the engine schedules by (see engine/engine.ts). */
 export interface EngineLimits {
@@ -26,6 +27,8 @@ export interface EngineLimits {
   grammarCompileTimeoutMs: number;
   grammarCacheSize: number;
   jsonMaxWhitespace: number;
+  /** Speculative decoding by prompt lookup (engine/prompt-lookup.ts). */
+  speculative: SpeculativeSettings;
 }
 
 /** What the engine thread is started with (its `workerData`): the pipeline's resolved options, less the logger. */

@@ -33,6 +33,8 @@ export interface ResolvedSampling {
   maxTokens: number;
   stop: string[];
   sampling: SamplerSettings;
+  /** The request's `speculative` (false: never guess); absent: the node's default. */
+  speculative?: boolean;
 }
 
 /**
