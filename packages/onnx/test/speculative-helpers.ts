@@ -21,7 +21,9 @@ export function models(): Record<string, string> {
 export function assertSame(actual: GenerationResult, expected: GenerationResult, what: string): void {
   assert.equal(actual.text, expected.text, `${what}: text`);
   assert.equal(actual.finishReason, expected.finishReason, `${what}: finish reason`);
-  assert.deepEqual(actual.usage, expected.usage, `${what}: usage`);
+  // cachedTokens aside: the later run of a pair finds the earlier one's prompt in the prefix cache.
+  const counts = ({ cachedTokens: _, ...usage }: GenerationResult["usage"]) => usage;
+  assert.deepEqual(counts(actual.usage), counts(expected.usage), `${what}: usage`);
   if (!expected.logprobs) return;
   assert.deepEqual(
     actual.logprobs!.map((entry) => entry.id),
@@ -33,7 +35,6 @@ export function assertSame(actual: GenerationResult, expected: GenerationResult,
     (entry.top ?? []).forEach((alt, j) => assert.ok(Math.abs(alt.logprob - expected.logprobs![i].top![j].logprob) <= 1e-4, `${what}: alternative ${j} of token ${i}`));
   });
 }
-
 
 /**
  * Greedy generations with speculation under `settings`, alone and batched, against plain
@@ -72,7 +73,10 @@ export async function assertGreedyParity(settings: { maxDraftTokens: number; min
     const drafted = stats.specDraftTokens - before.specDraftTokens;
     const accepted = stats.specAcceptedTokens - before.specAcceptedTokens;
     assert.ok(accepted > 25, `accepted ${accepted} guesses`);
-    assert.ok(drafted > accepted, `all ${drafted} guesses accepted: no rollback exercised`);
+    // Rollback: with k ≥ 2 some guesses are rejected here. With k = 1 these prompts' single guesses
+    // all come true (a rejection only happened when a guess ran past max_tokens in a batch), so
+    // k = 1 is held to parity alone; the wider settings exercise rollback.
+    if (settings.maxDraftTokens > 1) assert.ok(drafted > accepted, `all ${drafted} guesses accepted: no rollback exercised`);
   } finally {
     await pipeline.close();
   }
