@@ -24,7 +24,8 @@ import {
   type ToolSpec,
 } from "@modelnode/core";
 import { toOllamaError } from "./errors.js";
-import { loaded, run, type Deps, type Endpoint } from "./generate.js";
+import { run, type Deps, type Endpoint } from "./generate.js";
+import { loadOrUnload } from "./load-request.js";
 import { findModel, modelEntry, runningEntry, showOf } from "./models.js";
 import { OLLAMA_COUNTERS, type ResolvedOllamaOptions } from "./options.js";
 import { samplingOf } from "./sampling.js";
@@ -117,7 +118,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
       const startedAt = process.hrtime.bigint();
       const body: GenerateBody = req.body;
       const info = served(d.pipeline, body.model);
-      if (body.prompt === undefined || body.prompt === null || body.prompt === "") return { json: loaded("generate", body.model) };
+      if (body.prompt === undefined || body.prompt === null || body.prompt === "") return loadOrUnload("generate", body.model, info.id, body.keep_alive, d.pipeline);
       return generation("generate", body, inputOf(body, info), info.id, ctx, d, startedAt);
     },
   });
@@ -133,7 +134,7 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
       const startedAt = process.hrtime.bigint();
       const body: ChatBody = req.body;
       const info = served(d.pipeline, body.model);
-      if (!body.messages || body.messages.length === 0) return { json: loaded("chat", body.model) };
+      if (!body.messages || body.messages.length === 0) return loadOrUnload("chat", body.model, info.id, body.keep_alive, d.pipeline);
       return generation("chat", body, { messages: body.messages, tools: body.tools, toolChoice: body.tool_choice }, info.id, ctx, d, startedAt);
     },
   });

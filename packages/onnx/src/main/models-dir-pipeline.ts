@@ -74,6 +74,20 @@ export class ModelsDirPipeline implements ModelPipeline {
     return this.directory.has(modelId);
   }
 
+  /** Loads a directory model now (Ollama's load request); a model given with `models` is always loaded. */
+  async loadModel(modelId: string, keepAliveMs?: number): Promise<void> {
+    if (this.pinned?.hasModel(modelId)) return;
+    await this.known(modelId);
+    await this.lifecycle.preload(modelId, keepAliveMs);
+  }
+
+  /** Unloads a directory model now (Ollama's `keep_alive: 0`); a model given with `models` stays. */
+  async unloadModel(modelId: string): Promise<void> {
+    if (this.pinned?.hasModel(modelId)) return;
+    if (typeof modelId !== "string" || !this.hasModel(modelId)) throw modelNotFound(String(modelId), this);
+    await this.lifecycle.unloadNow(modelId);
+  }
+
   tokenize(modelId: string, text: string): Promise<Tokenization> {
     return this.using(modelId, undefined, (pipeline) => pipeline.tokenize(modelId, text));
   }
@@ -144,9 +158,14 @@ export class ModelsDirPipeline implements ModelPipeline {
     }
   }
 
-  private lease(modelId: string) {
-    if (typeof modelId !== "string" || !this.hasModel(modelId)) throw modelNotFound(String(modelId), this);
+  private async lease(modelId: string) {
+    await this.known(modelId);
     return this.lifecycle.acquire(modelId);
+  }
+
+  /** Resolves when the directory holds `modelId`; MODEL_NOT_FOUND when it does not. */
+  private async known(modelId: string): Promise<void> {
+    if (typeof modelId !== "string" || !this.hasModel(modelId)) throw modelNotFound(String(modelId), this);
   }
 
   private rescan(force = false): void {
