@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Ollama } from "ollama";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
 import { startFakeHub, type FakeHub } from "@modelnode/hub/testing";
 import { createModelNode } from "@modelnode/example-model-node";
@@ -90,6 +91,18 @@ test("a request for a Hub id the directory lacks pulls it once (concurrent reque
   }
   // The node still serves.
   assert.ok((await complete(base, REPO_ID, 2)).choices[0].text.length > 0);
+});
+
+test("through the Ollama API too: /api/generate for a Hub id the directory lacks pulls and answers; unloading a model never pulled is a 404", async () => {
+  const { base } = await start("ollama-pulling", { enabled: true, hubUrl: hub.url });
+  const ollama = new Ollama({ host: base });
+  const before = revisionLookups();
+  await assert.rejects(ollama.generate({ model: `${REPO_ID}:q8`, prompt: "", keep_alive: 0 }), (error: Error & { status_code?: number }) => error.status_code === 404);
+  assert.equal(revisionLookups(), before, "nothing pulled only to unload it");
+  const reply = await ollama.generate({ model: `${REPO_ID}:q8`, prompt: "Hello", options: { num_predict: 3, temperature: 0 } });
+  assert.ok(reply.response.length > 0);
+  assert.equal(revisionLookups() - before, 1);
+  assert.deepEqual((await ollama.ps()).models.map((m) => m.name), [`${REPO_ID}:q8`]);
 });
 
 test("without --pull-on-demand the same id is MODEL_NOT_FOUND and the Hub is never asked", async () => {
