@@ -32,3 +32,31 @@ test("a model unloads after the node's keep-alive, and right after a request wit
   assert.equal(stateOf(long.running, "gamma"), "loaded");
   assert.equal(pipelineStats(long.running.node).modelLoads, 2);
 });
+
+test("Ollama's load and unload requests: no prompt loads the model, no prompt with keep_alive 0 unloads it at once (generate and chat)", async () => {
+  const { base, running } = await dir.start({ keepAlive: "10m" });
+  const ollama = new Ollama({ host: base });
+  const load = await ollama.generate({ model: "org/beta", prompt: "" });
+  assert.equal(load.done_reason, "load");
+  assert.equal(load.response, "");
+  assert.equal(stateOf(running, "org/beta"), "loaded", "loaded by the request, with no generation");
+  assert.deepEqual((await ollama.ps()).models.map((m) => m.name), ["org/beta"]);
+
+  const unload = await ollama.generate({ model: "org/beta", prompt: "", keep_alive: 0 });
+  assert.equal(unload.done_reason, "unload");
+  assert.equal(unload.done, true);
+  assert.equal(stateOf(running, "org/beta"), "unloaded", "out of memory by the time the answer comes");
+  assert.deepEqual((await ollama.ps()).models, [], "/api/ps no longer lists it");
+  assert.equal(pipelineStats(running.node).modelUnloads, 1);
+
+  // The same through /api/chat with no messages; an unknown model is Ollama's 404.
+  assert.equal((await ollama.chat({ model: "alpha", messages: [] })).done_reason, "load");
+  assert.equal(stateOf(running, "alpha"), "loaded");
+  const chatUnload = await ollama.chat({ model: "alpha", messages: [], keep_alive: 0 });
+  assert.equal(chatUnload.done_reason, "unload");
+  assert.equal(chatUnload.message.content, "");
+  assert.equal(stateOf(running, "alpha"), "unloaded");
+  await assert.rejects(ollama.generate({ model: "nope", prompt: "", keep_alive: 0 }), (error: Error & { status_code?: number }) => error.status_code === 404 && /nope/.test(error.message));
+  // Unloading a model that is not loaded is no error.
+  assert.equal((await ollama.generate({ model: "gamma", prompt: "", keep_alive: 0 })).done_reason, "unload");
+});

@@ -21,6 +21,7 @@ import { playgroundOptionsSchema } from "@modelnode/plugin-playground";
 import { tracingConfigSchema } from "@modelnode/plugin-tracing/options";
 import { extraPlugins } from "./extra-plugins.js";
 import { lifecycleConfigSchema } from "./lifecycle-config.js";
+import { pullOnDemandConfigSchema } from "./pull-on-demand.js";
 import { pluginEntries, type ExtraPlugin } from "./plugin-entry.js";
 import { natsAuthConfigSchema, natsTlsConfigSchema } from "./nats-config.js";
 
@@ -282,6 +283,8 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       modelsDir: nonEmpty("directory").optional(),
       /** The models directory's keep-alive, cap, memory budget and load timeout. */
       modelLifecycle: lifecycleConfigSchema.prefault({}),
+      /** Pull a Hub model the models directory lacks on its first request (docs/models.md, "Pulling on first request"). */
+      pullOnDemand: pullOnDemandConfigSchema.prefault({}),
       auth: authConfigSchema.prefault({}),
       limits: limitsConfigSchema.prefault({}),
       legacy: legacyConfigSchema.prefault({}),
@@ -319,6 +322,9 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       }
       if (config.models !== undefined && Object.keys(config.models).length === 0 && config.modelsDir === undefined) {
         ctx.addIssue({ code: "custom", path: ["models"], message: "expected at least one model (or a modelsDir)" });
+      }
+      if (config.pullOnDemand.enabled && config.modelsDir === undefined) {
+        ctx.addIssue({ code: "custom", path: ["pullOnDemand", "enabled"], message: "expected a modelsDir to pull into (--models-dir)" });
       }
       if (config.role === "gateway" && config.modelsDir !== undefined) {
         ctx.addIssue({ code: "custom", path: ["modelsDir"], message: "expected no modelsDir for role gateway (its workers serve the models)" });

@@ -35,7 +35,7 @@ export function parseSize(text: string): number | undefined {
 const MAX_KEEP_ALIVE_MS = 2 ** 31 - 1;
 
 /** A duration in ms; `forever`: a negative one is allowed, and read as -1 (never). */
-const duration = (min: number, forever: boolean) =>
+export const duration = (min: number, forever: boolean) =>
   z.union([z.int(), z.string()], { error: DURATION }).transform((value, ctx) => {
     const ms = typeof value === "number" ? value : parseDuration(value);
     if (forever && ms !== undefined && ms < 0) return -1;

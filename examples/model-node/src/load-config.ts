@@ -58,6 +58,16 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
   fromEnv("MODELNODE_MODELS", "models", modelList(env.MODELNODE_MODELS, "MODELNODE_MODELS", cwd));
   const envModelsDir = nonBlank(env.MODELNODE_MODELS_DIR);
   fromEnv("MODELNODE_MODELS_DIR", "modelsDir", envModelsDir === undefined ? undefined : resolve(cwd, envModelsDir));
+  const pullEnv: Layer = {};
+  for (const [name, key, value] of [
+    ["MODELNODE_PULL_ON_DEMAND", "enabled", nonBlank(env.MODELNODE_PULL_ON_DEMAND) === undefined ? undefined : booleanish(env.MODELNODE_PULL_ON_DEMAND!)],
+    ["HF_ENDPOINT", "hubUrl", nonBlank(env.HF_ENDPOINT)],
+  ] as const) {
+    if (value === undefined) continue;
+    pullEnv[key] = value;
+    origins.set(`pullOnDemand.${key}`, name);
+  }
+  if (Object.keys(pullEnv).length > 0) envLayer.pullOnDemand = pullEnv;
   const auth: Layer = {};
   const fromAuthEnv = (name: string, key: string, value: unknown) => {
     if (value === undefined) return;
@@ -125,6 +135,17 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     origins.set(`modelLifecycle.${key}`, `--${flag}`);
   }
   if (Object.keys(lifecycle).length > 0) flagLayer.modelLifecycle = lifecycle;
+  const pullFlags: Layer = {};
+  for (const [flag, key, value] of [
+    ["pull-on-demand", "enabled", flags.values["pull-on-demand"] ? true : undefined],
+    ["hub-url", "hubUrl", flags.values["hub-url"]],
+    ["pull-timeout", "timeout", flags.values["pull-timeout"]],
+  ] as const) {
+    if (value === undefined) continue;
+    pullFlags[key] = value;
+    origins.set(`pullOnDemand.${key}`, `--${flag}`);
+  }
+  if (Object.keys(pullFlags).length > 0) flagLayer.pullOnDemand = pullFlags;
   const tlsFlags: Layer = {};
   for (const [flag, key] of [["tls-cert", "certFile"], ["tls-key", "keyFile"]] as const) {
     const file = flags.values[flag];
@@ -211,6 +232,9 @@ function parseFlags(argv: string[]) {
         "max-loaded-models": { type: "string" },
         "models-memory-budget": { type: "string" },
         "model-load-timeout": { type: "string" },
+        "pull-on-demand": { type: "boolean" },
+        "hub-url": { type: "string" },
+        "pull-timeout": { type: "string" },
         "log-level": { type: "string" },
         threads: { type: "string" },
         speculative: { type: "string" },

@@ -14,6 +14,7 @@ import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@modelnode/plugin-inference";
 import { natsPipeline } from "@modelnode/nats";
 import { natsConnectOptions } from "./nats-config.js";
+import { hubFetcher } from "./pull-on-demand.js";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { ollamaPlugin } from "@modelnode/plugin-ollama";
 import { anthropicPlugin } from "@modelnode/plugin-anthropic";
@@ -211,5 +212,6 @@ export function createModelPipeline(config: ModelNodeConfig, maxTokens: number, 
   const options = onnxOptions(config, maxTokens, logger);
   if (config.modelsDir === undefined) return createOnnxPipeline(options);
   const { keepAlive, maxLoadedModels, memoryBudget, loadTimeout } = config.modelLifecycle;
-  return createModelsDirPipeline({ ...options, modelsDir: config.modelsDir, keepAliveMs: keepAlive, maxLoadedModels, memoryBudgetBytes: memoryBudget, loadTimeoutMs: loadTimeout });
+  const fetchModel = config.pullOnDemand.enabled ? hubFetcher(config.pullOnDemand, config.modelsDir, logger) : undefined;
+  return createModelsDirPipeline({ ...options, modelsDir: config.modelsDir, keepAliveMs: keepAlive, maxLoadedModels, memoryBudgetBytes: memoryBudget, loadTimeoutMs: loadTimeout, fetchModel });
 }

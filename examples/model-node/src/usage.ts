@@ -18,6 +18,11 @@ export const USAGE = `Usage: model-node [options]
   --models-memory-budget <size> memory the loaded directory models may take, estimated
                         from their graph files: 8GiB, 512MB, … (default: half the RAM)
   --model-load-timeout <dur> how long a request waits for its model to load (default 2m)
+  --pull-on-demand      pull a Hub model (org/name or org/name:dtype) that --models-dir   env MODELNODE_PULL_ON_DEMAND
+                        lacks on its first request, then load it (off by default;
+                        HF_TOKEN for private models, HF_HUB_OFFLINE=1: never contact the Hub)
+  --hub-url <url>       the Hub or a mirror to pull from (default huggingface.co)  env HF_ENDPOINT
+  --pull-timeout <dur>  a pull taking longer is aborted (default 30m)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)   env MODELNODE_LOG_LEVEL
   --threads <n>         ONNX Runtime threads per model (default: CPUs, at most 4) env MODELNODE_THREADS
   --no-prefix-cache     keep no prefix cache (config "prefixCache": false; block size and share:

@@ -64,3 +64,16 @@ test("bad lifecycle values and a missing models directory are config errors nami
   assert.match(configError(["--models-memory-budget", "lots"]), /modelLifecycle\.memoryBudget.*expected a size.*--models-memory-budget/);
   assert.match(configError(["--model-load-timeout", "0"]), /modelLifecycle\.loadTimeout.*from 1 ms/);
 });
+
+test("pull on demand: off by default; --pull-on-demand, --hub-url, --pull-timeout and the environment set it; it needs a models directory", () => {
+  const dir = mkdtempSync(join(tmpdir(), "modelnode-pull-config-"));
+  assert.equal(load(["--models-dir", dir]).config.pullOnDemand.enabled, false);
+  const { config } = load(["--models-dir", dir, "--pull-on-demand", "--hub-url", "http://127.0.0.1:9/mirror", "--pull-timeout", "10m"]);
+  assert.deepEqual(config.pullOnDemand, { enabled: true, hubUrl: "http://127.0.0.1:9/mirror", timeout: 600_000 });
+  const fromEnv = loadConfig({ argv: ["--models-dir", dir], env: { MODELNODE_PULL_ON_DEMAND: "1", HF_ENDPOINT: "https://hf-mirror.example" }, cwd: process.cwd() });
+  assert.notEqual(fromEnv, "help");
+  assert.deepEqual((fromEnv as LoadedConfig).config.pullOnDemand, { enabled: true, hubUrl: "https://hf-mirror.example", timeout: 30 * 60_000 });
+  assert.match(configError(["--pull-on-demand"]), /pullOnDemand\.enabled: expected a modelsDir.*--pull-on-demand/);
+  assert.match(configError(["--models-dir", dir, "--pull-on-demand", "--hub-url", "not a url"]), /pullOnDemand\.hubUrl: expected an http\(s\) URL.*--hub-url/);
+  assert.match(configError(["--models-dir", dir, "--pull-on-demand", "--pull-timeout", "soon"]), /pullOnDemand\.timeout.*expected a duration.*--pull-timeout/);
+});

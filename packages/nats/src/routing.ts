@@ -19,8 +19,8 @@ export class WorkerPicker {
   ) {}
 
   /**
-   * The worker a generation's try is offered to directly: the one with the most free capacity
-   * (chooser.ts); undefined, for the model's queue group, while this gateway knows no live
+   * The worker a generation's try is offered to directly: one that has the model loaded if any
+   * has room, then the one with the most free capacity (chooser.ts); undefined, for the model's queue group, while this gateway knows no live
    * worker with room for it (no heartbeat yet, or every one full: the group's `busy` answers
    * then pace the retries).
    */
@@ -29,8 +29,8 @@ export class WorkerPicker {
   }
 
   /**
-   * The live worker serving the model with the most free capacity that is not draining, full or
-   * avoided. A silent worker (missed heartbeats) stays a candidate: it is most often only busy,
+   * The live worker serving the model, not draining, full or avoided, that has it loaded (then
+   * loading), and among those the one with the most free capacity. A silent worker (missed heartbeats) stays a candidate: it is most often only busy,
    * and a dead one is dropped as soon as its ping finds no responders (Liveness).
    */
   leastBusy(modelId: string): string | undefined {
@@ -39,7 +39,7 @@ export class WorkerPicker {
     const candidates = membership
       .live()
       .filter((w) => !w.draining && w.models.some((m) => m.id === modelId) && (this.avoided.get(w.worker) ?? 0) < now)
-      .map((w) => ({ worker: w.worker, load: membership.load(w.worker), capacity: w.maxInFlight }));
+      .map((w) => ({ worker: w.worker, load: membership.load(w.worker), capacity: w.maxInFlight, modelState: w.models.find((m) => m.id === modelId)?.state }));
     return chooseWorker(candidates);
   }
 

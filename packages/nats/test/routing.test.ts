@@ -56,6 +56,30 @@ test("ties are broken at random, so gateways reading one heartbeat do not all pi
   assert.equal(chooseWorker([], () => 0), undefined);
 });
 
+test("a worker that has the model loaded is preferred, then one loading it, then the least loaded; a full one is never picked", () => {
+  const ws: Candidate[] = [
+    { worker: "cold", load: 0, capacity: 8, modelState: "unloaded" },
+    { worker: "warming", load: 1, capacity: 8, modelState: "loading" },
+    { worker: "warm", load: 6, capacity: 8, modelState: "loaded" },
+  ];
+  assert.deepEqual(spread(ws, 2), { cold: 0, warming: 0, warm: 2 }, "the loaded worker takes generations while it has room, however busy");
+  assert.deepEqual(spread(ws, 7), { cold: 0, warming: 7, warm: 0 }, "then the one loading it, until it is full");
+  assert.deepEqual(spread(ws, 8), { cold: 8, warming: 0, warm: 0 }, "only then the one that would have to load it");
+  // Without states (workers whose models are always loaded) the choice is by load alone, as before.
+  const plain = [
+    { worker: "a", load: 3, capacity: 8 },
+    { worker: "b", load: 0, capacity: 8, modelState: "loaded" as const },
+  ];
+  assert.equal(chooseWorker(plain), "b");
+  // Among loaded workers, the least loaded.
+  const loaded: Candidate[] = [
+    { worker: "x", load: 4, capacity: 8, modelState: "loaded" },
+    { worker: "y", load: 1, capacity: 8, modelState: "loaded" },
+    { worker: "z", load: 0, capacity: 8, modelState: "unloaded" },
+  ];
+  assert.equal(chooseWorker(loaded), "y");
+});
+
 function heartbeat(worker: string, fields: Partial<Heartbeat> = {}): Uint8Array {
   return encode({ worker, models: [MODEL], inFlight: 0, maxInFlight: 4, draining: false, periodMs: 100, ...fields } satisfies Heartbeat);
 }
@@ -123,6 +147,19 @@ test("a burst between two heartbeats spreads by capacity; draining workers get n
   members.onHeartbeat(heartbeat("big", { maxInFlight: 8 }));
   assert.ok(members.serving(), "big is back");
   assert.equal(picker.forGenerationTry("m"), undefined, "back, but avoided for avoidMs: the queue group");
+});
+
+test("the picker reads each model's state from the heartbeats: the worker with that model loaded gets it, per model", () => {
+  const members = new Membership(5000, 2, "me");
+  const picker = new WorkerPicker(members, 30_000);
+  const a = { ...MODEL, id: "a" };
+  const b = { ...MODEL, id: "b" };
+  members.onHeartbeat(heartbeat("w1", { models: [{ ...a, state: "loaded" }, { ...b, state: "unloaded" }], inFlight: 3, gateways: { other: 3 } }));
+  members.onHeartbeat(heartbeat("w2", { models: [{ ...a, state: "unloaded" }, { ...b, state: "loading" }] }));
+  assert.equal(picker.forGenerationTry("a"), "w1", "w1 has a loaded: chosen though busier");
+  assert.equal(picker.forGenerationTry("b"), "w2", "w2 is loading b");
+  picker.reserve("w1"); // w1 is now full (4 of 4): the unloaded worker takes a
+  assert.equal(picker.forGenerationTry("a"), "w2");
 });
 
 test("limits are checked when a gateway or worker starts, naming the field", async () => {

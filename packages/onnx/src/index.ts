@@ -12,6 +12,7 @@ export { createOnnxPipeline } from "./main/create-pipeline.js";
 export { OnnxPipeline } from "./main/pipeline.js";
 export { createModelsDirPipeline, LIFECYCLE_DEFAULTS, type ModelsDirOptions } from "./main/create-models-dir-pipeline.js";
 export { ModelsDirPipeline } from "./main/models-dir-pipeline.js";
+export type { ModelFetcher } from "./main/model-fetcher.js";
 export { ModelLifecycle, type LifecycleLimits } from "./main/model-lifecycle.js";
 export { DEFAULT_OPTIONS, parseModelArgument, type ModelEntry, type OnnxPipelineOptions } from "./main/options.js";
 export { DTYPE_SUFFIXES, MODEL_DTYPES, type ModelDtype } from "./shared/model-files.js";

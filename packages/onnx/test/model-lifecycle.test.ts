@@ -106,3 +106,24 @@ test("a failed load fails its waiters and is tried again by the next request", a
   lease.release();
   await lifecycle.close();
 });
+
+test("preload loads with no request and idles for its keep-alive; unloadNow unloads an idle model at once, a held one when its last request ends", async () => {
+  const { lifecycle, loads, states } = setUp({ keepAliveMs: -1 });
+  await lifecycle.preload("a", 60_000);
+  assert.deepEqual(loads, ["a"]);
+  assert.deepEqual(states("a"), ["loaded"]);
+  assert.ok(lifecycle.status("a").expiresAt! > Date.now(), "idling for the keep-alive it was given");
+  await lifecycle.unloadNow("a");
+  assert.deepEqual(states("a"), ["unloaded"]);
+  await lifecycle.unloadNow("never-loaded"); // nothing to do: no error
+
+  const held = await lifecycle.acquire("b");
+  await lifecycle.unloadNow("b");
+  assert.deepEqual(states("b"), ["loaded"], "a request still runs on it");
+  held.release(); // the default keep-alive is "never", but the unload asked wins
+  assert.deepEqual(states("b"), ["unloaded"]);
+  assert.ok(held.model.closed);
+  (await lifecycle.acquire("b")).release();
+  assert.deepEqual(states("b"), ["loaded"], "loaded again later, the mark gone: it stays under the default");
+  await lifecycle.close();
+});

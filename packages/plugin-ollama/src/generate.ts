@@ -89,11 +89,6 @@ export function message(endpoint: Endpoint, model: string, text: string, done: b
   return { model, created_at: new Date().toISOString(), ...body, done, ...(logprobs ? { logprobs: ollamaLogprobs(logprobs) } : {}) };
 }
 
-/** What Ollama answers when a request carries no prompt (or no messages): the model is loaded. */
-export function loaded(endpoint: Endpoint, model: string): Record<string, unknown> {
-  return { ...message(endpoint, model, "", true), done_reason: "load" };
-}
-
 function figures(result: GenerationResult, startedAt: bigint, firstTokenAt: bigint | undefined): OllamaFigures {
   const end = process.hrtime.bigint();
   const first = firstTokenAt ?? end;

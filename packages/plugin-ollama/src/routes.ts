@@ -24,7 +24,8 @@ import {
   type ToolSpec,
 } from "@modelnode/core";
 import { toOllamaError } from "./errors.js";
-import { loaded, run, type Deps, type Endpoint } from "./generate.js";
+import { run, type Deps, type Endpoint } from "./generate.js";
+import { loadOrUnload } from "./load-request.js";
 import { findModel, modelEntry, runningEntry, showOf } from "./models.js";
 import { OLLAMA_COUNTERS, type ResolvedOllamaOptions } from "./options.js";
 import { samplingOf } from "./sampling.js";
@@ -41,6 +42,21 @@ function served(pipeline: ModelPipeline, name: string): ModelInfo {
   if (!info) throw modelNotFound(name, pipeline);
   return info;
 }
+
+/**
+ * The model's info, for a request that will use it: a model the pipeline has but does not list yet
+ * (one it fetches on first request, docs/models.md "Pulling on first request") is loaded first,
+ * which brings it, so that its facts (chat template) are known. Not for an unload request.
+ */
+async function servedForUse(pipeline: ModelPipeline, name: string, unloading: boolean): Promise<ModelInfo> {
+  const listed = findModel(pipeline, name);
+  if (listed || unloading || !pipeline.loadModel || !pipeline.hasModel(name)) return listed ?? served(pipeline, name);
+  await pipeline.loadModel(name);
+  return served(pipeline, name);
+}
+
+/** A load or unload request (no prompt, no messages) with keep_alive 0. */
+const unloads = (keepAlive: number | string | null | undefined) => keepAliveOf(keepAlive).keepAliveMs === 0;
 
 /**
  * /api/generate's input: the prompt as it is with `raw: true` or for a model without a chat
@@ -113,11 +129,12 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
     maxBodyBytes: options.maxBodyBytes,
     inject: deps,
     formatError,
-    handle: (req, ctx, d) => {
+    handle: async (req, ctx, d) => {
       const startedAt = process.hrtime.bigint();
       const body: GenerateBody = req.body;
-      const info = served(d.pipeline, body.model);
-      if (body.prompt === undefined || body.prompt === null || body.prompt === "") return { json: loaded("generate", body.model) };
+      const empty = body.prompt === undefined || body.prompt === null || body.prompt === "";
+      const info = await servedForUse(d.pipeline, body.model, empty && unloads(body.keep_alive));
+      if (empty) return loadOrUnload("generate", body.model, info.id, body.keep_alive, d.pipeline);
       return generation("generate", body, inputOf(body, info), info.id, ctx, d, startedAt);
     },
   });
@@ -129,12 +146,14 @@ export function ollamaRoutes(options: ResolvedOllamaOptions & { version: string 
     maxBodyBytes: options.maxBodyBytes,
     inject: deps,
     formatError,
-    handle: (req, ctx, d) => {
+    handle: async (req, ctx, d) => {
       const startedAt = process.hrtime.bigint();
       const body: ChatBody = req.body;
-      const info = served(d.pipeline, body.model);
-      if (!body.messages || body.messages.length === 0) return { json: loaded("chat", body.model) };
-      return generation("chat", body, { messages: body.messages, tools: body.tools, toolChoice: body.tool_choice }, info.id, ctx, d, startedAt);
+      const messages = body.messages ?? [];
+      const empty = messages.length === 0;
+      const info = await servedForUse(d.pipeline, body.model, empty && unloads(body.keep_alive));
+      if (empty) return loadOrUnload("chat", body.model, info.id, body.keep_alive, d.pipeline);
+      return generation("chat", body, { messages, tools: body.tools, toolChoice: body.tool_choice }, info.id, ctx, d, startedAt);
     },
   });
 

@@ -182,6 +182,12 @@ export const errors = {
       model_id: clip(modelId),
       available: available.slice(0, 100),
     }),
+  /** A model the node would fetch on first request (a models directory's pull on demand) that cannot be had: `reason` says why. */
+  modelNotFetched: (modelId: string, reason: string, details: Record<string, unknown> = {}) =>
+    new ProtocolError(ErrorCode.MODEL_NOT_FOUND, `Model "${clip(modelId)}" is not in this node's models directory and could not be pulled: ${reason}`, {
+      model_id: clip(modelId),
+      ...details,
+    }),
   invalidRequest: (message: string, field?: string) =>
     new ProtocolError(ErrorCode.INVALID_REQUEST, message, field === undefined ? undefined : { field }),
   invalidTokens: (message: string, details?: Record<string, unknown>) =>

@@ -344,6 +344,20 @@ export interface ModelPipeline {
   listModels(): ModelInfo[];
   hasModel(modelId: string): boolean;
   /**
+   * Loads a model now, with no request (Ollama's /api/generate without a prompt), and keeps it
+   * loaded for `keepAliveMs` once idle (absent: the pipeline's default; negative: until it is
+   * unloaded). Optional: only a pipeline that loads models on demand has it; MODEL_NOT_FOUND for
+   * an unknown model, BUSY when it cannot be loaded now.
+   */
+  loadModel?(modelId: string, keepAliveMs?: number): Promise<void>;
+  /**
+   * Unloads a model now (Ollama's `keep_alive: 0` without a prompt): resolves once it is out of
+   * memory, or — requests still running on it — once marked to go when the last one ends. A model
+   * the pipeline always keeps loaded stays. Optional, like loadModel; MODEL_NOT_FOUND for an
+   * unknown model.
+   */
+  unloadModel?(modelId: string): Promise<void>;
+  /**
    * The model's tokenizer alone: no session, no generation slot, no cache. Text is encoded as
    * a prompt would be (special tokens such as BOS included when the model adds them).
    * MODEL_NOT_FOUND for an unknown model.

@@ -49,6 +49,8 @@ interface Entry<T> {
   lastUsed: number;
   timer?: NodeJS.Timeout;
   expiresAt?: number;
+  /** unloadNow() found requests on it: it goes when the last one ends, whatever their keep-alive. */
+  unloadWhenIdle?: boolean;
 }
 
 /** setTimeout's longest delay; a longer keep-alive is "never". */
@@ -90,6 +92,25 @@ export class ModelLifecycle<T extends Closable> {
       }
       if ((entry.state as State) === "loaded") return this.lease(entry); // else its load failed for another waiter's retry: loop
     }
+  }
+
+  /** Loads the model as a request would (BUSY likewise), then lets it idle for `keepAliveMs` (default: the limits'). */
+  async preload(id: string, keepAliveMs?: number): Promise<void> {
+    (await this.acquire(id)).release(keepAliveMs);
+  }
+
+  /**
+   * Unloads the model now (after its load, if it is loading); with requests on it, marks it to
+   * go when the last one ends. Nothing for a model not loaded.
+   */
+  async unloadNow(id: string): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    if (entry.state === "loading") await entry.loading?.catch(() => undefined);
+    if (entry.state === "unloading") return entry.unloading;
+    if (entry.state !== "loaded") return;
+    if (entry.active === 0 && entry.waiting === 0) return this.unload(entry, "unloaded on request");
+    entry.unloadWhenIdle = true;
   }
 
   status(id: string): ModelStatus {
@@ -147,7 +168,7 @@ export class ModelLifecycle<T extends Closable> {
         released = true;
         entry.active--;
         entry.lastUsed = ++this.uses;
-        if (entry.active === 0 && entry.waiting === 0 && entry.state === "loaded" && !this.closed) this.idle(entry, keepAliveMs ?? this.limits.keepAliveMs);
+        if (entry.active === 0 && entry.waiting === 0 && entry.state === "loaded" && !this.closed) this.idle(entry, entry.unloadWhenIdle ? 0 : (keepAliveMs ?? this.limits.keepAliveMs));
       },
     };
   }
@@ -228,6 +249,7 @@ export class ModelLifecycle<T extends Closable> {
 
   private unload(entry: Entry<T>, reason: string): Promise<void> {
     this.clearTimer(entry);
+    entry.unloadWhenIdle = undefined;
     const model = entry.model!;
     entry.model = undefined;
     entry.state = "unloading";

@@ -8,6 +8,8 @@
  *
  * The directory is read again (at most once a second) when asked for a model it did not hold,
  * and when listing, so a model folder added while the node runs is served without a restart.
+ * An id `<folder id>:<dtype>` serves that folder's graph of that dtype. With a `ModelFetcher`, a
+ * model the directory lacks is fetched into it by its first request (model-fetcher.ts).
  */
 import {
   modelNotFound,
@@ -23,8 +25,10 @@ import {
   type Tokenization,
 } from "@modelnode/core/pipeline";
 import type { PipelineLogger } from "../shared/logger.js";
+import { MODEL_DTYPES, type ModelDtype } from "../shared/model-files.js";
+import { FetchOnce, type ModelFetcher } from "./model-fetcher.js";
 import { ModelLifecycle, type LifecycleLimits } from "./model-lifecycle.js";
-import { scanModelsDir, type DirectoryModel } from "./models-dir.js";
+import { describeModelDir, scanModelsDir, type DirectoryModel } from "./models-dir.js";
 
 /** How often the directory may be read again for a model it did not hold. */
 const RESCAN_MS = 1000;
@@ -35,6 +39,9 @@ export class ModelsDirPipeline implements ModelPipeline {
   /** Each directory model's info as its engine reported it, once it has been loaded. */
   private readonly loadedInfo = new Map<string, ModelInfo>();
   private scannedAt = 0;
+  private readonly fetches: FetchOnce | undefined;
+  /** Models arrive while it runs when it fetches them: an empty directory at start is no error. */
+  readonly dynamicModels: boolean;
 
   constructor(
     private readonly root: string,
@@ -43,7 +50,10 @@ export class ModelsDirPipeline implements ModelPipeline {
     limits: LifecycleLimits,
     load: (model: DirectoryModel) => Promise<ModelPipeline>,
     private readonly logger: PipelineLogger,
+    fetcher?: ModelFetcher,
   ) {
+    this.fetches = fetcher ? new FetchOnce(fetcher, limits.loadTimeoutMs, () => this.rescan(true), logger) : undefined;
+    this.dynamicModels = fetcher !== undefined;
     this.lifecycle = new ModelLifecycle<ModelPipeline>(
       limits,
       async (id) => {
@@ -68,10 +78,23 @@ export class ModelsDirPipeline implements ModelPipeline {
     return [...pinned, ...listed];
   }
 
+  /** Served now, or (with a fetcher) a model a request may fetch. */
   hasModel(modelId: string): boolean {
-    if (this.pinned?.hasModel(modelId)) return true;
-    if (!this.directory.has(modelId)) this.rescan();
-    return this.directory.has(modelId);
+    return this.pinned?.hasModel(modelId) === true || this.inDirectory(modelId) || this.fetches?.accepts(modelId) === true;
+  }
+
+  /** Loads a directory model now (Ollama's load request); a model given with `models` is always loaded. */
+  async loadModel(modelId: string, keepAliveMs?: number): Promise<void> {
+    if (this.pinned?.hasModel(modelId)) return;
+    await this.known(modelId);
+    await this.lifecycle.preload(modelId, keepAliveMs);
+  }
+
+  /** Unloads a directory model now (Ollama's `keep_alive: 0`); a model given with `models` stays. */
+  async unloadModel(modelId: string): Promise<void> {
+    if (this.pinned?.hasModel(modelId)) return;
+    if (typeof modelId !== "string" || !this.hasModel(modelId)) throw modelNotFound(String(modelId), this);
+    await this.lifecycle.unloadNow(modelId);
   }
 
   tokenize(modelId: string, text: string): Promise<Tokenization> {
@@ -126,10 +149,11 @@ export class ModelsDirPipeline implements ModelPipeline {
       if (!pipeline) continue;
       for (const [key, value] of Object.entries(pipeline.stats())) sum[key] = (sum[key] ?? 0) + value;
     }
-    return { ...sum, ...this.lifecycle.stats() };
+    return { ...sum, ...this.lifecycle.stats(), ...this.fetches?.stats() };
   }
 
   async close(): Promise<void> {
+    this.fetches?.close();
     await Promise.all([this.lifecycle.close(), this.pinned?.close()]);
   }
 
@@ -144,9 +168,38 @@ export class ModelsDirPipeline implements ModelPipeline {
     }
   }
 
-  private lease(modelId: string) {
-    if (typeof modelId !== "string" || !this.hasModel(modelId)) throw modelNotFound(String(modelId), this);
+  private async lease(modelId: string) {
+    await this.known(modelId);
     return this.lifecycle.acquire(modelId);
+  }
+
+  /**
+   * Resolves when the directory holds `modelId`, fetching it first when it lacks it and a fetcher
+   * takes it (a fetch already running for it is waited for: its folder may be half written);
+   * MODEL_NOT_FOUND when it is nowhere.
+   */
+  private async known(modelId: string): Promise<void> {
+    if (typeof modelId !== "string") throw modelNotFound(String(modelId), this);
+    if (this.fetches?.isFetching(modelId)) await this.fetches.fetch(modelId);
+    if (this.inDirectory(modelId)) return;
+    if (this.fetches?.accepts(modelId)) {
+      await this.fetches.fetch(modelId);
+      if (this.inDirectory(modelId)) return;
+    }
+    throw modelNotFound(modelId, this);
+  }
+
+  /** Whether the directory holds `modelId` (read again if not, at most once a second), or its folder with the dtype after a ":". */
+  private inDirectory(modelId: string): boolean {
+    if (this.directory.has(modelId)) return true;
+    this.rescan();
+    if (this.directory.has(modelId)) return true;
+    const colon = modelId.lastIndexOf(":");
+    const dtype = modelId.slice(colon + 1) as ModelDtype;
+    const folder = colon > 0 && MODEL_DTYPES.includes(dtype) ? this.directory.get(modelId.slice(0, colon)) : undefined;
+    const variant = folder && describeModelDir(modelId, folder.dir, this.logger, dtype);
+    if (variant) this.directory.set(modelId, variant);
+    return variant !== undefined;
   }
 
   private rescan(force = false): void {

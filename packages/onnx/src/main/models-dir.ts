@@ -23,6 +23,8 @@ export interface DirectoryModel {
   sizeBytes: number;
   /** config.json's modification time when this was read. */
   configMtimeMs: number;
+  /** The graph asked for by an id `<folder id>:<dtype>`; absent: chosen as for a model without a dtype. */
+  dtype?: ModelDtype;
 }
 
 function mtimeOf(file: string): number {
@@ -42,7 +44,7 @@ export function scanModelsDir(root: string, logger: PipelineLogger, known: Reado
   const visit = (dir: string, id: string, depth: number) => {
     if (existsSync(join(dir, "config.json"))) {
       const before = known.get(id);
-      const model = before && before.dir === dir && before.configMtimeMs === mtimeOf(join(dir, "config.json")) ? before : describe(id, dir, logger, dtype);
+      const model = before && before.dir === dir && before.configMtimeMs === mtimeOf(join(dir, "config.json")) ? before : describeModelDir(id, dir, logger, dtype);
       if (model) found.push(model);
       return;
     }
@@ -64,7 +66,8 @@ function subfolders(dir: string): string[] {
   }
 }
 
-function describe(id: string, dir: string, logger: PipelineLogger, dtype: ModelDtype | undefined): DirectoryModel | undefined {
+/** One model folder read as a model (undefined, with a warning, when it cannot be). */
+export function describeModelDir(id: string, dir: string, logger: PipelineLogger, dtype?: ModelDtype): DirectoryModel | undefined {
   if (id === "") return undefined; // the directory itself is one model folder: not a models directory
   try {
     const config = readObject(join(dir, "config.json")) ?? {};
@@ -91,7 +94,7 @@ function describe(id: string, dir: string, logger: PipelineLogger, dtype: ModelD
       hasChatTemplate: template.own,
       toolCallFormat: template.toolFormat,
     };
-    return { id, dir, info, sizeBytes, configMtimeMs: mtimeOf(join(dir, "config.json")) };
+    return { id, dir, info, sizeBytes, configMtimeMs: mtimeOf(join(dir, "config.json")), ...(dtype ? { dtype } : {}) };
   } catch (error) {
     logger.warn({ model: id, dir, err: error }, "models directory: folder left out (it cannot be read as a model)");
     return undefined;
