@@ -133,8 +133,14 @@ test("npm run cluster: three nats-servers with JetStream; one SIGKILLed mid-stre
   const reconnected = async () => (await namesOn(survivors)).flat().filter((n) => /^modelnode-(gateway|worker)-/.test(n)).length;
   for (const deadline = Date.now() + 20_000; (await reconnected()) < 3 && Date.now() < deadline; ) await sleep(200);
   assert.equal(await reconnected(), 3, "gateway and both workers reconnected to the servers left");
-  const info = await jsApi("$JS.API.STREAM.INFO.KV_sessions");
-  assert.equal(info.error, undefined, JSON.stringify(info.error));
+  // The stream's leader may have been on the dead server: its replicas elect another (seconds), and
+  // this test's own connection may be reconnecting; until then a request times out or says so.
+  let info: { error?: unknown } | undefined;
+  for (const deadline = Date.now() + 40_000; Date.now() < deadline; await sleep(500)) {
+    info = await jsApi("$JS.API.STREAM.INFO.KV_sessions").catch((error: Error) => ({ error: error.message }));
+    if (info!.error === undefined) break;
+  }
+  assert.equal(info!.error, undefined, JSON.stringify(info!.error));
   await nc.close();
   nc = undefined;
 
