@@ -1,8 +1,8 @@
 /**
- * Preloaded (`node --import`) into a server the dispatch bench did not write itself (the example
- * node's CLI): answers the bench's IPC questions about the process's CPU time, as
- * dispatch-server.ts does for its own servers. "reset" starts a measurement, "read" reports the
- * user + system microseconds since, "exit" ends the process.
+ * Answers the dispatch bench's IPC questions about a server process's CPU time: preloaded
+ * (`node --import`) into the example node's CLI, imported by dispatch-server.ts for the bench's
+ * own servers. "reset" starts a measurement, "read" reports the user + system microseconds since,
+ * "exit" ends the process.
  */
 let mark = process.cpuUsage();
 process.on("message", (msg: unknown) => {

@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import { WebSocketServer } from "ws";
 import { MessageHandler, z } from "../src/index.js";
 import { createNode } from "../src/server.js";
+import "./cpu-meter.js";
 
 const heartbeatSchema = z.object({ worker_id: z.string().min(1).max(256) });
 
@@ -58,17 +59,9 @@ async function startNodeServer(): Promise<number> {
 
 const mode = process.argv[2];
 const port = mode === "node" ? await startNodeServer() : await startBare();
-let mark = process.cpuUsage();
+// "reset", "read" and "exit" are answered by cpu-meter.ts (imported above), as for the example node.
 process.on("message", (msg: unknown) => {
-  if (msg === "reset") {
-    mark = process.cpuUsage();
-    process.send!({ reset: true });
-  } else if (msg === "read") {
-    const used = process.cpuUsage(mark);
-    process.send!({ cpuMicros: used.user + used.system });
-  } else if (msg === "exit") {
-    process.exit(0);
-  } else if (typeof msg === "object" && msg !== null && "template" in msg) {
+  if (typeof msg === "object" && msg !== null && "template" in msg) {
     const { header: _header, ...body } = (msg as { template: Record<string, unknown> }).template;
     replyBody = (workerId) => ({ ...body, worker_id: workerId });
     process.send!({ templated: true });

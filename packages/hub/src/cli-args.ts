@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { PULL_DTYPES, type PullDtype } from "./dtype-files.js";
 import { HubPullError } from "./errors.js";
 import { checkDtype, parseModelRef } from "./model-ref.js";
+import type { PullModelOptions } from "./pull.js";
 
 export const USAGE = `usage: modelnode-pull <org/name[:dtype]> [options]
    or: node examples/model-node/dist/src/cli.js pull <org/name[:dtype]> [options]
@@ -39,19 +40,11 @@ examples:
   HF_HUB_OFFLINE=1 modelnode-pull onnx-community/Qwen3-0.6B-ONNX:q4f16   (is it here?)
 `;
 
-export interface PullArgs {
+/** What the command line asks for: pullModel's options (those a command line can give), and its own. */
+export type PullArgs = Pick<PullModelOptions, "id" | "dtype" | "revision" | "modelsDir" | "hubUrl" | "token" | "offline" | "retries" | "stallTimeoutMs"> & {
   help?: boolean;
-  id: string;
-  dtype?: PullDtype;
-  revision?: string;
-  modelsDir: string;
-  hubUrl?: string;
-  token?: string;
-  offline?: boolean;
-  retries?: number;
-  stallTimeoutMs?: number;
   quiet: boolean;
-}
+};
 
 export class UsageError extends Error {}
 
