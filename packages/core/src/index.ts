@@ -76,3 +76,4 @@ export { LOGGER, NODE_INFO, NODE_OPTIONS, type NodeInfo, type NodeStatus } from 
 export type { NodeStats } from "./lib/stats.js";
 export type { ResolvedNodeOptions, NodeLimits } from "./lib/options.js";
 export * from "./lib/pipeline.js";
+export { TOOL_NAME_PATTERN } from "./lib/tool-name.js";

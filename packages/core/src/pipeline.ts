@@ -4,4 +4,5 @@
  * and the coded errors a pipeline throws.
  */
 export * from "./lib/pipeline.js";
+export { TOOL_NAME_PATTERN } from "./lib/tool-name.js";
 export { ErrorCode, errors, isCodedError, ProtocolError, type ErrorBody } from "./lib/errors.js";

@@ -4,10 +4,9 @@
  * pipeline's ToolSpec / ToolChoice. Anthropic's server tools (web search, code execution, …) and
  * prompt caching are refused by name.
  */
-import { z, type ModelPipeline, type ToolCallParserOptions, type ToolChoice, type ToolSpec } from "@modelnode/core";
+import { TOOL_NAME_PATTERN, z, type ModelPipeline, type ToolCallParserOptions, type ToolChoice, type ToolSpec } from "@modelnode/core";
 import { issue, refuseUnknown } from "./blocks.js";
 
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** `tools`, checked: each a client tool with a distinct name and an object input_schema. */
@@ -25,7 +24,7 @@ export function toolsSchema(maxTools: number) {
       }
       refuseUnknown(tool, ["type", "name", "description", "input_schema"], { cache_control: "prompt caching is not supported" }, ctx, [i]);
       const { name, description, input_schema: schema } = tool;
-      if (typeof name !== "string" || !NAME.test(name)) return void issue(ctx, [i, "name"], name === undefined ? "required" : 'expected 1 to 64 letters, digits, "_" or "-"');
+      if (typeof name !== "string" || !TOOL_NAME_PATTERN.test(name)) return void issue(ctx, [i, "name"], name === undefined ? "required" : 'expected 1 to 64 letters, digits, "_" or "-"');
       if (seen.has(name)) return void issue(ctx, [i, "name"], `a second tool named "${name}"`);
       seen.add(name);
       if (description !== undefined && typeof description !== "string") return void issue(ctx, [i, "description"], "expected a string");

@@ -1,12 +1,12 @@
 /** inference_request, inference_cancel and list_models payloads, typed strictly: nothing is coerced. */
-import { responseFormatSchema, z } from "@modelnode/core";
+import { responseFormatSchema, TOOL_NAME_PATTERN, z } from "@modelnode/core";
 import type { ResolvedInferenceOptions } from "./options.js";
 
 /** Longest `role` in `messages`, in characters. */
 export const MAX_ROLE_CHARS = 64;
 
 /** A function's name, as OpenAI allows it. */
-const functionName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'Expected 1 to 64 letters, digits, "_" or "-".' });
+const functionName = z.string().regex(TOOL_NAME_PATTERN, { error: 'Expected 1 to 64 letters, digits, "_" or "-".' });
 
 /** A call the model made, as OpenAI writes it: `arguments` is the JSON text of an object. */
 export const toolCallSchema = z.object({

@@ -8,13 +8,13 @@
  * (OpenAI's values), so that a caller can make the model call a function, constrained to its
  * parameters schema (docs/plugin-ollama.md, "Tools").
  */
-import { z, type ChatMessage, type ModelPipeline, type ToolCall, type ToolCallParserOptions, type ToolChoice, type ToolSpec } from "@modelnode/core";
+import { TOOL_NAME_PATTERN, z, type ChatMessage, type ModelPipeline, type ToolCall, type ToolCallParserOptions, type ToolChoice, type ToolSpec } from "@modelnode/core";
 
 const required = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? "required" : `expected ${what}`);
 
 const functionName = z
   .string({ error: required("a function name (a string)") })
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1 to 64 letters, digits, "_" or "-"' });
+  .regex(TOOL_NAME_PATTERN, { error: 'expected 1 to 64 letters, digits, "_" or "-"' });
 
 /** One of `tools`: `{"type": "function", "function": {"name", "description"?, "parameters"?}}`. */
 export const toolSchema = z

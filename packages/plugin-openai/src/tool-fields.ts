@@ -3,14 +3,14 @@
  * `tool_choice`, and an assistant message's `tool_calls` (docs/structured-output.md, "Tool
  * calling"), with the checks that span fields.
  */
-import { z, type ToolSpec } from "@modelnode/core";
+import { TOOL_NAME_PATTERN, z, type ToolSpec } from "@modelnode/core";
 
 const required = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? "required" : `expected ${what}`);
 
 /** A function's name, as OpenAI allows it. */
 const functionName = z
   .string({ error: required("a function name (a string)") })
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1 to 64 letters, digits, "_" or "-"' });
+  .regex(TOOL_NAME_PATTERN, { error: 'expected 1 to 64 letters, digits, "_" or "-"' });
 
 /** One of `tools`: `{"type": "function", "function": {"name", "description"?, "parameters"?, "strict"?}}`. */
 export const toolSchema = z

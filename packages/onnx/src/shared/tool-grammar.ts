@@ -11,7 +11,7 @@
  * Each call's arguments follow its function's parameters schema, lowered as a response_format's
  * JSON schema is (json-schema-lowering.ts; strict: no properties the schema does not name).
  */
-import { errors, type ChatMessage, type GenerateRequest, type ToolCallFormat, type ToolSpec } from "@modelnode/core/pipeline";
+import { errors, TOOL_NAME_PATTERN, type ChatMessage, type GenerateRequest, type ToolCallFormat, type ToolSpec } from "@modelnode/core/pipeline";
 import { lowerSchema, SchemaProblem } from "./json-schema-lowering.js";
 
 /** One function's call, as the grammar thread writes its tag. */
@@ -53,8 +53,6 @@ export interface ToolLimits {
   maxGrammarAlternatives: number;
 }
 
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
 /**
  * The request's tools checked (a list of 1 to `maxTools` functions with valid, distinct names;
  * parameters a JSON object), plain copies of them, and the grammar for its `toolChoice` (undefined
@@ -76,7 +74,7 @@ export function checkTools(request: Pick<GenerateRequest, "tools" | "toolChoice"
     const fn = (tool as { function?: unknown } | null)?.function as Record<string, unknown> | undefined;
     if ((tool as { type?: unknown } | null)?.type !== "function" || typeof fn !== "object" || fn === null) throw invalid(`Tool ${i} must be {"type": "function", "function": {…}}.`, at);
     const { name, description, parameters } = fn;
-    if (typeof name !== "string" || !NAME.test(name)) throw invalid(`Tool ${i}'s name must be 1 to 64 letters, digits, "_" or "-".`, `${at}.function.name`);
+    if (typeof name !== "string" || !TOOL_NAME_PATTERN.test(name)) throw invalid(`Tool ${i}'s name must be 1 to 64 letters, digits, "_" or "-".`, `${at}.function.name`);
     if (names.has(name)) throw invalid(`Two tools are named "${name}".`, `${at}.function.name`);
     names.add(name);
     if (description !== undefined && typeof description !== "string") throw invalid(`Tool ${i}'s description must be a string.`, `${at}.function.description`);
