@@ -5,6 +5,8 @@
  */
 import type { InjectionToken } from "tsyringe";
 import { errors, type ProtocolError } from "./errors.js";
+import type { ResumeFrom } from "./resume.js";
+export type { ResumeFrom };
 
 export type FinishReason = "stop" | "length" | "cancelled";
 
@@ -227,12 +229,6 @@ export type GrammarSpec =
   /** Exactly one of these strings. */
   | { type: "choice"; choices: string[] };
 
-/** See `GenerateRequest.resume`. */
-export interface ResumeFrom {
-  generatedIds: number[];
-  deliveredChars: number;
-}
-
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
@@ -266,8 +262,9 @@ export type GenerationEvent =
    * `tokenIds`: the ids generated since the previous text event (their text may be partly held
    * back until a later event, e.g. an incomplete character or a possible stop-string start); a
    * pipeline that cannot say leaves it out. `logprobs` (when asked for): one per id of `tokenIds`.
+   * `samplerState`: opaque, the sampler's state right after the event's last token id (ResumeFrom.samplerState).
    */
-  | { kind: "text"; text: string; tokenIds?: number[]; logprobs?: TokenLogprob[] }
+  | { kind: "text"; text: string; tokenIds?: number[]; logprobs?: TokenLogprob[]; samplerState?: string }
   | { kind: "done"; result: GenerationResult };
 
 /** One step of the legacy protocol (see PROTOCOL.md, "Legacy format"). */
