@@ -95,7 +95,9 @@ export class GenerationRequest implements PendingRequest, GenerationControl {
     if (options.messages !== undefined) payload.messages = options.messages;
     for (const field of SAMPLING_FIELDS) if (options[field] !== undefined) payload[field] = options[field];
     payload.stream = this.#stream;
-    if (this.#stream && (options.resumable ?? defaults.resumable)) {
+    // With tools the node parses calls out of the text, which a resumed reply holds only in part.
+    const tools = (options.tools?.length ?? 0) > 0 && options.tool_choice !== "none";
+    if (this.#stream && !tools && (options.resumable ?? defaults.resumable)) {
       payload.resumable = true;
       this.#resume = new StreamResume();
     }
