@@ -78,14 +78,15 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
       tool_choice: toolChoiceSchema.optional(),
       parallel_tool_calls: z.boolean().optional(),
       speculative: z.boolean().optional(),
-      resumable: z.boolean().optional(),
+      resumable: z.boolean().optional().describe("With stream: true: each inference_chunk carries resume data (token_ids, delivered_chars, sampler_state). Not with tools."),
       resume: z
         .object({
-          generated_ids: z.array(z.int().min(0)).max(limits.maxTokensLimit),
-          delivered_chars: z.int().min(0),
-          sampler_state: z.string().min(1).max(MAX_SAMPLER_STATE_CHARS).optional(),
+          generated_ids: z.array(z.int().min(0)).max(limits.maxTokensLimit).describe("Every token id generated so far (the chunks' token_ids joined); no more than max_tokens."),
+          delivered_chars: z.int().min(0).describe("Characters of text received so far (the last chunk's delivered_chars)."),
+          sampler_state: z.string().min(1).max(MAX_SAMPLER_STATE_CHARS).optional().describe("The last chunk's sampler_state, when it had one."),
         })
-        .optional(),
+        .optional()
+        .describe("Continue a generation from its resume data: the chunks carry only what follows; the response's text and usage are the whole generation's. Not with tools."),
     })
     .superRefine((msg, ctx) => {
       checkResume(msg, limits, ctx);
