@@ -5,11 +5,11 @@
  * two gateways' URLs. The gateway serving a long stream is SIGKILLed mid-stream; the client
  * reconnects to the other and resumes the generation from the resume data its chunks carried:
  * the caller gets the undisturbed run's text, every piece once and in order. The same with two
- * independent single nodes (no NATS), and with seeded sampling (exact where the pipeline reports
- * its sampler state).
+ * independent single nodes (no NATS), and with seeded sampling (the chunks carry the sampler's
+ * state, and the resume brings it back).
  */
 import assert from "node:assert/strict";
-import { after, test, type TestContext } from "node:test";
+import { after, test } from "node:test";
 import { ModelNodeClient, type ConnectionState, type GenerateOptions } from "@modelnode/client/node";
 import { NatsPipeline } from "@modelnode/nats";
 import { eventually, header, sleep, TestClient } from "@modelnode/testing";
@@ -125,11 +125,7 @@ function assertSameRun(got: Outcome & { states: ConnectionState[]; url: string }
   assert.equal(got.completionTokens, expected.completionTokens, "usage counts the whole generation");
 }
 
-/**
- * Seeded sampling resumes exactly only where the pipeline reports its sampler state (chunks'
- * `sampler_state`). Where this build's does not, the seeded case is marked TODO, loudly, not
- * skipped: it still runs and shows whether it passed; once the state is carried it must pass.
- */
+/** Whether a sampled stream's chunks carry the pipeline's sampler state (which makes its resume exact). */
 async function carriesSamplerState(url: string): Promise<boolean> {
   const client = await TestClient.connect(url);
   try {
@@ -141,8 +137,8 @@ async function carriesSamplerState(url: string): Promise<boolean> {
   }
 }
 
-async function seededCase(t: TestContext, victim: CliRun, urls: string[]): Promise<void> {
-  if (!(await carriesSamplerState(urls[1]))) t.todo("this build's pipeline does not report its sampler state (chunks carry no sampler_state): seeded sampling cannot resume exactly yet");
+async function seededCase(victim: CliRun, urls: string[]): Promise<void> {
+  assert.ok(await carriesSamplerState(urls[1]), "a sampled stream's chunks carry sampler_state");
   const seeded = await reference(urls[1], SEEDED);
   assertSameRun(await throughFailure(victim, urls, SEEDED), seeded, urls[1]);
 }
@@ -161,10 +157,10 @@ test("NATS: two gateways, the one serving a greedy stream SIGKILLed mid-stream; 
   assertSameRun(await throughFailure(a, [urlA, urlB], GREEDY), greedy, urlB);
 });
 
-test("NATS: the same with seeded sampling (exact where the pipeline reports its sampler state)", { skip: skipWithoutNats, timeout: 240_000 }, async (t) => {
+test("NATS: the same with seeded sampling: the sampler's state travels in the chunks and the resume", { skip: skipWithoutNats, timeout: 240_000 }, async () => {
   assert.ok(cluster.urlB, "the cluster of the previous test");
   const c = start(["--role", "gateway", "--nats", (await natsServer()).url]);
-  await seededCase(t, c, [await ready(c), cluster.urlB]);
+  await seededCase(c, [await ready(c), cluster.urlB]);
 });
 
 const singles: { two?: string } = {};
@@ -178,10 +174,10 @@ test("two independent single nodes with the same model: the one serving a greedy
   assertSameRun(await throughFailure(one, [urlOne, urlTwo], GREEDY), greedy, urlTwo);
 });
 
-test("two single nodes: the same with seeded sampling (exact where the pipeline reports its sampler state)", { timeout: 240_000 }, async (t) => {
+test("two single nodes: the same with seeded sampling", { timeout: 240_000 }, async () => {
   assert.ok(singles.two, "the node of the previous test");
   const three = start([]);
-  await seededCase(t, three, [await ready(three), singles.two]);
+  await seededCase(three, [await ready(three), singles.two]);
 });
 
 test("NATS: a gateway given a request with `resume` starts from it, and a worker lost later resumes from the combined state", { skip: skipWithoutNats, timeout: 60_000 }, async () => {

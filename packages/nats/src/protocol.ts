@@ -91,8 +91,9 @@ export interface GenerateCall extends SamplingOptions {
    * delivered; and, when every piece came with its token ids, those ids and the delivered text's
    * length, which the worker passes on as `GenerateRequest.resume` (an exact continuation, chats
    * included). Without them, the worker continues `prompt + text` (exact only where the
-   * tokenizer round-trips the text; prompts only). `samplerState`: the sampler's state after the
-   * last of those ids (the last piece's `ss`), for an exact seeded continuation.
+   * tokenizer round-trips the text; prompts only). `samplerState`: the last delivered piece's
+   * (`ResumeFrom.samplerState`), so a sampled generation draws on as it would have; absent from an
+   * older gateway, or when the pipeline gave none (greedy).
    */
   resume?: { text: string; pieces: number; generatedIds?: number[]; deliveredChars?: number; samplerState?: string };
   /**
@@ -121,7 +122,8 @@ export type CallReply = { ok: true; worker: string } | { busy: true; worker: str
 export type StreamMessage =
   /**
    * `ids`: the token ids generated since the previous piece, where the pipeline says them; `lp`:
-   * their log probabilities when asked for; `ss`: the sampler's state after them, where it has one.
+   * their log probabilities when asked for; `ss`: the pipeline's sampler state after them
+   * (GenerationEvent.samplerState), where it says it.
    */
   | { t: "text"; attempt: number; seq: number; n: number; text: string; ids?: number[]; lp?: TokenLogprob[]; ss?: string }
   | { t: "done"; attempt: number; seq: number; result: GenerationResult }

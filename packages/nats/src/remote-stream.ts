@@ -30,8 +30,9 @@ export interface StreamContext extends GatewayParts {
 
 /**
  * What the client has been given so far, which a later try continues. A request that arrived with
- * `resume` (a client continuing a stream another gateway served) starts from it: its ids and
- * characters come first, so a worker lost later resumes from the whole generation's state.
+ * `resume` (a client continuing a stream another gateway served) starts from it: its ids,
+ * characters and sampler state come first, so a worker lost later resumes from the whole
+ * generation's state.
  */
 class Delivered {
   /** The text delivered through this gateway (after the request's resume, when it had one). */
@@ -39,7 +40,7 @@ class Delivered {
   pieces = 0;
   /** The token ids generated so far (the request's resume's first), while every piece has said them (else undefined). */
   ids: number[] | undefined;
-  /** The sampler's state after the last of `ids`, where the pipeline says it. */
+  /** The pipeline's sampler state after the last delivered piece (or the request's resume), when it said one. */
   samplerState: string | undefined;
   /** The log probabilities of the delivered pieces' tokens (when asked for). */
   readonly logprobs: TokenLogprob[] = [];
@@ -61,16 +62,17 @@ class Delivered {
     this.text += piece.text;
     if (piece.lp) this.logprobs.push(...piece.lp);
     this.pieces = piece.n;
+    // The latest piece's, or none: an older one's state would not follow the ids delivered since.
+    this.samplerState = typeof piece.ss === "string" ? piece.ss : undefined;
     if (this.ids && Array.isArray(piece.ids)) this.ids.push(...piece.ids);
     else this.ids = undefined;
-    this.samplerState = piece.ss;
   }
 
-  /** GenerateCall.resume: the ids (exact continuation) only when every piece said them. */
+  /** GenerateCall.resume: the ids (exact continuation) only when every piece said them, with the sampler's state when the last piece said it. */
   resume(): NonNullable<GenerateCall["resume"]> {
     if (!this.ids) return { text: this.text, pieces: this.pieces };
-    const exact = { generatedIds: this.ids, deliveredChars: this.charsBefore + this.text.length };
-    return { text: this.text, pieces: this.pieces, ...exact, ...(this.samplerState !== undefined ? { samplerState: this.samplerState } : {}) };
+    const exact = { text: this.text, pieces: this.pieces, generatedIds: this.ids, deliveredChars: this.charsBefore + this.text.length };
+    return this.samplerState !== undefined ? { ...exact, samplerState: this.samplerState } : exact;
   }
 }
 

@@ -196,6 +196,7 @@ function pipelineRequest(call: GenerateCall, signal: AbortSignal): { request: Ge
     if (call.messages !== undefined) request.messages = call.messages as GenerateRequest["messages"];
     request.maxTokens = call.maxTokens;
     request.resume = { generatedIds: resume.generatedIds!, deliveredChars: resume.deliveredChars ?? resume.text.length };
+    // The sampler goes on from where the last delivered piece left it (its seed alone would redraw).
     if (resume.samplerState !== undefined) request.resume.samplerState = resume.samplerState;
   } else if (resume) {
     // No token ids (the pipeline does not report them): continue from the prompt plus what
