@@ -202,7 +202,10 @@ export class RemoteStream {
     const { prompt, modelId } = this.request;
     const promptTokens = prompt !== undefined ? await this.ctx.countTokens(modelId, prompt).catch(() => 0) : 0;
     this.state = "done";
-    yield { kind: "done", result: { text: this.delivered.text, finishReason: "cancelled", usage: { promptTokens, completionTokens: this.delivered.pieces } } };
+    // A seeded stream's count includes the ids of the request's resume (delivered elsewhere).
+    const { seeded, ids, pieces } = this.delivered;
+    const completionTokens = seeded && ids ? ids.length : pieces;
+    yield { kind: "done", result: { text: this.delivered.text, finishReason: "cancelled", usage: { promptTokens, completionTokens } } };
   }
 
   private callFor(inbox: string): GenerateCall {
