@@ -93,14 +93,20 @@ async function throughFailure(victim: CliRun, urls: string[], options: GenerateO
     assert.equal(client.url, urls[0]);
     const gen = client.generate(options);
     const pieces: string[] = [];
+    let killedAt = 0;
+    let resumedAfterMs: number | undefined;
     for await (const piece of gen) {
       pieces.push(piece);
       if (pieces.length === 5) {
         assert.equal(gen.done, false, "the generation is still under way when its gateway is killed");
+        killedAt = performance.now();
         victim.child.kill("SIGKILL");
+      } else if (killedAt > 0 && resumedAfterMs === undefined && states.at(-1) === "open" && states.includes("reconnecting")) {
+        resumedAfterMs = performance.now() - killedAt; // the first piece once the new connection is open
       }
     }
     const result = await gen;
+    console.log(`SIGKILL → the first piece on the new connection: ${resumedAfterMs?.toFixed(0)} ms (reconnect backoff below ${FAST_RECONNECT.initialDelayMs} ms)`);
     return { pieces, text: result.text, completionTokens: result.usage.completion_tokens, finishReason: result.finishReason, states, url: client.url };
   } finally {
     await client.close();
