@@ -9,7 +9,8 @@
  * generation too. It leaves the list as soon as the pipeline has its result.
  *
  * `response_format` becomes the request's grammar; an INVALID_GRAMMAR names the field as the
- * client wrote it ("response_format.json_schema.schema", …). *
+ * client wrote it ("response_format.json_schema.schema", …).
+ *
  * With `resumable: true` each chunk carries resume data, and `resume` continues a generation from
  * it (resume-data.ts; docs/protocol.md, "Resuming a stream").
  */
