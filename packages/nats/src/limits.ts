@@ -22,6 +22,19 @@ const gatewayLimits = z.looseObject({
   livenessCheckMs: positive.optional(),
   reconnectWaitMs: z.number().min(0).finite().optional(),
   recoveryMs: z.number().min(0).finite().optional(),
+  sessionStore: z
+    .discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("memory") }),
+      z.strictObject({
+        kind: z.literal("jetstream"),
+        // JetStream's rule for a KV bucket's name.
+        bucket: z.string().regex(/^[-\w]+$/, { error: 'expected a bucket name of letters, digits, "-" and "_"' }).optional(),
+        // JetStream's limit: 1 to 5 copies.
+        replicas: z.number().int().min(1).max(5).optional(),
+        ttlMs: positive.optional(),
+      }),
+    ], { error: 'expected { kind: "memory" } or { kind: "jetstream", bucket?, replicas?, ttlMs? }' })
+    .optional(),
 });
 
 const workerLimits = z.looseObject({
