@@ -12,11 +12,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import WebSocket from "ws";
 import { connectNats, JetStreamSessionStore } from "@modelnode/nats";
 import { sleep } from "@modelnode/testing";
 import { startCli, type CliRun } from "./support/cli.js";
 import { skipWithoutNats, startNatsServer, type NatsServer } from "./support/nats.js";
+import { LegacyConnection, legacyInput, type LegacyReply as Reply } from "./support/legacy-ws.js";
 
 const STEPS = 8;
 /** Steps 0..HANDOVER-1 on the first gateway; the rest after it died. */
@@ -33,40 +33,10 @@ after(async () => {
   if (store) rmSync(store, { recursive: true, force: true });
 });
 
-type Reply = { session_id: string; step: number; output_tensors?: Record<string, unknown>; error?: { code: string; message: string } };
-
-/** A legacy client's connection: one JSON step at a time, its reply back. */
-class LegacyConnection {
-  private constructor(private readonly ws: WebSocket) {}
-
-  static async open(url: string): Promise<LegacyConnection> {
-    const ws = new WebSocket(url);
-    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-    return new LegacyConnection(ws);
-  }
-
-  step(session: string, step: number, inputIds: string | number[]): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      this.ws.once("message", (data) => resolve(JSON.parse(String(data)) as Reply));
-      this.ws.once("close", () => reject(new Error(`connection closed during step ${step}`)));
-      this.ws.send(JSON.stringify({ session_id: session, step, model_id: MODEL, input_tensors: { input_ids: inputIds } }));
-    });
-  }
-
-  close(): void {
-    this.ws.removeAllListeners();
-    this.ws.on("error", () => {});
-    this.ws.close();
-  }
-}
-
-/** Step n's input: a prompt at step 0, then the previous step's next token (the greedy continuation). */
-const inputOf = (step: number, previous?: Reply) => (step === 0 ? "Once upon a time, in a land far away," : [previous!.output_tensors!.next_token_id as number]);
-
 /** Runs steps [from, to) of `session` on `conn`, each fed the reply before it; returns the replies. */
 async function run(conn: LegacyConnection, session: string, from: number, to: number, replies: Reply[]): Promise<Reply[]> {
   for (let step = from; step < to; step++) {
-    const reply = await conn.step(session, step, inputOf(step, replies[step - 1]));
+    const reply = await conn.step(session, step, legacyInput(step, replies[step - 1]), MODEL);
     assert.equal(reply.error, undefined, `${session} step ${step}: ${JSON.stringify(reply.error)}`);
     replies[step] = reply;
   }
@@ -146,7 +116,7 @@ test("a session goes on at another gateway: between two live ones, then after it
   assert.equal(await replays(b), 0, "the pinned worker held the cache all along: nothing replayed");
   // A step out of order is still refused, by whichever gateway gets it.
   const late = await LegacyConnection.open(b);
-  const stale = await late.step("handover", 2, [1]);
+  const stale = await late.step("handover", 2, [1], MODEL);
   assert.equal(stale.error?.code, "STEP_OUT_OF_ORDER");
   late.close();
 });
