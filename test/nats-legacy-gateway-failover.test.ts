@@ -140,3 +140,16 @@ test("the gateway and the session's pinned worker both SIGKILLed: the next gatew
   assert.deepEqual(outputs(replies), outputs(reference));
   assert.equal(await replays(c), 1, "the history was replayed once, on the worker left");
 });
+
+test("--session-store jetstream: the gateway says where its sessions are; with JetStream off on the server, a startup error naming it", { skip: skipWithoutNats, timeout: 60_000 }, async () => {
+  assert.match(gateways[2].stderr(), /connecting to NATS at nats:\/\/\S+ \(the models come from its workers; legacy sessions in the JetStream KV bucket modelnode_sessions\)/);
+  const plain = await startNatsServer();
+  try {
+    const node = startCli(["--role", "gateway", "--nats", plain.url, "--session-store", "jetstream"]);
+    processes.push(node);
+    assert.equal(await node.exited, 1);
+    assert.match(node.stderr(), /startup error: .*sessionStore "jetstream": JetStream is not enabled on the NATS server \(start nats-server with -js/);
+  } finally {
+    await plain.stop();
+  }
+});
