@@ -12,7 +12,7 @@ import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import type { ExtraPlugin } from "./plugin-entry.js";
 import { NATS_AUTH_ENV, NATS_AUTH_FLAGS, NATS_FILE_KEYS, NATS_TLS_ENV, NATS_TLS_FLAGS } from "./nats-config.js";
-import { SESSION_STORE_ENV, SESSION_STORE_FLAGS } from "./session-store-config.js";
+import { SESSION_STORE_ENV, SESSION_STORE_FLAGS, sessionStoreLayer } from "./session-store-config.js";
 
 export { USAGE } from "./usage.js";
 
@@ -94,7 +94,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     const layer = sectionOf(names.map(([name, key]) => [name, key, nonBlank(env[name])]), section, cwd, origins);
     if (layer) envLayer[section] = layer;
   }
-  const storeEnv = storeLayer(SESSION_STORE_ENV.map(([name, key]) => [name, key, nonBlank(env[name])]), origins);
+  const storeEnv = sessionStoreLayer(SESSION_STORE_ENV.map(([name, key]) => [name, key, nonBlank(env[name])]), origins);
   if (storeEnv) envLayer.sessionStore = storeEnv;
   const tracing: Layer = {};
   for (const [name, key] of [["MODELNODE_OTLP_TRACES_ENDPOINT", "endpoint"], ["OTEL_SERVICE_NAME", "serviceName"]] as const) {
@@ -161,7 +161,7 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     const layer = sectionOf(names.map(([flag, key]) => [`--${flag}`, key, flags.values[flag]]), section, cwd, origins);
     if (layer) flagLayer[section] = layer;
   }
-  const storeFlags = storeLayer(SESSION_STORE_FLAGS.map(([flag, key]) => [`--${flag}`, key, flags.values[flag]]), origins);
+  const storeFlags = sessionStoreLayer(SESSION_STORE_FLAGS.map(([flag, key]) => [`--${flag}`, key, flags.values[flag]]), origins);
   if (storeFlags) flagLayer.sessionStore = storeFlags;
   if (flags.values["no-prefix-cache"]) {
     flagLayer.prefixCache = false;
@@ -195,17 +195,6 @@ function sectionOf(items: [string, string, string | undefined][], section: strin
     if (value === undefined) continue;
     layer[key] = NATS_FILE_KEYS.has(key) ? resolve(cwd, value) : value;
     origins.set(`${section}.${key}`, origin);
-  }
-  return Object.keys(layer).length > 0 ? layer : undefined;
-}
-
-/** The sessionStore section from [origin, key, value] triples (replicas a number). */
-function storeLayer(items: [string, string, string | undefined][], origins: Map<string, string>): Layer | undefined {
-  const layer: Layer = {};
-  for (const [origin, key, value] of items) {
-    if (value === undefined) continue;
-    layer[key] = key === "replicas" ? numberish(value) : value;
-    origins.set(`sessionStore.${key}`, origin);
   }
   return Object.keys(layer).length > 0 ? layer : undefined;
 }

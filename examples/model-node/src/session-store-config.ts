@@ -32,6 +32,17 @@ export type SessionStoreConfig = z.output<typeof sessionStoreConfigSchema>;
 export const SESSION_STORE_ENV = [["MODELNODE_SESSION_STORE", "kind"], ["MODELNODE_SESSION_STORE_BUCKET", "bucket"], ["MODELNODE_SESSION_STORE_REPLICAS", "replicas"]] as const;
 export const SESSION_STORE_FLAGS = [["session-store", "kind"], ["session-store-bucket", "bucket"], ["session-store-replicas", "replicas"]] as const;
 
+/** The section from [origin, key, value] triples (environment or flags; replicas a number when it reads as one), origins noted. */
+export function sessionStoreLayer(items: [string, string, string | undefined][], origins: Map<string, string>): Record<string, unknown> | undefined {
+  const layer: Record<string, unknown> = {};
+  for (const [origin, key, value] of items) {
+    if (value === undefined) continue;
+    layer[key] = key === "replicas" && /^\d+$/.test(value.trim()) ? Number(value) : value;
+    origins.set(`sessionStore.${key}`, origin);
+  }
+  return Object.keys(layer).length > 0 ? layer : undefined;
+}
+
 /** What natsPipeline takes. */
 export function sessionStoreOptions(store: SessionStoreConfig): SessionStoreOptions {
   if (store.kind === "memory") return { kind: "memory" };
