@@ -89,6 +89,18 @@ test("a gateway died between a step and its write: the next gateway finds the wo
   assert.deepEqual(await b.step(request("unwritten", 3)), await reference.step(request("unwritten", 3)), "and the session goes on");
 });
 
+test("a stale copy: the session restarted on another gateway, the next step back on the first continues the new one", { skip: skipWithoutNats }, async () => {
+  const [a, b] = [await gateway("gH"), await gateway("gI")];
+  for (let step = 0; step < 3; step++) await a.step(request("restarted", step));
+  // Restarted on gI with another prompt; gH's copy still holds the old three steps.
+  const restart = (step: number): StepRequest => ({ ...request("restarted", step), inputIds: step === 0 ? "Another start" : INPUTS[step] });
+  const reference = new FakePipeline(MODEL);
+  for (let step = 0; step < 3; step++) assert.deepEqual(await b.step(restart(step)), await reference.step(restart(step)), `gI step ${step}`);
+  assert.deepEqual(await a.step(restart(3)), await reference.step(restart(3)), "gH's step 3 continues the restarted session");
+  assert.equal((await store.get("restarted"))!.record.history.length, 4);
+  assert.deepEqual(await b.step(restart(4)), await reference.step(restart(4)), "and gI goes on after it");
+});
+
 test("a gateway closed gracefully leaves its sessions to the others; a session closed on one gateway is gone on all", { skip: skipWithoutNats }, async () => {
   const a = await gateway("gE");
   const b = await gateway("gF");

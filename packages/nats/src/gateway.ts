@@ -231,10 +231,7 @@ export class NatsPipeline implements ModelPipeline {
     this.closing ??= (async () => {
       this.liveness.stop();
       for (const remote of this.active) remote.cancel();
-      // A shared store's sessions go on at the other gateways: this one only forgets its copies.
-      if (this.store.shared) this.sessions.forgetAll();
-      else for (const id of this.sessions.ids()) this.sessions.closeSession(id);
-      this.sessions.stop();
+      this.sessions.close();
       await this.store.close();
       await this.link.close();
     })();

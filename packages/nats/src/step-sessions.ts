@@ -4,9 +4,8 @@
  *
  * The sessions are kept in a SessionStore (session-store.ts): this gateway's memory by default,
  * or a JetStream key-value bucket shared by several gateways, so that a session goes on at
- * another gateway after its own died. A gateway keeps a local copy of the sessions it runs: the
- * store is read only for a session not known here (or one whose next step says another gateway
- * ran steps since), and written once after each step, compare-and-set on its revision.
+ * another gateway after its own died. SessionCopies (session-copies.ts) keeps this gateway's
+ * copies in step with the store: one read for a session not known here, one write per step.
  */
 import { errors, isCodedError, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { Msg } from "@nats-io/transport-node";
@@ -14,17 +13,8 @@ import { decode, fromWire, type StepCall, type WireError } from "./protocol.js";
 import { natsError } from "./gateway-link.js";
 import { sleep } from "./gateway-options.js";
 import type { GatewayParts } from "./gateway-parts.js";
-import { SessionConflict, type SessionRecord, type SessionStore } from "./session-store.js";
-
-/** This gateway's copy of a session: the stored record and revision, and the step running here. */
-interface LocalSession {
-  record: SessionRecord;
-  /** The store's revision of `record` (0: not stored yet). */
-  revision: number;
-  /** The step running now. */
-  running?: number;
-  usedAt: number;
-}
+import type { SessionRecord, SessionStore } from "./session-store.js";
+import { SessionCopies, type LocalSession } from "./session-copies.js";
 
 type StepReply = { ok: true; worker: string; result: StepResult } | { busy: true } | { error: WireError };
 
@@ -40,13 +30,10 @@ export interface StepContext extends GatewayParts {
 }
 
 export class StepSessions {
-  private readonly sessions = new Map<string, LocalSession>();
-  private readonly sweeper?: NodeJS.Timeout;
+  private readonly sessions: SessionCopies;
 
   constructor(private readonly ctx: StepContext) {
-    const ttl = ctx.store.ttlMs;
-    // The store forgets idle sessions after ttlMs; so does this gateway's copy (a quarter of it late at most).
-    if (ttl !== undefined) this.sweeper = setInterval(() => this.forgetIdle(ttl), Math.max(1000, Math.min(ttl / 4, 30_000))).unref();
+    this.sessions = new SessionCopies(ctx.store, ctx.log);
   }
 
   get size(): number {
@@ -54,7 +41,7 @@ export class StepSessions {
   }
 
   ids(): string[] {
-    return [...this.sessions.keys()];
+    return this.sessions.ids();
   }
 
   /** The worker holding a session's cache now (undefined: none yet, it was lost, or the session is not known here). */
@@ -69,7 +56,7 @@ export class StepSessions {
     if (local?.running !== undefined) throw errors.sessionBusy(request.sessionId, local.running);
     // Not known here, or another gateway ran steps of it since: the shared store has it.
     if (ctx.store.shared && (!local || (request.step !== 0 && request.step !== local.record.history.length))) {
-      local = await this.load(request.sessionId);
+      local = await this.sessions.load(request.sessionId);
     }
     if (request.step !== 0) {
       if (!local) throw errors.sessionNotFound(request.sessionId);
@@ -90,8 +77,12 @@ export class StepSessions {
     let recoverUntil = 0;
     // The pinned worker's cache does not match the history (a gateway died between a step and its write): replay there.
     let replayOnPinned = false;
+    // A worker that lost the session: this copy may be stale (the record read again once).
+    let refreshed = false;
     try {
-      for (let attempt = 1, waits = 0; ; attempt++) {
+      let result: StepResult | undefined;
+      let onCache = true;
+      for (let attempt = 1, waits = 0; result === undefined; attempt++) {
         ctx.retry.check(attempt - waits, "step");
         try {
           const pinned = s.record.worker;
@@ -101,17 +92,25 @@ export class StepSessions {
             ctx.counters.replays++;
             s.record.worker = undefined;
           }
-          let result: StepResult | undefined;
           if (!s.record.worker || replayOnPinned) {
             // Not pinned, its worker died, or its cache is off: start anew, replaying the history first.
+            onCache = request.step === 0;
             const calls = request.step === 0 ? [call] : [...s.record.history, call];
-            for (const c of calls) result = await this.stepOn(c, s);
+            let last: StepResult | undefined;
+            for (const c of calls) last = await this.stepOn(c, s);
+            result = last;
           } else {
             result = await this.stepOn(call, s);
           }
-          await this.save(request, s, call);
-          return { ...result!, sessionId: request.sessionId };
         } catch (error) {
+          if (isCodedError(error) && error.code === "SESSION_NOT_FOUND" && request.step > 0 && !refreshed) {
+            refreshed = true;
+            if (await this.sessions.refresh(request.sessionId, s)) {
+              if (request.step !== s.record.history.length) throw errors.stepOutOfOrder(request.sessionId, s.record.history.length, request.step);
+              call.sessionId = s.record.workerSessionId;
+              continue;
+            }
+          }
           if (isCodedError(error) && error.code === "STEP_OUT_OF_ORDER" && request.step > 0 && s.record.worker && !replayOnPinned) {
             ctx.log.warn({ session: request.sessionId, worker: s.record.worker }, "session's worker holds another step than its history; replaying it there");
             ctx.counters.replays++;
@@ -130,50 +129,14 @@ export class StepSessions {
           }
         }
       }
+      // Written once the step ran (a failed write is the step's failure: the worker is not asked again).
+      await this.sessions.save(request, s, call, onCache);
+      return { ...result, sessionId: request.sessionId };
     } finally {
       s.running = undefined;
       s.usedAt = Date.now();
-      if (request.step === 0 && s.record.history.length === 0 && this.sessions.get(request.sessionId) === s) this.forget(request.sessionId, s, false);
+      if (request.step === 0 && s.record.history.length === 0 && this.sessions.get(request.sessionId) === s) this.sessions.forget(request.sessionId, s);
     }
-  }
-
-  /** Reads a session from the store into this gateway's copy (undefined: the store has none). */
-  private async load(sessionId: string): Promise<LocalSession | undefined> {
-    let stored;
-    try {
-      stored = await this.ctx.store.get(sessionId);
-    } catch (error) {
-      throw storeError("read", error);
-    }
-    const now = this.sessions.get(sessionId); // a step of it may have come meanwhile
-    if (now?.running !== undefined) throw errors.sessionBusy(sessionId, now.running);
-    if (!stored) {
-      this.sessions.delete(sessionId);
-      return undefined;
-    }
-    const local: LocalSession = { record: stored.record, revision: stored.revision, usedAt: Date.now() };
-    this.sessions.set(sessionId, local);
-    return local;
-  }
-
-  /**
-   * After a step: the history with it, written to the store. Not written, the step counts as
-   * failed and the history stays (a retry finds the worker a step ahead, and replays there).
-   */
-  private async save(request: StepRequest, s: LocalSession, call: StepCall): Promise<void> {
-    if (this.sessions.get(request.sessionId) !== s) return; // closed (or restarted) meanwhile
-    const record: SessionRecord = { ...s.record, history: [...s.record.history.filter((h) => h.step < call.step), call] };
-    try {
-      s.revision = await this.ctx.store.put(request.sessionId, record, s.revision);
-    } catch (error) {
-      if (error instanceof SessionConflict) {
-        // Another gateway ran a step of it meanwhile: its record wins; this gateway's copy is stale.
-        this.sessions.delete(request.sessionId);
-        throw errors.sessionBusy(request.sessionId, request.step);
-      }
-      throw storeError("written", error);
-    }
-    s.record = record;
   }
 
   /**
@@ -237,42 +200,19 @@ export class StepSessions {
   /** Ends a session: its record, and its cache on the worker. True if this gateway knew it (a shared store's is ended all the same). */
   closeSession(sessionId: string): boolean {
     const s = this.sessions.get(sessionId);
-    this.forget(sessionId, s, true);
+    this.sessions.forget(sessionId, s, (record) => this.closeOnWorker(record));
     return s !== undefined;
   }
 
-  /** Drops this gateway's copies only: for a shared store, when the gateway closes (the sessions go on elsewhere). */
-  forgetAll(): void {
-    this.sessions.clear();
-    if (this.sweeper) clearInterval(this.sweeper);
+  /** The gateway closes: with a shared store, its sessions go on at the other gateways (only the copies go). */
+  close(): void {
+    if (this.ctx.store.shared) this.sessions.clear();
+    else for (const id of this.sessions.ids()) this.closeSession(id);
+    this.sessions.stop();
   }
 
-  stop(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
+  private closeOnWorker(record: SessionRecord): void {
+    const { link } = this.ctx;
+    if (record.worker) link.publish(link.subjects.worker(record.worker, "close"), { sessionId: record.workerSessionId });
   }
-
-  private forget(sessionId: string, s: LocalSession | undefined, closeOnWorker: boolean): void {
-    this.sessions.delete(sessionId);
-    const { ctx } = this;
-    const closeOn = (record: SessionRecord | undefined) => {
-      if (closeOnWorker && record?.worker) ctx.link.publish(ctx.link.subjects.worker(record.worker, "close"), { sessionId: record.workerSessionId });
-    };
-    closeOn(s?.record);
-    // Nothing stored: a session not known here in a gateway's own memory, or a first step that failed.
-    if ((!s && !ctx.store.shared) || s?.revision === 0) return;
-    void (async () => {
-      // Not known here: another gateway ran it; the stored record names its worker.
-      if (!s && closeOnWorker) closeOn((await ctx.store.get(sessionId))?.record);
-      await ctx.store.delete(sessionId);
-    })().catch((error) => ctx.log.warn({ session: sessionId, err: String(error) }, "session store: could not delete a session"));
-  }
-
-  private forgetIdle(ttlMs: number): void {
-    const before = Date.now() - ttlMs;
-    for (const [id, s] of this.sessions) if (s.running === undefined && s.usedAt < before) this.sessions.delete(id);
-  }
-}
-
-function storeError(what: "read" | "written", error: unknown) {
-  return errors.busy(`The session store could not be ${what} now; try the step again. (${(error as Error)?.message ?? error})`, { reason: "session_store" });
 }
