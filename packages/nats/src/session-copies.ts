@@ -149,5 +149,10 @@ export class SessionCopies {
 }
 
 function storeError(what: "read" | "written", error: unknown) {
+  const message = (error as Error)?.message ?? String(error);
+  // The record holds every step's inputs: past NATS's max_payload it cannot be written again.
+  if (/max_payload/i.test(message)) {
+    return errors.contextLengthExceeded("The session's history no longer fits in the session store (NATS max_payload); start a new session.", { reason: "session_store_max_payload" });
+  }
   return errors.busy(`The session store could not be ${what} now; try the step again. (${(error as Error)?.message ?? error})`, { reason: "session_store" });
 }

@@ -52,7 +52,7 @@ export interface SessionStore {
 /** Today's behaviour with one gateway: the records live and die with this process. */
 export class MemorySessionStore implements SessionStore {
   readonly kind = "memory";
-  readonly shared = false;
+  readonly shared: boolean = false;
   readonly ttlMs = undefined;
   private readonly records = new Map<string, StoredSession>();
 
