@@ -159,6 +159,38 @@ describe("NATS scale-out", { skip: skipWithoutNats }, () => {
     }
   });
 
+  test("a worker SIGKILLed during a step: its missed heartbeats end the wait, the step completes on another worker well before stepIdleMs", async () => {
+    const stepIdleMs = 20_000;
+    // The first worker's steps after the first take 10 s, so that it dies mid-step; the second's are quick.
+    const slow = await spawnWorker(nats.url, "slowstep0", { NATS_TEST_STEP_MS: "10000" });
+    const children = [slow];
+    const gw = await NatsPipeline.connect({ servers: nats.url, stepIdleMs, requestTimeoutMs: 500 });
+    const reference = new FakePipeline(MODEL);
+    try {
+      await eventually(() => gw.workers().length === 1);
+      const inputs: (string | number[])[] = ["Hello", [5, 6, 7]];
+      assert.deepEqual(await gw.step({ sessionId: "sess", modelId: "fake", step: 0, inputIds: inputs[0] }), await reference.step({ sessionId: "sess", modelId: "fake", step: 0, inputIds: inputs[0] }));
+      assert.equal(gw.pinnedWorker("sess"), "slowstep0");
+      children.push(await spawnWorker(nats.url, "quickstep0"));
+      await eventually(() => gw.workers().length === 2);
+      const failuresBefore = gw.stats().workerFailures;
+      const started = Date.now();
+      const stepping = gw.step({ sessionId: "sess", modelId: "fake", step: 1, inputIds: inputs[1] });
+      await new Promise((r) => setTimeout(r, 300)); // the step waits on the slow worker
+      slow.kill("SIGKILL");
+      const got = await stepping;
+      const took = Date.now() - started;
+      assert.deepEqual(got, await reference.step({ sessionId: "sess", modelId: "fake", step: 1, inputIds: inputs[1] }), "the position the dead worker would have given");
+      assert.equal(gw.pinnedWorker("sess"), "quickstep0", "replayed on the other worker");
+      assert.ok(gw.stats().workerFailures > failuresBefore);
+      assert.ok(took < stepIdleMs / 4, `the step completed ${took} ms after it started, not after stepIdleMs (${stepIdleMs} ms)`);
+    } finally {
+      await gw.close();
+      for (const c of children) c.kill("SIGKILL");
+      await Promise.all(children.map(exited));
+    }
+  });
+
   test("cancel reaches the worker and stops its generation", async () => {
     const pipeline = slowFake(20);
     const worker = await startWorker({ servers: nats.url, pipeline, name: "cancel0" });

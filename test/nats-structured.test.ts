@@ -4,8 +4,8 @@
 // one's), and one worker killed while they run. The gateway resumes each of
 // that worker's streams on the other from the pieces already delivered, the grammar's state
 // rebuilt from those ids — so every output still parses and validates (ajv), and none is lost.
-// (A sampled stream's continuation may differ from an undisturbed one: the sampler's state does
-// not travel; validity is what the grammar promises.)
+// (Validity is what this test checks; that the sampler's state, which travels too, gives exactly
+// an undisturbed run's text is nats-resume-sampled.test.ts's.)
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";

@@ -25,7 +25,7 @@ export interface NatsPipelineOptions extends NatsConnectOptions {
   requestTimeoutMs?: number;
   /** A generation with no message for this long gets its worker pinged. Default 1500 ms. */
   idleMs?: number;
-  /** A step gets its worker pinged every this often while it waits. Default 1500 ms. */
+  /** A step gets its worker pinged every this often while it waits (and at once when its heartbeats stop). Default 1500 ms. */
   stepIdleMs?: number;
   /** A worker taken for dead is not picked directly for this long. Default 30 s. */
   avoidMs?: number;

@@ -68,6 +68,7 @@ export class NatsPipeline implements ModelPipeline {
     const picker = (this.picker = new WorkerPicker(this.membership, options.avoidMs));
     this.liveness = new Liveness(link, this.membership, picker, log, (worker) => {
       for (const remote of this.active) remote.workerSuspected(worker);
+      this.sessions.workerSuspected(worker);
     });
     const retry = new RetryPolicy(options.maxAttempts);
     const shared = { gatewayId: this.id, link, picker, retry, counters: this.counters, log };

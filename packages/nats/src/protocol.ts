@@ -91,9 +91,11 @@ export interface GenerateCall extends SamplingOptions {
    * delivered; and, when every piece came with its token ids, those ids and the delivered text's
    * length, which the worker passes on as `GenerateRequest.resume` (an exact continuation, chats
    * included). Without them, the worker continues `prompt + text` (exact only where the
-   * tokenizer round-trips the text; prompts only).
+   * tokenizer round-trips the text; prompts only). `samplerState`: the last delivered piece's
+   * (`ResumeFrom.samplerState`), so a sampled generation draws on as it would have; absent from an
+   * older gateway, or when the pipeline gave none (greedy).
    */
-  resume?: { text: string; pieces: number; generatedIds?: number[]; deliveredChars?: number };
+  resume?: { text: string; pieces: number; generatedIds?: number[]; deliveredChars?: number; samplerState?: string };
   /**
    * Structured output (GenerateRequest.grammar): travels with every try, so a resumed generation
    * follows it too (the worker's pipeline rebuilds the grammar's state from `resume.generatedIds`).
@@ -118,8 +120,12 @@ export type CallReply = { ok: true; worker: string } | { busy: true; worker: str
 
 /** Worker → gateway inbox. `n`: pieces sent so far in the whole generation (resumed ones included). */
 export type StreamMessage =
-  /** `ids`: the token ids generated since the previous piece, where the pipeline says them; `lp`: their log probabilities when asked for. */
-  | { t: "text"; attempt: number; seq: number; n: number; text: string; ids?: number[]; lp?: TokenLogprob[] }
+  /**
+   * `ids`: the token ids generated since the previous piece, where the pipeline says them; `lp`:
+   * their log probabilities when asked for; `ss`: the pipeline's sampler state after them
+   * (GenerationEvent.samplerState), where it says it.
+   */
+  | { t: "text"; attempt: number; seq: number; n: number; text: string; ids?: number[]; lp?: TokenLogprob[]; ss?: string }
   | { t: "done"; attempt: number; seq: number; result: GenerationResult }
   | { t: "error"; attempt: number; seq: number; error: WireError }
   /** The worker is draining and gives the generation back; the gateway continues it elsewhere. */

@@ -36,18 +36,24 @@ class Delivered {
   ids: number[] | undefined = [];
   /** The log probabilities of the delivered pieces' tokens (when asked for). */
   readonly logprobs: TokenLogprob[] = [];
+  /** The pipeline's sampler state after the last delivered piece, when it said one. */
+  samplerState: string | undefined;
 
   add(piece: Piece): void {
     this.text += piece.text;
     if (piece.lp) this.logprobs.push(...piece.lp);
     this.pieces = piece.n;
+    // The latest piece's, or none: an older one's state would not follow the ids delivered since.
+    this.samplerState = typeof piece.ss === "string" ? piece.ss : undefined;
     if (this.ids && Array.isArray(piece.ids)) this.ids.push(...piece.ids);
     else this.ids = undefined;
   }
 
-  /** GenerateCall.resume: the ids (exact continuation) only when every piece said them. */
+  /** GenerateCall.resume: the ids (exact continuation) only when every piece said them, with the sampler's state when the last piece said it. */
   resume(): NonNullable<GenerateCall["resume"]> {
-    return { text: this.text, pieces: this.pieces, ...(this.ids ? { generatedIds: this.ids, deliveredChars: this.text.length } : {}) };
+    if (!this.ids) return { text: this.text, pieces: this.pieces };
+    const exact = { text: this.text, pieces: this.pieces, generatedIds: this.ids, deliveredChars: this.text.length };
+    return this.samplerState !== undefined ? { ...exact, samplerState: this.samplerState } : exact;
   }
 }
 

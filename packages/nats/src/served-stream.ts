@@ -126,7 +126,7 @@ export class ServedStream {
           const seq = ++this.seq;
           await this.credit(seq);
           if (this.handedBack) return this.sendHandback();
-          this.send({ t: "text", attempt: call.attempt, seq, n, text: event.text, ...(event.tokenIds ? { ids: event.tokenIds } : {}), ...(event.logprobs ? { lp: event.logprobs } : {}) });
+          this.send({ t: "text", attempt: call.attempt, seq, n, text: event.text, ...(event.tokenIds ? { ids: event.tokenIds } : {}), ...(event.logprobs ? { lp: event.logprobs } : {}), ...(event.samplerState !== undefined ? { ss: event.samplerState } : {}) });
         } else {
           const result = { ...event.result };
           if (resume && !exact) {
@@ -196,6 +196,8 @@ function pipelineRequest(call: GenerateCall, signal: AbortSignal): { request: Ge
     if (call.messages !== undefined) request.messages = call.messages as GenerateRequest["messages"];
     request.maxTokens = call.maxTokens;
     request.resume = { generatedIds: resume.generatedIds!, deliveredChars: resume.deliveredChars ?? resume.text.length };
+    // The sampler goes on from where the last delivered piece left it (its seed alone would redraw).
+    if (resume.samplerState !== undefined) request.resume.samplerState = resume.samplerState;
   } else if (resume) {
     // No token ids (the pipeline does not report them): continue from the prompt plus what
     // the client already has, which greedy decoding continues exactly only when the tokenizer

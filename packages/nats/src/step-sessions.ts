@@ -1,6 +1,8 @@
 /**
  * Legacy step sessions on the gateway: each is pinned to the worker holding its cache; when that
- * worker dies, the session's history is replayed on another one.
+ * worker dies, the session's history is replayed on another one. A waiting step pings its worker
+ * every `stepIdleMs`, and at once when the gateway suspects that worker gone (a goodbye, missed
+ * heartbeats and no responders: liveness.ts), as a stream does.
  *
  * The sessions are kept in a SessionStore (session-store.ts): this gateway's memory by default,
  * or a JetStream key-value bucket shared by several gateways, so that a session goes on at
@@ -31,6 +33,8 @@ export interface StepContext extends GatewayParts {
 
 export class StepSessions {
   private readonly sessions: SessionCopies;
+  /** Per worker, what wakes the watchdogs of the steps waiting on it. */
+  private readonly waiting = new Map<string, Set<() => void>>();
 
   constructor(private readonly ctx: StepContext) {
     this.sessions = new SessionCopies(ctx.store, ctx.log);
@@ -42,6 +46,11 @@ export class StepSessions {
 
   ids(): string[] {
     return this.sessions.ids();
+  }
+
+  /** A worker is suspected gone: the steps waiting on it ping it now instead of after stepIdleMs. */
+  workerSuspected(worker: string): void {
+    for (const wake of this.waiting.get(worker) ?? []) wake();
   }
 
   /** The worker holding a session's cache now (undefined: none yet, it was lost, or the session is not known here). */
@@ -154,9 +163,10 @@ export class StepSessions {
     // with a NATS server) counts as lost too, and the history is replayed.
     let settled = false;
     const epoch = link.epoch;
+    const nap = this.napper(target);
     const watchdog = (async () => {
       while (!settled) {
-        await sleep(this.ctx.stepIdleMs);
+        await nap.sleep();
         if (settled) continue;
         if (!target) {
           // Through the queue group (step 0, which starts the session anew): after a reconnect, ask again.
@@ -186,6 +196,7 @@ export class StepSessions {
       throw coded;
     } finally {
       settled = true;
+      nap.stop();
     }
     const reply = decode<StepReply>(msg.data);
     if ("error" in reply) throw fromWire(reply.error);
@@ -195,6 +206,31 @@ export class StepSessions {
     }
     s.record.worker = reply.worker;
     return reply.result;
+  }
+
+  /** A step's watchdog naps: stepIdleMs, cut short when `worker` is suspected gone; stop() ends the nap and forgets it. */
+  private napper(worker: string | undefined): { sleep(): Promise<void>; stop(): void } {
+    let wake = () => {};
+    let timer: NodeJS.Timeout | undefined;
+    const wakers = worker === undefined ? undefined : this.waiting.get(worker) ?? new Set<() => void>();
+    if (worker !== undefined) this.waiting.set(worker, wakers!);
+    const onSuspect = () => wake();
+    wakers?.add(onSuspect);
+    return {
+      sleep: () =>
+        new Promise<void>((resolve) => {
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          timer = setTimeout(wake, this.ctx.stepIdleMs);
+        }),
+      stop: () => {
+        wake();
+        wakers?.delete(onSuspect);
+        if (worker !== undefined && wakers?.size === 0) this.waiting.delete(worker);
+      },
+    };
   }
 
   /** Ends a session: its record, and its cache on the worker. True if this gateway knew it (a shared store's is ended all the same). */

@@ -64,6 +64,7 @@ export class StreamAttempt {
         record(next);
         const event: GenerationEvent = next.ids ? { kind: "text", text: next.text, tokenIds: next.ids } : { kind: "text", text: next.text };
         if (next.lp) event.logprobs = next.lp;
+        if (typeof next.ss === "string") event.samplerState = next.ss;
         yield event;
         this.ack(next.seq); // the consumer took it: one more credit
         continue;

@@ -5,6 +5,9 @@
  */
 import type { InjectionToken } from "tsyringe";
 import { errors, type ProtocolError } from "./errors.js";
+import type { GrammarSpec } from "./grammar-spec.js";
+
+export type { GrammarSpec } from "./grammar-spec.js";
 
 export type FinishReason = "stop" | "length" | "cancelled";
 
@@ -210,27 +213,12 @@ export interface GenerateRequest extends SamplingOptions {
   keepAliveMs?: number;
 }
 
-/** See `GenerateRequest.grammar` and docs/structured-output.md. */
-export type GrammarSpec =
-  /**
-   * A JSON value valid against this JSON Schema (an object, as parsed). `strict` (default true):
-   * no properties or items beyond those the schema names, where it does not say; false: JSON
-   * Schema's own default (more are allowed).
-   */
-  | { type: "json_schema"; schema: Record<string, unknown>; strict?: boolean }
-  /** Any JSON object. */
-  | { type: "json_object" }
-  /** Text matching this regular expression, whole (no lookaround, no backreferences). */
-  | { type: "regex"; pattern: string }
-  /** Text of this EBNF grammar (xgrammar's dialect, GBNF-like: `root ::= ...`), from the rule `root`. */
-  | { type: "grammar"; grammar: string }
-  /** Exactly one of these strings. */
-  | { type: "choice"; choices: string[] };
-
 /** See `GenerateRequest.resume`. */
 export interface ResumeFrom {
   generatedIds: number[];
   deliveredChars: number;
+  /** Continue sampling from this state (a text event's `samplerState` after the last of `generatedIds`); absent: from the seed. */
+  samplerState?: string;
 }
 
 export interface Usage {
@@ -266,8 +254,12 @@ export type GenerationEvent =
    * `tokenIds`: the ids generated since the previous text event (their text may be partly held
    * back until a later event, e.g. an incomplete character or a possible stop-string start); a
    * pipeline that cannot say leaves it out. `logprobs` (when asked for): one per id of `tokenIds`.
+   * `samplerState`: opaque, the pipeline's own: its sampler's state right after the last id of
+   * `tokenIds` (of the ids so far), which `ResumeFrom.samplerState` continues from, so a sampled
+   * generation resumed elsewhere draws what it would have (seeded or not); a pipeline that cannot
+   * say, or has nothing to carry (greedy), leaves it out.
    */
-  | { kind: "text"; text: string; tokenIds?: number[]; logprobs?: TokenLogprob[] }
+  | { kind: "text"; text: string; tokenIds?: number[]; logprobs?: TokenLogprob[]; samplerState?: string }
   | { kind: "done"; result: GenerationResult };
 
 /** One step of the legacy protocol (see PROTOCOL.md, "Legacy format"). */

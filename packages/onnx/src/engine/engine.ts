@@ -158,7 +158,8 @@ export class Engine {
 
   private newRow(id: number, model: LoadedModel, settings: GenerationSettings, speculate: boolean): GenerationRow {
     const row = new GenerationRow(id, model, settings, {
-      text: (text, tokenIds, logprobs) => this.emit(logprobs ? ["text", id, text, tokenIds, logprobs] : ["text", id, text, tokenIds]),
+      text: (text, tokenIds, logprobs, samplerState) =>
+        this.emit(samplerState !== undefined ? ["text", id, text, tokenIds, logprobs, samplerState] : logprobs ? ["text", id, text, tokenIds, logprobs] : ["text", id, text, tokenIds]),
       token: () => this.tokensGenerated++,
       done: (result) => this.generationDone(row, result),
       failed: (error) => this.generationFailed(row, error),

@@ -8,6 +8,7 @@
  */
 import type { FinishReason, GenerationResult, ResumeFrom, TokenLogprob } from "@modelnode/core/pipeline";
 import type { SamplerSettings } from "../messages/sampling.js";
+import { parseSamplerState } from "../shared/sampler-state.js";
 import { createTextStream } from "../shared/text-stream.js";
 import type { TokenTextStream } from "../shared/token-text-stream.js";
 import type { GrammarConstraint } from "./grammar-constraint.js";
@@ -28,8 +29,12 @@ export interface GenerationSettings {
 }
 
 export interface RowSink {
-  /** `tokenIds`: the ids generated since the previous text event; `logprobs`, when asked for, one per id. */
-  text(text: string, tokenIds: number[], logprobs?: TokenLogprob[]): void;
+  /**
+   * `tokenIds`: the ids generated since the previous text event; `logprobs`, when asked for, one
+   * per id; `samplerState`: the sampler's state right after the last id reported so far (absent
+   * when greedy: that sampler draws nothing).
+   */
+  text(text: string, tokenIds: number[], logprobs?: TokenLogprob[], samplerState?: number): void;
   /** Once per generated token (EOS excluded), for stats. */
   token(): void;
   done(result: GenerationResult): void;
@@ -54,6 +59,8 @@ export class GenerationRow {
   /** Ids generated since the last text event, and their log probabilities when asked for. */
   private pendingIds: number[] = [];
   private pendingLogprobs: TokenLogprob[] | undefined;
+  /** The sampler's state after the last id of `pendingIds` (after an EOS, say, the sampler is further on). */
+  private reportedState: number;
   /** Characters of replayed text the client already has (a resumed generation). */
   private skipChars = 0;
   /** What the model is fed first: the prompt's ids, then a resumed generation's earlier ids. */
@@ -74,7 +81,12 @@ export class GenerationRow {
     private readonly sink: RowSink,
   ) {
     // Penalties and bias, in the documented order (logit-processors.ts); a grammar mask goes last.
-    this.sampler = new Sampler(settings.sampling, logitProcessors(settings.sampling, settings.promptIds, settings.resume?.generatedIds));
+    this.sampler = new Sampler(
+      settings.sampling,
+      logitProcessors(settings.sampling, settings.promptIds, settings.resume?.generatedIds),
+      parseSamplerState(settings.resume?.samplerState), // checked on the main thread
+    );
+    this.reportedState = this.sampler.state;
     if (settings.sampling.logprobs !== undefined) this.pendingLogprobs = [];
     this.decoder = createTextStream(model.tokenizer, settings.promptIds);
     this.matcher = new StopSequenceMatcher(settings.stop);
@@ -116,7 +128,7 @@ export class GenerationRow {
     this.pendingIds = [];
     const logprobs = this.pendingLogprobs;
     if (logprobs) this.pendingLogprobs = [];
-    this.sink.text(text, ids, logprobs);
+    this.sink.text(text, ids, logprobs, this.settings.sampling.temperature > 0 ? this.reportedState : undefined);
   }
 
   get done(): boolean {
@@ -175,6 +187,7 @@ export class GenerationRow {
     this.sequence.push(id);
     this.sink.token();
     this.pendingIds.push(id);
+    this.reportedState = this.sampler.state;
     if (this.pendingLogprobs) this.pendingLogprobs.push(describeLogprobs(this.model.tokenizer, id, this.sampler.lastLogprobs!, this.settings.sampling.logprobs! > 0));
     const { emit, stopped } = this.matcher.push(this.decoder.push(id));
     this.emitText(emit);

@@ -5,10 +5,11 @@
  * PRNG so a seed reproduces the text. With `logprobs` asked for, it also says the chosen token's
  * log probability (and the likeliest alternatives') in the distribution it was drawn from: the
  * adjusted logits over the temperature (1 when greedy), before the cuts. Scratch arrays are
- * allocated once per sampler (one per generation), not per token.
+ * allocated once per sampler (one per generation), not per token. Its `state` (the PRNG's) can
+ * start another sampler where this one is: a generation resumed elsewhere draws the same numbers.
  */
 import type { SamplerSettings } from "../messages/sampling.js";
-import { createRandom } from "../shared/random.js";
+import { Mulberry32, mulberry32Seed } from "../shared/random.js";
 import type { LogitProcessor } from "./logit-processors.js";
 import { logprobsOf, type RawLogprobs } from "./token-logprobs.js";
 
@@ -37,7 +38,7 @@ export function argmax(logits: Float32Array): number {
 }
 
 export class Sampler {
-  private readonly random: () => number;
+  private readonly random: Mulberry32;
   private probs: Float32Array | undefined;
   private heap: Int32Array | undefined;
   /** The row's own copy of its logits, when processors adjust them. */
@@ -52,8 +53,18 @@ export class Sampler {
     private readonly settings: SamplerSettings,
     /** Applied in order before temperature (logit-processors.ts); empty: the logits are read as they are. */
     private readonly processors: readonly LogitProcessor[] = [],
+    /** Continue from this generator state (`state` of a sampler elsewhere) instead of the seed's. */
+    state?: number,
   ) {
-    this.random = createRandom(settings.seed);
+    this.random = new Mulberry32(state ?? mulberry32Seed(settings.seed));
+  }
+
+  /**
+   * Its generator's state: one draw per sampled token (none when greedy), so the state after a
+   * token's draw continues the generation exactly wherever a sampler is built from it.
+   */
+  get state(): number {
+    return this.random.state;
   }
 
   /** The next token. `logits` is only read (the rows of a choice group share one run's output). */
@@ -106,7 +117,7 @@ export class Sampler {
   }
 
   private drawFromAll(probs: Float32Array): number {
-    let target = this.random();
+    let target = this.random.next();
     for (let i = 0; i < probs.length; i++) {
       target -= probs[i];
       if (target < 0) return i;
@@ -158,7 +169,7 @@ export class Sampler {
       chosen.length = kept;
     }
     chosenMass = chosen.reduce((sum, id) => sum + probs[id], 0);
-    let target = this.random() * chosenMass;
+    let target = this.random.next() * chosenMass;
     for (const id of chosen) {
       target -= probs[id];
       if (target < 0) return id;

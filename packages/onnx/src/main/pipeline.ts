@@ -21,7 +21,6 @@ import {
   type ModelInfo,
   type ModelPipeline,
   type PipelineStats,
-  type ResumeFrom,
   type StepRequest,
   type StepResult,
   type Tokenization,
@@ -32,12 +31,13 @@ import type { ResolvedSampling } from "../messages/sampling.js";
 import { deserializeError } from "../messages/errors.js";
 import { stopRuns } from "../messages/run-flags.js";
 import { stepAddsSpecialTokens, stepCancelled } from "../messages/steps.js";
+import { formatSamplerState } from "../shared/sampler-state.js";
 import { grammarSource, type GrammarSource } from "../shared/grammar-spec.js";
 import { checkTools } from "../shared/tool-grammar.js";
 import type { EngineThread } from "./engine-thread.js";
 import { EventQueue } from "./event-queue.js";
 import type { ResolvedOptions } from "./options.js";
-import { chatInput, generationInput, resolveSampling } from "./request-settings.js";
+import { chatInput, checkResume, generationInput, resolveSampling } from "./request-settings.js";
 import { ChoiceGroups, chunks } from "./choice-groups.js";
 import { TokenizerThread } from "./tokenizer-thread.js";
 
@@ -316,9 +316,12 @@ export class OnnxPipeline implements ModelPipeline {
       const pending = this.pending.get(id);
       if (!pending) continue;
       if (kind === "text" && pending.kind === "stream") {
-        const logprobs = event[4];
+        const [, , text, tokenIds, logprobs, samplerState] = event;
         if (logprobs) pending.logprobs?.push(...logprobs);
-        pending.queue.push(logprobs ? { kind: "text", text: event[2], tokenIds: event[3], logprobs } : { kind: "text", text: event[2], tokenIds: event[3] });
+        const textEvent: GenerationEvent = { kind: "text", text, tokenIds };
+        if (logprobs) textEvent.logprobs = logprobs;
+        if (samplerState !== undefined) textEvent.samplerState = formatSamplerState(samplerState);
+        pending.queue.push(textEvent);
       } else if (kind === "done" && pending.kind === "stream") {
         pending.queue.push({ kind: "done", result: pending.logprobs ? { ...event[2], logprobs: pending.logprobs } : event[2] });
         this.settle(id);
@@ -361,22 +364,6 @@ export class OnnxPipeline implements ModelPipeline {
       (restartError) => this.options.logger.error({ err: restartError }, "model engine could not be restarted"),
     );
   }
-}
-
-/** A `resume` as the engine takes it (copied), or undefined; INVALID_REQUEST / INVALID_TOKENS when malformed. */
-function checkResume(resume: ResumeFrom | undefined, vocabSize: number | undefined): ResumeFrom | undefined {
-  if (resume === undefined) return undefined;
-  if (typeof resume !== "object" || resume === null || !Array.isArray(resume.generatedIds)) {
-    throw errors.invalidRequest("resume must be { generatedIds: number[], deliveredChars: number }.", "resume");
-  }
-  const { generatedIds, deliveredChars } = resume;
-  if (!Number.isInteger(deliveredChars) || deliveredChars < 0) throw errors.invalidRequest("resume.deliveredChars must be a non-negative integer.", "resume");
-  for (const id of generatedIds) {
-    if (!Number.isInteger(id) || id < 0 || (vocabSize !== undefined && id >= vocabSize)) {
-      throw errors.invalidTokens(`resume.generatedIds holds ${String(id)}, not a token id of this model.`);
-    }
-  }
-  return { generatedIds: [...generatedIds], deliveredChars };
 }
 
 function emptyStats(models: number): PipelineStats {

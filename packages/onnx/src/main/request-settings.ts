@@ -1,12 +1,13 @@
 /**
  * On the caller's thread, before a generation goes anywhere: its sampling options into checked
  * settings with the pipeline's defaults, its prompt or chat into checked input (encoded next, on
- * the tokenizer thread). Bad values are coded errors (core's `errors.*`) a client can act on.
+ * the tokenizer thread), a resume into what the engine continues. Bad values are coded errors (core's `errors.*`) a client can act on.
  */
-import { errors, type ChatMessage, type GenerateRequest, type SamplingOptions, type ToolCallFormat, type ToolSpec } from "@modelnode/core/pipeline";
+import { errors, type ChatMessage, type GenerateRequest, type ResumeFrom, type SamplingOptions, type ToolCallFormat, type ToolSpec } from "@modelnode/core/pipeline";
 import type { ResolvedSampling, SamplerSettings, SamplingDefaults } from "../messages/sampling.js";
 import type { GenerationInput } from "../messages/tokenizer-protocol.js";
 import { checkChat, type ChatLimits } from "../shared/chat-template.js";
+import { parseSamplerState } from "../shared/sampler-state.js";
 import { checkTools, type ToolLimits } from "../shared/tool-grammar.js";
 
 /** Temperature when a request gives none: 0, i.e. greedy (deterministic unless asked otherwise). */
@@ -123,4 +124,23 @@ export function chatInput(messages: readonly ChatMessage[], tools: readonly Tool
   const input = generationInput({ messages: messages as ChatMessage[] }, limits);
   if (tools === undefined || tools.length === 0 || !("messages" in input)) return input;
   return { ...input, tools: checkTools({ tools: [...tools], toolChoice: "none", messages: input.messages }, format, limits).tools };
+}
+
+/** A `resume` as the engine takes it (copied), or undefined; INVALID_REQUEST / INVALID_TOKENS when malformed. */
+export function checkResume(resume: ResumeFrom | undefined, vocabSize: number | undefined): ResumeFrom | undefined {
+  if (resume === undefined) return undefined;
+  if (typeof resume !== "object" || resume === null || !Array.isArray(resume.generatedIds)) {
+    throw errors.invalidRequest("resume must be { generatedIds: number[], deliveredChars: number }.", "resume");
+  }
+  const { generatedIds, deliveredChars, samplerState } = resume;
+  if (!Number.isInteger(deliveredChars) || deliveredChars < 0) throw errors.invalidRequest("resume.deliveredChars must be a non-negative integer.", "resume");
+  if (samplerState !== undefined && parseSamplerState(samplerState) === undefined) {
+    throw errors.invalidRequest("The resume's samplerState must be one this pipeline gave in a text event (8 hex digits).", "resume.samplerState");
+  }
+  for (const id of generatedIds) {
+    if (!Number.isInteger(id) || id < 0 || (vocabSize !== undefined && id >= vocabSize)) {
+      throw errors.invalidTokens(`resume.generatedIds holds ${String(id)}, not a token id of this model.`);
+    }
+  }
+  return { generatedIds: [...generatedIds], deliveredChars, ...(samplerState !== undefined ? { samplerState } : {}) };
 }

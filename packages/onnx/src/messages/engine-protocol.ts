@@ -68,8 +68,11 @@ export type ToEngine =
   | { type: "close" };
 
 export type EngineEvent =
-  /** `tokenIds`: the ids generated since the previous text event of this generation; `logprobs` when asked for. */
-  | [kind: "text", id: number, text: string, tokenIds: number[], logprobs?: TokenLogprob[]]
+  /**
+   * `tokenIds`: the ids generated since the previous text event of this generation; `logprobs` when
+   * asked for; `samplerState`: the sampler's state after the last id reported (a uint32, when sampled).
+   */
+  | [kind: "text", id: number, text: string, tokenIds: number[], logprobs?: TokenLogprob[], samplerState?: number]
   | [kind: "done", id: number, result: GenerationResult]
   | [kind: "step", id: number, result: StepResult]
   | [kind: "error", id: number, error: SerializedError]
