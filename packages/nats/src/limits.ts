@@ -1,6 +1,7 @@
 /**
- * The numeric limits of a gateway (natsPipeline) and a worker (startWorker), validated when they
- * start: a clear error naming the field instead of a timer firing every 0 ms or never. The other
+ * The numeric limits of a gateway (natsPipeline) and a worker (startWorker), and the gateway's
+ * session store option, validated when they start: a clear error naming the field instead of a
+ * timer firing every 0 ms or never (or a bucket JetStream refuses later). The other
  * options (servers, names, loggers) are checked where they are used.
  */
 import { parsePluginOptions, z } from "@modelnode/core";
