@@ -10,10 +10,7 @@ import { collect, eventually, outcome, tinyPipeline } from "./helpers.js";
 describe("choice groups", () => {
   let pipeline: OnnxPipeline;
   before(async () => {
-    // No prefix cache: a request sent alone after its group would find the group's prompt cached,
-    // and a prompt fed in two runs differs from one fed whole in the logits' last bits (within 1e-4,
-    // prefix-cache.test.ts), while these results are compared bit for bit.
-    pipeline = await tinyPipeline({ maxTokensCeiling: 40, maxBatchSize: 4, prefixCache: false });
+    pipeline = await tinyPipeline({ maxTokensCeiling: 40, maxBatchSize: 4 });
   });
   after(() => pipeline.close());
 
