@@ -55,7 +55,8 @@ describe("prefix cache through the pipeline", () => {
       await cached.generate(request(prompt));
       const [again, cold] = await Promise.all([cached.generate(request(prompt)), plain.generate(request(prompt))]);
       assertSameOutput(again, cold, `prompt of ${again.usage.promptTokens} tokens`);
-      assert.equal(again.usage.cachedTokens ?? 0, again.usage.promptTokens - 1, `prompt of ${again.usage.promptTokens} tokens`);
+      const expected = again.usage.promptTokens >= BLOCK ? again.usage.promptTokens - 1 : 0; // a hit is a whole block at least
+      assert.equal(again.usage.cachedTokens ?? 0, expected, `prompt of ${again.usage.promptTokens} tokens`);
     }
   });
 

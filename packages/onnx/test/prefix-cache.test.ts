@@ -1,7 +1,7 @@
 // The prefix cache at the engine's level. A row that starts from cached blocks must get, at every
 // hit length (block boundaries k·B, k·B ± 1 and lengths inside a block: whole blocks, then part of
-// a whole block or of a stored tail), and in batches of rows with different hit lengths, on fp32,
-// fp16 and 8-bit graphs:
+// a whole block or of a stored tail; a hit is at least one whole block), and in batches of rows
+// with different hit lengths, on fp32, fp16 and 8-bit graphs:
 // - the logits (within 1e-4) and greedy tokens of the same prompt fed without a cache in the same
 //   two runs (the part the cache holds, then the rest): the cached keys and values are exactly
 //   the computed ones (not asked of q8, whose cached keys and values were computed in a run of
@@ -117,7 +117,7 @@ for (const variant of VARIANTS) {
         const hit = cache.take<null>(prompt);
         let shared = 0;
         while (shared < length && prompt[shared] === full[shared]) shared++;
-        const cached = Math.min(shared, length - 1);
+        const cached = shared >= B ? Math.min(shared, length - 1) : 0; // the first block whole at least
         assert.equal(hit?.tokens ?? 0, cached, `prompt of ${length}: tokens from the cache`);
         const actual = await follow(model, hit?.batch ?? KvBatch.single<null>(model), prompt.slice(cached));
         if (variant.exact) assertSame(actual, await split(model, prompt, cached), TOLERANCE, `prompt of ${length} against the same runs without a cache`);
@@ -162,7 +162,7 @@ for (const variant of VARIANTS) {
       const prompts = [full.slice(0, B + 3), [...full.slice(0, 2 * B), 7, 8, 9], promptOf(5, 3), [...full.slice(0, 3 * B), 4], [...full.slice(0, B + 5), 1, 2], full.slice(0, 2)];
       const hits = prompts.map((prompt) => cache.take<null>(prompt));
       const expected = await Promise.all(prompts.map((prompt, i) => split(model, prompt, hits[i]?.tokens ?? 0)));
-      assert.deepEqual(hits.map((hit) => hit?.tokens ?? 0), [B + 2, 2 * B, 0, 3 * B, B + 5, 1]);
+      assert.deepEqual(hits.map((hit) => hit?.tokens ?? 0), [B + 2, 2 * B, 0, 3 * B, B + 5, 0]);
       const batch = KvBatch.merge<null>(model, hits.map((hit) => ({ batch: hit?.batch ?? KvBatch.single<null>(model), row: 0, owner: null })));
       let logits = (await batch.run(model.session, prompts.map((prompt, i) => ({ ids: prompt.slice(hits[i]?.tokens ?? 0) })), true))!;
       const steps = variant.exact ? STEPS : 0; // q8: the logits after the prompts (see the top)
@@ -237,6 +237,9 @@ describe("prefix cache bookkeeping (tiny-gpt2)", () => {
     assert.equal(cache.take([...ids, 5])?.tokens, 3 * B + 1);
     // Stored again, shorter: the longer entries that start with it are only marked used.
     cache.store(ids.slice(0, 2 * B + 5), { batch: grown, row: 0 }, 2 * B + 5);
+    assert.equal(cache.size, 4);
+    // A sequence shorter than a block keeps nothing: no hit is shorter than a block.
+    cache.store(promptOf(B - 1, 13), { batch: grown, row: 0 }, B - 1);
     assert.equal(cache.size, 4);
   });
 

@@ -8,8 +8,8 @@
  * its chained hash (block-hashes.ts). A stored sequence's last, partial block is kept too (a
  * "tail": a prompt's end, a finished generation's last tokens), under its parent block; a lookup
  * takes the longest run of whole blocks, then, from the next block's place, the longest run of
- * tokens any child of the last block found (a whole block or a tail) starts with. So a hit is
- * token-granular: a chat's next turn finds its previous turn up to the last token the cache holds,
+ * tokens any child of the last block found (a whole block or a tail) starts with. So a hit is at
+ * least a whole block, and token-granular past it: a chat's next turn finds its previous turn up to the last token the cache holds,
  * not only up to the last whole block. Blocks are copies: a row that starts from a cached prefix
  * gets the blocks' contents written into its own cache, and a block is stored by copying a row's
  * columns out. So no running row ever points into the cache, every block is idle, and any block
@@ -134,8 +134,10 @@ export class PrefixCache {
     }
     const whole = found.length;
     let tokens = Math.min(whole * B, usable);
-    // Past the whole blocks: the child that starts with most of the tokens that follow.
-    const partial = tokens < usable ? this.longestChild(whole > 0 ? hashes[whole - 1] : ROOT, ids, tokens, usable) : undefined;
+    // Past the whole blocks (one at least: a shorter hit saves next to nothing, and on dynamically
+    // quantized graphs its separate run changes the logits, e.g. a prompt whose only hit is its
+    // BOS token), the child that starts with most of the tokens that follow.
+    const partial = whole > 0 && tokens < usable ? this.longestChild(hashes[whole - 1], ids, tokens, usable) : undefined;
     if (partial) {
       this.touch(partial.key, partial.block); // a chain's end goes first
       found.push(partial.block);
@@ -180,8 +182,8 @@ export class PrefixCache {
     }
     const start = hashes.length * B;
     const end = Math.min(held, ids.length);
-    if (stored === hashes.length && end > start) {
-      const parent = stored > 0 ? hashes[stored - 1] : ROOT;
+    if (stored > 0 && stored === hashes.length && end > start) {
+      const parent = hashes[stored - 1];
       const tokens = ids.slice(start, end);
       const covering = this.longestChild(parent, tokens, 0, tokens.length);
       if (covering?.tokens === tokens.length) this.touch(covering.key, covering.block);
