@@ -9,10 +9,10 @@
  * "tail": a prompt's end, a finished generation's last tokens), under its parent block; a lookup
  * takes the longest run of whole blocks, then, from the next block's place, the longest run of
  * tokens any child of the last block found (a whole block or a tail) starts with. So a hit is at
- * least a whole block, and token-granular past it: a chat's next turn finds its previous turn up to the last token the cache holds,
- * not only up to the last whole block. Blocks are copies: a row that starts from a cached prefix
- * gets the blocks' contents written into its own cache, and a block is stored by copying a row's
- * columns out. So no running row ever points into the cache, every block is idle, and any block
+ * least a whole block, and token-granular past it: a chat's next turn finds its previous turn up
+ * to the last token the cache holds, not only up to the last whole block. A tail takes a whole
+ * block's room. Blocks are copies: a row that starts from a cached prefix gets the blocks'
+ * contents written into its own cache, and a block is stored by copying a row's columns out. So no running row ever points into the cache, every block is idle, and any block
  * may be evicted at any time between runs: least recently used first, when a block is to be
  * stored beyond the cache's share of the budget, or when the admission needs room for running
  * generations and sessions (admission.ts: cached blocks go before idle sessions).
