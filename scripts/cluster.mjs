@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// npm run cluster [-- --workers N --port P --nats-port Q ...]: a local scale-out set (docs/scale-out.md):
-// a NATS cluster (3 nats-servers routed to each other, JetStream on, replicated), N model workers
-// (--role worker) and one gateway node (--role gateway) on port P, each given every server's URL.
-// Ctrl-C / SIGTERM stop the gateway, drain the workers, then stop the nats-servers.
+// npm run cluster [-- --workers N --gateways G --port P --nats-port Q ...]: a local scale-out set
+// (docs/scale-out.md): a NATS cluster (3 nats-servers routed to each other, JetStream on,
+// replicated), N model workers (--role worker) and G gateway nodes (--role gateway) on ports P,
+// P+1, ..., each given every server's URL; the gateways keep legacy step sessions in a JetStream
+// KV bucket (3 replicas over 3 servers), so a session goes on at another gateway when its own dies.
+// Ctrl-C / SIGTERM stop the gateways, drain the workers, then stop the nats-servers.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,13 +16,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const HELP = `Usage: npm run cluster [-- options]
 
 A local scale-out set (docs/scale-out.md): a NATS cluster (nats-servers routed to each other,
-JetStream on with a store per server), N model workers (--role worker) and one gateway node
-(--role gateway) that clients connect to; workers and gateway get every server's URL, so they
-carry on when one server dies. Needs Debian's nats-server.
-Ctrl-C or SIGTERM stops the gateway, drains the workers, then stops the nats-servers.
+JetStream on with a store per server), N model workers (--role worker) and G gateway nodes
+(--role gateway) that clients connect to; workers and gateways get every server's URL, so they
+carry on when one server dies. The gateways keep legacy step sessions in a JetStream KV bucket
+(--session-store jetstream; 3 replicas with 3 or more servers): a client whose gateway died
+continues its session at another. Needs Debian's nats-server.
+Ctrl-C or SIGTERM stops the gateways, drains the workers, then stops the nats-servers.
 
   --workers N              model workers to start (default 2)
-  --port P                 the gateway's port: WebSocket, OpenAI API, playground (default 8702)
+  --gateways G             gateway nodes to start, on ports P, P+1, ... (default 1)
+  --port P                 the first gateway's port: WebSocket, OpenAI API, playground (default 8702)
   --nats-servers K         nats-servers in the cluster (default 3; 1 = a single server)
   --nats-port Q            client ports Q, Q+1, ... (default 4222)
   --nats-cluster-port R    route ports R, R+1, ... (default 6222)
@@ -35,6 +40,7 @@ try {
   ({ values } = parseArgs({
     options: {
       workers: { type: "string", default: "2" },
+      gateways: { type: "string", default: "1" },
       port: { type: "string", default: "8702" },
       "nats-port": { type: "string", default: "4222" },
       "nats-servers": { type: "string", default: "3" },
@@ -53,8 +59,8 @@ if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
-const COUNTS = { workers: 64, "nats-servers": 7 };
-for (const name of ["workers", "nats-servers", "port", "nats-port", "nats-cluster-port", "nats-monitor-port"]) {
+const COUNTS = { workers: 64, gateways: 16, "nats-servers": 7 };
+for (const name of ["workers", "gateways", "nats-servers", "port", "nats-port", "nats-cluster-port", "nats-monitor-port"]) {
   const n = Number(values[name]);
   const max = COUNTS[name] ?? 65_535;
   if (!Number.isInteger(n) || n < (name in COUNTS ? 1 : 0) || n > max) {
@@ -111,14 +117,20 @@ for (let i = 0; i < Number(values.workers); i++) start(`worker-${i}`, process.ex
 // The gateway could start first (it answers /readyz 503 until a worker announces a model); waiting
 // for the workers' connections only makes the script's "listening" line mean "ready to serve".
 await workersConnected(Number(values.workers));
-const gateway = start("gateway", process.execPath, [cli, "--role", "gateway", "--nats", url, "--port", values.port]);
+// Legacy sessions in a KV bucket all gateways share; over 3 servers, 3 copies (one server's death loses none).
+const replicas = natsCount >= 3 ? 3 : 1;
+const gatewayPorts = Array.from({ length: Number(values.gateways) }, (_, i) => port("port", i));
+const gateways = gatewayPorts.map((p, i) =>
+  start(`gateway-${i}`, process.execPath, [cli, "--role", "gateway", "--nats", url, "--port", String(p), "--session-store", "jetstream", "--session-store-replicas", String(replicas)]),
+);
+console.error(`[cluster] gateways: ${gatewayPorts.map((p) => `ws://127.0.0.1:${p}`).join(", ")} (legacy sessions in the JetStream KV bucket modelnode_sessions, ${replicas} replica(s))`);
 
 const stop = async () => {
   if (stopping) return process.exit(130);
   stopping = true;
   const exited = (c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once("exit", r)));
-  gateway.kill("SIGTERM");
-  await exited(gateway);
+  for (const g of gateways) g.kill("SIGTERM");
+  await Promise.all(gateways.map(exited));
   const workers = children.filter((c) => c.name.startsWith("worker-")).map((c) => c.child);
   for (const w of workers) w.kill("SIGTERM");
   await Promise.all(workers.map(exited));

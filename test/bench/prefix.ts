@@ -10,9 +10,10 @@
  * - a 5-turn chat (the model's chat template, each turn's answer kept in the next turn's
  *   messages): per turn, prompt tokens, tokens the cache served, tokens prefilled, and the tokens
  *   the new turn added (the previous answer's end and the new question) — the target is that
- *   only those are prefilled (less the part of the last block the cache keeps whole).
+ *   only those are prefilled. `--ids` prints, for each turn, where its prompt's ids part from the
+ *   previous prompt's and answer's (what the cache holds): both lists from a few tokens before.
  *
- *   node test/dist/bench/prefix.js [--threads N] [--block 16] [--part system|chat|all]
+ *   node test/dist/bench/prefix.js [--threads N] [--block 16] [--part system|chat|all] [--ids]
  */
 import { join } from "node:path";
 import { buildModel, MODEL_PRESETS } from "@modelnode/model-builder";
@@ -39,6 +40,7 @@ const QUESTIONS = [
   "How often should I oil the chain?",
   "Where is your nearest shop?",
 ];
+const SHOW_IDS = process.argv.includes("--ids");
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 
 async function pipelineWith(prefixCache: boolean): Promise<OnnxPipeline> {
@@ -106,13 +108,24 @@ async function chat(): Promise<void> {
     const added = usage.promptTokens - previous.length;
     const cells = [turn + 1, usage.promptTokens, cached, usage.promptTokens - cached, turn === 0 ? usage.promptTokens : added, same];
     console.log(`  ${cells.map((cell, i) => String(cell).padStart([4, 6, 6, 9, 15, 8][i])).join("  ")}  ${ms.toFixed(0).padStart(17)} ms`);
+    if (SHOW_IDS && turn > 0) await showBoundary(on, previous, ids, same);
     previous = [...ids, ...generated];
     messages.push({ role: "assistant", content: text });
   }
   await on.close();
   console.log("  new-turn tokens: the prompt less the previous turn's prompt and answer; same ids: how far the prompt's ids");
   console.log("  equal the previous prompt's and answer's: what the cache can hold of it (less where the answer's text re-encodes to");
-  console.log("  other ids: BPE may merge a random model's tokens differently); cached: those, in whole blocks.");
+  console.log("  other ids: BPE may merge a random model's tokens differently); cached: those, less the answer's last token");
+  console.log("  (sampled, never fed, so not in the cache).");
+}
+
+/** Where a turn's prompt parts from the previous turn's prompt and answer: both lists, as ids and text, from 3 tokens before. */
+async function showBoundary(pipeline: OnnxPipeline, previous: number[], ids: number[], same: number): Promise<void> {
+  const from = Math.max(0, same - 3);
+  const show = async (list: number[]) => (await Promise.all(list.map(async (id) => `${id}${JSON.stringify(await pipeline.detokenize("bench", [id]))}`))).join(" ");
+  console.log(`        from token ${from}; the ids part at ${same} (the previous turn held ${previous.length}):`);
+  console.log(`        previous prompt + answer: … ${await show(previous.slice(from))}`);
+  console.log(`        this prompt:              … ${await show(ids.slice(from, Math.max(previous.length, same) + 4))} …`);
 }
 
 const started = performance.now();

@@ -20,8 +20,9 @@ import { chooseLogFormat, createCliLogger, type LogFormat } from "./log.js";
 import { requestLogPlugin } from "./request-log.js";
 import { createModelPipeline, startModelNode } from "./model-node.js";
 import { natsConnectOptions } from "./nats-config.js";
+import type { SessionStoreConfig } from "./session-store-config.js";
 import { DEFAULT_OPTIONS as ONNX_DEFAULTS } from "@modelnode/onnx";
-import { connectNats, redactServers, startWorker } from "@modelnode/nats";
+import { connectNats, JETSTREAM_STORE_DEFAULTS, redactServers, startWorker } from "@modelnode/nats";
 import { installProcessHandlers } from "./process-handlers.js";
 
 async function main(): Promise<number | undefined> {
@@ -57,7 +58,7 @@ async function main(): Promise<number | undefined> {
     ({ node, ...address } = await startModelNode(config, { logger, plugins: [...extraPlugins, requestLogPlugin()] }, ({ port }) =>
       console.error(
         config.role === "gateway"
-          ? `port ${port} bound; connecting to NATS at ${redactServers(config.nats ?? "")} (the models come from its workers) ...`
+          ? `port ${port} bound; connecting to NATS at ${redactServers(config.nats ?? "")} (the models come from its workers${storeText(config.sessionStore)}) ...`
           : `port ${port} bound; loading models (${modelsText(config)}) ...`,
       ),
     ));
@@ -135,6 +136,11 @@ async function runWorker(config: Parameters<typeof createModelPipeline>[0], form
   // A worker serves no requests: the gateways' spans cover them (their generations included).
   if (config.tracing.endpoint) console.error("tracing: a worker exports no traces; set it on the gateways");
   return undefined;
+}
+
+/** Where a gateway keeps legacy sessions, when not in its own memory. */
+function storeText(store: SessionStoreConfig): string {
+  return store.kind === "jetstream" ? `; legacy sessions in the JetStream KV bucket ${store.bucket ?? JETSTREAM_STORE_DEFAULTS.bucket}` : "";
 }
 
 /** The configured models' ids, and the models directory served on demand. */

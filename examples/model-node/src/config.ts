@@ -24,6 +24,7 @@ import { lifecycleConfigSchema } from "./lifecycle-config.js";
 import { pullOnDemandConfigSchema } from "./pull-on-demand.js";
 import { pluginEntries, type ExtraPlugin } from "./plugin-entry.js";
 import { natsAuthConfigSchema, natsTlsConfigSchema } from "./nats-config.js";
+import { sessionStoreConfigSchema } from "./session-store-config.js";
 
 /** `<repo>/models/tiny-gpt2`, the bundled model (this file is at examples/model-node/{src,dist/src}). */
 export const BUNDLED_MODEL_DIR = fileURLToPath(new URL("../../../../models/tiny-gpt2", import.meta.url));
@@ -268,6 +269,8 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
       natsAuth: natsAuthConfigSchema.optional(),
       /** TLS to NATS: caFile, and certFile/keyFile for mutual TLS. */
       natsTls: natsTlsConfigSchema.optional(),
+      /** Gateway role: where legacy step sessions are kept, "memory" or a shared JetStream KV bucket (session-store-config.ts). */
+      sessionStore: sessionStoreConfigSchema.prefault({}),
       /** Model id (what clients send as model_id) → model directory (Hugging Face ONNX layout). */
       /** Model id → its folder, or `{ dir, dtype }` to pick one of a transformers.js folder's graphs (docs/models.md). */
       models: z
@@ -306,6 +309,9 @@ export function configSchemaFor(plugins: readonly ExtraPlugin[] = extraPlugins) 
     .superRefine((config, ctx) => {
       if (config.role !== "single" && config.nats === undefined) {
         ctx.addIssue({ code: "custom", path: ["nats"], message: `expected a NATS URL for role ${config.role}` });
+      }
+      if (config.sessionStore.kind !== "memory" && config.role !== "gateway") {
+        ctx.addIssue({ code: "custom", path: ["sessionStore", "kind"], message: `expected role gateway for a ${config.sessionStore.kind} session store (the role is ${config.role})` });
       }
       if (config.auth.required && config.auth.keyHashes.length === 0) {
         ctx.addIssue({ code: "custom", path: ["auth", "keyHashes"], message: "expected at least one key hash when auth.required is true" });

@@ -12,6 +12,7 @@ import { ConfigError } from "./config-error.js";
 import { extraPlugins } from "./extra-plugins.js";
 import type { ExtraPlugin } from "./plugin-entry.js";
 import { NATS_AUTH_ENV, NATS_AUTH_FLAGS, NATS_FILE_KEYS, NATS_TLS_ENV, NATS_TLS_FLAGS } from "./nats-config.js";
+import { SESSION_STORE_ENV, SESSION_STORE_FLAGS, sessionStoreLayer } from "./session-store-config.js";
 
 export { USAGE } from "./usage.js";
 
@@ -93,6 +94,8 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     const layer = sectionOf(names.map(([name, key]) => [name, key, nonBlank(env[name])]), section, cwd, origins);
     if (layer) envLayer[section] = layer;
   }
+  const storeEnv = sessionStoreLayer(SESSION_STORE_ENV.map(([name, key]) => [name, key, nonBlank(env[name])]), origins);
+  if (storeEnv) envLayer.sessionStore = storeEnv;
   const tracing: Layer = {};
   for (const [name, key] of [["MODELNODE_OTLP_TRACES_ENDPOINT", "endpoint"], ["OTEL_SERVICE_NAME", "serviceName"]] as const) {
     const value = nonBlank(env[name]);
@@ -158,6 +161,8 @@ export function loadConfig({ argv = [], env = process.env, cwd = process.cwd(), 
     const layer = sectionOf(names.map(([flag, key]) => [`--${flag}`, key, flags.values[flag]]), section, cwd, origins);
     if (layer) flagLayer[section] = layer;
   }
+  const storeFlags = sessionStoreLayer(SESSION_STORE_FLAGS.map(([flag, key]) => [`--${flag}`, key, flags.values[flag]]), origins);
+  if (storeFlags) flagLayer.sessionStore = storeFlags;
   if (flags.values["no-prefix-cache"]) {
     flagLayer.prefixCache = false;
     origins.set("prefixCache", "--no-prefix-cache");
@@ -248,6 +253,9 @@ function parseFlags(argv: string[]) {
         "nats-tls-ca": { type: "string" },
         "nats-tls-cert": { type: "string" },
         "nats-tls-key": { type: "string" },
+        "session-store": { type: "string" },
+        "session-store-bucket": { type: "string" },
+        "session-store-replicas": { type: "string" },
         auth: { type: "boolean" },
         "no-prefix-cache": { type: "boolean" },
         "tls-cert": { type: "string" },

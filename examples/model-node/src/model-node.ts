@@ -14,6 +14,7 @@ import { heartbeatPlugin } from "@modelnode/plugin-heartbeat";
 import { INFERENCE_DEFAULTS, inferencePlugin, resolveInferenceOptions } from "@modelnode/plugin-inference";
 import { natsPipeline } from "@modelnode/nats";
 import { natsConnectOptions } from "./nats-config.js";
+import { sessionStoreOptions } from "./session-store-config.js";
 import { hubFetcher } from "./pull-on-demand.js";
 import { legacyPlugin } from "@modelnode/plugin-legacy";
 import { ollamaPlugin } from "@modelnode/plugin-ollama";
@@ -93,7 +94,7 @@ async function modelNodeOptions(input: ModelNodeConfigInput, runtime: ModelNodeR
     limits: coreLimits(config),
     plugins: [
       config.role === "gateway"
-        ? pipelinePlugin(natsPipeline(natsConnectOptions(config)))
+        ? pipelinePlugin(natsPipeline({ ...natsConnectOptions(config), sessionStore: sessionStoreOptions(config.sessionStore) }))
         : pipelinePlugin((logger) => createModelPipeline(config, maxTokens, logger)),
       // Right after the pipeline: it instruments the pipeline the plugins below are given (docs/operations.md, "Metrics").
       ...(config.metrics.enabled ? [metricsPlugin(metricsOptionsOf(config.metrics))] : []),

@@ -41,6 +41,12 @@ export const USAGE = `Usage: model-node [options]
   --nats-tls-ca <file>  TLS to NATS: the CA that signed the server's certificate  env MODELNODE_NATS_TLS_CA
   --nats-tls-cert <file> client certificate for mutual TLS (needs --nats-tls-key) env MODELNODE_NATS_TLS_CERT
   --nats-tls-key <file> the client certificate's PEM key                          env MODELNODE_NATS_TLS_KEY
+  --session-store <kind> gateway: where legacy step sessions are kept: memory      env MODELNODE_SESSION_STORE
+                        (default; this gateway's) | jetstream (a JetStream KV bucket
+                        that all gateways share: a session goes on at another gateway
+                        after its own died; needs nats-server -js; docs/scale-out.md)
+  --session-store-bucket <name> jetstream: the KV bucket (default modelnode_sessions) env MODELNODE_SESSION_STORE_BUCKET
+  --session-store-replicas <n> jetstream: its copies over a NATS cluster, 1-5 (default 1) env MODELNODE_SESSION_STORE_REPLICAS
   --otlp-traces-endpoint <url> export OpenTelemetry traces over OTLP/HTTP,        env MODELNODE_OTLP_TRACES_ENDPOINT
                         e.g. to http://localhost:4318 (docs/tracing.md)
   --otlp-service-name <name> their service.name (default modelnode)               env OTEL_SERVICE_NAME

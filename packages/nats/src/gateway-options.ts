@@ -3,6 +3,14 @@ import { DEFAULT_PREFIX } from "./protocol.js";
 import type { MinimalLogger } from "./logger.js";
 import type { NatsAuth, NatsConnectOptions, NatsTls } from "./connect-options.js";
 import { checkGatewayLimits } from "./limits.js";
+import type { JetStreamSessionStoreOptions } from "./jetstream-session-store.js";
+
+/**
+ * Where legacy step sessions are kept (session-store.ts): "memory", this gateway's own (one
+ * gateway; its death loses them), or "jetstream", a JetStream key-value bucket every gateway on
+ * the same NATS shares (a session goes on at another gateway after its own died).
+ */
+export type SessionStoreOptions = { kind: "memory" } | JetStreamSessionStoreOptions;
 
 /** `servers`: NATS server URL(s); `auth`, `tls`: how to authenticate and encrypt (connect-options.ts). */
 export interface NatsPipelineOptions extends NatsConnectOptions {
@@ -41,6 +49,8 @@ export interface NatsPipelineOptions extends NatsConnectOptions {
    * for a worker to take over its resumed try, before it ends in `BUSY` (retryable). Default 10 s.
    */
   recoveryMs?: number;
+  /** Where legacy step sessions are kept. Default { kind: "memory" }. */
+  sessionStore?: SessionStoreOptions;
   logger?: MinimalLogger;
 }
 
@@ -60,6 +70,7 @@ export function withDefaults(options: NatsPipelineOptions): GatewayOptions {
     missedHeartbeats: 2, livenessCheckMs: 50,
     reconnectWaitMs: 250, recoveryMs: 10_000,
     ...options,
+    sessionStore: options.sessionStore ?? { kind: "memory" },
   };
 }
 

@@ -33,8 +33,10 @@ import { Membership } from "./membership.js";
 import { RemoteStream, type StreamContext } from "./remote-stream.js";
 import { RetryPolicy, WorkerPicker } from "./routing.js";
 import { StepSessions } from "./step-sessions.js";
+import { MemorySessionStore, type SessionStore } from "./session-store.js";
+import { JetStreamSessionStore } from "./jetstream-session-store.js";
 
-export type { NatsPipelineOptions } from "./gateway-options.js";
+export type { NatsPipelineOptions, SessionStoreOptions } from "./gateway-options.js";
 
 /** For pipelinePlugin: `pipelinePlugin(natsPipeline({ servers }))`. */
 export function natsPipeline(options: NatsPipelineOptions): (logger?: MinimalLogger & { child?(b: object): MinimalLogger }) => Promise<NatsPipeline> {
@@ -58,6 +60,7 @@ export class NatsPipeline implements ModelPipeline {
   private constructor(
     private readonly link: GatewayLink,
     private readonly options: GatewayOptions,
+    private readonly store: SessionStore,
   ) {
     this.id = options.name;
     const log = options.logger ?? silentLogger;
@@ -73,12 +76,20 @@ export class NatsPipeline implements ModelPipeline {
       ...shared, window: options.window, idleMs: options.idleMs, recoveryMs: options.recoveryMs,
       countTokens: (modelId, text) => this.countTokens(modelId, text),
     };
-    this.sessions = new StepSessions({ ...shared, stepIdleMs: options.stepIdleMs, recoveryMs: options.recoveryMs });
+    this.sessions = new StepSessions({ ...shared, stepIdleMs: options.stepIdleMs, recoveryMs: options.recoveryMs, store });
   }
 
   static async connect(options: NatsPipelineOptions): Promise<NatsPipeline> {
     const resolved = withDefaults(options);
-    const pipeline = new NatsPipeline(await GatewayLink.open(resolved), resolved);
+    const link = await GatewayLink.open(resolved);
+    let store: SessionStore;
+    try {
+      store = resolved.sessionStore.kind === "jetstream" ? await JetStreamSessionStore.open(link.connection, resolved.sessionStore) : new MemorySessionStore();
+    } catch (error) {
+      await link.close();
+      throw error;
+    }
+    const pipeline = new NatsPipeline(link, resolved, store);
     await pipeline.start();
     return pipeline;
   }
@@ -221,7 +232,8 @@ export class NatsPipeline implements ModelPipeline {
     this.closing ??= (async () => {
       this.liveness.stop();
       for (const remote of this.active) remote.cancel();
-      for (const id of this.sessions.ids()) this.sessions.closeSession(id);
+      this.sessions.close();
+      await this.store.close();
       await this.link.close();
     })();
     return this.closing;

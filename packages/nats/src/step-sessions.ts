@@ -3,6 +3,11 @@
  * worker dies, the session's history is replayed on another one. A waiting step pings its worker
  * every `stepIdleMs`, and at once when the gateway suspects that worker gone (a goodbye, missed
  * heartbeats and no responders: liveness.ts), as a stream does.
+ *
+ * The sessions are kept in a SessionStore (session-store.ts): this gateway's memory by default,
+ * or a JetStream key-value bucket shared by several gateways, so that a session goes on at
+ * another gateway after its own died. SessionCopies (session-copies.ts) keeps this gateway's
+ * copies in step with the store: one read for a session not known here, one write per step.
  */
 import { errors, isCodedError, type StepRequest, type StepResult } from "@modelnode/core/pipeline";
 import type { Msg } from "@nats-io/transport-node";
@@ -10,16 +15,8 @@ import { decode, fromWire, type StepCall, type WireError } from "./protocol.js";
 import { natsError } from "./gateway-link.js";
 import { sleep } from "./gateway-options.js";
 import type { GatewayParts } from "./gateway-parts.js";
-
-interface StepSession {
-  modelId: string;
-  /** The worker holding the session's cache; undefined: none yet, or it was lost. */
-  worker?: string;
-  /** The steps run so far, replayed on another worker when this one is lost. */
-  history: StepCall[];
-  /** The step running now. */
-  running?: number;
-}
+import type { SessionRecord, SessionStore } from "./session-store.js";
+import { SessionCopies, type LocalSession } from "./session-copies.js";
 
 type StepReply = { ok: true; worker: string; result: StepResult } | { busy: true } | { error: WireError };
 
@@ -31,21 +28,24 @@ export interface StepContext extends GatewayParts {
   stepIdleMs: number;
   /** After a lost step: how long "no worker now" is waited out (NATS or the workers coming back). */
   recoveryMs: number;
+  store: SessionStore;
 }
 
 export class StepSessions {
-  private readonly sessions = new Map<string, StepSession>();
+  private readonly sessions: SessionCopies;
   /** Per worker, what wakes the watchdogs of the steps waiting on it. */
   private readonly waiting = new Map<string, Set<() => void>>();
 
-  constructor(private readonly ctx: StepContext) {}
+  constructor(private readonly ctx: StepContext) {
+    this.sessions = new SessionCopies(ctx.store, ctx.log);
+  }
 
   get size(): number {
     return this.sessions.size;
   }
 
   ids(): string[] {
-    return [...this.sessions.keys()];
+    return this.sessions.ids();
   }
 
   /** A worker is suspected gone: the steps waiting on it ping it now instead of after stepIdleMs. */
@@ -53,57 +53,79 @@ export class StepSessions {
     for (const wake of this.waiting.get(worker) ?? []) wake();
   }
 
-  /** The worker holding a session's cache now (undefined: none yet, or it was lost). */
+  /** The worker holding a session's cache now (undefined: none yet, it was lost, or the session is not known here). */
   pinnedWorker(sessionId: string): string | undefined {
-    return this.sessions.get(sessionId)?.worker;
+    return this.sessions.get(sessionId)?.record.worker;
   }
 
   async step(request: StepRequest): Promise<StepResult> {
     const { ctx } = this;
     if (request.signal?.aborted) throw errors.cancelled("The step was cancelled before it ran.");
-    let session = this.sessions.get(request.sessionId);
-    if (request.step !== 0) {
-      if (!session) throw errors.sessionNotFound(request.sessionId);
-      if (session.running !== undefined) throw errors.sessionBusy(request.sessionId, session.running);
-      const last = session.history.length - 1;
-      if (request.step !== last + 1) throw errors.stepOutOfOrder(request.sessionId, last + 1, request.step);
-      if (request.modelId !== session.modelId) throw errors.invalidRequest("A session stays on the model it started with.", "model_id");
-    } else if (session?.running !== undefined) {
-      throw errors.sessionBusy(request.sessionId, session.running);
+    let local = this.sessions.get(request.sessionId);
+    if (local?.running !== undefined) throw errors.sessionBusy(request.sessionId, local.running);
+    // Not known here, or another gateway ran steps of it since: the shared store has it.
+    if (ctx.store.shared && (!local || (request.step !== 0 && request.step !== local.record.history.length))) {
+      local = await this.sessions.load(request.sessionId);
     }
+    if (request.step !== 0) {
+      if (!local) throw errors.sessionNotFound(request.sessionId);
+      const next = local.record.history.length;
+      if (request.step !== next) throw errors.stepOutOfOrder(request.sessionId, next, request.step);
+      if (request.modelId !== local.record.modelId) throw errors.invalidRequest("A session stays on the model it started with.", "model_id");
+    }
+    // Step 0 (re)starts the session: its worker-side id and worker stay (that worker may still hold a cache to reuse).
+    const s: LocalSession = local ?? { record: { modelId: request.modelId, workerSessionId: `${ctx.gatewayId}/${request.sessionId}`, history: [] }, revision: 0, usedAt: 0 };
+    if (request.step === 0) s.record = { modelId: request.modelId, workerSessionId: s.record.workerSessionId, worker: s.record.worker, history: [] };
+    this.sessions.set(request.sessionId, s);
     const call: StepCall = {
-      sessionId: `${ctx.gatewayId}/${request.sessionId}`, modelId: request.modelId, step: request.step,
+      sessionId: s.record.workerSessionId, modelId: request.modelId, step: request.step,
       inputIds: request.inputIds, ...(request.attentionMask ? { attentionMask: request.attentionMask } : {}),
     };
-    if (request.step === 0) {
-      session = { modelId: request.modelId, worker: session?.worker, history: [] };
-      this.sessions.set(request.sessionId, session);
-    }
-    const s = session!;
     s.running = request.step;
+    s.usedAt = Date.now();
     let recoverUntil = 0;
+    // The pinned worker's cache does not match the history (a gateway died between a step and its write): replay there.
+    let replayOnPinned = false;
+    // A worker that lost the session: this copy may be stale (the record read again once).
+    let refreshed = false;
     try {
-      for (let attempt = 1, waits = 0; ; attempt++) {
+      let result: StepResult | undefined;
+      let onCache = true;
+      for (let attempt = 1, waits = 0; result === undefined; attempt++) {
         ctx.retry.check(attempt - waits, "step");
         try {
-          if (!s.worker || (request.step > 0 && !(await ctx.link.alive(s.worker)))) {
-            // Not pinned, or its worker died: start on any worker, replaying the history first.
-            if (s.worker) {
-              ctx.log.warn({ session: request.sessionId, worker: s.worker }, "session's worker lost; replaying its history");
-              ctx.picker.avoid(s.worker);
-              ctx.counters.replays++;
-            }
-            s.worker = undefined;
-            const calls = request.step === 0 ? [call] : [...s.history, call];
-            let result: StepResult | undefined;
-            for (const c of calls) result = await this.stepOn(c, s);
-            s.history = [...s.history.filter((h) => h.step < call.step), call];
-            return result!;
+          const pinned = s.record.worker;
+          if (pinned && request.step > 0 && !replayOnPinned && !(await ctx.link.alive(pinned))) {
+            ctx.log.warn({ session: request.sessionId, worker: pinned }, "session's worker lost; replaying its history");
+            ctx.picker.avoid(pinned);
+            ctx.counters.replays++;
+            s.record.worker = undefined;
           }
-          const result = await this.stepOn(call, s);
-          s.history = [...s.history.filter((h) => h.step < call.step), call];
-          return result;
+          if (!s.record.worker || replayOnPinned) {
+            // Not pinned, its worker died, or its cache is off: start anew, replaying the history first.
+            onCache = request.step === 0;
+            const calls = request.step === 0 ? [call] : [...s.record.history, call];
+            let last: StepResult | undefined;
+            for (const c of calls) last = await this.stepOn(c, s);
+            result = last;
+          } else {
+            result = await this.stepOn(call, s);
+          }
         } catch (error) {
+          if (isCodedError(error) && error.code === "SESSION_NOT_FOUND" && request.step > 0 && !refreshed) {
+            refreshed = true;
+            if (await this.sessions.refresh(request.sessionId, s)) {
+              if (request.step !== s.record.history.length) throw errors.stepOutOfOrder(request.sessionId, s.record.history.length, request.step);
+              call.sessionId = s.record.workerSessionId;
+              continue;
+            }
+          }
+          if (isCodedError(error) && error.code === "STEP_OUT_OF_ORDER" && request.step > 0 && s.record.worker && !replayOnPinned) {
+            ctx.log.warn({ session: request.sessionId, worker: s.record.worker }, "session's worker holds another step than its history; replaying it there");
+            ctx.counters.replays++;
+            replayOnPinned = true;
+            continue;
+          }
           // While NATS or the workers come back (recoveryMs after a lost step), no worker is not final.
           if (!(error instanceof WorkerLost) && !(isCodedError(error) && error.code === "BUSY" && Date.now() < recoverUntil)) throw error;
           if (error instanceof WorkerLost) {
@@ -116,9 +138,13 @@ export class StepSessions {
           }
         }
       }
+      // Written once the step ran (a failed write is the step's failure: the worker is not asked again).
+      await this.sessions.save(request, s, call, onCache);
+      return { ...result, sessionId: request.sessionId };
     } finally {
       s.running = undefined;
-      if (request.step === 0 && s.history.length === 0) this.sessions.delete(request.sessionId);
+      s.usedAt = Date.now();
+      if (request.step === 0 && s.record.history.length === 0 && this.sessions.get(request.sessionId) === s) this.sessions.forget(request.sessionId, s);
     }
   }
 
@@ -126,10 +152,10 @@ export class StepSessions {
    * One step on the session's worker; not pinned yet, on the least busy live worker (or, knowing
    * none, any through the queue group), pinning the one that answers.
    */
-  private async stepOn(call: StepCall, s: StepSession): Promise<StepResult> {
+  private async stepOn(call: StepCall, s: LocalSession): Promise<StepResult> {
     const { link, picker } = this.ctx;
     // A worker named, not the queue group, wherever one is known: it can be pinged about the step.
-    const target = s.worker ?? picker.leastBusy(call.modelId);
+    const target = s.record.worker ?? picker.leastBusy(call.modelId);
     const subject = target ? link.subjects.worker(target, "step") : link.subjects.step(call.modelId);
     const ask = link.ask(subject, call, 24 * 3600_000);
     // The step may wait behind generations on its worker: ping it meanwhile instead of timing out.
@@ -158,13 +184,13 @@ export class StepSessions {
       msg = raced as Msg;
     } catch (error) {
       if (error instanceof WorkerLost) {
-        s.worker = undefined;
+        s.record.worker = undefined;
         throw error;
       }
       const coded = natsError(error, call.modelId);
       if (target) {
-        if (target !== s.worker) picker.avoid(target);
-        s.worker = undefined;
+        if (target !== s.record.worker) picker.avoid(target);
+        s.record.worker = undefined;
         throw new WorkerLost(); // no responders on its own subject: gone
       }
       throw coded;
@@ -178,8 +204,8 @@ export class StepSessions {
       await this.ctx.retry.afterBusyStep();
       throw new WorkerLost();
     }
-    s.worker = reply.worker;
-    return { ...reply.result, sessionId: call.sessionId.slice(this.ctx.gatewayId.length + 1) };
+    s.record.worker = reply.worker;
+    return reply.result;
   }
 
   /** A step's watchdog naps: stepIdleMs, cut short when `worker` is suspected gone; stop() ends the nap and forgets it. */
@@ -207,11 +233,22 @@ export class StepSessions {
     };
   }
 
+  /** Ends a session: its record, and its cache on the worker. True if this gateway knew it (a shared store's is ended all the same). */
   closeSession(sessionId: string): boolean {
     const s = this.sessions.get(sessionId);
-    if (!s) return false;
-    this.sessions.delete(sessionId);
-    if (s.worker) this.ctx.link.publish(this.ctx.link.subjects.worker(s.worker, "close"), { sessionId: `${this.ctx.gatewayId}/${sessionId}` });
-    return true;
+    this.sessions.forget(sessionId, s, (record) => this.closeOnWorker(record));
+    return s !== undefined;
+  }
+
+  /** The gateway closes: with a shared store, its sessions go on at the other gateways (only the copies go). */
+  close(): void {
+    if (this.ctx.store.shared) this.sessions.clear();
+    else for (const id of this.sessions.ids()) this.closeSession(id);
+    this.sessions.stop();
+  }
+
+  private closeOnWorker(record: SessionRecord): void {
+    const { link } = this.ctx;
+    if (record.worker) link.publish(link.subjects.worker(record.worker, "close"), { sessionId: record.workerSessionId });
   }
 }

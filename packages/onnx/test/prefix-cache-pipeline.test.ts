@@ -1,6 +1,6 @@
 // Automatic prefix caching through the pipeline, as a client sees it: with the cache on, requests
 // that share a prefix with earlier ones (a system prompt, a chat's earlier turns, a legacy
-// session restarted) report cached prompt tokens and get the same greedy text and log
+// session restarted) report cached prompt tokens, to the token and get the same greedy text and log
 // probabilities (within 1e-4) as with the cache off — alone, in a batch of rows with different
 // hit lengths, and after evictions — while the cache and the running state keep to the budget.
 import { after, before, describe, test } from "node:test";
@@ -55,7 +55,7 @@ describe("prefix cache through the pipeline", () => {
       await cached.generate(request(prompt));
       const [again, cold] = await Promise.all([cached.generate(request(prompt)), plain.generate(request(prompt))]);
       assertSameOutput(again, cold, `prompt of ${again.usage.promptTokens} tokens`);
-      const expected = Math.min(Math.floor(again.usage.promptTokens / BLOCK) * BLOCK, again.usage.promptTokens - 1);
+      const expected = again.usage.promptTokens >= BLOCK ? again.usage.promptTokens - 1 : 0; // a hit is a whole block at least
       assert.equal(again.usage.cachedTokens ?? 0, expected, `prompt of ${again.usage.promptTokens} tokens`);
     }
   });
@@ -70,20 +70,22 @@ describe("prefix cache through the pipeline", () => {
     assert.ok(hits.size >= 3, `hit lengths ${[...hits]}`);
   });
 
-  test("a chat's next turn finds its earlier turns, the previous answer included", async () => {
+  test("a chat's next turn finds its earlier turns, the previous answer included, to the token", async () => {
     const chat: ChatMessage[] = [{ role: "system", content: SYSTEM }];
-    let previous: GenerationResult | undefined;
+    let previous: number[] = []; // the previous turn's prompt and answer ids, less the answer's last (sampled, never fed)
     for (const question of QUESTIONS.slice(0, 4)) {
       chat.push({ role: "user", content: question });
       const [warm, cold] = await Promise.all([cached.generate({ modelId: "tiny", messages: chat, maxTokens: 10, logprobs: 0 }), plain.generate({ modelId: "tiny", messages: chat, maxTokens: 10, logprobs: 0 })]);
       assertSameOutput(warm, cold, `turn ${chat.length}`);
-      if (previous) {
-        // Everything up to the previous answer's end was cached, less at most a block's worth.
-        const before = previous.usage.promptTokens + previous.usage.completionTokens;
-        assert.ok(warm.usage.cachedTokens! >= before - 2 * BLOCK, `turn ${chat.length}: ${warm.usage.cachedTokens} cached of ${warm.usage.promptTokens}; the previous turn held ${before}`);
-      }
+      const ids = await cached.tokenizeChat!("tiny", chat);
+      // Everything the previous turn's ids share with this prompt was cached (all but the prompt's last token at most).
+      let same = 0;
+      while (same < Math.min(ids.length, previous.length) && ids[same] === previous[same]) same++;
+      if (previous.length > 0) assert.ok(same > previous.length - 2 * BLOCK, `turn ${chat.length}: the prompt parts from the previous turn's ids at ${same} of ${previous.length}`);
+      assert.ok((warm.usage.cachedTokens ?? 0) >= Math.min(same, ids.length - 1), `turn ${chat.length}: ${warm.usage.cachedTokens} cached of ${warm.usage.promptTokens}; ${same} shared with the previous turn`);
       chat.push({ role: "assistant", content: warm.text });
-      previous = warm;
+      const answer = warm.logprobs!.map((entry) => entry.id);
+      previous = [...ids, ...answer.slice(0, -1)];
     }
   });
 
@@ -99,7 +101,7 @@ describe("prefix cache through the pipeline", () => {
     const hitsBefore = cached.stats().prefixCacheHits;
     const longer = [...prompt, 11, 12, 13, 14, 15];
     assert.deepEqual(await run(cached, "b", longer, [[16]]), await run(plain, "b", longer, [[16]]));
-    assert.ok(cached.stats().prefixCacheHits - hitsBefore >= Math.floor(longer.length / BLOCK) * BLOCK - BLOCK, "the restarted session hit the first one's blocks");
+    assert.equal(cached.stats().prefixCacheHits - hitsBefore, longer.length - 1, "the restarted session hit the first one's tokens, all but its last");
   });
 
   test("a small budget: blocks are evicted, results stay those without the cache, and memory stays within the budget", async (t) => {

@@ -1,6 +1,7 @@
 // The prefix cache at the engine's level. A row that starts from cached blocks must get, at every
-// block boundary (k·B, k·B ± 1) and in batches of rows with different hit lengths, on fp32, fp16
-// and 8-bit graphs:
+// hit length (block boundaries k·B, k·B ± 1 and lengths inside a block: whole blocks, then part of
+// a whole block or of a stored tail; a hit is at least one whole block), and in batches of rows
+// with different hit lengths, on fp32, fp16 and 8-bit graphs:
 // - the logits (within 1e-4) and greedy tokens of the same prompt fed without a cache in the same
 //   two runs (the part the cache holds, then the rest): the cached keys and values are exactly
 //   the computed ones (not asked of q8, whose cached keys and values were computed in a run of
@@ -104,13 +105,19 @@ for (const variant of VARIANTS) {
     });
     after(() => model.session.release());
 
-    test("a prompt from its cached prefix gets a whole prefill's logits and tokens, at every block boundary", async () => {
+    test("a prompt from its cached prefix gets a whole prefill's logits and tokens, at every hit length", async () => {
       const full = promptOf(4 * B + 3, 1);
       const cache = await cacheOf(model, full);
-      for (const length of [B - 1, B, B + 1, 2 * B - 1, 2 * B, 2 * B + 1, 3 * B, 3 * B + 1, 4 * B, 4 * B + 1]) {
-        const prompt = full.slice(0, length);
+      // Prefixes of the stored sequence (all but the last token hits, into its tail too), and
+      // prompts that part from it inside a block (whole blocks, then part of the next, or of the tail).
+      const prompts = [2, 3, B - 1, B, B + 1, B + 5, 2 * B - 1, 2 * B, 2 * B + 1, 3 * B, 3 * B + 1, 4 * B, 4 * B + 1, 4 * B + 3].map((length) => full.slice(0, length));
+      prompts.push([...full.slice(0, 1), 1, 2], [...full.slice(0, B + 3), 5, 6, 7], [...full.slice(0, 4 * B + 2), 9], [...full, 9, 10]);
+      for (const prompt of prompts) {
+        const length = prompt.length;
         const hit = cache.take<null>(prompt);
-        const cached = Math.min(Math.floor(length / B) * B, length - 1);
+        let shared = 0;
+        while (shared < length && prompt[shared] === full[shared]) shared++;
+        const cached = shared >= B ? Math.min(shared, length - 1) : 0; // the first block whole at least
         assert.equal(hit?.tokens ?? 0, cached, `prompt of ${length}: tokens from the cache`);
         const actual = await follow(model, hit?.batch ?? KvBatch.single<null>(model), prompt.slice(cached));
         if (variant.exact) assertSame(actual, await split(model, prompt, cached), TOLERANCE, `prompt of ${length} against the same runs without a cache`);
@@ -119,13 +126,43 @@ for (const variant of VARIANTS) {
       }
     });
 
+    test("sequences that part inside a block: a prompt gets the longest matching one's tokens, and their logits", async () => {
+      const base = promptOf(2 * B, 8);
+      const sequences = [
+        [...base, 11, 12, 13, 14, 15], // a tail of 5
+        [...base, 11, 12, 21, 22, 23, 24, 25, 26, 27, 28], // a tail of 10, parting from the first after 2
+        [...base, 11, 31, ...promptOf(B, 9)], // a whole block, parting after 1
+      ];
+      const cache = new PrefixCache(model, { blockTokens: B, maxBytes: 1e9, fits: () => true });
+      for (const ids of sequences) {
+        const seed = KvBatch.single<null>(model);
+        await seed.run(model.session, [{ ids }], false);
+        cache.store(ids, { batch: seed, row: 0 }, ids.length);
+      }
+      const cases: [number[], number][] = [
+        [[...base, 11, 12, 13, 99], 2 * B + 3],
+        [[...base, 11, 12, 21, 22, 23, 24, 99], 2 * B + 6],
+        [[...base, 11, 31, ...promptOf(5, 9), 99], 2 * B + 7],
+        [[...base, 11, 98], 2 * B + 1],
+        [[...base, 97], 2 * B],
+      ];
+      for (const [prompt, expected] of cases) {
+        const hit = cache.take<null>(prompt)!;
+        assert.equal(hit.tokens, expected, `prompt of ${prompt.length}: tokens from the cache`);
+        const actual = await follow(model, hit.batch, prompt.slice(hit.tokens));
+        if (variant.exact) assertSame(actual, await split(model, prompt, hit.tokens), TOLERANCE, `prompt of ${prompt.length} against the same runs without a cache`);
+        const whole = await follow(model, KvBatch.single<null>(model), prompt);
+        assertSame(actual, whole, variant.whole.tolerance, `prompt of ${prompt.length} against one whole prefill`, variant.whole.relative, !variant.exact);
+      }
+    });
+
     test("rows with different hit lengths are prefilled and decoded in one batch", async () => {
       const full = promptOf(3 * B, 2);
       const cache = await cacheOf(model, full);
-      const prompts = [full.slice(0, B + 3), [...full.slice(0, 2 * B), 7, 8, 9], promptOf(5, 3), [...full.slice(0, 3 * B), 4]];
+      const prompts = [full.slice(0, B + 3), [...full.slice(0, 2 * B), 7, 8, 9], promptOf(5, 3), [...full.slice(0, 3 * B), 4], [...full.slice(0, B + 5), 1, 2], full.slice(0, 2)];
       const hits = prompts.map((prompt) => cache.take<null>(prompt));
       const expected = await Promise.all(prompts.map((prompt, i) => split(model, prompt, hits[i]?.tokens ?? 0)));
-      assert.deepEqual(hits.map((hit) => hit?.tokens ?? 0), [B, 2 * B, 0, 3 * B]);
+      assert.deepEqual(hits.map((hit) => hit?.tokens ?? 0), [B + 2, 2 * B, 0, 3 * B, B + 5, 0]);
       const batch = KvBatch.merge<null>(model, hits.map((hit) => ({ batch: hit?.batch ?? KvBatch.single<null>(model), row: 0, owner: null })));
       let logits = (await batch.run(model.session, prompts.map((prompt, i) => ({ ids: prompt.slice(hits[i]?.tokens ?? 0) })), true))!;
       const steps = variant.exact ? STEPS : 0; // q8: the logits after the prompts (see the top)
@@ -144,9 +181,9 @@ for (const variant of VARIANTS) {
     test("evicted blocks are gone: garbage in their storage changes nothing, and the prompt is prefilled again", async () => {
       const full = promptOf(3 * B + 2, 4);
       const cache = await cacheOf(model, full);
-      const expected = await split(model, full, 3 * B);
+      const expected = await split(model, full, 3 * B + 1);
       const hit = cache.take<null>(full)!;
-      assert.equal(hit.tokens, 3 * B);
+      assert.equal(hit.tokens, 3 * B + 1, "three whole blocks and the tail's first token");
       for (let block = cache.evictOldest(); block; block = cache.evictOldest()) {
         for (const data of block.data) data.fill(data instanceof Float32Array ? Number.NaN : 0x7e00); // NaN, float32 or float16
       }
@@ -182,6 +219,41 @@ describe("prefix cache bookkeeping (tiny-gpt2)", () => {
     assert.equal(cache.take(promptOf(2 * B + 1, 6))?.tokens, 2 * B);
     assert.equal(cache.queries, 2 * B + 2 * (2 * B + 1));
     assert.equal(cache.hits, 2 * B - 1 + B + 2 * B);
+  });
+
+  test("a sequence's tail takes a block's room and gives way to the longer tail or whole block that starts with it", async () => {
+    const blockBytes = B * model.cacheBytesPerToken;
+    const ids = promptOf(3 * B + 1, 10);
+    const cache = await cacheOf(model, ids.slice(0, 2 * B + 3));
+    assert.equal(cache.size, 3, "two whole blocks and a tail of 3");
+    assert.equal(cache.bytes, 3 * blockBytes);
+    assert.equal(cache.take(ids.slice(0, 2 * B + 4))?.tokens, 2 * B + 3);
+    const grown = KvBatch.single<null>(model);
+    await grown.run(model.session, [{ ids }], false);
+    cache.store(ids.slice(0, 2 * B + 7), { batch: grown, row: 0 }, 2 * B + 7);
+    assert.equal(cache.size, 3, "the tail of 7 replaced the tail of 3");
+    cache.store(ids, { batch: grown, row: 0 }, ids.length);
+    assert.equal(cache.size, 4, "three whole blocks and a tail of 1; the tail of 7 is the third block's start");
+    assert.equal(cache.take([...ids, 5])?.tokens, 3 * B + 1);
+    // Stored again, shorter: the longer entries that start with it are only marked used.
+    cache.store(ids.slice(0, 2 * B + 5), { batch: grown, row: 0 }, 2 * B + 5);
+    assert.equal(cache.size, 4);
+    // A sequence shorter than a block keeps nothing: no hit is shorter than a block.
+    cache.store(promptOf(B - 1, 13), { batch: grown, row: 0 }, B - 1);
+    assert.equal(cache.size, 4);
+  });
+
+  test("eviction takes a chain's tail before its whole blocks", async () => {
+    const blockBytes = B * model.cacheBytesPerToken;
+    const ids = promptOf(2 * B + 4, 11);
+    const cache = await cacheOf(model, ids, 3 * blockBytes);
+    assert.equal(cache.size, 3);
+    const other = promptOf(B, 12);
+    const seed = KvBatch.single<null>(model);
+    await seed.run(model.session, [{ ids: other }], false);
+    cache.store(other, { batch: seed, row: 0 }, other.length);
+    assert.equal(cache.evicted, 1);
+    assert.equal(cache.take(ids)?.tokens, 2 * B, "the whole blocks stay; the tail went");
   });
 
   test("a block is stored only when it fits the node's budget beside everything else", async () => {

@@ -5,9 +5,14 @@
  * batch row and prefills only the rest.
  *
  * One cache per loaded model (so per model and dtype). A block is `blockTokens` tokens, found by
- * its chained hash (block-hashes.ts). Blocks are copies: a row that starts from a cached prefix
- * gets the blocks' contents written into its own cache, and a block is stored by copying a row's
- * columns out. So no running row ever points into the cache, every block is idle, and any block
+ * its chained hash (block-hashes.ts). A stored sequence's last, partial block is kept too (a
+ * "tail": a prompt's end, a finished generation's last tokens), under its parent block; a lookup
+ * takes the longest run of whole blocks, then, from the next block's place, the longest run of
+ * tokens any child of the last block found (a whole block or a tail) starts with. So a hit is at
+ * least a whole block, and token-granular past it: a chat's next turn finds its previous turn up
+ * to the last token the cache holds, not only up to the last whole block. A tail takes a whole
+ * block's room. Blocks are copies: a row that starts from a cached prefix gets the blocks'
+ * contents written into its own cache, and a block is stored by copying a row's columns out. So no running row ever points into the cache, every block is idle, and any block
  * may be evicted at any time between runs: least recently used first, when a block is to be
  * stored beyond the cache's share of the budget, or when the admission needs room for running
  * generations and sessions (admission.ts: cached blocks go before idle sessions).
@@ -31,11 +36,18 @@ export interface PrefixCacheSettings {
 }
 
 interface Block {
-  /** Per cache pair: [heads, blockTokens, head_dim]. */
+  /** Per cache pair: [heads, blockTokens, head_dim] (a tail fills its first columns). */
   data: CacheData[];
   /** When it was last stored or hit (a clock shared by every model's cache). */
   used: number;
+  /** The key of the block before it (ROOT for a sequence's first block). */
+  parent: string;
+  /** Its token ids: `blockTokens` of them, fewer for a tail. */
+  tokens: number[];
 }
+
+/** The parent of every sequence's first block. */
+const ROOT = "";
 
 let clock = 0;
 
@@ -62,8 +74,13 @@ export function prefixCacheStats(caches: readonly PrefixCache[]) {
 }
 
 export class PrefixCache {
-  /** By chained hash; in the order of their last use (the first is the least recently used). */
+  /**
+   * By key (a whole block's chained hash; a tail's parent key and token ids); in the order of
+   * their last use (the first is the least recently used).
+   */
   private readonly blocks = new Map<string, Block>();
+  /** Each block's children's keys, by the block's key (ROOT: sequences' first blocks). */
+  private readonly children = new Map<string, Set<string>>();
   /** Each sequence's block hashes, computed once per block. */
   private readonly chains = new WeakMap<readonly number[], string[]>();
   readonly blockBytes: number;
@@ -101,10 +118,13 @@ export class PrefixCache {
   /**
    * The longest cached prefix of `ids`, at most `ids.length - 1` tokens (the last token is always
    * run, for its logits): a one-row batch holding it and its length, or undefined when nothing
-   * is cached. Counted as a query of `ids.length` tokens.
+   * is cached. Whole blocks as far as they match, then the longest matching start of a child of
+   * the last of them (token-granular). Counted as a query of `ids.length` tokens.
    */
   take<O>(ids: readonly number[], owner: O | null = null): { batch: KvBatch<O>; tokens: number } | undefined {
     this.queries += ids.length;
+    const B = this.blockTokens;
+    const usable = ids.length - 1;
     const hashes = this.hashesOf(ids, ids.length);
     const found: Block[] = [];
     for (const hash of hashes) {
@@ -112,11 +132,20 @@ export class PrefixCache {
       if (!block) break;
       found.push(block);
     }
-    this.touchChain(hashes.slice(0, found.length));
-    const tokens = Math.min(found.length * this.blockTokens, ids.length - 1);
+    const whole = found.length;
+    let tokens = Math.min(whole * B, usable);
+    // Past the whole blocks (one at least: a shorter hit saves next to nothing, and on dynamically
+    // quantized graphs its separate run changes the logits, e.g. a prompt whose only hit is its
+    // BOS token), the child that starts with most of the tokens that follow.
+    const partial = whole > 0 && tokens < usable ? this.longestChild(hashes[whole - 1], ids, tokens, usable) : undefined;
+    if (partial) {
+      this.touch(partial.key, partial.block); // a chain's end goes first
+      found.push(partial.block);
+      tokens += partial.tokens;
+    }
+    this.touchChain(hashes.slice(0, whole));
     if (tokens <= 0) return undefined;
     this.hits += tokens;
-    const B = this.blockTokens;
     const data = this.model.signature.cache.map((pair, p) => {
       const [, heads, , headDim] = pair.emptyDims;
       const target = allocateCache(pair.type, heads * tokens * headDim);
@@ -133,29 +162,79 @@ export class PrefixCache {
   }
 
   /**
-   * Stores the full blocks of a row's sequence: `ids` are the tokens its cache holds, in order
-   * (it may hold fewer than `ids`; `held` says how many). Blocks already cached are only marked
-   * used; new ones are copied out of the row while they fit.
+   * Stores a row's sequence: its whole blocks, and the partial block after them (its tail). `ids`
+   * are the tokens its cache holds, in order (it may hold fewer than `ids`; `held` says how many).
+   * Blocks already cached are only marked used, and so is a cached child that starts with the
+   * tail; new ones are copied out of the row while they fit. A tail that a new block or tail
+   * starts with is dropped (it can serve no lookup the new one does not).
    */
   store(ids: readonly number[], source: RowRef, held: number): void {
+    const B = this.blockTokens;
     const hashes = this.hashesOf(ids, held);
     const started = clock;
-    hashes.forEach((hash, b) => {
+    let stored = 0; // whole blocks cached, from the first
+    for (const [b, hash] of hashes.entries()) {
       const cached = this.blocks.get(hash);
-      if (cached) return this.touch(hash, cached);
-      if (!this.makeRoom(started)) return;
-      const B = this.blockTokens;
-      const data = this.model.signature.cache.map((pair) => allocateCache(pair.type, pair.emptyDims[1] * B * pair.emptyDims[3]));
-      source.batch.readTokens(source.row, b * B, (b + 1) * B, data, B);
-      this.blocks.set(hash, { data, used: ++clock });
-    });
-    this.touchChain(hashes);
+      if (cached) this.touch(hash, cached);
+      else if (this.makeRoom(started)) this.add(hash, b > 0 ? hashes[b - 1] : ROOT, ids.slice(b * B, (b + 1) * B), source, b * B);
+      else break; // the rest could never be found
+      stored++;
+    }
+    const start = hashes.length * B;
+    const end = Math.min(held, ids.length);
+    if (stored > 0 && stored === hashes.length && end > start) {
+      const parent = hashes[stored - 1];
+      const tokens = ids.slice(start, end);
+      const covering = this.longestChild(parent, tokens, 0, tokens.length);
+      if (covering?.tokens === tokens.length) this.touch(covering.key, covering.block);
+      else if (this.makeRoom(started)) this.add(`${parent}:${tokens.join(",")}`, parent, tokens, source, start);
+    }
+    this.touchChain(hashes.slice(0, stored));
+  }
+
+  /** Copies tokens [start, start + tokens.length) of `source`'s row into a new block under `parent`, in place of the tails it starts with. */
+  private add(key: string, parent: string, tokens: number[], source: RowRef, start: number): void {
+    const siblings = this.children.get(parent) ?? new Set<string>();
+    for (const other of siblings) {
+      const block = this.blocks.get(other)!;
+      if (block.tokens.length < this.blockTokens && block.tokens.length <= tokens.length && block.tokens.every((id, i) => id === tokens[i])) this.remove(other);
+    }
+    const B = this.blockTokens;
+    const data = this.model.signature.cache.map((pair) => allocateCache(pair.type, pair.emptyDims[1] * B * pair.emptyDims[3]));
+    source.batch.readTokens(source.row, start, start + tokens.length, data, B);
+    this.blocks.set(key, { data, used: ++clock, parent, tokens });
+    this.children.set(parent, siblings.add(key));
+  }
+
+  /**
+   * The child of `parent` that starts with most of `ids`[from, to) (at least one token): its key,
+   * block and how many tokens it matches (at most its own).
+   */
+  private longestChild(parent: string, ids: readonly number[], from: number, to: number): { key: string; block: Block; tokens: number } | undefined {
+    let best: { key: string; block: Block; tokens: number } | undefined;
+    for (const key of this.children.get(parent) ?? []) {
+      const block = this.blocks.get(key)!;
+      const most = Math.min(block.tokens.length, to - from);
+      let same = 0;
+      while (same < most && block.tokens[same] === ids[from + same]) same++;
+      if (same > (best?.tokens ?? 0)) best = { key, block, tokens: same };
+    }
+    return best;
+  }
+
+  private remove(key: string): void {
+    const block = this.blocks.get(key);
+    if (!block) return;
+    this.blocks.delete(key);
+    const siblings = this.children.get(block.parent)!;
+    siblings.delete(key);
+    if (siblings.size === 0) this.children.delete(block.parent);
   }
 
   /** Drops the least recently used block (returned; undefined when the cache is empty). */
   evictOldest(): Block | undefined {
-    for (const [hash, block] of this.blocks) {
-      this.blocks.delete(hash);
+    for (const [key, block] of this.blocks) {
+      this.remove(key);
       this.evicted++;
       return block;
     }
@@ -164,6 +243,7 @@ export class PrefixCache {
 
   clear(): void {
     this.blocks.clear();
+    this.children.clear();
   }
 
   /**
