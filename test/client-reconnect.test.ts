@@ -1,7 +1,7 @@
 // @modelnode/client when the connection goes: the node restarting on the same port (the client
 // reconnects by itself, and authenticates again before its queued requests go out), a drop
-// under a request (ConnectionLostError, never replayed), and a connection that silently stops
-// answering (the heartbeat deadline drops it).
+// under a request (ConnectionLostError, never replayed; a streamed generation resumes instead),
+// and a connection that silently stops answering (the heartbeat deadline drops it).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect, type Server, type Socket } from "node:net";
@@ -143,7 +143,7 @@ test("a drop under a request: it fails with ConnectionLostError (not replayed), 
   const relay = await Relay.start(port);
   const client = new ModelNodeClient(relay.url, { model: MODEL, reconnect: FAST_RECONNECT });
   try {
-    const gen = client.generate({ prompt: "A long story:", max_tokens: 1000 });
+    const gen = client.generate({ prompt: "A long story:", max_tokens: 1000, resumable: false });
     const session = client.session();
     await session.step("Hello");
     const pieces: string[] = [];
@@ -205,9 +205,38 @@ test("a connection that stops answering: the heartbeat deadline drops it, the re
     await eventually(() => inFlight(node) === 0, "the node to end the generation of the dropped connection");
 
     relay.freeze();
-    const lost = client.generate({ prompt: "Once more:", max_tokens: 1000 });
+    const lost = client.generate({ prompt: "Once more:", max_tokens: 1000, resumable: false });
     await assert.rejects(lost.result, (error: unknown) => error instanceof ConnectionLostError && error.details.reason === "heartbeat_timeout");
     assert.equal((await client.heartbeat()).status, "healthy");
+  } finally {
+    await client.close();
+    await relay.close();
+    await node.close();
+  }
+});
+
+test("a drop under a streamed generation: it resumes on the new connection, the text exactly the undisturbed one, each piece once", async () => {
+  const { node, port } = await startNode({ limits: { maxTokens: 1000 } });
+  const relay = await Relay.start(port);
+  const client = new ModelNodeClient(relay.url, { model: MODEL, reconnect: FAST_RECONNECT });
+  const states: ConnectionState[] = [];
+  client.on("statechange", (event) => states.push(event.state));
+  try {
+    const options = { prompt: "A long story:", max_tokens: 300, temperature: 0 };
+    const undisturbed = await client.generate(options);
+    const gen = client.generate(options);
+    const pieces: string[] = [];
+    for await (const piece of gen) {
+      pieces.push(piece);
+      if (pieces.length === 3) relay.cut();
+    }
+    const result = await gen;
+    assert.ok(states.includes("reconnecting"), "the connection was lost mid-stream");
+    assert.equal(pieces.join(""), undisturbed.text);
+    assert.equal(result.text, undisturbed.text);
+    assert.equal(result.usage.completion_tokens, undisturbed.usage.completion_tokens);
+    const generated = (node.getStats().inference as { finish_reasons: Record<string, number> }).finish_reasons;
+    assert.equal(generated.cancelled, 1, "the node cancelled the generation of the lost connection; the resumed one finished");
   } finally {
     await client.close();
     await relay.close();

@@ -40,16 +40,22 @@ export { CLIENT_DEFAULTS } from "./options.js";
 export { PROTOCOL_VERSION } from "./requests.js";
 
 export class ModelNodeClient extends EventTarget implements LegacyTransport {
-  /** The node's URL (`ws://host:8702` or `wss://…`). */
-  readonly url: string;
+  /** The nodes' URLs, as given (one, or several serving the same models: tried round robin). */
+  readonly urls: readonly string[];
   readonly #options: ResolvedOptions;
   readonly #credentials: Credentials;
   readonly #requests = new PendingRequests();
   readonly #connection: Connection;
 
-  constructor(url: string | URL, options: ClientOptions = {}) {
+  /**
+   * `url`: the node's URL (`ws://host:8702` or `wss://…`), or several nodes' (gateways of one
+   * cluster, or nodes serving the same models): each connection attempt takes the next one, round
+   * robin, and a streamed generation that loses its connection resumes on the next.
+   */
+  constructor(url: string | URL | readonly (string | URL)[], options: ClientOptions = {}) {
     super();
-    this.url = String(url);
+    this.urls = Object.freeze((Array.isArray(url) ? url : [url]).map(String));
+    if (this.urls.length === 0) throw new TypeError("No URL: give the node's URL, or a list of at least one.");
     const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (typeof WebSocketClass !== "function") {
       throw new TypeError(
@@ -58,7 +64,7 @@ export class ModelNodeClient extends EventTarget implements LegacyTransport {
     }
     this.#options = resolveOptions(options);
     this.#credentials = new Credentials(options.licenseKey || undefined);
-    this.#connection = new Connection(this.url, WebSocketClass, this.#options, this.#requests, this.#credentials, {
+    this.#connection = new Connection(this.urls, WebSocketClass, this.#options, this.#requests, this.#credentials, {
       stateChanged: (state, init) => {
         this.dispatchEvent(new StateEvent("statechange", state, init));
         this.dispatchEvent(new StateEvent(state, state, init));
@@ -69,6 +75,11 @@ export class ModelNodeClient extends EventTarget implements LegacyTransport {
   }
 
   // ---------------------------------------------------------------- state and events
+
+  /** The URL of the current connection (or of the attempt under way, or of the last one). */
+  get url(): string {
+    return this.#connection.url;
+  }
 
   /** "idle" (not connected yet), "connecting", "open", "reconnecting" or "closed" (for good). */
   get state(): ConnectionState {
@@ -116,11 +127,13 @@ export class ModelNodeClient extends EventTarget implements LegacyTransport {
    * An inference_request: a prompt or a chat (`messages`), with the protocol's sampling fields.
    * The returned Generation is an async iterable of the text pieces and a thenable of the
    * final { text, finishReason, usage, model }. Errors of the node reject it (and end the
-   * iteration) with a ModelNodeError; a drop with ConnectionLostError.
+   * iteration) with a ModelNodeError. A streamed generation survives a drop (unless `resumable`
+   * is false): it resumes on the next connection, each piece still seen once and in order; a
+   * drop fails the others with ConnectionLostError, and a resumable one when the client closes.
    */
   generate(options: GenerateOptions): Generation {
     const id = randomId();
-    const defaults = { model: this.#options.model, licenseHash: this.#options.licenseHash };
+    const defaults = { model: this.#options.model, licenseHash: this.#options.licenseHash, resumable: this.#options.resumable };
     return new Generation(id, (sink) => new GenerationRequest(id, options, defaults, sink, this.#requests, this.#connection).start());
   }
 

@@ -12,6 +12,10 @@
  * `#ready`) do requests go out at once; before, they wait in the queue. When a socket goes, the
  * requests in flight on it fail with ConnectionLostError; queued ones wait for the next socket.
  * While open, a heartbeat probe checks that the node still answers.
+ *
+ * Given several URLs (nodes or gateways serving the same models), each attempt takes the next
+ * one, round robin: a dropped connection is followed by an attempt on the next node, and a
+ * resumable generation in flight continues there (generation-request.ts).
  */
 import { backoffDelay } from "./backoff.js";
 import type { Credentials } from "./credentials.js";
@@ -37,7 +41,9 @@ export interface ConnectionEvents {
 }
 
 export class Connection implements GenerationChannel {
-  readonly #url: string;
+  readonly #urls: readonly string[];
+  /** The URL of the current (or last) attempt. */
+  #url: string;
   readonly #WebSocket: WebSocketConstructor;
   readonly #options: ResolvedOptions;
   readonly #table: PendingRequests;
@@ -61,8 +67,9 @@ export class Connection implements GenerationChannel {
   /** close()'s promise, once it has been called. */
   #closing: Promise<void> | undefined;
 
-  constructor(url: string, WebSocketClass: WebSocketConstructor, options: ResolvedOptions, table: PendingRequests, credentials: Credentials, events: ConnectionEvents) {
-    this.#url = url;
+  constructor(urls: readonly string[], WebSocketClass: WebSocketConstructor, options: ResolvedOptions, table: PendingRequests, credentials: Credentials, events: ConnectionEvents) {
+    this.#urls = urls;
+    this.#url = urls[0];
     this.#WebSocket = WebSocketClass;
     this.#options = options;
     this.#table = table;
@@ -77,6 +84,16 @@ export class Connection implements GenerationChannel {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** The URL of the current (or last) attempt. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Whether a lost socket is followed by another. */
+  get reconnects(): boolean {
+    return this.#state !== "closed" && this.#options.reconnect !== false;
   }
 
   /** Starts the first attempt, unless one has started (or the client closed). */
@@ -155,6 +172,7 @@ export class Connection implements GenerationChannel {
     this.#retryTimer = undefined;
     if (this.#state === "closed") return;
     const number = ++this.#socketNumber;
+    this.#url = this.#urls[(number - 1) % this.#urls.length]; // round robin
     if (this.#state === "idle") {
       this.#setState("connecting");
       if (this.state === "closed") return; // a listener closed the client
@@ -255,7 +273,8 @@ export class Connection implements GenerationChannel {
     const policy = this.#options.reconnect;
     if (this.#failures >= policy.maxAttempts) {
       const attempts = this.#failures;
-      this.#shutdown(new ConnectionLostError(`Gave up reconnecting to ${this.#url} after ${attempts} attempts: ${error.message}`, { ...error.details, reason: "gave_up" }));
+      const to = this.#urls.length > 1 ? `any of ${this.#urls.join(", ")}` : this.#url;
+      this.#shutdown(new ConnectionLostError(`Gave up reconnecting to ${to} after ${attempts} attempts: ${error.message}`, { ...error.details, reason: "gave_up" }));
       return;
     }
     const delayMs = backoffDelay(this.#failures, policy);

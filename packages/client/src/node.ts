@@ -26,7 +26,7 @@ export function wsWebSocket(wsOptions: WsClientOptions = {}): WebSocketConstruct
 }
 
 export class ModelNodeClient extends BaseClient {
-  constructor(url: string | URL, options: NodeClientOptions = {}) {
+  constructor(url: string | URL | readonly (string | URL)[], options: NodeClientOptions = {}) {
     const { wsOptions, ...rest } = options;
     super(url, { ...rest, WebSocket: rest.WebSocket ?? wsWebSocket(wsOptions) });
   }

@@ -9,6 +9,7 @@ export const CLIENT_DEFAULTS = {
   heartbeatIntervalMs: 15_000,
   heartbeatTimeoutMs: 10_000,
   workerId: "modelnode-client",
+  resumable: true,
   reconnect: { initialDelayMs: 500, maxDelayMs: 15_000, maxAttempts: Infinity },
 } as const;
 
@@ -29,6 +30,7 @@ export interface ResolvedOptions {
   /** false: close instead of reconnecting. */
   reconnect: ReconnectPolicy | false;
   licenseHash: string | undefined;
+  resumable: boolean;
 }
 
 /** The options with defaults (the WebSocket class and the license key are the client's own business). */
@@ -44,5 +46,6 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     workerId: options.workerId ?? CLIENT_DEFAULTS.workerId,
     reconnect,
     licenseHash: options.licenseHash || undefined,
+    resumable: options.resumable ?? CLIENT_DEFAULTS.resumable,
   };
 }

@@ -96,6 +96,12 @@ export type GenerateOptions = SamplingOptions & {
   signal?: AbortSignal;
   /** Give up after this long: the request is cancelled on the node and the generation fails with TimeoutError. Default: none. */
   timeoutMs?: number;
+  /**
+   * A streamed generation asks for resume data and, when its connection drops, continues on the
+   * next one (the next URL) where it stopped (docs/client.md). false: a drop fails it with
+   * ConnectionLostError. Default: the client's `resumable` option.
+   */
+  resumable?: boolean;
 } & ({ prompt: string; messages?: undefined } | { messages: ChatMessage[]; prompt?: undefined });
 
 export type FinishReason = InferenceResponse["finish_reason"];
@@ -172,6 +178,8 @@ export interface ClientOptions {
   licenseKey?: string;
   /** A license_hash to put in every request's header (for a page that must not hold the key itself). */
   licenseHash?: string;
+  /** Streamed generations resume on the next connection after a drop (GenerateOptions.resumable). Default true. */
+  resumable?: boolean;
 }
 
 export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";

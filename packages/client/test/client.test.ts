@@ -74,7 +74,7 @@ test("generate: pieces stream, the awaited result is the final response; samplin
   const request = socket.last("inference_request");
   assert.deepEqual(
     { ...request, header: undefined },
-    { header: undefined, model_id: "m", prompt: "Hi", max_tokens: 3, temperature: 0.5, top_p: 0.9, top_k: 4, seed: 7, stop: ["\n"], response_format, stream: true },
+    { header: undefined, model_id: "m", prompt: "Hi", max_tokens: 3, temperature: 0.5, top_p: 0.9, top_k: 4, seed: 7, stop: ["\n"], response_format, stream: true, resumable: true },
   );
   assert.equal(request.header.message_id, gen.id);
   const pieces: string[] = [];
@@ -102,7 +102,7 @@ test("generate: the other sampling fields and logprobs pass as the protocol name
   const options = { min_p: 0.1, presence_penalty: 0.5, frequency_penalty: 0.2, repetition_penalty: 1.1, logit_bias: { "3": -100 }, logprobs: true, top_logprobs: 2 };
   const gen = c.generate({ prompt: "Hi", ...options });
   const request = socket.last("inference_request");
-  assert.deepEqual({ ...request, header: undefined }, { header: undefined, model_id: "m", prompt: "Hi", ...options, stream: true });
+  assert.deepEqual({ ...request, header: undefined }, { header: undefined, model_id: "m", prompt: "Hi", ...options, stream: true, resumable: true });
   const logprobs = [{ token: "a", token_id: 1, logprob: -0.5, bytes: [97], top_logprobs: [] }];
   socket.reply(request, "inference_response", { model_id: "m", text: "a", finish_reason: "length", usage: { prompt_tokens: 1, completion_tokens: 1 }, logprobs });
   assert.deepEqual((await gen).logprobs, logprobs);
@@ -189,10 +189,10 @@ test("breaking out of the loop cancels the generation", async () => {
   assert.equal((await gen).finishReason, "cancelled", "closing before the node confirmed still ends as cancelled");
 });
 
-test("a drop fails what is in flight with ConnectionLostError (never replayed); queued calls wait; backoff, then the queue goes out on the new socket", async () => {
+test("a drop fails what is in flight with ConnectionLostError (never replayed; a generation with resumable: false too); queued calls wait; backoff, then the queue goes out on the new socket", async () => {
   const { c, socket, states } = await opened();
   const inFlight = c.listModels();
-  const gen = c.generate({ model: "m", prompt: "Hi" });
+  const gen = c.generate({ model: "m", prompt: "Hi", resumable: false });
   const step = c.session("s").step("Hello");
   const events: { attempt?: number; delayMs?: number; error?: ModelNodeError }[] = [];
   c.on("reconnecting", (event) => events.push({ attempt: event.attempt, delayMs: event.delayMs, error: event.error }));

@@ -6,7 +6,7 @@
  * States: `waiting` (the first try is being offered), `streaming` (a worker accepted the current
  * try), `resuming` (a later try is being offered, continuing what was delivered), `done`.
  */
-import { errors, isCodedError, type GenerateRequest, type GenerationEvent, type GenerationResult, type TokenLogprob } from "@modelnode/core/pipeline";
+import { errors, isCodedError, type GenerateRequest, type GenerationEvent, type GenerationResult, type ResumeFrom, type TokenLogprob } from "@modelnode/core/pipeline";
 import type { Msg } from "@nats-io/transport-node";
 import { adjustmentsOf, decode, fromWire, type CallReply, type GenerateCall, type StreamMessage } from "./protocol.js";
 import type { GatewayParts } from "./gateway-parts.js";
@@ -28,16 +28,35 @@ export interface StreamContext extends GatewayParts {
   countTokens(modelId: string, text: string): Promise<number>;
 }
 
-/** What the client has been given so far, which a later try continues. */
+/**
+ * What the client has been given so far, which a later try continues. A request that arrived with
+ * `resume` (a client continuing a stream another gateway served) starts from it: its ids,
+ * characters and sampler state come first, so a worker lost later resumes from the whole
+ * generation's state.
+ */
 class Delivered {
+  /** The text delivered through this gateway (after the request's resume, when it had one). */
   text = "";
   pieces = 0;
-  /** The token ids of the delivered pieces, while every piece has said them (else undefined). */
-  ids: number[] | undefined = [];
+  /** The token ids generated so far (the request's resume's first), while every piece has said them (else undefined). */
+  ids: number[] | undefined;
+  /** The pipeline's sampler state after the last delivered piece (or the request's resume), when it said one. */
+  samplerState: string | undefined;
   /** The log probabilities of the delivered pieces' tokens (when asked for). */
   readonly logprobs: TokenLogprob[] = [];
-  /** The pipeline's sampler state after the last delivered piece, when it said one. */
-  samplerState: string | undefined;
+  /** Characters delivered before this gateway's first piece (the request's resume). */
+  private readonly charsBefore: number;
+
+  /** `from`: the request's resume; `seeded` then, and every try continues from it. */
+  constructor(readonly from: ResumeFrom | undefined) {
+    this.ids = from ? [...from.generatedIds] : [];
+    this.charsBefore = from?.deliveredChars ?? 0;
+    this.samplerState = from?.samplerState;
+  }
+
+  get seeded(): boolean {
+    return this.from !== undefined;
+  }
 
   add(piece: Piece): void {
     this.text += piece.text;
@@ -52,7 +71,7 @@ class Delivered {
   /** GenerateCall.resume: the ids (exact continuation) only when every piece said them, with the sampler's state when the last piece said it. */
   resume(): NonNullable<GenerateCall["resume"]> {
     if (!this.ids) return { text: this.text, pieces: this.pieces };
-    const exact = { text: this.text, pieces: this.pieces, generatedIds: this.ids, deliveredChars: this.text.length };
+    const exact = { text: this.text, pieces: this.pieces, generatedIds: this.ids, deliveredChars: this.charsBefore + this.text.length };
     return this.samplerState !== undefined ? { ...exact, samplerState: this.samplerState } : exact;
   }
 }
@@ -64,7 +83,7 @@ export class RemoteStream {
   private attempt = 0;
   /** The running try, while `streaming`. */
   private current?: StreamAttempt;
-  private readonly delivered = new Delivered();
+  private readonly delivered: Delivered;
   private readonly mailbox = new Mailbox<StreamMessage>();
   /** Tries that did not count against maxAttempts: re-offers while NATS or the workers came back. */
   private freeTries = 0;
@@ -76,6 +95,7 @@ export class RemoteStream {
     private readonly request: GenerateRequest,
   ) {
     this.id = `${ctx.gatewayId}-${Math.random().toString(36).slice(2)}`;
+    this.delivered = new Delivered(request.resume);
   }
 
   get status(): RemoteStreamState {
@@ -111,6 +131,10 @@ export class RemoteStream {
         if (signal?.aborted) return yield* this.cancelledBetweenTries();
         if (this.delivered.pieces > 0 && this.request.prompt === undefined && !this.delivered.ids) {
           throw errors.busy("The model worker serving this chat stopped, and its pipeline does not report token ids, so the chat cannot be continued on another one.", { reason: "worker_lost" });
+        }
+        if (this.delivered.seeded && !this.delivered.ids) {
+          // The text of the request's resume is the client's, not ours: only ids can continue it.
+          throw errors.busy("The model worker serving this resumed generation stopped, and its pipeline does not report token ids, so it cannot be continued on another one.", { reason: "worker_lost" });
         }
         const worker = await this.offer(this.callFor(inbox));
         if (!worker) continue; // busy: try again
@@ -168,7 +192,8 @@ export class RemoteStream {
 
   /** A resumed generation's text is every piece that passed through here; the last worker knows only its part. */
   private finalResult(result: GenerationResult): GenerationResult {
-    if (this.attempt <= 1) return result;
+    // A seeded stream's tries all continue from token ids: the last worker decoded them all.
+    if (this.attempt <= 1 || this.delivered.seeded) return result;
     return { ...result, text: this.delivered.text, ...(this.request.logprobs !== undefined ? { logprobs: this.delivered.logprobs } : {}) };
   }
 
@@ -177,7 +202,10 @@ export class RemoteStream {
     const { prompt, modelId } = this.request;
     const promptTokens = prompt !== undefined ? await this.ctx.countTokens(modelId, prompt).catch(() => 0) : 0;
     this.state = "done";
-    yield { kind: "done", result: { text: this.delivered.text, finishReason: "cancelled", usage: { promptTokens, completionTokens: this.delivered.pieces } } };
+    // A seeded stream's count includes the ids of the request's resume (delivered elsewhere).
+    const { seeded, ids, pieces } = this.delivered;
+    const completionTokens = seeded && ids ? ids.length : pieces;
+    yield { kind: "done", result: { text: this.delivered.text, finishReason: "cancelled", usage: { promptTokens, completionTokens } } };
   }
 
   private callFor(inbox: string): GenerateCall {
@@ -190,7 +218,7 @@ export class RemoteStream {
       ...(r.tools ? { tools: r.tools } : {}),
       ...(r.toolChoice !== undefined ? { toolChoice: r.toolChoice } : {}),
       ...(r.parallelToolCalls !== undefined ? { parallelToolCalls: r.parallelToolCalls } : {}),
-      ...(this.delivered.pieces > 0 || this.attempt > 1 ? { resume: this.delivered.resume() } : {}),
+      ...(this.delivered.pieces > 0 || this.attempt > 1 || this.delivered.seeded ? { resume: this.delivered.resume() } : {}),
     };
   }
 

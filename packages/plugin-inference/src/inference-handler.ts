@@ -10,6 +10,9 @@
  *
  * `response_format` becomes the request's grammar; an INVALID_GRAMMAR names the field as the
  * client wrote it ("response_format.json_schema.schema", …).
+ *
+ * With `resumable: true` each chunk carries resume data, and `resume` continues a generation from
+ * it (resume-data.ts; docs/protocol.md, "Resuming a stream").
  */
 import {
   buildGenerateRequest,
@@ -33,6 +36,7 @@ import {
 } from "@modelnode/core";
 import type { InferenceCounters } from "./counters.js";
 import { trackRequest, type TrackedRequest } from "./in-flight.js";
+import { ChunkResume, resumeFrom } from "./resume-data.js";
 import { INFERENCE_COUNTERS, INFERENCE_OPTIONS, type ResolvedInferenceOptions } from "./options.js";
 import {
   inferenceChunkSchema,
@@ -74,7 +78,9 @@ export class InferenceRequestHandler {
       throw error;
     }
     const tools = toolParsing(msg, this.pipeline);
-    return msg.stream === true ? this.streamed(msg.model_id, request, grammar, tracked, tools) : this.whole(msg.model_id, request, grammar, tracked, tools);
+    if (msg.stream !== true) return this.whole(msg.model_id, request, grammar, tracked, tools);
+    const resume = msg.resumable === true || request.resume !== undefined ? new ChunkResume(request.resume, msg.resumable === true) : undefined;
+    return this.streamed(msg.model_id, request, grammar, tracked, tools, resume);
   }
 
   private async whole(modelId: string, request: GenerateRequest, grammar: RequestedGrammar | undefined, tracked: TrackedRequest, tools: ToolCallParserOptions | undefined): Promise<InferenceResponse> {
@@ -101,6 +107,7 @@ export class InferenceRequestHandler {
     grammar: RequestedGrammar | undefined,
     tracked: TrackedRequest,
     tools: ToolCallParserOptions | undefined,
+    resume?: ChunkResume,
   ): AsyncIterable<InferenceResponse | ChunkReply> {
     this.counters.inFlight++;
     this.counters.streams++;
@@ -138,9 +145,12 @@ export class InferenceRequestHandler {
         } else if (parser) {
           if (logprobs) held.push(...(event.logprobs ?? []));
           yield* chunks(parser.push(event.text));
-        } else if (event.text.length > 0) {
+        } else {
+          resume?.take(event);
+          if (event.text.length === 0) continue;
           const chunk: InferenceChunk = { model_id: modelId, index: index++, text: event.text };
           if (logprobs) chunk.logprobs = wireLogprobs(event.logprobs ?? []);
+          resume?.stamp(chunk);
           yield reply("inference_chunk", chunk);
         }
       }
@@ -192,11 +202,13 @@ function toGenerateRequest(msg: InferenceRequest, grammar: RequestedGrammar | un
   const logprobs = msg.logprobs === true ? (msg.top_logprobs ?? 0) : undefined;
   const { tools, tool_choice: toolChoice, parallel_tool_calls: parallelToolCalls, speculative } = msg;
   // The schema lets exactly one of prompt and messages through.
-  return buildGenerateRequest(
+  const request = buildGenerateRequest(
     { modelId, prompt, messages, tools, toolChoice, parallelToolCalls, maxTokens, temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed, stop, logprobs, speculative, ...(grammar ? { grammar: grammar.grammar } : {}) },
     options.defaults,
     signal,
   );
+  if (msg.resume) request.resume = resumeFrom(msg.resume);
+  return request;
 }
 
 /** The pipeline's log probabilities in the protocol's names. */

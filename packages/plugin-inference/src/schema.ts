@@ -5,6 +5,9 @@ import type { ResolvedInferenceOptions } from "./options.js";
 /** Longest `role` in `messages`, in characters. */
 export const MAX_ROLE_CHARS = 64;
 
+/** Longest `resume.sampler_state`, in characters (an opaque state a node itself produced: small). */
+export const MAX_SAMPLER_STATE_CHARS = 1024;
+
 /** A function's name, as OpenAI allows it. */
 const functionName = z.string().regex(TOOL_NAME_PATTERN, { error: 'Expected 1 to 64 letters, digits, "_" or "-".' });
 
@@ -34,7 +37,9 @@ export type ToolChoiceOption = z.infer<typeof toolChoiceSchema>;
  * inference_request: `prompt` or `messages` (exactly one; the other, or neither, is
  * VALIDATION_FAILED naming the field), the sampling fields, `stream`, `response_format`
  * (structured output: OpenAI's shape plus regex, grammar and choice; docs/structured-output.md)
- * and tool calling (`tools`, `tool_choice`, `parallel_tool_calls`: OpenAI's shapes).
+ * and tool calling (`tools`, `tool_choice`, `parallel_tool_calls`: OpenAI's shapes). `resumable`
+ * asks for resume data in each chunk; `resume` continues a generation from it (docs/protocol.md,
+ * "Resuming a stream").
  */
 export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "defaults">) {
   const stopText = z.string().min(1).max(limits.maxStopChars);
@@ -73,8 +78,18 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
       tool_choice: toolChoiceSchema.optional(),
       parallel_tool_calls: z.boolean().optional(),
       speculative: z.boolean().optional(),
+      resumable: z.boolean().optional().describe("With stream: true: each inference_chunk carries resume data (token_ids, delivered_chars, sampler_state). Not with tools."),
+      resume: z
+        .object({
+          generated_ids: z.array(z.int().min(0)).max(limits.maxTokensLimit).describe("Every token id generated so far (the chunks' token_ids joined); no more than max_tokens."),
+          delivered_chars: z.int().min(0).describe("Characters of text received so far (the last chunk's delivered_chars)."),
+          sampler_state: z.string().min(1).max(MAX_SAMPLER_STATE_CHARS).optional().describe("The last chunk's sampler_state, when it had one."),
+        })
+        .optional()
+        .describe("Continue a generation from its resume data: the chunks carry only what follows; the response's text and usage are the whole generation's. Not with tools."),
     })
     .superRefine((msg, ctx) => {
+      checkResume(msg, limits, ctx);
       const tools = Array.isArray(msg.tools) ? msg.tools : [];
       const choice = msg.tool_choice;
       if (choice !== undefined && choice !== "none" && tools.length === 0) ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice needs tools." });
@@ -104,6 +119,27 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
 }
 
 export type InferenceRequest = z.infer<ReturnType<typeof inferenceRequestSchema>>;
+
+/**
+ * `resumable` (ask for resume data in each chunk) and `resume` (continue from it): streams only
+ * for the first; neither with tools (the calls are parsed from the text, which a resumed reply
+ * holds only in part); `resume.generated_ids` no more than the request's max_tokens, and no
+ * characters delivered without ids.
+ */
+function checkResume(msg: Record<string, unknown>, limits: { maxTokensLimit: number }, ctx: z.RefinementCtx): void {
+  const tools = Array.isArray(msg.tools) && msg.tools.length > 0 && msg.tool_choice !== "none";
+  if (msg.resumable === true && msg.stream !== true) ctx.addIssue({ code: "custom", path: ["resumable"], message: "resumable needs stream: true (resume data travels in the chunks)." });
+  if (msg.resumable === true && tools) ctx.addIssue({ code: "custom", path: ["resumable"], message: "A generation with tools cannot be resumed." });
+  const resume = msg.resume as { generated_ids?: unknown; delivered_chars?: unknown } | undefined;
+  if (resume === undefined || resume === null || typeof resume !== "object") return;
+  if (tools) ctx.addIssue({ code: "custom", path: ["resume"], message: "A generation with tools cannot be resumed." });
+  const ids = Array.isArray(resume.generated_ids) ? resume.generated_ids.length : 0;
+  const maxTokens = typeof msg.max_tokens === "number" ? msg.max_tokens : limits.maxTokensLimit;
+  if (ids > maxTokens) ctx.addIssue({ code: "custom", path: ["resume", "generated_ids"], message: `${ids} ids, more than max_tokens (${maxTokens}).` });
+  if (ids === 0 && typeof resume.delivered_chars === "number" && resume.delivered_chars > 0) {
+    ctx.addIssue({ code: "custom", path: ["resume", "delivered_chars"], message: "Characters delivered without generated ids." });
+  }
+}
 
 /** inference_cancel: the message_id of an inference_request in flight on this connection. */
 export const inferenceCancelSchema = z.object({
@@ -162,6 +198,12 @@ export const inferenceChunkSchema = z.object({
     .optional()
     .describe("With tools: a call, whole, as soon as the model has closed it."),
   logprobs: z.array(tokenLogprobSchema).optional().describe("With logprobs: true: the entries of the tokens whose text this chunk holds."),
+  token_ids: z
+    .array(count())
+    .optional()
+    .describe("With resumable: true: the token ids generated since the previous chunk (their text may be partly held back until a later chunk). Absent: the node's pipeline does not say them, and the stream cannot be resumed."),
+  delivered_chars: count().optional().describe("With resumable: true: the characters (UTF-16 code units) of text delivered so far, this chunk's included (a resumed request's earlier ones too)."),
+  sampler_state: z.string().optional().describe("With resumable: true, where the pipeline has one: the sampler's state right after this chunk's last token id (opaque; send it back in resume.sampler_state)."),
 });
 export type InferenceChunk = z.infer<typeof inferenceChunkSchema>;
 
