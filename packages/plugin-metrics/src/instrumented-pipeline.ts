@@ -37,9 +37,10 @@ export function instrumentPipeline(target: ModelPipeline, observer: GenerationOb
   const replaced = new Map<PropertyKey, PropertyDescriptor | undefined>();
   const bound = new WeakMap<object, unknown>();
   return new Proxy(target, {
+    // On every read of the pipeline (a heartbeat reads stats and listModels): kept to a few loads.
     get(pipeline, property) {
-      if (Object.hasOwn(overrides, property) && !replaced.has(property)) return overrides[property];
-      const value: unknown = Reflect.get(pipeline, property, pipeline);
+      if (Object.hasOwn(overrides, property) && (replaced.size === 0 || !replaced.has(property))) return overrides[property];
+      const value: unknown = (pipeline as unknown as Record<PropertyKey, unknown>)[property];
       if (typeof value !== "function") return value;
       let fn = bound.get(value);
       if (fn === undefined) {
