@@ -36,17 +36,18 @@ export function instrumentPipeline(target: ModelPipeline, observer: GenerationOb
   // assigned one (untimed) until the instrumented one is assigned back.
   const replaced = new Map<PropertyKey, PropertyDescriptor | undefined>();
   const bound = new WeakMap<object, unknown>();
+  /** A method of the pipeline bound to it, always the same copy for the same function. */
+  const bindOnce = (fn: (...args: unknown[]) => unknown) => {
+    let copy = bound.get(fn);
+    if (copy === undefined) bound.set(fn, (copy = fn.bind(target)));
+    return copy;
+  };
   const handler: ProxyHandler<ModelPipeline> & Required<Pick<ProxyHandler<ModelPipeline>, "get" | "set">> = {
     get(pipeline, property) {
       if (Object.hasOwn(overrides, property) && (replaced.size === 0 || !replaced.has(property))) return overrides[property];
       const value: unknown = (pipeline as unknown as Record<PropertyKey, unknown>)[property];
       if (typeof value !== "function") return value;
-      let fn = bound.get(value);
-      if (fn === undefined) {
-        fn = (value as (...args: unknown[]) => unknown).bind(pipeline);
-        bound.set(value, fn);
-      }
-      return fn;
+      return bindOnce(value as (...args: unknown[]) => unknown);
     },
     set(pipeline, property, value) {
       if (Object.hasOwn(overrides, property)) {
@@ -71,8 +72,18 @@ export function instrumentPipeline(target: ModelPipeline, observer: GenerationOb
   // a heartbeat reads stats and listModels on every heartbeat (npm run bench:dispatch).
   const decorator = Object.create(new Proxy(target, handler)) as ModelPipeline;
   for (const name of new Set([...Object.keys(overrides), ...propertyNames(target)])) {
+    const instrumented = Object.hasOwn(overrides, name);
+    // The last function read under this name and its bound copy (the same copy the traps give).
+    let last: unknown;
+    let lastBound: unknown;
     Object.defineProperty(decorator, name, {
-      get: () => handler.get(target, name, decorator),
+      get: () => {
+        if (instrumented && !replaced.has(name)) return overrides[name];
+        const value: unknown = (target as unknown as Record<PropertyKey, unknown>)[name];
+        if (typeof value !== "function") return value;
+        if (value !== last) lastBound = bindOnce((last = value) as (...args: unknown[]) => unknown);
+        return lastBound;
+      },
       set: (value: unknown) => {
         handler.set(target, name, value, decorator);
       },
