@@ -10,6 +10,9 @@
  *   node's, at its defaults: every plugin, log level info with JSON lines to /dev/null, metrics
  *   on; target ≤ 1.10×), its CPU read through cpu-meter.ts preloaded into it. The bare server
  *   answers with a copy of the node's own heartbeat_ack (the same fields, the same bytes).
+ *
+ * BENCH_CONNECTIONS, BENCH_WINDOW, BENCH_MESSAGES and BENCH_ROUNDS change the load;
+ * BENCH_CPU_PROF_DIR=<dir> runs both servers with --cpu-prof, writing their profiles there.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
