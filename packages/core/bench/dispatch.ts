@@ -10,6 +10,9 @@
  *   node's, at its defaults: every plugin, log level info with JSON lines to /dev/null, metrics
  *   on; target ≤ 1.10×), its CPU read through cpu-meter.ts preloaded into it. The bare server
  *   answers with a copy of the node's own heartbeat_ack (the same fields, the same bytes).
+ *
+ * BENCH_CONNECTIONS, BENCH_WINDOW, BENCH_MESSAGES and BENCH_ROUNDS change the load;
+ * BENCH_CPU_PROF_DIR=<dir> runs both servers with --cpu-prof, writing their profiles there.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
@@ -20,6 +23,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 16);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+/** BENCH_CPU_PROF_DIR=<dir>: both servers run with --cpu-prof and write their profiles there (where a server's CPU goes). */
+const PROFILE_ARGS = process.env.BENCH_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
 
 interface Server {
   child: ChildProcess;
@@ -35,6 +40,7 @@ function ask<T>(child: ChildProcess, msg: string | object): Promise<T> {
 
 async function startServer(mode: "bare" | "bare-template" | "node"): Promise<Server> {
   const child = fork(fileURLToPath(new URL("./dispatch-server.js", import.meta.url)), [mode], {
+    execArgv: [...process.execArgv, ...PROFILE_ARGS],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const { port } = await new Promise<{ port: number }>((resolve) => child.once("message", (m) => resolve(m as { port: number })));
@@ -67,7 +73,7 @@ async function startCli(cliPath: string, args: string[]): Promise<Server> {
   delete env.MODELNODE_LOG_LEVEL;
   delete env.MODELNODE_LOG_FORMAT;
   const child = fork(cliPath, [...args, "--port", String(port), "--host", "127.0.0.1"], {
-    execArgv: ["--import", new URL("./cpu-meter.js", import.meta.url).href],
+    execArgv: ["--import", new URL("./cpu-meter.js", import.meta.url).href, ...PROFILE_ARGS],
     // Logs to /dev/null: written (and formatted) as at a terminal-less start, read by no one.
     stdio: ["ignore", "ignore", "inherit", "ipc"],
     env,

@@ -20,7 +20,10 @@ export class HeartbeatHandler {
   constructor(@inject(HEARTBEAT_MONITOR) private readonly monitor: HeartbeatMonitor) {}
 
   handle(msg: HeartbeatRequest): HeartbeatAck {
-    this.monitor.workers.seen(msg.worker_id);
-    return { worker_id: msg.worker_id, ...this.monitor.report() };
+    const now = Date.now();
+    this.monitor.workers.seen(msg.worker_id, now);
+    const { node_id, status, uptime_seconds, load, models } = this.monitor.report(now);
+    // Named, not spread (`...report`): a spread copy takes V8's generic path, on every heartbeat.
+    return { worker_id: msg.worker_id, node_id, status, uptime_seconds, load, models };
   }
 }

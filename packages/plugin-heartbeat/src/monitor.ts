@@ -23,7 +23,8 @@ export class HeartbeatMonitor {
     this.workers = new WorkerRegistry(options.maxTrackedWorkers);
   }
 
-  report(): HeartbeatReport {
+  /** `now`: the caller's clock reading (ms since the epoch), when it has one already. */
+  report(now = Date.now()): HeartbeatReport {
     const node = this.deps.nodeInfo();
     // load() is the cheap accessor: full stats() would run every plugin's stats source.
     const nodeLoad = node.load();
@@ -38,7 +39,7 @@ export class HeartbeatMonitor {
     return {
       node_id: node.nodeId,
       status: this.status(node.status(), pipeline.saturated, load),
-      uptime_seconds: Math.floor((Date.now() - node.startedAt.getTime()) / 1000),
+      uptime_seconds: Math.floor((now - node.startedAt.getTime()) / 1000),
       load,
       models: pipeline.models,
     };

@@ -321,6 +321,15 @@ test("the decorator is transparent to code that replaces a pipeline method (as f
     assert.equal(closed, 1);
     bound.close = close;
     assert.deepEqual(bound.listModels(), pipeline.listModels());
+
+    // Names the pipeline did not have when it was decorated pass through as well, both ways.
+    const loose = bound as unknown as Record<string, unknown>;
+    loose.injected = 1;
+    assert.equal((pipeline as unknown as Record<string, unknown>).injected, 1);
+    (pipeline as unknown as Record<string, unknown>).later = function (this: unknown) {
+      return this === pipeline;
+    };
+    assert.equal((loose.later as () => boolean)(), true, "called on the pipeline itself");
   } finally {
     await node.close();
   }

@@ -30,5 +30,10 @@ export type HandlerResult =
 
 /** True for a Reply from this or any other copy of core. */
 export function isReply(value: unknown): value is Reply {
-  return value instanceof Reply || (typeof value === "object" && value !== null && (value as { [REPLY]?: unknown })[REPLY] === true);
+  if (value instanceof Reply) return true;
+  if (typeof value !== "object" || value === null) return false;
+  // A plain object (what most handlers return) is no Reply of any copy: no symbol lookup for it,
+  // which is a slow, megamorphic one on every reply otherwise.
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto !== Object.prototype && proto !== null && (value as { [REPLY]?: unknown })[REPLY] === true;
 }
