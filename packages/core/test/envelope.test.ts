@@ -15,6 +15,41 @@ test("a standard reply has a fresh header with correlation_id = the request's me
   assert.equal(a.worker_id, "w");
 });
 
+test("a standard reply is the same text as JSON.stringify({header, ...payload}), whatever the payload", () => {
+  class Point {
+    x = 1;
+    toJSON() {
+      return { y: 2 };
+    }
+  }
+  const payloads: object[] = [
+    {},
+    { worker_id: "w", load: { a: 1, b: [1, 2] }, models: ["m\"\n"], gone: undefined, n: null },
+    { toJSON: () => ({ swapped: true }) },
+    Object.assign(Object.create(null), { bare: true }),
+    new Point(),
+    [1, 2],
+  ];
+  for (const payload of payloads) {
+    for (const [type, corr] of [["t_ack", "id-1"], ["q\"uote", null], ["u", "\u2028 \\"]] as const) {
+      const text = standardReply(type, corr, payload);
+      const { header } = JSON.parse(text);
+      assert.equal(text, JSON.stringify({ header, ...payload }), JSON.stringify(payload));
+      if (Object.hasOwn(payload, "toJSON")) continue; // its own toJSON decides the text, as before
+      assert.deepEqual(Object.keys(header), ["message_id", "message_type", "protocol_version", "timestamp", "correlation_id"]);
+      assert.equal(header.message_type, type);
+      assert.equal(header.correlation_id, corr);
+    }
+  }
+});
+
+test("payload keys that are array indices: the same frame, the header still first in its text", () => {
+  const text = standardReply("t", "c", { 2: "two", 1: "one", z: "z" });
+  const frame = JSON.parse(text);
+  assert.deepEqual(frame, { header: frame.header, 1: "one", 2: "two", z: "z" });
+  assert.ok(text.startsWith('{"header":{'));
+});
+
 test("a payload cannot overwrite the reply header", () => {
   const r = JSON.parse(standardReply("x_response", "id", { header: { message_type: "forged" } }));
   assert.equal(r.header.message_type, "x_response");

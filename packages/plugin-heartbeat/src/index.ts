@@ -6,6 +6,7 @@ export { heartbeatLoadSchema, heartbeatReportSchema, type HeartbeatLoad, type He
 export {
   DEFAULT_DEGRADED_QUEUE_LENGTH,
   DEFAULT_MAX_TRACKED_WORKERS,
+  DEFAULT_PIPELINE_READ_INTERVAL_MS,
   heartbeatOptionsSchema,
   MAX_WORKER_ID_LENGTH,
   resolveHeartbeatOptions,

@@ -18,6 +18,12 @@ export interface HeartbeatOptions {
    */
   degradedQueueLength?: number;
   /**
+   * How long (ms) a heartbeat may reuse the pipeline's figures (sessions, generations, queue,
+   * models) read for an earlier one; 0 reads them on every heartbeat. The node's own figures
+   * (connections, in_flight, draining) are always current. Default 100.
+   */
+  pipelineReadIntervalMs?: number;
+  /**
    * Extra health check: return true to report "degraded" (e.g. `(load) => load.in_flight > 32`).
    * A check that throws counts as degraded. Default: none.
    */
@@ -26,6 +32,7 @@ export interface HeartbeatOptions {
 
 export const DEFAULT_MAX_TRACKED_WORKERS = 10_000;
 export const DEFAULT_DEGRADED_QUEUE_LENGTH = 64;
+export const DEFAULT_PIPELINE_READ_INTERVAL_MS = 100;
 /** Longest worker_id accepted (characters); longer ones get VALIDATION_FAILED. */
 export const MAX_WORKER_ID_LENGTH = 256;
 
@@ -35,6 +42,7 @@ const WHOLE = "expected a whole number ≥ 0";
 export const heartbeatOptionsSchema = z.strictObject({
   maxTrackedWorkers: z.int({ error: WHOLE }).min(0, { error: WHOLE }).default(DEFAULT_MAX_TRACKED_WORKERS),
   degradedQueueLength: z.int({ error: WHOLE }).min(0, { error: WHOLE }).default(DEFAULT_DEGRADED_QUEUE_LENGTH),
+  pipelineReadIntervalMs: z.int({ error: WHOLE }).min(0, { error: WHOLE }).default(DEFAULT_PIPELINE_READ_INTERVAL_MS),
   degraded: z
     .custom<(load: HeartbeatLoad) => boolean>((value) => typeof value === "function", {
       error: "expected a function returning a boolean",
@@ -46,6 +54,6 @@ export const heartbeatOptionsSchema = z.strictObject({
 export type ResolvedHeartbeatOptions = z.output<typeof heartbeatOptionsSchema>;
 
 export function resolveHeartbeatOptions(options: HeartbeatOptions = {}): ResolvedHeartbeatOptions {
-  const { maxTrackedWorkers, degradedQueueLength, degraded } = parsePluginOptions("heartbeatPlugin", heartbeatOptionsSchema, options);
-  return { maxTrackedWorkers, degradedQueueLength, degraded };
+  const { maxTrackedWorkers, degradedQueueLength, pipelineReadIntervalMs, degraded } = parsePluginOptions("heartbeatPlugin", heartbeatOptionsSchema, options);
+  return { maxTrackedWorkers, degradedQueueLength, pipelineReadIntervalMs, degraded };
 }

@@ -10,7 +10,8 @@ test("heartbeat_ack echoes worker_id and correlates, with node id, status, uptim
   const pipeline = new FakePipeline(["tiny-gpt2"]);
   pipeline.figures = { activeSessions: 2, generationsInFlight: 1, cacheBytes: 0 };
   // The pipeline plugin comes after heartbeat: the monitor finds PIPELINE at request time.
-  const { node, url } = await startNode({ nodeId: "node-e2e", plugins: [heartbeatPlugin(), pipelinePlugin(pipeline)] });
+  // pipelineReadIntervalMs 0: the figures changed below are read by the very next heartbeat.
+  const { node, url } = await startNode({ nodeId: "node-e2e", plugins: [heartbeatPlugin({ pipelineReadIntervalMs: 0 }), pipelinePlugin(pipeline)] });
   const client = await TestClient.connect(url, { checkReplies: node });
   try {
     const ack = await client.request({ header: header("heartbeat", "hb-1"), worker_id: "worker-7" });

@@ -19,7 +19,12 @@ function fakeNode(status: NodeStatus = "healthy"): NodeInfo {
 
 function monitor(options: HeartbeatOptions, node = fakeNode(), pipeline?: FakePipeline) {
   return new HeartbeatMonitor(
-    { maxTrackedWorkers: 10, degradedQueueLength: options.degradedQueueLength ?? 64, degraded: options.degraded },
+    {
+      maxTrackedWorkers: 10,
+      degradedQueueLength: options.degradedQueueLength ?? 64,
+      pipelineReadIntervalMs: options.pipelineReadIntervalMs ?? 100,
+      degraded: options.degraded,
+    },
     { nodeInfo: () => node, pipeline: () => pipeline, logger: silent },
   );
 }
@@ -57,6 +62,32 @@ test("a short queue is normal (healthy); degraded from degradedQueueLength waiti
   assert.equal(monitor({ degradedQueueLength: 0 }, fakeNode(), pipeline).report().status, "healthy");
   pipeline.figures = { activeSessions: 0, generationsInFlight: 2, cacheBytes: 0, queuedGenerations: 0 };
   assert.equal(monitor({}, fakeNode(), pipeline).report().status, "healthy");
+});
+
+test("the pipeline's figures and models are reused for pipelineReadIntervalMs, the node's figures never", () => {
+  const pipeline = new FakePipeline(["m"]);
+  pipeline.figures = { activeSessions: 1, generationsInFlight: 1, cacheBytes: 0, queuedGenerations: 0 };
+  const node = fakeNode();
+  const hb = monitor({}, node, pipeline);
+  const t0 = 1_000_000;
+  assert.equal(hb.report(t0).load.generations_in_flight, 1);
+  pipeline.figures = { activeSessions: 0, generationsInFlight: 3, cacheBytes: 0, queuedGenerations: 64 };
+  pipeline.models.push({ id: "n", contextLength: 64, vocabSize: 128 });
+  node.getStats().in_flight = 7;
+  const early = hb.report(t0 + 99);
+  assert.equal(early.load.generations_in_flight, 1, "read 99 ms ago: reused");
+  assert.deepEqual(early.models, ["m"]);
+  assert.equal(early.status, "healthy");
+  assert.equal(early.load.in_flight, 7, "the node's own figures are current");
+  const late = hb.report(t0 + 100);
+  assert.deepEqual(late.load, { connections: 3, in_flight: 7, active_sessions: 0, generations_in_flight: 3, queued_generations: 64 });
+  assert.deepEqual(late.models, ["m", "n"]);
+  assert.equal(late.status, "degraded");
+  // 0: read on every heartbeat.
+  const every = monitor({ pipelineReadIntervalMs: 0 }, node, pipeline);
+  assert.equal(every.report(t0).load.queued_generations, 64);
+  pipeline.figures = { activeSessions: 0, generationsInFlight: 0, cacheBytes: 0, queuedGenerations: 0 };
+  assert.equal(every.report(t0).load.queued_generations, 0);
 });
 
 test("degraded when the pipeline cannot report, models still listed", () => {

@@ -3,10 +3,12 @@ import assert from "node:assert/strict";
 import { DEFAULT_MAX_TRACKED_WORKERS, heartbeatOptionsSchema, heartbeatPlugin, resolveHeartbeatOptions } from "../src/index.js";
 
 test("heartbeatOptionsSchema: defaults, and a function-valued degraded check is allowed", () => {
-  assert.deepEqual(heartbeatOptionsSchema.parse({}), { maxTrackedWorkers: DEFAULT_MAX_TRACKED_WORKERS, degradedQueueLength: 64 });
+  assert.deepEqual(heartbeatOptionsSchema.parse({}), { maxTrackedWorkers: DEFAULT_MAX_TRACKED_WORKERS, degradedQueueLength: 64, pipelineReadIntervalMs: 100 });
   const degraded = () => false;
   assert.equal(heartbeatOptionsSchema.parse({ degraded }).degraded, degraded);
-  assert.deepEqual(resolveHeartbeatOptions({ maxTrackedWorkers: 0 }), { maxTrackedWorkers: 0, degradedQueueLength: 64, degraded: undefined });
+  assert.deepEqual(resolveHeartbeatOptions({ maxTrackedWorkers: 0 }), { maxTrackedWorkers: 0, degradedQueueLength: 64, pipelineReadIntervalMs: 100, degraded: undefined });
+  assert.equal(resolveHeartbeatOptions({ pipelineReadIntervalMs: 0 }).pipelineReadIntervalMs, 0);
+  assert.throws(() => heartbeatPlugin({ pipelineReadIntervalMs: -5 }), { message: "heartbeatPlugin: pipelineReadIntervalMs must be a whole number ≥ 0" });
 });
 
 test("heartbeatOptionsSchema refuses NaN, negatives, fractions and unknown options, naming the field", () => {

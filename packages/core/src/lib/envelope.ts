@@ -52,21 +52,55 @@ export function replyHeader(messageType: string, correlationId: string | null): 
     message_id: randomUUID(),
     message_type: messageType,
     protocol_version: PROTOCOL_VERSION,
-    timestamp: new Date().toISOString(),
+    timestamp: isoNow(),
     correlation_id: correlationId,
   };
 }
 
-/** `{header, ...payload}`; a payload cannot override the header. */
+/**
+ * `{header, ...payload}` as JSON; a payload cannot override the header.
+ *
+ * Written as text around the payload's own JSON rather than stringified from a merged copy:
+ * the copy (`{header, ...payload}`) was a third of the reply's cost, and a header whose parts
+ * need no escaping (a UUID, an ISO timestamp) needs no serialiser. Only for a plain object
+ * without a `header` key or a `toJSON` (what handlers return); anything else takes the copy,
+ * which gives the same text.
+ */
 export function standardReply(messageType: string, correlationId: string | null, payload: object): string {
+  if (Object.getPrototypeOf(payload) === Object.prototype && !Object.hasOwn(payload, "header") && !Object.hasOwn(payload, "toJSON")) {
+    const body = JSON.stringify(payload);
+    // body is "{}" or "{...}": the header goes in front of its fields.
+    return body.length === 2 ? `{"header":${headerJson(messageType, correlationId)}}` : `{"header":${headerJson(messageType, correlationId)},${body.slice(1)}`;
+  }
   const header = replyHeader(messageType, correlationId);
-  // A literal with the header first keeps the object in fast mode (JSON.stringify is then
-  // much cheaper than after writing to a spread copy); the rare payload with its own
-  // "header" key takes the slow path.
-  if (!Object.hasOwn(payload, "header")) return JSON.stringify({ header, ...payload });
   const frame: Record<string, unknown> = { ...payload };
   delete frame.header;
   return JSON.stringify({ header, ...frame });
+}
+
+let isoAt = Number.NaN;
+let iso = "";
+
+/**
+ * `new Date().toISOString()`, formatted once per millisecond: formatting costs several times
+ * what reading the clock does (about 0.4 µs, a twentieth of a heartbeat's dispatch), and replies
+ * sent in the same millisecond carry the same text anyway.
+ */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoAt) {
+    iso = new Date(now).toISOString();
+    isoAt = now;
+  }
+  return iso;
+}
+
+/** JSON.stringify(replyHeader(...)), the same text, without the object. */
+function headerJson(messageType: string, correlationId: string | null): string {
+  return (
+    `{"message_id":"${randomUUID()}","message_type":${JSON.stringify(messageType)},"protocol_version":"${PROTOCOL_VERSION}",` +
+    `"timestamp":"${isoNow()}","correlation_id":${correlationId === null ? "null" : JSON.stringify(correlationId)}}`
+  );
 }
 
 export function standardError(correlationId: string | null, error: ErrorBody): string {
