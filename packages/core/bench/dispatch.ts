@@ -11,6 +11,10 @@
  *   on; target ≤ 1.10×), its CPU read through cpu-meter.ts preloaded into it. The bare server
  *   answers with a copy of the node's own heartbeat_ack (the same fields, the same bytes).
  *
+ * Each run also measures a third server, the bare one coalescing its writes as core's connections
+ * do (the replies of one event-loop turn in one socket write), and prints the ratio against it:
+ * the framework's own work, apart from how replies reach the kernel.
+ *
  * BENCH_CONNECTIONS, BENCH_WINDOW, BENCH_MESSAGES and BENCH_ROUNDS change the load;
  * BENCH_CPU_PROF_DIR=<dir> runs both servers with --cpu-prof, writing their profiles there.
  */
@@ -38,7 +42,7 @@ function ask<T>(child: ChildProcess, msg: string | object): Promise<T> {
   });
 }
 
-async function startServer(mode: "bare" | "bare-template" | "node"): Promise<Server> {
+async function startServer(mode: "bare" | "bare-template" | "bare-corked" | "bare-template-corked" | "node"): Promise<Server> {
   const child = fork(fileURLToPath(new URL("./dispatch-server.js", import.meta.url)), [mode], {
     execArgv: [...process.execArgv, ...PROFILE_ARGS],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -149,30 +153,43 @@ const exampleAt = process.argv.indexOf("--example");
 const example = exampleAt >= 0 ? { cli: process.argv[exampleAt + 1], args: process.argv.slice(exampleAt + 2) } : undefined;
 const node = example ? await startCli(example.cli, example.args) : await startServer("node");
 const bare = await startServer(example ? "bare-template" : "bare");
-if (example) await ask(bare.child, { template: await sampleReply(node.port) });
+const bareCorked = await startServer(example ? "bare-template-corked" : "bare-corked");
+if (example) {
+  const template = await sampleReply(node.port);
+  await ask(bare.child, { template });
+  await ask(bareCorked.child, { template });
+}
 const [label, target] = example ? ["example node", 1.1] : ["modelnode", 1.15];
 // Warm-up: JIT both servers before measuring.
 await drive(bare.port, 5000);
+await drive(bareCorked.port, 5000);
 await drive(node.port, 5000);
 
 const bareRuns: number[] = [];
 const nodeRuns: number[] = [];
+const corkedRuns: number[] = [];
 const ratios: number[] = [];
+const corkedRatios: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
-  // Alternate the order so drift in machine load hits both sides alike; the ratio of each
-  // adjacent pair cancels slow drift, and the median of those ratios discards noisy pairs.
-  const order = round % 2 === 0 ? [bare, node] : [node, bare];
+  // Alternate the order so drift in machine load hits all sides alike; the ratio of each
+  // round's pair cancels slow drift, and the median of those ratios discards noisy rounds.
+  const order = round % 2 === 0 ? [bare, bareCorked, node] : [node, bareCorked, bare];
   const cpu = new Map<Server, number>();
   for (const server of order) cpu.set(server, (await measure(server)).cpuPerMsgUs);
   bareRuns.push(cpu.get(bare)!);
+  corkedRuns.push(cpu.get(bareCorked)!);
   nodeRuns.push(cpu.get(node)!);
   ratios.push(cpu.get(node)! / cpu.get(bare)!);
+  corkedRatios.push(cpu.get(node)! / cpu.get(bareCorked)!);
 }
 console.log(`dispatch bench (${example ? `the example node at its defaults${example.args.length > 0 ? ` + ${example.args.join(" ")}` : ""}` : "core alone"}): ${MESSAGES} heartbeats × ${ROUNDS} rounds, ${CONNECTIONS} connections, window ${WINDOW}`);
 console.log(
-  `server CPU per heartbeat (median): bare ws ${median(bareRuns).toFixed(2)} µs   ${label} ${median(nodeRuns).toFixed(2)} µs`,
+  `server CPU per heartbeat (median): bare ws ${median(bareRuns).toFixed(2)} µs   bare ws coalescing writes ${median(corkedRuns).toFixed(2)} µs   ${label} ${median(nodeRuns).toFixed(2)} µs`,
 );
 console.log(
   `ratio ${label} / bare ws (median of paired rounds): ${median(ratios).toFixed(3)}×   (target ≤ ${target.toFixed(2)}×; rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
 );
-for (const s of [bare, node]) s.child.send("exit");
+console.log(
+  `ratio ${label} / bare ws coalescing writes as core does (the framework's own work): ${median(corkedRatios).toFixed(3)}×   (rounds: ${corkedRatios.map((r) => r.toFixed(2)).join(", ")})`,
+);
+for (const s of [bare, bareCorked, node]) s.child.send("exit");

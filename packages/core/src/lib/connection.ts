@@ -7,11 +7,18 @@ import type { Logger } from "pino";
 import WebSocket from "ws";
 import type { ClientBudget } from "./lifecycle.js";
 
+/** The part of the connection's TCP socket that write coalescing needs (net.Socket has it). */
+export interface CorkableSocket {
+  cork(): void;
+  uncork(): void;
+}
+
 export class Connection {
   readonly id = randomUUID();
   readonly state = new Map<string | symbol, unknown>();
   readonly logger: Logger;
   private readonly abort = new AbortController();
+  private corked = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -19,6 +26,11 @@ export class Connection {
     parentLogger: Logger,
     /** Its token bucket and in-flight count: a connection is one client to the request lifecycle. */
     readonly budget: ClientBudget,
+    /**
+     * The TCP socket under `ws`, when this node accepted it: replies sent in one turn of the event
+     * loop (e.g. to the frames of one read) leave in one write, not one system call each.
+     */
+    private readonly socket?: CorkableSocket,
   ) {
     this.logger = parentLogger.child({ conn: this.id });
   }
@@ -32,8 +44,20 @@ export class Connection {
   }
 
   send(text: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.socket && !this.corked) {
+      // Held until the current turn ends (process.nextTick): microseconds, never a timer.
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.ws.send(text);
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket!.uncork();
+  };
 
   /**
    * Backpressure: resolves true once the socket's buffer is below `lowWaterMark`, false if it

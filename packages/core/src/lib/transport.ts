@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { Connection } from "./connection.js";
+import { Connection, type CorkableSocket } from "./connection.js";
 import { errors } from "./errors.js";
 import { hostRefused } from "./host-check.js";
 import type { HttpDoor } from "./http-door.js";
@@ -160,13 +160,13 @@ export class WsTransport {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
-    const conn = this.track(ws, req.socket.remoteAddress, true);
+    const conn = this.track(ws, req.socket.remoteAddress, true, req.socket);
     ws.on("message", (data, isBinary) => this.onMessage(conn, data, isBinary));
   }
 
   /** Counts, pings and cleans up a connection; `ownsErrors` when this node owns the socket's listeners. */
-  private track(ws: WebSocket, address: string | undefined, ownsErrors: boolean): Connection {
-    const conn = new Connection(ws, address, this.logger, this.lifecycle.newClient(true));
+  private track(ws: WebSocket, address: string | undefined, ownsErrors: boolean, socket?: CorkableSocket): Connection {
+    const conn = new Connection(ws, address, this.logger, this.lifecycle.newClient(true), socket);
     this.connections.set(conn, { lastPingAt: Date.now(), awaitingPongSince: undefined, adopted: !ownsErrors });
     this.perAddress.set(address ?? "", (this.perAddress.get(address ?? "") ?? 0) + 1);
     this.stats.connectionOpened();
