@@ -295,23 +295,30 @@ describe("the engine thread", () => {
   test("the caller's event loop stays free while the engine is saturated (a deliberately slow model)", async (t) => {
     const pipeline = await createOnnxPipeline({ models: { slow: ensureModel("slow-tiny-gpt2") } });
     t.after(() => pipeline.close());
-    const gaps: number[] = [];
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    let last = performance.now();
-    const generations = [0, 1, 2].map((i) => pipeline.generate({ modelId: "slow", prompt: `slow ${i}`, maxTokens: 6 }));
-    delay.enable();
-    for await (const event of pipeline.stream({ modelId: "slow", prompt: "measured", maxTokens: 6 })) {
-      const now = performance.now();
-      if (event.kind === "text") gaps.push(now - last);
-      last = now;
+    // A run on the caller's thread would delay its event loop by a whole run (~gap ms) in every
+    // attempt; a loaded machine can deschedule the thread for as long once, so it gets 3 tries.
+    const attempts: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const gaps: number[] = [];
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      let last = performance.now();
+      const generations = [0, 1, 2].map((i) => pipeline.generate({ modelId: "slow", prompt: `slow ${attempt} ${i}`, maxTokens: 6 }));
+      delay.enable();
+      for await (const event of pipeline.stream({ modelId: "slow", prompt: `measured ${attempt}`, maxTokens: 6 })) {
+        const now = performance.now();
+        if (event.kind === "text") gaps.push(now - last);
+        last = now;
+      }
+      delay.disable();
+      await Promise.all(generations);
+      const gap = gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)];
+      const worst = delay.max / 1e6;
+      // Every run of this model takes ~gap ms; on the caller's thread, none of it shows.
+      assert.ok(gap >= 20, `the slow model is not slow here (median gap ${gap.toFixed(1)} ms)`);
+      if (worst < gap / 2) return;
+      attempts.push(`event loop delay ${worst.toFixed(1)} ms against runs of ${gap.toFixed(1)} ms`);
     }
-    delay.disable();
-    await Promise.all(generations);
-    const gap = gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)];
-    const worst = delay.max / 1e6;
-    // Every run of this model takes ~gap ms; on the caller's thread, none of it shows.
-    assert.ok(gap >= 20, `the slow model is not slow here (median gap ${gap.toFixed(1)} ms)`);
-    assert.ok(worst < gap / 2, `event loop delay ${worst.toFixed(1)} ms against runs of ${gap.toFixed(1)} ms`);
+    assert.fail(attempts.join("; "));
   });
 
   test("process.exit in the middle of a model run exits with the process's own code (no abort)", (t) => {
