@@ -14,6 +14,10 @@ export interface BareResult {
   /** The same over the decode steps only. */
   decodeTokensPerSecond: number;
   msPerStep: number;
+  /** The prefill run (the first token's time). */
+  prefillMs: number;
+  /** Each decode step's time, in order. */
+  stepMs: number[];
 }
 
 export async function bareLoop(modelPath: string, threads: number) {
@@ -32,9 +36,14 @@ export async function bareLoop(modelPath: string, threads: number) {
     let feeds: Record<string, Tensor> = {};
     for (const name of pasts) feeds[name] = new Tensor("float32", new Float32Array(0), [batch, heads, 0, headDim]);
     let decodeStart = 0;
+    const stepMs: number[] = [];
     const start = performance.now();
+    let stepStart = start;
     for (let step = 0; step <= tokens; step++) {
-      if (step === 1) decodeStart = performance.now();
+      const now = performance.now();
+      if (step === 1) decodeStart = now;
+      if (step > 1) stepMs.push(now - stepStart);
+      stepStart = now;
       const total = columns + width;
       const positions = BigInt64Array.from({ length: batch * width }, (_, i) => BigInt(columns + (i % width)));
       feeds.input_ids = new Tensor("int64", ids, [batch, width]);
@@ -52,9 +61,10 @@ export async function bareLoop(modelPath: string, threads: number) {
       width = 1;
     }
     const end = performance.now();
+    if (tokens > 0) stepMs.push(end - stepStart);
     const ms = end - decodeStart;
     // The prefill run yields the first token, so a run of `tokens` steps generates tokens + 1 per row.
-    return { tokensPerSecond: (batch * (tokens + 1)) / ((end - start) / 1000), decodeTokensPerSecond: (batch * tokens) / (ms / 1000), msPerStep: ms / tokens };
+    return { tokensPerSecond: (batch * (tokens + 1)) / ((end - start) / 1000), decodeTokensPerSecond: (batch * tokens) / (ms / 1000), msPerStep: ms / tokens, prefillMs: decodeStart - start, stepMs };
   }
 
   return { run, release: () => session.release() };

@@ -14,9 +14,14 @@ export function connect(url: string): Promise<WebSocket> {
   });
 }
 
-/** The example node serving `modelDir` as "bench" on loopback, warnings only; `threads` 0: its default. */
+/**
+ * The example node serving `modelDir` as "bench" on loopback, warnings only; `threads` 0: its default.
+ * BENCH_NODE_FLAGS (space-separated) go to its `node` before the script, e.g.
+ * `BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles its threads (NODE_OPTIONS refuses --cpu-prof).
+ */
 export async function startBenchNode(port: number, modelDir: string, threads: number): Promise<ChildProcess> {
-  const args = [CLI_PATH, "--port", String(port), "--host", "127.0.0.1", "--model", `bench=${modelDir}`, "--log-level", "warn"];
+  const flags = process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const args = [...flags, CLI_PATH, "--port", String(port), "--host", "127.0.0.1", "--model", `bench=${modelDir}`, "--log-level", "warn"];
   if (threads > 0) args.push("--threads", String(threads));
   const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
   const deadline = Date.now() + 120_000;

@@ -24,6 +24,9 @@
  * `--single` measures one thing only, quickly: one stream against the bare batch-1 loop, both
  * generating --tokens (default 128) tokens, alternating, --rounds (default 6) times; it prints
  * "one stream vs bare batch-1 loop" as the median of the paired rounds' ratios (single-stream.ts).
+ * With `--model <preset>` it runs on another model-builder preset (built on first use into
+ * models/<preset>), e.g. `--model bench-llama`: the ~150M Llama shape with grouped-query attention
+ * that issue 21 measured.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -36,17 +39,28 @@ import { freePort } from "../support/ports.js";
 import { connect, startBenchNode } from "./bench-node.js";
 import { singleStream } from "./single-stream.js";
 
-const MODEL_DIR = join(REPO_ROOT, "models", "gpt2-small");
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const SINGLE = process.argv.includes("--single");
+const PRESET = modelPreset();
+const MODEL_DIR = join(REPO_ROOT, "models", PRESET);
 const ROUNDS = arg("rounds", SINGLE ? 6 : 3);
 const TOKENS = arg("tokens", SINGLE ? 128 : 64);
 const SECONDS = arg("seconds", 8);
 const THREADS = arg("threads", 0); // 0: the engine's default
 const LONG_PROMPT = "The quick brown fox jumps over the lazy dog while the cat sleeps in the warm sun. ".repeat(25); // ~400 words
+
+/** --model <preset> (--single only): a model-builder preset instead of gpt2-small, e.g. bench-llama (issue 21's shape). */
+function modelPreset(): keyof typeof MODEL_PRESETS {
+  const i = process.argv.indexOf("--model");
+  if (i < 0) return "gpt2-small";
+  const name = process.argv[i + 1];
+  if (!SINGLE) throw new Error("--model goes with --single (the full load bench's table is for gpt2-small)");
+  if (!(name in MODEL_PRESETS)) throw new Error(`unknown preset "${name}"; presets: ${Object.keys(MODEL_PRESETS).join(", ")}`);
+  return name as keyof typeof MODEL_PRESETS;
+}
 
 const quantile = (values: number[], q: number) => (values.length === 0 ? NaN : [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length - 1) * q + 0.5))]);
 const median = (values: number[]) => quantile(values, 0.5);
@@ -200,8 +214,8 @@ async function longPromptPhase(url: string, round: number): Promise<number> {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const { built } = buildModel({ out: MODEL_DIR, model: "gpt2-small", ifMissing: true });
-  if (built) console.error(`built the bench model (${JSON.stringify(MODEL_PRESETS["gpt2-small"])}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  const { built } = buildModel({ out: MODEL_DIR, model: PRESET, ifMissing: true });
+  if (built) console.error(`built the bench model (${JSON.stringify(MODEL_PRESETS[PRESET])}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (SINGLE) return singleStream({ modelDir: MODEL_DIR, rounds: ROUNDS, tokens: TOKENS, threads: THREADS });
   const port = await freePort();
   const node = await startBenchNode(port, MODEL_DIR, THREADS);

@@ -12,12 +12,22 @@ import { bareLoop } from "./bare-loop.js";
 import { connect, startBenchNode } from "./bench-node.js";
 import { freePort } from "../support/ports.js";
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * q)];
+const median = (values: number[]) => quantile(values, 0.5);
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 
 interface NodeRun {
   tokensPerSecond: number;
+  /** The median gap between chunks. */
   msPerToken: number;
+  /** The mean gap between chunks (what the decode steps add up to). */
+  meanMsPerToken: number;
+  /** Send → first chunk. */
+  firstTokenMs: number;
+  /** Last chunk → the response. */
+  tailMs: number;
+  /** Every gap between chunks. */
+  gaps: number[];
   tokens: number;
 }
 
@@ -37,8 +47,17 @@ function generate(socket: WebSocket, prompt: string, maxTokens: number): Promise
       socket.off("message", onMessage);
       if (message.header.message_type !== "inference_response") return reject(new Error(JSON.stringify(message)));
       const tokens: number = message.usage.completion_tokens;
+      const now = performance.now();
       const gaps = chunks.slice(1).map((at, i) => at - chunks[i]);
-      resolve({ tokensPerSecond: tokens / ((performance.now() - sent) / 1000), msPerToken: median(gaps), tokens });
+      resolve({
+        tokensPerSecond: tokens / ((now - sent) / 1000),
+        msPerToken: median(gaps),
+        meanMsPerToken: (chunks[chunks.length - 1] - chunks[0]) / gaps.length,
+        firstTokenMs: chunks[0] - sent,
+        tailMs: now - chunks[chunks.length - 1],
+        gaps,
+        tokens,
+      });
     };
     socket.on("message", onMessage);
     socket.send(
@@ -60,7 +79,7 @@ export async function singleStream(options: { modelDir: string; rounds: number; 
   const node = await startBenchNode(port, modelDir, threads);
   const bare = await bareLoop(join(modelDir, "onnx", "model.onnx"), threads);
   const socket = await connect(`ws://127.0.0.1:${port}`);
-  const rows: { bare: number; bareMsPerStep: number; node: NodeRun }[] = [];
+  const rows: { bare: number; bareMsPerStep: number; barePrefillMs: number; bareSteps: number[]; node: NodeRun }[] = [];
   try {
     await bare.run(1, 32, "warm-up");
     await generate(socket, "A warm-up prompt about the sea.", 32);
@@ -78,7 +97,7 @@ export async function singleStream(options: { modelDir: string; rounds: number; 
         n = await runNode();
         b = await runBare();
       }
-      rows.push({ bare: b.tokensPerSecond, bareMsPerStep: b.msPerStep, node: n });
+      rows.push({ bare: b.tokensPerSecond, bareMsPerStep: b.msPerStep, barePrefillMs: b.prefillMs, bareSteps: b.stepMs, node: n });
       console.error(`round ${round + 1}/${rounds}: bare ${fmt(b.tokensPerSecond)} tok/s, node ${fmt(n.tokensPerSecond)} tok/s (${n.tokens} tokens)`);
     }
   } finally {
@@ -93,4 +112,13 @@ export async function singleStream(options: { modelDir: string; rounds: number; 
   console.log(`one stream:        ${rows.map((r) => fmt(r.node.tokensPerSecond)).join(", ")} tok/s (median ${fmt(median(rows.map((r) => r.node.tokensPerSecond)))}); ms/token ${fmt(median(rows.map((r) => r.node.msPerToken)), 2)}`);
   console.log(`one stream vs bare batch-1 loop: ${fmt(median(ratios), 3)} (tokens/s, median of paired rounds: ${ratios.map((r) => fmt(r, 3)).join(", ")}; target ≥ 0.95)`);
   console.log(`one stream ms/token / bare ms/step: ${fmt(median(stepRatios), 3)} (decode only)`);
+  // Where a request's time goes, against the bare loop's: its first token (the prompt's way in,
+  // tokenizing, the prefill), its decode steps (mean, so that slow steps count), the response.
+  const meanRatios = rows.map((r) => r.node.meanMsPerToken / r.bareMsPerStep);
+  const pick = (f: (r: (typeof rows)[number]) => number) => fmt(median(rows.map(f)), 1);
+  console.log(`breakdown (medians): first token ${pick((r) => r.node.firstTokenMs)} ms (bare prefill ${pick((r) => r.barePrefillMs)} ms); mean ms/token ${pick((r) => r.node.meanMsPerToken)} vs bare mean ms/step ${pick((r) => r.bareMsPerStep)} (ratio ${fmt(median(meanRatios), 3)}: ${meanRatios.map((r) => fmt(r, 3)).join(", ")}); last chunk → response ${pick((r) => r.node.tailMs)} ms`);
+  // The fastest steps are the least touched by other work on a shared machine: what a step costs
+  // when nothing gets in its way, the node's against the bare loop's.
+  const fast = (values: number[]) => `p10 ${fmt(quantile(values, 0.1), 2)} / p25 ${fmt(quantile(values, 0.25), 2)}`;
+  console.log(`fastest steps, all rounds: node ms/token ${fast(rows.flatMap((r) => r.node.gaps))}; bare ms/step ${fast(rows.flatMap((r) => r.bareSteps))}`);
 }

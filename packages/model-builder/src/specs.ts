@@ -186,6 +186,24 @@ export const MODEL_PRESETS = {
     seed: 124,
     copyCycle: 16,
   },
+  /**
+   * Llama-shaped at ~150M parameters (12 layers, d = 768, 12 query heads sharing 4 key/value
+   * heads, untied LM head, GPT-2's tokenizer): the shape issue 21 measured one stream on, for the
+   * single-stream bench (`npm run bench:load -- --single --model bench-llama`).
+   */
+  "bench-llama": {
+    architecture: "llama",
+    layers: 12,
+    heads: 12,
+    kvHeads: 4,
+    hidden: 768,
+    intermediate: 2048,
+    positions: 2048,
+    vocabSize: GPT2_VOCAB,
+    rmsNormEpsilon: 1e-5,
+    ropeTheta: 10000,
+    seed: 150,
+  },
   /** TINY_LLAMA3 (above): every dtype, no tokenizer files of its own. */
   "tiny-llama3": TINY_LLAMA3,
   /** QWEN3_SHAPE (above), tiny: for tests of chat templates with tools and of grammars over a 151k vocabulary. */
@@ -204,6 +222,7 @@ export const PRESET_SUMMARIES: Record<ModelPreset, string> = {
   "copy-tiny-gpt2": "tiny-gpt2 made copy-friendly: the greedy text repeats itself every 16 tokens (tests of speculative decoding)",
   "copy-gpt2-small": "gpt2-small made copy-friendly, same size and run cost: the greedy text repeats itself every 16 tokens (the speculative bench's model)",
   "gpt2-small": "GPT-2 small's shape: 12 layers, d = 768, 124M parameters, ~500 MB fp32 (the load bench's model)",
+  "bench-llama": "Llama-shaped, 12 layers, d = 768, grouped-query attention (12 query / 4 key-value heads), ~153M parameters, ~610 MB fp32, GPT-2's tokenizer (the single-stream bench's other model)",
   "tiny-llama3": "Llama-3-shaped, Llama 3's 128 256 vocabulary, every dtype; needs --tokenizer (Llama 3's, not bundled)",
   "tiny-qwen3": "Qwen3-shaped (q/k norms), Qwen3's 151 936 vocabulary, 2 layers, d = 32, ~20 MB; needs --tokenizer (Qwen3's, not bundled)",
   "bench-qwen3": "Qwen3-shaped, 4 layers, d = 256, ~170 MB fp32 (the structured-output bench's model); needs --tokenizer (Qwen3's)",

@@ -18,6 +18,7 @@
 import type { Logger, NodeInfo, NodeStats, PipelineStats, RequestEnd, WorkerLoad } from "@modelnode/core";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { registerWorkerMetrics } from "./worker-metrics.js";
+import { ModelHistogram } from "./model-histogram.js";
 import { RequestTally } from "./request-tally.js";
 
 /** Buckets in seconds, from vLLM's (extended down for small models on fast machines). */
@@ -82,7 +83,8 @@ export class ServingMetrics implements GenerationObserver {
   private readonly promptTokens: Counter<"model">;
   private readonly generationTokens: Counter<"model">;
   private readonly ttft: Histogram<"model">;
-  private readonly itl: Histogram<"model">;
+  /** Observed once per token: counted without prom-client's per-call label hashing (model-histogram.ts). */
+  private readonly itl: ModelHistogram;
   private readonly e2e: Histogram<"model">;
   private readonly queueTime: Histogram<"model">;
   private readonly success: Counter<"model" | "finished_reason">;
@@ -112,13 +114,7 @@ export class ServingMetrics implements GenerationObserver {
       buckets: [...BUCKETS.timeToFirstToken],
       registers,
     });
-    this.itl = new Histogram({
-      name: `${p}inter_token_latency_seconds`,
-      help: "Between consecutive pieces of text of a generation.",
-      labelNames: ["model"],
-      buckets: [...BUCKETS.interTokenLatency],
-      registers,
-    });
+    this.itl = new ModelHistogram(`${p}inter_token_latency_seconds`, "Between consecutive pieces of text of a generation.", BUCKETS.interTokenLatency, this.registry);
     this.e2e = new Histogram({
       name: `${p}e2e_request_latency_seconds`,
       help: "From the pipeline receiving a generation to its result.",
@@ -252,7 +248,7 @@ export class ServingMetrics implements GenerationObserver {
   }
 
   interToken(model: string, ms: number): void {
-    this.itl.observe({ model }, ms / 1000);
+    this.itl.observe(model, ms / 1000);
   }
 
   finished(model: string, result: ObservedResult, ms: number): void {

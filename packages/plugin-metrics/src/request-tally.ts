@@ -10,8 +10,8 @@
  */
 import { Counter, type Metric, type Registry } from "prom-client";
 
-interface Slot {
-  labels: { protocol: string; type: string };
+export interface Slot {
+  labels: Record<string, string>;
   count: number;
   sum: number;
   /** Observations per bucket (not cumulative); the last one is over the largest bound. */
@@ -46,7 +46,7 @@ export class RequestTally {
         for (const slot of slots()) this.inc(slot.labels, slot.count);
       },
     });
-    options.registry.registerMetric(tallyHistogram(options.durationName, options.durationHelp, this.bounds, slots) as unknown as Metric);
+    registerTallyHistogram(options.registry, options.durationName, options.durationHelp, this.bounds, slots);
   }
 
   /** One request of `type` over `protocol` took `seconds`. */
@@ -58,17 +58,26 @@ export class RequestTally {
       slot = { labels: { protocol, type }, count: 0, sum: 0, buckets: new Float64Array(this.bounds.length + 1) };
       byType.set(type, slot);
     }
-    slot.count++;
-    slot.sum += seconds;
-    const bounds = this.bounds;
-    let i = 0;
-    while (i < bounds.length && seconds > bounds[i]) i++;
-    slot.buckets[i]++;
+    observeInto(slot, this.bounds, seconds);
   }
 
   private allSlots(): Slot[] {
     return [...this.slots.values()].flatMap((byType) => [...byType.values()]);
   }
+}
+
+/** Registers a histogram read from `slots` at scrape time (see tallyHistogram). */
+export function registerTallyHistogram(registry: Registry, name: string, help: string, bounds: readonly number[], slots: () => Slot[]): void {
+  registry.registerMetric(tallyHistogram(name, help, bounds, slots) as unknown as Metric);
+}
+
+/** One observation into a slot: count, sum and its bucket (`bounds` ascending; the last bucket is over them all). */
+export function observeInto(slot: Slot, bounds: readonly number[], seconds: number): void {
+  slot.count++;
+  slot.sum += seconds;
+  let i = 0;
+  while (i < bounds.length && seconds > bounds[i]) i++;
+  slot.buckets[i]++;
 }
 
 /**

@@ -191,3 +191,32 @@ function siftDown(heap: Int32Array, size: number, index: number, keys: Float32Ar
     index = larger;
   }
 }
+
+/**
+ * Gives every path of the per-token loops over the vocabulary (argmax, softmax, the draws) its
+ * type feedback before their first real call. Without this, a first call over a whole vocabulary
+ * runs a loop long enough to be compiled on the stack (OSR) before the code after the loop has
+ * ever run; that code then has no feedback, and V8 (Node 20) re-enters the same cached OSR code on
+ * every later call and deoptimizes at the loop's exit each time. Seen with --trace-deopt in the
+ * engine: argmax once per greedy token (~70-85 µs a call instead of ~45-50 over 50 257 logits),
+ * softmax three times and drawFromTop twice per sampled token (there the ~5 ms of sampling a
+ * 50k vocabulary hides the cost). Calls on short arrays (ties, wins in each lane, every cut) give
+ * the feedback: ~10 ms once, when the engine thread loads this module.
+ */
+function warmUp(): void {
+  const shapes = [[0, 0, 0, 0, 0, 0, 0], [0, 1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1, 0], [0, 0, 0, 1, 0, 0, 0], [1, 2, 3, 4, 4, 3, 2, 1, 9]].map((values) => Float32Array.from(values));
+  const settings: SamplerSettings[] = [
+    { temperature: 0.8, topK: 0, topP: 1, seed: 1 }, // every token
+    { temperature: 0.8, topK: 3, topP: 0.9, minP: 0.05, seed: 2 }, // top-k, then top-p, then min-p
+    { temperature: 0.8, topK: 0, topP: 0.5, seed: 3 }, // top-p alone
+    { temperature: 0.8, topK: 0, topP: 1, minP: 0.2, seed: 4 }, // min-p alone
+  ];
+  const samplers = settings.map((each) => new Sampler(each));
+  for (let round = 0; round < 40; round++) {
+    for (const values of shapes) {
+      argmax(values);
+      for (const sampler of samplers) sampler.next(values);
+    }
+  }
+}
+warmUp();
