@@ -7,25 +7,20 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { GenerationResult } from "@modelnode/core/pipeline";
-import { createOnnxPipeline, type OnnxPipeline } from "../src/index.js";
-import { models } from "./speculative-helpers.js";
+import { openSampledCopy } from "./speculative-helpers.js";
 
 describe("speculative decoding: the sampled distribution", () => {
-  let pipeline: OnnxPipeline;
-  let prompt: string;
+  let copy: Awaited<ReturnType<typeof openSampledCopy>>;
   before(async () => {
-    pipeline = await createOnnxPipeline({ models: models(), speculative: { method: "ngram", positionCost: 0 } });
-    // A prompt holding the copy model's cycle, so that guesses come from the prompt at once.
-    prompt = `Again: ${(await pipeline.generate({ modelId: "copy", prompt: "Hello there", maxTokens: 40, speculative: false })).text}`;
+    copy = await openSampledCopy();
   });
-  after(() => pipeline.close());
-
-  const sampled = (seed: number, speculative: boolean) => pipeline.generate({ modelId: "copy", prompt, maxTokens: 6, temperature: 1.6, topK: 3, seed, logprobs: 0, speculative });
+  after(() => copy.pipeline.close());
+  const sampled = (seed: number, speculative: boolean) => copy.sampled(seed, speculative);
 
   test("the distribution of each of the first tokens is plain decoding's (chi-square, disjoint seeds)", async () => {
     const DRAWS = 105;
     const POSITIONS = 5;
-    const before = pipeline.stats();
+    const before = copy.pipeline.stats();
     const draw = async (speculative: boolean, firstSeed: number) => {
       const results: GenerationResult[] = [];
       const together = 15;
@@ -36,7 +31,7 @@ describe("speculative decoding: the sampled distribution", () => {
     };
     const withGuesses = await draw(true, 1000);
     const plain = await draw(false, 50_000);
-    const stats = pipeline.stats();
+    const stats = copy.pipeline.stats();
     const drafted = stats.specDraftTokens - before.specDraftTokens;
     const accepted = stats.specAcceptedTokens - before.specAcceptedTokens;
     assert.ok(accepted > 30 && drafted - accepted >= 5, `guesses both kept and rejected (${accepted} of ${drafted})`);

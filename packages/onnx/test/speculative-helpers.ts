@@ -1,7 +1,7 @@
 /** Shared by the speculative-decoding tests: the models, prompts, and a comparison of two generations. */
 import assert from "node:assert/strict";
 import type { GenerateRequest, GenerationResult } from "@modelnode/core/pipeline";
-import { createOnnxPipeline } from "../src/index.js";
+import { createOnnxPipeline, type OnnxPipeline } from "../src/index.js";
 import { ensureModel, ensureTinyModel } from "./helpers.js";
 
 export const PROMPTS = [
@@ -15,6 +15,18 @@ export type Request = Omit<GenerateRequest, "signal">;
 
 export function models(): Record<string, string> {
   return { copy: ensureModel("copy-tiny-gpt2"), tiny: ensureTinyModel() };
+}
+
+/**
+ * A pipeline guessing from the prompt, and sampled generations on the copy model at a temperature
+ * where its guesses are often, but not always, right: the prompt holds the model's cycle, so that
+ * guesses come from it at once. The sampling tests' shared setup.
+ */
+export async function openSampledCopy(): Promise<{ pipeline: OnnxPipeline; sampled: (seed: number, speculative: boolean) => Promise<GenerationResult> }> {
+  const pipeline = await createOnnxPipeline({ models: models(), speculative: { method: "ngram", positionCost: 0 } });
+  const prompt = `Again: ${(await pipeline.generate({ modelId: "copy", prompt: "Hello there", maxTokens: 40, speculative: false })).text}`;
+  const sampled = (seed: number, speculative: boolean) => pipeline.generate({ modelId: "copy", prompt, maxTokens: 6, temperature: 1.6, topK: 3, seed, logprobs: 0, speculative });
+  return { pipeline, sampled };
 }
 
 /** Two generations agree: ids, text, finish, and log probabilities within 1e-4. */

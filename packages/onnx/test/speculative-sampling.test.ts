@@ -4,20 +4,15 @@
  * its guesses are often, but not always, right (the distribution: speculative-distribution.test.ts).
  */
 import { after, before, describe, test } from "node:test";
-import { createOnnxPipeline, type OnnxPipeline } from "../src/index.js";
-import { assertSame, models } from "./speculative-helpers.js";
+import { assertSame, openSampledCopy } from "./speculative-helpers.js";
 
 describe("speculative decoding: sampling", () => {
-  let pipeline: OnnxPipeline;
-  let prompt: string;
+  let copy: Awaited<ReturnType<typeof openSampledCopy>>;
   before(async () => {
-    pipeline = await createOnnxPipeline({ models: models(), speculative: { method: "ngram", positionCost: 0 } });
-    // A prompt holding the copy model's cycle, so that guesses come from the prompt at once.
-    prompt = `Again: ${(await pipeline.generate({ modelId: "copy", prompt: "Hello there", maxTokens: 40, speculative: false })).text}`;
+    copy = await openSampledCopy();
   });
-  after(() => pipeline.close());
-
-  const sampled = (seed: number, speculative: boolean) => pipeline.generate({ modelId: "copy", prompt, maxTokens: 6, temperature: 1.6, topK: 3, seed, logprobs: 0, speculative });
+  after(() => copy.pipeline.close());
+  const sampled = (seed: number, speculative: boolean) => copy.sampled(seed, speculative);
 
   test("a seed gives the same text with and without speculation, every time", async () => {
     for (let seed = 1; seed <= 6; seed++) {
