@@ -41,17 +41,22 @@ export class JetStreamSessionStore implements SessionStore {
    * existing bucket keeps its own). Fails with an error that names the cause: JetStream off on
    * the server, too few servers for the replicas, a bad bucket name.
    */
-  static async open(nc: NatsConnection, options: JetStreamSessionStoreOptions): Promise<JetStreamSessionStore> {
+  static async open(nc: NatsConnection, options: JetStreamSessionStoreOptions, openTimeoutMs = OPEN_TIMEOUT_MS): Promise<JetStreamSessionStore> {
     const { bucket, replicas, ttlMs } = { ...JETSTREAM_STORE_DEFAULTS, ...options };
-    let kv: KV;
-    try {
-      kv = await new Kvm(jetstream(nc)).create(bucket, { history: 1, replicas, ttl: ttlMs });
-    } catch (error) {
-      const message = (error as Error).message ?? String(error);
-      if (/jetstream (is )?not enabled|no responders|503/i.test(message) || (error as Error).name === "JetStreamNotEnabled") {
-        throw new Error(`sessionStore "jetstream": JetStream is not enabled on the NATS server (start nats-server with -js, or use sessionStore "memory"): ${message}`);
+    const deadline = Date.now() + openTimeoutMs;
+    let kv: KV | undefined;
+    for (let attempt = 1; !kv; attempt++) {
+      try {
+        kv = await new Kvm(jetstream(nc)).create(bucket, { history: 1, replicas, ttl: ttlMs });
+      } catch (error) {
+        // Gateways started together create the replicated bucket at once, while the cluster may
+        // still be electing its leaders: such a try times out or is refused for now; try again.
+        if (isTransient(error) && Date.now() + attempt * 250 < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, attempt * 250));
+          continue;
+        }
+        throw openError(error, bucket, replicas);
       }
-      throw new Error(`sessionStore "jetstream": cannot open the key-value bucket "${bucket}" (replicas ${replicas}): ${message}`);
     }
     return new JetStreamSessionStore(kv, ttlMs);
   }
@@ -87,4 +92,22 @@ function isWrongRevision(error: unknown): boolean {
     return error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown;
   }
   return /wrong last sequence/i.test((error as Error)?.message ?? "");
+}
+
+/** How long a gateway keeps trying to open the bucket while NATS answers "not now" (a cluster starting). */
+const OPEN_TIMEOUT_MS = 30_000;
+
+/** A try that may succeed later: a request timed out, or JetStream is busy electing its leaders. */
+function isTransient(error: unknown): boolean {
+  const message = (error as Error).message ?? String(error);
+  return /timeout|timed out|temporarily unavailable/i.test(message) || (error as Error).name === "TimeoutError";
+}
+
+/** The startup error naming the cause: JetStream off on the server, or what the bucket's creation said. */
+function openError(error: unknown, bucket: string, replicas: number): Error {
+  const message = (error as Error).message ?? String(error);
+  if (/jetstream (is )?not enabled|no responders|503/i.test(message) || (error as Error).name === "JetStreamNotEnabled") {
+    return new Error(`sessionStore "jetstream": JetStream is not enabled on the NATS server (start nats-server with -js, or use sessionStore "memory"): ${message}`);
+  }
+  return new Error(`sessionStore "jetstream": cannot open the key-value bucket "${bucket}" (replicas ${replicas}): ${message}`);
 }
