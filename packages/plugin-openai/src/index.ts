@@ -1,5 +1,6 @@
 // @modelnode/plugin-openai: an OpenAI-compatible HTTP API on the node's port — GET /v1/models,
-// POST /v1/completions and POST /v1/chat/completions (whole or streamed as server-sent events),
+// POST /v1/completions, POST /v1/chat/completions and POST /v1/responses (whole or streamed as
+// server-sent events),
 // with errors in OpenAI's shape. See docs/plugin-openai.md.
 export { openaiPlugin } from "./plugin.js";
 export {

@@ -50,6 +50,7 @@ import {
   type DetokenizeRequest,
   type TokenizeRequest,
 } from "./schema.js";
+import { responsesRoute } from "./responses-route.js";
 import { chatShape, completionShape, usageOf, type ChoiceCursor, type ChunkBase, type Shape } from "./shapes.js";
 
 export type {
@@ -247,7 +248,7 @@ function toolParsing(body: ChatRequest, pipeline: ModelPipeline): ToolCallParser
   return { format, names, ...(body.parallel_tool_calls === false || typeof choice === "object" ? { maxCalls: 1 } : {}) };
 }
 
-/** The three routes, with this plugin instance's limits and defaults. */
+/** The routes (models, completions, chat, responses, the tokenizer's), with this plugin instance's limits and defaults. */
 export function openaiRoutes(options: ResolvedOpenAIOptions) {
   const formatFor = (input?: string) => (error: ErrorBody, status: number) => toOpenAIError(error, status, input);
   const deps = { pipeline: PIPELINE, counters: OPENAI_COUNTERS, info: NODE_INFO };
@@ -377,7 +378,7 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
     }),
   );
 
-  return [models, model, completions, chat, ...(options.tokenizerRoutes ? [tokenize, detokenize] : []), ...unknown];
+  return [models, model, completions, chat, responsesRoute(options), ...(options.tokenizerRoutes ? [tokenize, detokenize] : []), ...unknown];
 }
 
 const METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

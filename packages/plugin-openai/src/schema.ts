@@ -21,11 +21,11 @@ export const MAX_CONTENT_PARTS = 64;
 /** Longest `model`, in characters. */
 export const MAX_MODEL_CHARS = 256;
 
-type Limits = Omit<ResolvedOpenAIOptions, "defaults" | "ownedBy" | "maxBodyBytes">;
+export type Limits = Omit<ResolvedOpenAIOptions, "defaults" | "ownedBy" | "maxBodyBytes">;
 
-const required = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? "required" : `expected ${what}`);
+export const required = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? "required" : `expected ${what}`);
 
-const boundedInt = (min: number, max?: number) => {
+export const boundedInt = (min: number, max?: number) => {
   const error = max === undefined ? `expected an integer ≥ ${min}` : `expected an integer from ${min} to ${max}`;
   const schema = z.int({ error }).min(min, { error });
   return max === undefined ? schema : schema.max(max, { error });
@@ -38,13 +38,13 @@ const numberIn = (what: string, check: (n: number) => boolean) =>
  * A field this node does not support: absent, null, or a value for which `accept` holds (what
  * asks for the default) passes; anything else is refused with `message`.
  */
-const refused = (accept: (value: unknown) => boolean, message: string) =>
+export const refused = (accept: (value: unknown) => boolean, message: string) =>
   z.unknown().refine((value) => value === undefined || value === null || accept(value), { error: message }).optional();
 
 const isEmptyArray = (v: unknown) => Array.isArray(v) && v.length === 0;
 
-/** Sampling and output fields both endpoints take. */
-function commonFields(limits: Limits) {
+/** Sampling and output fields both endpoints take (the Responses API takes some of them too). */
+export function commonFields(limits: Limits) {
   return {
     model: z
       .string({ error: required("a model id (a string)") })
@@ -326,7 +326,7 @@ export function chatRequestSchema(limits: Limits) {
 export type ChatRequest = z.output<ReturnType<typeof chatRequestSchema>>;
 
 /** The messages' text contents, all together, within maxChatChars (chat completions and /tokenize alike). */
-function checkChatChars(messages: readonly { content?: unknown }[] | undefined, limits: Limits, ctx: z.RefinementCtx): void {
+export function checkChatChars(messages: readonly { content?: unknown }[] | undefined, limits: Limits, ctx: z.RefinementCtx): void {
   if (!Array.isArray(messages)) return;
   let chars = 0;
   for (const message of messages) chars += typeof message?.content === "string" ? message.content.length : 0;

@@ -33,6 +33,7 @@ test("defaults: the inference plugin's limits and sampling defaults", () => {
       "GET /v1/models/:model",
       "POST /v1/completions",
       "POST /v1/chat/completions",
+      "POST /v1/responses",
       "POST /tokenize",
       "POST /detokenize",
       ...["GET", "POST", "PUT", "PATCH", "DELETE"].map((method) => `${method} /v1/*`),
