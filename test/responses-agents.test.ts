@@ -21,6 +21,8 @@ import { eventuallyIdle, startNode } from "./support/node.js";
 
 const MODEL = "qwen3";
 const IM_END = 151645; // Qwen3's <|im_end|>: its end of turn
+/** Qwen3's token for `{"`, how a JSON object's text starts (read through the node's /tokenize in before()). */
+let OPEN_OBJECT: number;
 
 let parent: string;
 let node: ModelNode;
@@ -37,6 +39,10 @@ before(async () => {
   ({ node, port } = await startNode({ nodeId: "e2e-responses", models: { [MODEL]: dir } }));
   base = `http://127.0.0.1:${port}/v1`;
   openai = new OpenAI({ baseURL: base, apiKey: "x", maxRetries: 0 });
+  const res = await fetch(`http://127.0.0.1:${port}/tokenize`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: MODEL, prompt: '{"' }) });
+  const { tokens } = (await res.json()) as { tokens: number[] };
+  assert.equal(tokens.length, 1);
+  OPEN_OBJECT = tokens[0];
 });
 after(async () => {
   await node?.close();
@@ -161,6 +167,27 @@ test("an OpenAI Agents SDK agent on the node: it calls the tool with valid argum
     assert.ok(validWeather(args), JSON.stringify(args));
     assert.equal(finalOutput, `Sunny in ${args.city} for ${args.days} days.`);
   }
+});
+
+test("an agent with an output type and tools: it calls the tool, then answers in its output type (tools and text.format in one request)", async () => {
+  const runner = new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+  const seen: unknown[] = [];
+  const Report = z.object({ city: z.enum(["Paris", "Tokyo", "Lima"]), sunny: z.boolean() });
+  const agent = new Agent({
+    name: "reporter",
+    instructions: "Use the tool, then report.",
+    model: MODEL,
+    tools: [getWeather(seen)],
+    outputType: Report,
+    // The first turn must call; in the second (tool_choice auto, the SDK's reset) the reply is a
+    // call or the report: a bias toward the report's opening token ({") makes it the report (the
+    // first turn's grammar allows calls only, so the bias cannot move it).
+    modelSettings: { toolChoice: "required", parallelToolCalls: false, temperature: 1, maxTokens: 120, providerData: { logit_bias: { [OPEN_OBJECT]: 100 } } },
+  });
+  const result = await runner.run(agent, "Weather in Paris?", { maxTurns: 3 });
+  assert.equal(seen.length, 1);
+  assert.deepEqual(Report.parse(result.finalOutput), result.finalOutput);
+  await eventuallyIdle(node);
 });
 
 test("an agent's second turn reads the tool's output: the loop ends with the model's message", async () => {

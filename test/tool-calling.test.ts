@@ -213,6 +213,31 @@ test('a two-step loop: the call, the tool\'s result, then a final answer; tool_c
   await eventuallyIdle(node);
 });
 
+test('tools with response_format: "auto" replies either call or answer in the schema (each pushed by a bias on its opening token); streamed alike', async () => {
+  const schema = { type: "object", properties: { city: { type: "string", enum: ["Paris", "Lima"] }, sunny: { type: "boolean" } }, required: ["city", "sunny"], additionalProperties: false };
+  const validAnswer = ajv.compile(schema);
+  const response_format = { type: "json_schema" as const, json_schema: { name: "answer", schema, strict: true } };
+  // A call opens with <tool_call>, the answer with {" (one token each in Qwen3's vocabulary).
+  const tokenized = await fetch(`${openai.baseURL.replace(/\/v1$/, "")}/tokenize`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: MODEL, prompt: '{"' }) });
+  const { tokens } = (await tokenized.json()) as { tokens: number[] };
+  assert.equal(tokens.length, 1);
+  const toAnswer = { [tokens[0]]: 100 };
+  for (const seed of [1, 2]) {
+    const called = await openai.chat.completions.create({ model: MODEL, messages: QUESTION, tools: TOOLS, response_format, parallel_tool_calls: false, logit_bias: { [TOOL_CALL_TOKEN]: 100 }, temperature: 1, seed, max_tokens: 120 });
+    assert.equal(called.choices[0].finish_reason, "tool_calls", JSON.stringify(called.choices[0].message));
+    assertValid(called.choices[0].message.tool_calls![0] as Call);
+    const answered = await openai.chat.completions.create({ model: MODEL, messages: QUESTION, tools: TOOLS, response_format, logit_bias: toAnswer, temperature: 1, seed, max_tokens: 120 });
+    const { message, finish_reason } = answered.choices[0];
+    assert.equal(finish_reason, "stop", JSON.stringify(message));
+    assert.equal(message.tool_calls, undefined);
+    assert.ok(validAnswer(JSON.parse(message.content ?? "")), message.content ?? "");
+  }
+  const stream = await openai.chat.completions.create({ model: MODEL, messages: QUESTION, tools: TOOLS, response_format, logit_bias: toAnswer, temperature: 1, seed: 3, max_tokens: 120, stream: true });
+  let text = "";
+  for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+  assert.ok(validAnswer(JSON.parse(text)), text);
+});
+
 test("bad tools are 400s naming the param; the node answers the next request", async () => {
   const cases: [Record<string, unknown>, string][] = [
     [{ tools: [{ type: "function", function: { description: "no name" } }] }, "tools[0].function.name"],
@@ -221,7 +246,6 @@ test("bad tools are 400s naming the param; the node answers the next request", a
     [{ tools: [TOOLS[0], { type: "function", function: { name: "g", parameters: { type: "object", properties: { n: { type: "integer", multipleOf: 3 } } } } }], tool_choice: "required" }, "tools[1].function.parameters"],
     [{ tools: TOOLS, tool_choice: { type: "function", function: { name: "nope" } } }, "tool_choice"],
     [{ tool_choice: "required" }, "tool_choice"],
-    [{ tools: TOOLS, response_format: { type: "json_object" } }, "tools"],
     [{ messages: [{ role: "tool", content: "x" }] }, "messages[0].tool_call_id"],
   ];
   for (const [fields, param] of cases) {

@@ -110,6 +110,42 @@ describe("constrained calls on the pipeline", () => {
     });
   }
 
+  test('tools and a JSON schema together: "auto" replies either call or are that JSON (each forced by a bias on a token only its opening has); "required" only calls', async () => {
+    const answer = { type: "object", properties: { done: { type: "boolean" } }, required: ["done"] };
+    const checkAnswer = ajv.compile(answer);
+    const grammar = { type: "json_schema" as const, schema: answer };
+    // Hermes calls open with "<tool_call>", the answer with "{"; Llama 3 JSON calls with {"name", the answer with {"done.
+    for (const [modelId, format, call, json] of [
+      ["plain", "hermes", ["<tool_call>", 0], ["{", 0]],
+      ["llama", "llama3_json", ['{"name', 1], ['{"done', 1]],
+    ] as const) {
+      const token = async ([text, at]: readonly [string, number]) => (await pipeline.tokenize(modelId, text)).ids[at];
+      for (const [logitBias, expect] of [
+        [{ [await token(call)]: 100 }, "call"],
+        [{ [await token(json)]: 100 }, "json"],
+        [undefined, "either"],
+      ] as const) {
+        for (const seed of [1, 2, 3]) {
+          const result = await pipeline.generate({ modelId, messages: MESSAGES, tools: TOOLS, grammar, temperature: 1, seed, maxTokens: 80, parallelToolCalls: false, ...(logitBias ? { logitBias } : {}) });
+          assert.equal(result.finishReason, "stop", `${modelId} ${expect}: ${result.text}`);
+          const { calls, content } = parseToolCalls(result.text, { format, names });
+          if (calls.length > 0) {
+            assert.notEqual(expect, "json", result.text);
+            assert.equal(content, null, result.text);
+            const check = validate.get(calls[0].function.name)!;
+            assert.ok(check(JSON.parse(calls[0].function.arguments)), result.text);
+          } else {
+            assert.notEqual(expect, "call", result.text);
+            assert.ok(checkAnswer(JSON.parse(result.text)), result.text);
+          }
+        }
+      }
+      // "required" with the same grammar: calls only, even pushed toward the answer.
+      const required = await pipeline.generate({ modelId, messages: MESSAGES, tools: TOOLS, toolChoice: "required", grammar, temperature: 1, seed: 4, maxTokens: 80, parallelToolCalls: false, logitBias: { [await token(json)]: 100 } });
+      assert.equal(parseToolCalls(required.text, { format, names }).calls.length, 1, required.text);
+    }
+  });
+
   test("bad tools are INVALID_REQUEST / INVALID_GRAMMAR naming the field", async () => {
     const run = (fields: Record<string, unknown>) => pipeline.generate({ modelId: "plain", messages: MESSAGES, maxTokens: 2, ...fields });
     const field = (name: string) => (error: unknown) => (error as { details?: { field?: string } }).details?.field === name;
@@ -121,7 +157,6 @@ describe("constrained calls on the pipeline", () => {
       [{ tools: TOOLS, toolChoice: { type: "function", function: { name: "nope" } } }, "INVALID_REQUEST", "tool_choice"],
       [{ tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { x: { not: {} } } } } }], toolChoice: "required" }, "INVALID_GRAMMAR", "tools[0].function.parameters"],
       [{ tools: [{ type: "function", function: { name: "f", parameters: { type: "array" } } }], toolChoice: "required" }, "INVALID_GRAMMAR", "tools[0].function.parameters"],
-      [{ tools: TOOLS, grammar: { type: "json_object" } }, "INVALID_REQUEST", "tools"],
       [{ tools: TOOLS, messages: undefined, prompt: "x" }, "INVALID_REQUEST", "tools"],
     ];
     for (const [fields, code, name] of cases) {

@@ -97,9 +97,6 @@ export function inferenceRequestSchema(limits: Omit<ResolvedInferenceOptions, "d
         ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice names a function that is not one of the tools." });
       }
       if (tools.length > 0 && msg.prompt !== undefined) ctx.addIssue({ code: "custom", path: ["tools"], message: "Tools need messages (a chat), not a prompt." });
-      if (tools.length > 0 && choice !== "none" && msg.response_format !== undefined && (msg.response_format as { type?: unknown } | null)?.type !== "text") {
-        ctx.addIssue({ code: "custom", path: ["tools"], message: 'Give tools or response_format, not both (unless tool_choice is "none").' });
-      }
       // zod runs this even when a field failed: a field that failed is still present here.
       if (msg.top_logprobs !== undefined && msg.top_logprobs > 0 && msg.logprobs !== true) {
         ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "top_logprobs needs logprobs: true." });

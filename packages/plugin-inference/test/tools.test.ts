@@ -78,7 +78,6 @@ test("malformed tools are VALIDATION_FAILED naming the field, never a crash", as
     [{ tools: [null], tool_choice: { type: "function" } }, /tools/],
     [{ tool_choice: "required" }, /tool_choice/],
     [{ tools: TOOLS, tool_choice: { type: "function", function: { name: "sub" } } }, /tool_choice/],
-    [{ tools: TOOLS, response_format: { type: "json_object" } }, /tools/],
     [{ tools: TOOLS, messages: undefined, prompt: "x" }, /tools/],
   ];
   for (const [fields, field] of cases) {

@@ -107,9 +107,9 @@ export function ollamaCall(call: ToolCall, index: number): Record<string, unknow
 }
 
 /**
- * `tool_choice` needs `tools` and, naming a function, one of them; names are distinct; tools and
- * `format` go together only with tool_choice "none". Reads fields defensively (zod may run it
- * with fields that failed their own checks).
+ * `tool_choice` needs `tools` and, naming a function, one of them; names are distinct. (Tools and
+ * `format` go together: with "auto" a reply calls or follows the format.) Reads fields
+ * defensively (zod may run it with fields that failed their own checks).
  */
 export function checkTools(body: { tools?: unknown; tool_choice?: unknown; format?: unknown }, ctx: z.RefinementCtx): void {
   const tools: unknown[] = Array.isArray(body.tools) ? body.tools : [];
@@ -127,9 +127,6 @@ export function checkTools(body: { tools?: unknown; tool_choice?: unknown; forma
     if (seen.has(name)) ctx.addIssue({ code: "custom", path: ["tools", i, "function", "name"], message: `a second tool named "${name}"` });
     seen.add(name);
   });
-  if (tools.length > 0 && choice !== "none" && body.format !== undefined) {
-    ctx.addIssue({ code: "custom", path: ["tools"], message: 'give tools or a format, not both (unless tool_choice is "none")' });
-  }
 }
 
 /**

@@ -75,7 +75,6 @@ test("refused by name, 400 in Ollama's shape: bad tools, images, template, suffi
     ["/api/chat", { model: "fake", messages: user, tools: [{ type: "function", function: { name: "bad name" } }] }, /^invalid tools\[0\]\.function\.name: expected 1 to 64 letters/],
     ["/api/chat", { model: "fake", messages: user, tools: [{ type: "retrieval" }] }, /^invalid tools\[0\]\.type: expected "function"/],
     ["/api/chat", { model: "fake", messages: user, tool_choice: "required" }, /^invalid tool_choice: needs tools/],
-    ["/api/chat", { model: "fake", messages: user, tools: [{ type: "function", function: { name: "f" } }], format: "json" }, /^invalid tools: give tools or a format, not both/],
     ["/api/chat", { model: "fake", messages: [{ role: "user", content: "x", tool_calls: [{ function: { name: "f", arguments: {} } }] }] }, /^invalid messages\[0\]\.tool_calls: only assistant messages/],
     ["/api/chat", { model: "fake", messages: [{ role: "assistant", content: "", tool_calls: [{ function: { name: "f", arguments: "{}" } }] }, ...user] }, /^invalid messages\[0\]\.tool_calls\[0\]\.function\.arguments: expected the arguments \(a JSON object\)/],
     ["/api/chat", { model: "fake", messages: [{ role: "function", content: "x" }] }, /^invalid messages\[0\]\.role: expected one of system, user, assistant, tool/],

@@ -115,11 +115,9 @@ export function responsesRequestSchema(limits: Limits) {
       { error: "expected a JSON object" },
     )
     .superRefine((body, ctx) => {
-      const format = body.text?.format;
-      const grammar = format !== undefined && format.type !== "text";
       // checkTools reads chat's shapes: a named choice as {"function": {"name"}}.
       const choice = typeof body.tool_choice === "object" && body.tool_choice !== null ? { function: { name: body.tool_choice.name } } : body.tool_choice;
-      checkTools({ tools: body.tools, tool_choice: choice }, grammar, ctx);
+      checkTools({ tools: body.tools, tool_choice: choice }, ctx);
       if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && !body.include?.includes("message.output_text.logprobs")) {
         ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: 'needs include: ["message.output_text.logprobs"]' });
       }

@@ -314,8 +314,7 @@ export function chatRequestSchema(limits: Limits) {
       ) {
         ctx.addIssue({ code: "custom", path: ["max_completion_tokens"], message: "differs from max_tokens: send one of them" });
       }
-      const grammar = (body.response_format && (body.response_format as { type?: unknown }).type !== "text") || GUIDED.some((key) => body[key] !== undefined && body[key] !== null);
-      checkTools(body, grammar, ctx);
+      checkTools(body, ctx);
       if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
         ctx.addIssue({ code: "custom", path: ["top_logprobs"], message: "needs logprobs: true" });
       }

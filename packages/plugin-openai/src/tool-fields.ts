@@ -56,11 +56,12 @@ export const toolCallSchema = z.object(
 );
 
 /**
- * `tool_choice` needs `tools` and, naming a function, one of them; names are distinct; tools and
- * a grammar go together only with tool_choice "none". zod may run this with fields that failed
- * their own checks still in their raw form: it reads them defensively.
+ * `tool_choice` needs `tools` and, naming a function, one of them; names are distinct. (Tools and
+ * a structured output format go together: with "auto" a reply calls or follows the format.) zod
+ * may run this with fields that failed their own checks still in their raw form: it reads them
+ * defensively.
  */
-export function checkTools(body: { tools?: unknown; tool_choice?: unknown }, grammar: boolean, ctx: z.RefinementCtx): void {
+export function checkTools(body: { tools?: unknown; tool_choice?: unknown }, ctx: z.RefinementCtx): void {
   const tools: unknown[] = Array.isArray(body.tools) ? body.tools : [];
   const nameOf = (tool: unknown): unknown => (tool as { function?: { name?: unknown } } | null)?.function?.name;
   const choice = body.tool_choice;
@@ -78,7 +79,4 @@ export function checkTools(body: { tools?: unknown; tool_choice?: unknown }, gra
     if (seen.has(name)) ctx.addIssue({ code: "custom", path: ["tools", i, "function", "name"], message: `a second tool named "${name}"` });
     seen.add(name);
   });
-  if (tools.length > 0 && choice !== "none" && grammar) {
-    ctx.addIssue({ code: "custom", path: ["tools"], message: 'give tools or a structured output format, not both (unless tool_choice is "none")' });
-  }
 }

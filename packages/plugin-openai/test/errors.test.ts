@@ -94,7 +94,6 @@ test("bad or unsupported fields are BadRequestError (400) naming the field in pa
     ["chat", chat({ tools: [null, { type: "function", function: { name: "f" } }, { type: "function", function: { name: "f" } }] }), "tools[0]", /"type": "function"/],
     ["chat", chat({ tools: [{ type: "function", function: { name: "f" } }], tool_choice: { type: "function" } }), "tool_choice", /"auto", "none", "required"/],
     ["chat", chat({ tools: [{ type: "function", function: { name: "f" } }], tool_choice: { type: "function", function: { name: "g" } } }), "tool_choice", /not one of the tools/],
-    ["chat", chat({ tools: [{ type: "function", function: { name: "f" } }], guided_regex: "a" }), "tools", /not both/],
     ["chat", chat({ functions: [{ name: "f" }] }), "functions", /deprecated functions API/],
     ["chat", chat({ logprobs: "yes" }), "logprobs", /true or false/],
     ["chat", chat({ top_logprobs: 3 }), "top_logprobs", /needs logprobs: true/],

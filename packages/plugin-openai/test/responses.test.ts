@@ -232,6 +232,10 @@ test("text.format json_schema: the pipeline gets the grammar", async () => {
     assert.deepEqual(response.text?.format, { type: "json_schema", name: "thing", schema, strict: true });
     await client.responses.create({ model: "fake", input: "JSON please", max_output_tokens: 1, text: { format: { type: "json_object" } } });
     assert.deepEqual(pipeline.requests[1].grammar, { type: "json_object" });
+    // With tools too (an agent with an output type): both reach the pipeline, which lets the reply call or answer in the format.
+    await client.responses.create({ model: "fake", input: "JSON please", max_output_tokens: 1, tools: TOOLS, text: { format: { type: "json_schema", name: "thing", schema } } });
+    assert.deepEqual(pipeline.requests[2].grammar, { type: "json_schema", schema });
+    assert.equal(pipeline.requests[2].tools?.length, 1);
   } finally {
     await close();
   }
@@ -256,7 +260,6 @@ test("what this node cannot do is a 400 naming the field; unknown models are 404
       [{ model: "fake", input: "x", top_logprobs: 3 }, "top_logprobs", /needs include/],
       [{ model: "fake", input: "x", include: ["everything"] }, "include[0]", /not a known include/],
       [{ model: "fake", input: "x", text: { format: { type: "json_schema" } } }, "text.format.name", /./],
-      [{ model: "fake", input: "x", tools: TOOLS, text: { format: { type: "json_object" } } }, "tools", /not both/],
     ];
     for (const [body, param, message] of cases) {
       const res = await postJson(`${base}/v1/responses`, body);

@@ -8,7 +8,7 @@
  */
 import type { GrammarSource } from "../shared/grammar-spec.js";
 import { toolTag, toolTrigger, type ToolsGrammarSource } from "../shared/tool-grammar.js";
-import { jsonStringLiteral, rewriteEbnf } from "./ebnf-rewrite.js";
+import { jsonStringLiteral, rewriteEbnf, startAsRoot } from "./ebnf-rewrite.js";
 import { loadXGrammar, XGrammarError, xgCall, type XGrammar } from "./xgrammar.js";
 
 /** What the grammar instance compiles: EBNF text, a regex (compiled as a structural tag), or a structural tag. */
@@ -60,8 +60,8 @@ export class GrammarChecker {
   /**
    * Tool calls as an xgrammar structural tag: one tag per function (the format's opening with the
    * function's name, its arguments as the schema's EBNF, the closing); "required" as tags with a
-   * separator, at least one; "auto" as tags triggered by the format's opening; `single`: stop
-   * after the first call.
+   * separator, at least one; "auto" as tags triggered by the format's opening, or, with a grammar
+   * of the request's own, either those calls or that grammar; `single`: stop after the first call.
    */
   private async toolsTag(xg: XGrammar, source: ToolsGrammarSource): Promise<Record<string, unknown>> {
     const tags = [];
@@ -69,10 +69,23 @@ export class GrammarChecker {
       const grammar = await this.schemaEbnf(xg, { schema: tool.schema, strict: true, ranges: tool.ranges });
       tags.push({ type: "tag", ...toolTag(source.format, tool.name), content: { type: "grammar", grammar } });
     }
-    const format =
-      source.mode === "required"
-        ? { type: "tags_with_separator", tags, separator: "\n", at_least_one: true, stop_after_first: source.single }
-        : { type: "triggered_tags", triggers: [toolTrigger(source.format)], tags, at_least_one: false, stop_after_first: source.single };
+    const calls = { type: "tags_with_separator", tags, separator: "\n", at_least_one: true, stop_after_first: source.single };
+    const { otherwise } = source;
+    let format: Record<string, unknown>;
+    if (source.mode === "required") format = calls;
+    else if (otherwise === undefined) format = { type: "triggered_tags", triggers: [toolTrigger(source.format)], tags, at_least_one: false, stop_after_first: source.single };
+    else {
+      // Calls, or the request's own grammar: a reply that calls nothing follows it (no free text).
+      const reply =
+        otherwise.kind === "regex"
+          ? { type: "regex", pattern: otherwise.pattern }
+          : { type: "grammar", grammar: otherwise.kind === "json" ? await this.schemaEbnf(xg, otherwise) : otherwise.ebnf };
+      // xgrammar takes tags_with_separator only at the top of a tag: the calls go in as their grammar.
+      const grammar = await xgCall(() => xg.Grammar.fromStructuralTag({ type: "structural_tag", format: calls } as never));
+      const callsEbnf = startAsRoot(grammar.toString());
+      grammar.dispose();
+      format = { type: "or", elements: [{ type: "grammar", grammar: callsEbnf }, reply] };
+    }
     return { type: "structural_tag", format };
   }
 

@@ -59,3 +59,46 @@ function closing(text: string, start: number, close: string): number {
 export function jsonStringLiteral(value: string): string {
   return JSON.stringify(JSON.stringify(value));
 }
+
+const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*/y;
+
+/**
+ * The same grammar with its start rule named `root` (what a structural tag's "grammar" element
+ * starts from). xgrammar writes a structural tag's grammar with its own start under another name
+ * (`root_10`, while `root` is a call's arguments): the start is the last rule written that no
+ * other rule uses.
+ */
+export function startAsRoot(ebnf: string): string {
+  const tokens: { name: string; at: number; defines: boolean }[] = [];
+  for (let i = 0; i < ebnf.length; ) {
+    const char = ebnf[i];
+    if (char === '"' || char === "[") {
+      i = closing(ebnf, i, char === '"' ? '"' : "]") + 1;
+      continue;
+    }
+    IDENTIFIER.lastIndex = i;
+    const match = IDENTIFIER.exec(ebnf);
+    if (match && (i === 0 || !/[A-Za-z0-9_]/.test(ebnf[i - 1]))) {
+      const lineStart = i === 0 || ebnf[i - 1] === "\n";
+      tokens.push({ name: match[0], at: i, defines: lineStart && /^\s*::=/.test(ebnf.slice(i + match[0].length, i + match[0].length + 8)) });
+      i += match[0].length;
+    } else i++;
+  }
+  const defined = new Set(tokens.filter((t) => t.defines).map((t) => t.name));
+  const used = new Set(tokens.filter((t) => !t.defines && defined.has(t.name)).map((t) => t.name));
+  // Unused helper rules (copies of the JSON basics) are unreferenced too: the start is written last.
+  const start = [...defined].filter((name) => !used.has(name)).pop();
+  if (start === undefined) throw new Error("the grammar has no start rule");
+  if (start === "root") return ebnf;
+  let spare = "root_moved";
+  while (defined.has(spare)) spare += "_";
+  const renamed = (name: string) => (name === start ? "root" : name === "root" ? spare : name);
+  let out = "";
+  let from = 0;
+  for (const token of tokens) {
+    if (!defined.has(token.name)) continue;
+    out += ebnf.slice(from, token.at) + renamed(token.name);
+    from = token.at + token.name.length;
+  }
+  return out + ebnf.slice(from);
+}

@@ -209,7 +209,8 @@ export class OnnxPipeline implements ModelPipeline {
       if (request.tools !== undefined && info !== undefined) {
         const tools = checkTools(request, info.toolCallFormat, this.options);
         if (request.toolChoice !== "none" && "messages" in input) input.tools = tools.tools;
-        if (tools.grammar) grammar = tools.grammar;
+        // "auto" with a grammar too: calls or that grammar; otherwise the calls' grammar alone.
+        if (tools.grammar) grammar = tools.grammar.mode === "auto" && grammar !== undefined && grammar.kind !== "tools" ? { ...tools.grammar, otherwise: grammar } : tools.grammar;
       }
       const cleanup = this.onAbort(id, request.signal);
       const pending: Pending = { kind: "stream", queue, cleanup, sent: false, cancelled: false, ...(settings.sampling.logprobs !== undefined ? { logprobs: [] } : {}) };

@@ -8,6 +8,9 @@
  * - "auto": free text until the model writes the format's trigger (`<tool_call>` for Hermes), then
  *   a call of one of the functions;
  * - "none": no grammar (and the parser reads no calls).
+ * With a grammar of its own too (response_format), "auto" becomes calls or that grammar: a reply
+ * either calls or is, say, the JSON the schema asks for (what agents with an output type and tools
+ * send); "required" and a named function stay calls only; "none" is the grammar alone.
  * Each call's arguments follow its function's parameters schema, lowered as a response_format's
  * JSON schema is (json-schema-lowering.ts; strict: no properties the schema does not name).
  */
@@ -30,6 +33,8 @@ export interface ToolsGrammarSource {
   /** At most one call. */
   single: boolean;
   tools: ToolGrammarEntry[];
+  /** "auto" with a grammar of the request's own: the reply is calls or this (then no free text). */
+  otherwise?: { kind: "json"; schema: string; strict: boolean; ranges: [string, string][] } | { kind: "regex"; pattern: string } | { kind: "ebnf"; ebnf: string };
 }
 
 /** How each format opens and closes one call of `name` (the text between is its arguments object). */
@@ -64,7 +69,6 @@ export function checkTools(request: Pick<GenerateRequest, "tools" | "toolChoice"
   if (format === undefined) throw invalid("This model takes no tools.", "tools");
   if (!Array.isArray(list) || list.length === 0 || list.length > limits.maxTools) throw invalid(`The tools must be a list of 1 to ${limits.maxTools} functions.`, "tools");
   if (request.messages === undefined) throw invalid("Tools need a chat (messages), not a prompt.", "tools");
-  if (request.grammar !== undefined && request.toolChoice !== "none") throw invalid("Give tools or a grammar (response_format), not both, unless tool_choice is \"none\".", "tools");
   const bytes = Buffer.byteLength(JSON.stringify(list));
   if (bytes > limits.maxGrammarBytes) throw errors.grammarTooLarge(bytes, limits.maxGrammarBytes, "tools");
   const tools: ToolSpec[] = [];
