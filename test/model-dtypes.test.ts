@@ -36,7 +36,10 @@ const FILES: Record<(typeof DTYPES)[number], string> = {
   q4f16: "model_q4f16.onnx",
 };
 const DYNAMIC = new Set(["q8", "uint8"]);
-const TOLERANCE: Record<(typeof DTYPES)[number], number> = { fp32: 0, fp16: 0.005, q8: 0.05, uint8: 0.05, q4: 0.4, q4f16: 0.4 };
+// 8-bit: ~3 % where the CPU multiplies 8-bit integers exactly (VNNI), 5.5 % measured on an AMD EPYC
+// with AVX2 alone, where onnxruntime's u8s8 kernel saturates 16-bit pair sums (its speed trade; the
+// peer, transformers.js, runs the same kernel, so the parity tests above still hold exactly).
+const TOLERANCE: Record<(typeof DTYPES)[number], number> = { fp32: 0, fp16: 0.005, q8: 0.08, uint8: 0.08, q4: 0.4, q4f16: 0.4 };
 const PROMPTS = ["Hello, world!", "Once upon a time", "a", "The quick brown fox jumps over the lazy dog. ".repeat(6), "Ünïcödé — 日本語 🙂"];
 const NEW_TOKENS = 12;
 const BOS = "<|begin_of_text|>";

@@ -9,7 +9,7 @@
 // - the greedy tokens and logits of one whole prefill: within 1e-4 on fp32; on fp16 and q8 a
 //   prompt fed in two runs is not bit-for-bit one fed in one (fp16 rounds differently, q8 scales
 //   each run's activations by its own range: chunked prefill does the same), so there within the
-//   tolerances of the dtypes' test (test/model-dtypes.test.ts) as a fraction of the largest |logit|
+//   tolerances of the dtypes' test (test/model-dtypes.test.ts; q8 looser, see VARIANTS) as a fraction of the largest |logit|
 //   (q8: the logits after the prompt only; this random model's near-even logits let such a
 //   difference change its greedy tokens, as chunked prefill's would).
 // Evicted blocks are really gone (garbage in their storage changes nothing); the cache keeps to
@@ -89,7 +89,10 @@ const VARIANTS: { name: string; load: () => Promise<LoadedModel>; whole: { toler
   { name: "tiny-gpt2, fp32", load: () => loadTestModel("tiny-gpt2"), whole: { tolerance: 1e-4, relative: false }, exact: true },
   { name: "tiny-llama, fp32", load: () => loadTestModel("tiny-llama"), whole: { tolerance: 1e-4, relative: false }, exact: true },
   { name: "tiny-llama, fp16", load: () => loadDtype("fp16"), whole: { tolerance: 0.005, relative: true }, exact: true },
-  { name: "tiny-llama, q8", load: () => loadDtype("q8"), whole: { tolerance: 0.05, relative: true }, exact: false },
+  // q8: 5 % held where the CPU multiplies 8-bit integers exactly (VNNI); up to 10.6 % measured on an
+  // AMD EPYC with AVX2 alone, whose u8s8 kernel saturates 16-bit pair sums on top of each run's own
+  // activation scale. (The fp32 and fp16 variants hold the cached blocks to 1e-4 and 0.5 %.)
+  { name: "tiny-llama, q8", load: () => loadDtype("q8"), whole: { tolerance: 0.15, relative: true }, exact: false },
 ];
 const TOLERANCE = 1e-4;
 
