@@ -4,7 +4,8 @@
 // calls validate against their schemas (ajv) whole and streamed; a JSON schema format holds; an
 // agent from @openai/agents (its default model speaks the Responses API) calls a tool with
 // arguments its zod schema accepts, runs it, and gets its answer, also streamed, also across a
-// second model turn that reads the tool's output.
+// second model turn that reads the tool's output, also with an output type; Vercel's AI SDK does
+// the same through its own Responses client.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,6 +14,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import OpenAI from "openai";
 import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool } from "@openai/agents";
+import { generateText, Output, stepCountIs, streamText, tool as aiTool } from "ai";
+import { createOpenAI } from "@ai-sdk/openai";
 import { z } from "@modelnode/core";
 import { Ajv } from "ajv";
 import type { ModelNode } from "@modelnode/core/server";
@@ -207,5 +210,43 @@ test("an agent's second turn reads the tool's output: the loop ends with the mod
   const kinds = result.newItems.map((item) => item.type);
   assert.deepEqual(kinds, ["tool_call_item", "tool_call_output_item", "message_output_item"]);
   assert.equal(typeof result.finalOutput, "string");
+  await eventuallyIdle(node);
+});
+
+// Vercel's AI SDK: @ai-sdk/openai's default model (provider("…")) speaks the Responses API too.
+const weatherInput = z.object({ city: z.enum(["Paris", "Tokyo", "Lima"]), days: z.int().min(1).max(7) });
+
+test("Vercel's AI SDK (ai + @ai-sdk/openai, Responses API): generateText and streamText run the tool the model calls; an output schema holds", async () => {
+  const provider = createOpenAI({ baseURL: base, apiKey: "x" });
+  const responsesServed = () => node.getStats().requests_by_type["POST /v1/responses"] ?? 0;
+  const before = responsesServed();
+  const seen: unknown[] = [];
+  const tools = {
+    get_weather: aiTool({
+      description: "The weather in a city, for some days",
+      inputSchema: weatherInput,
+      execute: async (args: z.infer<typeof weatherInput>) => {
+        seen.push(args);
+        return `Sunny in ${args.city}.`;
+      },
+    }),
+  };
+  const generated = await generateText({ model: provider(MODEL), prompt: "Weather in Lima?", tools, toolChoice: "required", stopWhen: stepCountIs(1), temperature: 1, maxOutputTokens: 120, providerOptions: { openai: { parallelToolCalls: false } } });
+  assert.equal(generated.toolCalls.length, 1, JSON.stringify(generated.content));
+  assert.ok(validWeather(generated.toolCalls[0].input), JSON.stringify(generated.toolCalls[0].input));
+  assert.deepEqual(generated.toolResults.map((r) => r.output), [`Sunny in ${(seen[0] as { city: string }).city}.`]);
+
+  const streamed = streamText({ model: provider(MODEL), prompt: "Weather in Paris?", tools, toolChoice: "required", stopWhen: stepCountIs(1), temperature: 1, maxOutputTokens: 120, providerOptions: { openai: { parallelToolCalls: false } } });
+  const parts: string[] = [];
+  for await (const part of streamed.fullStream) parts.push(part.type);
+  assert.ok(parts.includes("tool-call") && parts.includes("tool-result"), parts.join(" "));
+  assert.equal(seen.length, 2);
+  assert.ok(validWeather(seen[1]), JSON.stringify(seen[1]));
+
+  // Structured output: the SDK sends text.format json_schema and parses the reply.
+  const Report = z.object({ city: z.enum(["Paris", "Lima"]), sunny: z.boolean() });
+  const reported = await generateText({ model: provider(MODEL), prompt: "Report.", output: Output.object({ schema: Report }), temperature: 1, maxOutputTokens: 80 });
+  assert.deepEqual(Report.parse(reported.output), reported.output);
+  assert.equal(responsesServed() - before, 3); // all three went to the Responses API
   await eventuallyIdle(node);
 });
