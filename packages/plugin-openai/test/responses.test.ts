@@ -1,7 +1,7 @@
 /** POST /v1/responses through the official openai SDK, on a FakePipeline (which renders chats as "role: content" lines). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FakePipeline } from "@modelnode/testing";
+import { eventually, FakePipeline, sleep } from "@modelnode/testing";
 import { errors, type GenerateRequest, type GenerationEvent, type ModelInfo } from "@modelnode/core";
 import { postJson, serve } from "./support.js";
 
@@ -308,3 +308,28 @@ test("a failure after the stream began: an error event, then response.failed", a
     await close();
   }
 });
+
+test("a client that leaves a streamed response, or a whole one, cancels its generation; the counters come back to 0", async () => {
+  const { client, base, pipeline, node, close } = await serve({}, { pipeline: new FakePipeline([BIG]) });
+  pipeline.tokenDelay = () => sleep(10);
+  try {
+    const stream = await client.responses.create({ model: "fake", input: "Hi", max_output_tokens: 1000, stream: true });
+    for await (const event of stream) if (event.type === "response.output_text.delta") break; // the SDK aborts its request
+    await eventually(() => pipeline.generationsInFlight === 0, "the streamed generation to stop");
+    assert.equal(pipeline.requests[0].signal?.aborted, true);
+
+    const controller = new AbortController();
+    const whole = postJsonWith(`${base}/v1/responses`, { model: "fake", input: "Hi", max_output_tokens: 1000 }, controller.signal);
+    await eventually(() => pipeline.generationsInFlight === 1, "the whole one to start");
+    controller.abort();
+    await whole.catch(() => undefined);
+    await eventually(() => pipeline.generationsInFlight === 0, "the whole one to stop");
+    await eventually(() => node.getStats().in_flight === 0, "the requests to end");
+    const stats = node.getStats().openai as { in_flight: number; finish_reasons: Record<string, number> };
+    assert.deepEqual([stats.in_flight, stats.finish_reasons.cancelled], [0, 2]);
+  } finally {
+    await close();
+  }
+});
+
+const postJsonWith = (url: string, body: unknown, signal: AbortSignal) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal });
