@@ -13,7 +13,6 @@ import { randomBytes } from "node:crypto";
 import {
   buildGenerateRequest,
   defineRoute,
-  errors,
   httpStatusOf,
   modelNotFound,
   NODE_INFO,
@@ -35,6 +34,7 @@ import {
   type ToolCallParserOptions,
 } from "@modelnode/core";
 import { toErrorBody } from "@modelnode/core/protocol";
+import { cancelledError } from "./cancelled.js";
 import type { OpenAICounters } from "./counters.js";
 import { toOpenAIError } from "./errors.js";
 import { OPENAI_COUNTERS, type ResolvedOpenAIOptions } from "./options.js";
@@ -93,13 +93,6 @@ function toolParsing(body: ResponsesRequest, pipeline: ModelPipeline): ToolCallP
   const single = body.parallel_tool_calls === false || typeof choice === "object";
   const maxCalls = single ? 1 : (body.max_tool_calls ?? undefined);
   return { format, names, ...(maxCalls !== undefined ? { maxCalls } : {}) };
-}
-
-/** A cancelled generation: its client left (nobody reads this), or the node is shutting down (503: retry elsewhere). */
-function cancelledError(ctx: HandlerContext, info: NodeInfo) {
-  return ctx.signal.aborted && info.status() !== "draining"
-    ? errors.cancelled("The request was cancelled before its generation finished.")
-    : errors.shuttingDown("The generation was cancelled: the node is shutting down.");
 }
 
 /** The pipeline's field names as this endpoint's (max_tokens is max_output_tokens here). */

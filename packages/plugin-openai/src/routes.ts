@@ -34,6 +34,7 @@ import {
   type ToolCallParserOptions,
   type TokenLogprob,
 } from "@modelnode/core";
+import { cancelledError } from "./cancelled.js";
 import type { OpenAICounters } from "./counters.js";
 import { modelObject, type ModelObject } from "./models.js";
 import { toOpenAIError } from "./errors.js";
@@ -120,16 +121,6 @@ function toGenerateRequest(
   );
 }
 
-/**
- * A generation that ended "cancelled" never reaches a client as a result. Its signal fired (the
- * client left: nobody reads this) or the node is shutting down (it stopped waiting for in-flight
- * work, or the pipeline closed): SHUTTING_DOWN (503) tells a client still there to retry elsewhere.
- */
-function cancelledError(ctx: HandlerContext, info: NodeInfo) {
-  return ctx.signal.aborted && info.status() !== "draining"
-    ? errors.cancelled("The request was cancelled before its generation finished.")
-    : errors.shuttingDown("The generation was cancelled: the node is shutting down.");
-}
 
 interface Job<W, C> {
   shape: Shape<W, C>;
