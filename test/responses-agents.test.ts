@@ -213,6 +213,31 @@ test("an agent's second turn reads the tool's output: the loop ends with the mod
   await eventuallyIdle(node);
 });
 
+test("an agent run continued on the node's kept responses (the SDK's previousResponseId): each turn sends only its new items", async () => {
+  const runner = new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+  const greeter = new Agent({ name: "greeter", instructions: "Greet.", model: MODEL, modelSettings: { temperature: 1, maxTokens: 16, providerData: { logit_bias: { [IM_END]: 100 } } } });
+  const first = await runner.run(greeter, "Hello, I am in Lima.");
+  assert.ok(first.lastResponseId);
+  const seen: unknown[] = [];
+  const agent = new Agent({
+    name: "weather",
+    instructions: "Use the tool, then answer.",
+    model: MODEL,
+    tools: [getWeather(seen)],
+    modelSettings: { toolChoice: "required", parallelToolCalls: false, temperature: 1, maxTokens: 120, providerData: { logit_bias: { [IM_END]: 100 } } },
+  });
+  const second = await runner.run(agent, "And the weather?", { previousResponseId: first.lastResponseId, maxTurns: 3 });
+  assert.equal(seen.length, 1);
+  assert.deepEqual(second.newItems.map((item) => item.type), ["tool_call_item", "tool_call_output_item", "message_output_item"]);
+  // The chain on the node: the last response names the one before it, which names the first run's.
+  const last = await openai.responses.retrieve(second.lastResponseId!);
+  const middle = await openai.responses.retrieve(last.previous_response_id!);
+  assert.equal(middle.previous_response_id, first.lastResponseId);
+  // The last turn saw the whole conversation: more input tokens than the call's turn, which saw all but the call and its output.
+  assert.ok((last.usage?.input_tokens ?? 0) > (middle.usage?.input_tokens ?? 0) + 10, `${last.usage?.input_tokens} vs ${middle.usage?.input_tokens}`);
+  await eventuallyIdle(node);
+});
+
 // Vercel's AI SDK: @ai-sdk/openai's default model (provider("…")) speaks the Responses API too.
 const weatherInput = z.object({ city: z.enum(["Paris", "Tokyo", "Lima"]), days: z.int().min(1).max(7) });
 

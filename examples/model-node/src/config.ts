@@ -142,7 +142,7 @@ const openai = openaiOptionsSchema.shape;
  * it; less the two under limits, as for inference. An unset defaults.maxTokens follows limits.maxTokens down.
  */
 export const openaiConfigSchema = z.strictObject({
-  /** Serve /v1/models, /v1/completions and /v1/chat/completions. Default true. */
+  /** Serve /v1/models, /v1/completions, /v1/chat/completions and /v1/responses. Default true. */
   enabled: z.boolean({ error: "expected true or false" }).default(true),
   maxChatMessages: openai.maxChatMessages,
   maxChatChars: openai.maxChatChars,
@@ -153,6 +153,9 @@ export const openaiConfigSchema = z.strictObject({
   /** Serve vLLM's POST /tokenize and POST /detokenize too. Default true. */
   tokenizerRoutes: openai.tokenizerRoutes,
   maxChoices: openai.maxChoices,
+  /** The Responses API's kept responses (previous_response_id, GET /v1/responses/{id}): how many, how many bytes. */
+  maxStoredResponses: openai.maxStoredResponses,
+  maxStoredResponseBytes: openai.maxStoredResponseBytes,
   defaults: openaiDefaultsSchema.extend({ maxTokens: openaiDefaultsSchema.shape.maxTokens.unwrap().optional() }).prefault({}),
 });
 

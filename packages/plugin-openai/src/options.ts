@@ -6,6 +6,7 @@
  */
 import { checkDefaultMaxTokens, DEFAULT_MAX_TOKENS, GENERATION_LIMITS, generationOptionsShape, type InjectionToken, parsePluginOptions, samplingDefaultsSchema, z } from "@modelnode/core";
 import type { OpenAICounters } from "./counters.js";
+import type { ResponseStore } from "./response-store.js";
 
 /** Sampling values used when a request leaves a field out (or sends null). */
 export interface OpenAIDefaults {
@@ -44,6 +45,10 @@ export interface OpenAIPluginOptions {
   ownedBy?: string;
   /** Serve vLLM's `POST /tokenize` and `POST /detokenize`. Default true. */
   tokenizerRoutes?: boolean;
+  /** Responses kept in memory for `previous_response_id` and `GET /v1/responses/{id}` (least recently used dropped first). Default 256; 0 keeps none. */
+  maxStoredResponses?: number;
+  /** The kept responses' size in all (their JSON), in bytes. Default 16 MiB. */
+  maxStoredResponseBytes?: number;
   defaults?: Partial<OpenAIDefaults>;
 }
 
@@ -69,6 +74,8 @@ export const openaiOptionsSchema = z
     maxBodyBytes: z.int({ error: "expected an integer ≥ 1" }).min(1, { error: "expected an integer ≥ 1" }).optional(),
     ownedBy: z.string({ error: BODY }).min(1, { error: BODY }).max(256, { error: BODY }).default("modelnode"),
     tokenizerRoutes: z.boolean({ error: "expected true or false" }).default(true),
+    maxStoredResponses: z.int({ error: "expected an integer ≥ 0" }).min(0, { error: "expected an integer ≥ 0" }).default(256),
+    maxStoredResponseBytes: z.int({ error: "expected an integer ≥ 1" }).min(1, { error: "expected an integer ≥ 1" }).default(16 * 1024 * 1024),
   })
   .superRefine(checkDefaultMaxTokens);
 
@@ -81,3 +88,4 @@ export function resolveOpenAIOptions(options: OpenAIPluginOptions = {}): Resolve
 }
 
 export const OPENAI_COUNTERS: InjectionToken<OpenAICounters> = Symbol("modelnode.openai-counters");
+export const OPENAI_RESPONSE_STORE: InjectionToken<ResponseStore> = Symbol("modelnode.openai-response-store");

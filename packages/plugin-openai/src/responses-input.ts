@@ -95,7 +95,7 @@ export function inputField(limits: Limits) {
         case "reasoning":
           return;
         case "item_reference":
-          return fail("not supported: this node keeps no responses to refer to; send the items themselves", [i, "type"]);
+          return fail("not supported: send the items themselves (or continue a kept response with previous_response_id)", [i, "type"]);
         default:
           return fail(typeof type === "string" ? `not supported: "${shown(type)}" items (this node takes messages, function_call and function_call_output items)` : "expected a string", [i, "type"]);
       }

@@ -3,7 +3,8 @@
  * frameworks speak by default) on the model pipeline. The input items become the chat the chat
  * endpoint would send (instructions first, calls and their outputs as tool turns), rendered with
  * the model's own template; tools, tool_choice and text.format constrain the output as they do
- * there. Nothing is stored: each request carries its whole conversation.
+ * there. A response is kept (store, default true; response-store.ts) so that a request naming it
+ * as `previous_response_id` continues its conversation, and GET/DELETE /v1/responses/{id} reach it.
  *
  * As with chat completions, a streamed request is started before the headers go out, so the
  * pipeline's refusals still come back as HTTP errors; a failure after that is an `error` event
@@ -13,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import {
   buildGenerateRequest,
   defineRoute,
+  errors,
   httpStatusOf,
   modelNotFound,
   NODE_INFO,
@@ -37,23 +39,36 @@ import { toErrorBody } from "@modelnode/core/protocol";
 import { cancelledError } from "./cancelled.js";
 import type { OpenAICounters } from "./counters.js";
 import { toOpenAIError } from "./errors.js";
-import { OPENAI_COUNTERS, type ResolvedOpenAIOptions } from "./options.js";
+import { OPENAI_COUNTERS, OPENAI_RESPONSE_STORE, type ResolvedOpenAIOptions } from "./options.js";
+import type { ResponseStore, StoredResponse } from "./response-store.js";
+import type { ChatTurn } from "./schema.js";
 import { pipelineToolChoice, responsesGrammar, responsesRequestSchema, type ResponsesRequest } from "./responses-schema.js";
-import { ResponseEvents, responseSkeleton, wholeResponse, type ResponseStreamEvent } from "./responses-shapes.js";
+import { outputTurns, ResponseEvents, responseSkeleton, wholeResponse, type ResponseObject, type ResponseStreamEvent } from "./responses-shapes.js";
 
 interface Deps {
   pipeline: ModelPipeline;
   counters: OpenAICounters;
   info: NodeInfo;
+  store: ResponseStore;
+}
+
+/** A request with what it continues: the kept conversation it names, if any. */
+interface Continued {
+  body: ResponsesRequest;
+  /** The turns before this request's input (a previous response's conversation), without instructions. */
+  history: ChatTurn[];
+  /** Whether this response is kept. */
+  keep: boolean;
 }
 
 const LOGPROBS = "message.output_text.logprobs";
 
 /** The GenerateRequest for a body, with the plugin's defaults. */
-function toGenerateRequest(body: ResponsesRequest, grammar: RequestedGrammar | undefined, options: ResolvedOpenAIOptions, signal: AbortSignal): GenerateRequest {
+function toGenerateRequest({ body, history }: Continued, grammar: RequestedGrammar | undefined, options: ResolvedOpenAIOptions, signal: AbortSignal): GenerateRequest {
   const { model: modelId, temperature, top_p: topP, top_k: topK, min_p: minP, seed, stop, tools } = body;
   const { presence_penalty: presencePenalty, frequency_penalty: frequencyPenalty, repetition_penalty: repetitionPenalty, logit_bias: logitBias, speculative } = body;
-  const messages = body.instructions ? [{ role: "system" as const, content: body.instructions }, ...body.input] : body.input;
+  const turns = [...history, ...body.input];
+  const messages = body.instructions ? [{ role: "system" as const, content: body.instructions }, ...turns] : turns;
   const logprobs = body.include?.includes(LOGPROBS) ? (body.top_logprobs ?? 0) : undefined;
   return buildGenerateRequest(
     {
@@ -102,7 +117,13 @@ function formatError(error: ErrorBody, status: number) {
   return formatted;
 }
 
-async function whole(body: ResponsesRequest, request: GenerateRequest, grammar: RequestedGrammar | undefined, ctx: HandlerContext, { pipeline, counters, info }: Deps): Promise<HttpResponse> {
+/** Keeps a finished response with the conversation it ends. */
+function keep({ body, history, keep }: Continued, response: ResponseObject, store: ResponseStore): void {
+  if (keep) store.put(response, [...history, ...body.input, ...outputTurns(response.output)]);
+}
+
+async function whole(continued: Continued, request: GenerateRequest, grammar: RequestedGrammar | undefined, ctx: HandlerContext, { pipeline, counters, info, store }: Deps): Promise<HttpResponse> {
+  const { body } = continued;
   const tools = toolParsing(body, pipeline);
   counters.inFlight++;
   let result: GenerationResult;
@@ -116,10 +137,13 @@ async function whole(body: ResponsesRequest, request: GenerateRequest, grammar: 
   counters.recordFinish(result);
   if (result.finishReason === "cancelled") throw cancelledError(ctx, info);
   const parsed = tools ? parseToolCalls(result.text, tools) : { content: result.text, calls: [] };
-  return { json: wholeResponse(responseSkeleton(newId(), body), result, parsed, request.logprobs !== undefined) };
+  const response = wholeResponse(responseSkeleton(newId(), body, continued.keep), result, parsed, request.logprobs !== undefined);
+  keep(continued, response, store);
+  return { json: response };
 }
 
-async function streamed(body: ResponsesRequest, request: GenerateRequest, grammar: RequestedGrammar | undefined, ctx: HandlerContext, { pipeline, counters, info }: Deps): Promise<HttpResponse> {
+async function streamed(continued: Continued, request: GenerateRequest, grammar: RequestedGrammar | undefined, ctx: HandlerContext, { pipeline, counters, info, store }: Deps): Promise<HttpResponse> {
+  const { body } = continued;
   const tools = toolParsing(body, pipeline);
   counters.inFlight++;
   counters.streams++;
@@ -132,7 +156,7 @@ async function streamed(body: ResponsesRequest, request: GenerateRequest, gramma
     throw renameGrammarField(error, grammar);
   }
   const logprobs = request.logprobs !== undefined;
-  const out = new ResponseEvents(responseSkeleton(newId(), body), logprobs);
+  const out = new ResponseEvents(responseSkeleton(newId(), body, continued.keep), logprobs);
   const parser = tools ? new ToolCallParser(tools) : undefined;
   // With tools, text waits in the parser until it is known not to be a call: its logprobs wait too.
   let held: TokenLogprob[] = [];
@@ -161,7 +185,9 @@ async function streamed(body: ResponsesRequest, request: GenerateRequest, gramma
         counters.recordFinish(event.result);
         if (event.result.finishReason === "cancelled") throw cancelledError(ctx, info);
         if (parser) yield* read(parser.end());
-        yield* out.closing(event.result);
+        const closing = out.closing(event.result);
+        keep(continued, out.final!, store); // kept before the last event: a client may name it at once
+        yield* closing;
       }
     } catch (error) {
       // Headers are gone: the failure is told as events, in the API's shape.
@@ -181,21 +207,50 @@ async function streamed(body: ResponsesRequest, request: GenerateRequest, gramma
 
 const newId = () => `resp_${randomBytes(16).toString("hex")}`;
 
-/** POST /v1/responses, with this plugin instance's limits and defaults. */
-export function responsesRoute(options: ResolvedOpenAIOptions) {
-  return defineRoute({
+/** The kept response `id` names, or NOT_FOUND naming the field it came in. */
+function kept(store: ResponseStore, id: string, field?: string): StoredResponse {
+  const found = store.get(id);
+  if (found) return found;
+  const message = `Response with id '${id.slice(0, 128)}' not found${store.enabled ? " (this node keeps the last responses in memory only)" : " (this node keeps no responses)"}.`;
+  throw field ? errors.invalidRequest(message, field) : errors.notFound(message);
+}
+
+/** POST /v1/responses, GET and DELETE /v1/responses/{id}, with this plugin instance's limits and defaults. */
+export function responsesRoutes(options: ResolvedOpenAIOptions) {
+  const create = defineRoute({
     method: "POST",
     path: "/v1/responses",
     schema: responsesRequestSchema(options),
     maxBodyBytes: options.maxBodyBytes,
-    inject: { pipeline: PIPELINE, counters: OPENAI_COUNTERS, info: NODE_INFO },
+    inject: { pipeline: PIPELINE, counters: OPENAI_COUNTERS, info: NODE_INFO, store: OPENAI_RESPONSE_STORE },
     formatError,
     handle: (req, ctx, deps) => {
       const body: ResponsesRequest = req.body;
       if (!deps.pipeline.hasModel(body.model)) throw modelNotFound(body.model, deps.pipeline);
+      const history = body.previous_response_id ? kept(deps.store, body.previous_response_id, "previous_response_id").conversation : [];
+      const continued: Continued = { body, history, keep: body.store !== false && deps.store.enabled };
       const grammar = responsesGrammar(body);
-      const request = toGenerateRequest(body, grammar, options, ctx.signal);
-      return body.stream === true ? streamed(body, request, grammar, ctx, deps) : whole(body, request, grammar, ctx, deps);
+      const request = toGenerateRequest(continued, grammar, options, ctx.signal);
+      return body.stream === true ? streamed(continued, request, grammar, ctx, deps) : whole(continued, request, grammar, ctx, deps);
     },
   });
+  const retrieve = defineRoute({
+    method: "GET",
+    path: "/v1/responses/:id",
+    inject: { store: OPENAI_RESPONSE_STORE },
+    formatError,
+    handle: (req, _ctx, { store }): HttpResponse => ({ json: kept(store, req.params.id).response }),
+  });
+  const remove = defineRoute({
+    method: "DELETE",
+    path: "/v1/responses/:id",
+    inject: { store: OPENAI_RESPONSE_STORE },
+    formatError,
+    handle: (req, _ctx, { store }): HttpResponse => {
+      const { id } = kept(store, req.params.id).response;
+      store.delete(id);
+      return { json: { id, object: "response", deleted: true } };
+    },
+  });
+  return [create, retrieve, remove];
 }

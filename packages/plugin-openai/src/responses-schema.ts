@@ -1,10 +1,10 @@
 /**
  * The body of POST /v1/responses (OpenAI's Responses API), typed strictly and bounded by the
  * plugin's options, as the chat endpoints' bodies are (schema.ts). What this node cannot do is
- * refused by name: stored responses (`previous_response_id`, `conversation`, `background`,
- * stored prompts), hosted tools (web search, files, computers…), non-text input. Fields that only
- * tune what OpenAI's own service does (`store`, `reasoning`, `service_tier`, `truncation`,
- * `prompt_cache_key`, `safety_identifier`, `user`) are accepted and change nothing
+ * refused by name: conversations, background runs, stored prompts, hosted tools (web search,
+ * files, computers…), non-text input. Fields that only tune what OpenAI's own service does
+ * (`reasoning`, `service_tier`, `truncation`, `prompt_cache_key`, `safety_identifier`, `user`)
+ * are accepted and change nothing
  * (docs/plugin-openai.md, "Responses API").
  */
 import { grammarOfResponseFormat, responseFormatSchema, TOOL_NAME_PATTERN, z, type RequestedGrammar, type ToolChoice, type ToolSpec } from "@modelnode/core";
@@ -91,8 +91,9 @@ export function responsesRequestSchema(limits: Limits) {
           .nullish(),
         top_logprobs: boundedInt(0, limits.maxTopLogprobs).nullish(),
         metadata: z.record(z.string(), z.string().max(512), { error: "expected an object of strings" }).refine((m) => Object.keys(m).length <= 16, { error: "expected at most 16 keys" }).nullish(),
-        // Accepted, and they change nothing here (see the file's comment).
+        /** Default true, as OpenAI's: the node keeps the response (response-store.ts). */
         store: z.boolean({ error: "expected true or false" }).nullish(),
+        // Accepted, and they change nothing here (see the file's comment).
         truncation: z.enum(["auto", "disabled"], { error: 'expected "auto" or "disabled"' }).nullish(),
         user: z.string({ error: "expected a string" }).nullish(),
         // Not OpenAI's Responses fields: the same extensions the chat endpoint takes.
@@ -106,8 +107,8 @@ export function responsesRequestSchema(limits: Limits) {
         speculative: common.speculative,
         logit_bias: common.logit_bias,
         // What needs stored state or hosted machinery.
-        previous_response_id: refused(() => false, "not supported: this node keeps no responses; send the whole conversation in input"),
-        conversation: refused(() => false, "not supported: this node keeps no conversations; send the whole conversation in input"),
+        previous_response_id: z.string({ error: "expected a response id (a string)" }).min(1, { error: "expected a response id" }).max(128, { error: "expected at most 128 characters" }).nullish(),
+        conversation: refused(() => false, "not supported: conversation objects; continue with previous_response_id, or send the whole conversation in input"),
         background: refused((v) => v === false, "not supported: responses run while the request is open"),
         prompt: refused(() => false, "not supported: stored prompts; send instructions and input"),
         modalities: refused((v) => isEmptyArray(v) || (Array.isArray(v) && v.length === 1 && v[0] === "text"), 'only ["text"] is supported'),

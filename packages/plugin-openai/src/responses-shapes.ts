@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { GenerationResult, TokenLogprob, ToolCall } from "@modelnode/core";
 import type { ResponsesRequest } from "./responses-schema.js";
+import type { ChatTurn } from "./schema.js";
 import { chatLogprobs, type ChatTokenLogprob } from "./shapes.js";
 
 export interface OutputText {
@@ -57,9 +58,10 @@ export interface ResponseObject {
   model: string;
   output: OutputItem[];
   parallel_tool_calls: boolean;
-  previous_response_id: null;
+  previous_response_id: string | null;
   reasoning: { effort: null; summary: null };
-  store: false;
+  /** Whether the node keeps it (GET /v1/responses/{id}, previous_response_id). */
+  store: boolean;
   temperature: number | null;
   text: { format: Record<string, unknown> };
   tool_choice: unknown;
@@ -77,7 +79,7 @@ export type ResponseStreamEvent = { type: string; sequence_number: number } & Re
 export const itemId = (prefix: "msg" | "fc") => `${prefix}_${randomBytes(16).toString("hex")}`;
 
 /** The response as it starts: the request's settings, no output yet. */
-export function responseSkeleton(id: string, body: ResponsesRequest): ResponseObject {
+export function responseSkeleton(id: string, body: ResponsesRequest, store: boolean): ResponseObject {
   const format = body.text?.format;
   return {
     id,
@@ -93,9 +95,9 @@ export function responseSkeleton(id: string, body: ResponsesRequest): ResponseOb
     model: body.model,
     output: [],
     parallel_tool_calls: body.parallel_tool_calls !== false,
-    previous_response_id: null,
+    previous_response_id: body.previous_response_id ?? null,
     reasoning: { effort: null, summary: null },
-    store: false,
+    store,
     temperature: body.temperature ?? null,
     text: { format: format?.type === "json_schema" ? { type: "json_schema", ...format.json_schema } : (format ?? { type: "text" }) },
     tool_choice: body.tool_choice ?? "auto",
@@ -157,6 +159,8 @@ export function wholeResponse(skeleton: ResponseObject, result: GenerationResult
 export class ResponseEvents {
   private sequence = 0;
   private readonly output: OutputItem[] = [];
+  /** The whole response, once closing() has built it. */
+  final: ResponseObject | undefined;
   /** The message being written, and its text and logprobs so far. */
   private open: { item: MessageItem; index: number; text: string; logprobs: TokenLogprob[] } | undefined;
 
@@ -203,6 +207,7 @@ export class ResponseEvents {
     const empty = this.output.length === 0 && !this.open ? this.openMessage() : [];
     const events = [...empty, ...this.closeMessage(cut ? "incomplete" : "completed")];
     const response = { ...finish(this.skeleton, result), output: this.output };
+    this.final = response;
     return [...events, this.event(cut ? "response.incomplete" : "response.completed", { response })];
   }
 
@@ -236,4 +241,14 @@ export class ResponseEvents {
       this.event("response.output_item.done", { output_index: open.index, item }),
     ];
   }
+}
+
+/** A response's output as the chat turns that continue it: the assistant's text, its calls as the turn's tool_calls. */
+export function outputTurns(output: readonly OutputItem[]): ChatTurn[] {
+  const turn: ChatTurn = { role: "assistant", content: "" };
+  for (const item of output) {
+    if (item.type === "message") turn.content += item.content.map((part) => part.text).join("");
+    else (turn.tool_calls ??= []).push({ id: item.call_id, type: "function", function: { name: item.name, arguments: item.arguments } });
+  }
+  return [turn];
 }

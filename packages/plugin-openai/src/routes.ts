@@ -51,7 +51,7 @@ import {
   type DetokenizeRequest,
   type TokenizeRequest,
 } from "./schema.js";
-import { responsesRoute } from "./responses-route.js";
+import { responsesRoutes } from "./responses-route.js";
 import { chatShape, completionShape, usageOf, type ChoiceCursor, type ChunkBase, type Shape } from "./shapes.js";
 
 export type {
@@ -369,7 +369,7 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
     }),
   );
 
-  return [models, model, completions, chat, responsesRoute(options), ...(options.tokenizerRoutes ? [tokenize, detokenize] : []), ...unknown];
+  return [models, model, completions, chat, ...responsesRoutes(options), ...(options.tokenizerRoutes ? [tokenize, detokenize] : []), ...unknown];
 }
 
 const METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

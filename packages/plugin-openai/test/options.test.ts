@@ -9,6 +9,8 @@ test("defaults: the inference plugin's limits and sampling defaults", () => {
     maxBodyBytes: undefined,
     ownedBy: "modelnode",
     tokenizerRoutes: true,
+    maxStoredResponses: 256,
+    maxStoredResponseBytes: 16 * 1024 * 1024,
     defaults: OPENAI_DEFAULTS,
   });
   assert.deepEqual(OPENAI_DEFAULTS, { maxTokens: 64 }, "sampling is the pipeline's (and the model's) unless configured");
@@ -34,6 +36,8 @@ test("defaults: the inference plugin's limits and sampling defaults", () => {
       "POST /v1/completions",
       "POST /v1/chat/completions",
       "POST /v1/responses",
+      "GET /v1/responses/:id",
+      "DELETE /v1/responses/:id",
       "POST /tokenize",
       "POST /detokenize",
       ...["GET", "POST", "PUT", "PATCH", "DELETE"].map((method) => `${method} /v1/*`),

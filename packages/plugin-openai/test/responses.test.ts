@@ -249,10 +249,10 @@ test("what this node cannot do is a 400 naming the field; unknown models are 404
       [{ model: "fake", input: [] }, "input", /at least one item/],
       [{ model: "fake", input: [{ role: "user", content: [{ type: "input_image", image_url: "http://x" }] }] }, "input[0].content[0].type", /only text content parts/],
       [{ model: "fake", input: [{ type: "web_search_call", id: "x" }] }, "input[0].type", /not supported/],
-      [{ model: "fake", input: [{ type: "item_reference", id: "x" }] }, "input[0].type", /keeps no responses/],
+      [{ model: "fake", input: [{ type: "item_reference", id: "x" }] }, "input[0].type", /send the items themselves/],
       [{ model: "fake", input: [{ type: "function_call", name: "f", arguments: "{}" }] }, "input[0].call_id", /required/],
       [{ model: "fake", input: [{ role: "robot", content: "x" }] }, "input[0].role", /expected one of/],
-      [{ model: "fake", input: "x", previous_response_id: "resp_1" }, "previous_response_id", /send the whole conversation/],
+      [{ model: "fake", input: "x", previous_response_id: "resp_1" }, "previous_response_id", /Response with id 'resp_1' not found/],
       [{ model: "fake", input: "x", background: true }, "background", /not supported/],
       [{ model: "fake", input: "x", tools: [{ type: "web_search" }] }, "tools[0].type", /only function tools/],
       [{ model: "fake", input: "x", tool_choice: "required" }, "tool_choice", /needs tools/],
@@ -333,3 +333,66 @@ test("a client that leaves a streamed response, or a whole one, cancels its gene
 });
 
 const postJsonWith = (url: string, body: unknown, signal: AbortSignal) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal });
+
+test("kept responses: previous_response_id continues the conversation (not its instructions), whole or streamed; GET and DELETE reach them; store: false keeps none", async () => {
+  const pipeline = new ScriptedPipeline(["Checking. ", CALL]);
+  const { client, base, node, close } = await serve({}, { pipeline });
+  try {
+    const first = await client.responses.create({ model: "fake", instructions: "Be brief.", input: "Weather in Paris?", tools: TOOLS });
+    assert.equal((first as unknown as { store: boolean }).store, true);
+    const call = first.output.find((item) => item.type === "function_call");
+    assert.ok(call?.type === "function_call");
+    // The tool's output, and nothing else of the conversation: the node holds the rest.
+    const second = await client.responses.create({ model: "fake", previous_response_id: first.id, instructions: "Now answer.", input: [{ type: "function_call_output", call_id: call.call_id, output: "sunny" }], stream: true });
+    let secondId = "";
+    for await (const event of second) if (event.type === "response.completed") secondId = event.response.id;
+    assert.deepEqual(pipeline.requests[1].messages, [
+      { role: "system", content: "Now answer." },
+      { role: "user", content: "Weather in Paris?" },
+      { role: "assistant", content: "Checking.", tool_calls: [{ id: call.call_id, type: "function", function: { name: "get_weather", arguments: call.arguments } }] },
+      { role: "tool", content: "sunny", tool_call_id: call.call_id },
+    ]);
+    // A chain: the third sees both earlier turns (the streamed one kept as well).
+    const third = await client.responses.create({ model: "fake", previous_response_id: secondId, input: "Thanks." });
+    assert.equal(third.previous_response_id, secondId);
+    assert.equal(pipeline.requests[2].messages?.length, 5);
+    assert.equal(pipeline.requests[2].messages?.[4].content, "Thanks.");
+
+    const retrieved = await client.responses.retrieve(first.id);
+    assert.deepEqual(retrieved.output, first.output);
+    assert.equal((node.getStats().openai_responses as { stored_responses: number }).stored_responses, 3);
+    const deleted = await fetch(`${base}/v1/responses/${first.id}`, { method: "DELETE" });
+    assert.deepEqual(await deleted.json(), { id: first.id, object: "response", deleted: true });
+    await assert.rejects(client.responses.retrieve(first.id), (error: { status?: number; code?: string }) => error.status === 404 && error.code === "not_found");
+    await assert.rejects(client.responses.create({ model: "fake", previous_response_id: first.id, input: "x" }), (error: { status?: number; param?: string }) => error.status === 400 && error.param === "previous_response_id");
+
+    const unkept = await client.responses.create({ model: "fake", input: "x", store: false });
+    assert.equal((unkept as unknown as { store: boolean }).store, false);
+    await assert.rejects(client.responses.retrieve(unkept.id), (error: { status?: number }) => error.status === 404);
+  } finally {
+    await close();
+  }
+});
+
+test("the store's bounds: the least recently used response goes first past maxStoredResponses; 0 keeps none", async () => {
+  const { client, close } = await serve({ maxStoredResponses: 2 }, { pipeline: new FakePipeline([BIG]) });
+  try {
+    const ids = [];
+    for (let i = 0; i < 2; i++) ids.push((await client.responses.create({ model: "fake", input: `q${i}`, max_output_tokens: 1 })).id);
+    await client.responses.retrieve(ids[0]); // now the most recently used
+    ids.push((await client.responses.create({ model: "fake", input: "q2", max_output_tokens: 1 })).id);
+    await client.responses.retrieve(ids[0]);
+    await client.responses.retrieve(ids[2]);
+    await assert.rejects(client.responses.retrieve(ids[1]), (error: { status?: number }) => error.status === 404);
+  } finally {
+    await close();
+  }
+  const none = await serve({ maxStoredResponses: 0 }, { pipeline: new FakePipeline([BIG]) });
+  try {
+    const response = await none.client.responses.create({ model: "fake", input: "x", max_output_tokens: 1 });
+    assert.equal((response as unknown as { store: boolean }).store, false);
+    await assert.rejects(none.client.responses.create({ model: "fake", previous_response_id: response.id, input: "y" }), (error: { message?: string }) => /keeps no responses/.test(error.message ?? ""));
+  } finally {
+    await none.close();
+  }
+});
