@@ -6,7 +6,6 @@
  */
 import { checkDefaultMaxTokens, DEFAULT_MAX_TOKENS, GENERATION_LIMITS, generationOptionsShape, type InjectionToken, parsePluginOptions, samplingDefaultsSchema, z } from "@modelnode/core";
 import type { OpenAICounters } from "./counters.js";
-import type { ResponseStore } from "./response-store.js";
 
 /** Sampling values used when a request leaves a field out (or sends null). */
 export interface OpenAIDefaults {
@@ -88,4 +87,3 @@ export function resolveOpenAIOptions(options: OpenAIPluginOptions = {}): Resolve
 }
 
 export const OPENAI_COUNTERS: InjectionToken<OpenAICounters> = Symbol("modelnode.openai-counters");
-export const OPENAI_RESPONSE_STORE: InjectionToken<ResponseStore> = Symbol("modelnode.openai-response-store");

@@ -1,8 +1,8 @@
 /** `openaiPlugin(options)`: an OpenAI-compatible HTTP API on the node's port, on the model pipeline. */
 import { definePlugin, PIPELINE, pluginManifest, type Plugin } from "@modelnode/core";
 import { OpenAICounters } from "./counters.js";
-import { OPENAI_COUNTERS, OPENAI_RESPONSE_STORE, resolveOpenAIOptions, type OpenAIPluginOptions } from "./options.js";
-import { ResponseStore } from "./response-store.js";
+import { OPENAI_COUNTERS, resolveOpenAIOptions, type OpenAIPluginOptions } from "./options.js";
+import { OPENAI_RESPONSE_STORE, ResponseStore } from "./response-store.js";
 import { openaiRoutes } from "./routes.js";
 
 export function openaiPlugin(options: OpenAIPluginOptions = {}): Plugin {

@@ -5,6 +5,7 @@
  * it ends (its history, its input, its output as turns), which a follow-up request continues.
  * Nothing survives a restart, and on NATS each gateway keeps its own.
  */
+import type { InjectionToken } from "@modelnode/core";
 import type { ChatTurn } from "./schema.js";
 import type { ResponseObject } from "./responses-shapes.js";
 
@@ -64,3 +65,5 @@ export class ResponseStore {
     return { stored_responses: this.entries.size, stored_response_bytes: this.bytes };
   }
 }
+
+export const OPENAI_RESPONSE_STORE: InjectionToken<ResponseStore> = Symbol("modelnode.openai-response-store");
