@@ -121,6 +121,16 @@ test('forced tool calls: a function_call item whose arguments validate, whole an
   await eventuallyIdle(node);
 });
 
+test("a tool's parameters the node cannot constrain: a 400 naming the tool's field as this API writes it", async () => {
+  const tools = [{ type: "function" as const, name: "thirds", parameters: { type: "object", properties: { n: { type: "integer", multipleOf: 3 } } }, strict: true }];
+  await assert.rejects(openai.responses.create({ model: MODEL, input: "x", tools, tool_choice: "required", max_output_tokens: 4 }), (error: unknown) => {
+    assert.ok(error instanceof OpenAI.BadRequestError, String(error));
+    assert.equal(error.param, "tools[0].parameters");
+    assert.equal(error.code, "invalid_grammar");
+    return true;
+  });
+});
+
 test("text.format json_schema: the output parses and validates", async () => {
   const schema = { type: "object", properties: { city: { type: "string", enum: ["Paris", "Lima"] }, warm: { type: "boolean" } }, required: ["city", "warm"], additionalProperties: false };
   const validate = new Ajv({ strict: false }).compile(schema);

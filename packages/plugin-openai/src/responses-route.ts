@@ -110,10 +110,12 @@ function toolParsing(body: ResponsesRequest, pipeline: ModelPipeline): ToolCallP
   return { format, names, ...(maxCalls !== undefined ? { maxCalls } : {}) };
 }
 
-/** The pipeline's field names as this endpoint's (max_tokens is max_output_tokens here). */
+/** The pipeline's field names as this endpoint's: max_tokens is max_output_tokens here, a tool's fields sit flat (tools[0].parameters). */
 function formatError(error: ErrorBody, status: number) {
   const formatted = toOpenAIError(error, status, "input");
-  if (formatted.error.param === "max_tokens") formatted.error.param = "max_output_tokens";
+  const { param } = formatted.error;
+  if (param === "max_tokens") formatted.error.param = "max_output_tokens";
+  else if (param !== null && /^tools\[\d+\]\.function\./.test(param)) formatted.error.param = param.replace(".function.", ".");
   return formatted;
 }
 
