@@ -158,6 +158,8 @@ describe("constrained calls on the pipeline", () => {
       [{ tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { x: { not: {} } } } } }], toolChoice: "required" }, "INVALID_GRAMMAR", "tools[0].function.parameters"],
       [{ tools: [{ type: "function", function: { name: "f", parameters: { type: "array" } } }], toolChoice: "required" }, "INVALID_GRAMMAR", "tools[0].function.parameters"],
       [{ tools: TOOLS, messages: undefined, prompt: "x" }, "INVALID_REQUEST", "tools"],
+      // A reply format beside the tools that xgrammar cannot read is named as itself, not as the tools.
+      [{ tools: TOOLS, grammar: { type: "regex", pattern: "(" } }, "INVALID_GRAMMAR", "grammar.pattern"],
     ];
     for (const [fields, code, name] of cases) {
       await assert.rejects(run(fields), (error: unknown) => pipelineError(code)(error) && field(name)(error), JSON.stringify(fields));

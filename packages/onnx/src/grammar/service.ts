@@ -82,6 +82,16 @@ export class GrammarService {
     }
   }
 
+  /** The grammar as it will be compiled, or INVALID_GRAMMAR naming the request's field for its kind. */
+  private async check(source: GrammarSource): Promise<CheckedGrammar> {
+    try {
+      return await this.checker.check(source);
+    } catch (error) {
+      const reason = (error as Error).message.replace(/\.?\s*$/, "");
+      throw errors.invalidGrammar(`The ${NAME_OF[source.kind]} is not valid: ${reason}.`, FIELD_OF[source.kind]);
+    }
+  }
+
   private async open(id: number, model: GrammarModel, source: GrammarSource, key: string, replay: number[]): Promise<void> {
     this.drop(id);
     const cacheKey = `${model.id}\n${key}`;
@@ -91,13 +101,9 @@ export class GrammarService {
       this.cache.delete(cacheKey);
       this.cache.set(cacheKey, compiled);
     } else {
-      let checked: CheckedGrammar;
-      try {
-        checked = await this.checker.check(source);
-      } catch (error) {
-        const reason = (error as Error).message.replace(/\.?\s*$/, "");
-        throw errors.invalidGrammar(`The ${NAME_OF[source.kind]} is not valid: ${reason}.`, FIELD_OF[source.kind]);
-      }
+      // A reply format beside the calls is read alone first, so that its errors name its own field.
+      if (source.kind === "tools" && source.otherwise) await this.check(source.otherwise);
+      const checked = await this.check(source);
       const { compiler } = await this.compiler(model);
       this.send({ type: "compiling", id });
       const started = performance.now();

@@ -33,7 +33,10 @@ export interface ToolsGrammarSource {
   /** At most one call. */
   single: boolean;
   tools: ToolGrammarEntry[];
-  /** "auto" with a grammar of the request's own: the reply is calls or this (then no free text). */
+  /**
+   * "auto" with a grammar of the request's own: the reply is calls or this (then no free text).
+   * GrammarSource's other kinds, written out: grammar-spec.ts imports this file.
+   */
   otherwise?: { kind: "json"; schema: string; strict: boolean; ranges: [string, string][] } | { kind: "regex"; pattern: string } | { kind: "ebnf"; ebnf: string };
 }
 
