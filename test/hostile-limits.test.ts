@@ -175,24 +175,39 @@ async function floodUntilDropped(client: TestClient, node: { getStats(): { activ
 }
 
 test("slow reader mid-stream: past sendHighWaterMark for stuckPeerTimeoutMs → disconnected, the generation cancelled, nothing left", async (t) => {
-  const { node, url } = await startNode({
-    limits: { maxTokens: 1000, messagesPerSecond: 0, sendHighWaterMark: 16 * 1024, stuckPeerTimeoutMs: 300 },
-  });
-  t.after(() => node.close());
-  const client = await TestClient.connect(url);
-  client.send(longStream("slow"));
-  assert.equal((await client.next()).header.message_type, "inference_chunk");
-  socketOf(client).pause();
-  await floodUntilDropped(client, node);
+  // The tiny model writes its 1000 tokens in about a second, and the kernel's loopback buffers
+  // hold all of their frames: on a loaded machine the flood can take longer than that to fill
+  // them, and the scenario (a peer stuck while its stream runs) did not happen. Such a try is
+  // told apart (the generation ran to its end) and run again, up to three times.
+  for (let attempt = 1; ; attempt++) {
+    const { node, url } = await startNode({
+      limits: { maxTokens: 1000, messagesPerSecond: 0, sendHighWaterMark: 16 * 1024, stuckPeerTimeoutMs: 300 },
+    });
+    try {
+      const client = await TestClient.connect(url);
+      client.send(longStream("slow"));
+      assert.equal((await client.next()).header.message_type, "inference_chunk");
+      socketOf(client).pause();
+      await floodUntilDropped(client, node);
 
-  await eventually(() => node.getStats().active_connections === 0, "the node to disconnect the stuck peer");
-  await eventuallyIdle(node);
-  const inference = node.getStats().inference as { finish_reasons: Record<string, number> };
-  assert.equal(inference.finish_reasons.cancelled, 1);
-  assert.equal(inference.finish_reasons.length, 0, "the generation did not run to its end");
-  assert.ok(pipelineStats(node).tokensGenerated < 1000);
-  socketOf(client).resume();
-  assert.notEqual((await client.closed).code, 1000, "the peer was cut off, not closed politely");
+      await eventually(() => node.getStats().active_connections === 0, "the node to disconnect the stuck peer");
+      await eventuallyIdle(node);
+      const inference = node.getStats().inference as { finish_reasons: Record<string, number> };
+      socketOf(client).resume();
+      const closed = await client.closed;
+      if (inference.finish_reasons.length === 1 && attempt < 3) {
+        t.diagnostic(`try ${attempt}: the stream ended before the flood filled the buffers; again`);
+        continue;
+      }
+      assert.equal(inference.finish_reasons.cancelled, 1);
+      assert.equal(inference.finish_reasons.length, 0, "the generation did not run to its end");
+      assert.ok(pipelineStats(node).tokensGenerated < 1000);
+      assert.notEqual(closed.code, 1000, "the peer was cut off, not closed politely");
+      return;
+    } finally {
+      await node.close();
+    }
+  }
 });
 
 test("slow reader of plain replies: the node stops reading a peer that does not read, then disconnects it; its replies do not pile up", async (t) => {
