@@ -33,10 +33,10 @@ import {
   type RequestedGrammar,
   type TokenLogprob,
   type ToolCallEvent,
-  type ToolCallParserOptions,
 } from "@modelnode/core";
 import { toErrorBody } from "@modelnode/core/protocol";
 import { cancelledError } from "./cancelled.js";
+import { toolParsing } from "./tool-parsing.js";
 import type { OpenAICounters } from "./counters.js";
 import { toOpenAIError } from "./errors.js";
 import { OPENAI_COUNTERS, type ResolvedOpenAIOptions } from "./options.js";
@@ -97,19 +97,6 @@ function toGenerateRequest({ body, history }: Continued, grammar: RequestedGramm
   );
 }
 
-/** How to read the calls out of the text: the model family's format, the offered names, the call limit. Undefined: no tools. */
-function toolParsing(body: ResponsesRequest, pipeline: ModelPipeline): ToolCallParserOptions | undefined {
-  const tools = body.tools ?? [];
-  const choice = body.tool_choice ?? "auto";
-  if (tools.length === 0 || choice === "none") return undefined;
-  const format = pipeline.listModels().find((m) => m.id === body.model)?.toolCallFormat;
-  if (!format) return undefined;
-  const names = new Set(typeof choice === "object" ? [choice.name] : tools.map((tool) => tool.function.name));
-  const single = body.parallel_tool_calls === false || typeof choice === "object";
-  const maxCalls = single ? 1 : (body.max_tool_calls ?? undefined);
-  return { format, names, ...(maxCalls !== undefined ? { maxCalls } : {}) };
-}
-
 /** The pipeline's field names as this endpoint's: max_tokens is max_output_tokens here, a tool's fields sit flat (tools[0].parameters). */
 function formatError(error: ErrorBody, status: number) {
   const formatted = toOpenAIError(error, status, "input");
@@ -126,7 +113,7 @@ function keep({ body, history, keep }: Continued, response: ResponseObject, stor
 
 async function whole(continued: Continued, request: GenerateRequest, grammar: RequestedGrammar | undefined, ctx: HandlerContext, { pipeline, counters, info, store }: Deps): Promise<HttpResponse> {
   const { body } = continued;
-  const tools = toolParsing(body, pipeline);
+  const tools = toolParsing(pipeline, body.model, body.tools, pipelineToolChoice(body.tool_choice), body.parallel_tool_calls, body.max_tool_calls);
   counters.inFlight++;
   let result: GenerationResult;
   try {
@@ -146,7 +133,7 @@ async function whole(continued: Continued, request: GenerateRequest, grammar: Re
 
 async function streamed(continued: Continued, request: GenerateRequest, grammar: RequestedGrammar | undefined, ctx: HandlerContext, { pipeline, counters, info, store }: Deps): Promise<HttpResponse> {
   const { body } = continued;
-  const tools = toolParsing(body, pipeline);
+  const tools = toolParsing(pipeline, body.model, body.tools, pipelineToolChoice(body.tool_choice), body.parallel_tool_calls, body.max_tool_calls);
   counters.inFlight++;
   counters.streams++;
   const iterator = pipeline.stream(request)[Symbol.asyncIterator]();

@@ -35,6 +35,7 @@ import {
   type TokenLogprob,
 } from "@modelnode/core";
 import { cancelledError } from "./cancelled.js";
+import { toolParsing } from "./tool-parsing.js";
 import type { OpenAICounters } from "./counters.js";
 import { modelObject, type ModelObject } from "./models.js";
 import { toOpenAIError } from "./errors.js";
@@ -224,21 +225,6 @@ async function generate<W, C>(job: Job<W, C>, ctx: HandlerContext, { pipeline, c
   return { events: events() as AsyncIterable<object>, end: "[DONE]" };
 }
 
-/**
- * How to read a chat's tool calls: in the format of the model's family (ModelInfo.toolCallFormat),
- * only the functions it may call, at most one with parallel_tool_calls false. Undefined: no
- * tools, tool_choice "none", or a pipeline that takes no tools.
- */
-function toolParsing(body: ChatRequest, pipeline: ModelPipeline): ToolCallParserOptions | undefined {
-  const tools = body.tools ?? [];
-  const choice = body.tool_choice ?? "auto";
-  if (tools.length === 0 || choice === "none") return undefined;
-  const format = pipeline.listModels().find((m) => m.id === body.model)?.toolCallFormat;
-  if (!format) return undefined;
-  const names = new Set(typeof choice === "object" ? [choice.function.name] : tools.map((tool) => tool.function.name));
-  return { format, names, ...(body.parallel_tool_calls === false || typeof choice === "object" ? { maxCalls: 1 } : {}) };
-}
-
 /** The routes (models, completions, chat, responses, the tokenizer's), with this plugin instance's limits and defaults. */
 export function openaiRoutes(options: ResolvedOpenAIOptions) {
   const formatFor = (input?: string) => (error: ErrorBody, status: number) => toOpenAIError(error, status, input);
@@ -305,7 +291,7 @@ export function openaiRoutes(options: ResolvedOpenAIOptions) {
       const request = toGenerateRequest(body, input, maxTokens, logprobs, grammar, options, ctx.signal);
       const stream = body.stream === true;
       const includeUsage = stream && body.stream_options?.include_usage === true;
-      const tools = toolParsing(body, d.pipeline);
+      const tools = toolParsing(d.pipeline, body.model, body.tools, body.tool_choice, body.parallel_tool_calls);
       return generate({ shape: chatShape, idPrefix: "chatcmpl", model: body.model, request, n: body.n ?? 1, grammar, stream, includeUsage, ...(tools ? { tools } : {}) }, ctx, d);
     },
   });
