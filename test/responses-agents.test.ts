@@ -152,8 +152,25 @@ const getWeather = (seen: unknown[]) =>
     },
   });
 
+/** The Agents SDK on this node, through its default model (the Responses API). */
+const agentRunner = () => new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+
+/**
+ * An agent whose first turn must call the tool (random weights would not); the SDK then resets
+ * tool_choice to auto, and the end-of-turn bias lets that second turn end at once, so the random
+ * model's answer is short.
+ */
+const callThenAnswer = (seen: unknown[]) =>
+  new Agent({
+    name: "weather",
+    instructions: "Use the tool, then answer.",
+    model: MODEL,
+    tools: [getWeather(seen)],
+    modelSettings: { toolChoice: "required", parallelToolCalls: false, temperature: 1, maxTokens: 120, providerData: { logit_bias: { [IM_END]: 100 } } },
+  });
+
 test("an OpenAI Agents SDK agent on the node: it calls the tool with valid arguments, runs it, and answers with its result (whole and streamed)", async () => {
-  const runner = new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+  const runner = agentRunner();
   for (const stream of [false, true]) {
     const seen: unknown[] = [];
     const agent = new Agent({
@@ -183,7 +200,7 @@ test("an OpenAI Agents SDK agent on the node: it calls the tool with valid argum
 });
 
 test("an agent with an output type and tools: it calls the tool, then answers in its output type (tools and text.format in one request)", async () => {
-  const runner = new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+  const runner = agentRunner();
   const seen: unknown[] = [];
   const Report = z.object({ city: z.enum(["Paris", "Tokyo", "Lima"]), sunny: z.boolean() });
   const agent = new Agent({
@@ -204,17 +221,9 @@ test("an agent with an output type and tools: it calls the tool, then answers in
 });
 
 test("an agent's second turn reads the tool's output: the loop ends with the model's message", async () => {
-  const runner = new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+  const runner = agentRunner();
   const seen: unknown[] = [];
-  const agent = new Agent({
-    name: "weather",
-    instructions: "Use the tool, then answer.",
-    model: MODEL,
-    tools: [getWeather(seen)],
-    // The first turn must call (random weights would not); the SDK then resets tool_choice to auto.
-    // The end-of-turn bias lets the second turn end at once, so the random model's answer is short.
-    modelSettings: { toolChoice: "required", parallelToolCalls: false, temperature: 1, maxTokens: 120, providerData: { logit_bias: { [IM_END]: 100 } } },
-  });
+  const agent = callThenAnswer(seen);
   const result = await runner.run(agent, "Weather in Paris?", { maxTurns: 3 });
   assert.equal(seen.length, 1);
   const kinds = result.newItems.map((item) => item.type);
@@ -224,18 +233,12 @@ test("an agent's second turn reads the tool's output: the loop ends with the mod
 });
 
 test("an agent run continued on the node's kept responses (the SDK's previousResponseId): each turn sends only its new items", async () => {
-  const runner = new Runner({ modelProvider: new OpenAIProvider({ baseURL: base, apiKey: "x", useResponses: true }) });
+  const runner = agentRunner();
   const greeter = new Agent({ name: "greeter", instructions: "Greet.", model: MODEL, modelSettings: { temperature: 1, maxTokens: 16, providerData: { logit_bias: { [IM_END]: 100 } } } });
   const first = await runner.run(greeter, "Hello, I am in Lima.");
   assert.ok(first.lastResponseId);
   const seen: unknown[] = [];
-  const agent = new Agent({
-    name: "weather",
-    instructions: "Use the tool, then answer.",
-    model: MODEL,
-    tools: [getWeather(seen)],
-    modelSettings: { toolChoice: "required", parallelToolCalls: false, temperature: 1, maxTokens: 120, providerData: { logit_bias: { [IM_END]: 100 } } },
-  });
+  const agent = callThenAnswer(seen);
   const second = await runner.run(agent, "And the weather?", { previousResponseId: first.lastResponseId, maxTurns: 3 });
   assert.equal(seen.length, 1);
   assert.deepEqual(second.newItems.map((item) => item.type), ["tool_call_item", "tool_call_output_item", "message_output_item"]);
